@@ -1,0 +1,30 @@
+"""Rule 6: every change is written to the audit log in its own transaction."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import AuditEntry, Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: a person with a role, or the system (a plugin, the demo, a worker)."""
+
+    label: str
+    person_id: int | None = None
+    role: Role | None = None
+
+    @classmethod
+    def system(cls, what: str = "system") -> "Actor":
+        return cls(label=what, role=Role.ADMIN)
+
+
+def record_change(db: AsyncSession, actor: Actor, action: str, target_type: str, target_id: int | None,
+                  before: dict[str, Any] | None, after: dict[str, Any] | None) -> AuditEntry:
+    entry = AuditEntry(actor=actor.label, action=action, target_type=target_type, target_id=target_id,
+                       before=before, after=after)
+    db.add(entry)
+    return entry

@@ -1,0 +1,177 @@
+"""The demo data set: the case the field calls a spreadsheet nightmare.
+
+Four venues across two time zones, eight instructors (one qualification about to expire),
+twelve courses, about fifty sessions over the next eight weeks, 200 learners, one full
+session with a waitlist, and attendance on past sessions. Loading twice changes nothing.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from .audit import Actor
+from .db import changing, create_engine, create_sessionmaker
+from .errors import DomainError
+from .instants import utc_now
+from .models import (
+    AttendanceStatus, Course, DeliveryMode, Enrollment, EnrollmentStatus, Resource, ResourceKind, Session,
+)
+from .services import attendance, catalogue, enrollment, scheduling
+
+DEMO_MARKER = "SAFE-101"
+ACTOR = Actor.system("demo")
+
+VENUES = [
+    ("London Training Centre", "1 Fleet Street, London", "Europe/London", [("Thames", 24), ("Fleet", 12), ("Lab A", 16)]),
+    ("Manchester Hub", "50 Deansgate, Manchester", "Europe/London", [("Irwell", 20), ("Mill", 10)]),
+    ("New York Learning Loft", "200 Park Ave, New York", "America/New_York", [("Hudson", 30), ("Liberty", 14)]),
+    ("Chicago Campus", "233 S Wacker Dr, Chicago", "America/Chicago", [("Lakeview", 18), ("Loop", 8)]),
+]
+COURSES = [
+    ("SAFE-101", "Workplace Safety Essentials", 240, 12, ["Safety Trainer"], 365),
+    ("FIRE-201", "Fire Warden Certification", 180, 10, ["Fire Warden Instructor"], 730),
+    ("LEAD-301", "First-time Manager Bootcamp", 420, 16, ["Leadership Coach"], None),
+    ("FEED-110", "Giving and Receiving Feedback", 120, 20, ["Leadership Coach"], None),
+    ("DATA-120", "Data Protection for Everyone", 90, 30, ["Privacy Practitioner"], 365),
+    ("SQL-200", "SQL for Analysts", 360, 14, ["Data Instructor"], None),
+    ("PY-150", "Python Foundations", 420, 14, ["Data Instructor"], None),
+    ("AID-100", "First Aid at Work", 360, 12, ["First Aid Instructor"], 1095),
+    ("SELL-210", "Consultative Selling", 240, 18, [], None),
+    ("PM-220", "Agile Project Delivery", 300, 16, ["Agile Coach"], None),
+    ("DEI-105", "Inclusive Hiring", 120, 24, [], None),
+    ("CX-130", "Handling Difficult Customers", 180, 16, [], None),
+]
+INSTRUCTORS = [
+    ("Amara Okafor", "Europe/London", ["Safety Trainer", "First Aid Instructor", "Fire Warden Instructor"]),
+    ("Ben Hartley", "Europe/London", ["Leadership Coach", "Agile Coach"]),
+    ("Chloe Dubois", "Europe/London", ["Privacy Practitioner", "Data Instructor"]),
+    ("Dev Patel", "Europe/London", ["Data Instructor", "Agile Coach"]),
+    ("Elena Ruiz", "America/New_York", ["Leadership Coach", "Privacy Practitioner"]),
+    ("Frank Miller", "America/New_York", ["Safety Trainer", "First Aid Instructor"]),
+    ("Grace Kim", "America/Chicago", ["Data Instructor", "Leadership Coach"]),
+    ("Hiro Tanaka", "America/Chicago", ["Fire Warden Instructor", "Safety Trainer"]),
+]
+FIRST = ["Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery", "Quinn",
+         "Noah", "Olivia", "Liam", "Emma", "Mia", "Lucas", "Zoe", "Ethan", "Isla", "Leo"]
+LAST = ["Smith", "Jones", "Brown", "Wilson", "Taylor", "Davies", "Evans", "Thomas", "Johnson", "Roberts"]
+
+
+async def load_demo(database_url: str, progress: Callable[[str], None] = lambda _: None) -> str:
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            if await db.scalar(select(func.count()).where(Course.code == DEMO_MARKER)):
+                return "demo data already loaded"
+            rng = random.Random(2027)
+            now = utc_now()
+            async with changing(db):
+                rooms, instructors, courses, learners = await _catalogue(db, rng, now.date(), progress)
+            learner_ids = [learner.id for learner in learners]
+            progress("scheduling sessions")
+            sessions = await _sessions(db, rng, now, rooms, instructors, courses)
+            progress(f"enrolling learners into {len(sessions)} sessions")
+            await _enrolments(db, rng, now, sessions, learner_ids)
+            return f"demo loaded: {len(courses)} courses, {len(sessions)} sessions, {len(learners)} learners"
+    finally:
+        await engine.dispose()
+
+
+async def _catalogue(db, rng, today: date, progress):
+    progress("creating venues, rooms, instructors and courses")
+    rooms: list[Resource] = []
+    for name, address, tz, venue_rooms in VENUES:
+        venue = await catalogue.create_venue(db, ACTOR, name=name, address=address, timezone=tz)
+        for room_name, capacity in venue_rooms:
+            rooms.append(await catalogue.create_resource(
+                db, ACTOR, kind=ResourceKind.ROOM, name=f"{name} · {room_name}", timezone=tz, capacity=capacity,
+                venue_id=venue.id, cost_rate=rng.choice([40, 60, 85]), features=["projector", "whiteboard"]))
+    for name, tz in (("Projector kit 1", "Europe/London"), ("VR headsets (10)", "America/New_York")):
+        await catalogue.create_resource(db, ACTOR, kind=ResourceKind.EQUIPMENT, name=name, timezone=tz)
+    instructors = []
+    for index, (name, tz, quals) in enumerate(INSTRUCTORS):
+        # Amara's first-aid qualification runs out in ten days: the demo's trap.
+        valid = [(q, today + timedelta(days=10) if index == 0 and q == "First Aid Instructor"
+                  else today + timedelta(days=rng.randint(200, 900))) for q in quals]
+        email = name.lower().replace(" ", ".") + "@podium.example"
+        await catalogue.create_person(db, ACTOR, name=name, email=email, timezone=tz)
+        instructors.append(await catalogue.create_resource(
+            db, ACTOR, kind=ResourceKind.INSTRUCTOR, name=name, timezone=tz, email=email, qualifications=valid,
+            cost_rate=rng.choice([90, 120, 150])))
+    courses = [await catalogue.create_course(db, ACTOR, code=code, title=title, duration_minutes=minutes,
+                                             default_capacity=capacity, required_qualifications=quals,
+                                             certification_validity_days=validity,
+                                             description=f"{title}: a live course.")
+               for code, title, minutes, capacity, quals, validity in COURSES]
+    learners = []
+    for index in range(200):
+        first, last = FIRST[index % len(FIRST)], LAST[(index // len(FIRST)) % len(LAST)]
+        tz = rng.choice(["Europe/London", "America/New_York", "America/Chicago"])
+        learners.append(await catalogue.create_person(
+            db, ACTOR, name=f"{first} {last}", email=f"{first}.{last}.{index}@learners.example".lower(), timezone=tz))
+    return rooms, instructors, courses, learners
+
+
+async def _sessions(db, rng, now: datetime, rooms, instructors, courses) -> list[tuple]:
+    # Plain values: a refused attempt rolls back and expires every loaded object.
+    rooms = [(r.id, r.timezone, r.capacity) for r in rooms]
+    instructors = [(i.id, i.timezone, {q.name for q in i.qualifications}) for i in instructors]
+    courses = [(c.id, set(c.required_qualifications), c.duration_minutes, c.default_capacity) for c in courses]
+    sessions: list[tuple[int, datetime, datetime, int]] = []
+    attempts = 0
+    while len(sessions) < 50 and attempts < 500:
+        attempts += 1
+        course_id, required, minutes, default_capacity = courses[attempts % len(courses)]
+        qualified = [i for i in instructors if required <= i[2]]
+        if not qualified:
+            continue
+        instructor_id, instructor_tz, _ = rng.choice(qualified)
+        mode = rng.choice([DeliveryMode.IN_PERSON, DeliveryMode.IN_PERSON, DeliveryMode.VIRTUAL, DeliveryMode.HYBRID])
+        local_rooms = [r for r in rooms if r[1] == instructor_tz] or rooms
+        room = rng.choice(local_rooms) if mode is not DeliveryMode.VIRTUAL else None
+        tz = room[1] if room else instructor_tz
+        day = (now + timedelta(days=rng.randint(-14, 56))).date()
+        if day.weekday() >= 5:
+            day += timedelta(days=7 - day.weekday())
+        starts = datetime.combine(day, time(rng.choice([9, 10, 13])), ZoneInfo(tz))
+        try:
+            async with changing(db):
+                session = (await scheduling.schedule_session(
+                    db, ACTOR, course_id=course_id, starts_at=starts, ends_at=starts + timedelta(minutes=minutes),
+                    timezone=tz, delivery_mode=mode, instructor_ids=[instructor_id],
+                    room_id=room[0] if room else None,
+                    capacity=min(default_capacity, room[2]) if room else default_capacity,
+                    setup_minutes=15 if room else 0, teardown_minutes=15 if room else 0))
+            sessions.append((session.id, session.starts_at, session.ends_at, session.capacity))
+        except DomainError:
+            continue  # a clash or an expired qualification: the demo simply picks another slot
+    return sessions
+
+
+async def _enrolments(db, rng, now: datetime, sessions: list[tuple], learner_ids: list[int]) -> None:
+    upcoming = sorted((s for s in sessions if s[1] > now), key=lambda s: s[1])
+    full_id = upcoming[0][0] if upcoming else None
+    statuses = [AttendanceStatus.PRESENT] * 6 + [AttendanceStatus.LATE, AttendanceStatus.ABSENT,
+                                                 AttendanceStatus.LEFT_EARLY]
+    for session_id, starts_at, ends_at, capacity in sessions:
+        picks = rng.sample(learner_ids, capacity + 6 if session_id == full_id else rng.randint(3, capacity))
+        if starts_at > now:
+            for learner_id in picks:
+                async with changing(db):
+                    await enrollment.enroll(db, ACTOR, session_id, learner_id)
+            continue
+        # Past sessions: the roster as it stood, then the attendance taken on the day.
+        async with changing(db):
+            rows = [Enrollment(session_id=session_id, learner_id=l, status=EnrollmentStatus.ENROLLED,
+                               created_at=starts_at - timedelta(days=7)) for l in picks]
+            db.add_all(rows)
+            await db.flush()
+            ids = [e.id for e in rows]
+        minutes = int((ends_at - starts_at).total_seconds() // 60)
+        async with changing(db):
+            await attendance.record_attendance(db, ACTOR, session_id, [
+                attendance.AttendanceRecord(e, s, None if s is AttendanceStatus.ABSENT else minutes)
+                for e, s in ((e, rng.choice(statuses)) for e in ids)])

@@ -1,0 +1,18 @@
+"""Opaque global IDs (Relay): base64 of "Type:id". Used by the API and in event payloads."""
+from __future__ import annotations
+
+import base64
+import binascii
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def from_global_id(global_id: str) -> tuple[str, int] | None:
+    """("Session", 12) for a valid ID, None for anything else."""
+    try:
+        type_name, _, pk = base64.b64decode(global_id.encode(), validate=True).decode().partition(":")
+        return (type_name, int(pk)) if type_name and pk.isdigit() else None
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None

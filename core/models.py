@@ -1,0 +1,432 @@
+"""The tables. Rules live in core/services; this module only says what is stored."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Boolean, Date, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, Text,
+    UniqueConstraint, text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .instants import UTC, utc_now
+
+
+class UTCDateTime(TypeDecorator):
+    """timestamptz on PostgreSQL, naive UTC text on SQLite; always aware UTC in Python."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime reached the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def enum_column(enum_cls: type[enum.Enum]) -> Enum:
+    return Enum(enum_cls, name=enum_cls.__name__.lower(), native_enum=False, length=24, validate_strings=True)
+
+
+class ResourceKind(str, enum.Enum):
+    INSTRUCTOR = "INSTRUCTOR"
+    ROOM = "ROOM"
+    EQUIPMENT = "EQUIPMENT"
+
+
+class DeliveryMode(str, enum.Enum):
+    IN_PERSON = "IN_PERSON"
+    VIRTUAL = "VIRTUAL"
+    HYBRID = "HYBRID"
+
+
+class SessionStatus(str, enum.Enum):
+    DRAFT = "DRAFT"
+    SCHEDULED = "SCHEDULED"
+    CANCELLED = "CANCELLED"
+    COMPLETED = "COMPLETED"
+
+
+class BookingRole(str, enum.Enum):
+    LEAD_INSTRUCTOR = "LEAD_INSTRUCTOR"
+    CO_FACILITATOR = "CO_FACILITATOR"
+    ROOM = "ROOM"
+    EQUIPMENT = "EQUIPMENT"
+
+
+class EnrollmentStatus(str, enum.Enum):
+    PENDING_APPROVAL = "PENDING_APPROVAL"
+    ENROLLED = "ENROLLED"
+    WAITLISTED = "WAITLISTED"
+    CANCELLED = "CANCELLED"
+
+
+class AttendanceStatus(str, enum.Enum):
+    PRESENT = "PRESENT"
+    LATE = "LATE"
+    LEFT_EARLY = "LEFT_EARLY"
+    ABSENT = "ABSENT"
+    EXCUSED = "EXCUSED"
+
+
+class MeetingStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class Role(str, enum.Enum):
+    ADMIN = "ADMIN"
+    COORDINATOR = "COORDINATOR"
+    INSTRUCTOR = "INSTRUCTOR"
+    LEARNER = "LEARNER"
+
+
+class OutboxStatus(str, enum.Enum):
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    DEAD = "DEAD"
+
+
+class StageKind(str, enum.Enum):
+    SELF_PACED = "SELF_PACED"
+    LIVE = "LIVE"
+    ASSESSMENT = "ASSESSMENT"
+
+
+class StageStatus(str, enum.Enum):
+    NOT_STARTED = "NOT_STARTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    OVERDUE = "OVERDUE"
+
+
+# --- catalogue and people -------------------------------------------------------------
+
+class Course(Base):
+    __tablename__ = "course"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    duration_minutes: Mapped[int]
+    default_capacity: Mapped[int]
+    required_qualifications: Mapped[list[Any]] = mapped_column(default=list)
+    certification_validity_days: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Person(Base):
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    external_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ApiToken(Base):
+    """A bearer token, stored only as its SHA-256."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    revoked_at: Mapped[datetime | None]
+
+
+class Venue(Base):
+    __tablename__ = "venue"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class Resource(Base):
+    """An instructor, a room or a piece of equipment: anything a session books."""
+
+    __tablename__ = "resource"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ResourceKind] = mapped_column(enum_column(ResourceKind), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    capacity: Mapped[int | None]
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venue.id"))
+    cost_rate: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
+    features: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    calendar_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    qualifications: Mapped[list["Qualification"]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="Qualification.name"
+    )
+
+
+class Qualification(Base):
+    __tablename__ = "qualification"
+    __table_args__ = (UniqueConstraint("resource_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    valid_until: Mapped[date | None] = mapped_column(Date)
+
+
+# --- sessions, bookings, enrolments ----------------------------------------------------
+
+class Session(Base):
+    """One live occurrence of a course."""
+
+    __tablename__ = "session"
+    __table_args__ = (Index("ix_session_starts_at_id", "starts_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64))
+    delivery_mode: Mapped[DeliveryMode] = mapped_column(enum_column(DeliveryMode))
+    status: Mapped[SessionStatus] = mapped_column(enum_column(SessionStatus))
+    capacity: Mapped[int]
+    setup_minutes: Mapped[int] = mapped_column(default=0)
+    teardown_minutes: Mapped[int] = mapped_column(default=0)
+    enrollment_cutoff_at: Mapped[datetime | None]
+    requires_approval: Mapped[bool] = mapped_column(default=False)
+    sequence: Mapped[int] = mapped_column(default=0)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    meeting_provider: Mapped[str | None] = mapped_column(String(64))
+    meeting_status: Mapped[MeetingStatus | None] = mapped_column(enum_column(MeetingStatus))
+    meeting_join_url: Mapped[str | None] = mapped_column(Text)
+    meeting_external_id: Mapped[str | None] = mapped_column(String(200))
+    meeting_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    course: Mapped[Course] = relationship(lazy="raise")
+    bookings: Mapped[list["Booking"]] = relationship(lazy="raise", back_populates="session", order_by="Booking.id")
+
+
+class Booking(Base):
+    """A resource held for an interval that includes setup and teardown buffers.
+
+    `session_id` is null for busy time imported from an outside calendar. On PostgreSQL an
+    exclusion constraint (migration 0001) backs rule 2 for active session bookings.
+    """
+
+    __tablename__ = "booking"
+    __table_args__ = (
+        Index("ix_booking_resource_time", "resource_id", "starts_at", "ends_at"),
+        UniqueConstraint("resource_id", "source", "external_uid"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("session.id"), index=True)
+    role: Mapped[BookingRole] = mapped_column(enum_column(BookingRole))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(default=True)
+    source: Mapped[str] = mapped_column(String(64), default="podium")
+    external_uid: Mapped[str | None] = mapped_column(String(400))
+    summary: Mapped[str | None] = mapped_column(Text)
+
+    session: Mapped[Session | None] = relationship(lazy="raise", back_populates="bookings")
+    resource: Mapped[Resource] = relationship(lazy="raise")
+
+
+class Enrollment(Base):
+    """A learner in a session; one row per pair, re-used when a cancelled learner enrols again."""
+
+    __tablename__ = "enrollment"
+    __table_args__ = (
+        UniqueConstraint("session_id", "learner_id"),
+        Index("ix_enrollment_session_status", "session_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id"))
+    learner_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    status: Mapped[EnrollmentStatus] = mapped_column(enum_column(EnrollmentStatus))
+    waitlist_position: Mapped[int | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    meeting_registrant_id: Mapped[str | None] = mapped_column(String(200))
+    meeting_join_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    session: Mapped[Session] = relationship(lazy="raise")
+    learner: Mapped[Person] = relationship(lazy="raise")
+    attendance: Mapped["Attendance | None"] = relationship(lazy="raise", uselist=False, back_populates="enrollment")
+
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id"), unique=True)
+    status: Mapped[AttendanceStatus] = mapped_column(enum_column(AttendanceStatus))
+    minutes_attended: Mapped[int | None]
+    source: Mapped[str] = mapped_column(String(64), default="MANUAL")
+    recorded_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    enrollment: Mapped[Enrollment] = relationship(lazy="raise", back_populates="attendance")
+
+
+class UnmatchedParticipant(Base):
+    """Someone a conferencing report saw who matches no enrolment: listed for review."""
+
+    __tablename__ = "unmatched_participant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    minutes_attended: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- records: audit and outbox ---------------------------------------------------------
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_target", "target_type", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    target_type: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[int | None]
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class OutboxMessage(Base):
+    """Work for outside the database, written in the same transaction as the change (rule 7)."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "status", "deliver_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str | None] = mapped_column(String(100))
+    ordering_key: Mapped[str | None] = mapped_column(String(100), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(enum_column(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    deliver_after: Mapped[datetime] = mapped_column(default=utc_now)
+    leased_until: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    delivered_at: Mapped[datetime | None]
+
+
+# --- blended programs -------------------------------------------------------------------
+
+class ProgramTemplate(Base):
+    __tablename__ = "program_template"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    stages: Mapped[list[Any]] = mapped_column(default=list)
+    builtin: Mapped[bool] = mapped_column(default=False)
+
+
+class Program(Base):
+    __tablename__ = "program"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    template_key: Mapped[str] = mapped_column(String(64))
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
+    lms_course_ref: Mapped[str | None] = mapped_column(String(200))
+    lms_connector: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ProgramStage(Base):
+    __tablename__ = "program_stage"
+    __table_args__ = (UniqueConstraint("program_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("program.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int]
+    kind: Mapped[StageKind] = mapped_column(enum_column(StageKind))
+    title: Mapped[str] = mapped_column(String(200))
+    offset_days: Mapped[int]
+    required: Mapped[bool] = mapped_column(default=True)
+    opens_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("session.id"), index=True)
+    lms_activity_ref: Mapped[str | None] = mapped_column(String(200))
+
+
+class ProgramLearner(Base):
+    __tablename__ = "program_learner"
+    __table_args__ = (UniqueConstraint("program_id", "learner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("program.id"), index=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+
+
+class StageProgress(Base):
+    __tablename__ = "stage_progress"
+    __table_args__ = (UniqueConstraint("stage_id", "learner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("program_stage.id"))
+    learner_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    status: Mapped[StageStatus] = mapped_column(enum_column(StageStatus))
+    completed_at: Mapped[datetime | None]
+
+
+class Certification(Base):
+    __tablename__ = "certification"
+    __table_args__ = (UniqueConstraint("person_id", "program_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("program.id"))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -1,0 +1,202 @@
+"""Courses, people, venues and resources: the things sessions are made of."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from ..audit import Actor, record_change
+from ..errors import DomainError, ErrorCode
+from ..instants import require_timezone
+from ..models import Course, Person, Qualification, Resource, ResourceKind, Venue
+from .records import get_or_404, snapshot
+
+
+def _require_text(value: str | None, field: str, max_length: int = 200) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise DomainError(ErrorCode.INVALID, f"{field} must not be empty.", field)
+    if len(value) > max_length:
+        raise DomainError(ErrorCode.INVALID, f"{field} is longer than {max_length} characters.", field)
+    return value
+
+
+def _require_positive(value: int | None, field: str, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if value is None or value <= 0 or value > 100_000:
+        raise DomainError(ErrorCode.INVALID, f"{field} must be a whole number between 1 and 100000.", field)
+    return value
+
+
+def normalize_email(email: str, field: str = "email") -> str:
+    email = (email or "").strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email or len(email) > 320:
+        raise DomainError(ErrorCode.INVALID, f"{email!r} is not an email address.", field)
+    return email
+
+
+async def _flush_unique(db: AsyncSession, what: str, field: str) -> None:
+    try:
+        await db.flush()
+    except IntegrityError:
+        raise DomainError(ErrorCode.DUPLICATE, f"{what} is already taken.", field) from None
+
+
+# --- courses ---------------------------------------------------------------------------
+
+async def create_course(db: AsyncSession, actor: Actor, *, code: str, title: str, duration_minutes: int,
+                        default_capacity: int, description: str | None = None,
+                        required_qualifications: list[str] | None = None,
+                        certification_validity_days: int | None = None) -> Course:
+    code = _require_text(code, "code", 64)
+    course = Course(code=code, title=_require_text(title, "title"), description=description,
+                    duration_minutes=_require_positive(duration_minutes, "durationMinutes"),
+                    default_capacity=_require_positive(default_capacity, "defaultCapacity"),
+                    required_qualifications=sorted({q.strip() for q in required_qualifications or [] if q.strip()}),
+                    certification_validity_days=_require_positive(certification_validity_days, "certificationValidityDays", True))
+    if await db.scalar(select(func.count()).where(Course.code == code)):
+        raise DomainError(ErrorCode.DUPLICATE, f"Course code {code!r} is already taken.", "code")
+    db.add(course)
+    await _flush_unique(db, f"Course code {code!r}", "code")
+    record_change(db, actor, "course.create", "Course", course.id, None, snapshot(course))
+    return course
+
+
+async def update_course(db: AsyncSession, actor: Actor, course_id: int, **changes: Any) -> Course:
+    course = await get_or_404(db, Course, course_id, "courseId")
+    before = snapshot(course)
+    checks = {"title": lambda v: _require_text(v, "title"),
+              "description": lambda v: v,
+              "duration_minutes": lambda v: _require_positive(v, "durationMinutes"),
+              "default_capacity": lambda v: _require_positive(v, "defaultCapacity"),
+              "required_qualifications": lambda v: sorted({q.strip() for q in v or [] if q.strip()}),
+              "certification_validity_days": lambda v: _require_positive(v, "certificationValidityDays", True)}
+    for name, value in changes.items():
+        if name not in checks:
+            raise DomainError(ErrorCode.INVALID, f"A course has no changeable field {name!r}.", name)
+        setattr(course, name, checks[name](value))
+    await db.flush()
+    record_change(db, actor, "course.update", "Course", course.id, before, snapshot(course))
+    return course
+
+
+# --- people ----------------------------------------------------------------------------
+
+async def create_person(db: AsyncSession, actor: Actor, *, name: str, email: str, timezone: str,
+                        external_ids: dict[str, str] | None = None) -> Person:
+    email = normalize_email(email)
+    person = Person(name=_require_text(name, "name"), email=email, timezone=require_timezone(timezone),
+                    external_ids=dict(external_ids or {}))
+    if await db.scalar(select(func.count()).where(Person.email == email)):
+        raise DomainError(ErrorCode.DUPLICATE, f"Email {email} is already taken.", "email")
+    db.add(person)
+    await _flush_unique(db, f"Email {email}", "email")
+    record_change(db, actor, "person.create", "Person", person.id, None, snapshot(person))
+    return person
+
+
+async def update_person(db: AsyncSession, actor: Actor, person_id: int, **changes: Any) -> Person:
+    person = await get_or_404(db, Person, person_id, "personId")
+    before = snapshot(person)
+    checks = {"name": lambda v: _require_text(v, "name"),
+              "email": normalize_email,
+              "timezone": require_timezone,
+              "external_ids": lambda v: {**person.external_ids, **(v or {})}}
+    for name, value in changes.items():
+        if name not in checks:
+            raise DomainError(ErrorCode.INVALID, f"A person has no changeable field {name!r}.", name)
+        setattr(person, name, checks[name](value))
+    await _flush_unique(db, f"Email {person.email}", "email")
+    record_change(db, actor, "person.update", "Person", person.id, before, snapshot(person))
+    return person
+
+
+# --- venues and resources --------------------------------------------------------------
+
+async def create_venue(db: AsyncSession, actor: Actor, *, name: str, timezone: str, address: str | None = None,
+                       source: str | None = None, external_id: str | None = None) -> Venue:
+    venue = Venue(name=_require_text(name, "name"), timezone=require_timezone(timezone), address=address,
+                  source=source, external_id=external_id)
+    db.add(venue)
+    await _flush_unique(db, f"Venue {external_id!r} from {source!r}", "externalId")
+    record_change(db, actor, "venue.create", "Venue", venue.id, None, snapshot(venue))
+    return venue
+
+
+def _qualifications(items: list[tuple[str, date | None]] | None) -> list[Qualification]:
+    seen: dict[str, date | None] = {}
+    for name, valid_until in items or []:
+        name = _require_text(name, "qualifications")
+        seen[name] = valid_until
+    return [Qualification(name=n, valid_until=v) for n, v in seen.items()]
+
+
+def _check_resource_shape(kind: ResourceKind, capacity: int | None, email: str | None) -> None:
+    if kind is ResourceKind.ROOM and capacity is None:
+        raise DomainError(ErrorCode.INVALID, "A room needs a capacity.", "capacity")
+    if kind is not ResourceKind.ROOM and capacity is not None:
+        raise DomainError(ErrorCode.INVALID, "Only rooms have a capacity.", "capacity")
+    if kind is not ResourceKind.INSTRUCTOR and email is not None:
+        raise DomainError(ErrorCode.INVALID, "Only instructors have an email.", "email")
+
+
+async def create_resource(db: AsyncSession, actor: Actor, *, kind: ResourceKind, name: str, timezone: str,
+                          capacity: int | None = None, email: str | None = None,
+                          qualifications: list[tuple[str, date | None]] | None = None,
+                          venue_id: int | None = None, cost_rate: float | None = None,
+                          features: list[str] | None = None, source: str | None = None,
+                          external_id: str | None = None, calendar_url: str | None = None) -> Resource:
+    kind = ResourceKind(kind)
+    _check_resource_shape(kind, capacity, email)
+    if venue_id is not None:
+        await get_or_404(db, Venue, venue_id, "venueId")
+    if cost_rate is not None and cost_rate < 0:
+        raise DomainError(ErrorCode.INVALID, "costRate must not be negative.", "costRate")
+    resource = Resource(kind=kind, name=_require_text(name, "name"), timezone=require_timezone(timezone),
+                        capacity=_require_positive(capacity, "capacity", True),
+                        email=normalize_email(email) if email else None, venue_id=venue_id, cost_rate=cost_rate,
+                        features=list(features or []), source=source, external_id=external_id,
+                        calendar_url=calendar_url, qualifications=_qualifications(qualifications))
+    db.add(resource)
+    await _flush_unique(db, f"Resource {external_id!r} from {source!r}", "externalId")
+    record_change(db, actor, "resource.create", "Resource", resource.id, None, resource_snapshot(resource))
+    return resource
+
+
+async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **changes: Any) -> Resource:
+    """Change a resource; `qualifications` replaces the whole list. Room capacity may not drop
+    below a booked session's capacity (rule 1)."""
+    resource = await db.scalar(select(Resource).where(Resource.id == resource_id)
+                               .options(selectinload(Resource.qualifications)).with_for_update())
+    if resource is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"No resource {resource_id}.", "resourceId")
+    before = resource_snapshot(resource)
+    for name, value in changes.items():
+        if name == "qualifications":
+            resource.qualifications = _qualifications(value)
+        elif name in {"name", "timezone", "capacity", "email", "cost_rate", "features", "calendar_url", "venue_id"}:
+            setattr(resource, name, value)
+        else:
+            raise DomainError(ErrorCode.INVALID, f"A resource has no changeable field {name!r}.", name)
+    _check_resource_shape(resource.kind, resource.capacity, resource.email)
+    resource.name = _require_text(resource.name, "name")
+    require_timezone(resource.timezone)
+    if "capacity" in changes:
+        from .scheduling import check_room_keeps_sessions
+        await check_room_keeps_sessions(db, resource)
+    await db.flush()
+    record_change(db, actor, "resource.update", "Resource", resource.id, before, resource_snapshot(resource))
+    return resource
+
+
+def resource_snapshot(resource: Resource) -> dict[str, Any]:
+    data = snapshot(resource)
+    data["qualifications"] = [{"name": q.name, "valid_until": q.valid_until.isoformat() if q.valid_until else None}
+                              for q in resource.qualifications]
+    return data

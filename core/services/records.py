@@ -1,0 +1,33 @@
+"""Small shared pieces of every service: loading by id and snapshotting rows for audit and events."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..errors import DomainError, ErrorCode
+
+T = TypeVar("T")
+
+
+async def get_or_404(db: AsyncSession, model: type[T], pk: int | None, field: str, *, lock: bool = False) -> T:
+    obj = await db.get(model, pk, with_for_update=lock) if pk is not None else None
+    if obj is None:
+        raise DomainError(ErrorCode.NOT_FOUND, f"No {model.__name__.lower()} with that id.", field)
+    return obj
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def snapshot(obj: Any) -> dict[str, Any]:
+    """The row's column values, JSON-ready, for audit before/after."""
+    return {attr.key: _json_ready(getattr(obj, attr.key)) for attr in inspect(obj).mapper.column_attrs}

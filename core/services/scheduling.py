@@ -1,0 +1,276 @@
+"""Scheduling: sessions and the bookings of instructors, rooms and equipment.
+
+Rule 1 (room capacity), rule 2 (no double booking) and rule 4 (qualifications) live here.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from ..audit import Actor, record_change
+from ..errors import Clash, DomainError, ErrorCode
+from ..events import emit
+from ..ids import to_global_id
+from ..instants import local_date, require_aware, require_range, require_timezone, utc_now
+from ..models import (
+    Booking, BookingRole, Course, DeliveryMode, Resource, ResourceKind, Session, SessionStatus,
+)
+from .records import get_or_404, snapshot
+
+MAX_BUFFER_MINUTES = 24 * 60
+
+
+def session_event_payload(session: Session, **extra: Any) -> dict[str, Any]:
+    return {
+        "session": to_global_id("Session", session.id),
+        "course": to_global_id("Course", session.course_id),
+        "title": session.title,
+        "startsAt": session.starts_at.isoformat(),
+        "endsAt": session.ends_at.isoformat(),
+        "timezone": session.timezone,
+        "deliveryMode": session.delivery_mode.value,
+        "status": session.status.value,
+        "capacity": session.capacity,
+        "sequence": session.sequence,
+        **extra,
+    }
+
+
+def session_ordering_key(session_id: int) -> str:
+    return f"session:{session_id}"
+
+
+def _booked_interval(starts_at: datetime, ends_at: datetime, setup: int, teardown: int) -> tuple[datetime, datetime]:
+    return starts_at - timedelta(minutes=setup), ends_at + timedelta(minutes=teardown)
+
+
+# --- the rules ---------------------------------------------------------------------------
+
+def check_room_capacity(capacity: int, room: Resource | None, mode: DeliveryMode) -> None:
+    """Rule 1: an in-person or hybrid session never seats more than its room holds."""
+    if mode is not DeliveryMode.VIRTUAL and room is not None and room.capacity is not None and capacity > room.capacity:
+        raise DomainError(ErrorCode.CAPACITY_EXCEEDS_ROOM,
+                          f"Capacity {capacity} exceeds room {room.name!r}, which holds {room.capacity}.", "capacity")
+
+
+async def check_room_keeps_sessions(db: AsyncSession, room: Resource) -> None:
+    """Rule 1 seen from the room: shrinking it may not leave a booked session too big."""
+    if room.kind is not ResourceKind.ROOM or room.capacity is None:
+        return
+    biggest = await db.scalar(
+        select(func.max(Session.capacity)).join(Booking, Booking.session_id == Session.id)
+        .where(Booking.resource_id == room.id, Booking.active, Session.status == SessionStatus.SCHEDULED,
+               Session.delivery_mode != DeliveryMode.VIRTUAL))
+    if biggest is not None and biggest > room.capacity:
+        raise DomainError(ErrorCode.CAPACITY_EXCEEDS_ROOM,
+                          f"A session booked in {room.name!r} seats {biggest}; the room cannot shrink below that.",
+                          "capacity")
+
+
+def check_qualifications(course: Course, instructors: list[Resource], starts_at: datetime, tz: str) -> None:
+    """Rule 4: every instructor holds every qualification the course requires, valid on the session's date."""
+    on = local_date(starts_at, tz)
+    for index, instructor in enumerate(instructors):
+        held = {q.name: q.valid_until for q in instructor.qualifications}
+        for required in course.required_qualifications:
+            if required not in held:
+                raise DomainError(ErrorCode.QUALIFICATION_MISSING,
+                                  f"{instructor.name} lacks the qualification {required!r}.", "instructorIds")
+            valid_until = held[required]
+            if valid_until is not None and valid_until < on:
+                raise DomainError(ErrorCode.QUALIFICATION_MISSING,
+                                  f"{instructor.name}'s qualification {required!r} expires {valid_until.isoformat()},"
+                                  f" before the session on {on.isoformat()}.", "instructorIds")
+
+
+async def find_clashes(db: AsyncSession, resources: list[Resource], starts_at: datetime, ends_at: datetime,
+                       exclude_session_id: int | None = None) -> list[Clash]:
+    """Rule 2: active bookings of these resources that overlap [starts_at, ends_at)."""
+    names = {r.id: r.name for r in resources}
+    query = select(Booking).where(Booking.resource_id.in_(names), Booking.active,
+                                  Booking.starts_at < ends_at, Booking.ends_at > starts_at)
+    if exclude_session_id is not None:
+        query = query.where(or_(Booking.session_id.is_(None), Booking.session_id != exclude_session_id))
+    rows = (await db.scalars(query.order_by(Booking.starts_at, Booking.id))).all()
+    return [Clash(b.resource_id, names[b.resource_id], b.starts_at, b.ends_at, b.session_id) for b in rows]
+
+
+def _refuse_clashes(clashes: list[Clash]) -> None:
+    if clashes:
+        who = ", ".join(sorted({c.resource_name for c in clashes}))
+        raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Already booked at that time: {who}.", "startsAt",
+                          conflicts=clashes)
+
+
+async def _lock_resources(db: AsyncSession, ids: list[int], field: str, kinds: set[ResourceKind]) -> list[Resource]:
+    """Load and row-lock resources in id order (PostgreSQL serializes bookings of one resource here)."""
+    if not ids:
+        return []
+    rows = (await db.scalars(select(Resource).where(Resource.id.in_(ids)).order_by(Resource.id)
+                             .options(selectinload(Resource.qualifications)).with_for_update()
+                             .execution_options(populate_existing=True))).all()
+    by_id = {r.id: r for r in rows}
+    for rid in ids:
+        resource = by_id.get(rid)
+        if resource is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"No resource with id {rid}.", field)
+        if resource.kind not in kinds:
+            raise DomainError(ErrorCode.INVALID, f"{resource.name} is a {resource.kind.value.lower()}, "
+                              f"not a {' or '.join(k.value.lower() for k in kinds)}.", field)
+    return [by_id[rid] for rid in ids]
+
+
+async def _flush_bookings(db: AsyncSession) -> None:
+    """The PostgreSQL exclusion constraint is the backstop of rule 2; it speaks as a RESOURCE_CONFLICT."""
+    try:
+        await db.flush()
+    except IntegrityError as exc:
+        if "booking_no_overlap" in str(exc.orig):
+            raise DomainError(ErrorCode.RESOURCE_CONFLICT, "A resource was booked at that time meanwhile.",
+                              "startsAt") from None
+        raise
+
+
+# --- services ----------------------------------------------------------------------------
+
+async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, starts_at: datetime,
+                           ends_at: datetime, timezone: str, delivery_mode: DeliveryMode,
+                           instructor_ids: list[int], capacity: int | None = None, room_id: int | None = None,
+                           equipment_ids: list[int] | None = None, title: str | None = None,
+                           requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
+                           enrollment_cutoff_at: datetime | None = None) -> Session:
+    starts_at, ends_at = require_range(starts_at, ends_at)
+    timezone = require_timezone(timezone)
+    delivery_mode = DeliveryMode(delivery_mode)
+    if enrollment_cutoff_at is not None:
+        enrollment_cutoff_at = require_aware(enrollment_cutoff_at, "enrollmentCutoffAt")
+    for value, field in ((setup_minutes, "setupMinutes"), (teardown_minutes, "teardownMinutes")):
+        if not 0 <= value <= MAX_BUFFER_MINUTES:
+            raise DomainError(ErrorCode.INVALID, f"{field} must be between 0 and {MAX_BUFFER_MINUTES}.", field)
+    course = await get_or_404(db, Course, course_id, "courseId")
+    capacity = course.default_capacity if capacity is None else capacity
+    if capacity <= 0:
+        raise DomainError(ErrorCode.INVALID, "capacity must be at least 1.", "capacity")
+    if not instructor_ids:
+        raise DomainError(ErrorCode.INVALID, "A session needs at least one instructor.", "instructorIds")
+    if len(set(instructor_ids)) != len(instructor_ids):
+        raise DomainError(ErrorCode.INVALID, "An instructor is listed twice.", "instructorIds")
+    if delivery_mode is not DeliveryMode.VIRTUAL and room_id is None:
+        raise DomainError(ErrorCode.INVALID, "An in-person or hybrid session needs a room.", "roomId")
+    equipment_ids = list(dict.fromkeys(equipment_ids or []))
+
+    instructors = await _lock_resources(db, instructor_ids, "instructorIds", {ResourceKind.INSTRUCTOR})
+    room = (await _lock_resources(db, [room_id], "roomId", {ResourceKind.ROOM}))[0] if room_id is not None else None
+    equipment = await _lock_resources(db, equipment_ids, "equipmentIds", {ResourceKind.EQUIPMENT})
+    check_qualifications(course, instructors, starts_at, timezone)
+    check_room_capacity(capacity, room, delivery_mode)
+    held_from, held_to = _booked_interval(starts_at, ends_at, setup_minutes, teardown_minutes)
+    all_resources = instructors + ([room] if room else []) + equipment
+    _refuse_clashes(await find_clashes(db, all_resources, held_from, held_to))
+
+    session = Session(course_id=course.id, title=(title or "").strip() or course.title, starts_at=starts_at,
+                      ends_at=ends_at, timezone=timezone, delivery_mode=delivery_mode,
+                      status=SessionStatus.SCHEDULED, capacity=capacity, setup_minutes=setup_minutes,
+                      teardown_minutes=teardown_minutes, enrollment_cutoff_at=enrollment_cutoff_at,
+                      requires_approval=requires_approval)
+    db.add(session)
+    await db.flush()
+    roles = [BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(instructors) - 1)
+    roles += [BookingRole.ROOM] * (room is not None) + [BookingRole.EQUIPMENT] * len(equipment)
+    for resource, role in zip(all_resources, roles):
+        db.add(Booking(resource_id=resource.id, session_id=session.id, role=role, starts_at=held_from, ends_at=held_to))
+    await _flush_bookings(db)
+    bookings = {r.id: role.value for r, role in zip(all_resources, roles)}
+    record_change(db, actor, "session.schedule", "Session", session.id, None, {**snapshot(session), "bookings": bookings})
+    emit(db, "session.scheduled", session_event_payload(
+        session, instructors=[to_global_id("Resource", r.id) for r in instructors],
+        room=to_global_id("Resource", room.id) if room else None), session_ordering_key(session.id))
+    return session
+
+
+async def lock_session(db: AsyncSession, session_id: int, field: str = "sessionId") -> Session:
+    """Load a session with its row locked: every change to it, or its enrolments, goes through here."""
+    session = await db.scalar(select(Session).where(Session.id == session_id).with_for_update()
+                              .execution_options(populate_existing=True))
+    if session is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No session with that id.", field)
+    return session
+
+
+def _require_scheduled(session: Session) -> None:
+    if session.status is not SessionStatus.SCHEDULED:
+        raise DomainError(ErrorCode.SESSION_NOT_OPEN, f"The session is {session.status.value.lower()}.", "sessionId")
+
+
+async def session_bookings(db: AsyncSession, session_id: int) -> list[Booking]:
+    return list((await db.scalars(select(Booking).where(Booking.session_id == session_id).order_by(Booking.id)
+                                  .execution_options(populate_existing=True))).all())
+
+
+async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
+                             ends_at: datetime) -> Session:
+    """Move a session and all its bookings at once, or change nothing."""
+    starts_at, ends_at = require_range(starts_at, ends_at)
+    session = await lock_session(db, session_id)
+    _require_scheduled(session)
+    bookings = await session_bookings(db, session.id)
+    resources = await _lock_resources(db, sorted({b.resource_id for b in bookings}), "sessionId",
+                                      set(ResourceKind))
+    course = await get_or_404(db, Course, session.course_id, "sessionId")
+    check_qualifications(course, [r for r in resources if r.kind is ResourceKind.INSTRUCTOR], starts_at,
+                         session.timezone)
+    held_from, held_to = _booked_interval(starts_at, ends_at, session.setup_minutes, session.teardown_minutes)
+    _refuse_clashes(await find_clashes(db, resources, held_from, held_to, exclude_session_id=session.id))
+    before = snapshot(session)
+    session.starts_at, session.ends_at = starts_at, ends_at
+    session.sequence += 1
+    for booking in bookings:
+        booking.starts_at, booking.ends_at = held_from, held_to
+    await _flush_bookings(db)
+    record_change(db, actor, "session.reschedule", "Session", session.id, before, snapshot(session))
+    emit(db, "session.rescheduled", session_event_payload(
+        session, before={"startsAt": before["starts_at"], "endsAt": before["ends_at"]}),
+        session_ordering_key(session.id))
+    return session
+
+
+async def cancel_session(db: AsyncSession, actor: Actor, session_id: int, reason: str | None = None) -> Session:
+    """Cancel a session: its bookings are freed; learners keep their enrolment record and are told."""
+    session = await lock_session(db, session_id)
+    _require_scheduled(session)
+    before = snapshot(session)
+    session.status = SessionStatus.CANCELLED
+    session.cancel_reason = reason
+    session.sequence += 1
+    await db.execute(update(Booking).where(Booking.session_id == session.id).values(active=False))
+    await db.flush()
+    record_change(db, actor, "session.cancel", "Session", session.id, before, snapshot(session))
+    emit(db, "session.cancelled", session_event_payload(session, reason=reason), session_ordering_key(session.id))
+    return session
+
+
+async def resource_bookings(db: AsyncSession, resource_id: int, starts_at: datetime, ends_at: datetime) -> list[Booking]:
+    """A resource's active bookings overlapping [starts_at, ends_at), Podium's and imported ones."""
+    starts_at, ends_at = require_range(starts_at, ends_at, "from", "to")
+    return list((await db.scalars(select(Booking).where(
+        Booking.resource_id == resource_id, Booking.active,
+        and_(Booking.starts_at < ends_at, Booking.ends_at > starts_at)).order_by(Booking.starts_at))).all())
+
+
+async def complete_past_sessions(db: AsyncSession, actor: Actor, now: datetime | None = None) -> int:
+    """Mark scheduled sessions that have ended as COMPLETED; returns how many."""
+    now = now or utc_now()
+    ids = (await db.scalars(select(Session.id).where(Session.status == SessionStatus.SCHEDULED,
+                                                     Session.ends_at <= now))).all()
+    for sid in ids:
+        session = await lock_session(db, sid)
+        before = snapshot(session)
+        session.status = SessionStatus.COMPLETED
+        record_change(db, actor, "session.complete", "Session", sid, before, snapshot(session))
+        emit(db, "session.completed", session_event_payload(session), session_ordering_key(sid))
+    return len(ids)

@@ -1,0 +1,54 @@
+"""The composition root: settings, database, event bus and routes in one Starlette app."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from podium.core.db import create_engine, create_sessionmaker
+from podium.core.events import EventBus
+from podium.core.settings import Settings
+
+log = logging.getLogger("podium.server")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: EventBus
+
+
+async def healthz(request: Request) -> JSONResponse:
+    state: AppState = request.app.state.podium
+    try:
+        async with state.sessions() as db:
+            await db.execute(text("SELECT 1"))
+    except Exception as exc:  # the database is down: say so, never 500
+        log.warning("health check failed: %s", exc)
+        return JSONResponse({"status": "unavailable", "error": "database not answering"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    engine = create_engine(settings.database_url)
+    bus = EventBus()
+    state = AppState(settings=settings, engine=engine, sessions=create_sessionmaker(engine, bus), bus=bus)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        yield
+        await engine.dispose()
+
+    app = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    app.state.podium = state
+    return app
