@@ -1,0 +1,150 @@
+"""What the core asks of plugin objects (API.md "Plugin contract"): one small Protocol per kind.
+
+Each provider has a `name`; its methods are `async`. The objects passed to them are plain data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+
+# --- notification channels ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Notification:
+    kind: str                  # e.g. "enrollment.confirmed", "session.rescheduled"
+    to: str                    # the recipient's email
+    name: str                  # the recipient's name
+    subject: str
+    text: str
+    html: str
+    idempotency_key: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@runtime_checkable
+class NotificationChannel(Protocol):
+    name: str
+
+    async def deliver(self, notification: Notification) -> None: ...
+
+
+# --- conferencing ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MeetingSpec:
+    session_id: str            # global ID; providers store it on the meeting to find it again
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class MeetingInfo:
+    external_id: str
+    join_url: str
+
+
+@dataclass(frozen=True)
+class Registrant:
+    registrant_id: str
+    join_url: str
+
+
+@dataclass(frozen=True)
+class ParticipantSegment:
+    """One join/leave span; one person may have several."""
+
+    name: str | None
+    email: str | None
+    registrant_id: str | None
+    joined_at: datetime
+    left_at: datetime
+
+
+@runtime_checkable
+class ConferencingProvider(Protocol):
+    name: str
+
+    async def create_meeting(self, spec: MeetingSpec) -> MeetingInfo: ...
+
+    async def find_meeting(self, spec: MeetingSpec) -> MeetingInfo | None: ...
+
+    async def update_meeting(self, external_id: str, spec: MeetingSpec) -> None: ...
+
+    async def delete_meeting(self, external_id: str) -> None: ...
+
+    async def add_registrant(self, external_id: str, email: str, name: str) -> Registrant: ...
+
+    async def participants(self, external_id: str) -> list[ParticipantSegment]: ...
+
+
+# --- venue systems -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RoomRecord:
+    external_id: str
+    name: str
+    capacity: int
+    equipment: tuple[str, ...] = ()
+    calendar_url: str | None = None
+
+
+@dataclass(frozen=True)
+class VenueRecord:
+    external_id: str
+    name: str
+    timezone: str
+    address: str | None = None
+    rooms: tuple[RoomRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class BusyTime:
+    uid: str                   # stable per occurrence, so a re-read updates instead of duplicating
+    starts_at: datetime
+    ends_at: datetime
+    summary: str | None = None
+
+
+@runtime_checkable
+class VenueSource(Protocol):
+    name: str
+
+    async def venues(self) -> list[VenueRecord]: ...
+
+    async def busy_times(self, calendar_url: str, starts_at: datetime, ends_at: datetime) -> list[BusyTime]: ...
+
+
+# --- learning management systems ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class CompletionReport:
+    """What the LMS knows of one learner in one course."""
+
+    activities: dict[str, datetime | None] = field(default_factory=dict)   # activity ref -> completed at
+    course_completed_at: datetime | None = None
+
+
+@runtime_checkable
+class LmsConnector(Protocol):
+    name: str
+
+    async def find_user(self, email: str) -> str | None: ...
+
+    async def enrol(self, course_ref: str, user_ref: str) -> None: ...
+
+    async def completion(self, course_ref: str, user_ref: str) -> CompletionReport: ...
+
+    async def push_attendance(self, course_ref: str, user_ref: str, session_title: str, status: str,
+                              details: dict[str, Any] | None = None) -> None: ...
