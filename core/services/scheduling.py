@@ -20,6 +20,7 @@ from ..instants import local_date, require_aware, require_range, require_timezon
 from ..models import (
     Booking, BookingRole, Course, DeliveryMode, Resource, ResourceKind, Session, SessionStatus,
 )
+from .program_calendar import follow_reschedule
 from .records import get_or_404, snapshot
 
 MAX_BUFFER_MINUTES = 24 * 60
@@ -232,6 +233,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     for booking in bookings:
         booking.starts_at, booking.ends_at = held_from, held_to
     await _flush_bookings(db)
+    await follow_reschedule(db, session, before_starts_at=datetime.fromisoformat(before["starts_at"]))
     record_change(db, actor, "session.reschedule", "Session", session.id, before, snapshot(session))
     emit(db, "session.rescheduled", session_event_payload(
         session, before={"startsAt": before["starts_at"], "endsAt": before["ends_at"]}),
