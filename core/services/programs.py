@@ -13,6 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit import Actor, record_change
@@ -28,6 +30,7 @@ from ..program_templates import BUILTIN_TEMPLATES
 from . import enrollment as enrolment_service
 from .program_calendar import DEFAULT_WINDOW_DAYS, days_from
 from .records import get_or_404, snapshot
+from .scheduling import lock_session
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 MAX_STAGES = 30
@@ -157,8 +160,10 @@ async def install_builtin_templates(db: AsyncSession) -> None:
     for template in BUILTINS.values():
         stages = [s.as_json() for s in template.stages]
         row = rows.get(template.key)
-        if row is None:
-            db.add(ProgramTemplate(key=template.key, name=template.name, stages=stages, builtin=True))
+        if row is None:  # two first programs at once may both get here: the second insert yields
+            insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+            await db.execute(insert(ProgramTemplate).values(key=template.key, name=template.name, stages=stages,
+                                                            builtin=True).on_conflict_do_nothing(index_elements=["key"]))
         elif (row.name, row.stages, row.builtin) != (template.name, stages, True):
             row.name, row.stages, row.builtin = template.name, stages, True
     await db.flush()
@@ -306,7 +311,12 @@ async def _check_learners(db: AsyncSession, ids: list[int]) -> None:
 
 async def _place(db: AsyncSession, actor: Actor, sessions: list[Session], learner_ids: list[int],
                  split: bool) -> list[Placement]:
-    """Enrol the cohort through the enrolment service, so capacity and the waitlist rules hold."""
+    """Enrol the cohort through the enrolment service, so capacity and the waitlist rules hold.
+
+    Every section is locked first (in id order, the one lock order), so the seat counts that
+    choose a section stay true until the cohort is placed."""
+    for session in sorted(sessions, key=lambda s: s.id):
+        await lock_session(db, session.id)
     existing = {(e.session_id, e.learner_id): e for e in (await db.scalars(select(Enrollment).where(
         Enrollment.session_id.in_([s.id for s in sessions]), Enrollment.learner_id.in_(learner_ids),
         Enrollment.status.in_(enrolment_service.ACTIVE)))).all()}

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
@@ -304,3 +306,26 @@ async def test_refused_programs_write_nothing(sessions):
         assert await db.scalar(select(func.count()).select_from(Program)) == 0
         assert await db.scalar(select(func.count()).select_from(Enrollment)) == 0
         assert await db.scalar(select(func.count()).select_from(Certification)) == 0
+
+
+async def test_two_cohorts_created_at_once_fill_both_sections_without_a_waitlist(sessions):
+    course = await b.course(sessions)
+    session_ids = []
+    for n in range(2):
+        lead = await b.instructor(sessions)
+        session_ids.append((await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], capacity=15,
+                                            starts_at=b.soon(days=5 + n))).id)
+    cohorts = [await b.people(sessions, 15), await b.people(sessions, 15)]
+
+    async def create(cohort):
+        async with sessions() as db, changing(db):
+            made = await programs.create_program(db, ADMIN, template_key="flipped", course_id=course.id,
+                                                 live_session_ids=session_ids, learner_ids=cohort)
+            return [p.status for p in made.placements]
+
+    results = await asyncio.gather(*(create(c) for c in cohorts))
+    assert [s for r in results for s in r].count(EnrollmentStatus.ENROLLED) == 30
+    async with sessions() as db:
+        counts = dict((await db.execute(select(Enrollment.session_id, func.count()).where(
+            Enrollment.status == EnrollmentStatus.ENROLLED).group_by(Enrollment.session_id))).all())
+    assert counts == {session_ids[0]: 15, session_ids[1]: 15}
