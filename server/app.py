@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from podium.core.db import create_engine, create_sessionmaker
 from podium.core.events import EventBus
@@ -38,6 +38,15 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+def graphql_app(state: AppState):
+    """POST /graphql, GraphiQL on GET, graphql-transport-ws on the same path."""
+    from podium.schema import schema
+    from podium.schema.view import PodiumGraphQL
+
+    return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=state.settings.admin_token,
+                         max_body_bytes=state.settings.max_body_bytes, plugins=None)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     engine = create_engine(settings.database_url)
@@ -49,6 +58,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         yield
         await engine.dispose()
 
-    app = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    graphql = graphql_app(state)
+    app = Starlette(routes=[Route("/healthz", healthz), Route("/graphql", graphql, methods=["GET", "POST"]),
+                            WebSocketRoute("/graphql", graphql)], lifespan=lifespan)
     app.state.podium = state
     return app
