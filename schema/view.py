@@ -98,6 +98,13 @@ class PodiumGraphQL(GraphQL):
 
         return replay
 
+    async def parse_http_body(self, request_adapter):
+        """A JSON body that is not an object (a string, a number) is a client mistake too."""
+        try:
+            return await super().parse_http_body(request_adapter)
+        except (AttributeError, TypeError, ValueError) as error:
+            raise HTTPException(400, "The body must be a JSON object with a GraphQL query.") from error
+
     async def get_context(self, request, response) -> Context:
         context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins)
         request.scope[CONTEXT_KEY] = context
