@@ -6,7 +6,8 @@ import logging
 
 from graphql import GraphQLError
 from strawberry.extensions import (
-    MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache,
+    AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter,
+    ValidationCache,
 )
 
 log = logging.getLogger("podium.graphql")
@@ -38,12 +39,14 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 def extensions() -> list:
-    """Factories: strawberry builds fresh extension objects for each request."""
+    """Factories: strawberry builds fresh extension objects for each request. The depth and alias
+    rules are made once, so the validation cache (keyed by document and rules) hits across requests."""
+    rules = (QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules
+             + MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules)
     return [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=512),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=512),
         MaskUnexpectedErrors,
     ]

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 import strawberry
 
 from podium.core.errors import DomainError, ErrorCode
-from podium.core.ids import from_global_id
+from podium.core.ids import from_global_id, to_global_id
 
 from .errors import ClientError
 
@@ -17,6 +18,8 @@ DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
 T = TypeVar("T")
+
+global_id = lru_cache(maxsize=65_536)(to_global_id)  # a page names the same courses and instructors again and again
 
 
 @strawberry.interface(description="An object with an opaque global ID; fetch any of them with `node(id:)`.")

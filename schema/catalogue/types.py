@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from podium.core.ids import to_global_id
 from podium.core.models import Course as CourseRow
 from podium.core.models import Person as PersonRow
 from podium.core.models import Resource as ResourceRow
@@ -16,7 +15,7 @@ from podium.core.models import ResourceKind as CoreResourceKind
 from podium.core.models import Role as CoreRole
 
 from ..permissions import require_signed_in, sees_staff_contacts
-from ..relay import Connection, Node
+from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
     from ..scheduling.inputs import SessionFilter
@@ -56,7 +55,7 @@ COURSE_COLUMNS = (CourseRow.id, CourseRow.code, CourseRow.title, CourseRow.descr
 
 def course_from(v) -> Course:
     """From a row of COURSE_COLUMNS."""
-    return Course(id=to_global_id("Course", v[0]), pk=v[0], code=v[1], title=v[2], description=v[3],
+    return Course(id=global_id("Course", v[0]), pk=v[0], code=v[1], title=v[2], description=v[3],
                   duration_minutes=v[4], default_capacity=v[5], required_qualifications=list(v[6] or []))
 
 
@@ -74,7 +73,7 @@ PERSON_COLUMNS = (PersonRow.id, PersonRow.name, PersonRow.email, PersonRow.timez
 
 def person_from(v) -> Person:
     """From a row of PERSON_COLUMNS."""
-    return Person(id=to_global_id("Person", v[0]), pk=v[0], name=v[1], email=v[2], timezone=v[3])
+    return Person(id=global_id("Person", v[0]), pk=v[0], name=v[1], email=v[2], timezone=v[3])
 
 
 @strawberry.type
@@ -116,7 +115,7 @@ RESOURCE_COLUMNS = (ResourceRow.id, ResourceRow.kind, ResourceRow.name, Resource
 
 def resource_from(v) -> Resource:
     """From a row of RESOURCE_COLUMNS."""
-    return Resource(id=to_global_id("Resource", v[0]), pk=v[0], kind=v[1], name=v[2], timezone=v[3],
+    return Resource(id=global_id("Resource", v[0]), pk=v[0], kind=v[1], name=v[2], timezone=v[3],
                     capacity=v[4], contact=v[5])
 
 

@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from podium.core.ids import to_global_id
 from podium.core.models import AttendanceStatus as CoreAttendanceStatus
 from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.models import EnrollmentStatus as CoreEnrollmentStatus
 
 from ..catalogue.types import Person
-from ..relay import Connection, Node
+from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
     from ..scheduling.types import Session
@@ -62,5 +61,5 @@ ENROLLMENT_COLUMNS = (EnrollmentRow.id, EnrollmentRow.session_id, EnrollmentRow.
 
 def enrollment_from(v) -> Enrollment:
     """From a row of ENROLLMENT_COLUMNS."""
-    return Enrollment(id=to_global_id("Enrollment", v[0]), pk=v[0], session_pk=v[1], learner_pk=v[2], status=v[3],
+    return Enrollment(id=global_id("Enrollment", v[0]), pk=v[0], session_pk=v[1], learner_pk=v[2], status=v[3],
                       waitlist_position=v[4], created_at=v[5])

@@ -1,5 +1,5 @@
-"""Whole sessions in three statements however many there are: the sessions (with their course),
-their bookings (with the resources), and their seat counts."""
+"""Whole sessions in two statements however many there are: the sessions with their course and
+seat counts, then their bookings with the resources."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium.core.ids import to_global_id
 from podium.core.models import Booking as BookingRow
 from podium.core.models import BookingRole, EnrollmentStatus, MeetingStatus
 from podium.core.models import Course as CourseRow
@@ -16,19 +15,31 @@ from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.models import Resource as ResourceRow
 from podium.core.models import Session as SessionRow
 
+from ..relay import global_id
 from ..catalogue.types import COURSE_COLUMNS, RESOURCE_COLUMNS, Resource, course_from, resource_from
 from .types import Booking, Meeting, Session
 
 SESSION_COLUMNS = (SessionRow.id, SessionRow.title, SessionRow.starts_at, SessionRow.ends_at, SessionRow.timezone,
                    SessionRow.delivery_mode, SessionRow.status, SessionRow.capacity, SessionRow.meeting_provider,
                    SessionRow.meeting_status, SessionRow.meeting_join_url, SessionRow.meeting_external_id)
-_N = len(SESSION_COLUMNS)
 TEACHING = {BookingRole.LEAD_INSTRUCTOR: 0, BookingRole.CO_FACILITATOR: 1}
 
 
+def _counted(status: EnrollmentStatus):
+    """Learners of a status in the row's session: evaluated only for the rows a page returns."""
+    return (select(func.count()).select_from(EnrollmentRow)
+            .where(EnrollmentRow.session_id == SessionRow.id, EnrollmentRow.status == status)
+            .correlate(SessionRow).scalar_subquery())
+
+
+COUNT_COLUMNS = (_counted(EnrollmentStatus.ENROLLED), _counted(EnrollmentStatus.WAITLISTED))
+_N = len(SESSION_COLUMNS) + len(COUNT_COLUMNS)
+
+
 def session_rows() -> Select:
-    """Sessions joined with their course; callers add filters, order and limit."""
-    return select(*SESSION_COLUMNS, *COURSE_COLUMNS).join(CourseRow, CourseRow.id == SessionRow.course_id)
+    """Sessions with their seat counts, joined with their course; callers add filters, order and limit."""
+    return (select(*SESSION_COLUMNS, *COUNT_COLUMNS, *COURSE_COLUMNS)
+            .join(CourseRow, CourseRow.id == SessionRow.course_id))
 
 
 async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, Resource]) -> list[Session]:
@@ -41,16 +52,6 @@ async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, 
                *RESOURCE_COLUMNS)
         .join(ResourceRow, ResourceRow.id == BookingRow.resource_id)
         .where(BookingRow.session_id.in_(ids)).order_by(BookingRow.session_id, BookingRow.id))).all()
-    counted = (await db.execute(
-        select(EnrollmentRow.session_id, EnrollmentRow.status, func.count())
-        .where(EnrollmentRow.session_id.in_(ids),
-               EnrollmentRow.status.in_((EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)))
-        .group_by(EnrollmentRow.session_id, EnrollmentRow.status))).all()
-
-    seats: dict[int, int] = defaultdict(int)
-    waiting: dict[int, int] = defaultdict(int)
-    for session_id, status, n in counted:
-        (seats if status is EnrollmentStatus.ENROLLED else waiting)[session_id] = n
     bookings: dict[int, list[Booking]] = defaultdict(list)
     teachers: dict[int, list[tuple[int, Resource]]] = defaultdict(list)
     rooms: dict[int, Resource] = {}
@@ -73,11 +74,11 @@ async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, 
         course = courses.get(row[_N])
         if course is None:
             course = courses[row[_N]] = course_from(row[_N:])
-        taken = seats[pk]
+        taken = row[12]
         built.append(Session(
-            id=to_global_id("Session", pk), pk=pk, course=course, title=row[1], starts_at=row[2], ends_at=row[3],
+            id=global_id("Session", pk), pk=pk, course=course, title=row[1], starts_at=row[2], ends_at=row[3],
             timezone=row[4], delivery_mode=row[5], status=row[6], capacity=capacity, seats_taken=taken,
-            seats_left=max(capacity - taken, 0), waitlist_count=waiting[pk],
+            seats_left=max(capacity - taken, 0), waitlist_count=row[13],
             instructors=[r for _, r in sorted(teachers[pk], key=lambda t: t[0])], room=rooms.get(pk),
             bookings=bookings[pk],
             meeting=Meeting(provider=row[8], status=row[9] or MeetingStatus.PENDING, join_url=row[10], external_id=row[11]) if row[8] else None))
