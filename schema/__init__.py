@@ -12,7 +12,7 @@ from .catalogue.mutations import CatalogueMutations
 from .catalogue.queries import CatalogueQueries
 from .enrollment.mutations import EnrollmentMutations
 from .enrollment.types import Enrollment
-from .execution import PlainLeafExecutionContext
+from .execution import PlainDataExecutionContext
 from .limits import extensions
 from .node import NodeQueries
 from .relay import MAX_PAGE
@@ -38,7 +38,7 @@ schema = PodiumSchema(
     types=[Course, Person, Resource, Session, Enrollment],
     extensions=extensions(),
     config=StrawberryConfig(relay_max_results=MAX_PAGE),
-    execution_context_class=PlainLeafExecutionContext,
+    execution_context_class=PlainDataExecutionContext,
 )
 
 

@@ -42,46 +42,45 @@ def session_rows() -> Select:
             .join(CourseRow, CourseRow.id == SessionRow.course_id))
 
 
+def _resource(resources: dict[int, Resource], row) -> Resource:
+    resource = resources.get(row[0])
+    if resource is None:
+        resource = resources[row[0]] = resource_from(row)
+    return resource
+
+
 async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, Resource]) -> list[Session]:
     """Session objects for rows of `session_rows()`; `resources` shares Resource objects across a request."""
     if not rows:
         return []
-    ids = [row[0] for row in rows]
-    booked = (await db.execute(
-        select(BookingRow.session_id, BookingRow.role, BookingRow.starts_at, BookingRow.ends_at, BookingRow.active,
-               *RESOURCE_COLUMNS)
+    teaching = (await db.execute(
+        select(BookingRow.session_id, BookingRow.role, *RESOURCE_COLUMNS)
         .join(ResourceRow, ResourceRow.id == BookingRow.resource_id)
-        .where(BookingRow.session_id.in_(ids)).order_by(BookingRow.session_id, BookingRow.id))).all()
-    bookings: dict[int, list[Booking]] = defaultdict(list)
+        .where(BookingRow.session_id.in_([row[0] for row in rows]),
+               BookingRow.role.in_((*TEACHING, BookingRole.ROOM)))
+        .order_by(BookingRow.session_id, BookingRow.id))).all()
     teachers: dict[int, list[tuple[int, Resource]]] = defaultdict(list)
     rooms: dict[int, Resource] = {}
-    for row in booked:
-        session_id, role, starts_at, ends_at, active = row[:5]
-        resource = resources.get(row[5])
-        if resource is None:
-            resource = resources[row[5]] = resource_from(row[5:])
-        if role in TEACHING:
-            teachers[session_id].append((TEACHING[role], resource))
-        elif role is BookingRole.ROOM:
-            rooms[session_id] = resource
-        if active:
-            bookings[session_id].append(Booking(resource=resource, role=role, starts_at=starts_at, ends_at=ends_at,
-                                                session_pk=session_id))
+    for row in teaching:
+        session_id, role = row[0], row[1]
+        if role is BookingRole.ROOM:
+            rooms[session_id] = _resource(resources, row[2:])
+        else:
+            teachers[session_id].append((TEACHING[role], _resource(resources, row[2:])))
     courses = {}
     built = []
     for row in rows:
-        pk, capacity = row[0], row[7]
+        pk, capacity, taken = row[0], row[7], row[12]
         course = courses.get(row[_N])
         if course is None:
             course = courses[row[_N]] = course_from(row[_N:])
-        taken = row[12]
         built.append(Session(
             id=global_id("Session", pk), pk=pk, course=course, title=row[1], starts_at=row[2], ends_at=row[3],
             timezone=row[4], delivery_mode=row[5], status=row[6], capacity=capacity, seats_taken=taken,
             seats_left=max(capacity - taken, 0), waitlist_count=row[13],
             instructors=[r for _, r in sorted(teachers[pk], key=lambda t: t[0])], room=rooms.get(pk),
-            bookings=bookings[pk],
-            meeting=Meeting(provider=row[8], status=row[9] or MeetingStatus.PENDING, join_url=row[10], external_id=row[11]) if row[8] else None))
+            meeting=Meeting(provider=row[8], status=row[9] or MeetingStatus.PENDING, join_url=row[10],
+                            external_id=row[11]) if row[8] else None))
     return built
 
 
@@ -92,4 +91,19 @@ def loaders(context) -> dict:
             found = {s.pk: s for s in await build_sessions(db, rows, context.loaders.resource_objects)}
         return [found.get(i) for i in ids]
 
-    return {"sessions": sessions}
+    async def session_bookings(ids: list[int]) -> list[list[Booking]]:
+        """Active bookings of sessions (a cancelled session has none)."""
+        async with context.reading() as db:
+            rows = (await db.execute(
+                select(BookingRow.session_id, BookingRow.role, BookingRow.starts_at, BookingRow.ends_at,
+                       *RESOURCE_COLUMNS)
+                .join(ResourceRow, ResourceRow.id == BookingRow.resource_id)
+                .where(BookingRow.session_id.in_(ids), BookingRow.active)
+                .order_by(BookingRow.session_id, BookingRow.id))).all()
+        held: dict[int, list[Booking]] = defaultdict(list)
+        for row in rows:
+            held[row[0]].append(Booking(resource=_resource(context.loaders.resource_objects, row[4:]), role=row[1],
+                                        starts_at=row[2], ends_at=row[3], session_pk=row[0]))
+        return [held[i] for i in ids]
+
+    return {"sessions": sessions, "session_bookings": session_bookings}

@@ -66,8 +66,11 @@ class Session(Node):
     waitlist_count: int
     instructors: list[Resource] = strawberry.field(description="The lead first.")
     room: Resource | None
-    bookings: list[Booking]
     meeting: Meeting | None = strawberry.field(description="VIRTUAL and HYBRID sessions, from the conferencing plugin.")
+
+    @strawberry.field(description="Active bookings: instructors, room, equipment, with setup and teardown.")
+    async def bookings(self, info: Info) -> list[Booking]:
+        return await info.context.loaders.session_bookings.load(self.pk)
 
     @strawberry.field(description="The roster: what the caller may see of it (see API.md, roles).")
     async def enrollments(self, info: Info,
