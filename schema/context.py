@@ -51,11 +51,11 @@ class Context:
             finally:
                 self.loaders = Loaders(self)
 
-    async def refresh(self) -> None:
-        """A new database session and empty loaders: for long-lived WebSocket contexts, before each push."""
+    async def release(self) -> None:
+        """Give the connection back to the pool and forget what was loaded: a WebSocket context lives
+        as long as its connection and must not hold a transaction (or stale data) between pushes."""
         async with self.lock:
-            await self.db.close()
-            self.db = self.sessions()
+            await self.db.close()  # an AsyncSession is usable again after close()
             self.loaders = Loaders(self)
 
     async def close(self) -> None:

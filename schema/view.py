@@ -111,6 +111,8 @@ class PodiumGraphQL(GraphQL):
         if isinstance(response, Response):
             response.headers["X-Request-ID"] = context.request_id
         context.caller = await caller_for(context.db, bearer(request.headers.get("authorization")), self.admin_token)
+        if not isinstance(response, Response):
+            await context.release()  # a WebSocket context holds no connection between messages
         return context
 
     async def on_ws_connect(self, context: Context):
@@ -120,6 +122,7 @@ class PodiumGraphQL(GraphQL):
         if isinstance(authorization, str):
             async with context.reading() as db:
                 context.caller = await caller_for(db, bearer(authorization), self.admin_token)
+            await context.release()
         return UNSET
 
     def encode_json(self, data: object) -> str:

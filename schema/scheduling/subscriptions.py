@@ -26,7 +26,9 @@ class SessionSubscriptions:
             pk = decode_id(session_id, "Session", "sessionId")
         except DomainError as error:
             raise ClientError(error.message, ErrorCode.NOT_FOUND) from None
-        if await context.loaders.sessions.load(pk) is None:
+        exists = await context.loaders.sessions.load(pk) is not None
+        await context.release()
+        if not exists:
             raise ClientError("No session with that id.", ErrorCode.NOT_FOUND)
         wanted, changed = to_global_id("Session", pk), asyncio.Event()
 
@@ -39,9 +41,9 @@ class SessionSubscriptions:
             while True:
                 await changed.wait()
                 changed.clear()  # several events of one change (or a burst) give one push of the latest state
-                await context.refresh()
                 session = await context.loaders.sessions.load(pk)
                 if session is not None:
                     yield session
+                await context.release()
         finally:
             unsubscribe()
