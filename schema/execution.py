@@ -13,11 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import (
-    GraphQLField, GraphQLList, GraphQLNonNull, GraphQLObjectType, Undefined, is_leaf_type,
+    GraphQLBoolean, GraphQLField, GraphQLID, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLObjectType,
+    GraphQLString, Undefined, is_leaf_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 LEAF, OBJECT, LIST, TYPENAME = range(4)
+# Values these scalars serialize unchanged (Int only within 32 bits): no call needed.
+AS_IS = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool, GraphQLInt: int}
+INT_RANGE = range(-(2**31), 2**31)
 
 
 class _Unusual(Exception):
@@ -36,23 +40,27 @@ def _attribute(field: GraphQLField) -> str | None:
 def _run(plan: tuple, value: Any) -> Any:
     kind = plan[0]
     if kind == LEAF:
-        _, leaf_type, non_null = plan
+        _, leaf_type, non_null, as_is = plan
         if value is None:
             if non_null:
                 raise _Unusual
             return None
+        if type(value) is as_is and (as_is is not int or value in INT_RANGE):
+            return value
         coerced = leaf_type.coerce_output_value(value)
         if coerced is None or coerced is Undefined:
             raise _Unusual
         return coerced
     if kind == OBJECT:
-        _, object_type, non_null, fields = plan
+        _, object_type, non_null, fields, verified = plan
         if value is None:
             if non_null:
                 raise _Unusual
             return None
-        if object_type.is_type_of is not None and not object_type.is_type_of(value, None):
-            raise _Unusual
+        if type(value) not in verified:
+            if object_type.is_type_of is not None and not object_type.is_type_of(value, None):
+                raise _Unusual
+            verified.add(type(value))  # is_type_of answers by class: once per class is enough
         return {key: sub[1] if sub[0] == TYPENAME else _run(sub[1], getattr(value, sub[0]))
                 for key, sub in fields}
     _, item_plan, non_null = plan  # LIST
@@ -79,7 +87,7 @@ class PlainDataExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if plan is not None:
                 try:
                     return _run(plan[1], getattr(source, plan[0]))
-                except _Unusual:
+                except Exception:  # noqa: BLE001 - _Unusual, or a scalar refusing a value: the ordinary path reports it
                     pass
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
@@ -110,7 +118,7 @@ class PlainDataExecutionContext(StrawberryGraphQLCoreExecutionContext):
             item = self._type_plan(graphql_type.of_type, field_details_list)
             return None if item is None else (LIST, item, non_null)
         if is_leaf_type(graphql_type):
-            return (LEAF, graphql_type, non_null)
+            return (LEAF, graphql_type, non_null, AS_IS.get(graphql_type))
         if not isinstance(graphql_type, GraphQLObjectType):
             return None  # interfaces and unions resolve their type: the ordinary path
         grouped, new_defer_usages, _ = self.collect_subfields(graphql_type, field_details_list)
@@ -127,4 +135,4 @@ class PlainDataExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if sub_plan is None:
                 return None
             fields.append((response_key, sub_plan))
-        return (OBJECT, graphql_type, non_null, tuple(fields))
+        return (OBJECT, graphql_type, non_null, tuple(fields), set())

@@ -72,8 +72,6 @@ async def session_connection(info: Info, filter: SessionFilter | None, first: in
     async with context.reading() as db:
         rows = (await db.execute(query)).all()
         sessions = await build_sessions(db, rows[:size], context.loaders.resource_objects)
-    for session in sessions:
-        context.loaders.sessions.prime(session.pk, session)
 
     async def count_total() -> int:
         async with context.reading() as db:

@@ -43,6 +43,7 @@ def _things(broken: bool) -> list[Thing]:
     if broken:
         things[1].name = None          # null in a non-null field
         things[2].parts[0] = Part(name="nut", colour="GREEN", weight=2)  # a value the enum refuses
+        things[0].main = Part(name="beam", colour=Colour.BLUE, weight=2**40)  # beyond a GraphQL Int
     return things
 
 
@@ -57,7 +58,7 @@ def _schema(fast: bool, broken: bool) -> strawberry.Schema:
 
 
 QUERIES = [
-    "{ things { id name tags parts { name colour weight } main { name } } }",
+    "{ things { id name tags parts { name colour weight } main { name weight } } }",
     "{ things { __typename id label: name a: tags b: tags parts { ...P } } } fragment P on Part { __typename name }",
     "query($x: Boolean!) { things { name @include(if: $x) tags @skip(if: $x) main { colour } } }",
     "{ things { name shout(times: 2) parts { name } } }",
