@@ -1,10 +1,10 @@
 """`me`, `courses`, `resources`, `people`: id-ordered keyset pages."""
 from __future__ import annotations
 
+import strawberry
 from sqlalchemy import func, select
 from strawberry.types import Info
 
-import strawberry
 from podium.core.models import Course as CourseRow
 from podium.core.models import Person as PersonRow
 from podium.core.models import Resource as ResourceRow

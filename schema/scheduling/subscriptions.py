@@ -7,10 +7,11 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
-from ..errors import ClientError
-from ..relay import decode_id
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.ids import to_global_id
+
+from ..errors import ClientError
+from ..relay import decode_id
 from .types import Session
 
 QUEUE_LIMIT = 100
