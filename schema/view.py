@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,6 +20,7 @@ from podium.core.events import EventBus
 
 from .access.callers import bearer, caller_for
 from .context import Context
+from .limits import MAX_TOKENS
 
 log = logging.getLogger("podium.graphql")
 CONTEXT_KEY = "podium.context"
@@ -26,6 +28,16 @@ CONTEXT_KEY = "podium.context"
 
 class BodyTooLarge(Exception):
     pass
+
+
+def _is_subscription(query: str, operation_name: str | None) -> bool:
+    try:
+        document = parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return False  # validation reports it
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
+    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
 
 
 def _errors(message: str, status: int, code: str) -> JSONResponse:
@@ -101,9 +113,13 @@ class PodiumGraphQL(GraphQL):
     async def parse_http_body(self, request_adapter):
         """A JSON body that is not an object (a string, a number) is a client mistake too."""
         try:
-            return await super().parse_http_body(request_adapter)
+            data = await super().parse_http_body(request_adapter)
         except (AttributeError, TypeError, ValueError) as error:
             raise HTTPException(400, "The body must be a JSON object with a GraphQL query.") from error
+        query = getattr(data, "query", None)
+        if isinstance(query, str) and "subscription" in query and _is_subscription(query, data.operation_name):
+            raise HTTPException(400, "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.")
+        return data
 
     async def get_context(self, request, response) -> Context:
         context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins)

@@ -97,3 +97,9 @@ async def test_the_bootstrap_token_is_admin_and_a_wrong_token_is_anonymous(api):
     assert (await api.data("{ resources { totalCount } }", token=ADMIN_TOKEN))["resources"]["totalCount"] == 0
     body = await api("{ resources { totalCount } }", token="not-a-token")
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_subscription_over_plain_http_is_told_where_to_go(api):
+    response = await api.raw('subscription { sessionChanged(sessionId: "U2Vzc2lvbjox") { id } }')
+    assert response.status_code == 400
+    assert "WebSocket" in response.json()["errors"][0]["message"]
