@@ -15,6 +15,9 @@ from .enrollment.types import Enrollment
 from .execution import PlainDataExecutionContext
 from .limits import extensions
 from .node import NodeQueries
+from .programs.mutations import ProgramMutations
+from .programs.queries import ProgramQueries
+from .programs.types import Certification, Program
 from .relay import MAX_PAGE
 from .scheduling.mutations import SchedulingMutations
 from .scheduling.queries import SessionQueries
@@ -24,8 +27,9 @@ from .scheduling.types import Session
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries))
-Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations))
+Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, ProgramQueries))
+Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
+                                    ProgramMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):
@@ -35,7 +39,7 @@ class PodiumSchema(strawberry.Schema):
 
 schema = PodiumSchema(
     query=Query, mutation=Mutation, subscription=Subscription,
-    types=[Course, Person, Resource, Session, Enrollment],
+    types=[Course, Person, Resource, Session, Enrollment, Program, Certification],
     extensions=extensions(),
     config=StrawberryConfig(relay_max_results=MAX_PAGE),
     execution_context_class=PlainDataExecutionContext,

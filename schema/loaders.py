@@ -6,12 +6,13 @@ from strawberry.dataloader import DataLoader
 
 from .catalogue import dataloaders as catalogue
 from .enrollment import dataloaders as enrollment
+from .programs import dataloaders as programs
 from .scheduling import dataloaders as scheduling
 
 
 class Loaders:
     def __init__(self, context) -> None:
         self.resource_objects: dict = {}  # one Resource object per id in a request, shared by session views
-        for module in (catalogue, scheduling, enrollment):
+        for module in (catalogue, scheduling, enrollment, programs):
             for name, load in module.loaders(context).items():
                 setattr(self, name, DataLoader(load_fn=load))

@@ -8,8 +8,10 @@ from strawberry.types import Info
 from podium.core.ids import from_global_id
 from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.models import Person as PersonRow
+from podium.core.models import Program as ProgramRow
 
 from .permissions import visible_enrollments, visible_people
+from .programs.queries import visible_programs
 from .relay import Node
 
 
@@ -39,6 +41,9 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         ok = await _visible(info, visible_enrollments(context.caller, select(EnrollmentRow.id)
                                                       .where(EnrollmentRow.id == pk)))
         return await loaders.enrollments.load(pk) if ok else None
+    if type_name == "Program":
+        ok = await _visible(info, visible_programs(context.caller, select(ProgramRow.id).where(ProgramRow.id == pk)))
+        return await loaders.programs.load(pk) if ok else None
     return None
 
 

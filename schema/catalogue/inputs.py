@@ -16,6 +16,8 @@ class CreateCourseInput:
     default_capacity: int
     description: str | None = None
     required_qualifications: list[str] | None = None
+    certification_validity_days: int | None = strawberry.field(
+        default=None, description="How long a certification from this course's programs lasts; null: no expiry.")
 
 
 @strawberry.input

@@ -41,7 +41,8 @@ class CatalogueMutations:
             return (await catalogue.create_course(
                 db, actor, code=input.code, title=input.title, description=input.description,
                 duration_minutes=input.duration_minutes, default_capacity=input.default_capacity,
-                required_qualifications=input.required_qualifications)).id
+                required_qualifications=input.required_qualifications,
+                certification_validity_days=input.certification_validity_days)).id
 
         pk, errors, _ = await attempt(info, work)
         return CoursePayload(course=pk and await info.context.loaders.courses.load(pk), errors=errors)

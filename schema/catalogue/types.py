@@ -38,6 +38,8 @@ class Course(Node):
     duration_minutes: int
     default_capacity: int
     required_qualifications: list[str]
+    certification_validity_days: int | None = strawberry.field(
+        description="How long a certification from this course's programs lasts; null: no expiry.")
 
     @strawberry.field(description="This course's sessions, ordered by startsAt, then id.")
     async def sessions(self, info: Info,
@@ -50,13 +52,14 @@ class Course(Node):
 
 
 COURSE_COLUMNS = (CourseRow.id, CourseRow.code, CourseRow.title, CourseRow.description, CourseRow.duration_minutes,
-                  CourseRow.default_capacity, CourseRow.required_qualifications)
+                  CourseRow.default_capacity, CourseRow.required_qualifications, CourseRow.certification_validity_days)
 
 
 def course_from(v) -> Course:
     """From a row of COURSE_COLUMNS."""
     return Course(id=global_id("Course", v[0]), pk=v[0], code=v[1], title=v[2], description=v[3],
-                  duration_minutes=v[4], default_capacity=v[5], required_qualifications=list(v[6] or []))
+                  duration_minutes=v[4], default_capacity=v[5], required_qualifications=list(v[6] or []),
+                  certification_validity_days=v[7])
 
 
 @strawberry.type

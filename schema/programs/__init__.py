@@ -1,0 +1,1 @@
+"""Blended programs: templates, programs, journeys, readiness and certifications."""

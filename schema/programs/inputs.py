@@ -1,0 +1,49 @@
+"""Inputs of the blended-program operations."""
+from __future__ import annotations
+
+import strawberry
+
+from .types import StageKind
+
+
+@strawberry.input
+class StageActivityInput:
+    stage_key: str
+    lms_activity_ref: str = strawberry.field(description="The LMS activity (for Moodle, the course-module id).")
+
+
+@strawberry.input
+class CreateProgramInput:
+    template_key: str
+    course_id: strawberry.ID
+    title: str | None = None
+    live_session_ids: list[strawberry.ID]
+    learner_ids: list[strawberry.ID]
+    lms_course_ref: str | None = strawberry.field(default=None,
+                                                  description="The LMS course holding the self-paced stages.")
+    lms_connector: str | None = strawberry.field(default=None, description='Plugin name, e.g. "moodle".')
+    stage_activities: list[StageActivityInput] | None = strawberry.field(
+        default=None, description="The LMS activity of each self-paced or assessment stage; by default its key.")
+
+
+@strawberry.input
+class SyncProgramProgressInput:
+    program_id: strawberry.ID
+
+
+@strawberry.input
+class StageTemplateInput:
+    key: str
+    kind: StageKind
+    title: str
+    offset_days: int
+    required: bool = True
+    window_days: int | None = None
+    repeat: bool = False
+
+
+@strawberry.input
+class CreateProgramTemplateInput:
+    key: str
+    name: str
+    stages: list[StageTemplateInput]

@@ -1,0 +1,136 @@
+"""createProgram, syncProgramProgress, createProgramTemplate: staff only; the rules are the
+programs and journeys services'."""
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from podium.core.errors import DomainError, ErrorCode
+from podium.core.services import journeys as journey_service
+from podium.core.services import programs as program_service
+
+from ..catalogue.types import Person
+from ..changes import attempt
+from ..errors import UserError, user_error
+from ..permissions import check_staff
+from ..relay import decode_id
+from .inputs import CreateProgramInput, CreateProgramTemplateInput, SyncProgramProgressInput
+from .types import Certification, Placement, Program, ProgramTemplate, certification_from, placement_from
+
+
+@strawberry.type
+class ProgramPayload:
+    program: Program | None
+    errors: list[UserError]
+    placements: list[Placement] = strawberry.field(description="createProgram: where each learner was placed.")
+    waitlisted: list[Placement] = strawberry.field(description="createProgram: the placements on a waitlist.")
+    certified: list[Certification] = strawberry.field(description="syncProgramProgress: certifications issued now.")
+    lms_not_found: list[Person] = strawberry.field(description="syncProgramProgress: learners the LMS does not know.")
+    lms_failed: list[Person] = strawberry.field(description="syncProgramProgress: learners the LMS failed on; "
+                                                            "the next sync tries again.")
+
+
+@strawberry.type
+class ProgramTemplatePayload:
+    template: ProgramTemplate | None
+    errors: list[UserError]
+
+
+def lms_connectors(info: Info) -> dict[str, Any]:
+    plugins = info.context.plugins
+    return dict(plugins.providers.get("lms_connectors", {})) if plugins is not None else {}
+
+
+async def _payload(info: Info, program_id: int | None, errors: list[UserError], **lists: Any) -> ProgramPayload:
+    program = await info.context.loaders.programs.load(program_id) if program_id else None
+    people = info.context.loaders.people
+    return ProgramPayload(
+        program=program, errors=errors, placements=lists.get("placements", []), waitlisted=lists.get("waitlisted", []),
+        certified=lists.get("certified", []),
+        lms_not_found=[p for p in await people.load_many(lists.get("not_found", [])) if p],
+        lms_failed=[p for p in await people.load_many(lists.get("failed", [])) if p])
+
+
+@strawberry.type
+class ProgramMutations:
+    @strawberry.mutation(description="Instantiate a template for a course and a cohort: the cohort is placed in the "
+                                     "live sessions (split across parallel ones, the first filled first) and "
+                                     "enrolled in the LMS course.")
+    async def create_program(self, info: Info, input: CreateProgramInput) -> ProgramPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            connector = (input.lms_connector or "").strip()
+            if connector and info.context.plugins is not None and connector not in lms_connectors(info):
+                raise DomainError(ErrorCode.INVALID, f"No LMS connector {connector!r} is loaded.", "lmsConnector")
+            activities: dict[str, str] = {}
+            for index, item in enumerate(input.stage_activities or []):
+                if item.stage_key in activities:
+                    raise DomainError(ErrorCode.INVALID, f"Stage {item.stage_key!r} is listed twice.",
+                                      f"stageActivities.{index}.stageKey")
+                activities[item.stage_key] = item.lms_activity_ref.strip()
+            created = await program_service.create_program(
+                db, actor, template_key=input.template_key, title=input.title,
+                course_id=decode_id(input.course_id, "Course", "courseId"),
+                live_session_ids=[decode_id(s, "Session", f"liveSessionIds.{i}")
+                                  for i, s in enumerate(input.live_session_ids)],
+                learner_ids=[decode_id(p, "Person", f"learnerIds.{i}") for i, p in enumerate(input.learner_ids)],
+                lms_course_ref=input.lms_course_ref, lms_connector=connector or None, stage_activities=activities)
+            return created.program.id, [placement_from(p) for p in created.placements]
+
+        result, errors, _ = await attempt(info, work)
+        program_id, placements = result or (None, [])
+        return await _payload(info, program_id, errors, placements=placements,
+                              waitlisted=[p for p in placements if p.waitlist_position is not None])
+
+    @strawberry.mutation(description="Pull LMS completion for every learner, update the journeys (attendance "
+                                     "completes LIVE stages) and certify who has completed.")
+    async def sync_program_progress(self, info: Info, input: SyncProgramProgressInput) -> ProgramPayload:
+        context = info.context
+        try:
+            check_staff(context.caller)
+            program_id = decode_id(input.program_id, "Program", "programId")
+            program = await context.loaders.programs.load(program_id)
+            if program is None:
+                raise DomainError(ErrorCode.NOT_FOUND, "No program with that id.", "programId")
+            connector = None
+            if program.lms_connector:
+                connector = lms_connectors(info).get(program.lms_connector)
+                if connector is None:
+                    raise DomainError(ErrorCode.INVALID, f"The LMS connector {program.lms_connector!r} is not "
+                                      "loaded.", "programId")
+            async with context.reading() as db:
+                pull = await journey_service.pull_completion(db, program_id, connector)
+        except DomainError as error:
+            return await _payload(info, None, [user_error(error)])
+
+        async def work(db, actor):
+            recorded = await journey_service.record_progress(db, actor, program_id, pull)
+            return recorded.certified
+
+        certified, errors, _ = await attempt(info, work)
+        certifications = []
+        if certified:
+            async with context.reading() as db:
+                certifications = [certification_from(c) for c in await journey_service.certifications(
+                    db, program_id=program_id) if c.person_id in set(certified)]
+        return await _payload(info, None if errors else program_id, errors, certified=certifications,
+                              not_found=pull.not_found, failed=sorted(pull.failed))
+
+    @strawberry.mutation(description="An organisation's own program template; ADMIN and COORDINATOR only.")
+    async def create_program_template(self, info: Info, input: CreateProgramTemplateInput) -> ProgramTemplatePayload:
+        from .types import template_from
+
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            stages = [{"key": s.key, "kind": s.kind.value if hasattr(s.kind, "value") else s.kind, "title": s.title,
+                       "offset_days": s.offset_days, "required": s.required, "window_days": s.window_days,
+                       "repeat": s.repeat} for s in input.stages]
+            return template_from(await program_service.create_program_template(
+                db, actor, key=input.key, name=input.name, stages=stages))
+
+        template, errors, _ = await attempt(info, work)
+        return ProgramTemplatePayload(template=template, errors=errors)
+
+

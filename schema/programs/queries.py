@@ -1,0 +1,170 @@
+"""programTemplates, programs, certifications, expiringCertifications; and a program's journeys
+and readiness. Who sees what: staff everything; an instructor the programs whose live sessions
+they teach; a learner the programs they are in, and only their own journey and certifications."""
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy import Select, false, func, select
+from strawberry.types import Info
+
+from podium.core.errors import DomainError, ErrorCode
+from podium.core.models import Booking
+from podium.core.models import Certification as CertificationRow
+from podium.core.models import Program as ProgramRow
+from podium.core.models import ProgramLearner, ProgramStage
+from podium.core.services import journeys as journey_service
+from podium.core.services import programs as program_service
+
+from ..access.callers import Caller
+from ..errors import ClientError
+from ..permissions import is_staff, require_signed_in, require_staff, taught_session_ids, teaches
+from ..relay import connection, decode_id, encode_cursor, id_after, page_size
+from .dataloaders import build_programs
+from .types import (
+    Certification, CertificationConnection, LearnerJourneyConnection, ProgramConnection, ProgramTemplate,
+    ReadinessEntry, certification_from, journey_from, template_from,
+)
+
+MAX_EXPIRING = 1000
+
+
+def visible_programs(caller: Caller, query: Select) -> Select:
+    require_signed_in(caller, "programs")
+    if is_staff(caller):
+        return query
+    mine = ProgramRow.id.in_(select(ProgramLearner.program_id).where(ProgramLearner.learner_id == caller.person_id)) \
+        if caller.person_id else false()
+    if teaches(caller):
+        taught = ProgramRow.id.in_(select(ProgramStage.program_id).where(
+            ProgramStage.session_id.in_(taught_session_ids(caller))))
+        return query.where(mine | taught)
+    return query.where(mine)
+
+
+def _own_only(caller: Caller) -> bool:
+    return not is_staff(caller) and not teaches(caller)
+
+
+def _decode(global_id: str, type_name: str, name: str) -> int:
+    try:
+        return decode_id(global_id, type_name, name)
+    except DomainError as error:
+        raise ClientError(error.message, ErrorCode.NOT_FOUND) from None
+
+
+async def journey_connection(info: Info, program_id: int, first: int | None,
+                             after: str | None) -> LearnerJourneyConnection:
+    """Journeys paged by the cohort's order of joining; one page is computed in a fixed number of statements."""
+    context = info.context
+    size, after_id = page_size(first), id_after(after)
+    where = [ProgramLearner.program_id == program_id]
+    if _own_only(context.caller):
+        where.append(ProgramLearner.learner_id == context.caller.person_id if context.caller.person_id else false())
+    query = select(ProgramLearner.id, ProgramLearner.learner_id).where(*where)
+    if after_id is not None:
+        query = query.where(ProgramLearner.id > after_id)
+    async with context.reading() as db:
+        rows = (await db.execute(query.order_by(ProgramLearner.id).limit(size + 1))).all()
+        page = rows[:size]
+        found = {j.learner_id: j for j in await journey_service.journeys(db, program_id, [r[1] for r in page])}
+
+    async def count_total() -> int:
+        async with context.reading() as db:
+            return await db.scalar(select(func.count()).select_from(ProgramLearner).where(*where))
+
+    return connection([journey_from(found[learner_id], pk) for pk, learner_id in page], len(rows) > size, after,
+                      lambda j: encode_cursor(j.pk), count_total)
+
+
+async def program_readiness(info: Info, program_id: int, session_global_id: str) -> list[ReadinessEntry]:
+    """For staff and the session's instructors: the roster's readiness is theirs to see."""
+    caller = info.context.caller
+    session_id = _decode(session_global_id, "Session", "sessionId")
+    async with info.context.reading() as db:
+        if not is_staff(caller):
+            teaching = teaches(caller) and await db.scalar(
+                taught_session_ids(caller).where(Booking.session_id == session_id).limit(1))
+            if not teaching:
+                raise ClientError("Only the session's instructors, an admin or a coordinator may see readiness.",
+                                  ErrorCode.FORBIDDEN)
+        try:
+            entries = await journey_service.readiness(db, program_id, session_id)
+        except DomainError as error:
+            raise ClientError(error.message, error.code) from None
+    return [ReadinessEntry(learner_pk=e.learner_id, ready=e.ready, missing_stages=list(e.missing_stages))
+            for e in entries]
+
+
+async def program_certifications(info: Info, program_id: int) -> list[Certification]:
+    caller = info.context.caller
+    query = select(CertificationRow).where(CertificationRow.program_id == program_id)
+    if _own_only(caller):
+        query = query.where(CertificationRow.person_id == caller.person_id if caller.person_id else false())
+    async with info.context.reading() as db:
+        rows = (await db.scalars(query.order_by(CertificationRow.id))).all()
+    return [certification_from(r) for r in rows]
+
+
+@strawberry.type
+class ProgramQueries:
+    @strawberry.field(description='Built in: "flipped", "sandwich", "ongoing-blend"; then the organisation\'s own.')
+    async def program_templates(self, info: Info) -> list[ProgramTemplate]:
+        require_signed_in(info.context.caller, "program templates")
+        async with info.context.reading() as db:
+            return [template_from(t) for t in await program_service.list_templates(db)]
+
+    @strawberry.field(description="Newest first is not promised: in the order programs were created.")
+    async def programs(self, info: Info, first: int | None = None, after: str | None = None) -> ProgramConnection:
+        context = info.context
+        size, after_id = page_size(first), id_after(after)
+        query = visible_programs(context.caller, select(ProgramRow))
+        count_query = visible_programs(context.caller, select(func.count()).select_from(ProgramRow))
+        if after_id is not None:
+            query = query.where(ProgramRow.id > after_id)
+        async with context.reading() as db:
+            rows = (await db.scalars(query.order_by(ProgramRow.id).limit(size + 1))).all()
+            programs = await build_programs(db, rows[:size])
+        for program in programs:
+            context.loaders.programs.prime(program.pk, program)
+
+        async def count_total() -> int:
+            async with context.reading() as db:
+                return await db.scalar(count_query)
+
+        return connection(programs, len(rows) > size, after, lambda p: encode_cursor(p.pk), count_total)
+
+    @strawberry.field(description="Certifications, oldest first; a learner or instructor sees only their own.")
+    async def certifications(self, info: Info, person_id: strawberry.ID | None = None, first: int | None = None,
+                             after: str | None = None) -> CertificationConnection:
+        context = info.context
+        caller = context.caller
+        require_signed_in(caller, "certifications")
+        size, after_id = page_size(first), id_after(after)
+        where = []
+        if person_id is not None:
+            where.append(CertificationRow.person_id == _decode(person_id, "Person", "personId"))
+        if not is_staff(caller):
+            where.append(CertificationRow.person_id == caller.person_id if caller.person_id else false())
+        query = select(CertificationRow).where(*where)
+        if after_id is not None:
+            query = query.where(CertificationRow.id > after_id)
+        async with context.reading() as db:
+            rows = (await db.scalars(query.order_by(CertificationRow.id).limit(size + 1))).all()
+
+        async def count_total() -> int:
+            async with context.reading() as db:
+                return await db.scalar(select(func.count()).select_from(CertificationRow).where(*where))
+
+        return connection([certification_from(r) for r in rows[:size]], len(rows) > size, after,
+                          lambda c: encode_cursor(c.pk), count_total)
+
+    @strawberry.field(description="Recertification: who holds a certification expiring within `withinDays` days "
+                                  "that no later one outlasts; soonest first. Staff only.")
+    async def expiring_certifications(self, info: Info, within_days: int) -> list[Certification]:
+        require_staff(info.context.caller, "expiring certifications")
+        async with info.context.reading() as db:
+            try:
+                rows = await journey_service.expiring_certifications(db, within_days)
+            except DomainError as error:
+                raise ClientError(error.message, error.code) from None
+        return [certification_from(r) for r in rows[:MAX_EXPIRING]]

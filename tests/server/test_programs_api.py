@@ -1,0 +1,132 @@
+"""Blended programs end to end through GraphQL over HTTP."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tests.server import graph as g
+
+CREATE = """mutation($i: CreateProgramInput!) { createProgram(input: $i) {
+  program { id title template { key } course { id } stages { key kind title opensAt dueAt session { id } lmsActivityRef } }
+  placements { learner { id } session { id } status waitlistPosition }
+  waitlisted { learner { id } session { id } waitlistPosition }
+  errors { code field message } } }"""
+SESSION = """query($id: ID!) { node(id: $id) { ... on Session { seatsTaken waitlistCount
+  enrollments(status: WAITLISTED, first: 100) { totalCount edges { node { learner { id } waitlistPosition } } } } } }"""
+PROGRAM = """query($id: ID!) { node(id: $id) { ... on Program { id stages { key opensAt dueAt }
+  journeys(first: 100) { totalCount edges { node { learner { id } completed stages { stage { key } status } } } } } } }"""
+RESCHEDULE = """mutation($i: RescheduleSessionInput!) { rescheduleSession(input: $i) { session { id startsAt }
+  errors { code message } } }"""
+TEMPLATES = "{ programTemplates { key name builtin stages { key kind title offsetDays required windowDays repeat } } }"
+NEW_TEMPLATE = """mutation($i: CreateProgramTemplateInput!) { createProgramTemplate(input: $i) {
+  template { key stages { key kind } } errors { code field message } } }"""
+
+
+async def _world(api, cohort: int, capacities=(15, 15), validity: int | None = 365):
+    course = await g.course(api, certificationValidityDays=validity)
+    sessions = []
+    for n, capacity in enumerate(capacities):
+        lead = await g.instructor(api)
+        sessions.append(await g.session(api, course, [lead], capacity=capacity, starts_at=g.at(days=5 + n),
+                                        minutes=120))
+    learners = [await g.person(api) for _ in range(cohort)]
+    return course, sessions, learners
+
+
+async def _create(api, course, sessions, learners, template="sandwich", **kw):
+    data = await api.data(CREATE, {"i": {"templateKey": template, "courseId": course, "liveSessionIds": sessions,
+                                         "learnerIds": learners, **kw}})
+    return data["createProgram"]
+
+
+async def test_templates_built_in_and_a_coordinators_own(api):
+    templates = (await api.data(TEMPLATES))["programTemplates"]
+    assert [t["key"] for t in templates] == ["flipped", "sandwich", "ongoing-blend"]
+    sandwich = templates[1]
+    assert [(s["key"], s["kind"], s["offsetDays"]) for s in sandwich["stages"]] == [
+        ("prework", "SELF_PACED", -7), ("live", "LIVE", 0), ("reinforce-1", "SELF_PACED", 1),
+        ("reinforce-7", "SELF_PACED", 7), ("reinforce-30", "SELF_PACED", 30), ("assessment", "ASSESSMENT", 30)]
+
+    coordinator = await g.token(api, await g.person(api), "COORDINATOR")
+    learner = await g.token(api, await g.person(api), "LEARNER")
+    stages = [{"key": "read", "kind": "SELF_PACED", "title": "Read", "offsetDays": -2},
+              {"key": "day", "kind": "LIVE", "title": "Day", "offsetDays": 0}]
+    made = (await api.data(NEW_TEMPLATE, {"i": {"key": "read-first", "name": "Read first", "stages": stages}},
+                           token=coordinator))["createProgramTemplate"]
+    assert made["errors"] == [] and made["template"]["stages"] == [{"key": "read", "kind": "SELF_PACED"},
+                                                                   {"key": "day", "kind": "LIVE"}]
+    refused = (await api.data(NEW_TEMPLATE, {"i": {"key": "mine", "name": "Mine", "stages": stages}},
+                              token=learner))["createProgramTemplate"]
+    assert refused["template"] is None and [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+    backwards = (await api.data(NEW_TEMPLATE, {"i": {"key": "back", "name": "Back", "stages": stages[::-1]}},
+                                token=coordinator))["createProgramTemplate"]
+    assert [(e["code"], e["field"]) for e in backwards["errors"]] == [
+        ("INVALID", ["input", "stages", "1", "offsetDays"])]
+    assert [t["key"] for t in (await api.data(TEMPLATES))["programTemplates"]][-1] == "read-first"
+
+
+async def test_sandwich_for_30_over_two_sessions_of_15_places_everyone(api):
+    course, sessions, learners = await _world(api, 30)
+    payload = await _create(api, course, sessions, learners)
+    assert payload["errors"] == [] and payload["waitlisted"] == []
+    placed = [(p["learner"]["id"], p["session"]["id"], p["status"]) for p in payload["placements"]]
+    assert placed == [(lid, sessions[0], "ENROLLED") for lid in learners[:15]] + \
+                     [(lid, sessions[1], "ENROLLED") for lid in learners[15:]]
+    stages = payload["program"]["stages"]
+    assert [s["key"] for s in stages] == ["prework", "live-1", "live-2", "reinforce-1", "reinforce-7",
+                                          "reinforce-30", "assessment"]
+    assert [s["session"] and s["session"]["id"] for s in stages[1:3]] == sessions
+    assert payload["program"]["template"] == {"key": "sandwich"}
+
+    program = (await api.data(PROGRAM, {"id": payload["program"]["id"]}))["node"]
+    journeys = program["journeys"]
+    assert journeys["totalCount"] == 30
+    first = journeys["edges"][0]["node"]
+    assert [s["stage"]["key"] for s in first["stages"]] == ["prework", "live-1", "reinforce-1", "reinforce-7",
+                                                            "reinforce-30", "assessment"]
+    assert first["completed"] is False
+
+
+async def test_cohort_of_40_into_two_sessions_of_15_waitlists_10(api):
+    course, sessions, learners = await _world(api, 40)
+    payload = await _create(api, course, sessions, learners, template="flipped")
+    assert payload["errors"] == []
+    assert sum(p["status"] == "ENROLLED" for p in payload["placements"]) == 30
+    assert [(w["learner"]["id"], w["session"]["id"], w["waitlistPosition"]) for w in payload["waitlisted"]] == [
+        (lid, sessions[1], n) for n, lid in enumerate(learners[30:], 1)]
+    first, second = [(await api.data(SESSION, {"id": s}))["node"] for s in sessions]
+    assert (first["seatsTaken"], first["waitlistCount"]) == (15, 0)
+    assert (second["seatsTaken"], second["waitlistCount"]) == (15, 10)
+    assert [e["node"]["learner"]["id"] for e in second["enrollments"]["edges"]] == learners[30:]
+
+
+async def test_rescheduling_the_first_session_by_a_week_moves_the_prework_by_a_week(api):
+    course, sessions, learners = await _world(api, 4)
+    payload = await _create(api, course, sessions, learners)
+    before = {s["key"]: s for s in payload["program"]["stages"]}
+    starts = datetime.fromisoformat(before["live-1"]["opensAt"])
+    moved = await api.data(RESCHEDULE, {"i": {"sessionId": sessions[0],
+                                              "startsAt": (starts + timedelta(days=7)).isoformat(),
+                                              "endsAt": (starts + timedelta(days=7, hours=2)).isoformat()}})
+    assert moved["rescheduleSession"]["errors"] == []
+    after = {s["key"]: s for s in (await api.data(PROGRAM, {"id": payload["program"]["id"]}))["node"]["stages"]}
+    for when in ("opensAt", "dueAt"):
+        assert datetime.fromisoformat(after["prework"][when]) - datetime.fromisoformat(before["prework"][when]) \
+            == timedelta(days=7)
+    assert (after["live-2"]["opensAt"], after["live-2"]["dueAt"]) == (before["live-2"]["opensAt"],
+                                                                     before["live-2"]["dueAt"]), "not the anchor"
+
+
+async def test_refusals_are_user_errors_with_the_input_path(api):
+    course, sessions, learners = await _world(api, 2, capacities=(5,))
+    other = await g.course(api)
+    payload = await _create(api, course, sessions, learners, template="nope")
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("NOT_FOUND", ["input", "templateKey"])]
+    payload = await _create(api, course, sessions + [other], learners)
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("NOT_FOUND", ["input", "liveSessionIds", "1"])]
+    payload = await _create(api, course, sessions, learners, lmsCourseRef="7")
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID", ["input", "lmsConnector"])]
+    learner = await g.token(api, learners[0], "LEARNER")
+    body = await api(CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": sessions,
+                                    "learnerIds": learners}}, token=learner)
+    assert [e["code"] for e in body["data"]["createProgram"]["errors"]] == ["FORBIDDEN"]
+    assert (await api.data("{ programs { totalCount } }"))["programs"]["totalCount"] == 0
