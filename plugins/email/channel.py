@@ -44,4 +44,5 @@ class EmailChannel:
         await aiosmtplib.send(
             mime_message(notification, config.from_address), hostname=config.host, port=config.port,
             username=config.username, password=config.password, start_tls=config.starttls, use_tls=config.tls,
-            timeout=config.timeout, validate_certs=config.validate_certs)
+            timeout=config.timeout, validate_certs=config.validate_certs,
+            cert_bundle=config.ca_file)

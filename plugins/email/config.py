@@ -17,6 +17,7 @@ class EmailSettings:
     tls: bool = False                  # implicit TLS from the first byte (port 465) instead
     timeout: float = 20.0
     validate_certs: bool = True
+    ca_file: str | None = None         # a CA bundle for a server with a private certificate
 
     def __post_init__(self) -> None:
         if self.starttls and self.tls:
