@@ -138,7 +138,8 @@ class Dispatcher:
 
     @property
     def lease(self) -> timedelta:
-        return timedelta(seconds=max(self.settings.outbox_lease_seconds, self.settings.outbox_timeout_seconds + 5))
+        """Longer than a delivery may take (its timeout), so a live worker never loses a message it holds."""
+        return timedelta(seconds=max(self.settings.outbox_lease_seconds, self.settings.outbox_timeout_seconds + 1))
 
     def wake(self) -> None:
         self._wake.set()
