@@ -17,6 +17,7 @@ are taken again, with the same idempotency key. Messages of one consumer (kind, 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import random
@@ -294,6 +295,9 @@ class Dispatcher:
                                        if planned is None else None)
 
     def _per_channel(self, planned: dict[str, Any], key_prefix: str, ordering_key: str | None) -> list[dict[str, Any]]:
+        """One message per channel; ordered per session and recipient, so one bad address holds back no one else."""
+        if ordering_key is not None:
+            ordering_key = f"{ordering_key}:{hashlib.sha256(planned['to'].encode()).hexdigest()[:16]}"
         return [dict(kind=NOTIFICATION_KIND, topic=planned["kind"], target=channel, payload=planned,
                      ordering_key=ordering_key,
                      idempotency_key=f"{key_prefix}:{channel}:{planned['to']}:{planned['kind']}")
