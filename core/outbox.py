@@ -197,6 +197,10 @@ class Dispatcher:
 
     async def claim(self, limit: int) -> list[QueuedMessage]:
         now = utc_now()
+        async with self.sessions() as db:  # a plain read first: an idle poll takes no write lock
+            if await db.scalar(select(OutboxMessage.id).where(
+                    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now).limit(1)) is None:
+                return []
         async with self.sessions() as db, changing(db):
             earlier = aliased(OutboxMessage)
             held_back = exists().where(
@@ -273,8 +277,9 @@ class Dispatcher:
             children = [dict(kind=PLUGIN_EVENT_KIND, topic=message.topic, target=plugin, payload=event,
                              ordering_key=message.ordering_key, idempotency_key=f"{event['id']}:event:{plugin}")
                         for plugin in self.plugins.event_receivers()]
-            for planned in await notifications_for_event(db, event, self.settings):
-                children += self._per_channel(planned, f"{event['id']}", message.ordering_key)
+            if self.plugins.channels:
+                for planned in await notifications_for_event(db, event, self.settings):
+                    children += self._per_channel(planned, f"{event['id']}", message.ordering_key)
             reminder = reminder_for_event(event, self.settings)
             if reminder is not None:
                 children.append(dict(kind=REMINDER_KIND, topic="session.reminder", payload=reminder["payload"],

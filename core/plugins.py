@@ -17,6 +17,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .plugin_settings import PluginSettingsError
 from .settings import Settings
 
 log = logging.getLogger("podium.plugins")
@@ -124,6 +125,8 @@ class Plugins:
             return await self._call(impl, settings=self.settings)
         except PluginError:
             raise
+        except PluginSettingsError as exc:
+            raise PluginError(str(exc)) from exc
         except Exception as exc:
             raise PluginError(f"plugin {impl.plugin_name!r} failed to start: {exc}") from exc
 

@@ -94,9 +94,8 @@ async def _work(settings: Settings) -> None:
 
     from podium.core.db import create_engine, create_sessionmaker
     from podium.core.outbox import Dispatcher
-    from podium.core.plugins import load_plugins
 
-    plugins = await load_plugins(settings)
+    plugins = await _started_plugins(settings)
     engine = create_engine(settings.database_url)
     dispatcher = Dispatcher(create_sessionmaker(engine), plugins, settings)
     loop = asyncio.get_running_loop()
@@ -110,13 +109,23 @@ async def _work(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def _started_plugins(settings: Settings):
+    """Plugins loaded and started, or a plain message and exit status 1 when their settings are wrong."""
+    from podium.core.plugins import PluginError, load_plugins
+
+    try:
+        return await load_plugins(settings)
+    except PluginError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command("plugins")
 def list_plugins() -> None:
     """The loaded plugins: version, where they come from, hooks, and what they provide (secrets masked)."""
     from podium.core.plugin_settings import describe
-    from podium.core.plugins import load_plugins
 
-    plugins = asyncio.run(load_plugins(Settings.from_env()))
+    plugins = asyncio.run(_started_plugins(Settings.from_env()))
     if not plugins.loaded:
         typer.echo("no plugins loaded")
     for name, plugin in plugins.loaded.items():
