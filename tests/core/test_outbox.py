@@ -52,7 +52,7 @@ def run_cli(database_url: str, *args: str):
 
 async def test_dead_after_n_attempts_then_retried_by_an_operator(sessions, database_url):
     flaky = FlakyPlugin()
-    settings = settings_from({"PODIUM_PLUGINS": ""}, outbox_max_attempts=4)
+    settings = settings_from({}, plugins=(), outbox_max_attempts=4)
     course = await b.course(sessions)
     lead = await b.instructor(sessions)
     async with dispatching(sessions, settings, extra=[("flaky", flaky)]):
@@ -115,7 +115,7 @@ async def test_plugin_calls_report_results_and_failures(sessions):
             for title in ("Induction", "doomed"):
                 await call_plugin(db, provider="fakeconf", topic="test.meeting.create", payload={"title": title},
                                   idempotency_key=f"meeting:{title}")
-        async with dispatching(sessions, settings_from({"PODIUM_PLUGINS": ""}, outbox_max_attempts=2),
+        async with dispatching(sessions, settings_from({}, plugins=(), outbox_max_attempts=2),
                                extra=[("fakeconf", plugin)]):
             await eventually(lambda: results and failures, what="a result and a failure")
     finally:

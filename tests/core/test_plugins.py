@@ -36,7 +36,7 @@ class Misspelt:
 
 def test_a_misspelt_hook_is_caught_at_start_up():
     with pytest.raises(PluginError, match="podium_evnt"):
-        create_plugin_manager(settings_from({"PODIUM_PLUGINS": ""}), extra=[("misspelt", Misspelt())])
+        create_plugin_manager(settings_from({}, plugins=()), extra=[("misspelt", Misspelt())])
 
 
 class Pinger:
@@ -48,7 +48,7 @@ class Pinger:
 
 
 async def test_plugin_routes_are_mounted_under_their_name(database_url):
-    app = create_app(settings_from({"PODIUM_DATABASE_URL": database_url, "PODIUM_PLUGINS": ""}, outbox_in_serve=False),
+    app = create_app(settings_from({"PODIUM_DATABASE_URL": database_url}, plugins=(), outbox_in_serve=False),
                      extra_plugins=[("pinger", Pinger())])
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://podium") as client:
