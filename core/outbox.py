@@ -120,8 +120,21 @@ def backoff_delay(attempts: int, base: float, cap: float) -> float:
     return random.uniform(0, min(cap, base * 2 ** max(attempts - 1, 0)))
 
 
+@dataclass
+class Outcome:
+    """How one delivery went; recorded with others in one transaction."""
+
+    message: QueuedMessage
+    error: str | None = None          # None: delivered
+
+
 class Dispatcher:
-    """Claims due messages and delivers them, `concurrency` at a time; `run()` until `stop()`."""
+    """Claims due messages and delivers them, `concurrency` at a time; `run()` until `stop()`.
+
+    Writes are batched: one transaction claims, one fans out the claimed events, one records the
+    outcomes of finished deliveries. A message counts against `concurrency` until its outcome is
+    recorded, so a crash repeats at most `concurrency` deliveries.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], plugins: Any, settings: Settings,
                  owner: str | None = None) -> None:
@@ -132,6 +145,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._inflight: set[asyncio.Task] = set()
+        self._outcomes: list[Outcome] = []
         self._unsubscribe = None
         bus = sessions.kw.get("info", {}).get("bus")
         if bus is not None:  # committed changes in this process wake us at once
@@ -154,44 +168,49 @@ class Dispatcher:
         try:
             while not self._stop.is_set():
                 self._wake.clear()
-                free = self.settings.outbox_concurrency - len(self._inflight)
+                free = 0
                 claimed: list[QueuedMessage] = []
-                if free > 0:
-                    try:
+                try:
+                    await self._record_outcomes()
+                    free = self.settings.outbox_concurrency - len(self._inflight) - len(self._outcomes)
+                    if free > 0:
                         claimed = await self.claim(free)
-                    except Exception:  # the database is away: try again later, never die
-                        log.exception("outbox claim failed")
-                for message in claimed:
-                    task = asyncio.create_task(self.process(message))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._done)
+                        await self._start(claimed)
+                except Exception:  # the database is away: try again later, never die
+                    log.exception("outbox dispatcher could not reach the database")
                 if claimed and len(claimed) == free:
                     continue
-                if not claimed or free <= 0:
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
-                    except TimeoutError:
-                        pass
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
+                except TimeoutError:
+                    pass
         finally:
             if self._inflight:
                 await asyncio.wait(set(self._inflight), timeout=self.settings.outbox_timeout_seconds + 1)
                 for task in self._inflight:
                     task.cancel()
+            try:
+                await self._record_outcomes()
+            except Exception:
+                log.exception("outcomes of the last deliveries not recorded; they will be delivered again")
             if self._unsubscribe is not None:
                 self._unsubscribe()
             log.info("outbox dispatcher %s stopped", self.owner)
 
+    async def _start(self, claimed: list[QueuedMessage]) -> None:
+        """Deliveries to plugins run as tasks; fan-outs and reminders are database work, done here at once."""
+        local = [m for m in claimed if m.kind in (EVENT_KIND, REMINDER_KIND)]
+        for message in claimed:
+            if message.kind not in (EVENT_KIND, REMINDER_KIND):
+                task = asyncio.create_task(self._deliver(message))
+                self._inflight.add(task)
+                task.add_done_callback(self._done)
+        if local:
+            await self._expand(local)
+
     def _done(self, task: asyncio.Task) -> None:
         self._inflight.discard(task)
         self.wake()
-
-    async def deliver_due(self) -> int:
-        """Deliver everything due now, then return how many messages were handled (for tests and one-shot runs)."""
-        handled = 0
-        while claimed := await self.claim(self.settings.outbox_concurrency):
-            await asyncio.gather(*(self.process(m) for m in claimed))
-            handled += len(claimed)
-        return handled
 
     # --- claiming -----------------------------------------------------------------------------
 
@@ -226,28 +245,19 @@ class Dispatcher:
                 OutboxMessage.attempts).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))).all()
         return [QueuedMessage(*row) for row in rows]
 
-    # --- delivering -----------------------------------------------------------------------------
+    # --- delivering to plugins -------------------------------------------------------------------
 
-    async def process(self, message: QueuedMessage) -> None:
+    async def _deliver(self, message: QueuedMessage) -> None:
         try:
-            if message.kind == EVENT_KIND:
-                await self._fan_out(message)          # one transaction that also marks it delivered
-                return
-            if message.kind == REMINDER_KIND:
-                await self._remind(message)
-                return
             async with asyncio.timeout(self.settings.outbox_timeout_seconds):
                 await self._hand_over(message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a plugin's failure or time-out: recorded and retried, never raised
             error = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-            await self._failed(message, error)
+            self._outcomes.append(Outcome(message, error))
             return
-        try:
-            await self._delivered(message)
-        except Exception:  # delivered but not recorded: the lease runs out, it goes again with the same key
-            log.exception("could not record the delivery of outbox message %s", message.id)
+        self._outcomes.append(Outcome(message))
 
     async def _hand_over(self, message: QueuedMessage) -> None:
         from .notifications import notification_from_message
@@ -269,11 +279,35 @@ class Dispatcher:
         else:
             raise LookupError(f"unknown outbox message kind {message.kind!r}")
 
-    async def _fan_out(self, message: QueuedMessage) -> None:
-        from .notifications import notifications_for_event, reminder_for_event
+    # --- fan-out and reminders: database work, all or nothing --------------------------------
 
-        event = message.payload
-        async with self.sessions() as db, changing(db):
+    async def _expand(self, messages: list[QueuedMessage]) -> None:
+        """Expand events and due reminders into child messages, in one transaction for the lot.
+
+        If the lot fails, each is tried in its own transaction, so one bad message fails alone.
+        """
+        try:
+            async with self.sessions() as db, changing(db):
+                for message in messages:
+                    await self._expand_one(db, message)
+            return
+        except Exception as exc:
+            if len(messages) == 1:
+                self._outcomes.append(Outcome(messages[0], f"{type(exc).__name__}: {exc}"))
+                return
+        for message in messages:
+            try:
+                async with self.sessions() as db, changing(db):
+                    await self._expand_one(db, message)
+            except Exception as exc:
+                self._outcomes.append(Outcome(message, f"{type(exc).__name__}: {exc}"))
+
+    async def _expand_one(self, db: AsyncSession, message: QueuedMessage) -> None:
+        from .notifications import notifications_for_event, reminder_for_event, reminder_notifications
+
+        note = None
+        if message.kind == EVENT_KIND:
+            event = message.payload
             children = [dict(kind=PLUGIN_EVENT_KIND, topic=message.topic, target=plugin, payload=event,
                              ordering_key=message.ordering_key, idempotency_key=f"{event['id']}:event:{plugin}")
                         for plugin in self.plugins.event_receivers()]
@@ -285,19 +319,16 @@ class Dispatcher:
                 children.append(dict(kind=REMINDER_KIND, topic="session.reminder", payload=reminder["payload"],
                                      idempotency_key=f"{event['id']}:reminder",
                                      deliver_after=reminder["deliver_after"]))
-            await enqueue_many(db, children)
-            await self._mark_delivered(db, message)
-
-    async def _remind(self, message: QueuedMessage) -> None:
-        from .notifications import reminder_notifications
-
-        async with self.sessions() as db, changing(db):
+        else:
             planned = await reminder_notifications(db, message.payload, self.settings)
+            if planned is None:
+                note = "skipped: the session moved or was cancelled"
             children = [child for p in planned or []
                         for child in self._per_channel(p, message.idempotency_key, message.ordering_key)]
-            await enqueue_many(db, children)
-            await self._mark_delivered(db, message, "skipped: the session moved or was cancelled"
-                                       if planned is None else None)
+        await enqueue_many(db, children)
+        await db.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
+            status=OutboxStatus.DELIVERED, delivered_at=utc_now(), attempts=OutboxMessage.attempts + 1,
+            leased_until=None, lease_owner=None, last_error=note).execution_options(synchronize_session=False))
 
     def _per_channel(self, planned: dict[str, Any], key_prefix: str, ordering_key: str | None) -> list[dict[str, Any]]:
         """One message per channel; ordered per session and recipient, so one bad address holds back no one else."""
@@ -308,38 +339,53 @@ class Dispatcher:
                      idempotency_key=f"{key_prefix}:{channel}:{planned['to']}:{planned['kind']}")
                 for channel in self.plugins.channels]
 
-    async def _mark_delivered(self, db: AsyncSession, message: QueuedMessage, note: str | None = None) -> None:
-        await db.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
-            status=OutboxStatus.DELIVERED, delivered_at=utc_now(), attempts=OutboxMessage.attempts + 1,
-            leased_until=None, lease_owner=None, last_error=note).execution_options(synchronize_session=False))
+    # --- recording outcomes ------------------------------------------------------------------------
 
-    async def _delivered(self, message: QueuedMessage) -> None:
-        async with self.sessions() as db, changing(db):
-            await self._mark_delivered(db, message)
+    async def _record_outcomes(self) -> None:
+        """Write every finished delivery in one transaction; kept for the next try if the database is away."""
+        if not self._outcomes:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        now = utc_now()
+        dead: list[Outcome] = []
+        try:
+            async with self.sessions() as db, changing(db):
+                delivered = [o.message.id for o in outcomes if o.error is None]
+                if delivered:
+                    await db.execute(update(OutboxMessage).where(OutboxMessage.id.in_(delivered)).values(
+                        status=OutboxStatus.DELIVERED, delivered_at=now, attempts=OutboxMessage.attempts + 1,
+                        leased_until=None, lease_owner=None, last_error=None)
+                        .execution_options(synchronize_session=False))
+                for outcome in outcomes:
+                    if outcome.error is not None:
+                        if await self._record_failure(db, outcome, now):
+                            dead.append(outcome)
+        except Exception:
+            self._outcomes[:0] = outcomes
+            raise
+        for outcome in dead:
+            call = PLUGIN_CALLS.get(outcome.message.topic) if outcome.message.kind == PLUGIN_CALL_KIND else None
+            if call is not None and call.on_dead is not None:
+                try:
+                    await call.on_dead(self, outcome.message, outcome.error)
+                except Exception:
+                    log.exception("on_dead of plugin call %s failed", outcome.message.topic)
 
-    async def _failed(self, message: QueuedMessage, error: str) -> None:
+    async def _record_failure(self, db: AsyncSession, outcome: Outcome, now: datetime) -> bool:
+        """Back off, or DEAD after the last attempt; True when it just died."""
+        message = outcome.message
         attempts = message.attempts + 1
         dead = attempts >= self.settings.outbox_max_attempts
         delay = backoff_delay(attempts, self.settings.outbox_backoff_seconds, self.settings.outbox_backoff_max_seconds)
         log.warning("outbox message %s (%s %s -> %s) failed, attempt %d%s: %s", message.id, message.kind,
                     message.topic, message.target or "-", attempts, ", now DEAD" if dead else f", again in {delay:.1f}s",
-                    error)
-        try:
-            async with self.sessions() as db, changing(db):
-                await db.execute(update(OutboxMessage).where(
-                    OutboxMessage.id == message.id, OutboxMessage.lease_owner == self.owner).values(
-                    status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,
-                    deliver_after=utc_now() + timedelta(seconds=delay), leased_until=None, lease_owner=None,
-                    last_error=error[:MAX_ERROR_CHARS]).execution_options(synchronize_session=False))
-        except Exception:  # the lease runs out and the message is tried again
-            log.exception("could not record the failure of outbox message %s", message.id)
-            return
-        call = PLUGIN_CALLS.get(message.topic) if message.kind == PLUGIN_CALL_KIND else None
-        if dead and call is not None and call.on_dead is not None:
-            try:
-                await call.on_dead(self, message, error)
-            except Exception:
-                log.exception("on_dead of plugin call %s failed", message.topic)
+                    outcome.error)
+        result = await db.execute(update(OutboxMessage).where(
+            OutboxMessage.id == message.id, OutboxMessage.lease_owner == self.owner).values(
+            status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,
+            deliver_after=now + timedelta(seconds=delay), leased_until=None, lease_owner=None,
+            last_error=outcome.error[:MAX_ERROR_CHARS]).execution_options(synchronize_session=False))
+        return dead and bool(result.rowcount)
 
 
 # --- what operators see: `podium outbox list|retry` and the GraphQL outbox query -----------------
