@@ -207,6 +207,7 @@ class Dispatcher:
                 task.add_done_callback(self._done)
         if local:
             await self._expand(local)
+            self.wake()  # their children are due now
 
     def _done(self, task: asyncio.Task) -> None:
         self._inflight.discard(task)

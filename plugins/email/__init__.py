@@ -4,7 +4,7 @@ from __future__ import annotations
 from podium.core import hookimpl
 from podium.core.plugin_settings import is_configured, load_plugin_settings
 
-from .channel import EmailChannel
+from .provider import EmailChannel
 from .config import EmailSettings
 
 

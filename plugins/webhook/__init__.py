@@ -5,7 +5,7 @@ from podium.core import hookimpl
 from podium.core.plugin_settings import is_configured, load_plugin_settings
 
 from .config import WebhookSettings
-from .sender import send_event
+from .client import send_event
 
 
 @hookimpl
