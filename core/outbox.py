@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import logging
 import os
+import pkgutil
 import random
 import socket
 import uuid
@@ -106,6 +108,14 @@ def plugin_call(topic: str, *, on_dead: Callable[["Dispatcher", QueuedMessage, s
     return register
 
 
+def import_core_services() -> None:
+    """Plugin calls are registered where core services define them; a bare worker imports them all."""
+    from . import services
+
+    for module in pkgutil.iter_modules(services.__path__):
+        importlib.import_module(f"{services.__name__}.{module.name}")
+
+
 async def call_plugin(db: AsyncSession, *, provider: str, topic: str, payload: dict[str, Any], idempotency_key: str,
                       ordering_key: str | None = None, deliver_after: datetime | None = None) -> None:
     """From a core service, in its transaction: have `topic` performed for `provider`, after commit, with retries."""
@@ -147,6 +157,7 @@ class Dispatcher:
         self._inflight: set[asyncio.Task] = set()
         self._outcomes: list[Outcome] = []
         self._unsubscribe = None
+        import_core_services()
         bus = sessions.kw.get("info", {}).get("bus")
         if bus is not None:  # committed changes in this process wake us at once
             self._unsubscribe = bus.subscribe(lambda _event: self.wake())
