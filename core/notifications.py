@@ -28,7 +28,8 @@ from .settings import Settings
 
 BUNDLED_TEMPLATES = Path(__file__).with_name("templates")
 KINDS = ("enrollment.confirmed", "enrollment.waitlisted", "enrollment.promoted", "enrollment.cancelled",
-         "session.rescheduled", "session.cancelled", "session.reminder", "session.instructor_assigned")
+         "session.rescheduled", "session.cancelled", "session.reminder", "session.instructor_assigned",
+         "program.readiness", "program.prework_reminder", "program.rescheduled")  # the last three: program_delivery.py
 
 
 # --- planning ------------------------------------------------------------------------------------

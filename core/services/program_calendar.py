@@ -16,6 +16,7 @@ from ..events import emit
 from ..ids import to_global_id
 from ..instants import UTC
 from ..models import ProgramLearner, ProgramStage, Session, StageKind
+from .program_delivery import queue_moved_stages, queue_session_notices
 
 DEFAULT_WINDOW_DAYS = 7
 
@@ -57,14 +58,16 @@ async def follow_reschedule(db: AsyncSession, session: Session, before_starts_at
         moved = []
         for stage in (s for s in live_stages if s.program_id == program_id):
             moved.append(_move(stage, session.starts_at, session.ends_at))
+        await queue_session_notices(db, program_id, session)
         anchor = await anchor_stage(db, program_id)
         if anchor is not None and anchor.session_id == session.id:
             dependents = (await db.scalars(select(ProgramStage).where(
                 ProgramStage.program_id == program_id, ProgramStage.kind != StageKind.LIVE)
                 .order_by(ProgramStage.position).execution_options(populate_existing=True))).all()
-            for stage in dependents:
-                moved.append(_move(stage, _local_shift(stage.opens_at, tz, delta),
-                                   _local_shift(stage.due_at, tz, delta)))
+            shifted = [_move(stage, _local_shift(stage.opens_at, tz, delta), _local_shift(stage.due_at, tz, delta))
+                       for stage in dependents]
+            moved += shifted
+            await queue_moved_stages(db, program_id, session, shifted)
         learners = (await db.scalars(select(ProgramLearner.learner_id)
                                      .where(ProgramLearner.program_id == program_id)
                                      .order_by(ProgramLearner.learner_id))).all()

@@ -29,6 +29,7 @@ from ..models import (
 from ..program_templates import BUILTIN_TEMPLATES
 from . import enrollment as enrolment_service
 from .program_calendar import DEFAULT_WINDOW_DAYS, days_from
+from .program_delivery import queue_program
 from .records import get_or_404, snapshot
 from .scheduling import lock_session
 
@@ -392,4 +393,5 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
         "learners": [to_global_id("Person", lid) for lid in learner_ids],
         "lmsConnector": lms_connector, "lmsCourseRef": lms_course_ref,
     }, f"program:{program.id}")
+    await queue_program(db, program, list(learner_ids), sessions)
     return ProgramCreated(program, placements)

@@ -1,0 +1,254 @@
+"""What blended programs ask of the outside world, through the outbox (rule 7): the cohort's LMS
+enrolment, a scheduled LMS sync, the instructor's readiness summary the day before a live session,
+reminders to learners missing pre-work, and word of moved due dates.
+
+Services queue the work in their transaction; the outbox dispatcher performs it later, with
+retries. A notice carries the session's `sequence`: one queued before a reschedule is skipped.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..audit import Actor
+from ..db import changing
+from ..instants import utc_now
+from ..models import Person, Program, ProgramLearner, ProgramStage, Session, SessionStatus, StageKind
+from ..outbox import NOTIFICATION_KIND, Dispatcher, QueuedMessage, enqueue, enqueue_many, plugin_call
+from ..settings import environment
+
+log = logging.getLogger("podium.programs")
+
+LMS_ENROL = "program.lms_enrol"
+LMS_SYNC = "program.sync"
+READINESS = "program.send_readiness"
+PREWORK_REMINDER = "program.send_prework_reminders"
+STAGES_MOVED = "program.tell_moved"
+WORKER = Actor.system("program-worker")
+
+
+@dataclass(frozen=True)
+class ProgramTimings:
+    """`PODIUM_READINESS_NOTICE_HOURS`, `PODIUM_PREWORK_REMINDER_DAYS`, `PODIUM_PROGRAM_SYNC_HOURS`;
+    0 turns that one off."""
+
+    readiness_hours: int = 24
+    prework_reminder_days: int = 3
+    sync_hours: int = 6
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ProgramTimings":
+        env = environment() if env is None else env
+
+        def whole(name: str, default: int) -> int:
+            value = (env.get(name) or "").strip()
+            return int(value) if value.isdigit() else default
+
+        return cls(whole("PODIUM_READINESS_NOTICE_HOURS", cls.readiness_hours),
+                   whole("PODIUM_PREWORK_REMINDER_DAYS", cls.prework_reminder_days),
+                   whole("PODIUM_PROGRAM_SYNC_HOURS", cls.sync_hours))
+
+
+def _key(program_id: int) -> str:
+    return f"program:{program_id}"
+
+
+async def _call(db: AsyncSession, topic: str, target: str | None, key: str, payload: dict[str, Any],
+                at: datetime | None = None) -> None:
+    """No ordering key: a message due in days must not hold back one due now."""
+    await enqueue(db, kind="plugin_call", topic=topic, target=target, idempotency_key=key, payload=payload,
+                  deliver_after=at)
+
+
+# --- queued by the services, in their transaction ---------------------------------------------
+
+async def queue_program(db: AsyncSession, program: Program, learner_ids: list[int], sessions: list[Session],
+                        timings: ProgramTimings | None = None) -> None:
+    """A new program: enrol the cohort in the LMS course, plan each session's notices, start the sync."""
+    timings = timings or ProgramTimings.from_env()
+    if program.lms_connector:
+        for learner_id in learner_ids:
+            await _call(db, LMS_ENROL, program.lms_connector, f"{_key(program.id)}:lms-enrol:{learner_id}",
+                        {"program_id": program.id, "learner_id": learner_id, "course_ref": program.lms_course_ref})
+        await queue_sync(db, program.id, program.lms_connector, timings)
+    for session in sessions:
+        await queue_session_notices(db, program.id, session, timings)
+
+
+async def queue_sync(db: AsyncSession, program_id: int, connector: str, timings: ProgramTimings) -> None:
+    if timings.sync_hours <= 0:
+        return
+    at = utc_now().replace(microsecond=0) + timedelta(hours=timings.sync_hours)
+    await _call(db, LMS_SYNC, connector, f"{_key(program_id)}:sync:{at.isoformat()}", {"program_id": program_id}, at)
+
+
+async def queue_session_notices(db: AsyncSession, program_id: int, session: Session,
+                                timings: ProgramTimings | None = None) -> None:
+    """The readiness summary and the pre-work reminders of one live session, at its current times."""
+    timings = timings or ProgramTimings.from_env()
+    now = utc_now()
+    payload = {"program_id": program_id, "session_id": session.id, "sequence": session.sequence}
+    for topic, lead in ((READINESS, timedelta(hours=timings.readiness_hours)),
+                        (PREWORK_REMINDER, timedelta(days=timings.prework_reminder_days))):
+        if lead and session.starts_at > now:
+            await _call(db, topic, None, f"{_key(program_id)}:{topic}:{session.id}:{session.sequence}", payload,
+                        max(now, session.starts_at - lead))
+
+
+async def queue_moved_stages(db: AsyncSession, program_id: int, session: Session, moved: list[dict]) -> None:
+    """Learners hear of due dates that a rescheduled session moved."""
+    await _call(db, STAGES_MOVED, None, f"{_key(program_id)}:moved:{session.id}:{session.sequence}",
+                {"program_id": program_id, "session_id": session.id, "sequence": session.sequence,
+                 "stages": moved})
+
+
+# --- performed by the outbox dispatcher --------------------------------------------------------
+
+@plugin_call(LMS_ENROL)
+async def _enrol(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    connector = dispatcher.plugins.provider("lms_connectors", message.target)
+    payload = message.payload
+    async with dispatcher.sessions() as db:
+        person = await db.get(Person, payload["learner_id"])
+        if person is None:
+            return
+        email, user_ref = person.email, (person.external_ids or {}).get(connector.name)
+    if user_ref is None:
+        user_ref = await connector.find_user(email)
+        if user_ref is None:
+            raise LookupError(f"{connector.name} has no user with the email {email}")
+    await connector.enrol(payload["course_ref"], user_ref)
+    async with dispatcher.sessions() as db, changing(db):
+        person = await db.get(Person, payload["learner_id"], populate_existing=True)
+        if person is not None and (person.external_ids or {}).get(connector.name) != user_ref:
+            person.external_ids = {**(person.external_ids or {}), connector.name: user_ref}
+
+
+async def _sync_now(dispatcher: Dispatcher, program_id: int) -> None:
+    """Fresh LMS completion before telling anyone about it; a failing LMS only makes it staler."""
+    from .journeys import sync_program
+
+    async with dispatcher.sessions() as db:
+        program = await db.get(Program, program_id)
+        if program is None or not program.lms_connector:
+            return
+        try:
+            await sync_program(db, WORKER, program_id, dispatcher.plugins.providers.get("lms_connectors", {}))
+        except Exception as exc:
+            log.warning("program %s: LMS sync before a notice failed: %s", program_id, exc)
+
+
+@plugin_call(LMS_SYNC)
+async def _scheduled_sync(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    from .journeys import programs_in_progress, sync_program
+
+    program_id = message.payload["program_id"]
+    connector = dispatcher.plugins.provider("lms_connectors", message.target)
+    async with dispatcher.sessions() as db:
+        if await db.get(Program, program_id) is None:
+            return
+        await sync_program(db, WORKER, program_id, {connector.name: connector})
+        async with changing(db):
+            if program_id in await programs_in_progress(db):
+                await queue_sync(db, program_id, connector.name, ProgramTimings.from_env(dispatcher.settings.env))
+
+
+async def _live_session(db: AsyncSession, payload: dict[str, Any]) -> Session | None:
+    """The session a notice is about, unless it was moved or cancelled since the notice was queued."""
+    session = await db.get(Session, payload["session_id"])
+    if session is None or session.status is not SessionStatus.SCHEDULED or session.sequence != payload["sequence"]:
+        return None
+    return session
+
+
+async def _send(dispatcher: Dispatcher, db: AsyncSession, planned: list[dict[str, Any]], message: QueuedMessage) -> None:
+    await enqueue_many(db, [dict(kind=NOTIFICATION_KIND, topic=p["kind"], target=channel, payload=p,
+                                 ordering_key=message.ordering_key,
+                                 idempotency_key=f"{message.idempotency_key}:{channel}:{p['to']}")
+                            for p in planned for channel in dispatcher.plugins.channels])
+
+
+def _stage_line(stage: ProgramStage, tz: str) -> dict[str, Any]:
+    due = stage.due_at.astimezone(ZoneInfo(tz)) if stage.due_at else None
+    return {"title": stage.title, "due": f"{due:%A} {due.day} {due:%B %Y}, {due:%H:%M} ({tz})" if due else None}
+
+
+@plugin_call(READINESS)
+async def _readiness(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    from ..notifications import _instructors, _plan, _session, _session_facts
+    from .journeys import readiness
+
+    await _sync_now(dispatcher, message.payload["program_id"])
+    async with dispatcher.sessions() as db, changing(db):
+        session = await _live_session(db, message.payload)
+        program = await db.get(Program, message.payload["program_id"])
+        if session is None or program is None:
+            return
+        _, course = await _session(db, session.id)
+        entries = await readiness(db, program.id, session.id)
+        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
+        summary = {"program_title": program.title, "ready": [e.name for e in entries if e.ready],
+                   "not_ready": [{"name": e.name, "missing": list(e.missing_stages)} for e in entries if not e.ready]}
+        planned = [_plan("program.readiness", r.email, r.name, r.timezone, facts, dispatcher.settings, **summary)
+                   for r in await _instructors(db, session.id)]
+        await _send(dispatcher, db, planned, message)
+
+
+@plugin_call(PREWORK_REMINDER)
+async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    from ..notifications import _plan, _session, _session_facts
+    from .journeys import journeys, readiness
+
+    await _sync_now(dispatcher, message.payload["program_id"])
+    async with dispatcher.sessions() as db, changing(db):
+        session = await _live_session(db, message.payload)
+        program = await db.get(Program, message.payload["program_id"])
+        if session is None or program is None:
+            return
+        _, course = await _session(db, session.id)
+        behind = {e.learner_id: e for e in await readiness(db, program.id, session.id) if not e.ready}
+        if not behind:
+            return
+        people = {p.id: p for p in (await db.scalars(select(Person).where(Person.id.in_(list(behind))))).all()}
+        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
+        planned = []
+        for journey in await journeys(db, program.id, list(behind)):
+            person = people[journey.learner_id]
+            missing = [_stage_line(s.stage, person.timezone) for s in journey.stages
+                       if s.stage.title in behind[person.id].missing_stages and s.stage.kind is not StageKind.LIVE]
+            planned.append(_plan("program.prework_reminder", person.email, person.name, person.timezone, facts,
+                                 dispatcher.settings, program_title=program.title, missing=missing))
+        await _send(dispatcher, db, planned, message)
+
+
+@plugin_call(STAGES_MOVED)
+async def _stages_moved(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    from ..notifications import _plan, _session, _session_facts
+
+    payload = message.payload
+    async with dispatcher.sessions() as db, changing(db):
+        session = await _live_session(db, payload)
+        program = await db.get(Program, payload["program_id"])
+        if session is None or program is None:
+            return
+        _, course = await _session(db, session.id)
+        keys = {s["key"] for s in payload["stages"]}
+        stages = [s for s in (await db.scalars(select(ProgramStage).where(
+            ProgramStage.program_id == program.id, ProgramStage.kind != StageKind.LIVE)
+            .order_by(ProgramStage.position))).all() if s.key in keys]
+        if not stages:
+            return
+        people = (await db.scalars(select(Person).join(ProgramLearner, ProgramLearner.learner_id == Person.id)
+                                   .where(ProgramLearner.program_id == program.id).order_by(Person.id))).all()
+        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
+        planned = [_plan("program.rescheduled", p.email, p.name, p.timezone, facts, dispatcher.settings,
+                         program_title=program.title, moved=[_stage_line(s, p.timezone) for s in stages])
+                   for p in people]
+        await _send(dispatcher, db, planned, message)
