@@ -82,11 +82,13 @@ async def queue_program(db: AsyncSession, program: Program, learner_ids: list[in
         await queue_session_notices(db, program.id, session, timings)
 
 
-async def queue_sync(db: AsyncSession, program_id: int, connector: str, timings: ProgramTimings) -> None:
+async def queue_sync(db: AsyncSession, program_id: int, connector: str, timings: ProgramTimings,
+                     round_: int = 1) -> None:
+    """Sync `round_` of a program; each sync queues the next, so a retried one does not queue two."""
     if timings.sync_hours <= 0:
         return
-    at = utc_now().replace(microsecond=0) + timedelta(hours=timings.sync_hours)
-    await _call(db, LMS_SYNC, connector, f"{_key(program_id)}:sync:{at.isoformat()}", {"program_id": program_id}, at)
+    await _call(db, LMS_SYNC, connector, f"{_key(program_id)}:sync:{round_}",
+                {"program_id": program_id, "round": round_}, utc_now() + timedelta(hours=timings.sync_hours))
 
 
 async def queue_session_notices(db: AsyncSession, program_id: int, session: Session,
@@ -157,7 +159,8 @@ async def _scheduled_sync(dispatcher: Dispatcher, message: QueuedMessage) -> Non
         await sync_program(db, WORKER, program_id, {connector.name: connector})
         async with changing(db):
             if program_id in await programs_in_progress(db):
-                await queue_sync(db, program_id, connector.name, ProgramTimings.from_env(dispatcher.settings.env))
+                await queue_sync(db, program_id, connector.name, ProgramTimings.from_env(dispatcher.settings.env),
+                                 message.payload.get("round", 1) + 1)
 
 
 async def _live_session(db: AsyncSession, payload: dict[str, Any]) -> Session | None:

@@ -206,3 +206,37 @@ async def test_prework_reminders_and_moved_due_dates_reach_the_learners(story):
                             _told(plugins, "program.rescheduled"), what="three learners told of new due dates")
     assert sorted(n.to for n in told) == sorted(emails)
     assert all("Pre-work: now due" in n.text for n in told)
+
+
+async def test_the_lms_is_synced_on_a_schedule(story):
+    api, plugins, sessions = story
+    course = await g.course(api)
+    lead = await g.instructor(api)
+    session = await g.session(api, course, [lead], capacity=10, starts_at=g.at(days=6), minutes=60)
+    learner = await g.person(api)
+    (email,) = await _emails(sessions, [learner])
+    plugins.lms.add_user(email)
+    created = (await api.data(CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": [session],
+                                             "learnerIds": [learner], "lmsCourseRef": COURSE_REF,
+                                             "lmsConnector": "testlms"}}))["createProgram"]
+    program = created["program"]["id"]
+    plugins.lms.complete(COURSE_REF, email, "prework", datetime.now(timezone.utc).replace(microsecond=0))
+
+    async def prework_status():
+        journeys = (await api.data(JOURNEYS, {"p": program}))["node"]["journeys"]["edges"]
+        return journeys[0]["node"]["stages"][0]["status"]
+
+    assert await prework_status() != "COMPLETED"
+    await _time_comes(sessions, "program.sync")
+    await eventually(lambda: _completed(prework_status), what="the scheduled sync to record the pre-work")
+
+    async def next_sync_queued():
+        async with sessions() as db:
+            return (await db.scalars(select(OutboxMessage).where(
+                OutboxMessage.topic == "program.sync", OutboxMessage.status == OutboxStatus.PENDING))).all()
+    (queued,) = await eventually(next_sync_queued, what="the next sync queued")
+    assert queued.deliver_after > utc_now() + timedelta(hours=5)
+
+
+async def _completed(status) -> bool:
+    return await status() == "COMPLETED"
