@@ -130,3 +130,42 @@ async def test_refusals_are_user_errors_with_the_input_path(api):
                                     "learnerIds": learners}}, token=learner)
     assert [e["code"] for e in body["data"]["createProgram"]["errors"]] == ["FORBIDDEN"]
     assert (await api.data("{ programs { totalCount } }"))["programs"]["totalCount"] == 0
+
+
+async def test_who_sees_which_program_journey_and_readiness(api):
+    course = await g.course(api)
+    teacher = await g.instructor(api, email="coach@example.com")
+    session = await g.session(api, course, [teacher], capacity=10, starts_at=g.at(days=5))
+    learners = [await g.person(api) for _ in range(2)]
+    payload = await _create(api, course, [session], learners, template="flipped")
+    program = payload["program"]["id"]
+    outsider = await g.course(api)
+    other_teacher = await g.instructor(api, email="other@example.com")
+    other_session = await g.session(api, outsider, [other_teacher], starts_at=g.at(days=9))
+    await _create(api, outsider, [other_session], [await g.person(api)], template="flipped")
+
+    teacher_token = await g.token(api, await g.person(api, email="coach@example.com", name="Coach"), "INSTRUCTOR")
+    other_token = await g.token(api, await g.person(api, email="other@example.com", name="Other"), "INSTRUCTOR")
+    learner_token = await g.token(api, learners[0], "LEARNER")
+    readiness = """query($p: ID!, $s: ID!) { node(id: $p) { ... on Program { readiness(sessionId: $s) {
+      learner { id } ready missingStages } } } }"""
+
+    assert (await api.data("{ programs { totalCount } }"))["programs"]["totalCount"] == 2
+    assert (await api.data("{ programs { totalCount } }", token=teacher_token))["programs"]["totalCount"] == 1
+    assert (await api.data("{ programs { totalCount } }", token=learner_token))["programs"]["totalCount"] == 1
+    assert (await api.data(PROGRAM, {"id": program}, token=other_token))["node"] is None
+
+    mine = (await api.data(PROGRAM, {"id": program}, token=learner_token))["node"]["journeys"]
+    assert [e["node"]["learner"]["id"] for e in mine["edges"]] == [learners[0]] and mine["totalCount"] == 1
+    taught = (await api.data(PROGRAM, {"id": program}, token=teacher_token))["node"]["journeys"]
+    assert taught["totalCount"] == 2
+
+    entries = (await api.data(readiness, {"p": program, "s": session}, token=teacher_token))["node"]["readiness"]
+    assert sorted(e["learner"]["id"] for e in entries) == sorted(learners)
+    assert {tuple(e["missingStages"]) for e in entries} == {("Pre-work",)}
+    refused = await api(readiness, {"p": program, "s": session}, token=learner_token)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    anonymous = await api("{ programs { totalCount } }", token=None)
+    assert anonymous["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    elsewhere = await api(readiness, {"p": program, "s": other_session})
+    assert elsewhere["errors"][0]["extensions"]["code"] == "NOT_FOUND"
