@@ -73,3 +73,86 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
 
 if __name__ == "__main__":
     app()
+
+
+# --- venues, rooms and room calendars (the venues plugin) ----------------------------------------
+
+venues_app = typer.Typer(help="Venues, rooms and room calendars (the venues plugin).", no_args_is_help=True)
+app.add_typer(venues_app, name="venues")
+
+
+@venues_app.command("import")
+def venues_import(location: str = typer.Argument(None, help="A JSON file or an http(s) feed URL "
+                                                  "(default: PODIUM_VENUES_FEED).")) -> None:
+    """Import venues and rooms; a re-import updates them in place instead of duplicating."""
+    settings = Settings.from_env()
+    if is_sqlite(settings.database_url):
+        from podium.core.migrate import upgrade
+
+        upgrade(settings.database_url)
+    raise typer.Exit(asyncio.run(_import_venues(settings, location)))
+
+
+@venues_app.command("refresh")
+def venues_refresh() -> None:
+    """Re-read every room's calendar now and replace its future outside bookings."""
+    raise typer.Exit(asyncio.run(_refresh_calendars(Settings.from_env())))
+
+
+def _venue_source():
+    from podium.plugins.venues.config import VenuesConfig
+    from podium.plugins.venues.provider import VenueFeedSource
+
+    return VenueFeedSource(VenuesConfig.from_env())
+
+
+async def _import_venues(settings: Settings, location: str | None) -> int:
+    from rich.progress import Progress
+
+    from podium.core.audit import Actor
+    from podium.core.db import create_engine, create_sessionmaker
+    from podium.core.services.venue_sync import import_venues
+    from podium.plugins.venues.client import VenueFeedError
+
+    source = _venue_source()
+    try:
+        records = await (source.read_venues(location) if location else source.venues())
+    except VenueFeedError as exc:
+        typer.echo(f"nothing imported: {exc}", err=True)
+        return 1
+    engine = create_engine(settings.database_url)
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task("venues", total=len(records))
+            report = await import_venues(
+                create_sessionmaker(engine), Actor.system("cli:venues import"), source.name, records,
+                progress=lambda record: bar.update(task, advance=1, description=f"venue {record.name}"))
+    finally:
+        await engine.dispose()
+    typer.echo(f"venues: {report.venues_created} created, {report.venues_updated} updated, "
+               f"{report.venues_unchanged} unchanged; rooms: {report.rooms_created} created, "
+               f"{report.rooms_updated} updated, {report.rooms_unchanged} unchanged")
+    for external_id, why in report.refused:
+        typer.echo(f"refused venue {external_id}: {why}", err=True)
+    return 1 if report.refused else 0
+
+
+async def _refresh_calendars(settings: Settings) -> int:
+    from podium.core.audit import Actor
+    from podium.core.db import create_engine, create_sessionmaker
+    from podium.core.services.venue_sync import refresh_room_calendars
+
+    source = _venue_source()
+    engine = create_engine(settings.database_url)
+    try:
+        report = await refresh_room_calendars(create_sessionmaker(engine), Actor.system("cli:venues refresh"),
+                                              source, horizon_days=source.config.horizon_days)
+    finally:
+        await engine.dispose()
+    typer.echo(f"room calendars read: {report.rooms_read}; busy times added {report.added}, "
+               f"moved {report.moved}, removed {report.removed}")
+    for room_id, session_id in report.clashes:
+        typer.echo(f"room {room_id} is busy in its own calendar during session {session_id}", err=True)
+    for room_id, why in report.failed:
+        typer.echo(f"room {room_id} not read (last known busy times kept): {why}", err=True)
+    return 1 if report.failed else 0
