@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from podium.core.db import create_engine, create_sessionmaker
 from podium.core.events import EventBus
@@ -38,6 +39,23 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+def tune_garbage_collection() -> None:
+    """A GraphQL response allocates ~100k short-lived objects; with the start-up heap frozen out of
+    the collector and a larger young generation, collections stop costing a third of a request."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def graphql_app(state: AppState):
+    """POST /graphql, GraphiQL on GET, graphql-transport-ws on the same path."""
+    from podium.schema import schema
+    from podium.schema.view import PodiumGraphQL
+
+    return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=state.settings.admin_token,
+                         max_body_bytes=state.settings.max_body_bytes, plugins=None)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     engine = create_engine(settings.database_url)
@@ -46,9 +64,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        tune_garbage_collection()
         yield
         await engine.dispose()
 
-    app = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    graphql = graphql_app(state)
+    app = Starlette(routes=[Route("/healthz", healthz), Route("/graphql", graphql, methods=["GET", "POST"]),
+                            WebSocketRoute("/graphql", graphql)], lifespan=lifespan)
     app.state.podium = state
     return app
