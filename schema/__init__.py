@@ -15,6 +15,7 @@ from .enrollment.types import Enrollment
 from .execution import PlainDataExecutionContext
 from .limits import extensions
 from .node import NodeQueries
+from .outbox.queries import OutboxQueries
 from .relay import MAX_PAGE
 from .scheduling.mutations import SchedulingMutations
 from .scheduling.queries import SessionQueries
@@ -24,7 +25,7 @@ from .scheduling.types import Session
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries))
+Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
