@@ -116,6 +116,9 @@ async def _work(settings: Settings) -> None:
     typer.echo(f"podium worker {dispatcher.owner} on {_safe_url(settings.database_url)}; "
                f"plugins: {', '.join(plugins.loaded) or 'none'}")
     try:
+        from podium.core.services.calendar_refresh import start_calendar_refresh
+
+        await start_calendar_refresh(dispatcher.sessions, plugins)
         await dispatcher.run()
     finally:
         await engine.dispose()
@@ -234,11 +237,16 @@ def venues_refresh() -> None:
     raise typer.Exit(asyncio.run(_refresh_calendars(Settings.from_env())))
 
 
-def _venue_source():
-    from podium.plugins.venues.config import VenuesConfig
-    from podium.plugins.venues.provider import VenueFeedSource
+async def _venue_source(settings: Settings):
+    """The `venues` plugin's source, as `podium serve` would load it (PODIUM_PLUGINS and its settings)."""
+    from podium.core.plugins import PluginError
 
-    return VenueFeedSource(VenuesConfig.from_env())
+    plugins = await _started_plugins(settings)
+    try:
+        return plugins, plugins.provider("venue_sources", "venues")
+    except PluginError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 async def _import_venues(settings: Settings, location: str | None) -> int:
@@ -249,19 +257,23 @@ async def _import_venues(settings: Settings, location: str | None) -> int:
     from podium.core.services.venue_sync import import_venues
     from podium.plugins.venues.client import VenueFeedError
 
-    source = _venue_source()
+    from podium.core.services.calendar_refresh import start_calendar_refresh
+
+    plugins, source = await _venue_source(settings)
     try:
         records = await (source.read_venues(location) if location else source.venues())
     except VenueFeedError as exc:
         typer.echo(f"nothing imported: {exc}", err=True)
         return 1
     engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(engine)
     try:
         with Progress(transient=True) as bar:
             task = bar.add_task("venues", total=len(records))
             report = await import_venues(
-                create_sessionmaker(engine), Actor.system("cli:venues import"), source.name, records,
+                sessions, Actor.system("cli:venues import"), source.name, records,
                 progress=lambda record: bar.update(task, advance=1, description=f"venue {record.name}"))
+        await start_calendar_refresh(sessions, plugins)      # room calendars now re-read on a schedule
     finally:
         await engine.dispose()
     typer.echo(f"venues: {report.venues_created} created, {report.venues_updated} updated, "
@@ -277,11 +289,11 @@ async def _refresh_calendars(settings: Settings) -> int:
     from podium.core.db import create_engine, create_sessionmaker
     from podium.core.services.venue_sync import refresh_room_calendars
 
-    source = _venue_source()
+    _, source = await _venue_source(settings)
     engine = create_engine(settings.database_url)
     try:
         report = await refresh_room_calendars(create_sessionmaker(engine), Actor.system("cli:venues refresh"),
-                                              source, horizon_days=source.config.horizon_days)
+                                              source, horizon_days=source.horizon_days)
     finally:
         await engine.dispose()
     typer.echo(f"room calendars read: {report.rooms_read}; busy times added {report.added}, "

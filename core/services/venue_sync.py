@@ -198,6 +198,17 @@ async def _sessions_in(db: AsyncSession, room_id: int, busy: list[BusyTime]) -> 
     return sorted({sid for sid, s, e in bookings if any(b.starts_at < e and b.ends_at > s for b in busy)})
 
 
+async def rooms_to_read(db: AsyncSession, source_name: str, now: datetime) -> list[tuple[int, str, str, str | None]]:
+    """(id, name, timezone, calendar URL) of the rooms a source serves: its own and those no source owns,
+    with a calendar URL, or with future busy times from it (a removed URL clears them)."""
+    has_future = exists().where(Booking.resource_id == Resource.id, Booking.source == source_name,
+                                Booking.session_id.is_(None), Booking.ends_at > now)
+    return [tuple(row) for row in (await db.execute(
+        select(Resource.id, Resource.name, Resource.timezone, Resource.calendar_url).where(
+            Resource.kind == ResourceKind.ROOM, or_(Resource.source == source_name, Resource.source.is_(None)),
+            or_(Resource.calendar_url.is_not(None), has_future)).order_by(Resource.id))).all()]
+
+
 @dataclass
 class CalendarRefresh:
     rooms_read: int = 0
@@ -218,12 +229,8 @@ async def refresh_room_calendars(sessions: async_sessionmaker[AsyncSession], act
     """
     now = require_aware(now or utc_now(), "now")
     until = now + timedelta(days=horizon_days)
-    has_future = exists().where(Booking.resource_id == Resource.id, Booking.source == source.name,
-                                Booking.session_id.is_(None), Booking.ends_at > now)
     async with sessions() as db:
-        rooms = (await db.execute(select(Resource.id, Resource.name, Resource.timezone, Resource.calendar_url).where(
-            Resource.kind == ResourceKind.ROOM, or_(Resource.source == source.name, Resource.source.is_(None)),
-            or_(Resource.calendar_url.is_not(None), has_future)).order_by(Resource.id))).all()
+        rooms = await rooms_to_read(db, source.name, now)
     gate = asyncio.Semaphore(READS_AT_ONCE)
 
     async def read(url: str | None, timezone: str) -> list[BusyTime] | Exception:

@@ -28,6 +28,8 @@ class VenueFeedSource:
     def __init__(self, config: VenuesConfig, client: VenueFeedClient | None = None) -> None:
         self.config = config
         self.client = client or VenueFeedClient(token=config.feed_token, timeout=config.timeout_seconds)
+        self.refresh_minutes = config.refresh_minutes      # read by the core's calendar refresh schedule
+        self.horizon_days = config.horizon_days
 
     async def venues(self) -> list[VenueRecord]:
         if not self.config.feed:

@@ -5,7 +5,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from podium.core.plugin_settings import PluginSettingsError
 from podium.core.providers import LmsConnector
+from podium.core.settings import Settings
 from podium.plugins import lms_moodle
 from podium.plugins.lms_moodle.client import MoodleError
 from podium.plugins.lms_moodle.config import MoodleConfig
@@ -167,26 +169,20 @@ async def test_a_wrong_site_address_or_a_dead_site_is_a_clear_error(moodle):
 
 
 def test_settings_come_from_the_environment_and_a_half_configuration_is_refused():
-    assert MoodleConfig.from_env({}) is None
-    config = MoodleConfig.from_env({"PODIUM_MOODLE_URL": "https://lms.example.org/", "PODIUM_MOODLE_TOKEN": "t0k",
-                                    "PODIUM_MOODLE_STUDENT_ROLE_ID": "7"})
+    settings = Settings.from_env({"PODIUM_MOODLE_URL": "https://lms.example.org/", "PODIUM_MOODLE_TOKEN": "t0k",
+                                  "PODIUM_MOODLE_STUDENT_ROLE_ID": "7"})
+    [found] = lms_moodle.podium_lms_connectors(settings=settings)
+    assert found.name == "moodle" and isinstance(found, LmsConnector)
+    config = found.config
     assert (config.url, config.token, config.student_role_id, config.timeout_seconds) == (
         "https://lms.example.org", "t0k", 7, 20)
     assert "t0k" not in repr(config)
-    for env, complaint in (({"PODIUM_MOODLE_URL": "https://lms.example.org"}, "TOKEN is not"),
-                           ({"PODIUM_MOODLE_TOKEN": "t"}, "URL is not"),
+    assert lms_moodle.podium_lms_connectors(settings=Settings.from_env({})) == []      # not configured: off
+    for env, complaint in (({"PODIUM_MOODLE_URL": "https://lms.example.org"}, "PODIUM_MOODLE_TOKEN is required"),
+                           ({"PODIUM_MOODLE_TOKEN": "t"}, "PODIUM_MOODLE_URL is required"),
                            ({"PODIUM_MOODLE_URL": "lms.example.org", "PODIUM_MOODLE_TOKEN": "t"}, "http"),
                            ({"PODIUM_MOODLE_URL": "https://x.org", "PODIUM_MOODLE_TOKEN": "t",
-                             "PODIUM_MOODLE_TIMEOUT_SECONDS": "soon"}, "TIMEOUT_SECONDS")):
-        with pytest.raises(ValueError, match=complaint):
-            MoodleConfig.from_env(env)
-
-
-def test_the_plugin_offers_a_moodle_lms_connector_only_when_configured(monkeypatch):
-    monkeypatch.delenv("PODIUM_MOODLE_URL", raising=False)
-    monkeypatch.delenv("PODIUM_MOODLE_TOKEN", raising=False)
-    assert lms_moodle.podium_lms_connectors() == []
-    monkeypatch.setenv("PODIUM_MOODLE_URL", "https://lms.example.org")
-    monkeypatch.setenv("PODIUM_MOODLE_TOKEN", "t0k")
-    [found] = lms_moodle.podium_lms_connectors()
-    assert found.name == "moodle" and isinstance(found, LmsConnector)
+                             "PODIUM_MOODLE_TIMEOUT_SECONDS": "soon"}, "PODIUM_MOODLE_TIMEOUT_SECONDS")):
+        with pytest.raises(PluginSettingsError, match=complaint) as caught:
+            lms_moodle.podium_lms_connectors(settings=Settings.from_env(env))
+        assert "t0k" not in str(caught.value)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from podium.core.models import Booking, Venue
+from podium.core.models import Booking, OutboxMessage, Venue
 from podium.server.cli import app
 from tests.plugins.live_server import serve
 from tests.plugins.venues.fake_venue_system import FEED_TOKEN, FakeVenueSystem, calendar, event
@@ -37,6 +37,7 @@ async def test_import_from_a_feed_then_from_a_file_then_refresh_calendars(databa
                                                                           monkeypatch):
     monkeypatch.setenv("PODIUM_DATABASE_URL", database_url)
     monkeypatch.setenv("PODIUM_VENUES_FEED_TOKEN", FEED_TOKEN)
+    monkeypatch.setenv("PODIUM_PLUGINS", "venues")
     rooms_system.venues = [
         {"id": "lon", "name": "London HQ", "timezone": "Europe/London", "rooms": [
             {"id": "thames", "name": "Thames", "capacity": 24, "calendarUrl": rooms_system.calendar_url("thames")}]},
@@ -47,6 +48,8 @@ async def test_import_from_a_feed_then_from_a_file_then_refresh_calendars(databa
     assert result.exit_code == 1, result.output
     assert "venues: 2 created, 0 updated, 0 unchanged; rooms: 1 created" in result.output
     assert "refused venue nyc: 'Mars/Base' is not an IANA timezone" in result.output
+
+    assert await _count(sessions, OutboxMessage, OutboxMessage.topic == "venue_calendars.tick") == 1   # on a schedule
 
     feed_file = tmp_path / "venues.json"
     feed_file.write_text(json.dumps({"venues": rooms_system.venues[:2]}))

@@ -7,8 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from podium.core.models import AuditEntry, Resource, ResourceKind, Venue
+from podium.core.plugin_settings import PluginSettingsError
 from podium.core.providers import VenueSource
 from podium.core.services import venue_sync
+from podium.core.settings import Settings
 from podium.plugins import venues as venues_plugin
 from podium.plugins.venues.client import VenueFeedError
 from podium.plugins.venues.config import VenuesConfig
@@ -140,14 +142,16 @@ def test_a_malformed_feed_names_the_offending_field(feed, complaint):
         parse_venues([feed])
 
 
-def test_the_plugin_offers_its_venue_source(monkeypatch):
-    monkeypatch.setenv("PODIUM_VENUES_FEED", "/srv/venues.json")
-    monkeypatch.setenv("PODIUM_VENUES_FEED_TOKEN", "s3cret")
-    monkeypatch.setenv("PODIUM_VENUES_REFRESH_MINUTES", "5")
-    [source] = venues_plugin.podium_venue_sources()
+def test_the_plugin_offers_its_venue_source_with_its_settings():
+    settings = Settings.from_env({"PODIUM_VENUES_FEED": "/srv/venues.json", "PODIUM_VENUES_FEED_TOKEN": "s3cret",
+                                  "PODIUM_VENUES_REFRESH_MINUTES": "5"})
+    [source] = venues_plugin.podium_venue_sources(settings=settings)
     assert source.name == "venues" and isinstance(source, VenueSource)
-    assert (source.config.feed, source.config.refresh_minutes, source.config.horizon_days) == ("/srv/venues.json", 5, 180)
+    assert (source.config.feed, source.refresh_minutes, source.horizon_days) == ("/srv/venues.json", 5, 180)
     assert "s3cret" not in repr(source.config)
-    monkeypatch.setenv("PODIUM_VENUES_HORIZON_DAYS", "forever")
-    with pytest.raises(ValueError, match="PODIUM_VENUES_HORIZON_DAYS must be a whole number"):
-        VenuesConfig.from_env()
+    [unconfigured] = venues_plugin.podium_venue_sources(settings=Settings.from_env({}))   # calendars need no feed
+    assert unconfigured.config.feed is None
+    for env, complaint in (({"PODIUM_VENUES_HORIZON_DAYS": "forever"}, "PODIUM_VENUES_HORIZON_DAYS"),
+                           ({"PODIUM_VENUES_REFRESH_MINUTES": "0"}, "between 1 and 1440")):
+        with pytest.raises(PluginSettingsError, match=complaint):
+            venues_plugin.podium_venue_sources(settings=Settings.from_env(env))
