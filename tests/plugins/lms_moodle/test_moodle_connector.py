@@ -18,14 +18,6 @@ from tests.plugins.live_server import serve
 T0 = 1_790_000_000   # a Unix time Moodle would send
 
 
-@pytest.fixture
-def moodle():
-    fake = FakeMoodle()
-    with serve(fake.app()) as url:
-        fake.url = url
-        yield fake
-
-
 def connector(moodle, token: str = TOKEN) -> MoodleConnector:
     return MoodleConnector(MoodleConfig(url=moodle.url, token=token))
 
