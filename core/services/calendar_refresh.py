@@ -17,7 +17,7 @@ from ..db import changing
 from ..instants import UTC, utc_now
 from ..models import Resource
 from ..outbox import QueuedMessage, call_plugin, plugin_call
-from .venue_sync import replace_busy_times, rooms_to_read
+from .venue_sync import refresh_room, rooms_to_read
 
 log = logging.getLogger("podium.calendar_refresh")
 
@@ -86,30 +86,17 @@ async def perform_tick(dispatcher, message: QueuedMessage) -> None:
 
 @plugin_call(ROOM)
 async def perform_room(dispatcher, message: QueuedMessage) -> None:
-    """Read one room's calendar and replace its future busy times.
-
-    A calendar that cannot be read is logged and left for the next tick (its last busy times stay);
-    retrying sooner would only pile up reads of a calendar that is down.
-    """
+    """Refresh one room. A calendar that cannot be read is logged and left for the next tick (its last
+    busy times stay): retrying sooner would only pile up reads of a calendar that is down."""
     source = dispatcher.plugins.provider("venue_sources", message.target)
-    room_id = message.payload["room_id"]
     async with dispatcher.sessions() as db:
-        room = (await db.execute(select(Resource.name, Resource.timezone, Resource.calendar_url)
-                                 .where(Resource.id == room_id))).first()
+        room = (await db.execute(select(Resource.id, Resource.name, Resource.timezone, Resource.calendar_url)
+                                 .where(Resource.id == message.payload["room_id"]))).first()
     if room is None:
         return
-    name, timezone, url = room
     now = utc_now()
-    busy = []
-    if url:
-        try:
-            busy = await source.busy_times(url, now, now + timedelta(days=message.payload["horizon_days"]),
-                                           timezone=timezone)
-        except Exception as exc:  # the outside calendar is down or wrong: keep what we knew
-            log.warning("room %s (%s): calendar not read: %s", room_id, name, exc)
-            return
-    async with dispatcher.sessions() as db, changing(db):
-        change = await replace_busy_times(db, Actor.system(f"plugin:{message.target}"), room_id, message.target,
-                                          busy, now)
-    for session_id in change.clashing_session_ids:
-        log.warning("room %s (%s) is busy in its own calendar during session %s", room_id, name, session_id)
+    try:
+        await refresh_room(dispatcher.sessions, Actor.system(f"plugin:{message.target}"), source, tuple(room), now,
+                           now + timedelta(days=message.payload["horizon_days"]))
+    except Exception as exc:  # the outside calendar is down or wrong: keep what we knew
+        log.warning("room %s (%s): calendar not read: %s", room.id, room.name, exc)

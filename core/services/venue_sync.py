@@ -24,7 +24,7 @@ from . import catalogue
 
 log = logging.getLogger("podium.venue_sync")
 MAX_UID = 400
-READS_AT_ONCE = 8          # room calendars fetched concurrently; the writes stay one room at a time
+READS_AT_ONCE = 8          # room calendars refreshed concurrently
 
 
 # --- venues and rooms --------------------------------------------------------------------
@@ -219,13 +219,24 @@ class CalendarRefresh:
     clashes: list[tuple[int, int]] = field(default_factory=list)       # (room id, session id)
 
 
+async def refresh_room(sessions: async_sessionmaker[AsyncSession], actor: Actor, source: VenueSource,
+                       room: tuple[int, str, str, str | None], now: datetime, until: datetime) -> BusyTimeChange:
+    """Read one room's calendar (no URL: no busy times) outside any transaction, then replace its future
+    busy times in one; raises what the source raises, leaving the last known busy times in place."""
+    room_id, name, timezone, url = room
+    busy = await source.busy_times(url, now, until, timezone=timezone) if url else []
+    async with sessions() as db, changing(db):
+        change = await replace_busy_times(db, actor, room_id, source.name, busy, now)
+    for session_id in change.clashing_session_ids:
+        log.warning("room %s (%s) is busy in its own calendar during session %s", room_id, name, session_id)
+    return change
+
+
 async def refresh_room_calendars(sessions: async_sessionmaker[AsyncSession], actor: Actor, source: VenueSource,
                                  horizon_days: int, now: datetime | None = None) -> CalendarRefresh:
-    """Re-read every room calendar this source serves and replace each room's future busy times.
+    """Re-read every room calendar this source serves (`rooms_to_read`), a few at a time.
 
-    Rooms of this source, and rooms no source owns, are read from their `calendar_url`. A calendar that
-    cannot be read leaves that room's last known busy times in place. Calendars are read concurrently,
-    outside any transaction; each room's replacement is its own transaction.
+    A room whose calendar cannot be read keeps its last known busy times and is reported.
     """
     now = require_aware(now or utc_now(), "now")
     until = now + timedelta(days=horizon_days)
@@ -233,33 +244,23 @@ async def refresh_room_calendars(sessions: async_sessionmaker[AsyncSession], act
         rooms = await rooms_to_read(db, source.name, now)
     gate = asyncio.Semaphore(READS_AT_ONCE)
 
-    async def read(url: str | None, timezone: str) -> list[BusyTime] | Exception:
-        if not url:
-            return []
+    async def one(room: tuple[int, str, str, str | None]) -> BusyTimeChange | Exception:
         async with gate:
             try:
-                return await source.busy_times(url, now, until, timezone=timezone)
+                return await refresh_room(sessions, actor, source, room, now, until)
             except Exception as exc:  # a plugin's failure never breaks the core: keep what we knew
+                log.warning("room %s (%s): calendar not read: %s", room[0], room[1], exc)
                 return exc
 
-    readings = await asyncio.gather(*(read(url, timezone) for _, _, timezone, url in rooms))
     report = CalendarRefresh()
-    for (room_id, name, _, _), busy in zip(rooms, readings):
-        if isinstance(busy, Exception):
-            log.warning("room %s (%s): calendar not read: %s", room_id, name, busy)
-            report.failed.append((room_id, str(busy) or type(busy).__name__))
-            continue
-        try:
-            async with sessions() as db, changing(db):
-                change = await replace_busy_times(db, actor, room_id, source.name, busy, now)
-        except DomainError as exc:
-            report.failed.append((room_id, exc.message))
+    for room, change in zip(rooms, await asyncio.gather(*(one(room) for room in rooms))):
+        if isinstance(change, Exception):
+            why = change.message if isinstance(change, DomainError) else str(change) or type(change).__name__
+            report.failed.append((room[0], why))
             continue
         report.rooms_read += 1
         report.added += change.added
         report.moved += change.moved
         report.removed += change.removed
-        for session_id in change.clashing_session_ids:
-            log.warning("room %s (%s) is busy in its own calendar during session %s", room_id, name, session_id)
-            report.clashes.append((room_id, session_id))
+        report.clashes += [(room[0], session_id) for session_id in change.clashing_session_ids]
     return report
