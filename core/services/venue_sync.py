@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy import and_, delete, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..audit import Actor, record_change
@@ -154,25 +154,28 @@ async def replace_busy_times(db: AsyncSession, actor: Actor, room_id: int, sourc
     if room.kind is not ResourceKind.ROOM:
         raise DomainError(ErrorCode.INVALID, f"{room.name} is not a room.", "roomId")
     mine = and_(Booking.resource_id == room.id, Booking.source == source, Booking.session_id.is_(None))
-    current = (await db.scalars(select(Booking).where(mine, or_(Booking.ends_at > window_from,
-                                                                 Booking.external_uid.in_(list(incoming))))
-                                .execution_options(populate_existing=True))).all()
-    stored = {b.external_uid: b for b in current}
+    current = (await db.execute(  # plain rows: a busy room holds thousands, and most never change
+        select(Booking.id, Booking.external_uid, Booking.starts_at, Booking.ends_at, Booking.summary, Booking.active)
+        .where(mine, or_(Booking.ends_at > window_from, Booking.external_uid.in_(list(incoming)))))).all()
+    stored = {row.external_uid: row for row in current}
     change = BusyTimeChange()
+    fresh = []
     for uid, item in incoming.items():
-        booking = stored.get(uid)
-        if booking is None:
-            db.add(Booking(resource_id=room.id, session_id=None, role=BookingRole.ROOM, starts_at=item.starts_at,
-                           ends_at=item.ends_at, active=True, source=source, external_uid=uid, summary=item.summary))
-            change.added += 1
-        elif (booking.starts_at, booking.ends_at, booking.summary, booking.active) != (
-                item.starts_at, item.ends_at, item.summary, True):
-            booking.starts_at, booking.ends_at, booking.summary, booking.active = (
-                item.starts_at, item.ends_at, item.summary, True)
+        row = stored.get(uid)
+        if row is None:
+            fresh.append({"resource_id": room.id, "session_id": None, "role": BookingRole.ROOM,
+                          "starts_at": item.starts_at, "ends_at": item.ends_at, "active": True, "source": source,
+                          "external_uid": uid, "summary": item.summary})
+        elif (row.starts_at, row.ends_at, row.summary, row.active) != (item.starts_at, item.ends_at, item.summary, True):
+            await db.execute(update(Booking).where(Booking.id == row.id).values(
+                starts_at=item.starts_at, ends_at=item.ends_at, summary=item.summary, active=True))
             change.moved += 1
         else:
             change.unchanged += 1
-    gone = [b.id for b in current if b.external_uid not in incoming and b.ends_at > window_from]
+    if fresh:
+        await db.execute(insert(Booking), fresh)
+    change.added = len(fresh)
+    gone = [row.id for row in current if row.external_uid not in incoming and row.ends_at > window_from]
     if gone:
         await db.execute(delete(Booking).where(Booking.id.in_(gone)))
     change.removed = len(gone)
