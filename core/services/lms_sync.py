@@ -1,8 +1,8 @@
-"""LMS work through the outbox: enrol a learner in an LMS course, push live-session attendance back.
+"""Live-session attendance pushed back to the LMS of a blended program, through the outbox.
 
-A core service asks inside its transaction; after commit the dispatcher performs the call with the
-named LMS connector, with retries and backoff, so a slow or failing LMS never fails the change.
-Calls for one learner and connector go out in commit order (enrolment before attendance).
+Recording attendance asks inside its transaction; after commit the dispatcher performs the push with
+the program's LMS connector, with retries and backoff, so a slow or failing LMS never fails the change.
+Pushes for one learner and connector go out in commit order, so the last record wins.
 """
 from __future__ import annotations
 
@@ -19,19 +19,11 @@ from ..models import (
 from ..outbox import QueuedMessage, call_plugin, plugin_call
 from . import catalogue
 
-ENROL = "lms.enrol"
 PUSH_ATTENDANCE = "lms.push_attendance"
 
 
 def _ordering_key(connector: str, person_id: int) -> str:
     return f"lms:{connector}:person:{person_id}"
-
-
-async def request_lms_enrolment(db: AsyncSession, *, connector: str, course_ref: str, person_id: int) -> None:
-    """Enrol a person in an LMS course after commit; asking twice enrols once."""
-    await call_plugin(db, provider=connector, topic=ENROL, payload={"course_ref": course_ref, "person_id": person_id},
-                      idempotency_key=f"{ENROL}:{connector}:{course_ref}:{person_id}",
-                      ordering_key=_ordering_key(connector, person_id))
 
 
 async def request_attendance_push(db: AsyncSession, session_id: int, enrollment_ids: list[int]) -> int:
@@ -78,13 +70,6 @@ async def _user_ref(dispatcher, connector, person_id: int) -> str:
         await catalogue.update_person(db, Actor.system(f"plugin:{connector.name}"), person_id,
                                       external_ids={connector.name: found})
     return found
-
-
-@plugin_call(ENROL)
-async def perform_enrolment(dispatcher, message: QueuedMessage) -> None:
-    connector = dispatcher.plugins.provider("lms_connectors", message.target)
-    user_ref = await _user_ref(dispatcher, connector, message.payload["person_id"])
-    await connector.enrol(message.payload["course_ref"], user_ref)
 
 
 @plugin_call(PUSH_ATTENDANCE)
