@@ -272,7 +272,7 @@ def _stage_rows(program_id: int, template: Template, groups: list[list[_Draft]],
                 program_id=program_id, key=draft.key, position=position, kind=stage.kind, title=draft.title,
                 offset_days=draft.offset_days, required=stage.required, opens_at=opens_at, due_at=due_at,
                 session_id=draft.session.id if draft.session else None,
-                lms_activity_ref=None if stage.kind is StageKind.LIVE else activities.get(stage.key, stage.key)))
+                lms_activity_ref=activities.get(stage.key, None if stage.kind is StageKind.LIVE else stage.key)))
     return rows
 
 
@@ -353,7 +353,8 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
                          stage_activities: dict[str, str] | None = None) -> ProgramCreated:
     """Instantiate a template for a course and a cohort, and place the cohort in the live sessions.
 
-    A self-paced stage's LMS activity is `stage_activities[stage key]`, else the stage key itself.
+    A self-paced or assessment stage's LMS activity is `stage_activities[stage key]`, else the stage
+    key itself; a LIVE stage's (where attendance is pushed back) is `stage_activities[key]` or none.
     """
     template = await get_template(db, template_key)
     course = await get_or_404(db, Course, course_id, "courseId")
@@ -363,10 +364,9 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
         raise DomainError(ErrorCode.INVALID, "Give both the LMS course and the connector, or neither.",
                           "lmsCourseRef" if lms_course_ref is None else "lmsConnector")
     activities = dict(stage_activities or {})
-    unknown = sorted(set(activities) - {s.key for s in template.stages if s.kind is not StageKind.LIVE})
+    unknown = sorted(set(activities) - {s.key for s in template.stages})
     if unknown:
-        raise DomainError(ErrorCode.INVALID, f"No self-paced or assessment stage {unknown[0]!r} in this template.",
-                          "stageActivities")
+        raise DomainError(ErrorCode.INVALID, f"No stage {unknown[0]!r} in this template.", "stageActivities")
     sessions = await _load_sessions(db, list(live_session_ids), course.id)
     await _check_learners(db, list(learner_ids))
     groups, split = _lay_out(template, sessions)

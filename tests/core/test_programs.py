@@ -289,7 +289,7 @@ async def test_refused_programs_write_nothing(sessions):
         ({"learner_ids": [learners[0], learners[0]]}, ErrorCode.INVALID, "learnerIds"),
         ({"learner_ids": [learners[0], 999_999]}, ErrorCode.NOT_FOUND, "learnerIds.1"),
         ({"lms_course_ref": "c1"}, ErrorCode.INVALID, "lmsConnector"),
-        ({"stage_activities": {"live": "x"}}, ErrorCode.INVALID, "stageActivities"),
+        ({"stage_activities": {"nope": "x"}}, ErrorCode.INVALID, "stageActivities"),
     ]
     for change, code, field in cases:
         with pytest.raises(DomainError) as caught:
