@@ -2,55 +2,27 @@
 app, an LMS and a notification channel plugged in as plugins."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from podium.core import hookimpl
-from podium.core.ids import from_global_id
 from podium.core.instants import utc_now
-from podium.core.models import OutboxMessage, OutboxStatus, Person
+from podium.core.models import OutboxMessage, OutboxStatus
 from podium.server.app import create_app
 from tests.core.lms_double import LmsDouble
 from tests.dispatching import eventually, settings_from
 from tests.server import graph as g
+from tests.server import programs_world as w
 from tests.server.conftest import ADMIN_TOKEN, Api
-
-CREATE = """mutation($i: CreateProgramInput!) { createProgram(input: $i) {
-  program { id } placements { learner { id } session { id } status } waitlisted { learner { id } }
-  errors { code field message } } }"""
-SYNC = """mutation($i: SyncProgramProgressInput!) { syncProgramProgress(input: $i) {
-  program { id } certified { person { id } issuedAt expiresAt course { id } } lmsNotFound { id } lmsFailed { id }
-  errors { code field message } } }"""
-READINESS = """query($p: ID!, $s: ID!) { node(id: $p) { ... on Program {
-  readiness(sessionId: $s) { learner { id name } ready missingStages } } } }"""
-JOURNEYS = """query($p: ID!) { node(id: $p) { ... on Program { journeys(first: 100) { edges { node {
-  learner { id } completed stages { stage { key } status completedAt } } } } } } }"""
-ATTEND = """mutation($i: RecordAttendanceInput!) { recordAttendance(input: $i) { errors { code message } } }"""
-ROSTER = """query($id: ID!) { node(id: $id) { ... on Session { enrollments(first: 100) {
-  edges { node { id learner { id } } } } } } }"""
-EXPIRING = """query($d: Int!) { expiringCertifications(withinDays: $d) { person { id } expiresAt } }"""
-COURSE_REF = "course-77"
-
-
-@dataclass
-class Recorder:
-    """A notification channel that keeps what it is given."""
-
-    name: str = "recorder"
-    delivered: list = field(default_factory=list)
-
-    async def deliver(self, notification) -> None:
-        self.delivered.append(notification)
 
 
 class StoryPlugins:
     def __init__(self) -> None:
         self.lms = LmsDouble(name="testlms")
-        self.channel = Recorder()
+        self.channel = w.Recorder()
 
     @hookimpl
     def podium_lms_connectors(self):
@@ -72,26 +44,6 @@ async def story(database_url):
             yield Api(client), plugins, app.state.podium.sessions
 
 
-async def _emails(sessions, person_ids):
-    ids = [from_global_id(p)[1] for p in person_ids]
-    async with sessions() as db:
-        found = dict((await db.execute(select(Person.id, Person.email).where(Person.id.in_(ids)))).all())
-    return [found[i] for i in ids]
-
-
-async def _time_comes(sessions, topic: str) -> None:
-    """The queued moment of every pending `topic` message arrives (instead of waiting days)."""
-    async with sessions() as db:
-        await db.execute(update(OutboxMessage).where(OutboxMessage.topic == topic,
-                                                     OutboxMessage.status == OutboxStatus.PENDING)
-                         .values(deliver_after=utc_now()))
-        await db.commit()
-
-
-def _told(plugins, kind):
-    return [n for n in plugins.channel.delivered if n.kind == kind]
-
-
 async def test_sandwich_for_30_readiness_attendance_certification(story):
     api, plugins, sessions = story
     course = await g.course(api, certificationValidityDays=365)
@@ -100,41 +52,41 @@ async def test_sandwich_for_30_readiness_attendance_certification(story):
     live = [await g.session(api, course, [lead], capacity=15, starts_at=g.at(days=5 + n), minutes=120)
             for n, lead in enumerate(leads)]
     learners = [await g.person(api) for _ in range(30)]
-    emails = await _emails(sessions, learners)
+    emails = await w.emails_of(sessions, learners)
     for email in emails:
         plugins.lms.add_user(email)
 
-    created = (await api.data(CREATE, {"i": {
+    created = (await api.data(w.CREATE, {"i": {
         "templateKey": "sandwich", "courseId": course, "liveSessionIds": live, "learnerIds": learners,
-        "lmsCourseRef": COURSE_REF, "lmsConnector": "testlms",
+        "lmsCourseRef": w.COURSE_REF, "lmsConnector": "testlms",
         "stageActivities": [{"stageKey": "prework", "lmsActivityRef": "cm-11"}]}}))["createProgram"]
     assert created["errors"] == [] and created["waitlisted"] == []
     assert {p["status"] for p in created["placements"]} == {"ENROLLED"}
     program = created["program"]["id"]
     await eventually(lambda: len(plugins.lms.enrolled) == 30, what="the cohort enrolled in the LMS course")
-    assert {course_ref for course_ref, _ in plugins.lms.enrolled} == {COURSE_REF}
+    assert {course_ref for course_ref, _ in plugins.lms.enrolled} == {w.COURSE_REF}
 
     did = set(learners[:10] + learners[15:25])
     done_at = datetime.now(timezone.utc).replace(microsecond=0)
     for learner, email in zip(learners, emails):
         if learner in did:
-            plugins.lms.complete(COURSE_REF, email, "cm-11", done_at)
-    synced = (await api.data(SYNC, {"i": {"programId": program}}))["syncProgramProgress"]
+            plugins.lms.complete(w.COURSE_REF, email, "cm-11", done_at)
+    synced = (await api.data(w.SYNC, {"i": {"programId": program}}))["syncProgramProgress"]
     assert synced["errors"] == [] and synced["lmsNotFound"] == [] and synced["certified"] == []
 
     for session, seated in zip(live, (learners[:15], learners[15:])):
-        entries = (await api.data(READINESS, {"p": program, "s": session}))["node"]["readiness"]
+        entries = (await api.data(w.READINESS, {"p": program, "s": session}))["node"]["readiness"]
         assert sorted(e["learner"]["id"] for e in entries) == sorted(seated)
         assert {e["learner"]["id"] for e in entries if e["ready"]} == did & set(seated)
         assert {tuple(e["missingStages"]) for e in entries if not e["ready"]} == {("Pre-work",)}
 
-    await _time_comes(sessions, "program.send_readiness")
-    summaries = await eventually(lambda: len(_told(plugins, "program.readiness")) == 2 and
-                                 _told(plugins, "program.readiness"), what="two readiness summaries")
+    await w.time_comes(sessions, "program.send_readiness")
+    summaries = await eventually(lambda: len(w.told(plugins.channel, "program.readiness")) == 2 and
+                                 w.told(plugins.channel, "program.readiness"), what="two readiness summaries")
     by_instructor = {n.to: n for n in summaries}
     for email, session in zip(lead_emails, live):
         summary = by_instructor[email]
-        entries = (await api.data(READINESS, {"p": program, "s": session}))["node"]["readiness"]
+        entries = (await api.data(w.READINESS, {"p": program, "s": session}))["node"]["readiness"]
         ready_part, _, not_ready_part = summary.text.partition("Not ready")
         assert f"Ready ({sum(e['ready'] for e in entries)})" in ready_part
         assert not_ready_part.startswith(f" ({sum(not e['ready'] for e in entries)})")
@@ -143,18 +95,18 @@ async def test_sandwich_for_30_readiness_attendance_certification(story):
             assert (f"{entry['learner']['name']}: missing Pre-work" in not_ready_part) is (not entry["ready"])
 
     # attendance at the first session: ten present, one absent; all of them do the reinforcement
-    roster = (await api.data(ROSTER, {"id": live[0]}))["node"]["enrollments"]["edges"]
+    roster = (await api.data(w.ROSTER, {"id": live[0]}))["node"]["enrollments"]["edges"]
     enrollment_of = {e["node"]["learner"]["id"]: e["node"]["id"] for e in roster}
     present, absent = learners[:10], learners[10]
     records = [{"enrollmentId": enrollment_of[lid], "status": "PRESENT"} for lid in present]
     records.append({"enrollmentId": enrollment_of[absent], "status": "ABSENT"})
-    assert (await api.data(ATTEND, {"i": {"sessionId": live[0], "records": records}}))["recordAttendance"]["errors"] == []
+    assert (await api.data(w.ATTEND, {"i": {"sessionId": live[0], "records": records}}))["recordAttendance"]["errors"] == []
     finished = done_at + timedelta(hours=1)
     for learner, email in zip(learners[:11], emails[:11]):
-        plugins.lms.complete(COURSE_REF, email, "prework", done_at)
+        plugins.lms.complete(w.COURSE_REF, email, "prework", done_at)
         for activity in ("reinforce-1", "reinforce-7", "reinforce-30", "assessment"):
-            plugins.lms.complete(COURSE_REF, email, activity, finished)
-    synced = (await api.data(SYNC, {"i": {"programId": program}}))["syncProgramProgress"]
+            plugins.lms.complete(w.COURSE_REF, email, activity, finished)
+    synced = (await api.data(w.SYNC, {"i": {"programId": program}}))["syncProgramProgress"]
     assert sorted(c["person"]["id"] for c in synced["certified"]) == sorted(present)
     live_ends = datetime.fromisoformat(g.at(days=5).isoformat()) + timedelta(minutes=120)
     for cert in synced["certified"]:
@@ -164,16 +116,16 @@ async def test_sandwich_for_30_readiness_attendance_certification(story):
         assert cert["course"] == {"id": course}
 
     journeys = {e["node"]["learner"]["id"]: e["node"]
-                for e in (await api.data(JOURNEYS, {"p": program}))["node"]["journeys"]["edges"]}
+                for e in (await api.data(w.JOURNEYS, {"p": program}))["node"]["journeys"]["edges"]}
     assert all(journeys[lid]["completed"] for lid in present)
     absent_stages = {s["stage"]["key"]: s["status"] for s in journeys[absent]["stages"]}
     assert absent_stages["live-1"] != "COMPLETED" and absent_stages["assessment"] == "COMPLETED"
     assert journeys[absent]["completed"] is False
 
     days = (live_ends + timedelta(days=366) - datetime.now(timezone.utc)).days + 1
-    expiring = (await api.data(EXPIRING, {"d": days}))["expiringCertifications"]
+    expiring = (await api.data(w.EXPIRING, {"d": days}))["expiringCertifications"]
     assert sorted(c["person"]["id"] for c in expiring) == sorted(present)
-    assert (await api.data(EXPIRING, {"d": 30}))["expiringCertifications"] == []
+    assert (await api.data(w.EXPIRING, {"d": 30}))["expiringCertifications"] == []
 
 
 async def test_prework_reminders_and_moved_due_dates_reach_the_learners(story):
@@ -182,18 +134,18 @@ async def test_prework_reminders_and_moved_due_dates_reach_the_learners(story):
     lead = await g.instructor(api)
     session = await g.session(api, course, [lead], capacity=10, starts_at=g.at(days=6), minutes=60)
     learners = [await g.person(api) for _ in range(3)]
-    emails = await _emails(sessions, learners)
+    emails = await w.emails_of(sessions, learners)
     for email in emails:
         plugins.lms.add_user(email)
-    plugins.lms.complete(COURSE_REF, emails[0], "prework", datetime.now(timezone.utc))
-    created = (await api.data(CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": [session],
-                                             "learnerIds": learners, "lmsCourseRef": COURSE_REF,
+    plugins.lms.complete(w.COURSE_REF, emails[0], "prework", datetime.now(timezone.utc))
+    created = (await api.data(w.CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": [session],
+                                             "learnerIds": learners, "lmsCourseRef": w.COURSE_REF,
                                              "lmsConnector": "testlms"}}))["createProgram"]
     assert created["errors"] == []
 
-    await _time_comes(sessions, "program.send_prework_reminders")
-    reminded = await eventually(lambda: len(_told(plugins, "program.prework_reminder")) == 2 and
-                                _told(plugins, "program.prework_reminder"), what="two pre-work reminders")
+    await w.time_comes(sessions, "program.send_prework_reminders")
+    reminded = await eventually(lambda: len(w.told(plugins.channel, "program.prework_reminder")) == 2 and
+                                w.told(plugins.channel, "program.prework_reminder"), what="two pre-work reminders")
     assert sorted(n.to for n in reminded) == sorted(emails[1:]), "the one who did the pre-work is not reminded"
     assert all("Pre-work (due " in n.text for n in reminded)
 
@@ -202,8 +154,8 @@ async def test_prework_reminders_and_moved_due_dates_reach_the_learners(story):
                            {"i": {"sessionId": session, "startsAt": (starts + timedelta(days=7)).isoformat(),
                                   "endsAt": (starts + timedelta(days=7, hours=1)).isoformat()}})
     assert moved["rescheduleSession"]["errors"] == []
-    told = await eventually(lambda: len(_told(plugins, "program.rescheduled")) == 3 and
-                            _told(plugins, "program.rescheduled"), what="three learners told of new due dates")
+    told = await eventually(lambda: len(w.told(plugins.channel, "program.rescheduled")) == 3 and
+                            w.told(plugins.channel, "program.rescheduled"), what="three learners told of new due dates")
     assert sorted(n.to for n in told) == sorted(emails)
     assert all("Pre-work: now due" in n.text for n in told)
 
@@ -214,20 +166,20 @@ async def test_the_lms_is_synced_on_a_schedule(story):
     lead = await g.instructor(api)
     session = await g.session(api, course, [lead], capacity=10, starts_at=g.at(days=6), minutes=60)
     learner = await g.person(api)
-    (email,) = await _emails(sessions, [learner])
+    (email,) = await w.emails_of(sessions, [learner])
     plugins.lms.add_user(email)
-    created = (await api.data(CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": [session],
-                                             "learnerIds": [learner], "lmsCourseRef": COURSE_REF,
+    created = (await api.data(w.CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": [session],
+                                             "learnerIds": [learner], "lmsCourseRef": w.COURSE_REF,
                                              "lmsConnector": "testlms"}}))["createProgram"]
     program = created["program"]["id"]
-    plugins.lms.complete(COURSE_REF, email, "prework", datetime.now(timezone.utc).replace(microsecond=0))
+    plugins.lms.complete(w.COURSE_REF, email, "prework", datetime.now(timezone.utc).replace(microsecond=0))
 
     async def prework_status():
-        journeys = (await api.data(JOURNEYS, {"p": program}))["node"]["journeys"]["edges"]
+        journeys = (await api.data(w.JOURNEYS, {"p": program}))["node"]["journeys"]["edges"]
         return journeys[0]["node"]["stages"][0]["status"]
 
     assert await prework_status() != "COMPLETED"
-    await _time_comes(sessions, "program.sync")
+    await w.time_comes(sessions, "program.sync")
     await eventually(lambda: _completed(prework_status), what="the scheduled sync to record the pre-work")
 
     async def next_sync_queued():

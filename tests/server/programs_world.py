@@ -1,0 +1,57 @@
+"""What the blended-program stories over HTTP share: their GraphQL, a recording channel, the clock."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+
+from podium.core.ids import from_global_id
+from podium.core.instants import utc_now
+from podium.core.models import OutboxMessage, OutboxStatus, Person
+
+CREATE = """mutation($i: CreateProgramInput!) { createProgram(input: $i) {
+  program { id } placements { learner { id } session { id } status } waitlisted { learner { id } }
+  errors { code field message } } }"""
+SYNC = """mutation($i: SyncProgramProgressInput!) { syncProgramProgress(input: $i) {
+  program { id } certified { person { id } issuedAt expiresAt course { id } } lmsNotFound { id } lmsFailed { id }
+  errors { code field message } } }"""
+READINESS = """query($p: ID!, $s: ID!) { node(id: $p) { ... on Program {
+  readiness(sessionId: $s) { learner { id name } ready missingStages } } } }"""
+JOURNEYS = """query($p: ID!) { node(id: $p) { ... on Program { journeys(first: 100) { edges { node {
+  learner { id } completed stages { stage { key } status completedAt } } } } } } }"""
+ATTEND = """mutation($i: RecordAttendanceInput!) { recordAttendance(input: $i) { errors { code message } } }"""
+ROSTER = """query($id: ID!) { node(id: $id) { ... on Session { enrollments(first: 100) {
+  edges { node { id learner { id } } } } } } }"""
+EXPIRING = """query($d: Int!) { expiringCertifications(withinDays: $d) { person { id } expiresAt } }"""
+COURSE_REF = "course-77"
+
+
+@dataclass
+class Recorder:
+    """A notification channel that keeps what it is given."""
+
+    name: str = "recorder"
+    delivered: list = field(default_factory=list)
+
+    async def deliver(self, notification) -> None:
+        self.delivered.append(notification)
+
+
+async def emails_of(sessions, person_ids):
+    ids = [from_global_id(p)[1] for p in person_ids]
+    async with sessions() as db:
+        found = dict((await db.execute(select(Person.id, Person.email).where(Person.id.in_(ids)))).all())
+    return [found[i] for i in ids]
+
+
+async def time_comes(sessions, topic: str) -> None:
+    """The queued moment of every pending `topic` message arrives (instead of waiting days)."""
+    async with sessions() as db:
+        await db.execute(update(OutboxMessage).where(OutboxMessage.topic == topic,
+                                                     OutboxMessage.status == OutboxStatus.PENDING)
+                         .values(deliver_after=utc_now()))
+        await db.commit()
+
+
+def told(recorder: "Recorder", kind: str) -> list:
+    return [n for n in recorder.delivered if n.kind == kind]
