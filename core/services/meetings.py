@@ -1,0 +1,207 @@
+"""A session's online meeting, for any conferencing provider: PENDING, then READY or FAILED, CANCELLED.
+
+The first half are services (called inside `changing(db)`, one audit entry each); the second half is the
+delivery work the outbox runs after commit, which talks to the provider outside any transaction.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..audit import Actor, record_change
+from ..db import changing
+from ..events import emit
+from ..ids import to_global_id
+from ..models import DeliveryMode, Enrollment, EnrollmentStatus, MeetingStatus, Person, Session, SessionStatus
+from ..providers import ConferencingProvider, MeetingSpec
+from .attendance_import import AttendanceRules, ImportResult, import_attendance
+from .records import get_or_404
+from .scheduling import lock_session, session_ordering_key
+
+log = logging.getLogger("podium.meetings")
+
+CONFERENCED = (DeliveryMode.VIRTUAL, DeliveryMode.HYBRID)
+MEETING_FIELDS = ("meeting_provider", "meeting_status", "meeting_join_url", "meeting_external_id", "meeting_error")
+
+
+def needs_meeting(session: Session) -> bool:
+    """VIRTUAL and HYBRID sessions have a meeting until cancelled (a completed one keeps it for the report)."""
+    return session.delivery_mode in CONFERENCED and session.status is not SessionStatus.CANCELLED
+
+
+def meeting_snapshot(session: Session) -> dict[str, Any]:
+    return {f: (v.value if isinstance(v, MeetingStatus) else v) for f in MEETING_FIELDS
+            for v in [getattr(session, f)]}
+
+
+def meeting_spec(session: Session) -> MeetingSpec:
+    return MeetingSpec(session_id=to_global_id("Session", session.id), title=session.title,
+                       starts_at=session.starts_at, ends_at=session.ends_at, timezone=session.timezone,
+                       idempotency_key=f"podium-session-{session.id}")
+
+
+# --- services ----------------------------------------------------------------------------
+
+async def _change_meeting(db: AsyncSession, actor: Actor, session: Session, action: str, **fields: Any) -> Session:
+    before = meeting_snapshot(session)
+    for name, value in fields.items():
+        setattr(session, name, value)
+    after = meeting_snapshot(session)
+    if after == before:
+        return session
+    await db.flush()
+    record_change(db, actor, action, "Session", session.id, before, after)
+    emit(db, "session.meeting_changed", {
+        "session": to_global_id("Session", session.id), "provider": session.meeting_provider,
+        "before": {"status": before["meeting_status"]},
+        "after": {"status": after["meeting_status"], "joinUrl": after["meeting_join_url"],
+                  "externalId": after["meeting_external_id"], "error": after["meeting_error"]},
+    }, session_ordering_key(session.id))
+    return session
+
+
+async def request_meeting(db: AsyncSession, actor: Actor, session_id: int, provider: str) -> Session:
+    """Mark the meeting PENDING in the scheduling transaction; the outbox then asks the provider."""
+    session = await lock_session(db, session_id)
+    if session.meeting_status is MeetingStatus.READY and session.meeting_provider == provider:
+        return session
+    return await _change_meeting(db, actor, session, "session.meeting.request", meeting_provider=provider,
+                                 meeting_status=MeetingStatus.PENDING, meeting_error=None)
+
+
+async def meeting_ready(db: AsyncSession, actor: Actor, session_id: int, external_id: str, join_url: str) -> Session:
+    """The provider made (or found, or updated) the meeting; a cancelled session stays cancelled."""
+    session = await lock_session(db, session_id)
+    if session.status is SessionStatus.CANCELLED or session.meeting_status is MeetingStatus.CANCELLED:
+        return session
+    return await _change_meeting(db, actor, session, "session.meeting.ready", meeting_status=MeetingStatus.READY,
+                                 meeting_external_id=external_id, meeting_join_url=join_url, meeting_error=None)
+
+
+async def meeting_failed(db: AsyncSession, actor: Actor, session_id: int, reason: str) -> Session:
+    """Every retry ran out: say why, so a coordinator can act (or reschedule, which tries again)."""
+    session = await lock_session(db, session_id)
+    if session.meeting_status is MeetingStatus.CANCELLED:
+        return session
+    return await _change_meeting(db, actor, session, "session.meeting.fail", meeting_status=MeetingStatus.FAILED,
+                                 meeting_error=reason[:2000])
+
+
+async def meeting_cancelled(db: AsyncSession, actor: Actor, session_id: int) -> Session:
+    session = await lock_session(db, session_id)
+    return await _change_meeting(db, actor, session, "session.meeting.cancel", meeting_status=MeetingStatus.CANCELLED,
+                                 meeting_join_url=None, meeting_error=None)
+
+
+async def record_registrant(db: AsyncSession, actor: Actor, enrollment_id: int, registrant_id: str,
+                            join_url: str) -> Enrollment:
+    """The learner's own join link, which identifies them in the attendance report."""
+    enrollment = await get_or_404(db, Enrollment, enrollment_id, "enrollmentId", lock=True)
+    before = {"meeting_registrant_id": enrollment.meeting_registrant_id, "meeting_join_url": enrollment.meeting_join_url}
+    enrollment.meeting_registrant_id, enrollment.meeting_join_url = registrant_id, join_url
+    await db.flush()
+    record_change(db, actor, "enrollment.meeting.register", "Enrollment", enrollment.id, before,
+                  {"meeting_registrant_id": registrant_id, "meeting_join_url": join_url})
+    return enrollment
+
+
+# --- delivery (after commit, through the outbox) -----------------------------------------
+
+@dataclass(frozen=True)
+class SessionView:
+    """What delivery needs of a session, read in a short transaction and then used outside it."""
+
+    id: int
+    spec: MeetingSpec
+    wanted: bool
+    past: bool
+    provider: str | None
+    status: MeetingStatus | None
+    external_id: str | None
+
+
+async def _view(sessions: async_sessionmaker[AsyncSession], session_id: int) -> SessionView:
+    async with sessions() as db:
+        s = await db.get(Session, session_id, populate_existing=True)
+        if s is None:
+            raise LookupError(f"no session {session_id}")
+        return SessionView(s.id, meeting_spec(s), needs_meeting(s), s.status is SessionStatus.COMPLETED,
+                           s.meeting_provider, s.meeting_status,
+                           s.meeting_external_id)
+
+
+async def sync_meeting(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider, session_id: int,
+                       actor: Actor) -> None:
+    """Make the provider's meeting match the session: create, update or delete it. Safe to repeat.
+
+    Before creating it always looks for a meeting an earlier, unsure attempt may have made, so a session
+    never gets two meetings.
+    """
+    view = await _view(sessions, session_id)
+    if not view.wanted:
+        if view.provider not in (None, provider.name) or view.status in (None, MeetingStatus.CANCELLED):
+            return
+        external_id = view.external_id
+        if external_id is None:
+            found = await provider.find_meeting(view.spec)
+            external_id = found.external_id if found else None
+        if external_id is not None:
+            await provider.delete_meeting(external_id)
+        async with sessions() as db, changing(db):
+            await meeting_cancelled(db, actor, session_id)
+        return
+    if view.past:
+        return
+    if view.external_id is None:
+        info = await provider.find_meeting(view.spec) or await provider.create_meeting(view.spec)
+        external_id, join_url = info.external_id, info.join_url
+    else:
+        await provider.update_meeting(view.external_id, view.spec)
+        async with sessions() as db:
+            current = await db.get(Session, session_id, populate_existing=True)
+            external_id, join_url = view.external_id, current.meeting_join_url
+    async with sessions() as db, changing(db):
+        await meeting_ready(db, actor, session_id, external_id, join_url)
+    await sync_registrants(sessions, provider, session_id, actor)
+
+
+async def sync_registrants(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider,
+                           session_id: int, actor: Actor) -> int:
+    """Register every enrolled learner not yet registered; returns how many were added."""
+    async with sessions() as db:
+        session = await db.get(Session, session_id, populate_existing=True)
+        if session is None or session.meeting_status is not MeetingStatus.READY \
+                or session.meeting_provider != provider.name or not session.meeting_external_id:
+            return 0
+        external_id = session.meeting_external_id
+        missing = (await db.execute(
+            select(Enrollment.id, Person.email, Person.name).join(Person, Person.id == Enrollment.learner_id)
+            .where(Enrollment.session_id == session_id, Enrollment.status == EnrollmentStatus.ENROLLED,
+                   Enrollment.meeting_registrant_id.is_(None)).order_by(Enrollment.id))).all()
+    for row in missing:
+        registrant = await provider.add_registrant(external_id, row.email, row.name)
+        async with sessions() as db, changing(db):
+            await record_registrant(db, actor, row.id, registrant.registrant_id, registrant.join_url)
+    return len(missing)
+
+
+async def import_meeting_attendance(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider,
+                                    session_id: int, actor: Actor, rules: AttendanceRules) -> ImportResult | None:
+    """Fetch the participants report of the session's meeting and record it as attendance."""
+    view = await _view(sessions, session_id)
+    if view.external_id is None or view.provider != provider.name:
+        return None
+    segments = await provider.participants(view.external_id)
+    async with sessions() as db, changing(db):
+        return await import_attendance(db, actor, session_id, provider.name.upper(), segments, rules)
+
+
+async def session_of_meeting(sessions: async_sessionmaker[AsyncSession], provider: str,
+                             external_id: str) -> int | None:
+    async with sessions() as db:
+        return await db.scalar(select(Session.id).where(Session.meeting_provider == provider,
+                                                        Session.meeting_external_id == str(external_id)))
