@@ -73,13 +73,14 @@ async def request_meeting(db: AsyncSession, actor: Actor, session_id: int, provi
                                  meeting_status=MeetingStatus.PENDING, meeting_error=None)
 
 
-async def meeting_ready(db: AsyncSession, actor: Actor, session_id: int, external_id: str, join_url: str) -> Session:
+async def meeting_ready(db: AsyncSession, actor: Actor, session_id: int, provider: str, external_id: str,
+                        join_url: str) -> Session:
     """The provider made (or found, or updated) the meeting; a cancelled session stays cancelled."""
     session = await lock_session(db, session_id)
     if session.status is SessionStatus.CANCELLED or session.meeting_status is MeetingStatus.CANCELLED:
         return session
-    return await _change_meeting(db, actor, session, "session.meeting.ready", meeting_status=MeetingStatus.READY,
-                                 meeting_external_id=external_id, meeting_join_url=join_url, meeting_error=None)
+    return await _change_meeting(db, actor, session, "session.meeting.ready", meeting_provider=provider,
+                                 meeting_status=MeetingStatus.READY, meeting_external_id=external_id, meeting_join_url=join_url, meeting_error=None)
 
 
 async def meeting_failed(db: AsyncSession, actor: Actor, session_id: int, reason: str) -> Session:
@@ -165,7 +166,7 @@ async def sync_meeting(sessions: async_sessionmaker[AsyncSession], provider: Con
             current = await db.get(Session, session_id, populate_existing=True)
             external_id, join_url = view.external_id, current.meeting_join_url
     async with sessions() as db, changing(db):
-        await meeting_ready(db, actor, session_id, external_id, join_url)
+        await meeting_ready(db, actor, session_id, provider.name, external_id, join_url)
     await sync_registrants(sessions, provider, session_id, actor)
 
 
