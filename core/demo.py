@@ -60,7 +60,12 @@ FIRST = ["Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie",
 LAST = ["Smith", "Jones", "Brown", "Wilson", "Taylor", "Davies", "Evans", "Thomas", "Johnson", "Roberts"]
 
 
-async def load_demo(database_url: str, progress: Callable[[str], None] = lambda _: None) -> str:
+Progress = Callable[[str, int], None]
+"""Told each step's name and how many of the demo's DEMO_STEPS are done."""
+DEMO_STEPS = 3 + 50
+
+
+async def load_demo(database_url: str, progress: Progress = lambda _step, _done: None) -> str:
     engine = create_engine(database_url)
     try:
         async with create_sessionmaker(engine)() as db:
@@ -69,19 +74,20 @@ async def load_demo(database_url: str, progress: Callable[[str], None] = lambda 
             rng = random.Random(2027)
             now = utc_now()
             async with changing(db):
-                rooms, instructors, courses, learners = await _catalogue(db, rng, now.date(), progress)
+                progress("catalogue", 0)
+                rooms, instructors, courses, learners = await _catalogue(db, rng, now.date())
             learner_ids = [learner.id for learner in learners]
-            progress("scheduling sessions")
+            progress("sessions", 1)
             sessions = await _sessions(db, rng, now, rooms, instructors, courses)
-            progress(f"enrolling learners into {len(sessions)} sessions")
-            await _enrolments(db, rng, now, sessions, learner_ids)
+            progress("enrolments", 2)
+            await _enrolments(db, rng, now, sessions, learner_ids, progress)
+            progress("done", DEMO_STEPS)
             return f"demo loaded: {len(courses)} courses, {len(sessions)} sessions, {len(learners)} learners"
     finally:
         await engine.dispose()
 
 
-async def _catalogue(db, rng, today: date, progress):
-    progress("creating venues, rooms, instructors and courses")
+async def _catalogue(db, rng, today: date):
     rooms: list[Resource] = []
     for name, address, tz, venue_rooms in VENUES:
         venue = await catalogue.create_venue(db, ACTOR, name=name, address=address, timezone=tz)
@@ -151,12 +157,13 @@ async def _sessions(db, rng, now: datetime, rooms, instructors, courses) -> list
     return sessions
 
 
-async def _enrolments(db, rng, now: datetime, sessions: list[tuple], learner_ids: list[int]) -> None:
+async def _enrolments(db, rng, now: datetime, sessions: list[tuple], learner_ids: list[int], progress: Progress) -> None:
     upcoming = sorted((s for s in sessions if s[1] > now), key=lambda s: s[1])
     full_id = upcoming[0][0] if upcoming else None
     statuses = [AttendanceStatus.PRESENT] * 6 + [AttendanceStatus.LATE, AttendanceStatus.ABSENT,
                                                  AttendanceStatus.LEFT_EARLY]
-    for session_id, starts_at, ends_at, capacity in sessions:
+    for done, (session_id, starts_at, ends_at, capacity) in enumerate(sessions, start=3):
+        progress("enrolments", done)
         picks = rng.sample(learner_ids, capacity + 6 if session_id == full_id else rng.randint(3, capacity))
         if starts_at > now:
             for learner_id in picks:

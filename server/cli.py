@@ -32,9 +32,15 @@ def demo() -> None:
 
 
 def _load_demo(settings: Settings) -> None:
-    from podium.core.demo import load_demo
+    from rich.progress import Progress
 
-    summary = asyncio.run(load_demo(settings.database_url, progress=typer.echo))
+    from podium.core.demo import DEMO_STEPS, load_demo
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("demo data", total=DEMO_STEPS)
+        summary = asyncio.run(load_demo(
+            settings.database_url, progress=lambda step, done: bar.update(task, completed=done,
+                                                                          description=f"demo: {step}")))
     typer.echo(summary)
 
 

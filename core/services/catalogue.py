@@ -185,6 +185,7 @@ async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **ch
         else:
             raise DomainError(ErrorCode.INVALID, f"A resource has no changeable field {name!r}.", name)
     _check_resource_shape(resource.kind, resource.capacity, resource.email)
+    _require_positive(resource.capacity, "capacity", allow_none=True)
     resource.name = _require_text(resource.name, "name")
     require_timezone(resource.timezone)
     if "capacity" in changes:

@@ -107,22 +107,26 @@ def _refuse_clashes(clashes: list[Clash]) -> None:
                           conflicts=clashes)
 
 
-async def _lock_resources(db: AsyncSession, ids: list[int], field: str, kinds: set[ResourceKind]) -> list[Resource]:
-    """Load and row-lock resources in id order (PostgreSQL serializes bookings of one resource here)."""
-    if not ids:
-        return []
+async def _lock_resources(db: AsyncSession, wanted: dict[str, tuple[list[int], ResourceKind | None]]
+                          ) -> dict[str, list[Resource]]:
+    """Load and row-lock every resource of a change in one query, in id order, so that concurrent
+    changes on PostgreSQL queue on the same rows in the same order and never deadlock."""
+    ids = sorted({rid for rids, _ in wanted.values() for rid in rids})
     rows = (await db.scalars(select(Resource).where(Resource.id.in_(ids)).order_by(Resource.id)
                              .options(selectinload(Resource.qualifications)).with_for_update()
-                             .execution_options(populate_existing=True))).all()
+                             .execution_options(populate_existing=True))).all() if ids else []
     by_id = {r.id: r for r in rows}
-    for rid in ids:
-        resource = by_id.get(rid)
-        if resource is None:
-            raise DomainError(ErrorCode.NOT_FOUND, f"No resource with id {rid}.", field)
-        if resource.kind not in kinds:
-            raise DomainError(ErrorCode.INVALID, f"{resource.name} is a {resource.kind.value.lower()}, "
-                              f"not a {' or '.join(k.value.lower() for k in kinds)}.", field)
-    return [by_id[rid] for rid in ids]
+    found: dict[str, list[Resource]] = {}
+    for field, (rids, kind) in wanted.items():
+        for rid in rids:
+            resource = by_id.get(rid)
+            if resource is None:
+                raise DomainError(ErrorCode.NOT_FOUND, f"No resource with id {rid}.", field)
+            if kind is not None and resource.kind is not kind:
+                raise DomainError(ErrorCode.INVALID, f"{resource.name} is a {resource.kind.value.lower()}, "
+                                  f"not a {kind.value.lower()}.", field)
+        found[field] = [by_id[rid] for rid in rids]
+    return found
 
 
 async def _flush_bookings(db: AsyncSession) -> None:
@@ -164,9 +168,11 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
         raise DomainError(ErrorCode.INVALID, "An in-person or hybrid session needs a room.", "roomId")
     equipment_ids = list(dict.fromkeys(equipment_ids or []))
 
-    instructors = await _lock_resources(db, instructor_ids, "instructorIds", {ResourceKind.INSTRUCTOR})
-    room = (await _lock_resources(db, [room_id], "roomId", {ResourceKind.ROOM}))[0] if room_id is not None else None
-    equipment = await _lock_resources(db, equipment_ids, "equipmentIds", {ResourceKind.EQUIPMENT})
+    locked = await _lock_resources(db, {"instructorIds": (instructor_ids, ResourceKind.INSTRUCTOR),
+                                        "roomId": ([room_id] if room_id is not None else [], ResourceKind.ROOM),
+                                        "equipmentIds": (equipment_ids, ResourceKind.EQUIPMENT)})
+    instructors, equipment = locked["instructorIds"], locked["equipmentIds"]
+    room = locked["roomId"][0] if locked["roomId"] else None
     check_qualifications(course, instructors, starts_at, timezone)
     check_room_capacity(capacity, room, delivery_mode)
     held_from, held_to = _booked_interval(starts_at, ends_at, setup_minutes, teardown_minutes)
@@ -219,8 +225,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     session = await lock_session(db, session_id)
     _require_scheduled(session)
     bookings = await session_bookings(db, session.id)
-    resources = await _lock_resources(db, sorted({b.resource_id for b in bookings}), "sessionId",
-                                      set(ResourceKind))
+    resources = (await _lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
     course = await get_or_404(db, Course, session.course_id, "sessionId")
     check_qualifications(course, [r for r in resources if r.kind is ResourceKind.INSTRUCTOR], starts_at,
                          session.timezone)

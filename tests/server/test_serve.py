@@ -1,0 +1,43 @@
+"""`podium serve --demo` on a fresh directory: migrates SQLite, loads the demo, answers /healthz."""
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_with_demo_on_a_fresh_sqlite(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")}
+    server = subprocess.Popen([sys.executable, "-m", "podium.server.cli", "serve", "--demo", "--port", str(port)],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        answer = None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert answer is not None, server.stdout.read() if server.poll() is not None else "no answer"
+        assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    db = sqlite3.connect(tmp_path / "podium.db")
+    sessions, waitlisted = db.execute(
+        "SELECT (SELECT count(*) FROM session), (SELECT count(*) FROM enrollment WHERE status = 'WAITLISTED')").fetchone()
+    assert sessions == 50 and waitlisted > 0
+    assert server.returncode in (0, -15)
