@@ -14,18 +14,9 @@ from ..audit import Actor, record_change
 from ..models import (
     AttendanceStatus, Booking, Enrollment, EnrollmentStatus, Person, Resource, UnmatchedParticipant,
 )
-from ..providers import ParticipantSegment
+from ..providers import AttendanceRules, ParticipantSegment
 from .attendance import AttendanceRecord, record_attendance
 from .scheduling import lock_session
-
-
-@dataclass(frozen=True)
-class AttendanceRules:
-    """When a participant counts as late, as leaving early, or as absent altogether."""
-
-    late_after_minutes: int = 10          # first joined more than this after the start: LATE
-    left_early_minutes: int = 10          # last left more than this before the end: LEFT_EARLY
-    present_min_percent: int = 50         # attended less than this share of the session: ABSENT
 
 
 @dataclass

@@ -18,7 +18,7 @@ from ..events import emit
 from ..ids import to_global_id
 from ..models import DeliveryMode, Enrollment, EnrollmentStatus, MeetingStatus, Person, Session, SessionStatus
 from ..providers import ConferencingProvider, MeetingSpec
-from .attendance_import import AttendanceRules, ImportResult, import_attendance
+from .attendance_import import ImportResult, import_attendance
 from .records import get_or_404
 from .scheduling import lock_session, session_ordering_key
 
@@ -191,14 +191,15 @@ async def sync_registrants(sessions: async_sessionmaker[AsyncSession], provider:
 
 
 async def import_meeting_attendance(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider,
-                                    session_id: int, actor: Actor, rules: AttendanceRules) -> ImportResult | None:
-    """Fetch the participants report of the session's meeting and record it as attendance."""
+                                    session_id: int, actor: Actor) -> ImportResult | None:
+    """Fetch the participants report of the session's meeting and record it as attendance, by the provider's rules."""
     view = await _view(sessions, session_id)
     if view.external_id is None or view.provider != provider.name:
         return None
     segments = await provider.participants(view.external_id)
     async with sessions() as db, changing(db):
-        return await import_attendance(db, actor, session_id, provider.name.upper(), segments, rules)
+        return await import_attendance(db, actor, session_id, provider.name.upper(), segments,
+                                       provider.attendance_rules)
 
 
 async def session_of_meeting(sessions: async_sessionmaker[AsyncSession], provider: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from podium.core.providers import MeetingInfo, MeetingSpec, ParticipantSegment, Registrant
+from podium.core.providers import AttendanceRules, MeetingInfo, MeetingSpec, ParticipantSegment, Registrant
 
 from .client import ZoomAmbiguous, ZoomClient, ZoomUnavailable
 
@@ -39,6 +39,10 @@ class ZoomProvider:
 
     def __init__(self, client: ZoomClient):
         self.client = client
+        s = client.settings
+        self.attendance_rules = AttendanceRules(late_after_minutes=s.late_after_minutes,
+                                                left_early_minutes=s.left_early_minutes,
+                                                present_min_percent=s.present_min_percent)
 
     async def create_meeting(self, spec: MeetingSpec) -> MeetingInfo:
         """Create, and after an unsure attempt look for the meeting it may have made before trying again."""

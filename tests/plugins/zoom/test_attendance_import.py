@@ -12,13 +12,11 @@ from podium.core.models import (
 )
 from podium.core.services import enrollment as enrollment_service
 from podium.core.services.attendance import AttendanceRecord, record_attendance
-from podium.core.services.attendance_import import AttendanceRules
 from podium.core.services.meetings import import_meeting_attendance, sync_meeting
 from tests import builders as b
 from tests.builders import ADMIN
 
 ZOOM = Actor.system("plugin:zoom")
-RULES = AttendanceRules(late_after_minutes=10, left_early_minutes=10, present_min_percent=50)
 
 
 def _at(start, minutes):
@@ -35,6 +33,8 @@ async def _attendance(sessions, session_id):
 
 
 async def test_the_report_becomes_attendance_and_a_manual_correction_wins(sessions, fake_zoom, zoom_provider):
+    assert (zoom_provider.attendance_rules.late_after_minutes, zoom_provider.attendance_rules.left_early_minutes,
+            zoom_provider.attendance_rules.present_min_percent) == (10, 10, 50), "the defaults this test is about"
     course = await b.course(sessions)
     lead = await b.instructor(sessions, email="host@example.com")
     s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], minutes=120)
@@ -72,7 +72,7 @@ async def test_the_report_becomes_attendance_and_a_manual_correction_wins(sessio
         row("Mystery Guest", "guest@elsewhere.org", "", 111, 115),
     ]
 
-    result = await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM, RULES)
+    result = await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM)
 
     assert (result.recorded, result.unmatched) == (5, 1)
     got = await _attendance(sessions, s.id)
@@ -90,7 +90,7 @@ async def test_the_report_becomes_attendance_and_a_manual_correction_wins(sessio
     # A coordinator corrects Dan (he was excused); a later import does not overwrite it.
     async with sessions() as db, changing(db):
         await record_attendance(db, ADMIN, s.id, [AttendanceRecord(enrollments["dan"], AttendanceStatus.EXCUSED)])
-    result = await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM, RULES)
+    result = await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM)
 
     got = await _attendance(sessions, s.id)
     assert got[ids["dan"]] == (AttendanceStatus.EXCUSED, "MANUAL", None)
@@ -111,7 +111,7 @@ async def test_no_report_yet_changes_nothing(sessions, fake_zoom, zoom_provider)
     await sync_meeting(sessions, zoom_provider, s.id, ZOOM)
 
     try:
-        await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM, RULES)
+        await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM)
     except Exception as exc:  # Zoom answers 3001 until the meeting has a report
         assert "3001" in str(exc)
     else:
