@@ -1,0 +1,430 @@
+"""The outbox dispatcher (rule 7): delivers what a committed change wrote to `outbox_message`.
+
+Kinds of message:
+- `event`: a domain event (core.events.emit). Delivering it fans out, in one transaction, into one
+  `plugin_event` per plugin with `podium_event`, one `notification` per recipient and channel, and a
+  delayed `reminder`; each child has a deterministic idempotency key, so a re-run adds nothing twice
+  and one failing consumer never holds back another.
+- `plugin_event`, `notification`: handed to one plugin's `podium_event` or one channel's `deliver`.
+- `reminder`: due `deliver_after`; becomes notifications unless the session moved or was cancelled.
+- `plugin_call`: work for a provider (target = its name, topic = a name registered with `plugin_call`).
+
+Workers claim due messages under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE`
+on SQLite), so several processes share the work; a crashed worker's lease runs out and its messages
+are taken again, with the same idempotency key. Messages of one consumer (kind, target) with the same
+`ordering_key` go out in id order, which is commit order.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import logging
+import os
+import pkgutil
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from .db import changing
+from .events import EVENT_KIND, DomainEvent
+from .instants import utc_now
+from .models import OutboxMessage, OutboxStatus
+from .settings import Settings
+
+log = logging.getLogger("podium.outbox")
+
+PLUGIN_EVENT_KIND = "plugin_event"
+NOTIFICATION_KIND = "notification"
+REMINDER_KIND = "reminder"
+PLUGIN_CALL_KIND = "plugin_call"
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A claimed message as plain values (no ORM object outlives its transaction)."""
+
+    id: int
+    kind: str
+    topic: str
+    target: str | None
+    ordering_key: str | None
+    payload: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+
+
+# --- writing messages ------------------------------------------------------------------------
+
+async def enqueue(db: AsyncSession, *, kind: str, topic: str, idempotency_key: str, payload: dict[str, Any],
+                  target: str | None = None, ordering_key: str | None = None,
+                  deliver_after: datetime | None = None) -> None:
+    """Add a message in the caller's transaction; a message with the same idempotency key is kept, not doubled."""
+    await enqueue_many(db, [dict(kind=kind, topic=topic, idempotency_key=idempotency_key, payload=payload,
+                                 target=target, ordering_key=ordering_key, deliver_after=deliver_after)])
+
+
+async def enqueue_many(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    now = utc_now()
+    values = [{"status": OutboxStatus.PENDING, "attempts": 0, "created_at": now, "target": None,
+               "ordering_key": None, **row, "deliver_after": row.get("deliver_after") or now} for row in rows]
+    insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+    await db.execute(insert(OutboxMessage).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"]))
+
+
+# --- plugin calls: work a core service hands to a provider ------------------------------------
+
+@dataclass(frozen=True)
+class PluginCall:
+    perform: Callable[["Dispatcher", QueuedMessage], Awaitable[None]]
+    on_dead: Callable[["Dispatcher", QueuedMessage, str], Awaitable[None]] | None = None
+
+
+PLUGIN_CALLS: dict[str, PluginCall] = {}
+
+
+def plugin_call(topic: str, *, on_dead: Callable[["Dispatcher", QueuedMessage, str], Awaitable[None]] | None = None):
+    """Register how a `plugin_call` message of `topic` is performed, and what happens once it is DEAD.
+
+    `perform(dispatcher, message)` finds its provider with `dispatcher.plugins.provider(kind, message.target)`,
+    passes `message.idempotency_key` on, and writes the result back in its own `changing()` transaction.
+    """
+    def register(perform: Callable[["Dispatcher", QueuedMessage], Awaitable[None]]):
+        PLUGIN_CALLS[topic] = PluginCall(perform, on_dead)
+        return perform
+    return register
+
+
+def import_core_services() -> None:
+    """Plugin calls are registered where core services define them; a bare worker imports them all."""
+    from . import services
+
+    for module in pkgutil.iter_modules(services.__path__):
+        importlib.import_module(f"{services.__name__}.{module.name}")
+
+
+async def call_plugin(db: AsyncSession, *, provider: str, topic: str, payload: dict[str, Any], idempotency_key: str,
+                      ordering_key: str | None = None, deliver_after: datetime | None = None) -> None:
+    """From a core service, in its transaction: have `topic` performed for `provider`, after commit, with retries."""
+    await enqueue(db, kind=PLUGIN_CALL_KIND, topic=topic, target=provider, payload=payload,
+                  idempotency_key=idempotency_key, ordering_key=ordering_key, deliver_after=deliver_after)
+
+
+# --- the dispatcher ------------------------------------------------------------------------------
+
+def backoff_delay(attempts: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter: anywhere between 0 and min(cap, base * 2^(attempts-1))."""
+    return random.uniform(0, min(cap, base * 2 ** max(attempts - 1, 0)))
+
+
+@dataclass
+class Outcome:
+    """How one delivery went; recorded with others in one transaction."""
+
+    message: QueuedMessage
+    error: str | None = None          # None: delivered
+
+
+class Dispatcher:
+    """Claims due messages and delivers them, `concurrency` at a time; `run()` until `stop()`.
+
+    Writes are batched: one transaction claims, one fans out the claimed events, one records the
+    outcomes of finished deliveries. A message counts against `concurrency` until its outcome is
+    recorded, so a crash repeats at most `concurrency` deliveries.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], plugins: Any, settings: Settings,
+                 owner: str | None = None) -> None:
+        self.sessions = sessions
+        self.plugins = plugins
+        self.settings = settings
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._inflight: set[asyncio.Task] = set()
+        self._outcomes: list[Outcome] = []
+        self._unsubscribe = None
+        import_core_services()
+        bus = sessions.kw.get("info", {}).get("bus")
+        if bus is not None:  # committed changes in this process wake us at once
+            self._unsubscribe = bus.subscribe(lambda _event: self.wake())
+
+    @property
+    def lease(self) -> timedelta:
+        """Longer than a delivery may take (its timeout), so a live worker never loses a message it holds."""
+        return timedelta(seconds=max(self.settings.outbox_lease_seconds, self.settings.outbox_timeout_seconds + 1))
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        log.info("outbox dispatcher %s started", self.owner)
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                free = 0
+                claimed: list[QueuedMessage] = []
+                try:
+                    await self._record_outcomes()
+                    free = self.settings.outbox_concurrency - len(self._inflight) - len(self._outcomes)
+                    if free > 0:
+                        claimed = await self.claim(free)
+                        await self._start(claimed)
+                except Exception:  # the database is away: try again later, never die
+                    log.exception("outbox dispatcher could not reach the database")
+                if claimed and len(claimed) == free:
+                    continue
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
+                except TimeoutError:
+                    pass
+        finally:
+            if self._inflight:
+                await asyncio.wait(set(self._inflight), timeout=self.settings.outbox_timeout_seconds + 1)
+                for task in self._inflight:
+                    task.cancel()
+            try:
+                await self._record_outcomes()
+            except Exception:
+                log.exception("outcomes of the last deliveries not recorded; they will be delivered again")
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            log.info("outbox dispatcher %s stopped", self.owner)
+
+    async def _start(self, claimed: list[QueuedMessage]) -> None:
+        """Deliveries to plugins run as tasks; fan-outs and reminders are database work, done here at once."""
+        local = [m for m in claimed if m.kind in (EVENT_KIND, REMINDER_KIND)]
+        for message in claimed:
+            if message.kind not in (EVENT_KIND, REMINDER_KIND):
+                task = asyncio.create_task(self._deliver(message))
+                self._inflight.add(task)
+                task.add_done_callback(self._done)
+        if local:
+            await self._expand(local)
+            self.wake()  # their children are due now
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._inflight.discard(task)
+        self.wake()
+
+    # --- claiming -----------------------------------------------------------------------------
+
+    async def claim(self, limit: int) -> list[QueuedMessage]:
+        now = utc_now()
+        async with self.sessions() as db:  # a plain read first: an idle poll takes no write lock
+            if await db.scalar(select(OutboxMessage.id).where(
+                    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now).limit(1)) is None:
+                return []
+        async with self.sessions() as db, changing(db):
+            earlier = aliased(OutboxMessage)
+            held_back = exists().where(
+                earlier.status == OutboxStatus.PENDING, earlier.ordering_key == OutboxMessage.ordering_key,
+                earlier.kind == OutboxMessage.kind,
+                func.coalesce(earlier.target, "") == func.coalesce(OutboxMessage.target, ""),
+                earlier.id < OutboxMessage.id)
+            query = (select(OutboxMessage.id).where(
+                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now,
+                or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now), ~held_back)
+                .order_by(OutboxMessage.id).limit(limit))
+            if db.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list((await db.scalars(query)).all())
+            if not ids:
+                return []
+            await db.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                             .values(leased_until=now + self.lease, lease_owner=self.owner)
+                             .execution_options(synchronize_session=False))
+            rows = (await db.execute(select(
+                OutboxMessage.id, OutboxMessage.kind, OutboxMessage.topic, OutboxMessage.target,
+                OutboxMessage.ordering_key, OutboxMessage.payload, OutboxMessage.idempotency_key,
+                OutboxMessage.attempts).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))).all()
+        return [QueuedMessage(*row) for row in rows]
+
+    # --- delivering to plugins -------------------------------------------------------------------
+
+    async def _deliver(self, message: QueuedMessage) -> None:
+        try:
+            async with asyncio.timeout(self.settings.outbox_timeout_seconds):
+                await self._hand_over(message)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a plugin's failure or time-out: recorded and retried, never raised
+            error = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+            self._outcomes.append(Outcome(message, error))
+            return
+        self._outcomes.append(Outcome(message))
+
+    async def _hand_over(self, message: QueuedMessage) -> None:
+        from .notifications import notification_from_message
+
+        if message.kind == PLUGIN_EVENT_KIND:
+            payload = message.payload
+            event = DomainEvent(id=payload["id"], type=payload["type"],
+                                occurred_at=datetime.fromisoformat(payload["occurred_at"]),
+                                payload=payload["payload"], ordering_key=message.ordering_key)
+            await self.plugins.send_event(message.target, event)
+        elif message.kind == NOTIFICATION_KIND:
+            channel = self.plugins.provider("channels", message.target)
+            await channel.deliver(notification_from_message(message, self.settings))
+        elif message.kind == PLUGIN_CALL_KIND:
+            call = PLUGIN_CALLS.get(message.topic)
+            if call is None:
+                raise LookupError(f"no plugin call registered for {message.topic!r}")
+            await call.perform(self, message)
+        else:
+            raise LookupError(f"unknown outbox message kind {message.kind!r}")
+
+    # --- fan-out and reminders: database work, all or nothing --------------------------------
+
+    async def _expand(self, messages: list[QueuedMessage]) -> None:
+        """Expand events and due reminders into child messages, in one transaction for the lot.
+
+        If the lot fails, each is tried in its own transaction, so one bad message fails alone.
+        """
+        try:
+            async with self.sessions() as db, changing(db):
+                for message in messages:
+                    await self._expand_one(db, message)
+            return
+        except Exception as exc:
+            if len(messages) == 1:
+                self._outcomes.append(Outcome(messages[0], f"{type(exc).__name__}: {exc}"))
+                return
+        for message in messages:
+            try:
+                async with self.sessions() as db, changing(db):
+                    await self._expand_one(db, message)
+            except Exception as exc:
+                self._outcomes.append(Outcome(message, f"{type(exc).__name__}: {exc}"))
+
+    async def _expand_one(self, db: AsyncSession, message: QueuedMessage) -> None:
+        from .notifications import notifications_for_event, reminder_for_event, reminder_notifications
+
+        note = None
+        if message.kind == EVENT_KIND:
+            event = message.payload
+            children = [dict(kind=PLUGIN_EVENT_KIND, topic=message.topic, target=plugin, payload=event,
+                             ordering_key=message.ordering_key, idempotency_key=f"{event['id']}:event:{plugin}")
+                        for plugin in self.plugins.event_receivers()]
+            if self.plugins.channels:
+                for planned in await notifications_for_event(db, event, self.settings):
+                    children += self._per_channel(planned, f"{event['id']}", message.ordering_key)
+            reminder = reminder_for_event(event, self.settings)
+            if reminder is not None:
+                children.append(dict(kind=REMINDER_KIND, topic="session.reminder", payload=reminder["payload"],
+                                     idempotency_key=f"{event['id']}:reminder",
+                                     deliver_after=reminder["deliver_after"]))
+        else:
+            planned = await reminder_notifications(db, message.payload, self.settings)
+            if planned is None:
+                note = "skipped: the session moved or was cancelled"
+            children = [child for p in planned or []
+                        for child in self._per_channel(p, message.idempotency_key, message.ordering_key)]
+        await enqueue_many(db, children)
+        await db.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
+            status=OutboxStatus.DELIVERED, delivered_at=utc_now(), attempts=OutboxMessage.attempts + 1,
+            leased_until=None, lease_owner=None, last_error=note).execution_options(synchronize_session=False))
+
+    def _per_channel(self, planned: dict[str, Any], key_prefix: str, ordering_key: str | None) -> list[dict[str, Any]]:
+        """One message per channel; ordered per session and recipient, so one bad address holds back no one else."""
+        if ordering_key is not None:
+            ordering_key = f"{ordering_key}:{hashlib.sha256(planned['to'].encode()).hexdigest()[:16]}"
+        return [dict(kind=NOTIFICATION_KIND, topic=planned["kind"], target=channel, payload=planned,
+                     ordering_key=ordering_key,
+                     idempotency_key=f"{key_prefix}:{channel}:{planned['to']}:{planned['kind']}")
+                for channel in self.plugins.channels]
+
+    # --- recording outcomes ------------------------------------------------------------------------
+
+    async def _record_outcomes(self) -> None:
+        """Write every finished delivery in one transaction; kept for the next try if the database is away."""
+        if not self._outcomes:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        now = utc_now()
+        dead: list[Outcome] = []
+        try:
+            async with self.sessions() as db, changing(db):
+                delivered = [o.message.id for o in outcomes if o.error is None]
+                if delivered:
+                    await db.execute(update(OutboxMessage).where(OutboxMessage.id.in_(delivered)).values(
+                        status=OutboxStatus.DELIVERED, delivered_at=now, attempts=OutboxMessage.attempts + 1,
+                        leased_until=None, lease_owner=None, last_error=None)
+                        .execution_options(synchronize_session=False))
+                for outcome in outcomes:
+                    if outcome.error is not None:
+                        if await self._record_failure(db, outcome, now):
+                            dead.append(outcome)
+        except Exception:
+            self._outcomes[:0] = outcomes
+            raise
+        for outcome in dead:
+            call = PLUGIN_CALLS.get(outcome.message.topic) if outcome.message.kind == PLUGIN_CALL_KIND else None
+            if call is not None and call.on_dead is not None:
+                try:
+                    await call.on_dead(self, outcome.message, outcome.error)
+                except Exception:
+                    log.exception("on_dead of plugin call %s failed", outcome.message.topic)
+
+    async def _record_failure(self, db: AsyncSession, outcome: Outcome, now: datetime) -> bool:
+        """Back off, or DEAD after the last attempt; True when it just died."""
+        message = outcome.message
+        attempts = message.attempts + 1
+        dead = attempts >= self.settings.outbox_max_attempts
+        delay = backoff_delay(attempts, self.settings.outbox_backoff_seconds, self.settings.outbox_backoff_max_seconds)
+        log.warning("outbox message %s (%s %s -> %s) failed, attempt %d%s: %s", message.id, message.kind,
+                    message.topic, message.target or "-", attempts, ", now DEAD" if dead else f", again in {delay:.1f}s",
+                    outcome.error)
+        result = await db.execute(update(OutboxMessage).where(
+            OutboxMessage.id == message.id, OutboxMessage.lease_owner == self.owner).values(
+            status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,
+            deliver_after=now + timedelta(seconds=delay), leased_until=None, lease_owner=None,
+            last_error=outcome.error[:MAX_ERROR_CHARS]).execution_options(synchronize_session=False))
+        return dead and bool(result.rowcount)
+
+
+# --- what operators see: `podium outbox list|retry` and the GraphQL outbox query -----------------
+
+async def outbox_overview(db: AsyncSession, statuses: list[OutboxStatus] | None = None, failing_only: bool = False,
+                          limit: int = 50) -> tuple[dict[str, int], list[OutboxMessage]]:
+    """Counts per status (and `FAILING`: pending after at least one failed attempt), and the latest matching rows."""
+    counts = {status.value: 0 for status in OutboxStatus}
+    for status, n in (await db.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))).all():
+        counts[status.value] = n
+    counts["FAILING"] = await db.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.attempts > 0)) or 0
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if statuses:
+        query = query.where(OutboxMessage.status.in_(statuses))
+    if failing_only:
+        query = query.where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.attempts > 0)
+    return counts, list((await db.scalars(query)).all())
+
+
+async def retry_messages(db: AsyncSession, ids: list[int] | None = None, all_dead: bool = False) -> int:
+    """Put DEAD (or backing-off) messages back in line now; call inside `changing(db)`. Returns how many."""
+    if not ids and not all_dead:
+        return 0
+    condition = OutboxMessage.status == OutboxStatus.DEAD if all_dead else and_(
+        OutboxMessage.id.in_(ids or []), OutboxMessage.status != OutboxStatus.DELIVERED)
+    result = await db.execute(update(OutboxMessage).where(condition).values(
+        status=OutboxStatus.PENDING, attempts=0, deliver_after=utc_now(), leased_until=None, lease_owner=None)
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0
