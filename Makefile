@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: run test install bench schema clean
 
-$(BIN)/podium: pyproject.toml
+$(BIN)/podium: pyproject.toml tests/thirdparty/podium-logbook/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	# The third-party plugin the tests discover through its entry point, installed like a vendor's package.
+	$(BIN)/pip install --quiet -e tests/thirdparty/podium-logbook
 	@touch $@
 
 install: $(BIN)/podium

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./podium.db"
@@ -34,6 +35,17 @@ class Settings:
     templates_dir: str | None = None
     reminder_hours: int = 24
     max_body_bytes: int = 1_000_000
+    organizer_email: str = "noreply@podium.invalid"
+    outbox_in_serve: bool = True
+    outbox_max_attempts: int = 10
+    outbox_backoff_seconds: float = 2.0
+    outbox_backoff_max_seconds: float = 3600.0
+    outbox_timeout_seconds: float = 30.0
+    outbox_lease_seconds: float = 120.0
+    outbox_concurrency: int = 16
+    outbox_poll_seconds: float = 1.0
+    # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -46,4 +58,14 @@ class Settings:
             templates_dir=env.get("PODIUM_TEMPLATES_DIR") or None,
             reminder_hours=int(env.get("PODIUM_REMINDER_HOURS") or 24),
             max_body_bytes=int(env.get("PODIUM_MAX_BODY_BYTES") or 1_000_000),
+            organizer_email=env.get("PODIUM_ORGANIZER_EMAIL") or cls.organizer_email,
+            outbox_in_serve=(env.get("PODIUM_OUTBOX_IN_SERVE") or "true").strip().lower() not in ("0", "false", "no", "off"),
+            outbox_max_attempts=int(env.get("PODIUM_OUTBOX_MAX_ATTEMPTS") or 10),
+            outbox_backoff_seconds=float(env.get("PODIUM_OUTBOX_BACKOFF_SECONDS") or 2.0),
+            outbox_backoff_max_seconds=float(env.get("PODIUM_OUTBOX_BACKOFF_MAX_SECONDS") or 3600.0),
+            outbox_timeout_seconds=float(env.get("PODIUM_OUTBOX_TIMEOUT_SECONDS") or 30.0),
+            outbox_lease_seconds=float(env.get("PODIUM_OUTBOX_LEASE_SECONDS") or 120.0),
+            outbox_concurrency=int(env.get("PODIUM_OUTBOX_CONCURRENCY") or 16),
+            outbox_poll_seconds=float(env.get("PODIUM_OUTBOX_POLL_SECONDS") or 1.0),
+            env=dict(env),
         )

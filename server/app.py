@@ -1,19 +1,23 @@
 """The composition root: settings, database, event bus and routes in one Starlette app."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from podium.core.db import create_engine, create_sessionmaker
 from podium.core.events import EventBus
+from podium.core.outbox import Dispatcher
+from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.settings import Settings
 
 log = logging.getLogger("podium.server")
@@ -25,6 +29,8 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     bus: EventBus
+    plugins: Plugins
+    dispatcher: Dispatcher | None = field(default=None, repr=False)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -38,16 +44,32 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, Any]] = ()) -> Starlette:
+    """The app; plugins start and the outbox dispatcher runs in its lifespan (unless PODIUM_OUTBOX_IN_SERVE=false)."""
     settings = settings or Settings.from_env()
     engine = create_engine(settings.database_url)
     bus = EventBus()
-    state = AppState(settings=settings, engine=engine, sessions=create_sessionmaker(engine, bus), bus=bus)
+    plugins = create_plugin_manager(settings, extra_plugins)
+    state = AppState(settings=settings, engine=engine, sessions=create_sessionmaker(engine, bus), bus=bus,
+                     plugins=plugins)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        yield
-        await engine.dispose()
+        await plugins.start()
+        for name, routes in plugins.routes.items():
+            if routes:
+                app.router.routes.append(Mount(f"/plugins/{name}", routes=routes))
+        runner = None
+        if settings.outbox_in_serve:
+            state.dispatcher = Dispatcher(state.sessions, plugins, settings)
+            runner = asyncio.create_task(state.dispatcher.run())
+        try:
+            yield
+        finally:
+            if runner is not None:
+                state.dispatcher.stop()
+                await runner
+            await engine.dispose()
 
     app = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
     app.state.podium = state

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 import typer
 
@@ -12,6 +13,8 @@ from podium.core.settings import Settings
 app = typer.Typer(help="Podium: an open, headless Training Management System core.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+outbox_app = typer.Typer(help="The outbox: what is pending, failing and dead; retry the dead.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
 
 
 @db_app.command("upgrade")
@@ -69,6 +72,126 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     typer.echo(f"Podium on http://{host}:{port}/graphql with {_safe_url(settings.database_url)}")
     uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, timeout_graceful_shutdown=10)
+
+
+@app.command()
+def worker(log_level: str = typer.Option("info"), concurrency: int = typer.Option(None, min=1,
+           help="Deliveries at a time (default PODIUM_OUTBOX_CONCURRENCY).")) -> None:
+    """Deliver outbox messages in this process until SIGTERM or Ctrl-C; run as many as you like."""
+    from podium.core.migrate import upgrade
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    if concurrency:
+        settings = replace(settings, outbox_concurrency=concurrency)
+    if is_sqlite(settings.database_url):
+        upgrade(settings.database_url)
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    import signal
+
+    from podium.core.db import create_engine, create_sessionmaker
+    from podium.core.outbox import Dispatcher
+
+    plugins = await _started_plugins(settings)
+    engine = create_engine(settings.database_url)
+    dispatcher = Dispatcher(create_sessionmaker(engine), plugins, settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, dispatcher.stop)
+    typer.echo(f"podium worker {dispatcher.owner} on {_safe_url(settings.database_url)}; "
+               f"plugins: {', '.join(plugins.loaded) or 'none'}")
+    try:
+        await dispatcher.run()
+    finally:
+        await engine.dispose()
+
+
+async def _started_plugins(settings: Settings):
+    """Plugins loaded and started, or a plain message and exit status 1 when their settings are wrong."""
+    from podium.core.plugins import PluginError, load_plugins
+
+    try:
+        return await load_plugins(settings)
+    except PluginError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("plugins")
+def list_plugins() -> None:
+    """The loaded plugins: version, where they come from, hooks, and what they provide (secrets masked)."""
+    from podium.core.plugin_settings import describe
+
+    plugins = asyncio.run(_started_plugins(Settings.from_env()))
+    if not plugins.loaded:
+        typer.echo("no plugins loaded")
+    for name, plugin in plugins.loaded.items():
+        typer.echo(f"{name} {plugin.version} ({plugin.source})")
+        typer.echo(f"  hooks: {', '.join(plugins.hooks_of(name)) or 'none'}")
+        for (kind, provider_name), owner in plugins.provided_by.items():
+            if owner != name:
+                continue
+            provider = plugins.provider(kind, provider_name)
+            config = getattr(provider, "config", None)
+            shown = ", ".join(f"{k}={v}" for k, v in describe(config).items()) if config is not None else ""
+            typer.echo(f"  {kind}: {provider_name}" + (f" ({shown})" if shown else ""))
+
+
+@outbox_app.command("list")
+def outbox_list(status: list[str] = typer.Option(None, help="PENDING, DELIVERED or DEAD; repeat for several."),
+                failing: bool = typer.Option(False, help="Only pending messages that failed at least once."),
+                limit: int = typer.Option(50, min=1, max=1000)) -> None:
+    """Counts per status, then the latest messages (newest first)."""
+    from podium.core.models import OutboxStatus
+
+    try:
+        statuses = [OutboxStatus(s.upper()) for s in status or []]
+    except ValueError:
+        raise typer.BadParameter("status is PENDING, DELIVERED or DEAD") from None
+    counts, rows = asyncio.run(_outbox(lambda db: _overview(db, statuses, failing, limit)))
+    typer.echo("  ".join(f"{k.lower()}: {v}" for k, v in counts.items()))
+    for m in rows:
+        due = "" if m.status.value != "PENDING" else f" due {m.deliver_after:%Y-%m-%d %H:%M:%S}Z"
+        error = f" — {m.last_error}" if m.last_error else ""
+        typer.echo(f"#{m.id} {m.status.value} {m.kind} {m.topic} -> {m.target or '-'} attempts={m.attempts}{due}"
+                   f" key={m.idempotency_key}{error}")
+
+
+async def _overview(db, statuses, failing, limit):
+    from podium.core.outbox import outbox_overview
+
+    return await outbox_overview(db, statuses, failing, limit)
+
+
+@outbox_app.command("retry")
+def outbox_retry(ids: list[int] = typer.Argument(None, help="Message ids (see `podium outbox list`)."),
+                 all_dead: bool = typer.Option(False, "--all-dead", help="Every DEAD message.")) -> None:
+    """Put DEAD or backing-off messages back in line now, with their attempts reset."""
+    from podium.core.db import changing
+    from podium.core.outbox import retry_messages
+
+    if not ids and not all_dead:
+        raise typer.BadParameter("give message ids or --all-dead")
+
+    async def retry(db):
+        async with changing(db):
+            return await retry_messages(db, ids, all_dead)
+
+    typer.echo(f"{asyncio.run(_outbox(retry))} message(s) queued again")
+
+
+async def _outbox(action):
+    from podium.core.db import create_engine, create_sessionmaker
+
+    engine = create_engine(Settings.from_env().database_url)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            return await action(db)
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":

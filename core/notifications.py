@@ -1,0 +1,201 @@
+"""Who is told what, for each domain event; and how a planned notification is rendered.
+
+Planning happens when the outbox fans an event out (recipients come from the database then); the
+plan is plain JSON stored on each channel's outbox message. Rendering (Jinja2 templates, the `.ics`)
+happens at delivery, so a broken override template fails only its own messages.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .calendar_invites import session_invite, session_uid
+from .ids import from_global_id
+from .instants import utc_now
+from .models import (
+    Booking, BookingRole, Course, Enrollment, EnrollmentStatus, Person, Resource, Session, SessionStatus,
+)
+from .providers import Attachment, Notification
+from .settings import Settings
+
+BUNDLED_TEMPLATES = Path(__file__).with_name("templates")
+KINDS = ("enrollment.confirmed", "enrollment.waitlisted", "enrollment.promoted", "enrollment.cancelled",
+         "session.rescheduled", "session.cancelled", "session.reminder", "session.instructor_assigned")
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+def _when(starts_at: datetime, ends_at: datetime, tz: str) -> str:
+    start, end = starts_at.astimezone(ZoneInfo(tz)), ends_at.astimezone(ZoneInfo(tz))
+    return f"{start:%A} {start.day} {start:%B %Y}, {start:%H:%M}–{end:%H:%M} ({tz})"
+
+
+def _session_facts(session: Session, course: Course, starts_at: datetime, ends_at: datetime, sequence: int,
+                   settings: Settings) -> dict[str, Any]:
+    return {"session_id": session.id, "title": session.title, "course_title": course.title, "course_code": course.code,
+            "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "timezone": session.timezone,
+            "delivery_mode": session.delivery_mode.value, "join_url": session.meeting_join_url,
+            "sequence": sequence, "uid": session_uid(session.id, settings.organizer_email)}
+
+
+def _plan(kind: str, to: str, name: str, tz: str, facts: dict[str, Any], settings: Settings,
+          invite: str | None = None, **extra: Any) -> dict[str, Any]:
+    starts_at, ends_at = datetime.fromisoformat(facts["starts_at"]), datetime.fromisoformat(facts["ends_at"])
+    context = {**facts, **extra, "recipient_name": name, "when": _when(starts_at, ends_at, facts["timezone"]),
+               "when_local": _when(starts_at, ends_at, tz) if tz != facts["timezone"] else None}
+    planned: dict[str, Any] = {"kind": kind, "to": to, "name": name, "context": context, "invite": None}
+    if invite:
+        planned["invite"] = {"method": invite, "uid": facts["uid"], "sequence": facts["sequence"],
+                             "starts_at": facts["starts_at"], "ends_at": facts["ends_at"],
+                             "timezone": facts["timezone"], "summary": facts["title"],
+                             "location": facts["join_url"], "organizer": settings.organizer_email,
+                             "attendee": to, "attendee_name": name}
+    return planned
+
+
+async def _session(db: AsyncSession, session_id: int) -> tuple[Session, Course] | None:
+    row = (await db.execute(select(Session, Course).join(Course, Course.id == Session.course_id)
+                            .where(Session.id == session_id))).first()
+    return (row[0], row[1]) if row else None
+
+
+async def _instructors(db: AsyncSession, session_id: int) -> list[Resource]:
+    return list((await db.scalars(select(Resource).join(Booking, Booking.resource_id == Resource.id).where(
+        Booking.session_id == session_id, Booking.role.in_([BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR]),
+        Resource.email.is_not(None)).order_by(Booking.id))).all())
+
+
+async def _learners(db: AsyncSession, session_id: int, statuses: list[EnrollmentStatus]) -> list[tuple[Person, EnrollmentStatus]]:
+    return [(p, s) for p, s in (await db.execute(select(Person, Enrollment.status).join(
+        Enrollment, Enrollment.learner_id == Person.id).where(
+        Enrollment.session_id == session_id, Enrollment.status.in_(statuses)).order_by(Enrollment.id))).all()]
+
+
+def _enrollment_kind(payload: dict[str, Any]) -> str | None:
+    after = payload["after"]["status"]
+    if payload.get("reason") == "promoted":
+        return "enrollment.promoted"
+    return {"ENROLLED": "enrollment.confirmed", "WAITLISTED": "enrollment.waitlisted",
+            "CANCELLED": "enrollment.cancelled"}.get(after)
+
+
+async def notifications_for_event(db: AsyncSession, event: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
+    """The notifications one committed event causes, one per recipient (an empty list for most events)."""
+    payload = event["payload"]
+    if event["type"] == "enrollment.changed":
+        kind = _enrollment_kind(payload)
+        session_ref, learner_ref = from_global_id(payload["session"]), from_global_id(payload["learner"])
+        if kind is None or session_ref is None or learner_ref is None:
+            return []
+        found, learner = await _session(db, session_ref[1]), await db.get(Person, learner_ref[1])
+        if found is None or learner is None:
+            return []
+        session, course = found
+        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
+        invite = None
+        if kind in ("enrollment.confirmed", "enrollment.promoted") and session.status is SessionStatus.SCHEDULED:
+            invite = "REQUEST"
+        elif kind == "enrollment.cancelled" and payload["before"]["status"] == "ENROLLED":
+            invite = "CANCEL"
+        return [_plan(kind, learner.email, learner.name, learner.timezone, facts, settings, invite,
+                      waitlist_position=payload["after"].get("waitlistPosition"), reason=payload.get("reason"))]
+
+    if event["type"] not in ("session.scheduled", "session.rescheduled", "session.cancelled"):
+        return []
+    session_ref = from_global_id(payload["session"])
+    found = await _session(db, session_ref[1]) if session_ref else None
+    if found is None:
+        return []
+    session, course = found
+    facts = _session_facts(session, course, datetime.fromisoformat(payload["startsAt"]),
+                           datetime.fromisoformat(payload["endsAt"]), payload["sequence"], settings)
+    instructors = await _instructors(db, session.id)
+    planned: list[dict[str, Any]] = []
+    if event["type"] == "session.scheduled":
+        return [_plan("session.instructor_assigned", r.email, r.name, r.timezone, facts, settings, "REQUEST")
+                for r in instructors]
+    kind = event["type"]
+    before = payload.get("before") or {}
+    extra = {"reason": payload.get("reason"),
+             "previous_when": _when(datetime.fromisoformat(before["startsAt"]), datetime.fromisoformat(before["endsAt"]),
+                                    session.timezone) if before.get("startsAt") else None}
+    method = "CANCEL" if kind == "session.cancelled" else "REQUEST"
+    for person, status in await _learners(db, session.id, [EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED]):
+        invite = method if status is EnrollmentStatus.ENROLLED else None
+        planned.append(_plan(kind, person.email, person.name, person.timezone, facts, settings, invite,
+                             enrollment_status=status.value, **extra))
+    for resource in instructors:
+        planned.append(_plan(kind, resource.email, resource.name, resource.timezone, facts, settings, method,
+                             enrollment_status=None, **extra))
+    seen: set[str] = set()
+    return [p for p in planned if not (p["to"] in seen or seen.add(p["to"]))]
+
+
+def reminder_for_event(event: dict[str, Any], settings: Settings) -> dict[str, Any] | None:
+    """A scheduled or rescheduled session gets one reminder message, due `reminder_hours` before it starts."""
+    if event["type"] not in ("session.scheduled", "session.rescheduled") or settings.reminder_hours <= 0:
+        return None
+    payload = event["payload"]
+    session_ref = from_global_id(payload["session"])
+    due = datetime.fromisoformat(payload["startsAt"]) - timedelta(hours=settings.reminder_hours)
+    if session_ref is None or due <= utc_now():
+        return None  # too late to remind: the confirmation said when
+    return {"deliver_after": due, "payload": {"session_id": session_ref[1], "sequence": payload["sequence"]}}
+
+
+async def reminder_notifications(db: AsyncSession, reminder: dict[str, Any], settings: Settings) -> list[dict[str, Any]] | None:
+    """The reminders to send now; None when the session was moved or cancelled since (a newer reminder exists)."""
+    found = await _session(db, reminder["session_id"])
+    if found is None:
+        return None
+    session, course = found
+    if session.status is not SessionStatus.SCHEDULED or session.sequence != reminder["sequence"]:
+        return None
+    facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
+    return [_plan("session.reminder", person.email, person.name, person.timezone, facts, settings)
+            for person, _ in await _learners(db, session.id, [EnrollmentStatus.ENROLLED])]
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=8)
+def template_environment(templates_dir: str | None) -> jinja2.Environment:
+    """Templates from `PODIUM_TEMPLATES_DIR` first, then the bundled ones; HTML is autoescaped, text is not."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(templates_dir)] if templates_dir else []
+    loaders.append(jinja2.FileSystemLoader(BUNDLED_TEMPLATES))
+    return jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
+                              autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+                              keep_trailing_newline=True)
+
+
+def render(planned: dict[str, Any], settings: Settings, idempotency_key: str) -> Notification:
+    """`<kind>.txt` (first line: the subject) and `<kind>.html`, plus the `.ics` when the plan has an invite."""
+    env = template_environment(settings.templates_dir)
+    context = {**planned["context"], "kind": planned["kind"]}
+    subject, _, text = env.get_template(f"{planned['kind']}.txt").render(context).lstrip().partition("\n")
+    html = env.get_template(f"{planned['kind']}.html").render(context)
+    attachments: tuple[Attachment, ...] = ()
+    if planned.get("invite"):
+        method = planned["invite"]["method"]
+        attachments = (Attachment("invite.ics", f"text/calendar; method={method}", session_invite(planned["invite"])),)
+    return Notification(kind=planned["kind"], to=planned["to"], name=planned["name"],
+                        subject=" ".join(subject.split()), text=text.lstrip("\n"), html=html,
+                        idempotency_key=idempotency_key, attachments=attachments)
+
+
+def notification_from_message(message: Any, settings: Settings) -> Notification:
+    return render(message.payload, settings, message.idempotency_key)
+
+
+def attachment_json(attachment: Attachment) -> dict[str, str]:
+    """How an attachment travels in JSON (e.g. a webhook body or a test log)."""
+    return {"filename": attachment.filename, "content_type": attachment.content_type,
+            "content": base64.b64encode(attachment.content).decode()}

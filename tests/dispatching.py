@@ -1,0 +1,67 @@
+"""Running the real outbox dispatcher beside a test, and waiting for what it delivers."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import select
+
+from podium.core.models import OutboxMessage
+from podium.core.outbox import Dispatcher
+from podium.core.plugins import load_plugins
+from podium.core.settings import Settings
+
+QUICK = dict(outbox_poll_seconds=0.1, outbox_backoff_seconds=0.05, outbox_backoff_max_seconds=0.5,
+             outbox_timeout_seconds=5.0, outbox_lease_seconds=30.0)
+
+
+def settings_from(env: dict[str, str], **fields) -> Settings:
+    """Settings read from `env` as Podium would, with quick outbox timings unless told otherwise."""
+    base = Settings.from_env(env)
+    from dataclasses import replace
+    return replace(base, **{**QUICK, **fields})
+
+
+@asynccontextmanager
+async def dispatching(sessions, settings: Settings, extra=()):
+    """The dispatcher running in the background, as inside `podium serve`, stopped cleanly afterwards."""
+    plugins = await load_plugins(settings, extra)
+    dispatcher = Dispatcher(sessions, plugins, settings)
+    task = asyncio.create_task(dispatcher.run())
+    try:
+        yield dispatcher
+    finally:
+        dispatcher.stop()
+        await task
+
+
+async def eventually(check, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
+    """Poll `check` (sync or async) until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def logbook(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def outbox_rows(sessions, **where) -> list[OutboxMessage]:
+    async with sessions() as db:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        for name, value in where.items():
+            query = query.where(getattr(OutboxMessage, name) == value)
+        return list((await db.scalars(query)).all())
