@@ -61,6 +61,13 @@ def meeting_spec(session: Session) -> MeetingSpec:
 
 # --- planning (inside the change's transaction) ------------------------------------------
 
+def choose_conferencing(sessions: async_sessionmaker[AsyncSession], providers: dict[str, Any]) -> str | None:
+    """At start-up: new meetings go to the first loaded conferencing provider; none loaded, no meetings."""
+    name = next(iter(providers), None)
+    sessions.kw.setdefault("info", {})[CONFERENCING_INFO_KEY] = name
+    return name
+
+
 def active_provider(db: AsyncSession) -> str | None:
     """The conferencing provider the app runs with (set on the sessionmaker by the composition root)."""
     return db.info.get(CONFERENCING_INFO_KEY)
