@@ -1,0 +1,46 @@
+"""The GraphQL API: every domain's queries, mutations and subscriptions assembled into one schema."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from .access.mutations import AccessMutations
+from .catalogue.mutations import CatalogueMutations
+from .catalogue.queries import CatalogueQueries
+from .enrollment.mutations import EnrollmentMutations
+from .enrollment.types import Enrollment
+from .execution import PlainDataExecutionContext
+from .limits import extensions
+from .node import NodeQueries
+from .relay import MAX_PAGE
+from .scheduling.mutations import SchedulingMutations
+from .scheduling.queries import SessionQueries
+from .scheduling.subscriptions import SessionSubscriptions
+from .catalogue.types import Course, Person, Resource
+from .scheduling.types import Session
+
+SDL_PATH = Path(__file__).with_name("schema.graphql")
+
+Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries))
+Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations))
+Subscription = merge_types("Subscription", (SessionSubscriptions,))
+
+class PodiumSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Client mistakes are not server errors; unexpected ones are logged where they are masked (limits.py)."""
+
+
+schema = PodiumSchema(
+    query=Query, mutation=Mutation, subscription=Subscription,
+    types=[Course, Person, Resource, Session, Enrollment],
+    extensions=extensions(),
+    config=StrawberryConfig(relay_max_results=MAX_PAGE),
+    execution_context_class=PlainDataExecutionContext,
+)
+
+
+def sdl() -> str:
+    return schema.as_str() + "\n"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from podium.core.db import create_engine, create_sessionmaker
 from podium.core.events import EventBus
@@ -45,6 +46,23 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+def tune_garbage_collection() -> None:
+    """A GraphQL response allocates ~100k short-lived objects; with the start-up heap frozen out of
+    the collector and a larger young generation, collections stop costing a third of a request."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def graphql_app(state: AppState):
+    """POST /graphql, GraphiQL on GET, graphql-transport-ws on the same path."""
+    from podium.schema import schema
+    from podium.schema.view import PodiumGraphQL
+
+    return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=state.settings.admin_token,
+                         max_body_bytes=state.settings.max_body_bytes, plugins=state.plugins)
+
+
 def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, Any]] = ()) -> Starlette:
     """The app; plugins start and the outbox dispatcher runs in its lifespan (unless PODIUM_OUTBOX_IN_SERVE=false)."""
     settings = settings or Settings.from_env()
@@ -56,6 +74,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        tune_garbage_collection()
         await plugins.start()
         meetings.choose_conferencing(state.sessions, plugins.providers["conferencing"])
         for name, routes in plugins.routes.items():
@@ -73,6 +92,8 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
                 await runner
             await engine.dispose()
 
-    app = Starlette(routes=[Route("/healthz", healthz)], lifespan=lifespan)
+    graphql = graphql_app(state)
+    app = Starlette(routes=[Route("/healthz", healthz), Route("/graphql", graphql, methods=["GET", "POST"]),
+                            WebSocketRoute("/graphql", graphql)], lifespan=lifespan)
     app.state.podium = state
     return app

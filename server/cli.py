@@ -54,6 +54,18 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@app.command("export-schema")
+def export_schema(path: str = typer.Option("", help="Where to write the SDL; default schema/schema.graphql.")) -> None:
+    """Write the GraphQL schema (SDL) that the code defines; a test fails when the committed file drifts."""
+    from pathlib import Path
+
+    from podium.schema import SDL_PATH, sdl
+
+    target = Path(path) if path else SDL_PATH
+    target.write_text(sdl())
+    typer.echo(f"schema written to {target}")
+
+
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
           workers: int = typer.Option(1, min=1), demo: bool = typer.Option(False, help="Also load the demo data."),

@@ -1,0 +1,1 @@
+"""Who is calling: bearer tokens, callers and the `issueToken` mutation."""

@@ -1,0 +1,56 @@
+"""The caller of a request, from its bearer token. Tokens are stored only as SHA-256 hashes."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium.core.audit import Actor
+from podium.core.models import ApiToken, Person, Role
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: Role | None = None
+    person_id: int | None = None
+    email: str | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.role is not None
+
+    def actor(self) -> Actor:
+        label = f"person:{self.person_id}" if self.person_id else "admin-token" if self.role else "anonymous"
+        return Actor(label=f"api:{label}", person_id=self.person_id, role=self.role)
+
+
+ANONYMOUS = Caller()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "pdm_" + secrets.token_urlsafe(32)
+
+
+def bearer(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def caller_for(db: AsyncSession, token: str | None, admin_token: str | None) -> Caller:
+    """ADMIN for the bootstrap token, the token's person and role otherwise; anonymous without a valid one."""
+    if not token or len(token) > 512:
+        return ANONYMOUS
+    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return Caller(role=Role.ADMIN)
+    row = (await db.execute(
+        select(ApiToken.role, Person.id, Person.email).join(Person, Person.id == ApiToken.person_id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)))).first()
+    return Caller(role=row[0], person_id=row[1], email=row[2]) if row else ANONYMOUS

@@ -1,0 +1,1 @@
+"""Courses, people and resources: the catalogue sessions are made of."""

@@ -1,0 +1,134 @@
+"""Course, Person, Resource. Plain fields are plain attributes (fast); only fields that reach
+further into the database have resolvers."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from podium.core.models import Course as CourseRow
+from podium.core.models import Person as PersonRow
+from podium.core.models import Resource as ResourceRow
+from podium.core.models import ResourceKind as CoreResourceKind
+from podium.core.models import Role as CoreRole
+
+from ..permissions import require_signed_in, sees_staff_contacts
+from ..relay import Connection, Node, global_id
+
+if TYPE_CHECKING:
+    from ..scheduling.inputs import SessionFilter
+    from ..scheduling.types import Booking, SessionConnection
+
+ResourceKind = strawberry.enum(CoreResourceKind, name="ResourceKind")
+Role = strawberry.enum(CoreRole, name="Role")
+
+SCHEDULING_TYPES = "podium.schema.scheduling.types"
+SCHEDULING_INPUTS = "podium.schema.scheduling.inputs"
+
+
+@strawberry.type
+class Course(Node):
+    id: strawberry.ID
+    pk: strawberry.Private[int]
+    code: str
+    title: str
+    description: str | None
+    duration_minutes: int
+    default_capacity: int
+    required_qualifications: list[str]
+
+    @strawberry.field(description="This course's sessions, ordered by startsAt, then id.")
+    async def sessions(self, info: Info,
+                       filter: Annotated["SessionFilter", strawberry.lazy(SCHEDULING_INPUTS)] | None = None,
+                       first: int | None = None, after: str | None = None,
+                       ) -> Annotated["SessionConnection", strawberry.lazy(SCHEDULING_TYPES)]:
+        from ..scheduling.queries import session_connection
+
+        return await session_connection(info, filter, first, after, course_id=self.pk)
+
+
+COURSE_COLUMNS = (CourseRow.id, CourseRow.code, CourseRow.title, CourseRow.description, CourseRow.duration_minutes,
+                  CourseRow.default_capacity, CourseRow.required_qualifications)
+
+
+def course_from(v) -> Course:
+    """From a row of COURSE_COLUMNS."""
+    return Course(id=global_id("Course", v[0]), pk=v[0], code=v[1], title=v[2], description=v[3],
+                  duration_minutes=v[4], default_capacity=v[5], required_qualifications=list(v[6] or []))
+
+
+@strawberry.type
+class Person(Node):
+    id: strawberry.ID
+    pk: strawberry.Private[int]
+    name: str
+    email: str
+    timezone: str
+
+
+PERSON_COLUMNS = (PersonRow.id, PersonRow.name, PersonRow.email, PersonRow.timezone)
+
+
+def person_from(v) -> Person:
+    """From a row of PERSON_COLUMNS."""
+    return Person(id=global_id("Person", v[0]), pk=v[0], name=v[1], email=v[2], timezone=v[3])
+
+
+@strawberry.type
+class Qualification:
+    name: str
+    valid_until: date | None
+
+
+@strawberry.type
+class Resource(Node):
+    id: strawberry.ID
+    pk: strawberry.Private[int]
+    kind: ResourceKind
+    name: str
+    timezone: str
+    capacity: int | None = strawberry.field(description="Rooms: how many it seats.")
+    contact: strawberry.Private[str | None]
+
+    @strawberry.field(description="Instructors: their email, for signed-in callers.")
+    def email(self, info: Info) -> str | None:
+        return self.contact if sees_staff_contacts(info.context.caller) else None
+
+    @strawberry.field
+    async def qualifications(self, info: Info) -> list[Qualification]:
+        return await info.context.loaders.qualifications.load(self.pk)
+
+    @strawberry.field(description="Active bookings overlapping [from, to), Podium's and imported ones.")
+    async def bookings(self, info: Info, from_: Annotated[datetime, strawberry.argument(name="from")],
+                       to: datetime) -> list[Annotated["Booking", strawberry.lazy(SCHEDULING_TYPES)]]:
+        from ..scheduling.queries import resource_bookings
+
+        require_signed_in(info.context.caller, "bookings")
+        return await resource_bookings(info, self.pk, from_, to)
+
+
+RESOURCE_COLUMNS = (ResourceRow.id, ResourceRow.kind, ResourceRow.name, ResourceRow.timezone, ResourceRow.capacity,
+                    ResourceRow.email)
+
+
+def resource_from(v) -> Resource:
+    """From a row of RESOURCE_COLUMNS."""
+    return Resource(id=global_id("Resource", v[0]), pk=v[0], kind=v[1], name=v[2], timezone=v[3],
+                    capacity=v[4], contact=v[5])
+
+
+@strawberry.type
+class CourseConnection(Connection[Course]):
+    pass
+
+
+@strawberry.type
+class PersonConnection(Connection[Person]):
+    pass
+
+
+@strawberry.type
+class ResourceConnection(Connection[Resource]):
+    pass

@@ -1,0 +1,62 @@
+"""The per-request context: one database session, the DataLoaders, the caller, the plugin manager."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from podium.core.events import EventBus
+
+from .access.callers import ANONYMOUS, Caller
+from .loaders import Loaders
+
+
+class Context:
+    """Resolvers reach the database only through `reading()` or `changing()`: loaders of one request
+    run concurrently and one AsyncSession must not be used by two of them at once."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus | None = None, *,
+                 caller: Caller = ANONYMOUS, request: Any = None, response: Any = None,
+                 plugins: Any = None) -> None:
+        self.sessions = sessions
+        self.bus = bus
+        self.caller = caller
+        self.request = request
+        self.response = response
+        self.plugins = plugins  # the plugin manager (issue 4); None until the kernel lands
+        self.request_id = uuid.uuid4().hex[:16]
+        self.connection_params: dict[str, Any] | None = None
+        self.db: AsyncSession = sessions()
+        self.lock = asyncio.Lock()
+        self.loaders = Loaders(self)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        async with self.lock:
+            yield self.db
+
+    @asynccontextmanager
+    async def changing(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction (core.db.changing) on the request's session; loaders start afresh after it."""
+        from podium.core.db import changing
+
+        async with self.lock:
+            try:
+                async with changing(self.db):
+                    yield self.db
+            finally:
+                self.loaders = Loaders(self)
+
+    async def release(self) -> None:
+        """Give the connection back to the pool and forget what was loaded: a WebSocket context lives
+        as long as its connection and must not hold a transaction (or stale data) between pushes."""
+        async with self.lock:
+            await self.db.close()  # an AsyncSession is usable again after close()
+            self.loaders = Loaders(self)
+
+    async def close(self) -> None:
+        await self.db.close()

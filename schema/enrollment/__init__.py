@@ -1,0 +1,1 @@
+"""Enrolments, the waitlist, approvals and attendance."""

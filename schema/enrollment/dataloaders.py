@@ -1,0 +1,27 @@
+"""Batched loads of enrolments and their attendance."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from podium.core.models import Attendance as AttendanceRow
+from podium.core.models import Enrollment as EnrollmentRow
+
+from .types import ENROLLMENT_COLUMNS, Attendance, Enrollment, enrollment_from
+
+
+def loaders(context) -> dict:
+    async def enrollments(ids: list[int]) -> list[Enrollment | None]:
+        async with context.reading() as db:
+            rows = (await db.execute(select(*ENROLLMENT_COLUMNS).where(EnrollmentRow.id.in_(ids)))).all()
+        found = {row[0]: enrollment_from(row) for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def attendance(ids: list[int]) -> list[Attendance | None]:
+        async with context.reading() as db:
+            rows = (await db.execute(select(AttendanceRow.enrollment_id, AttendanceRow.status,
+                                            AttendanceRow.minutes_attended, AttendanceRow.source)
+                                     .where(AttendanceRow.enrollment_id.in_(ids)))).all()
+        found = {row[0]: Attendance(status=row[1], minutes_attended=row[2], source=row[3]) for row in rows}
+        return [found.get(i) for i in ids]
+
+    return {"enrollments": enrollments, "attendance": attendance}

@@ -1,0 +1,65 @@
+"""Enrollment and Attendance."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from podium.core.models import AttendanceStatus as CoreAttendanceStatus
+from podium.core.models import Enrollment as EnrollmentRow
+from podium.core.models import EnrollmentStatus as CoreEnrollmentStatus
+
+from ..catalogue.types import Person
+from ..relay import Connection, Node, global_id
+
+if TYPE_CHECKING:
+    from ..scheduling.types import Session
+
+EnrollmentStatus = strawberry.enum(CoreEnrollmentStatus, name="EnrollmentStatus")
+AttendanceStatus = strawberry.enum(CoreAttendanceStatus, name="AttendanceStatus")
+
+
+@strawberry.type
+class Attendance:
+    status: AttendanceStatus
+    minutes_attended: int | None
+    source: str
+
+
+@strawberry.type
+class Enrollment(Node):
+    id: strawberry.ID
+    pk: strawberry.Private[int]
+    session_pk: strawberry.Private[int]
+    learner_pk: strawberry.Private[int]
+    status: EnrollmentStatus
+    waitlist_position: int | None = strawberry.field(description="1-based, only while WAITLISTED.")
+    created_at: datetime
+
+    @strawberry.field
+    async def session(self, info: Info) -> Annotated["Session", strawberry.lazy("podium.schema.scheduling.types")]:
+        return await info.context.loaders.sessions.load(self.session_pk)
+
+    @strawberry.field
+    async def learner(self, info: Info) -> Person:
+        return await info.context.loaders.people.load(self.learner_pk)
+
+    @strawberry.field
+    async def attendance(self, info: Info) -> Attendance | None:
+        return await info.context.loaders.attendance.load(self.pk)
+
+
+@strawberry.type
+class EnrollmentConnection(Connection[Enrollment]):
+    pass
+
+ENROLLMENT_COLUMNS = (EnrollmentRow.id, EnrollmentRow.session_id, EnrollmentRow.learner_id, EnrollmentRow.status,
+                      EnrollmentRow.waitlist_position, EnrollmentRow.created_at)
+
+
+def enrollment_from(v) -> Enrollment:
+    """From a row of ENROLLMENT_COLUMNS."""
+    return Enrollment(id=global_id("Enrollment", v[0]), pk=v[0], session_pk=v[1], learner_pk=v[2], status=v[3],
+                      waitlist_position=v[4], created_at=v[5])

@@ -1,0 +1,138 @@
+"""A fast path for plain data: fields that are plain attributes, down to the leaves.
+
+graphql-core builds a resolve-info object, parses arguments and walks `complete_value` for every
+field; on a 100-session page (~2,000 fields, nearly all plain attributes of objects the page query
+built) that machinery was most of the request. A field whose whole selection is plain (attributes
+without resolvers, scalars, enums, concrete object types, lists of them, `__typename`; no
+arguments, directives or @defer) is computed directly from a plan made once per selection.
+Anything unusual about a value (null in a non-null field, a value a scalar refuses, an object of
+the wrong type) drops that field back to graphql-core's ordinary path, which reports it properly.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import (
+    GraphQLBoolean, GraphQLField, GraphQLID, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLObjectType,
+    GraphQLString, Undefined, is_leaf_type,
+)
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+LEAF, OBJECT, LIST, TYPENAME = range(4)
+# Values these scalars serialize unchanged (Int only within 32 bits): no call needed.
+AS_IS = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool, GraphQLInt: int}
+INT_RANGE = range(-(2**31), 2**31)
+
+
+class _Unusual(Exception):
+    """A value the plan does not cover: take the ordinary path for this field."""
+
+
+def _attribute(field: GraphQLField) -> str | None:
+    """The Python attribute behind a resolver-less, argument-less field of a strawberry type."""
+    definition = (field.extensions or {}).get("strawberry-definition")
+    if (definition is None or definition.base_resolver is not None or field.args
+            or not getattr(field.resolve, "_is_default", False)):
+        return None
+    return definition.python_name
+
+
+def _run(plan: tuple, value: Any) -> Any:
+    kind = plan[0]
+    if kind == LEAF:
+        _, leaf_type, non_null, as_is = plan
+        if value is None:
+            if non_null:
+                raise _Unusual
+            return None
+        if type(value) is as_is and (as_is is not int or value in INT_RANGE):
+            return value
+        coerced = leaf_type.coerce_output_value(value)
+        if coerced is None or coerced is Undefined:
+            raise _Unusual
+        return coerced
+    if kind == OBJECT:
+        _, object_type, non_null, fields, verified = plan
+        if value is None:
+            if non_null:
+                raise _Unusual
+            return None
+        if type(value) not in verified:
+            if object_type.is_type_of is not None and not object_type.is_type_of(value, None):
+                raise _Unusual
+            verified.add(type(value))  # is_type_of answers by class: once per class is enough
+        return {key: sub[1] if sub[0] == TYPENAME else _run(sub[1], getattr(value, sub[0]))
+                for key, sub in fields}
+    _, item_plan, non_null = plan  # LIST
+    if value is None:
+        if non_null:
+            raise _Unusual
+        return None
+    if isinstance(value, (str, bytes, dict)):
+        raise _Unusual
+    return [_run(item_plan, item) for item in value]
+
+
+class PlainDataExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        # An extension's `resolve` hook wraps every resolver: then nothing is plain.
+        self.plain_allowed = manager is None or manager.get_field_resolver(_run) is _run
+        self.plans: dict[tuple, tuple[Any, tuple | None]] = {}
+
+    def execute_field(self, parent_type, source, field_details_list, path, position_context) -> Any:
+        if self.plain_allowed:
+            plan = self._plan(parent_type, field_details_list)
+            if plan is not None:
+                try:
+                    return _run(plan[1], getattr(source, plan[0]))
+                except Exception:  # noqa: BLE001 - _Unusual, or a scalar refusing a value: the ordinary path reports it
+                    pass
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _plan(self, parent_type: GraphQLObjectType, field_details_list) -> tuple[str, tuple] | None:
+        """(attribute, plan) of a field whose whole selection is plain, else None; memoized like
+        graphql-core's collect_subfields, on the identity of the field list (kept alive here)."""
+        key = (parent_type, id(field_details_list))
+        cached = self.plans.get(key)
+        if cached is None:
+            cached = self.plans[key] = (field_details_list, self._make_plan(parent_type, field_details_list))
+        return cached[1]
+
+    def _make_plan(self, parent_type: GraphQLObjectType, field_details_list) -> tuple[str, tuple] | None:
+        if any(d.defer_usage is not None or d.node.directives for d in field_details_list):
+            return None
+        field = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+        attribute = field and _attribute(field)
+        if not attribute:
+            return None
+        plan = self._type_plan(field.type, field_details_list)
+        return None if plan is None else (attribute, plan)
+
+    def _type_plan(self, graphql_type, field_details_list) -> tuple | None:
+        non_null = isinstance(graphql_type, GraphQLNonNull)
+        if non_null:
+            graphql_type = graphql_type.of_type
+        if isinstance(graphql_type, GraphQLList):
+            item = self._type_plan(graphql_type.of_type, field_details_list)
+            return None if item is None else (LIST, item, non_null)
+        if is_leaf_type(graphql_type):
+            return (LEAF, graphql_type, non_null, AS_IS.get(graphql_type))
+        if not isinstance(graphql_type, GraphQLObjectType):
+            return None  # interfaces and unions resolve their type: the ordinary path
+        grouped, new_defer_usages, _ = self.collect_subfields(graphql_type, field_details_list)
+        if new_defer_usages:
+            return None
+        fields = []
+        for response_key, sub_list in grouped.items():
+            if sub_list[0].node.name.value == "__typename":
+                if any(d.node.directives for d in sub_list):
+                    return None
+                fields.append((response_key, (TYPENAME, graphql_type.name)))
+                continue
+            sub_plan = self._plan(graphql_type, sub_list)
+            if sub_plan is None:
+                return None
+            fields.append((response_key, sub_plan))
+        return (OBJECT, graphql_type, non_null, tuple(fields), set())

@@ -1,0 +1,104 @@
+"""The role rules of API.md, in one place.
+
+ADMIN and COORDINATOR may do everything; an INSTRUCTOR (their Person matched to an INSTRUCTOR
+resource by email) reads the rosters of, and records attendance for, the sessions they teach;
+a LEARNER sees their own person and enrolments and enrols or cancels only themselves; anonymous
+callers read the public catalogue (courses, sessions without rosters).
+"""
+from __future__ import annotations
+
+from sqlalchemy import Select, false, or_, select
+
+from podium.core.errors import DomainError, ErrorCode
+from podium.core.models import Booking, BookingRole, Enrollment, Person, Resource, ResourceKind, Role
+
+from .access.callers import Caller
+from .errors import ClientError
+
+STAFF = (Role.ADMIN, Role.COORDINATOR)
+TEACHING = (BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR)
+
+
+def is_staff(caller: Caller) -> bool:
+    return caller.role in STAFF
+
+
+# --- mutations: a refusal is a FORBIDDEN UserError ---------------------------------------
+
+def _forbidden(message: str) -> DomainError:
+    return DomainError(ErrorCode.FORBIDDEN, message)
+
+
+def check_staff(caller: Caller) -> None:
+    if not is_staff(caller):
+        raise _forbidden("Only an admin or a coordinator may do this.")
+
+
+def check_admin(caller: Caller) -> None:
+    if caller.role is not Role.ADMIN:
+        raise _forbidden("Only an admin may issue tokens.")
+
+
+def check_enrolment_of(caller: Caller, learner_id: int) -> None:
+    """Enrol or cancel: staff for anyone, everyone else only for themselves."""
+    if not is_staff(caller) and (caller.person_id is None or caller.person_id != learner_id):
+        raise _forbidden("You may enrol and cancel only yourself.")
+
+
+def taught_session_ids(caller: Caller) -> Select:
+    """The sessions an instructor caller teaches: bookings of INSTRUCTOR resources with their email."""
+    return (select(Booking.session_id).join(Resource, Resource.id == Booking.resource_id)
+            .where(Resource.kind == ResourceKind.INSTRUCTOR, Resource.email == caller.email,
+                   Booking.role.in_(TEACHING), Booking.session_id.is_not(None)))
+
+
+def teaches(caller: Caller) -> bool:
+    return caller.role is Role.INSTRUCTOR and caller.email is not None
+
+
+async def check_attendance_of(db, caller: Caller, session_id: int) -> None:
+    if is_staff(caller):
+        return
+    if teaches(caller) and await db.scalar(taught_session_ids(caller).where(Booking.session_id == session_id).limit(1)):
+        return
+    raise _forbidden("Only the session's instructors, an admin or a coordinator may record attendance.")
+
+
+# --- reads: a refusal is a GraphQL error, or rows filtered to what the caller may see ---------
+
+def require_signed_in(caller: Caller, what: str) -> None:
+    if not caller.signed_in:
+        raise ClientError(f"Sign in to see {what}.", ErrorCode.FORBIDDEN)
+
+
+def require_staff(caller: Caller, what: str) -> None:
+    if not is_staff(caller):
+        raise ClientError(f"Only an admin or a coordinator may see {what}.", ErrorCode.FORBIDDEN)
+
+
+def visible_enrollments(caller: Caller, query: Select) -> Select:
+    """Rosters: staff see all, an instructor those of sessions they teach (and their own), a learner their own."""
+    require_signed_in(caller, "enrolments")
+    if is_staff(caller):
+        return query
+    own = Enrollment.learner_id == caller.person_id if caller.person_id else false()
+    if teaches(caller):
+        return query.where(or_(own, Enrollment.session_id.in_(taught_session_ids(caller))))
+    return query.where(own)
+
+
+def visible_people(caller: Caller, query: Select) -> Select:
+    """Staff see everyone, an instructor themselves and the learners they teach, a learner only themselves."""
+    require_signed_in(caller, "people")
+    if is_staff(caller):
+        return query
+    own = Person.id == caller.person_id if caller.person_id else false()
+    if teaches(caller):
+        taught = select(Enrollment.learner_id).where(Enrollment.session_id.in_(taught_session_ids(caller)))
+        return query.where(or_(own, Person.id.in_(taught)))
+    return query.where(own)
+
+
+def sees_staff_contacts(caller: Caller) -> bool:
+    """Instructors' emails are for signed-in callers, not the public catalogue."""
+    return caller.signed_in

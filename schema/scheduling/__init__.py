@@ -1,0 +1,1 @@
+"""Sessions and the bookings of instructors, rooms and equipment."""

@@ -1,0 +1,109 @@
+"""Whole sessions in two statements however many there are: the sessions with their course and
+seat counts, then their bookings with the resources."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from podium.core.models import Booking as BookingRow
+from podium.core.models import BookingRole, EnrollmentStatus, MeetingStatus
+from podium.core.models import Course as CourseRow
+from podium.core.models import Enrollment as EnrollmentRow
+from podium.core.models import Resource as ResourceRow
+from podium.core.models import Session as SessionRow
+
+from ..relay import global_id
+from ..catalogue.types import COURSE_COLUMNS, RESOURCE_COLUMNS, Resource, course_from, resource_from
+from .types import Booking, Meeting, Session
+
+SESSION_COLUMNS = (SessionRow.id, SessionRow.title, SessionRow.starts_at, SessionRow.ends_at, SessionRow.timezone,
+                   SessionRow.delivery_mode, SessionRow.status, SessionRow.capacity, SessionRow.meeting_provider,
+                   SessionRow.meeting_status, SessionRow.meeting_join_url, SessionRow.meeting_external_id)
+TEACHING = {BookingRole.LEAD_INSTRUCTOR: 0, BookingRole.CO_FACILITATOR: 1}
+
+
+def _counted(status: EnrollmentStatus):
+    """Learners of a status in the row's session: evaluated only for the rows a page returns."""
+    return (select(func.count()).select_from(EnrollmentRow)
+            .where(EnrollmentRow.session_id == SessionRow.id, EnrollmentRow.status == status)
+            .correlate(SessionRow).scalar_subquery())
+
+
+COUNT_COLUMNS = (_counted(EnrollmentStatus.ENROLLED), _counted(EnrollmentStatus.WAITLISTED))
+_N = len(SESSION_COLUMNS) + len(COUNT_COLUMNS)
+
+
+def session_rows() -> Select:
+    """Sessions with their seat counts, joined with their course; callers add filters, order and limit."""
+    return (select(*SESSION_COLUMNS, *COUNT_COLUMNS, *COURSE_COLUMNS)
+            .join(CourseRow, CourseRow.id == SessionRow.course_id))
+
+
+def _resource(resources: dict[int, Resource], row) -> Resource:
+    resource = resources.get(row[0])
+    if resource is None:
+        resource = resources[row[0]] = resource_from(row)
+    return resource
+
+
+async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, Resource]) -> list[Session]:
+    """Session objects for rows of `session_rows()`; `resources` shares Resource objects across a request."""
+    if not rows:
+        return []
+    teaching = (await db.execute(
+        select(BookingRow.session_id, BookingRow.role, *RESOURCE_COLUMNS)
+        .join(ResourceRow, ResourceRow.id == BookingRow.resource_id)
+        .where(BookingRow.session_id.in_([row[0] for row in rows]),
+               BookingRow.role.in_((*TEACHING, BookingRole.ROOM)))
+        .order_by(BookingRow.session_id, BookingRow.id))).all()
+    teachers: dict[int, list[tuple[int, Resource]]] = defaultdict(list)
+    rooms: dict[int, Resource] = {}
+    for row in teaching:
+        session_id, role = row[0], row[1]
+        if role is BookingRole.ROOM:
+            rooms[session_id] = _resource(resources, row[2:])
+        else:
+            teachers[session_id].append((TEACHING[role], _resource(resources, row[2:])))
+    courses = {}
+    built = []
+    for row in rows:
+        pk, capacity, taken = row[0], row[7], row[12]
+        course = courses.get(row[_N])
+        if course is None:
+            course = courses[row[_N]] = course_from(row[_N:])
+        built.append(Session(
+            id=global_id("Session", pk), pk=pk, course=course, title=row[1], starts_at=row[2], ends_at=row[3],
+            timezone=row[4], delivery_mode=row[5], status=row[6], capacity=capacity, seats_taken=taken,
+            seats_left=max(capacity - taken, 0), waitlist_count=row[13],
+            instructors=[r for _, r in sorted(teachers[pk], key=lambda t: t[0])], room=rooms.get(pk),
+            meeting=Meeting(provider=row[8], status=row[9] or MeetingStatus.PENDING, join_url=row[10],
+                            external_id=row[11]) if row[8] else None))
+    return built
+
+
+def loaders(context) -> dict:
+    async def sessions(ids: list[int]) -> list[Session | None]:
+        async with context.reading() as db:
+            rows = (await db.execute(session_rows().where(SessionRow.id.in_(ids)))).all()
+            found = {s.pk: s for s in await build_sessions(db, rows, context.loaders.resource_objects)}
+        return [found.get(i) for i in ids]
+
+    async def session_bookings(ids: list[int]) -> list[list[Booking]]:
+        """Active bookings of sessions (a cancelled session has none)."""
+        async with context.reading() as db:
+            rows = (await db.execute(
+                select(BookingRow.session_id, BookingRow.role, BookingRow.starts_at, BookingRow.ends_at,
+                       *RESOURCE_COLUMNS)
+                .join(ResourceRow, ResourceRow.id == BookingRow.resource_id)
+                .where(BookingRow.session_id.in_(ids), BookingRow.active)
+                .order_by(BookingRow.session_id, BookingRow.id))).all()
+        held: dict[int, list[Booking]] = defaultdict(list)
+        for row in rows:
+            held[row[0]].append(Booking(resource=_resource(context.loaders.resource_objects, row[4:]), role=row[1],
+                                        starts_at=row[2], ends_at=row[3], session_pk=row[0]))
+        return [held[i] for i in ids]
+
+    return {"sessions": sessions, "session_bookings": session_bookings}

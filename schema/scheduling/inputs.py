@@ -1,0 +1,48 @@
+"""Inputs of the scheduling operations."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from .types import DeliveryMode, SessionStatus
+
+
+@strawberry.input
+class SessionFilter:
+    from_: datetime | None = strawberry.field(default=None, name="from",
+                                               description="Sessions overlapping [from, to).")
+    to: datetime | None = None
+    course_id: strawberry.ID | None = None
+    resource_id: strawberry.ID | None = None
+    delivery_mode: DeliveryMode | None = None
+    status: list[SessionStatus] | None = None
+
+
+@strawberry.input
+class ScheduleSessionInput:
+    course_id: strawberry.ID
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    delivery_mode: DeliveryMode
+    instructor_ids: list[strawberry.ID] = strawberry.field(description="The first leads, the others co-facilitate.")
+    capacity: int | None = strawberry.field(default=None, description="Default: the course's defaultCapacity.")
+    room_id: strawberry.ID | None = strawberry.field(default=None, description="Required for IN_PERSON and HYBRID.")
+    equipment_ids: list[strawberry.ID] | None = None
+    title: str | None = None
+    requires_approval: bool | None = strawberry.field(
+        default=None, description="Default false; true: enrolments wait for a coordinator's decision.")
+
+
+@strawberry.input
+class RescheduleSessionInput:
+    session_id: strawberry.ID
+    starts_at: datetime
+    ends_at: datetime
+
+
+@strawberry.input
+class CancelSessionInput:
+    session_id: strawberry.ID
+    reason: str | None = None

@@ -1,0 +1,67 @@
+"""scheduleSession, rescheduleSession, cancelSession: staff only; clashes come back as `conflicts`."""
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from podium.core.models import DeliveryMode as CoreDeliveryMode
+from podium.core.services import scheduling
+
+from ..changes import attempt
+from ..errors import UserError
+from ..permissions import check_staff
+from ..relay import decode_id
+from .inputs import CancelSessionInput, RescheduleSessionInput, ScheduleSessionInput
+from .types import Conflict, Session
+
+
+@strawberry.type
+class SessionPayload:
+    session: Session | None
+    errors: list[UserError]
+    conflicts: list[Conflict]
+
+
+async def _payload(info: Info, work) -> SessionPayload:
+    pk, errors, error = await attempt(info, work)
+    conflicts = [Conflict(resource_pk=c.resource_id, starts_at=c.starts_at, ends_at=c.ends_at)
+                 for c in (error.conflicts if error else [])]
+    return SessionPayload(session=pk and await info.context.loaders.sessions.load(pk), errors=errors,
+                          conflicts=conflicts)
+
+
+@strawberry.type
+class SchedulingMutations:
+    @strawberry.mutation
+    async def schedule_session(self, info: Info, input: ScheduleSessionInput) -> SessionPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            return (await scheduling.schedule_session(
+                db, actor, course_id=decode_id(input.course_id, "Course", "courseId"),
+                starts_at=input.starts_at, ends_at=input.ends_at, timezone=input.timezone,
+                delivery_mode=CoreDeliveryMode(input.delivery_mode),
+                instructor_ids=[decode_id(i, "Resource", "instructorIds") for i in input.instructor_ids],
+                capacity=input.capacity,
+                room_id=decode_id(input.room_id, "Resource", "roomId") if input.room_id is not None else None,
+                equipment_ids=[decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
+                title=input.title, requires_approval=bool(input.requires_approval))).id
+
+        return await _payload(info, work)
+
+    @strawberry.mutation(description="Moves the session and all its bookings at once, or nothing; tells the enrolled.")
+    async def reschedule_session(self, info: Info, input: RescheduleSessionInput) -> SessionPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            return (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
+                                                        input.starts_at, input.ends_at)).id
+
+        return await _payload(info, work)
+
+    @strawberry.mutation(description="Frees every booking, cancels the meeting, tells every enrolled and waitlisted learner.")
+    async def cancel_session(self, info: Info, input: CancelSessionInput) -> SessionPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            return (await scheduling.cancel_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
+                                                    input.reason)).id
+
+        return await _payload(info, work)

@@ -1,0 +1,103 @@
+"""The `sessions` query: keyset pages on (startsAt, id) in SQL, each page whole in four statements."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from sqlalchemy import and_, func, or_, select
+from strawberry.types import Info
+
+from podium.core.errors import DomainError, ErrorCode
+from podium.core.models import Booking as BookingRow
+from podium.core.models import Session as SessionRow
+from podium.core.models import SessionStatus as CoreSessionStatus
+
+from ..errors import ClientError
+from ..relay import connection, decode_cursor, decode_id, encode_cursor, page_size
+from .dataloaders import build_sessions, session_rows
+from .inputs import SessionFilter
+from .types import Booking, SessionConnection
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None:
+        raise ClientError(f"{name} needs an offset, e.g. 2027-03-02T09:00:00+01:00.", ErrorCode.INVALID_TIME_RANGE)
+    return value
+
+
+def _decode(global_id: str, type_name: str, name: str) -> int:
+    try:
+        return decode_id(global_id, type_name, name)
+    except DomainError as error:
+        raise ClientError(error.message, ErrorCode.NOT_FOUND) from None
+
+
+def _conditions(filter: SessionFilter | None, course_id: int | None) -> list:
+    where = [] if course_id is None else [SessionRow.course_id == course_id]
+    if filter is None:
+        return where
+    if filter.from_ is not None:
+        where.append(SessionRow.ends_at > _aware(filter.from_, "from"))
+    if filter.to is not None:
+        where.append(SessionRow.starts_at < _aware(filter.to, "to"))
+    if filter.course_id is not None:
+        where.append(SessionRow.course_id == _decode(filter.course_id, "Course", "courseId"))
+    if filter.resource_id is not None:
+        resource = _decode(filter.resource_id, "Resource", "resourceId")
+        where.append(SessionRow.id.in_(select(BookingRow.session_id).where(BookingRow.resource_id == resource)))
+    if filter.delivery_mode is not None:
+        where.append(SessionRow.delivery_mode == filter.delivery_mode)
+    if filter.status:
+        where.append(SessionRow.status.in_([CoreSessionStatus(s) for s in filter.status]))
+    return where
+
+
+def _after(after: str | None) -> list:
+    values = decode_cursor(after, 2)
+    if values is None:
+        return []
+    try:
+        starts_at, pk = datetime.fromisoformat(values[0]), int(values[1])
+    except ValueError:
+        raise ClientError("after is not a cursor this connection gave out.") from None
+    return [or_(SessionRow.starts_at > starts_at, and_(SessionRow.starts_at == starts_at, SessionRow.id > pk))]
+
+
+async def session_connection(info: Info, filter: SessionFilter | None, first: int | None, after: str | None,
+                             course_id: int | None = None) -> SessionConnection:
+    context = info.context
+    size = page_size(first)
+    where = _conditions(filter, course_id)
+    query = session_rows().where(*where, *_after(after)).order_by(SessionRow.starts_at, SessionRow.id).limit(size + 1)
+    async with context.reading() as db:
+        rows = (await db.execute(query)).all()
+        sessions = await build_sessions(db, rows[:size], context.loaders.resource_objects)
+
+    async def count_total() -> int:
+        async with context.reading() as db:
+            return await db.scalar(select(func.count()).select_from(SessionRow).where(*where))
+
+    return connection(sessions, len(rows) > size, after,
+                      lambda s: encode_cursor(s.starts_at.isoformat(), s.pk), count_total)
+
+
+async def resource_bookings(info: Info, resource_id: int, from_: datetime, to: datetime) -> list[Booking]:
+    from_, to = _aware(from_, "from"), _aware(to, "to")
+    if to <= from_:
+        raise ClientError("to must be after from.", ErrorCode.INVALID_TIME_RANGE)
+    async with info.context.reading() as db:
+        rows = (await db.execute(select(BookingRow.role, BookingRow.starts_at, BookingRow.ends_at,
+                                        BookingRow.session_id)
+                                 .where(BookingRow.resource_id == resource_id, BookingRow.active,
+                                        BookingRow.starts_at < to, BookingRow.ends_at > from_)
+                                 .order_by(BookingRow.starts_at, BookingRow.id))).all()
+    resource = await info.context.loaders.resources.load(resource_id)
+    return [Booking(resource=resource, role=r[0], starts_at=r[1], ends_at=r[2], session_pk=r[3]) for r in rows]
+
+
+@strawberry.type
+class SessionQueries:
+    @strawberry.field(description="Ordered by startsAt, then id.")
+    async def sessions(self, info: Info, filter: SessionFilter | None = None, first: int | None = None,
+                       after: str | None = None) -> SessionConnection:
+        return await session_connection(info, filter, first, after)

@@ -1,0 +1,99 @@
+"""Session, Booking, Meeting, Conflict. A Session arrives whole from `build_sessions` (course, room,
+instructors, seat counts): the sessions page resolves plain attributes, not one resolver per field."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from podium.core.models import BookingRole as CoreBookingRole
+from podium.core.models import DeliveryMode as CoreDeliveryMode
+from podium.core.models import EnrollmentStatus as CoreEnrollmentStatus
+from podium.core.models import MeetingStatus as CoreMeetingStatus
+from podium.core.models import SessionStatus as CoreSessionStatus
+
+from ..catalogue.types import Course, Resource
+from ..relay import Connection, Node
+
+if TYPE_CHECKING:
+    from ..enrollment.types import EnrollmentConnection, EnrollmentStatus
+
+DeliveryMode = strawberry.enum(CoreDeliveryMode, name="DeliveryMode")
+SessionStatus = strawberry.enum(CoreSessionStatus, name="SessionStatus")
+BookingRole = strawberry.enum(CoreBookingRole, name="BookingRole")
+MeetingStatus = strawberry.enum(CoreMeetingStatus, name="MeetingStatus")
+
+ENROLLMENT_TYPES = "podium.schema.enrollment.types"
+
+
+@strawberry.type
+class Meeting:
+    provider: str
+    status: MeetingStatus
+    join_url: str | None
+    external_id: str | None
+
+
+@strawberry.type
+class Booking:
+    resource: Resource
+    role: BookingRole
+    starts_at: datetime
+    ends_at: datetime
+    session_pk: strawberry.Private[int | None]
+
+    @strawberry.field(description="Null for a booking imported from an outside system (a room calendar).")
+    async def session(self, info: Info) -> Session | None:
+        return None if self.session_pk is None else await info.context.loaders.sessions.load(self.session_pk)
+
+
+@strawberry.type
+class Session(Node):
+    id: strawberry.ID
+    pk: strawberry.Private[int]
+    course: Course
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    delivery_mode: DeliveryMode
+    status: SessionStatus
+    capacity: int
+    seats_taken: int
+    seats_left: int
+    waitlist_count: int
+    instructors: list[Resource] = strawberry.field(description="The lead first.")
+    room: Resource | None
+    meeting: Meeting | None = strawberry.field(description="VIRTUAL and HYBRID sessions, from the conferencing plugin.")
+
+    @strawberry.field(description="Active bookings: instructors, room, equipment, with setup and teardown.")
+    async def bookings(self, info: Info) -> list[Booking]:
+        return await info.context.loaders.session_bookings.load(self.pk)
+
+    @strawberry.field(description="The roster: what the caller may see of it (see API.md, roles).")
+    async def enrollments(self, info: Info,
+                          status: Annotated["EnrollmentStatus", strawberry.lazy(ENROLLMENT_TYPES)] | None = None,
+                          first: int | None = None, after: str | None = None,
+                          ) -> Annotated["EnrollmentConnection", strawberry.lazy(ENROLLMENT_TYPES)]:
+        from ..enrollment.queries import enrollment_connection
+
+        return await enrollment_connection(info, self.pk, CoreEnrollmentStatus(status) if status else None,
+                                           first, after)
+
+
+@strawberry.type
+class SessionConnection(Connection[Session]):
+    pass
+
+
+@strawberry.type(description="A booking that stands in the way of a schedule or reschedule.")
+class Conflict:
+    resource_pk: strawberry.Private[int]
+    starts_at: datetime
+    ends_at: datetime
+
+    @strawberry.field
+    async def resource(self, info: Info) -> Resource:
+        return await info.context.loaders.resources.load(self.resource_pk)

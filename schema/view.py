@@ -1,0 +1,145 @@
+"""GraphQL over HTTP and WebSocket: the per-request context, a body size limit, and client
+mistakes answered as 4xx with GraphQL `errors`, never 500."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.schema import BaseSchema
+from strawberry.types.unset import UNSET
+
+from podium.core.events import EventBus
+
+from .access.callers import bearer, caller_for
+from .context import Context
+from .limits import MAX_TOKENS
+
+log = logging.getLogger("podium.graphql")
+CONTEXT_KEY = "podium.context"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _is_subscription(query: str, operation_name: str | None) -> bool:
+    try:
+        document = parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return False  # validation reports it
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
+    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
+
+
+def _errors(message: str, status: int, code: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
+
+
+class PodiumGraphQL(GraphQL):
+    def __init__(self, schema: BaseSchema, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
+                 admin_token: str | None, max_body_bytes: int, plugins: Any = None) -> None:
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
+        self.sessions, self.bus, self.plugins = sessions, bus, plugins
+        self.admin_token, self.max_body_bytes = admin_token, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if scope["type"] == "http":
+                await self._http(scope, receive, send)
+            else:
+                await super().__call__(scope, receive, send)
+        finally:
+            context = scope.get(CONTEXT_KEY)
+            if context is not None:
+                await context.close()
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            receive = await self._read_body(scope, receive)
+            request = Request(scope, receive)
+            try:
+                response = await self.run(request)
+            except HTTPException as error:
+                response = _errors(error.reason, error.status_code, "BAD_REQUEST")
+        except BodyTooLarge:
+            response = _errors(f"The request body is larger than {self.max_body_bytes} bytes.", 413,
+                               "PAYLOAD_TOO_LARGE")
+        except Exception:  # a fault of ours or the database: logged, answered 503, never 500
+            context = scope.get(CONTEXT_KEY)
+            request_id = getattr(context, "request_id", None)
+            log.exception("GraphQL request %s failed", request_id)
+            response = JSONResponse({"errors": [{"message": "The service is unavailable, try again.",
+                                                 "extensions": {"code": "UNAVAILABLE", "requestId": request_id}}]},
+                                    status_code=503)
+        await response(scope, receive, send)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
+        """Read the whole body up front, refusing it past the limit; replay it to strawberry."""
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise BodyTooLarge
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return receive
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return replay
+
+    async def parse_http_body(self, request_adapter):
+        """A JSON body that is not an object (a string, a number) is a client mistake too."""
+        try:
+            data = await super().parse_http_body(request_adapter)
+        except (AttributeError, TypeError, ValueError) as error:
+            raise HTTPException(400, "The body must be a JSON object with a GraphQL query.") from error
+        query = getattr(data, "query", None)
+        if isinstance(query, str) and "subscription" in query and _is_subscription(query, data.operation_name):
+            raise HTTPException(400, "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.")
+        return data
+
+    async def get_context(self, request, response) -> Context:
+        context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins)
+        request.scope[CONTEXT_KEY] = context
+        if isinstance(response, Response):
+            response.headers["X-Request-ID"] = context.request_id
+        context.caller = await caller_for(context.db, bearer(request.headers.get("authorization")), self.admin_token)
+        if not isinstance(response, Response):
+            await context.release()  # a WebSocket context holds no connection between messages
+        return context
+
+    async def on_ws_connect(self, context: Context):
+        """Browsers cannot set headers on a WebSocket: the token may come in connection_init's payload."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        if isinstance(authorization, str):
+            async with context.reading() as db:
+                context.caller = await caller_for(db, bearer(authorization), self.admin_token)
+            await context.release()
+        return UNSET
+
+    def encode_json(self, data: object) -> str:
+        return json.dumps(data, separators=(",", ":"))

@@ -1,0 +1,88 @@
+"""The real app over HTTP: httpx through ASGITransport, or a real uvicorn on 127.0.0.1."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+import httpx
+import pytest
+import uvicorn
+
+from podium.core.settings import Settings
+from podium.server.app import create_app
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+class Api:
+    """POST /graphql and return the JSON; every answer must be an HTTP 200 with a JSON body."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def raw(self, query: str, variables: dict | None = None, token: str | None = ADMIN_TOKEN) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                      headers=headers)
+
+    async def __call__(self, query: str, variables: dict | None = None, token: str | None = ADMIN_TOKEN) -> dict:
+        response = await self.raw(query, variables, token)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def data(self, query: str, variables: dict | None = None, token: str | None = ADMIN_TOKEN) -> dict:
+        body = await self(query, variables, token)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+
+@pytest.fixture
+async def app(database_url):
+    app = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN))
+    yield app
+    await app.state.podium.engine.dispose()
+
+
+@pytest.fixture
+async def api(app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
+        yield Api(client)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served(app):
+    """Serve `app` with uvicorn on a free port of 127.0.0.1 in a background thread; yield the base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                           ws="auto"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@pytest.fixture
+async def live(database_url):
+    """A real uvicorn serving a fresh app; yields (host:port, Api over real HTTP)."""
+    app = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN))
+    with served(app) as address:
+        limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+        async with httpx.AsyncClient(base_url=f"http://{address}", limits=limits, timeout=120) as client:
+            yield address, Api(client)
+    await asyncio.sleep(0)
