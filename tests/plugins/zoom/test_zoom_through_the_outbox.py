@@ -78,12 +78,13 @@ async def test_schedule_enrol_reschedule_cancel(sessions, fake_zoom):
     assert fake_zoom.meetings == {} and fake_zoom.deleted == [int(external_id)]
 
 
-async def test_a_30_second_outage_delays_meetings_but_never_doubles_them(sessions, fake_zoom):
+async def test_an_outage_delays_meetings_but_never_doubles_them(sessions, fake_zoom):
+    """The 30 s outage of the issue runs through GraphQL (test_zoom_through_graphql); this one is short."""
     course = await b.course(sessions)
     leads = [await b.instructor(sessions) for _ in range(3)]
     settings = settings_from(zoom_env(fake_zoom.url), outbox_max_attempts=60, outbox_backoff_seconds=0.5,
                              outbox_backoff_max_seconds=3.0)
-    fake_zoom.start_outage(30)            # 503, 429 (Retry-After: 1), 500 and 502 in turn, for 30 s
+    fake_zoom.start_outage(3)             # 503, 429 (Retry-After: 1), 500 and 502 in turn
     fake_zoom.made_but_failed = 2         # and then two creates that reach Zoom but are answered 502
     async with zoom_running(sessions, settings):
         ids = [(await b.session(sessions, course_id=course.id, instructor_ids=[lead.id])).id for lead in leads]
@@ -96,7 +97,7 @@ async def test_a_30_second_outage_delays_meetings_but_never_doubles_them(session
     assert len(fake_zoom.meetings) == 3, "exactly one meeting per session"
     markers = sorted(m["agenda"].split("]")[0] for m in fake_zoom.meetings.values())
     assert len(set(markers)) == 3
-    assert fake_zoom.refused > 10, "the outage was felt"
+    assert fake_zoom.refused > 3, "the outage was felt"
     assert len(fake_zoom.calls("POST", "/v2/users/")) == 3, "two answered 502 were found, not made again"
 
 
