@@ -47,6 +47,7 @@ class FakeZoom:
     reports: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     tokens: dict[str, float] = field(default_factory=dict)
     token_requests: int = 0
+    refused: int = 0                       # requests answered 429/5xx by the outage
     log: list[tuple[str, str]] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(81234567890))
@@ -201,6 +202,7 @@ def create_app(zoom: FakeZoom) -> Starlette:
             zoom.log.append((request.method, path))
             if time.monotonic() < zoom.outage_until:
                 status = next(zoom._outage_codes)
+                zoom.refused += 1
                 if status == 429:
                     return JSONResponse({"code": 429, "message": "You have reached the maximum per-second rate "
                                          "limit for this API. Try again later."}, status_code=429,

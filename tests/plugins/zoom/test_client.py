@@ -7,7 +7,8 @@ import pytest
 
 from podium.core.providers import ConferencingProvider, MeetingSpec
 from podium.plugins.zoom.client import ZoomClient, ZoomError, ZoomUnavailable
-from podium.plugins.zoom.config import ZoomConfigError, ZoomSettings
+from podium.core.plugin_settings import PluginSettingsError
+from podium.plugins.zoom.config import ZoomSettings
 from podium.plugins.zoom.provider import ZoomProvider
 from tests.plugins.zoom.conftest import settings_for
 
@@ -140,7 +141,7 @@ async def test_the_participants_report_is_read_across_pages(fake_zoom, zoom_prov
 
 
 def test_settings_name_what_is_missing_and_hide_secrets():
-    with pytest.raises(ZoomConfigError, match="PODIUM_ZOOM_CLIENT_SECRET"):
+    with pytest.raises(PluginSettingsError, match="PODIUM_ZOOM_CLIENT_SECRET is required"):
         ZoomSettings.from_env({"PODIUM_ZOOM_ACCOUNT_ID": "a", "PODIUM_ZOOM_CLIENT_ID": "b"})
     settings = settings_for("http://127.0.0.1:1")
     assert settings.client_secret not in repr(settings)
