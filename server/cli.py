@@ -106,7 +106,6 @@ async def _work(settings: Settings) -> None:
 
     from podium.core.db import create_engine, create_sessionmaker
     from podium.core.outbox import Dispatcher
-    from podium.core.services import meetings  # noqa: F401 - registers the meeting plugin calls it performs
 
     plugins = await _started_plugins(settings)
     engine = create_engine(settings.database_url)
