@@ -39,7 +39,7 @@ class ZoomProvider:
 
     def __init__(self, client: ZoomClient):
         self.client = client
-        s = client.settings
+        self.config = s = client.settings        # `podium plugins` shows it, secrets masked
         self.attendance_rules = AttendanceRules(late_after_minutes=s.late_after_minutes,
                                                 left_early_minutes=s.left_early_minutes,
                                                 present_min_percent=s.present_min_percent)

@@ -7,7 +7,7 @@ import pytest
 
 from podium.core.providers import ConferencingProvider, MeetingSpec
 from podium.plugins.zoom.client import ZoomClient, ZoomError, ZoomUnavailable
-from podium.core.plugin_settings import PluginSettingsError
+from podium.core.plugin_settings import PluginSettingsError, describe
 from podium.plugins.zoom.config import ZoomSettings
 from podium.plugins.zoom.provider import ZoomProvider
 from tests.plugins.zoom.conftest import settings_for
@@ -138,6 +138,12 @@ async def test_the_participants_report_is_read_across_pages(fake_zoom, zoom_prov
     assert [s.email for s in segments] == [f"p{n}@example.com" for n in range(5)]
     assert segments[0].registrant_id is None and segments[0].left_at - segments[0].joined_at == timedelta(hours=1)
     assert len(fake_zoom.calls("GET", "/v2/report/")) == 3
+
+
+def test_podium_plugins_shows_the_settings_with_secrets_masked(zoom_provider):
+    shown = describe(zoom_provider.config)
+    assert shown["client_secret"] == shown["webhook_secret_token"] == "***"
+    assert shown["account_id"] == "acct-123" and shown["late_after_minutes"] == "10"
 
 
 def test_settings_name_what_is_missing_and_hide_secrets():
