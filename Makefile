@@ -21,6 +21,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
+bench: install
+	$(BIN)/python bench/sessions_page.py
+
 schema: install
 	$(BIN)/podium export-schema
 
