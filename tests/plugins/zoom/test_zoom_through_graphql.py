@@ -9,8 +9,7 @@ from datetime import datetime, timedelta
 import httpx
 from sqlalchemy import func, select
 
-from podium.core.ids import from_global_id
-from podium.core.models import OutboxMessage, OutboxStatus, UnmatchedParticipant
+from podium.core.models import OutboxMessage, OutboxStatus
 from podium.plugins.zoom.webhook import sign
 from podium.server.app import create_app
 from tests.dispatching import eventually, settings_from
@@ -19,13 +18,17 @@ from tests.plugins.zoom.test_zoom_through_the_outbox import zoom_env
 from tests.server import graph as g
 from tests.server.conftest import ADMIN_TOKEN, Api
 
-MEETING = """query($id: ID!) { node(id: $id) { ... on Session { startsAt meeting { provider status joinUrl externalId } } } }"""
+MEETING = """query($id: ID!) { node(id: $id) { ... on Session { startsAt
+  meeting { provider status joinUrl externalId error } } } }"""
 RESCHEDULE = """mutation($i: RescheduleSessionInput!) { rescheduleSession(input: $i) {
   session { meeting { status } } errors { code message } } }"""
 CANCEL = """mutation($i: CancelSessionInput!) { cancelSession(input: $i) {
   session { status meeting { status } } errors { code message } } }"""
 ROSTER = """query($id: ID!) { node(id: $id) { ... on Session { enrollments(first: 20) { edges { node {
   id learner { email } attendance { status minutesAttended source } } } } } } }"""
+REVIEW = """query($id: ID!) { node(id: $id) { ... on Session {
+  unmatchedParticipants { name email minutesAttended source }
+  enrollments(first: 20) { edges { node { learner { email } meetingJoinUrl } } } } } }"""
 RECORD = """mutation($i: RecordAttendanceInput!) { recordAttendance(input: $i) {
   enrollments { id attendance { status source } } errors { code message } } }"""
 
@@ -74,6 +77,15 @@ async def test_a_virtual_session_gets_a_meeting_that_follows_it(database_url, fa
         assert data["cancelSession"]["errors"] == [] and data["cancelSession"]["session"]["status"] == "CANCELLED"
         await eventually(meeting_is(api, session["id"], "CANCELLED"), what="the meeting CANCELLED")
     assert fake_zoom.meetings == {} and fake_zoom.deleted == [int(ready["externalId"])]
+
+
+async def test_a_meeting_zoom_never_made_is_failed_with_the_reason(database_url, fake_zoom):
+    fake_zoom.start_outage(600)
+    async with podium(database_url, fake_zoom.url, outbox_max_attempts=2) as (api, _, _):
+        session = await g.session(api, await g.course(api), [await g.instructor(api)])
+        failed = await eventually(meeting_is(api, session, "FAILED"), what="the meeting FAILED")
+    assert failed["joinUrl"] is None
+    assert failed["error"].startswith("zoom did not answer after 2 attempts: ZoomUnavailable: GET /users/me/meetings")
 
 
 async def test_zoom_down_for_30_seconds(database_url, fake_zoom):
@@ -154,10 +166,14 @@ async def test_zoom_attendance_and_a_manual_correction(database_url, fake_zoom):
         assert final["absent@example.com"] == {"status": "EXCUSED", "minutesAttended": None, "source": "MANUAL"}
         assert final["late@example.com"]["source"] == "ZOOM"
 
-        async with sessions() as db:
-            unmatched = (await db.execute(select(UnmatchedParticipant.name, UnmatchedParticipant.minutes_attended)
-                                          .where(UnmatchedParticipant.session_id == from_global_id(session)[1]))).all()
-        assert [tuple(u) for u in unmatched] == [("Dial-in 0044", 52)]
+        review = (await api.data(REVIEW, {"id": session}))["node"]
+        assert review["unmatchedParticipants"] == [
+            {"name": "Dial-in 0044", "email": None, "minutesAttended": 52, "source": "ZOOM"}]
+        personal = {r["email"]: r["join_url"] for r in fake_zoom.registrants[number]}
+        assert {e["node"]["learner"]["email"]: e["node"]["meetingJoinUrl"] for e in review["enrollments"]["edges"]} \
+            == personal, "each learner's own join link"
+        learner = await g.token(api, await g.person(api), "LEARNER")
+        assert (await api.data(REVIEW, {"id": session}, token=learner))["node"]["unmatchedParticipants"] == []
 
 
 async def _all_recorded(roster) -> bool:
