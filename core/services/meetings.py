@@ -127,15 +127,6 @@ async def _change_meeting(db: AsyncSession, actor: Actor, session: Session, acti
     return session
 
 
-async def request_meeting(db: AsyncSession, actor: Actor, session_id: int, provider: str) -> Session:
-    """Mark the meeting PENDING in the scheduling transaction; the outbox then asks the provider."""
-    session = await scheduling.lock_session(db, session_id)
-    if session.meeting_status is MeetingStatus.READY and session.meeting_provider == provider:
-        return session
-    return await _change_meeting(db, actor, session, "session.meeting.request", meeting_provider=provider,
-                                 meeting_status=MeetingStatus.PENDING, meeting_error=None)
-
-
 async def meeting_ready(db: AsyncSession, actor: Actor, session_id: int, provider: str, external_id: str,
                         join_url: str) -> Session:
     """The provider made (or found, or updated) the meeting; a cancelled session stays cancelled."""
