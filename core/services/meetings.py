@@ -6,7 +6,6 @@ commit, talking to the provider outside any transaction, safe to repeat).
 """
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,8 +28,6 @@ from .records import get_or_404
 
 if TYPE_CHECKING:
     from .attendance_import import ImportResult
-
-log = logging.getLogger("podium.meetings")
 
 SYNC = "meeting.sync"                  # make the provider's meeting match the session
 REGISTRANTS = "meeting.registrants"    # register enrolled learners
@@ -261,13 +258,6 @@ async def import_meeting_attendance(sessions: async_sessionmaker[AsyncSession], 
     async with sessions() as db, changing(db):
         return await import_attendance(db, actor, session_id, provider.name.upper(), segments,
                                        provider.attendance_rules)
-
-
-async def session_of_meeting(sessions: async_sessionmaker[AsyncSession], provider: str,
-                             external_id: str) -> int | None:
-    async with sessions() as db:
-        return await db.scalar(select(Session.id).where(Session.meeting_provider == provider,
-                                                        Session.meeting_external_id == str(external_id)))
 
 
 # --- the outbox's side: what each plugin call does ----------------------------------------
