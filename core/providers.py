@@ -133,7 +133,10 @@ class VenueSource(Protocol):
 
     async def venues(self) -> list[VenueRecord]: ...
 
-    async def busy_times(self, calendar_url: str, starts_at: datetime, ends_at: datetime) -> list[BusyTime]: ...
+    async def busy_times(self, calendar_url: str, starts_at: datetime, ends_at: datetime,
+                         timezone: str = "UTC") -> list[BusyTime]:
+        """Busy times overlapping [starts_at, ends_at); all-day and floating times are read in `timezone`
+        (the room's), since calendars publish them without an offset."""
 
 
 # --- learning management systems ---------------------------------------------------------

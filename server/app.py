@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from podium.core.db import create_engine, create_sessionmaker
 from podium.core.events import EventBus
 from podium.core.outbox import Dispatcher
+from podium.core.services.calendar_refresh import start_calendar_refresh
 from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.services import meetings
 from podium.core.settings import Settings
@@ -63,6 +64,14 @@ def graphql_app(state: AppState):
                          max_body_bytes=state.settings.max_body_bytes, plugins=state.plugins)
 
 
+async def _start_calendar_refresh(sessions, plugins) -> None:
+    """Room calendars on a schedule; a database not answering yet only delays it to the next start."""
+    try:
+        await start_calendar_refresh(sessions, plugins)
+    except Exception as exc:
+        log.warning("room calendar refresh not planned: %s", exc)
+
+
 def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, Any]] = ()) -> Starlette:
     """The app; plugins start and the outbox dispatcher runs in its lifespan (unless PODIUM_OUTBOX_IN_SERVE=false)."""
     settings = settings or Settings.from_env()
@@ -82,6 +91,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
                 app.router.routes.append(Mount(f"/plugins/{name}", routes=routes))
         runner = None
         if settings.outbox_in_serve:
+            await _start_calendar_refresh(state.sessions, plugins)
             state.dispatcher = Dispatcher(state.sessions, plugins, settings)
             runner = asyncio.create_task(state.dispatcher.run())
         try:

@@ -116,6 +116,9 @@ async def _work(settings: Settings) -> None:
     typer.echo(f"podium worker {dispatcher.owner} on {_safe_url(settings.database_url)}; "
                f"plugins: {', '.join(plugins.loaded) or 'none'}")
     try:
+        from podium.core.services.calendar_refresh import start_calendar_refresh
+
+        await start_calendar_refresh(dispatcher.sessions, plugins)
         await dispatcher.run()
     finally:
         await engine.dispose()
@@ -208,3 +211,95 @@ async def _outbox(action):
 
 if __name__ == "__main__":
     app()
+
+
+# --- venues, rooms and room calendars (the venues plugin) ----------------------------------------
+
+venues_app = typer.Typer(help="Venues, rooms and room calendars (the venues plugin).", no_args_is_help=True)
+app.add_typer(venues_app, name="venues")
+
+
+@venues_app.command("import")
+def venues_import(location: str = typer.Argument(None, help="A JSON file or an http(s) feed URL "
+                                                  "(default: PODIUM_VENUES_FEED).")) -> None:
+    """Import venues and rooms; a re-import updates them in place instead of duplicating."""
+    settings = Settings.from_env()
+    if is_sqlite(settings.database_url):
+        from podium.core.migrate import upgrade
+
+        upgrade(settings.database_url)
+    raise typer.Exit(asyncio.run(_import_venues(settings, location)))
+
+
+@venues_app.command("refresh")
+def venues_refresh() -> None:
+    """Re-read every room's calendar now and replace its future outside bookings."""
+    raise typer.Exit(asyncio.run(_refresh_calendars(Settings.from_env())))
+
+
+async def _venue_source(settings: Settings):
+    """The `venues` plugin's source, as `podium serve` would load it (PODIUM_PLUGINS and its settings)."""
+    from podium.core.plugins import PluginError
+
+    plugins = await _started_plugins(settings)
+    try:
+        return plugins, plugins.provider("venue_sources", "venues")
+    except PluginError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+async def _import_venues(settings: Settings, location: str | None) -> int:
+    from rich.progress import Progress
+
+    from podium.core.audit import Actor
+    from podium.core.db import create_engine, create_sessionmaker
+    from podium.core.services.venue_sync import import_venues
+    from podium.plugins.venues.client import VenueFeedError
+
+    from podium.core.services.calendar_refresh import start_calendar_refresh
+
+    plugins, source = await _venue_source(settings)
+    try:
+        records = await (source.read_venues(location) if location else source.venues())
+    except VenueFeedError as exc:
+        typer.echo(f"nothing imported: {exc}", err=True)
+        return 1
+    engine = create_engine(settings.database_url)
+    sessions = create_sessionmaker(engine)
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task("venues", total=len(records))
+            report = await import_venues(
+                sessions, Actor.system("cli:venues import"), source.name, records,
+                progress=lambda record: bar.update(task, advance=1, description=f"venue {record.name}"))
+        await start_calendar_refresh(sessions, plugins)      # room calendars now re-read on a schedule
+    finally:
+        await engine.dispose()
+    typer.echo(f"venues: {report.venues_created} created, {report.venues_updated} updated, "
+               f"{report.venues_unchanged} unchanged; rooms: {report.rooms_created} created, "
+               f"{report.rooms_updated} updated, {report.rooms_unchanged} unchanged")
+    for external_id, why in report.refused:
+        typer.echo(f"refused venue {external_id}: {why}", err=True)
+    return 1 if report.refused else 0
+
+
+async def _refresh_calendars(settings: Settings) -> int:
+    from podium.core.audit import Actor
+    from podium.core.db import create_engine, create_sessionmaker
+    from podium.core.services.venue_sync import refresh_room_calendars
+
+    _, source = await _venue_source(settings)
+    engine = create_engine(settings.database_url)
+    try:
+        report = await refresh_room_calendars(create_sessionmaker(engine), Actor.system("cli:venues refresh"),
+                                              source, horizon_days=source.horizon_days)
+    finally:
+        await engine.dispose()
+    typer.echo(f"room calendars read: {report.rooms_read}; busy times added {report.added}, "
+               f"moved {report.moved}, removed {report.removed}")
+    for room_id, session_id in report.clashes:
+        typer.echo(f"room {room_id} is busy in its own calendar during session {session_id}", err=True)
+    for room_id, why in report.failed:
+        typer.echo(f"room {room_id} not read (last known busy times kept): {why}", err=True)
+    return 1 if report.failed else 0

@@ -12,6 +12,7 @@ from ..errors import DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
 from ..models import Attendance, AttendanceStatus, Enrollment, EnrollmentStatus
+from .lms_sync import request_attendance_push
 from .scheduling import lock_session, session_ordering_key
 
 MANUAL = "MANUAL"
@@ -60,6 +61,7 @@ async def record_attendance(db: AsyncSession, actor: Actor, session_id: int, rec
         current.status, current.minutes_attended, current.source = AttendanceStatus(record.status), record.minutes_attended, source
         after[key] = {"status": current.status.value, "minutes": current.minutes_attended, "source": source}
     await db.flush()
+    await request_attendance_push(db, session.id, [int(key) for key in after])
     record_change(db, actor, "attendance.record", "Session", session.id, before, after)
     emit(db, "attendance.recorded", {
         "session": to_global_id("Session", session.id), "source": source,

@@ -129,6 +129,22 @@ async def create_venue(db: AsyncSession, actor: Actor, *, name: str, timezone: s
     return venue
 
 
+async def update_venue(db: AsyncSession, actor: Actor, venue_id: int, **changes: Any) -> Venue:
+    """Change a venue's name, address or timezone (its rooms keep their own timezone)."""
+    venue = await get_or_404(db, Venue, venue_id, "venueId", lock=True)
+    before = snapshot(venue)
+    checks = {"name": lambda v: _require_text(v, "name"),
+              "address": lambda v: (v or "").strip() or None,
+              "timezone": require_timezone}
+    for name, value in changes.items():
+        if name not in checks:
+            raise DomainError(ErrorCode.INVALID, f"A venue has no changeable field {name!r}.", name)
+        setattr(venue, name, checks[name](value))
+    await db.flush()
+    record_change(db, actor, "venue.update", "Venue", venue.id, before, snapshot(venue))
+    return venue
+
+
 def _qualifications(items: list[tuple[str, date | None]] | None) -> list[Qualification]:
     seen: dict[str, date | None] = {}
     for name, valid_until in items or []:

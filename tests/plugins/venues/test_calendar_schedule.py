@@ -1,0 +1,86 @@
+"""Room calendars re-read on a schedule through the outbox, by the real dispatcher."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from podium.core.db import changing
+from podium.core.instants import utc_now
+from podium.core.models import Booking, OutboxMessage, OutboxStatus, Resource
+from podium.core.services import calendar_refresh, venue_sync
+from tests.builders import ADMIN
+from tests.dispatching import dispatching, eventually, settings_from
+from tests.plugins.live_server import serve
+from tests.plugins.venues.fake_venue_system import FEED_TOKEN, FakeVenueSystem, calendar, event
+from tests.plugins.venues.test_room_calendars import next_monday_at, source_for
+
+
+@pytest.fixture
+def rooms_system():
+    fake = FakeVenueSystem()
+    with serve(fake.app()) as url:
+        fake.url = url
+        yield fake
+
+
+async def _external(sessions, room_id: int) -> list[str]:
+    async with sessions() as db:
+        return list((await db.scalars(select(Booking.summary).where(
+            Booking.resource_id == room_id, Booking.session_id.is_(None)).order_by(Booking.starts_at))).all())
+
+
+async def _pending_ticks(sessions) -> list[OutboxMessage]:
+    async with sessions() as db:
+        return list((await db.scalars(select(OutboxMessage).where(
+            OutboxMessage.topic == calendar_refresh.TICK, OutboxMessage.status == OutboxStatus.PENDING))).all())
+
+
+async def test_room_calendars_are_reread_every_refresh_interval(sessions, rooms_system):
+    first = next_monday_at(10)
+    rooms_system.calendars["thames"] = calendar(event("a@x", first, 60, "Induction"))
+    rooms_system.venues = [{"id": "lon", "name": "London HQ", "timezone": "Europe/London", "rooms": [
+        {"id": "lon-thames", "name": "Thames", "capacity": 24, "calendarUrl": rooms_system.calendar_url("thames")},
+        {"id": "lon-severn", "name": "Severn", "capacity": 8}]}]
+    source = source_for(rooms_system)
+    await venue_sync.import_venues(sessions, ADMIN, source.name, await source.venues())
+    async with sessions() as db:
+        room_id = await db.scalar(select(Resource.id).where(Resource.external_id == "lon-thames"))
+    settings = settings_from({"PODIUM_PLUGINS": "venues", "PODIUM_VENUES_FEED_TOKEN": FEED_TOKEN,
+                              "PODIUM_VENUES_REFRESH_MINUTES": "30", "PODIUM_VENUES_HORIZON_DAYS": "60"})
+
+    async with dispatching(sessions, settings) as dispatcher:
+        assert await calendar_refresh.start_calendar_refresh(sessions, dispatcher.plugins) == ["venues"]
+        assert await calendar_refresh.start_calendar_refresh(sessions, dispatcher.plugins) == ["venues"]  # no double
+        dispatcher.wake()
+        await eventually(lambda: _external(sessions, room_id), what="the first read of the room calendar")
+        assert await _external(sessions, room_id) == ["Induction"]
+
+        [following] = await eventually(lambda: _pending_ticks(sessions), what="the next tick")
+        slot = calendar_refresh.slot_of(utc_now(), 30)
+        assert following.deliver_after == calendar_refresh.slot_start(slot + 1, 30)      # the next half hour
+        assert following.payload == {"minutes": 30, "horizon_days": 60, "slot": slot + 1}
+        assert rooms_system.calendar_reads == 1                                      # Severn has no calendar
+
+        rooms_system.calendars["thames"] = calendar(event("a@x", first, 60, "Induction"),
+                                                    event("b@x", first + timedelta(days=1), 60, "Board"))
+        async with sessions() as db, changing(db):                                   # half an hour passes
+            await db.execute(update(OutboxMessage).where(OutboxMessage.id == following.id)
+                             .values(deliver_after=utc_now()))
+        dispatcher.wake()
+        await eventually(lambda: _count_is(sessions, room_id, 2), what="the second read")
+        assert await _external(sessions, room_id) == ["Induction", "Board"]
+
+
+async def _count_is(sessions, room_id: int, expected: int) -> bool:
+    async with sessions() as db:
+        return await db.scalar(select(func.count()).select_from(Booking).where(
+            Booking.resource_id == room_id, Booking.session_id.is_(None))) == expected
+
+
+async def test_without_room_calendars_nothing_is_planned(sessions):
+    settings = settings_from({"PODIUM_PLUGINS": "venues"})
+    async with dispatching(sessions, settings) as dispatcher:
+        assert await calendar_refresh.start_calendar_refresh(sessions, dispatcher.plugins) == []
+    assert await _pending_ticks(sessions) == []
