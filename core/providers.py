@@ -72,9 +72,19 @@ class ParticipantSegment:
     left_at: datetime
 
 
+@dataclass(frozen=True)
+class AttendanceRules:
+    """When a participant counts as late, as leaving early, or as absent altogether."""
+
+    late_after_minutes: int = 10          # first joined more than this after the start: LATE
+    left_early_minutes: int = 10          # last left more than this before the end: LEFT_EARLY
+    present_min_percent: int = 50         # attended less than this share of the session: ABSENT
+
+
 @runtime_checkable
 class ConferencingProvider(Protocol):
     name: str
+    attendance_rules: AttendanceRules     # how its participants report is judged (the plugin's settings)
 
     async def create_meeting(self, spec: MeetingSpec) -> MeetingInfo: ...
 

@@ -20,6 +20,7 @@ from podium.core.events import EventBus
 from podium.core.outbox import Dispatcher
 from podium.core.services.calendar_refresh import start_calendar_refresh
 from podium.core.plugins import Plugins, create_plugin_manager
+from podium.core.services import meetings
 from podium.core.settings import Settings
 
 log = logging.getLogger("podium.server")
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
     async def lifespan(app: Starlette):
         tune_garbage_collection()
         await plugins.start()
+        meetings.choose_conferencing(state.sessions, plugins.providers["conferencing"])
         for name, routes in plugins.routes.items():
             if routes:
                 app.router.routes.append(Mount(f"/plugins/{name}", routes=routes))

@@ -16,6 +16,7 @@ from ..events import emit
 from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import Enrollment, EnrollmentStatus, Person, Session, SessionStatus
+from . import meetings
 from .records import get_or_404, snapshot
 from .scheduling import lock_session, session_ordering_key
 
@@ -36,6 +37,8 @@ def _event(db: AsyncSession, enrollment: Enrollment, before: EnrollmentStatus | 
         "after": {"status": enrollment.status.value, "waitlistPosition": enrollment.waitlist_position},
         "reason": reason,
     }, session_ordering_key(enrollment.session_id))
+    if enrollment.status is EnrollmentStatus.ENROLLED:
+        meetings.plan_registration(db, enrollment.session_id)
 
 
 async def _seat_or_waitlist(db: AsyncSession, session: Session, enrollment: Enrollment) -> None:

@@ -20,6 +20,7 @@ from ..instants import local_date, require_aware, require_range, require_timezon
 from ..models import (
     Booking, BookingRole, Course, DeliveryMode, Resource, ResourceKind, Session, SessionStatus,
 )
+from . import meetings
 from .program_calendar import follow_reschedule
 from .records import get_or_404, snapshot
 
@@ -192,6 +193,7 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
     for resource, role in zip(all_resources, roles):
         db.add(Booking(resource_id=resource.id, session_id=session.id, role=role, starts_at=held_from, ends_at=held_to))
     await _flush_bookings(db)
+    await meetings.plan_meeting(db, session)
     bookings = {r.id: role.value for r, role in zip(all_resources, roles)}
     record_change(db, actor, "session.schedule", "Session", session.id, None, {**snapshot(session), "bookings": bookings})
     emit(db, "session.scheduled", session_event_payload(
@@ -238,6 +240,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     for booking in bookings:
         booking.starts_at, booking.ends_at = held_from, held_to
     await _flush_bookings(db)
+    await meetings.plan_meeting(db, session)
     await follow_reschedule(db, session, before_starts_at=datetime.fromisoformat(before["starts_at"]))
     record_change(db, actor, "session.reschedule", "Session", session.id, before, snapshot(session))
     emit(db, "session.rescheduled", session_event_payload(
@@ -256,6 +259,7 @@ async def cancel_session(db: AsyncSession, actor: Actor, session_id: int, reason
     session.sequence += 1
     await db.execute(update(Booking).where(Booking.session_id == session.id).values(active=False))
     await db.flush()
+    await meetings.plan_meeting(db, session)
     record_change(db, actor, "session.cancel", "Session", session.id, before, snapshot(session))
     emit(db, "session.cancelled", session_event_payload(session, reason=reason), session_ordering_key(session.id))
     return session

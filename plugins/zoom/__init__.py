@@ -1,0 +1,24 @@
+"""The `zoom` plugin: meetings for VIRTUAL and HYBRID sessions, registrants, attendance from Zoom's report."""
+from __future__ import annotations
+
+from podium.core import hookimpl
+from podium.core.plugin_settings import is_configured
+
+from .client import ZoomClient
+from .config import ZoomSettings
+from .provider import ZoomProvider
+from .routes import webhook_routes
+
+
+@hookimpl
+def podium_conferencing_providers(settings):
+    if not is_configured("zoom", settings.env):
+        return []
+    return [ZoomProvider(ZoomClient(ZoomSettings.from_env(settings.env)))]
+
+
+@hookimpl
+def podium_routes(settings):
+    if not is_configured("zoom", settings.env):
+        return []
+    return webhook_routes(ZoomSettings.from_env(settings.env))

@@ -37,6 +37,8 @@ class Enrollment(Node):
     status: EnrollmentStatus
     waitlist_position: int | None = strawberry.field(description="1-based, only while WAITLISTED.")
     created_at: datetime
+    meeting_join_url: str | None = strawberry.field(description="The learner's own link to the session's online "
+                                                                "meeting; it identifies them for attendance.")
 
     @strawberry.field
     async def session(self, info: Info) -> Annotated["Session", strawberry.lazy("podium.schema.scheduling.types")]:
@@ -56,10 +58,10 @@ class EnrollmentConnection(Connection[Enrollment]):
     pass
 
 ENROLLMENT_COLUMNS = (EnrollmentRow.id, EnrollmentRow.session_id, EnrollmentRow.learner_id, EnrollmentRow.status,
-                      EnrollmentRow.waitlist_position, EnrollmentRow.created_at)
+                      EnrollmentRow.waitlist_position, EnrollmentRow.created_at, EnrollmentRow.meeting_join_url)
 
 
 def enrollment_from(v) -> Enrollment:
     """From a row of ENROLLMENT_COLUMNS."""
     return Enrollment(id=global_id("Enrollment", v[0]), pk=v[0], session_pk=v[1], learner_pk=v[2], status=v[3],
-                      waitlist_position=v[4], created_at=v[5])
+                      waitlist_position=v[4], created_at=v[5], meeting_join_url=v[6])

@@ -14,14 +14,17 @@ from podium.core.models import Course as CourseRow
 from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.models import Resource as ResourceRow
 from podium.core.models import Session as SessionRow
+from podium.core.models import UnmatchedParticipant as UnmatchedRow
 
 from ..relay import global_id
 from ..catalogue.types import COURSE_COLUMNS, RESOURCE_COLUMNS, Resource, course_from, resource_from
-from .types import Booking, Meeting, Session
+from ..permissions import is_staff, taught_session_ids, teaches
+from .types import Booking, Meeting, Session, UnmatchedParticipant
 
 SESSION_COLUMNS = (SessionRow.id, SessionRow.title, SessionRow.starts_at, SessionRow.ends_at, SessionRow.timezone,
                    SessionRow.delivery_mode, SessionRow.status, SessionRow.capacity, SessionRow.meeting_provider,
-                   SessionRow.meeting_status, SessionRow.meeting_join_url, SessionRow.meeting_external_id)
+                   SessionRow.meeting_status, SessionRow.meeting_join_url, SessionRow.meeting_external_id,
+                   SessionRow.meeting_error)
 TEACHING = {BookingRole.LEAD_INSTRUCTOR: 0, BookingRole.CO_FACILITATOR: 1}
 
 
@@ -70,17 +73,17 @@ async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, 
     courses = {}
     built = []
     for row in rows:
-        pk, capacity, taken = row[0], row[7], row[12]
+        pk, capacity, taken = row[0], row[7], row[13]
         course = courses.get(row[_N])
         if course is None:
             course = courses[row[_N]] = course_from(row[_N:])
         built.append(Session(
             id=global_id("Session", pk), pk=pk, course=course, title=row[1], starts_at=row[2], ends_at=row[3],
             timezone=row[4], delivery_mode=row[5], status=row[6], capacity=capacity, seats_taken=taken,
-            seats_left=max(capacity - taken, 0), waitlist_count=row[13],
+            seats_left=max(capacity - taken, 0), waitlist_count=row[14],
             instructors=[r for _, r in sorted(teachers[pk], key=lambda t: t[0])], room=rooms.get(pk),
             meeting=Meeting(provider=row[8], status=row[9] or MeetingStatus.PENDING, join_url=row[10],
-                            external_id=row[11]) if row[8] else None))
+                            external_id=row[11], error=row[12]) if row[8] else None))
     return built
 
 
@@ -106,4 +109,23 @@ def loaders(context) -> dict:
                                         starts_at=row[2], ends_at=row[3], session_pk=row[0]))
         return [held[i] for i in ids]
 
-    return {"sessions": sessions, "session_bookings": session_bookings}
+    async def unmatched_participants(ids: list[int]) -> list[list[UnmatchedParticipant]]:
+        """For review by staff and the session's instructors; nobody else sees who attended."""
+        caller = context.caller
+        if not is_staff(caller) and not teaches(caller):
+            return [[] for _ in ids]
+        query = (select(UnmatchedRow.session_id, UnmatchedRow.name, UnmatchedRow.email,
+                        UnmatchedRow.minutes_attended, UnmatchedRow.source)
+                 .where(UnmatchedRow.session_id.in_(ids)).order_by(UnmatchedRow.session_id, UnmatchedRow.id))
+        if not is_staff(caller):
+            query = query.where(UnmatchedRow.session_id.in_(taught_session_ids(caller)))
+        async with context.reading() as db:
+            rows = (await db.execute(query)).all()
+        listed: dict[int, list[UnmatchedParticipant]] = defaultdict(list)
+        for row in rows:
+            listed[row[0]].append(UnmatchedParticipant(name=row[1], email=row[2], minutes_attended=row[3],
+                                                       source=row[4]))
+        return [listed[i] for i in ids]
+
+    return {"sessions": sessions, "session_bookings": session_bookings,
+            "unmatched_participants": unmatched_participants}

@@ -34,6 +34,16 @@ class Meeting:
     status: MeetingStatus
     join_url: str | None
     external_id: str | None
+    error: str | None = strawberry.field(description="Why the meeting is FAILED (the provider's last answer); "
+                                                     "null otherwise.")
+
+
+@strawberry.type(description="Someone a conferencing report saw who matches no enrolment.")
+class UnmatchedParticipant:
+    name: str | None
+    email: str | None
+    minutes_attended: int
+    source: str
 
 
 @strawberry.type
@@ -67,6 +77,11 @@ class Session(Node):
     instructors: list[Resource] = strawberry.field(description="The lead first.")
     room: Resource | None
     meeting: Meeting | None = strawberry.field(description="VIRTUAL and HYBRID sessions, from the conferencing plugin.")
+
+    @strawberry.field(description="Who the conferencing report saw that matches no enrolment, for review; "
+                                  "staff and the session's instructors only (empty for anyone else).")
+    async def unmatched_participants(self, info: Info) -> list[UnmatchedParticipant]:
+        return await info.context.loaders.unmatched_participants.load(self.pk)
 
     @strawberry.field(description="Active bookings: instructors, room, equipment, with setup and teardown.")
     async def bookings(self, info: Info) -> list[Booking]:

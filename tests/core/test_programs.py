@@ -14,7 +14,7 @@ from podium.core.db import changing
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.models import (
     AttendanceStatus, Certification, Enrollment, EnrollmentStatus, OutboxMessage, Person, Program, ProgramStage,
-    ProgramTemplate, Role, StageKind, StageStatus,
+    ProgramTemplate, Role, StageStatus,
 )
 from podium.core.services import journeys, programs, scheduling
 from podium.core.services.attendance import AttendanceRecord, record_attendance

@@ -1,0 +1,301 @@
+"""A session's online meeting, for any conferencing provider: PENDING, then READY or FAILED, CANCELLED.
+
+Three parts: planning (inside the scheduling or enrolment transaction: PENDING at once, work for the
+outbox); services (inside `changing(db)`, one audit entry each); delivery (run by the outbox after
+commit, talking to the provider outside any transaction, safe to repeat).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..audit import Actor, record_change
+from ..db import changing
+from ..events import emit
+from ..ids import to_global_id
+from ..models import (
+    DeliveryMode, Enrollment, EnrollmentStatus, MeetingStatus, OutboxMessage, Person, Session, SessionStatus,
+)
+from ..outbox import PLUGIN_CALL_KIND, Dispatcher, QueuedMessage, call_plugin, plugin_call
+from ..providers import ConferencingProvider, MeetingSpec
+from . import scheduling
+from .records import get_or_404
+
+if TYPE_CHECKING:
+    from .attendance_import import ImportResult
+
+SYNC = "meeting.sync"                  # make the provider's meeting match the session
+REGISTRANTS = "meeting.registrants"    # register enrolled learners
+ATTENDANCE = "meeting.attendance"      # turn the participants report into attendance
+REPORT_DELAY = timedelta(minutes=15)   # when, after the end, the report is first asked for (webhooks come sooner)
+# Attendance imports carry no ordering key: one waiting for its time would hold back the session's other calls.
+CONFERENCING_INFO_KEY = "conferencing"
+
+CONFERENCED = (DeliveryMode.VIRTUAL, DeliveryMode.HYBRID)
+MEETING_FIELDS = ("meeting_provider", "meeting_status", "meeting_join_url", "meeting_external_id", "meeting_error")
+
+
+def needs_meeting(session: Session) -> bool:
+    """VIRTUAL and HYBRID sessions have a meeting until cancelled (a completed one keeps it for the report)."""
+    return session.delivery_mode in CONFERENCED and session.status is not SessionStatus.CANCELLED
+
+
+def meeting_snapshot(session: Session) -> dict[str, Any]:
+    return {f: (v.value if isinstance(v, MeetingStatus) else v) for f in MEETING_FIELDS
+            for v in [getattr(session, f)]}
+
+
+def meeting_spec(session: Session) -> MeetingSpec:
+    return MeetingSpec(session_id=to_global_id("Session", session.id), title=session.title,
+                       starts_at=session.starts_at, ends_at=session.ends_at, timezone=session.timezone,
+                       idempotency_key=f"podium-session-{session.id}")
+
+
+# --- planning (inside the change's transaction) ------------------------------------------
+
+def choose_conferencing(sessions: async_sessionmaker[AsyncSession], providers: dict[str, Any]) -> str | None:
+    """At start-up: new meetings go to the first loaded conferencing provider; none loaded, no meetings."""
+    name = next(iter(providers), None)
+    sessions.kw.setdefault("info", {})[CONFERENCING_INFO_KEY] = name
+    return name
+
+
+def active_provider(db: AsyncSession) -> str | None:
+    """The conferencing provider the app runs with (set on the sessionmaker by the composition root)."""
+    return db.info.get(CONFERENCING_INFO_KEY)
+
+
+async def plan_meeting(db: AsyncSession, session: Session) -> None:
+    """On schedule, reschedule and cancel: PENDING at once for a new meeting, the provider asked after commit.
+
+    Call before the change's audit entry, so the entry shows the meeting fields.
+    """
+    provider = session.meeting_provider or active_provider(db)
+    if provider is None or (session.meeting_status is None and not needs_meeting(session)):
+        return
+    if needs_meeting(session) and session.meeting_status in (None, MeetingStatus.FAILED, MeetingStatus.CANCELLED):
+        session.meeting_provider, session.meeting_status, session.meeting_error = provider, MeetingStatus.PENDING, None
+    await call_plugin(db, provider=provider, topic=SYNC, payload={"session_id": session.id},
+                      idempotency_key=f"{SYNC}:{session.id}:{session.sequence}",
+                      ordering_key=scheduling.session_ordering_key(session.id))
+
+
+def plan_registration(db: AsyncSession, session_id: int) -> None:
+    """A learner took a seat: register them with the meeting after commit (a no-op without one)."""
+    provider = active_provider(db)
+    if provider is not None:
+        db.add(OutboxMessage(kind=PLUGIN_CALL_KIND, topic=REGISTRANTS, target=provider,
+                             ordering_key=scheduling.session_ordering_key(session_id),
+                             payload={"session_id": session_id}, idempotency_key=f"{REGISTRANTS}:{uuid.uuid4()}"))
+
+
+async def request_attendance_import(db: AsyncSession, provider: str, external_id: str, key: str) -> int | None:
+    """The provider says the meeting ended (a webhook): fetch its report through the outbox. Returns the session."""
+    session_id = await db.scalar(select(Session.id).where(Session.meeting_provider == provider,
+                                                          Session.meeting_external_id == str(external_id)))
+    if session_id is not None:
+        await call_plugin(db, provider=provider, topic=ATTENDANCE, payload={"session_id": session_id},
+                          idempotency_key=f"{ATTENDANCE}:{provider}:{key}")
+    return session_id
+
+
+# --- services ----------------------------------------------------------------------------
+
+async def _change_meeting(db: AsyncSession, actor: Actor, session: Session, action: str, **fields: Any) -> Session:
+    before = meeting_snapshot(session)
+    for name, value in fields.items():
+        setattr(session, name, value)
+    after = meeting_snapshot(session)
+    if after == before:
+        return session
+    await db.flush()
+    record_change(db, actor, action, "Session", session.id, before, after)
+    emit(db, "session.meeting_changed", {
+        "session": to_global_id("Session", session.id), "provider": session.meeting_provider,
+        "before": {"status": before["meeting_status"]},
+        "after": {"status": after["meeting_status"], "joinUrl": after["meeting_join_url"],
+                  "externalId": after["meeting_external_id"], "error": after["meeting_error"]},
+    }, scheduling.session_ordering_key(session.id))
+    return session
+
+
+async def meeting_ready(db: AsyncSession, actor: Actor, session_id: int, provider: str, external_id: str,
+                        join_url: str) -> Session:
+    """The provider made (or found, or updated) the meeting; a cancelled session stays cancelled."""
+    session = await scheduling.lock_session(db, session_id)
+    if session.status is SessionStatus.CANCELLED or session.meeting_status is MeetingStatus.CANCELLED:
+        return session
+    return await _change_meeting(db, actor, session, "session.meeting.ready", meeting_provider=provider,
+                                 meeting_status=MeetingStatus.READY, meeting_external_id=external_id, meeting_join_url=join_url, meeting_error=None)
+
+
+async def meeting_failed(db: AsyncSession, actor: Actor, session_id: int, reason: str) -> Session:
+    """Every retry ran out: say why, so a coordinator can act (or reschedule, which tries again)."""
+    session = await scheduling.lock_session(db, session_id)
+    if session.meeting_status is MeetingStatus.CANCELLED:
+        return session
+    return await _change_meeting(db, actor, session, "session.meeting.fail", meeting_status=MeetingStatus.FAILED,
+                                 meeting_error=reason[:2000])
+
+
+async def meeting_cancelled(db: AsyncSession, actor: Actor, session_id: int) -> Session:
+    session = await scheduling.lock_session(db, session_id)
+    return await _change_meeting(db, actor, session, "session.meeting.cancel", meeting_status=MeetingStatus.CANCELLED,
+                                 meeting_join_url=None, meeting_error=None)
+
+
+async def record_registrant(db: AsyncSession, actor: Actor, enrollment_id: int, registrant_id: str,
+                            join_url: str) -> Enrollment:
+    """The learner's own join link, which identifies them in the attendance report."""
+    enrollment = await get_or_404(db, Enrollment, enrollment_id, "enrollmentId", lock=True)
+    before = {"meeting_registrant_id": enrollment.meeting_registrant_id, "meeting_join_url": enrollment.meeting_join_url}
+    enrollment.meeting_registrant_id, enrollment.meeting_join_url = registrant_id, join_url
+    await db.flush()
+    record_change(db, actor, "enrollment.meeting.register", "Enrollment", enrollment.id, before,
+                  {"meeting_registrant_id": registrant_id, "meeting_join_url": join_url})
+    return enrollment
+
+
+# --- delivery (after commit, through the outbox) -----------------------------------------
+
+@dataclass(frozen=True)
+class SessionView:
+    """What delivery needs of a session, read in a short transaction and then used outside it."""
+
+    id: int
+    spec: MeetingSpec
+    wanted: bool
+    past: bool
+    provider: str | None
+    status: MeetingStatus | None
+    external_id: str | None
+
+
+async def _view(sessions: async_sessionmaker[AsyncSession], session_id: int) -> SessionView:
+    async with sessions() as db:
+        s = await db.get(Session, session_id, populate_existing=True)
+        if s is None:
+            raise LookupError(f"no session {session_id}")
+        return SessionView(s.id, meeting_spec(s), needs_meeting(s), s.status is SessionStatus.COMPLETED,
+                           s.meeting_provider, s.meeting_status,
+                           s.meeting_external_id)
+
+
+async def sync_meeting(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider, session_id: int,
+                       actor: Actor) -> None:
+    """Make the provider's meeting match the session: create, update or delete it. Safe to repeat.
+
+    Before creating it always looks for a meeting an earlier, unsure attempt may have made, so a session
+    never gets two meetings.
+    """
+    view = await _view(sessions, session_id)
+    if not view.wanted:
+        if view.provider not in (None, provider.name) or view.status in (None, MeetingStatus.CANCELLED):
+            return
+        external_id = view.external_id
+        if external_id is None:
+            found = await provider.find_meeting(view.spec)
+            external_id = found.external_id if found else None
+        if external_id is not None:
+            await provider.delete_meeting(external_id)
+        async with sessions() as db, changing(db):
+            await meeting_cancelled(db, actor, session_id)
+        return
+    if view.past:
+        return
+    if view.external_id is None:
+        info = await provider.find_meeting(view.spec) or await provider.create_meeting(view.spec)
+        external_id, join_url = info.external_id, info.join_url
+    else:
+        await provider.update_meeting(view.external_id, view.spec)
+        async with sessions() as db:
+            current = await db.get(Session, session_id, populate_existing=True)
+            external_id, join_url = view.external_id, current.meeting_join_url
+    async with sessions() as db, changing(db):
+        session = await meeting_ready(db, actor, session_id, provider.name, external_id, join_url)
+        if session.meeting_status is MeetingStatus.READY:   # poll for the report, in case no webhook comes
+            await call_plugin(db, provider=provider.name, topic=ATTENDANCE,
+                              payload={"session_id": session_id, "sequence": session.sequence},
+                              idempotency_key=f"{ATTENDANCE}:{session_id}:{session.sequence}:poll",
+                              deliver_after=session.ends_at + REPORT_DELAY)
+    await sync_registrants(sessions, provider, session_id, actor)
+
+
+async def sync_registrants(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider,
+                           session_id: int, actor: Actor) -> int:
+    """Register every enrolled learner not yet registered; returns how many were added."""
+    async with sessions() as db:
+        session = await db.get(Session, session_id, populate_existing=True)
+        if session is None or session.meeting_status is not MeetingStatus.READY \
+                or session.meeting_provider != provider.name or not session.meeting_external_id:
+            return 0
+        external_id = session.meeting_external_id
+        missing = (await db.execute(
+            select(Enrollment.id, Person.email, Person.name).join(Person, Person.id == Enrollment.learner_id)
+            .where(Enrollment.session_id == session_id, Enrollment.status == EnrollmentStatus.ENROLLED,
+                   Enrollment.meeting_registrant_id.is_(None)).order_by(Enrollment.id))).all()
+    for row in missing:
+        registrant = await provider.add_registrant(external_id, row.email, row.name)
+        async with sessions() as db, changing(db):
+            await record_registrant(db, actor, row.id, registrant.registrant_id, registrant.join_url)
+    return len(missing)
+
+
+async def import_meeting_attendance(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider,
+                                    session_id: int, actor: Actor) -> ImportResult | None:
+    """Fetch the participants report of the session's meeting and record it as attendance, by the provider's rules."""
+    view = await _view(sessions, session_id)
+    if view.external_id is None or view.provider != provider.name:
+        return None
+    from .attendance_import import import_attendance  # here, not above: attendance imports scheduling, which imports us
+
+    segments = await provider.participants(view.external_id)
+    async with sessions() as db, changing(db):
+        return await import_attendance(db, actor, session_id, provider.name.upper(), segments,
+                                       provider.attendance_rules)
+
+
+# --- the outbox's side: what each plugin call does ----------------------------------------
+
+def _actor(provider: str) -> Actor:
+    return Actor.system(f"plugin:{provider}")
+
+
+def _provider(dispatcher: Dispatcher, message: QueuedMessage) -> ConferencingProvider:
+    return dispatcher.plugins.provider("conferencing", message.target)
+
+
+async def _sync_failed_for_good(dispatcher: Dispatcher, message: QueuedMessage, error: str) -> None:
+    async with dispatcher.sessions() as db, changing(db):
+        await meeting_failed(db, _actor(message.target), message.payload["session_id"],
+                             f"{message.target} did not answer after {dispatcher.settings.outbox_max_attempts} "
+                             f"attempts: {error}")
+
+
+@plugin_call(SYNC, on_dead=_sync_failed_for_good)
+async def _perform_sync(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    await sync_meeting(dispatcher.sessions, _provider(dispatcher, message), message.payload["session_id"],
+                       _actor(message.target))
+
+
+@plugin_call(REGISTRANTS)
+async def _perform_registrants(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    await sync_registrants(dispatcher.sessions, _provider(dispatcher, message), message.payload["session_id"],
+                           _actor(message.target))
+
+
+@plugin_call(ATTENDANCE)
+async def _perform_attendance(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    session_id = message.payload["session_id"]
+    if "sequence" in message.payload:       # a poll planned for a time the session has since left
+        async with dispatcher.sessions() as db:
+            session = await db.get(Session, session_id)
+            if session is None or session.sequence != message.payload["sequence"]:
+                return
+    await import_meeting_attendance(dispatcher.sessions, _provider(dispatcher, message), session_id,
+                                    _actor(message.target))
