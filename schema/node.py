@@ -11,7 +11,7 @@ from podium.core.models import Person as PersonRow
 from podium.core.models import Program as ProgramRow
 
 from .permissions import visible_enrollments, visible_people
-from .programs.queries import visible_programs
+from .programs.queries import certification_node, visible_programs
 from .relay import Node
 
 
@@ -44,6 +44,8 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
     if type_name == "Program":
         ok = await _visible(info, visible_programs(context.caller, select(ProgramRow.id).where(ProgramRow.id == pk)))
         return await loaders.programs.load(pk) if ok else None
+    if type_name == "Certification":
+        return await certification_node(info, pk)
     return None
 
 

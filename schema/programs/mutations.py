@@ -17,7 +17,9 @@ from ..errors import UserError, user_error
 from ..permissions import check_staff
 from ..relay import decode_id
 from .inputs import CreateProgramInput, CreateProgramTemplateInput, SyncProgramProgressInput
-from .types import Certification, Placement, Program, ProgramTemplate, certification_from, placement_from
+from .types import (
+    Certification, Placement, Program, ProgramTemplate, certification_from, placement_from, template_from,
+)
 
 
 @strawberry.type
@@ -120,11 +122,9 @@ class ProgramMutations:
 
     @strawberry.mutation(description="An organisation's own program template; ADMIN and COORDINATOR only.")
     async def create_program_template(self, info: Info, input: CreateProgramTemplateInput) -> ProgramTemplatePayload:
-        from .types import template_from
-
         async def work(db, actor):
             check_staff(info.context.caller)
-            stages = [{"key": s.key, "kind": s.kind.value if hasattr(s.kind, "value") else s.kind, "title": s.title,
+            stages = [{"key": s.key, "kind": s.kind.value, "title": s.title,
                        "offset_days": s.offset_days, "required": s.required, "window_days": s.window_days,
                        "repeat": s.repeat} for s in input.stages]
             return template_from(await program_service.create_program_template(

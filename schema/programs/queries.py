@@ -105,6 +105,17 @@ async def program_certifications(info: Info, program_id: int) -> list[Certificat
     return [certification_from(r) for r in rows]
 
 
+async def certification_node(info: Info, pk: int) -> Certification | None:
+    """`node(id:)` for a certification: staff see any, everyone else their own."""
+    caller = info.context.caller
+    query = select(CertificationRow).where(CertificationRow.id == pk)
+    if not is_staff(caller):
+        query = query.where(CertificationRow.person_id == caller.person_id if caller.person_id else false())
+    async with info.context.reading() as db:
+        row = await db.scalar(query)
+    return certification_from(row) if row else None
+
+
 @strawberry.type
 class ProgramQueries:
     @strawberry.field(description='Built in: "flipped", "sandwich", "ongoing-blend"; then the organisation\'s own.')
@@ -113,7 +124,7 @@ class ProgramQueries:
         async with info.context.reading() as db:
             return [template_from(t) for t in await program_service.list_templates(db)]
 
-    @strawberry.field(description="Newest first is not promised: in the order programs were created.")
+    @strawberry.field(description="In the order programs were created; what the caller may see.")
     async def programs(self, info: Info, first: int | None = None, after: str | None = None) -> ProgramConnection:
         context = info.context
         size, after_id = page_size(first), id_after(after)

@@ -13,7 +13,7 @@ CREATE = """mutation($i: CreateProgramInput!) { createProgram(input: $i) {
   program { id } placements { learner { id } session { id } status } waitlisted { learner { id } }
   errors { code field message } } }"""
 SYNC = """mutation($i: SyncProgramProgressInput!) { syncProgramProgress(input: $i) {
-  program { id } certified { person { id } issuedAt expiresAt course { id } } lmsNotFound { id } lmsFailed { id }
+  program { id } certified { id person { id } issuedAt expiresAt course { id } } lmsNotFound { id } lmsFailed { id }
   errors { code field message } } }"""
 READINESS = """query($p: ID!, $s: ID!) { node(id: $p) { ... on Program {
   readiness(sessionId: $s) { learner { id name } ready missingStages } } } }"""

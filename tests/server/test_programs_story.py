@@ -115,6 +115,13 @@ async def test_sandwich_for_30_readiness_attendance_certification(story):
         assert datetime.fromisoformat(cert["expiresAt"]) == issued + timedelta(days=365)
         assert cert["course"] == {"id": course}
 
+    cert = synced["certified"][0]
+    node = """query($id: ID!) { node(id: $id) { ... on Certification { person { id } expiresAt } } }"""
+    owner = await g.token(api, cert["person"]["id"], "LEARNER")
+    someone_else = await g.token(api, absent, "LEARNER")
+    assert (await api.data(node, {"id": cert["id"]}, token=owner))["node"]["person"] == cert["person"]
+    assert (await api.data(node, {"id": cert["id"]}, token=someone_else))["node"] is None
+
     journeys = {e["node"]["learner"]["id"]: e["node"]
                 for e in (await api.data(w.JOURNEYS, {"p": program}))["node"]["journeys"]["edges"]}
     assert all(journeys[lid]["completed"] for lid in present)
