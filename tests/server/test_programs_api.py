@@ -169,3 +169,35 @@ async def test_who_sees_which_program_journey_and_readiness(api):
     assert anonymous["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     elsewhere = await api(readiness, {"p": program, "s": other_session})
     assert elsewhere["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+JOURNEY_PAGE = """query($id: ID!, $first: Int, $s: ID!) { node(id: $id) { ... on Program {
+  stages { key session { id title } }
+  journeys(first: $first) { totalCount edges { node { learner { id name } completed
+    stages { stage { key title dueAt session { id } } status completedAt } } } }
+  readiness(sessionId: $s) { learner { id name } ready missingStages } } } }"""
+
+
+async def test_a_journeys_page_costs_the_same_statements_for_5_and_60_learners(app, api):
+    from sqlalchemy import event
+
+    course, sessions, learners = await _world(api, 60, capacities=(30, 30))
+    program = (await _create(api, course, sessions, learners))["program"]["id"]
+    engine = app.state.podium.engine.sync_engine
+
+    async def statements(first: int) -> int:
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args):
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            body = await api.data(JOURNEY_PAGE, {"id": program, "first": first, "s": sessions[1]})
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert len(body["node"]["journeys"]["edges"]) == first and len(body["node"]["readiness"]) == 30
+        return len([s for s in seen if not s.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))])
+
+    few, many = await statements(5), await statements(60)
+    assert many <= few <= 22, (few, many)   # 60 learners in one page cost no more than 5
