@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import event
+
 from tests.server import graph as g
 
 CREATE = """mutation($i: CreateProgramInput!) { createProgram(input: $i) {
@@ -179,8 +181,6 @@ JOURNEY_PAGE = """query($id: ID!, $first: Int, $s: ID!) { node(id: $id) { ... on
 
 
 async def test_a_journeys_page_costs_the_same_statements_for_5_and_60_learners(app, api):
-    from sqlalchemy import event
-
     course, sessions, learners = await _world(api, 60, capacities=(30, 30))
     program = (await _create(api, course, sessions, learners))["program"]["id"]
     engine = app.state.podium.engine.sync_engine
