@@ -18,7 +18,7 @@ from .db import changing, create_engine, create_sessionmaker
 from .errors import DomainError
 from .instants import utc_now
 from .models import (
-    AttendanceStatus, Course, DeliveryMode, Enrollment, EnrollmentStatus, Resource, ResourceKind, Session,
+    AttendanceStatus, Course, DeliveryMode, Enrollment, EnrollmentStatus, Resource, ResourceKind,
 )
 from .services import attendance, catalogue, enrollment, scheduling
 

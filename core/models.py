@@ -6,8 +6,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, Date, DateTime, Enum, ForeignKey, Index, Integer, Numeric, String, Text,
-    UniqueConstraint, text,
+    JSON, Date, DateTime, Enum, ForeignKey, Index, Numeric, String, Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator

@@ -10,12 +10,14 @@ from typing import Any
 
 from podium.core.instants import UTC, utc_now
 from podium.core.providers import CompletionReport
+from podium.core.services.journeys import ATTENDED as JOURNEY_ATTENDED
 
 from .client import MoodleClient, MoodleError
 from .config import MoodleConfig
 
 COMPLETE_STATES = {1, 2}          # COMPLETION_COMPLETE, COMPLETION_COMPLETE_PASS (3 is COMPLETE_FAIL)
-ATTENDED = {"PRESENT", "LATE", "LEFT_EARLY", "COMPLETED"}
+# What completes a live stage is Podium's rule (journeys.ATTENDED); "COMPLETED" is a plain yes.
+ATTENDED = {status.value for status in JOURNEY_ATTENDED} | {"COMPLETED"}
 
 
 def _moment(timestamp: Any) -> datetime:
@@ -77,7 +79,8 @@ class MoodleConnector:
         """Attendance becomes the completion of the activity that stands for the live session.
 
         `details["activity_ref"]` names that activity; without it, the course's activity named like the
-        session is used. PRESENT, LATE, LEFT_EARLY (and COMPLETED) mark it complete; others incomplete.
+        session is used. Attendance that completes a live stage in Podium (PRESENT, LATE; or COMPLETED)
+        marks it complete; anything else, LEFT_EARLY included, incomplete.
         """
         wsfunction = "core_completion_override_activity_completion_status"
         course_id = await self._course_id(course_ref)

@@ -5,7 +5,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext

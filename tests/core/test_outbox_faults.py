@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sqlalchemy import select
 
 from podium.core import hookimpl
 from podium.core.db import changing

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from podium.core.db import changing
 from podium.core.errors import DomainError, ErrorCode
-from podium.core.models import Booking, DeliveryMode, Session
+from podium.core.models import AuditEntry, Booking, DeliveryMode, Session
 from podium.core.services import scheduling
 from tests import builders as b
 from tests.builders import ADMIN, soon
@@ -92,7 +92,7 @@ async def test_reschedule_into_a_clash_changes_nothing(sessions):
     morning = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], starts_at=start)
     afternoon = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id],
                                 starts_at=start + timedelta(hours=4))
-    audits = await _count(sessions, __import__("podium.core.models", fromlist=["AuditEntry"]).AuditEntry)
+    audits = await _count(sessions, AuditEntry)
     with pytest.raises(DomainError) as refused:
         async with sessions() as db, changing(db):
             await scheduling.reschedule_session(db, ADMIN, afternoon.id, start + timedelta(hours=1),
@@ -104,7 +104,7 @@ async def test_reschedule_into_a_clash_changes_nothing(sessions):
         assert (s.starts_at, s.sequence) == (start + timedelta(hours=4), 0)
         booking = await db.scalar(select(Booking).where(Booking.session_id == afternoon.id))
         assert booking.starts_at == start + timedelta(hours=4)
-    assert await _count(sessions, __import__("podium.core.models", fromlist=["AuditEntry"]).AuditEntry) == audits
+    assert await _count(sessions, AuditEntry) == audits
     # Moving it clear of the morning works and bumps the calendar sequence.
     async with sessions() as db, changing(db):
         moved = await scheduling.reschedule_session(db, ADMIN, afternoon.id, start + timedelta(hours=5),

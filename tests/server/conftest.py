@@ -2,17 +2,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 
 from podium.core.settings import Settings
 from podium.server.app import create_app
+from tests.live_server import serve
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -52,36 +48,12 @@ async def api(app):
         yield Api(client)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def served(app):
-    """Serve `app` with uvicorn on a free port of 127.0.0.1 in a background thread; yield the base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                                           ws="auto"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-
-
 @pytest.fixture
 async def live(database_url):
     """A real uvicorn serving a fresh app; yields (host:port, Api over real HTTP)."""
     app = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN))
-    with served(app) as address:
+    with serve(app, lifespan="on") as url:
+        address = url.removeprefix("http://")
         limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
         async with httpx.AsyncClient(base_url=f"http://{address}", limits=limits, timeout=120) as client:
             yield address, Api(client)

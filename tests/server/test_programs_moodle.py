@@ -10,7 +10,7 @@ import pytest
 from podium.core import hookimpl
 from podium.server.app import create_app
 from tests.dispatching import eventually, settings_from
-from tests.plugins.live_server import serve
+from tests.live_server import serve
 from tests.plugins.lms_moodle.fake_moodle import TOKEN, FakeMoodle
 from tests.server import graph as g
 from tests.server import programs_world as w

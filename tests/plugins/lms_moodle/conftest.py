@@ -1,7 +1,7 @@
 import pytest
 
 from tests.plugins.lms_moodle.fake_moodle import FakeMoodle
-from tests.plugins.live_server import serve
+from tests.live_server import serve
 
 
 @pytest.fixture

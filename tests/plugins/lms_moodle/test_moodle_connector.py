@@ -13,7 +13,7 @@ from podium.plugins.lms_moodle.client import MoodleError
 from podium.plugins.lms_moodle.config import MoodleConfig
 from podium.plugins.lms_moodle.provider import MoodleConnector
 from tests.plugins.lms_moodle.fake_moodle import TOKEN, FakeMoodle
-from tests.plugins.live_server import serve
+from tests.live_server import serve
 
 T0 = 1_790_000_000   # a Unix time Moodle would send
 

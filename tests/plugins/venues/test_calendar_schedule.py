@@ -12,7 +12,7 @@ from podium.core.models import Booking, OutboxMessage, OutboxStatus, Resource
 from podium.core.services import calendar_refresh, venue_sync
 from tests.builders import ADMIN
 from tests.dispatching import dispatching, eventually, settings_from
-from tests.plugins.live_server import serve
+from tests.live_server import serve
 from tests.plugins.venues.fake_venue_system import FEED_TOKEN, FakeVenueSystem, calendar, event
 from tests.plugins.venues.test_room_calendars import next_monday_at, source_for
 

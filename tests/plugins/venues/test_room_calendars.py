@@ -17,7 +17,7 @@ from podium.plugins.venues.config import VenuesConfig
 from podium.plugins.venues.provider import VenueFeedSource
 from tests import builders as b
 from tests.builders import ADMIN
-from tests.plugins.live_server import serve
+from tests.live_server import serve
 from tests.plugins.venues.fake_venue_system import FEED_TOKEN, FakeVenueSystem, calendar, event, local
 
 LONDON = ZoneInfo("Europe/London")

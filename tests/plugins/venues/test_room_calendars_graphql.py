@@ -14,7 +14,7 @@ from podium.core.settings import Settings
 from podium.server.app import create_app
 from tests import builders as b
 from tests.builders import ADMIN
-from tests.plugins.live_server import serve
+from tests.live_server import serve
 from tests.plugins.venues.fake_venue_system import FakeVenueSystem, calendar
 from tests.plugins.venues.test_room_calendars import next_monday_at, source_for, utc, weekly_standup
 

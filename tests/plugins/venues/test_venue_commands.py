@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from podium.core.models import Booking, OutboxMessage, Venue
 from podium.server.cli import app
-from tests.plugins.live_server import serve
+from tests.live_server import serve
 from tests.plugins.venues.fake_venue_system import FEED_TOKEN, FakeVenueSystem, calendar, event
 from tests.plugins.venues.test_room_calendars import next_monday_at
 

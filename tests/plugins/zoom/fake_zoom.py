@@ -5,26 +5,24 @@ Served by uvicorn on 127.0.0.1 in its own thread (`serve_fake_zoom`). Tests stee
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import itertools
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.live_server import serve
 
 ACCOUNT_ID = "acct-123"
 CLIENT_ID = "podium-client"
@@ -220,21 +218,5 @@ def create_app(zoom: FakeZoom) -> Starlette:
 @contextlib.contextmanager
 def serve_fake_zoom(zoom: FakeZoom) -> Iterator[str]:
     """Serve the fake on a free port of 127.0.0.1 in a background thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(zoom), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the fake Zoom did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve(create_app(zoom)) as url:
+        yield url

@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from podium.core.models import OutboxMessage, OutboxStatus
@@ -88,6 +89,7 @@ async def test_a_meeting_zoom_never_made_is_failed_with_the_reason(database_url,
     assert failed["error"].startswith("zoom did not answer after 2 attempts: ZoomUnavailable: GET /users/me/meetings")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # 30 s of waiting: one backend is enough
 async def test_zoom_down_for_30_seconds(database_url, fake_zoom):
     fake_zoom.start_outage(30)            # 503, 429 (Retry-After: 1), 500, 502 in turn
     fake_zoom.made_but_failed = 1         # then one create that reaches Zoom but is answered 502

@@ -1,4 +1,5 @@
-"""Serve an ASGI app with uvicorn on 127.0.0.1 in a background thread: fakes speak over a real socket."""
+"""Serve an ASGI app with uvicorn on 127.0.0.1 in a background thread: Podium itself, or a fake of an
+outside system, over a real socket."""
 from __future__ import annotations
 
 import socket
@@ -11,19 +12,20 @@ import uvicorn
 
 
 @contextmanager
-def serve(app) -> Iterator[str]:
-    """Yield the base URL (http://127.0.0.1:<free port>) while the app is up."""
+def serve(app, lifespan: str = "off") -> Iterator[str]:
+    """Yield the base URL (http://127.0.0.1:<free port>) while the app is up; `lifespan="on"` runs the
+    app's start-up and shut-down (the real Podium app needs it)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake server did not start")
+            raise RuntimeError("the server did not start")
         time.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{port}"
