@@ -6,6 +6,7 @@ from strawberry.dataloader import DataLoader
 
 from .catalogue import dataloaders as catalogue
 from .enrollment import dataloaders as enrollment
+from .enrollment import queries as rosters
 from .programs import dataloaders as programs
 from .scheduling import dataloaders as scheduling
 
@@ -13,6 +14,6 @@ from .scheduling import dataloaders as scheduling
 class Loaders:
     def __init__(self, context) -> None:
         self.resource_objects: dict = {}  # one Resource object per id in a request, shared by session views
-        for module in (catalogue, scheduling, enrollment, programs):
+        for module in (catalogue, scheduling, enrollment, rosters, programs):
             for name, load in module.loaders(context).items():
                 setattr(self, name, DataLoader(load_fn=load))

@@ -109,7 +109,7 @@ class Resource(Node):
         from ..scheduling.queries import resource_bookings
 
         require_signed_in(info.context.caller, "bookings")
-        return await resource_bookings(info, self.pk, from_, to)
+        return await resource_bookings(info, self, from_, to)
 
 
 RESOURCE_COLUMNS = (ResourceRow.id, ResourceRow.kind, ResourceRow.name, ResourceRow.timezone, ResourceRow.capacity,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,6 +110,24 @@ def loaders(context) -> dict:
                                         starts_at=row[2], ends_at=row[3], session_pk=row[0]))
         return [held[i] for i in ids]
 
+    async def booking_windows(keys: list[tuple[int, datetime, datetime]]) -> list[list]:
+        """Active bookings of resources overlapping [from, to): one statement per window asked for."""
+        windows: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
+        for resource_id, from_, to in keys:
+            windows[(from_, to)].append(resource_id)
+        held: dict[tuple, list] = defaultdict(list)
+        for (from_, to), resource_ids in windows.items():
+            async with context.reading() as db:
+                rows = (await db.execute(
+                    select(BookingRow.resource_id, BookingRow.role, BookingRow.starts_at, BookingRow.ends_at,
+                           BookingRow.session_id)
+                    .where(BookingRow.resource_id.in_(resource_ids), BookingRow.active,
+                           BookingRow.starts_at < to, BookingRow.ends_at > from_)
+                    .order_by(BookingRow.resource_id, BookingRow.starts_at, BookingRow.id))).all()
+            for row in rows:
+                held[(row[0], from_, to)].append(row)
+        return [held[key] for key in keys]
+
     async def unmatched_participants(ids: list[int]) -> list[list[UnmatchedParticipant]]:
         """For review by staff and the session's instructors; nobody else sees who attended."""
         caller = context.caller
@@ -128,4 +147,5 @@ def loaders(context) -> dict:
         return [listed[i] for i in ids]
 
     return {"sessions": sessions, "session_bookings": session_bookings,
-            "unmatched_participants": unmatched_participants}
+            "unmatched_participants": unmatched_participants,
+            "booking_windows": booking_windows}

@@ -16,6 +16,7 @@ from ..errors import ClientError
 from ..relay import connection, decode_cursor, decode_id, encode_cursor, page_size
 from .dataloaders import build_sessions, session_rows
 from .inputs import SessionFilter
+from ..catalogue.types import Resource
 from .types import Booking, SessionConnection
 
 
@@ -81,18 +82,13 @@ async def session_connection(info: Info, filter: SessionFilter | None, first: in
                       lambda s: encode_cursor(s.starts_at.isoformat(), s.pk), count_total)
 
 
-async def resource_bookings(info: Info, resource_id: int, from_: datetime, to: datetime) -> list[Booking]:
+async def resource_bookings(info: Info, resource: Resource, from_: datetime, to: datetime) -> list[Booking]:
+    """A resource's bookings in [from, to): the resources of a page share one statement (`booking_windows`)."""
     from_, to = _aware(from_, "from"), _aware(to, "to")
     if to <= from_:
         raise ClientError("to must be after from.", ErrorCode.INVALID_TIME_RANGE)
-    async with info.context.reading() as db:
-        rows = (await db.execute(select(BookingRow.role, BookingRow.starts_at, BookingRow.ends_at,
-                                        BookingRow.session_id)
-                                 .where(BookingRow.resource_id == resource_id, BookingRow.active,
-                                        BookingRow.starts_at < to, BookingRow.ends_at > from_)
-                                 .order_by(BookingRow.starts_at, BookingRow.id))).all()
-    resource = await info.context.loaders.resources.load(resource_id)
-    return [Booking(resource=resource, role=r[0], starts_at=r[1], ends_at=r[2], session_pk=r[3]) for r in rows]
+    rows = await info.context.loaders.booking_windows.load((resource.pk, from_, to))
+    return [Booking(resource=resource, role=r[1], starts_at=r[2], ends_at=r[3], session_pk=r[4]) for r in rows]
 
 
 @strawberry.type
