@@ -36,7 +36,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from .audit import Actor, record_change
 from .db import changing
+from .errors import DomainError, ErrorCode
 from .events import EVENT_KIND, DomainEvent
 from .instants import utc_now
 from .models import OutboxMessage, OutboxStatus
@@ -428,3 +430,18 @@ async def retry_messages(db: AsyncSession, ids: list[int] | None = None, all_dea
         status=OutboxStatus.PENDING, attempts=0, deliver_after=utc_now(), leased_until=None, lease_owner=None)
         .execution_options(synchronize_session=False))
     return result.rowcount or 0
+
+
+async def retry_message(db: AsyncSession, actor: Actor, message_id: int) -> None:
+    """One message back in line (what `podium outbox retry ID` does), audited; a delivered one is refused."""
+    row = (await db.execute(select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error)
+                            .where(OutboxMessage.id == message_id).with_for_update())).first()
+    if row is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No outbox message with that id.", "id")
+    if row.status is OutboxStatus.DELIVERED:
+        raise DomainError(ErrorCode.INVALID, "That message was delivered; there is nothing to retry.", "id")
+    await retry_messages(db, [message_id])
+    record_change(db, actor, "outbox.retry", "OutboxMessage", message_id,
+                  {"status": row.status.value, "attempts": row.attempts, "last_error": row.last_error},
+                  {"status": OutboxStatus.PENDING.value, "attempts": 0})
+

@@ -15,6 +15,7 @@ from .enrollment.types import Enrollment
 from .execution import PlainDataExecutionContext
 from .limits import extensions
 from .node import NodeQueries
+from .outbox.mutations import OutboxMutations
 from .outbox.queries import OutboxQueries
 from .programs.mutations import ProgramMutations
 from .programs.queries import ProgramQueries
@@ -30,7 +31,7 @@ SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
-                                    ProgramMutations))
+                                    OutboxMutations, ProgramMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):

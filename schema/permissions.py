@@ -34,9 +34,10 @@ def check_staff(caller: Caller) -> None:
         raise _forbidden("Only an admin or a coordinator may do this.")
 
 
-def check_admin(caller: Caller) -> None:
+def check_admin(caller: Caller, what: str = "do this") -> None:
+    """Tokens and the outbox are an admin's alone."""
     if caller.role is not Role.ADMIN:
-        raise _forbidden("Only an admin may issue tokens.")
+        raise _forbidden(f"Only an admin may {what}.")
 
 
 def check_enrolment_of(caller: Caller, learner_id: int) -> None:

@@ -162,6 +162,18 @@ def _check_resource_shape(kind: ResourceKind, capacity: int | None, email: str |
         raise DomainError(ErrorCode.INVALID, "Only instructors have an email.", "email")
 
 
+def _calendar_url(kind: ResourceKind, url: str | None) -> str | None:
+    """A room's busy-time feed: an http(s) or webcal iCalendar address, read by the venues plugin."""
+    url = (url or "").strip() or None
+    if url is None:
+        return None
+    if kind is not ResourceKind.ROOM:
+        raise DomainError(ErrorCode.INVALID, "Only rooms have a calendar URL.", "calendarUrl")
+    if not url.lower().startswith(("https://", "http://", "webcal://")) or len(url) > 2000 or " " in url:
+        raise DomainError(ErrorCode.INVALID, "calendarUrl must be an http(s) or webcal address.", "calendarUrl")
+    return url
+
+
 async def create_resource(db: AsyncSession, actor: Actor, *, kind: ResourceKind, name: str, timezone: str,
                           capacity: int | None = None, email: str | None = None,
                           qualifications: list[tuple[str, date | None]] | None = None,
@@ -178,7 +190,7 @@ async def create_resource(db: AsyncSession, actor: Actor, *, kind: ResourceKind,
                         capacity=_require_positive(capacity, "capacity", True),
                         email=normalize_email(email) if email else None, venue_id=venue_id, cost_rate=cost_rate,
                         features=list(features or []), source=source, external_id=external_id,
-                        calendar_url=calendar_url, qualifications=_qualifications(qualifications))
+                        calendar_url=_calendar_url(kind, calendar_url), qualifications=_qualifications(qualifications))
     db.add(resource)
     await _flush_unique(db, f"Resource {external_id!r} from {source!r}", "externalId")
     record_change(db, actor, "resource.create", "Resource", resource.id, None, resource_snapshot(resource))
@@ -196,6 +208,10 @@ async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **ch
     for name, value in changes.items():
         if name == "qualifications":
             resource.qualifications = _qualifications(value)
+        elif name == "email":
+            resource.email = normalize_email(value) if value else None
+        elif name == "calendar_url":
+            resource.calendar_url = _calendar_url(resource.kind, value)
         elif name in {"name", "timezone", "capacity", "email", "cost_rate", "features", "calendar_url", "venue_id"}:
             setattr(resource, name, value)
         else:

@@ -41,3 +41,42 @@ class CreateResourceInput:
     capacity: int | None = None
     email: str | None = None
     qualifications: list[QualificationInput] | None = None
+    calendar_url: str | None = strawberry.field(default=None, description="Rooms: an iCalendar feed (http, https or "
+                                                "webcal) of when the room is busy outside Podium.")
+
+
+@strawberry.input(description="Only the fields given change; null clears what may be empty.")
+class UpdateCourseInput:
+    course_id: strawberry.ID
+    title: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    duration_minutes: int | None = strawberry.UNSET
+    default_capacity: int | None = strawberry.UNSET
+    required_qualifications: list[str] | None = strawberry.UNSET
+    certification_validity_days: int | None = strawberry.UNSET
+
+
+@strawberry.input(description="Only the fields given change.")
+class UpdatePersonInput:
+    person_id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+
+
+@strawberry.input(description="Only the fields given change; `qualifications` replaces the whole list. A room "
+                              "cannot shrink below a booked session's capacity.")
+class UpdateResourceInput:
+    resource_id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    capacity: int | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    calendar_url: str | None = strawberry.field(default=strawberry.UNSET, description="Rooms: an iCalendar feed "
+                                                "(http, https or webcal) of when the room is busy outside Podium.")
+    qualifications: list[QualificationInput] | None = strawberry.UNSET
+
+
+def given(input: object, *names: str) -> dict:
+    """The fields a client sent (null included), as the catalogue service's keyword arguments."""
+    return {name: getattr(input, name) for name in names if getattr(input, name) is not strawberry.UNSET}

@@ -1,4 +1,5 @@
-"""createCourse, createPerson, createResource: staff only; the rules are the catalogue service's."""
+"""createCourse, createPerson, createResource and their updates: staff only; the rules are the catalogue
+service's."""
 from __future__ import annotations
 
 import strawberry
@@ -10,7 +11,11 @@ from podium.core.services import catalogue
 from ..changes import attempt
 from ..errors import UserError
 from ..permissions import check_staff
-from .inputs import CreateCourseInput, CreatePersonInput, CreateResourceInput
+from ..relay import decode_id
+from .inputs import (
+    CreateCourseInput, CreatePersonInput, CreateResourceInput, UpdateCourseInput, UpdatePersonInput,
+    UpdateResourceInput, given,
+)
 from .types import Course, Person, Resource
 
 
@@ -63,8 +68,43 @@ class CatalogueMutations:
             check_staff(info.context.caller)
             return (await catalogue.create_resource(
                 db, actor, kind=CoreResourceKind(input.kind), name=input.name, timezone=input.timezone,
-                capacity=input.capacity, email=input.email,
+                capacity=input.capacity, email=input.email, calendar_url=input.calendar_url,
                 qualifications=[(q.name, q.valid_until) for q in input.qualifications or []])).id
+
+        pk, errors, _ = await attempt(info, work)
+        return ResourcePayload(resource=pk and await info.context.loaders.resources.load(pk), errors=errors)
+
+    @strawberry.mutation
+    async def update_course(self, info: Info, input: UpdateCourseInput) -> CoursePayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            return (await catalogue.update_course(
+                db, actor, decode_id(input.course_id, "Course", "courseId"),
+                **given(input, "title", "description", "duration_minutes", "default_capacity",
+                        "required_qualifications", "certification_validity_days"))).id
+
+        pk, errors, _ = await attempt(info, work)
+        return CoursePayload(course=pk and await info.context.loaders.courses.load(pk), errors=errors)
+
+    @strawberry.mutation
+    async def update_person(self, info: Info, input: UpdatePersonInput) -> PersonPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            return (await catalogue.update_person(db, actor, decode_id(input.person_id, "Person", "personId"),
+                                                  **given(input, "name", "email", "timezone"))).id
+
+        pk, errors, _ = await attempt(info, work)
+        return PersonPayload(person=pk and await info.context.loaders.people.load(pk), errors=errors)
+
+    @strawberry.mutation
+    async def update_resource(self, info: Info, input: UpdateResourceInput) -> ResourcePayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            changes = given(input, "name", "timezone", "capacity", "email", "calendar_url", "qualifications")
+            if "qualifications" in changes:
+                changes["qualifications"] = [(q.name, q.valid_until) for q in changes["qualifications"] or []]
+            return (await catalogue.update_resource(db, actor, decode_id(input.resource_id, "Resource", "resourceId"),
+                                                    **changes)).id
 
         pk, errors, _ = await attempt(info, work)
         return ResourcePayload(resource=pk and await info.context.loaders.resources.load(pk), errors=errors)

@@ -14,7 +14,7 @@ from podium.core.models import Resource as ResourceRow
 from podium.core.models import ResourceKind as CoreResourceKind
 from podium.core.models import Role as CoreRole
 
-from ..permissions import require_signed_in, sees_staff_contacts
+from ..permissions import is_staff, require_signed_in, sees_staff_contacts
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
@@ -94,10 +94,16 @@ class Resource(Node):
     timezone: str
     capacity: int | None = strawberry.field(description="Rooms: how many it seats.")
     contact: strawberry.Private[str | None]
+    calendar: strawberry.Private[str | None]
 
     @strawberry.field(description="Instructors: their email, for signed-in callers.")
     def email(self, info: Info) -> str | None:
         return self.contact if sees_staff_contacts(info.context.caller) else None
+
+    @strawberry.field(description="Rooms: the iCalendar feed of when the room is busy outside Podium; for an admin "
+                                  "or a coordinator (null for anyone else: such addresses often carry a secret).")
+    def calendar_url(self, info: Info) -> str | None:
+        return self.calendar if is_staff(info.context.caller) else None
 
     @strawberry.field
     async def qualifications(self, info: Info) -> list[Qualification]:
@@ -113,13 +119,13 @@ class Resource(Node):
 
 
 RESOURCE_COLUMNS = (ResourceRow.id, ResourceRow.kind, ResourceRow.name, ResourceRow.timezone, ResourceRow.capacity,
-                    ResourceRow.email)
+                    ResourceRow.email, ResourceRow.calendar_url)
 
 
 def resource_from(v) -> Resource:
     """From a row of RESOURCE_COLUMNS."""
     return Resource(id=global_id("Resource", v[0]), pk=v[0], kind=v[1], name=v[2], timezone=v[3],
-                    capacity=v[4], contact=v[5])
+                    capacity=v[4], contact=v[5], calendar=v[6])
 
 
 @strawberry.type

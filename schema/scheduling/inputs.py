@@ -46,3 +46,9 @@ class RescheduleSessionInput:
 class CancelSessionInput:
     session_id: strawberry.ID
     reason: str | None = None
+
+
+@strawberry.input
+class ChangeSessionCapacityInput:
+    session_id: strawberry.ID
+    capacity: int

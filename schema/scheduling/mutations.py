@@ -1,17 +1,18 @@
-"""scheduleSession, rescheduleSession, cancelSession: staff only; clashes come back as `conflicts`."""
+"""scheduleSession, rescheduleSession, cancelSession, changeSessionCapacity: staff only; clashes come back
+as `conflicts`."""
 from __future__ import annotations
 
 import strawberry
 from strawberry.types import Info
 
 from podium.core.models import DeliveryMode as CoreDeliveryMode
-from podium.core.services import scheduling
+from podium.core.services import enrollment, scheduling
 
 from ..changes import attempt
 from ..errors import UserError
 from ..permissions import check_staff
 from ..relay import decode_id
-from .inputs import CancelSessionInput, RescheduleSessionInput, ScheduleSessionInput
+from .inputs import CancelSessionInput, ChangeSessionCapacityInput, RescheduleSessionInput, ScheduleSessionInput
 from .types import Conflict, Session
 
 
@@ -63,5 +64,15 @@ class SchedulingMutations:
             check_staff(info.context.caller)
             return (await scheduling.cancel_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
                                                     input.reason)).id
+
+        return await _payload(info, work)
+
+    @strawberry.mutation(description="More seats go to the first waitlisted learners at once; fewer than are taken, "
+                                     "or more than the room seats, is refused.")
+    async def change_session_capacity(self, info: Info, input: ChangeSessionCapacityInput) -> SessionPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            return (await enrollment.change_capacity(db, actor, decode_id(input.session_id, "Session", "sessionId"),
+                                                     input.capacity)).id
 
         return await _payload(info, work)
