@@ -48,7 +48,7 @@ async def test_a_hundred_rosters_cost_what_ten_do(app, api):
 
     few, small = await _statements(app, api, ROSTERS, {"first": 10})
     many, large = await _statements(app, api, ROSTERS, {"first": 100})
-    assert few == many <= 8, (few, many)
+    assert few == many <= 5, (few, many)  # sessions, instructors and rooms, rosters, counts, learners
 
     nodes = [e["node"] for e in large["sessions"]["edges"]]
     assert len(nodes) == 100 and [e["node"] for e in small["sessions"]["edges"]] == nodes[:10]
@@ -76,7 +76,7 @@ async def test_the_bookings_of_a_rooms_page_cost_what_a_few_rooms_do(app, api):
 
     few, small = await _statements(app, api, BOOKINGS, {"first": 4, **window})
     many, large = await _statements(app, api, BOOKINGS, {"first": 40, **window})
-    assert few == many <= 5, (few, many)
+    assert few == many <= 4, (few, many)  # rooms, bookings, their sessions and teaching bookings
 
     rooms = [e["node"] for e in large["resources"]["edges"]]
     assert len(rooms) == 40 and [e["node"] for e in small["resources"]["edges"]] == rooms[:4]
