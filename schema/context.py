@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -30,6 +30,7 @@ class Context:
         self.plugins = plugins  # the plugin manager (issue 4); None until the kernel lands
         self.request_id = uuid.uuid4().hex[:16]
         self.connection_params: dict[str, Any] | None = None
+        self.signed_in_with: Callable[[AsyncSession], Awaitable[Caller]] | None = None  # re-reads the caller's token
         self.db: AsyncSession = sessions()
         self.lock = asyncio.Lock()
         self.loaders = Loaders(self)
@@ -50,6 +51,12 @@ class Context:
                     yield self.db
             finally:
                 self.loaders = Loaders(self)
+
+    async def recheck_caller(self) -> None:
+        """A WebSocket outlives its token: before each push, a revoked token makes the caller anonymous."""
+        if self.signed_in_with is not None:
+            async with self.reading() as db:
+                self.caller = await self.signed_in_with(db)
 
     async def release(self) -> None:
         """Give the connection back to the pool and forget what was loaded: a WebSocket context lives

@@ -18,7 +18,7 @@ from strawberry.types.unset import UNSET
 
 from podium.core.events import EventBus
 
-from .access.callers import bearer, caller_for
+from .access.callers import Caller, bearer, caller_for
 from .context import Context
 from .limits import MAX_TOKENS
 
@@ -126,8 +126,10 @@ class PodiumGraphQL(GraphQL):
         request.scope[CONTEXT_KEY] = context
         if isinstance(response, Response):
             response.headers["X-Request-ID"] = context.request_id
-        context.caller = await caller_for(context.db, bearer(request.headers.get("authorization")), self.admin_token)
+        token = bearer(request.headers.get("authorization"))
+        context.caller = await caller_for(context.db, token, self.admin_token)
         if not isinstance(response, Response):
+            context.signed_in_with = self._caller_of(token)
             await context.release()  # a WebSocket context holds no connection between messages
         return context
 
@@ -136,10 +138,16 @@ class PodiumGraphQL(GraphQL):
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         authorization = params.get("Authorization") or params.get("authorization")
         if isinstance(authorization, str):
-            async with context.reading() as db:
-                context.caller = await caller_for(db, bearer(authorization), self.admin_token)
+            context.signed_in_with = self._caller_of(bearer(authorization))
+            await context.recheck_caller()
             await context.release()
         return UNSET
+
+    def _caller_of(self, token: str | None):
+        async def resolve(db) -> Caller:
+            return await caller_for(db, token, self.admin_token)
+
+        return resolve
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"))

@@ -42,6 +42,7 @@ class SessionSubscriptions:
             while True:
                 await changed.wait()
                 changed.clear()  # several events of one change (or a burst) give one push of the latest state
+                await context.recheck_caller()
                 session = await context.loaders.sessions.load(pk)
                 if session is not None:
                     yield session
