@@ -25,7 +25,7 @@ from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import (
     AttendanceStatus, Certification, Course, Enrollment, EnrollmentStatus, Person, Program, ProgramLearner,
-    ProgramStage, StageKind, StageProgress, StageStatus,
+    ProgramStage, ProgramStatus, StageKind, StageProgress, StageStatus,
 )
 from ..providers import CompletionReport, LmsConnector
 from .records import get_or_404
@@ -345,6 +345,7 @@ async def sync_program(db: AsyncSession, actor: Actor, program_id: int,
 async def programs_in_progress(db: AsyncSession, now: datetime | None = None) -> list[int]:
     """Programs worth a scheduled sync: a stage still open or due within the last 30 days."""
     now = now or utc_now()
-    return list((await db.scalars(select(Program.id).where(exists().where(and_(
-        ProgramStage.program_id == Program.id, ProgramStage.due_at >= now - timedelta(days=30)))).order_by(Program.id)
-    )).all())
+    return list((await db.scalars(select(Program.id).where(
+        Program.status == ProgramStatus.ACTIVE, exists().where(and_(
+            ProgramStage.program_id == Program.id, ProgramStage.due_at >= now - timedelta(days=30))))
+        .order_by(Program.id))).all())
