@@ -21,7 +21,7 @@ from podium.core.services import programs as program_service
 from ..access.callers import Caller
 from ..errors import ClientError
 from ..permissions import is_staff, require_signed_in, require_staff, taught_session_ids, teaches
-from ..relay import connection, decode_cursor, decode_id, encode_cursor, id_after, page_size
+from ..relay import connection, cursor_pk, decode_cursor, decode_id, encode_cursor, id_after, page_size
 from .dataloaders import build_programs
 from .types import (
     Certification, CertificationConnection, LearnerJourneyConnection, ProgramConnection, ProgramTemplate,
@@ -215,6 +215,6 @@ def _expiry_after(after: str | None) -> tuple[datetime, int] | None:
         expires_at = datetime.fromisoformat(values[0])
     except ValueError:
         expires_at = None
-    if expires_at is None or expires_at.tzinfo is None or not values[1].isdigit():
+    if expires_at is None or expires_at.tzinfo is None:
         raise ClientError("after is not a cursor this connection gave out.")
-    return expires_at, int(values[1])
+    return expires_at, cursor_pk(values[1])

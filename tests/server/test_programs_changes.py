@@ -2,6 +2,7 @@
 and a cancelled program stops talking to its learners except to say it is cancelled."""
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -159,5 +160,7 @@ async def test_expiring_certifications_page_in_expiry_order(story):  # noqa: F81
             break
         after = page["pageInfo"]["endCursor"]
     assert paged == whole
-    bad = await api("""{ certificationsExpiring(withinDays: 20, after: "bm9wZQ==") { totalCount } }""")
-    assert bad["errors"][0]["message"] == "after is not a cursor this connection gave out."
+    query = """query($a: String) { certificationsExpiring(withinDays: 20, after: $a) { totalCount } }"""
+    for cursor in ("nope", "2026-01-01T00:00:00|1", f"{now.isoformat()}|99999999999999999999"):
+        bad = await api(query, {"a": base64.urlsafe_b64encode(cursor.encode()).decode()})
+        assert bad["errors"][0]["message"] == "after is not a cursor this connection gave out.", cursor
