@@ -2,7 +2,8 @@
 
 Four venues across two time zones, eight instructors (one qualification about to expire),
 twelve courses, about fifty sessions over the next eight weeks, 200 learners, one full
-session with a waitlist, and attendance on past sessions. Loading twice changes nothing.
+session with a waitlist, attendance on past sessions, and a sandwich blended program for twenty
+learners, some of whom have done the pre-work. Loading twice changes nothing.
 """
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from .db import changing, create_engine, create_sessionmaker
 from .errors import DomainError
 from .instants import utc_now
 from .models import (
-    AttendanceStatus, Course, DeliveryMode, Enrollment, EnrollmentStatus, Resource, ResourceKind,
+    AttendanceStatus, Course, DeliveryMode, Enrollment, EnrollmentStatus, Person, Program, Resource, ResourceKind,
+    Session, SessionStatus,
 )
-from .services import attendance, catalogue, enrollment, scheduling
+from .providers import CompletionReport
+from .services import attendance, catalogue, enrollment, journeys, programs, scheduling
 
 DEMO_MARKER = "SAFE-101"
 ACTOR = Actor.system("demo")
@@ -62,7 +65,7 @@ LAST = ["Smith", "Jones", "Brown", "Wilson", "Taylor", "Davies", "Evans", "Thoma
 
 Progress = Callable[[str, int], None]
 """Told each step's name and how many of the demo's DEMO_STEPS are done."""
-DEMO_STEPS = 3 + 50
+DEMO_STEPS = 4 + 50
 
 
 async def load_demo(database_url: str, progress: Progress = lambda _step, _done: None) -> str:
@@ -70,7 +73,10 @@ async def load_demo(database_url: str, progress: Progress = lambda _step, _done:
     try:
         async with create_sessionmaker(engine)() as db:
             if await db.scalar(select(func.count()).where(Course.code == DEMO_MARKER)):
-                return "demo data already loaded"
+                if await db.scalar(select(func.count()).select_from(Program)):
+                    return "demo data already loaded"
+                await _program(db, random.Random(2028), utc_now())  # a demo loaded before programs existed
+                return "demo program added"
             rng = random.Random(2027)
             now = utc_now()
             async with changing(db):
@@ -81,8 +87,11 @@ async def load_demo(database_url: str, progress: Progress = lambda _step, _done:
             sessions = await _sessions(db, rng, now, rooms, instructors, courses)
             progress("enrolments", 2)
             await _enrolments(db, rng, now, sessions, learner_ids, progress)
+            progress("program", DEMO_STEPS - 1)
+            program = await _program(db, rng, now)
             progress("done", DEMO_STEPS)
-            return f"demo loaded: {len(courses)} courses, {len(sessions)} sessions, {len(learners)} learners"
+            return (f"demo loaded: {len(courses)} courses, {len(sessions)} sessions, {len(learners)} learners"
+                    f"{', 1 blended program' if program else ''}")
     finally:
         await engine.dispose()
 
@@ -182,3 +191,30 @@ async def _enrolments(db, rng, now: datetime, sessions: list[tuple], learner_ids
             await attendance.record_attendance(db, ACTOR, session_id, [
                 attendance.AttendanceRecord(e, s, None if s is AttendanceStatus.ABSENT else minutes)
                 for e, s in ((e, rng.choice(statuses)) for e in ids)])
+
+
+async def _program(db, rng, now: datetime) -> int | None:
+    """A sandwich program for twenty learners on the next session more than two days away (and the
+    same course's next session as a second section), with some pre-work recorded as done, as an LMS
+    sync would record it: the readiness roster shows who is ready and who is not, with no LMS."""
+    async with changing(db):
+        sessions = (await db.scalars(select(Session).where(
+            Session.status == SessionStatus.SCHEDULED, Session.starts_at > now + timedelta(days=2))
+            .order_by(Session.starts_at, Session.id))).all()
+        if not sessions:
+            return None
+        anchor = next((s for s in sessions if s.starts_at < now + timedelta(days=7)), sessions[0])  # pre-work open
+        section = next((s for s in sessions[1:] if s.course_id == anchor.course_id), None)
+        live = [anchor.id] + ([section.id] if section else [])
+        cohort = rng.sample(list((await db.scalars(select(Person.id).where(
+            Person.email.like("%@learners.example")).order_by(Person.id))).all()), 20)
+        created = await programs.create_program(db, ACTOR, template_key="sandwich", course_id=anchor.course_id,
+                                                live_session_ids=live, learner_ids=cohort)
+        program_id = created.program.id
+    done_at = now - timedelta(hours=rng.randint(1, 24))
+    pull = journeys.LmsPull(connector=None, reports={
+        learner_id: CompletionReport(activities={"prework": done_at} if n % 3 else {})
+        for n, learner_id in enumerate(cohort)})
+    async with changing(db):
+        await journeys.record_progress(db, ACTOR, program_id, pull, now)
+    return program_id

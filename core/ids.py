@@ -9,10 +9,14 @@ def to_global_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
+MAX_PK = 2**31 - 1  # integer primary keys are 32-bit on PostgreSQL
+
+
 def from_global_id(global_id: str) -> tuple[str, int] | None:
-    """("Session", 12) for a valid ID, None for anything else."""
+    """("Session", 12) for a valid ID, None for anything else (including ids no row can have)."""
     try:
         type_name, _, pk = base64.b64decode(global_id.encode(), validate=True).decode().partition(":")
-        return (type_name, int(pk)) if type_name and pk.isdigit() else None
+        valid = type_name and pk.isascii() and pk.isdigit() and 0 < int(pk) <= MAX_PK
+        return (type_name, int(pk)) if valid else None
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None

@@ -55,6 +55,11 @@ class DeliveryMode(str, enum.Enum):
     HYBRID = "HYBRID"
 
 
+class ProgramStatus(str, enum.Enum):
+    ACTIVE = "ACTIVE"
+    CANCELLED = "CANCELLED"
+
+
 class SessionStatus(str, enum.Enum):
     DRAFT = "DRAFT"
     SCHEDULED = "SCHEDULED"
@@ -380,6 +385,10 @@ class Program(Base):
     lms_course_ref: Mapped[str | None] = mapped_column(String(200))
     lms_connector: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    status: Mapped[ProgramStatus] = mapped_column(enum_column(ProgramStatus), default=ProgramStatus.ACTIVE,
+                                                  server_default=ProgramStatus.ACTIVE.value)
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class ProgramStage(Base):

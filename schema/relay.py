@@ -10,7 +10,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from podium.core.errors import DomainError, ErrorCode
-from podium.core.ids import from_global_id, to_global_id
+from podium.core.ids import MAX_PK, from_global_id, to_global_id
 
 from .errors import ClientError
 
@@ -77,14 +77,17 @@ def decode_cursor(cursor: str | None, parts: int) -> list[str] | None:
     return values
 
 
+def cursor_pk(value: str) -> int:
+    """The id part of a cursor, refused unless it is one a row could have."""
+    if not (value.isascii() and value.isdigit() and int(value) <= MAX_PK):
+        raise ClientError("after is not a cursor this connection gave out.")
+    return int(value)
+
+
 def id_after(after: str | None) -> int | None:
     """The keyset position of an id-ordered connection."""
     values = decode_cursor(after, 1)
-    if values is None:
-        return None
-    if not values[0].isdigit():
-        raise ClientError("after is not a cursor this connection gave out.")
-    return int(values[0])
+    return None if values is None else cursor_pk(values[0])
 
 
 def connection(page: Sequence[T], has_next: bool, after: str | None, cursor_of: Callable[[T], str],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from cross_web import HTTPException
@@ -117,6 +118,8 @@ class PodiumGraphQL(GraphQL):
         except (AttributeError, TypeError, ValueError) as error:
             raise HTTPException(400, "The body must be a JSON object with a GraphQL query.") from error
         query = getattr(data, "query", None)
+        if _carries_nul(query, getattr(data, "variables", None)):
+            raise HTTPException(400, "Text may not contain NUL characters (\\u0000); no database stores them.")
         if isinstance(query, str) and "subscription" in query and _is_subscription(query, data.operation_name):
             raise HTTPException(400, "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.")
         return data
@@ -151,3 +154,22 @@ class PodiumGraphQL(GraphQL):
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"))
+
+
+NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
+
+
+def _carries_nul(query: object, variables: object) -> bool:
+    """A NUL written as an escape in the query's string literals, or anywhere in the variables."""
+    in_query = isinstance(query, str) and ("\x00" in query or NUL_ESCAPE.search(query) is not None)
+    return in_query or _nul_in(variables)
+
+
+def _nul_in(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_nul_in(k) or _nul_in(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_nul_in(v) for v in value)
+    return False

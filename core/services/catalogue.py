@@ -1,6 +1,7 @@
 """Courses, people, venues and resources: the things sessions are made of."""
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 from typing import Any
 
@@ -20,6 +21,8 @@ def _require_text(value: str | None, field: str, max_length: int = 200) -> str:
     value = (value or "").strip()
     if not value:
         raise DomainError(ErrorCode.INVALID, f"{field} must not be empty.", field)
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise DomainError(ErrorCode.INVALID, f"{field} must not contain control characters.", field)
     if len(value) > max_length:
         raise DomainError(ErrorCode.INVALID, f"{field} is longer than {max_length} characters.", field)
     return value

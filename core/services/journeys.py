@@ -25,7 +25,7 @@ from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import (
     AttendanceStatus, Certification, Course, Enrollment, EnrollmentStatus, Person, Program, ProgramLearner,
-    ProgramStage, StageKind, StageProgress, StageStatus,
+    ProgramStage, ProgramStatus, StageKind, StageProgress, StageStatus,
 )
 from ..providers import CompletionReport, LmsConnector
 from .records import get_or_404
@@ -194,10 +194,9 @@ async def certifications(db: AsyncSession, *, person_id: int | None = None, cour
     return list((await db.scalars(query.order_by(Certification.issued_at, Certification.id))).all())
 
 
-async def expiring_certifications(db: AsyncSession, within_days: int,
-                                  now: datetime | None = None) -> list[Certification]:
+def expiring_filter(within_days: int, now: datetime | None = None) -> list:
     """Who needs recertifying: certifications expiring in the next `within_days` days that no later
-    certification of the same person for the same course outlasts. Soonest first."""
+    certification of the same person for the same course outlasts."""
     if not 0 <= within_days <= 3650:
         raise DomainError(ErrorCode.INVALID, "withinDays must be between 0 and 3650.", "withinDays")
     now = now or utc_now()
@@ -205,9 +204,22 @@ async def expiring_certifications(db: AsyncSession, within_days: int,
     superseded = exists().where(later.person_id == Certification.person_id,
                                 later.course_id == Certification.course_id, later.id != Certification.id,
                                 or_(later.expires_at.is_(None), later.expires_at > Certification.expires_at))
-    return list((await db.scalars(select(Certification).where(
-        Certification.expires_at >= now, Certification.expires_at <= now + timedelta(days=within_days),
-        ~superseded).order_by(Certification.expires_at, Certification.id))).all())
+    return [Certification.expires_at >= now, Certification.expires_at <= now + timedelta(days=within_days),
+            ~superseded]
+
+
+async def expiring_certifications(db: AsyncSession, within_days: int, now: datetime | None = None, *,
+                                  after: tuple[datetime, int] | None = None,
+                                  limit: int | None = None) -> list[Certification]:
+    """The certifications of `expiring_filter`, soonest first; `after` (expiry, id) pages by keyset."""
+    query = select(Certification).where(*expiring_filter(within_days, now))
+    if after is not None:
+        query = query.where(or_(Certification.expires_at > after[0],
+                                and_(Certification.expires_at == after[0], Certification.id > after[1])))
+    query = query.order_by(Certification.expires_at, Certification.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await db.scalars(query)).all())
 
 
 # --- LMS progress ----------------------------------------------------------------------------
@@ -345,6 +357,7 @@ async def sync_program(db: AsyncSession, actor: Actor, program_id: int,
 async def programs_in_progress(db: AsyncSession, now: datetime | None = None) -> list[int]:
     """Programs worth a scheduled sync: a stage still open or due within the last 30 days."""
     now = now or utc_now()
-    return list((await db.scalars(select(Program.id).where(exists().where(and_(
-        ProgramStage.program_id == Program.id, ProgramStage.due_at >= now - timedelta(days=30)))).order_by(Program.id)
-    )).all())
+    return list((await db.scalars(select(Program.id).where(
+        Program.status == ProgramStatus.ACTIVE, exists().where(and_(
+            ProgramStage.program_id == Program.id, ProgramStage.due_at >= now - timedelta(days=30))))
+        .order_by(Program.id))).all())

@@ -3,7 +3,8 @@ enrolment, a scheduled LMS sync, the instructor's readiness summary the day befo
 reminders to learners missing pre-work, and word of moved due dates.
 
 Services queue the work in their transaction; the outbox dispatcher performs it later, with
-retries. A notice carries the session's `sequence`: one queued before a reschedule is skipped.
+retries. A notice carries the session's `sequence`: one queued before a reschedule is skipped,
+and so is everything still queued for a program that has been cancelled (but the word that it was).
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..audit import Actor
 from ..db import changing
 from ..instants import utc_now
-from ..models import Person, Program, ProgramLearner, ProgramStage, Session, SessionStatus, StageKind
+from ..models import (
+    Person, Program, ProgramLearner, ProgramStage, ProgramStatus, Session, SessionStatus, StageKind,
+)
 from ..outbox import NOTIFICATION_KIND, Dispatcher, QueuedMessage, enqueue, enqueue_many, plugin_call
 from ..settings import environment
 
@@ -31,6 +34,7 @@ LMS_SYNC = "program.sync"
 READINESS = "program.send_readiness"
 PREWORK_REMINDER = "program.send_prework_reminders"
 STAGES_MOVED = "program.tell_moved"
+CANCELLED = "program.tell_cancelled"
 WORKER = Actor.system("program-worker")
 
 
@@ -73,13 +77,20 @@ async def queue_program(db: AsyncSession, program: Program, learner_ids: list[in
                         timings: ProgramTimings | None = None) -> None:
     """A new program: enrol the cohort in the LMS course, plan each session's notices, start the sync."""
     timings = timings or ProgramTimings.from_env()
+    await queue_lms_enrolment(db, program, learner_ids)
     if program.lms_connector:
-        for learner_id in learner_ids:
-            await _call(db, LMS_ENROL, program.lms_connector, f"{_key(program.id)}:lms-enrol:{learner_id}",
-                        {"program_id": program.id, "learner_id": learner_id, "course_ref": program.lms_course_ref})
         await queue_sync(db, program.id, program.lms_connector, timings)
     for session in sessions:
         await queue_session_notices(db, program.id, session, timings)
+
+
+async def queue_lms_enrolment(db: AsyncSession, program: Program, learner_ids: list[int]) -> None:
+    """Each learner's enrolment in the program's LMS course, if it has one."""
+    if not program.lms_connector:
+        return
+    for learner_id in learner_ids:
+        await _call(db, LMS_ENROL, program.lms_connector, f"{_key(program.id)}:lms-enrol:{learner_id}",
+                    {"program_id": program.id, "learner_id": learner_id, "course_ref": program.lms_course_ref})
 
 
 async def queue_sync(db: AsyncSession, program_id: int, connector: str, timings: ProgramTimings,
@@ -111,6 +122,20 @@ async def queue_moved_stages(db: AsyncSession, program_id: int, session: Session
                  "stages": moved})
 
 
+async def queue_cancellation(db: AsyncSession, program_id: int, anchor_session_id: int,
+                             enrollments_cancelled: bool) -> None:
+    """Every learner of a cancelled program hears of it."""
+    await _call(db, CANCELLED, None, f"{_key(program_id)}:cancelled",
+                {"program_id": program_id, "session_id": anchor_session_id,
+                 "enrollments_cancelled": enrollments_cancelled})
+
+
+async def _active(db: AsyncSession, program_id: int) -> Program | None:
+    """The program, unless it is gone or cancelled: then what was queued for it is dropped."""
+    program = await db.get(Program, program_id, populate_existing=True)
+    return program if program is not None and program.status is ProgramStatus.ACTIVE else None
+
+
 # --- performed by the outbox dispatcher --------------------------------------------------------
 
 @plugin_call(LMS_ENROL)
@@ -119,7 +144,7 @@ async def _enrol(dispatcher: Dispatcher, message: QueuedMessage) -> None:
     payload = message.payload
     async with dispatcher.sessions() as db:
         person = await db.get(Person, payload["learner_id"])
-        if person is None:
+        if person is None or await _active(db, payload["program_id"]) is None:
             return
         email, user_ref = person.email, (person.external_ids or {}).get(connector.name)
     if user_ref is None:
@@ -138,7 +163,7 @@ async def _sync_now(dispatcher: Dispatcher, program_id: int) -> None:
     from .journeys import sync_program
 
     async with dispatcher.sessions() as db:
-        program = await db.get(Program, program_id)
+        program = await _active(db, program_id)
         if program is None or not program.lms_connector:
             return
         try:
@@ -154,7 +179,7 @@ async def _scheduled_sync(dispatcher: Dispatcher, message: QueuedMessage) -> Non
     program_id = message.payload["program_id"]
     connector = dispatcher.plugins.provider("lms_connectors", message.target)
     async with dispatcher.sessions() as db:
-        if await db.get(Program, program_id) is None:
+        if await _active(db, program_id) is None:
             return
         await sync_program(db, WORKER, program_id, {connector.name: connector})
         async with changing(db):
@@ -191,7 +216,7 @@ async def _readiness(dispatcher: Dispatcher, message: QueuedMessage) -> None:
     await _sync_now(dispatcher, message.payload["program_id"])
     async with dispatcher.sessions() as db, changing(db):
         session = await _live_session(db, message.payload)
-        program = await db.get(Program, message.payload["program_id"])
+        program = await _active(db, message.payload["program_id"])
         if session is None or program is None:
             return
         _, course = await _session(db, session.id)
@@ -212,7 +237,7 @@ async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> N
     await _sync_now(dispatcher, message.payload["program_id"])
     async with dispatcher.sessions() as db, changing(db):
         session = await _live_session(db, message.payload)
-        program = await db.get(Program, message.payload["program_id"])
+        program = await _active(db, message.payload["program_id"])
         if session is None or program is None:
             return
         _, course = await _session(db, session.id)
@@ -238,7 +263,7 @@ async def _stages_moved(dispatcher: Dispatcher, message: QueuedMessage) -> None:
     payload = message.payload
     async with dispatcher.sessions() as db, changing(db):
         session = await _live_session(db, payload)
-        program = await db.get(Program, payload["program_id"])
+        program = await _active(db, payload["program_id"])
         if session is None or program is None:
             return
         _, course = await _session(db, session.id)
@@ -254,4 +279,24 @@ async def _stages_moved(dispatcher: Dispatcher, message: QueuedMessage) -> None:
         planned = [_plan("program.rescheduled", p.email, p.name, p.timezone, facts, dispatcher.settings,
                          program_title=program.title, moved=[_stage_line(s, p.timezone) for s in stages])
                    for p in people]
+        await _send(dispatcher, db, planned, message)
+
+
+@plugin_call(CANCELLED)
+async def _cancelled(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    from ..notifications import _plan, _session, _session_facts
+
+    payload = message.payload
+    async with dispatcher.sessions() as db, changing(db):
+        program = await db.get(Program, payload["program_id"])
+        found = await _session(db, payload["session_id"])
+        if program is None or found is None:
+            return
+        session, course = found
+        people = (await db.scalars(select(Person).join(ProgramLearner, ProgramLearner.learner_id == Person.id)
+                                   .where(ProgramLearner.program_id == program.id).order_by(Person.id))).all()
+        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
+        planned = [_plan("program.cancelled", p.email, p.name, p.timezone, facts, dispatcher.settings,
+                         program_title=program.title, reason=program.cancel_reason,
+                         enrollments_cancelled=payload["enrollments_cancelled"]) for p in people]
         await _send(dispatcher, db, planned, message)

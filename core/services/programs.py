@@ -23,13 +23,13 @@ from ..events import emit
 from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import (
-    Course, Enrollment, EnrollmentStatus, Person, Program, ProgramLearner, ProgramStage, ProgramTemplate, Role,
-    Session, SessionStatus, StageKind,
+    Course, Enrollment, EnrollmentStatus, Person, Program, ProgramLearner, ProgramStage, ProgramStatus,
+    ProgramTemplate, Role, Session, SessionStatus, StageKind,
 )
 from ..program_templates import BUILTIN_TEMPLATES
 from . import enrollment as enrolment_service
 from .program_calendar import DEFAULT_WINDOW_DAYS, days_from
-from .program_delivery import queue_program
+from .program_delivery import queue_cancellation, queue_lms_enrolment, queue_program
 from .records import get_or_404, snapshot
 from .scheduling import lock_session
 
@@ -395,3 +395,105 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
     }, f"program:{program.id}")
     await queue_program(db, program, list(learner_ids), sessions)
     return ProgramCreated(program, placements)
+
+
+# --- changing a program ------------------------------------------------------------------
+
+async def _lock_program(db: AsyncSession, program_id: int) -> Program:
+    """The program row, locked (PostgreSQL) so two changes to one cohort queue up; it must be active."""
+    program = await db.scalar(select(Program).where(Program.id == program_id).with_for_update()
+                              .execution_options(populate_existing=True))
+    if program is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No program with that id.", "programId")
+    if program.status is ProgramStatus.CANCELLED:
+        raise DomainError(ErrorCode.INVALID, "This program is cancelled.", "programId")
+    return program
+
+
+async def _live_sessions(db: AsyncSession, program_id: int) -> tuple[list[Session], bool]:
+    """The program's live sessions in start order, and whether they are parallel sections
+    (one LIVE position shared by several sessions) rather than sessions everyone attends."""
+    live = (await db.scalars(select(ProgramStage).where(ProgramStage.program_id == program_id,
+                                                        ProgramStage.kind == StageKind.LIVE))).all()
+    ids = sorted({s.session_id for s in live if s.session_id is not None})
+    sessions = (await db.scalars(select(Session).where(Session.id.in_(ids))
+                                 .execution_options(populate_existing=True))).all()
+    return sorted(sessions, key=lambda s: (s.starts_at, s.id)), len({s.position for s in live}) == 1
+
+
+async def add_program_learners(db: AsyncSession, actor: Actor, program_id: int,
+                               learner_ids: list[int]) -> ProgramCreated:
+    """Join learners to a running program: placed like the first cohort (the first open section with
+    a seat, else the last one's waitlist; or every open session), then enrolled in the LMS course."""
+    program = await _lock_program(db, program_id)
+    await _check_learners(db, list(learner_ids))
+    members = set((await db.scalars(select(ProgramLearner.learner_id).where(
+        ProgramLearner.program_id == program.id, ProgramLearner.learner_id.in_(learner_ids)))).all())
+    for index, lid in enumerate(learner_ids):
+        if lid in members:
+            raise DomainError(ErrorCode.DUPLICATE, "This learner is already in the program.", f"learnerIds.{index}")
+    sessions, split = await _live_sessions(db, program.id)
+    now = utc_now()
+    open_sessions = [s for s in sessions if s.status is SessionStatus.SCHEDULED
+                     and now < (s.enrollment_cutoff_at or s.starts_at)]
+    if not open_sessions:
+        raise DomainError(ErrorCode.SESSION_NOT_OPEN, "None of the program's live sessions is open for enrolment.",
+                          "programId")
+    db.add_all(ProgramLearner(program_id=program.id, learner_id=lid) for lid in learner_ids)
+    await db.flush()
+    placements = await _place(db, actor, open_sessions, list(learner_ids), split)
+    record_change(db, actor, "program.add_learners", "Program", program.id, None, {
+        "learners": list(learner_ids),
+        "placements": [{"learner": p.learner_id, "session": p.session_id, "status": p.status.value}
+                       for p in placements]})
+    emit(db, "program.learners_added", {
+        "program": to_global_id("Program", program.id),
+        "learners": [to_global_id("Person", lid) for lid in learner_ids],
+        "placements": [{"learner": to_global_id("Person", p.learner_id), "session": to_global_id("Session", p.session_id),
+                        "status": p.status.value} for p in placements],
+    }, f"program:{program.id}")
+    await queue_lms_enrolment(db, program, list(learner_ids))
+    return ProgramCreated(program, placements)
+
+
+@dataclass
+class ProgramCancelled:
+    program: Program
+    cancelled_enrollments: list[int] = field(default_factory=list)
+
+
+async def cancel_program(db: AsyncSession, actor: Actor, program_id: int, reason: str,
+                         cancel_enrollments: bool = False) -> ProgramCancelled:
+    """Stop a program: no more reminders, summaries or syncs; learners are told. Their live-session
+    enrolments stand (the sessions may run anyway) unless `cancel_enrollments`, which frees the seats
+    of sessions not yet started through the enrolment service (the waitlist moves up)."""
+    reason = _require_text(reason, "reason", 500)
+    program = await _lock_program(db, program_id)
+    before = snapshot(program)
+    now = utc_now()
+    program.status, program.cancelled_at, program.cancel_reason = ProgramStatus.CANCELLED, now, reason
+    learner_ids = list((await db.scalars(select(ProgramLearner.learner_id).where(
+        ProgramLearner.program_id == program.id).order_by(ProgramLearner.id))).all())
+    sessions, _ = await _live_sessions(db, program.id)
+    cancelled: list[int] = []
+    if cancel_enrollments:
+        upcoming = [s.id for s in sessions if s.status is SessionStatus.SCHEDULED and s.starts_at > now]
+        for session_id in sorted(upcoming):
+            await lock_session(db, session_id)
+        enrollment_ids = (await db.scalars(select(Enrollment.id).where(
+            Enrollment.session_id.in_(upcoming), Enrollment.learner_id.in_(learner_ids),
+            Enrollment.status.in_(enrolment_service.ACTIVE)).order_by(Enrollment.id))).all()
+        for enrollment_id in enrollment_ids:
+            await enrolment_service.cancel_enrollment(db, actor, enrollment_id, f"Program cancelled: {reason}")
+            cancelled.append(enrollment_id)
+    await db.flush()
+    record_change(db, actor, "program.cancel", "Program", program.id, before,
+                  {**snapshot(program), "cancelledEnrollments": cancelled})
+    emit(db, "program.cancelled", {
+        "program": to_global_id("Program", program.id), "reason": reason,
+        "learners": [to_global_id("Person", lid) for lid in learner_ids],
+        "cancelledEnrollments": [to_global_id("Enrollment", e) for e in cancelled],
+    }, f"program:{program.id}")
+    if sessions:
+        await queue_cancellation(db, program.id, sessions[0].id, bool(cancelled))
+    return ProgramCancelled(program, cancelled)

@@ -22,7 +22,8 @@ async def build_programs(db, rows) -> list[Program]:
         stages[stage.program_id].append(stage_from(stage))
     return [Program(id=to_global_id("Program", r.id), pk=r.id, title=r.title, template_key=r.template_key,
                     course_pk=r.course_id, lms_course_ref=r.lms_course_ref, lms_connector=r.lms_connector,
-                    created_at=r.created_at, stages=stages[r.id]) for r in rows]
+                    created_at=r.created_at, status=r.status, cancelled_at=r.cancelled_at,
+                    cancel_reason=r.cancel_reason, stages=stages[r.id]) for r in rows]
 
 
 def loaders(context) -> dict:

@@ -32,6 +32,20 @@ class SyncProgramProgressInput:
 
 
 @strawberry.input
+class AddProgramLearnersInput:
+    program_id: strawberry.ID
+    learner_ids: list[strawberry.ID]
+
+
+@strawberry.input
+class CancelProgramInput:
+    program_id: strawberry.ID
+    reason: str
+    cancel_enrollments: bool = strawberry.field(
+        default=False, description="Also cancel the learners' enrolments in live sessions not yet started.")
+
+
+@strawberry.input
 class StageTemplateInput:
     key: str
     kind: StageKind

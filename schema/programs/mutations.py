@@ -1,4 +1,4 @@
-"""createProgram, syncProgramProgress, createProgramTemplate: staff only; the rules are the
+"""createProgram, addProgramLearners, cancelProgram, syncProgramProgress, createProgramTemplate: staff only; the rules are the
 programs and journeys services'."""
 from __future__ import annotations
 
@@ -12,11 +12,15 @@ from podium.core.services import journeys as journey_service
 from podium.core.services import programs as program_service
 
 from ..catalogue.types import Person
+from ..enrollment.types import Enrollment
 from ..changes import attempt
 from ..errors import UserError, user_error
 from ..permissions import check_staff
 from ..relay import decode_id
-from .inputs import CreateProgramInput, CreateProgramTemplateInput, SyncProgramProgressInput
+from .inputs import (
+    AddProgramLearnersInput, CancelProgramInput, CreateProgramInput, CreateProgramTemplateInput,
+    SyncProgramProgressInput,
+)
 from .types import (
     Certification, Placement, Program, ProgramTemplate, certification_from, placement_from, template_from,
 )
@@ -26,8 +30,12 @@ from .types import (
 class ProgramPayload:
     program: Program | None
     errors: list[UserError]
-    placements: list[Placement] = strawberry.field(description="createProgram: where each learner was placed.")
-    waitlisted: list[Placement] = strawberry.field(description="createProgram: the placements on a waitlist.")
+    placements: list[Placement] = strawberry.field(description="createProgram, addProgramLearners: where each "
+                                                               "learner was placed.")
+    waitlisted: list[Placement] = strawberry.field(description="createProgram, addProgramLearners: the placements "
+                                                               "on a waitlist.")
+    cancelled_enrollments: list[Enrollment] = strawberry.field(
+        description="cancelProgram with cancelEnrollments: the enrolments it cancelled.")
     certified: list[Certification] = strawberry.field(description="syncProgramProgress: certifications issued now.")
     lms_not_found: list[Person] = strawberry.field(description="syncProgramProgress: learners the LMS does not know.")
     lms_failed: list[Person] = strawberry.field(description="syncProgramProgress: learners the LMS failed on; "
@@ -51,6 +59,8 @@ async def _payload(info: Info, program_id: int | None, errors: list[UserError], 
     return ProgramPayload(
         program=program, errors=errors, placements=lists.get("placements", []), waitlisted=lists.get("waitlisted", []),
         certified=lists.get("certified", []),
+        cancelled_enrollments=[e for e in await info.context.loaders.enrollments.load_many(
+            lists.get("cancelled_enrollments", [])) if e],
         lms_not_found=[p for p in await people.load_many(lists.get("not_found", [])) if p],
         lms_failed=[p for p in await people.load_many(lists.get("failed", [])) if p])
 
@@ -85,6 +95,36 @@ class ProgramMutations:
         program_id, placements = result or (None, [])
         return await _payload(info, program_id, errors, placements=placements,
                               waitlisted=[p for p in placements if p.waitlist_position is not None])
+
+    @strawberry.mutation(description="Join learners to a program: placed in its open live sessions as createProgram "
+                                     "places a cohort, and enrolled in the LMS course.")
+    async def add_program_learners(self, info: Info, input: AddProgramLearnersInput) -> ProgramPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            added = await program_service.add_program_learners(
+                db, actor, decode_id(input.program_id, "Program", "programId"),
+                [decode_id(p, "Person", f"learnerIds.{i}") for i, p in enumerate(input.learner_ids)])
+            return added.program.id, [placement_from(p) for p in added.placements]
+
+        result, errors, _ = await attempt(info, work)
+        program_id, placements = result or (None, [])
+        return await _payload(info, program_id, errors, placements=placements,
+                              waitlisted=[p for p in placements if p.waitlist_position is not None])
+
+    @strawberry.mutation(description="Cancel a program: its pending reminders, summaries and syncs are dropped and "
+                                     "its learners told; their live-session enrolments stand unless "
+                                     "cancelEnrollments.")
+    async def cancel_program(self, info: Info, input: CancelProgramInput) -> ProgramPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            done = await program_service.cancel_program(
+                db, actor, decode_id(input.program_id, "Program", "programId"), input.reason,
+                cancel_enrollments=input.cancel_enrollments)
+            return done.program.id, done.cancelled_enrollments
+
+        result, errors, _ = await attempt(info, work)
+        program_id, cancelled = result or (None, [])
+        return await _payload(info, program_id, errors, cancelled_enrollments=cancelled)
 
     @strawberry.mutation(description="Pull LMS completion for every learner, update the journeys (attendance "
                                      "completes LIVE stages) and certify who has completed.")

@@ -3,11 +3,14 @@ and readiness. Who sees what: staff everything; an instructor the programs whose
 they teach; a learner the programs they are in, and only their own journey and certifications."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from sqlalchemy import Select, false, func, select
 from strawberry.types import Info
 
 from podium.core.errors import DomainError, ErrorCode
+from podium.core.instants import utc_now
 from podium.core.models import Booking
 from podium.core.models import Certification as CertificationRow
 from podium.core.models import Program as ProgramRow
@@ -18,7 +21,7 @@ from podium.core.services import programs as program_service
 from ..access.callers import Caller
 from ..errors import ClientError
 from ..permissions import is_staff, require_signed_in, require_staff, taught_session_ids, teaches
-from ..relay import connection, decode_id, encode_cursor, id_after, page_size
+from ..relay import connection, cursor_pk, decode_cursor, decode_id, encode_cursor, id_after, page_size
 from .dataloaders import build_programs
 from .types import (
     Certification, CertificationConnection, LearnerJourneyConnection, ProgramConnection, ProgramTemplate,
@@ -179,3 +182,39 @@ class ProgramQueries:
             except DomainError as error:
                 raise ClientError(error.message, error.code) from None
         return [certification_from(r) for r in rows[:MAX_EXPIRING]]
+
+    @strawberry.field(description="expiringCertifications, paged: soonest expiry first. Staff only.")
+    async def certifications_expiring(self, info: Info, within_days: int, first: int | None = None,
+                                      after: str | None = None) -> CertificationConnection:
+        context = info.context
+        require_staff(context.caller, "expiring certifications")
+        size, position = page_size(first), _expiry_after(after)
+        now = utc_now()  # one instant for the page and its count
+        async with context.reading() as db:
+            try:
+                rows = await journey_service.expiring_certifications(db, within_days, now, after=position,
+                                                                     limit=size + 1)
+            except DomainError as error:
+                raise ClientError(error.message, error.code) from None
+
+        async def count_total() -> int:
+            async with context.reading() as db:
+                return await db.scalar(select(func.count()).select_from(CertificationRow).where(
+                    *journey_service.expiring_filter(within_days, now)))
+
+        return connection([certification_from(r) for r in rows[:size]], len(rows) > size, after,
+                          lambda c: encode_cursor(c.expires_at.isoformat(), c.pk), count_total)
+
+
+def _expiry_after(after: str | None) -> tuple[datetime, int] | None:
+    """The keyset position (expiry, id) of certificationsExpiring."""
+    values = decode_cursor(after, 2)
+    if values is None:
+        return None
+    try:
+        expires_at = datetime.fromisoformat(values[0])
+    except ValueError:
+        expires_at = None
+    if expires_at is None or expires_at.tzinfo is None:
+        raise ClientError("after is not a cursor this connection gave out.")
+    return expires_at, cursor_pk(values[1])

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from podium.core.ids import to_global_id
 from podium.core.models import EnrollmentStatus as CoreEnrollmentStatus
+from podium.core.models import ProgramStatus as CoreProgramStatus
 from podium.core.models import StageKind as CoreStageKind
 from podium.core.models import StageStatus as CoreStageStatus
 
@@ -19,6 +20,7 @@ from ..scheduling.types import Session
 
 StageKind = strawberry.enum(CoreStageKind, name="StageKind")
 StageStatus = strawberry.enum(CoreStageStatus, name="StageStatus")
+ProgramStatus = strawberry.enum(CoreProgramStatus, name="ProgramStatus")
 
 
 @strawberry.type
@@ -162,6 +164,9 @@ class Program(Node):
     lms_course_ref: str | None
     lms_connector: str | None
     created_at: datetime
+    status: ProgramStatus = strawberry.field(description="CANCELLED: no more reminders, summaries or LMS syncs.")
+    cancelled_at: datetime | None
+    cancel_reason: str | None
     stages: list[ProgramStage] = strawberry.field(description="In order; parallel live sections side by side.")
 
     @strawberry.field

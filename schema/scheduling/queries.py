@@ -13,7 +13,7 @@ from podium.core.models import Session as SessionRow
 from podium.core.models import SessionStatus as CoreSessionStatus
 
 from ..errors import ClientError
-from ..relay import connection, decode_cursor, decode_id, encode_cursor, page_size
+from ..relay import connection, cursor_pk, decode_cursor, decode_id, encode_cursor, page_size
 from .dataloaders import build_sessions, session_rows
 from .inputs import SessionFilter
 from ..catalogue.types import Resource
@@ -58,9 +58,12 @@ def _after(after: str | None) -> list:
     if values is None:
         return []
     try:
-        starts_at, pk = datetime.fromisoformat(values[0]), int(values[1])
+        starts_at = datetime.fromisoformat(values[0])
     except ValueError:
-        raise ClientError("after is not a cursor this connection gave out.") from None
+        starts_at = None
+    if starts_at is None or starts_at.tzinfo is None:
+        raise ClientError("after is not a cursor this connection gave out.")
+    pk = cursor_pk(values[1])
     return [or_(SessionRow.starts_at > starts_at, and_(SessionRow.starts_at == starts_at, SessionRow.id > pk))]
 
 

@@ -1,6 +1,7 @@
 """`podium serve --demo` on a fresh directory: migrates SQLite, loads the demo, answers /healthz."""
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sqlite3
@@ -9,6 +10,11 @@ import sys
 import time
 
 import httpx
+from sqlalchemy import select
+
+from podium.core.db import create_engine, create_sessionmaker
+from podium.core.models import Program, ProgramStage, StageKind
+from podium.core.services.journeys import readiness
 
 
 def free_port() -> int:
@@ -41,3 +47,20 @@ def test_serve_with_demo_on_a_fresh_sqlite(tmp_path):
         "SELECT (SELECT count(*) FROM session), (SELECT count(*) FROM enrollment WHERE status = 'WAITLISTED')").fetchone()
     assert sessions == 50 and waitlisted > 0
     assert server.returncode in (0, -15)
+    ready, missing = asyncio.run(_demo_readiness(f"sqlite+aiosqlite:///{tmp_path / 'podium.db'}"))
+    assert ready and missing, "the demo program's live sessions show ready and not-ready learners"
+    assert missing <= {("Pre-work",)}
+
+
+async def _demo_readiness(url: str) -> tuple[int, set]:
+    """How many of the demo program's learners are ready for its live sessions, and what the rest miss."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as db:
+            (program_id,) = (await db.scalars(select(Program.id))).all()
+            sessions = (await db.scalars(select(ProgramStage.session_id).where(
+                ProgramStage.program_id == program_id, ProgramStage.kind == StageKind.LIVE))).all()
+            entries = [e for s in sessions for e in await readiness(db, program_id, s)]
+    finally:
+        await engine.dispose()
+    return sum(e.ready for e in entries), {e.missing_stages for e in entries if not e.ready}

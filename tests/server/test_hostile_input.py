@@ -1,0 +1,53 @@
+"""Nothing a client sends produces a 500 or an unexplained error: odd IDs, cursors and text are refused clearly."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.server.conftest import ADMIN_TOKEN
+
+
+def gid(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("node_id", ["!!!", gid("Session:x"), gid("Session:99999999999999999999"), gid("Session:-1"),
+                                     gid("Nothing:1"), ""])
+async def test_ids_that_name_nothing_are_null(api, node_id):
+    answer = await api.data("query($id: ID!) { node(id: $id) { id } }", {"id": node_id})
+    assert answer == {"node": None}
+
+
+@pytest.mark.parametrize("cursor", ["garbage", base64.urlsafe_b64encode(b"99999999999999999999").decode(),
+                                    base64.urlsafe_b64encode(b"2030-01-01T00:00:00|1").decode(),
+                                    base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|99999999999999").decode()])
+async def test_cursors_this_api_did_not_give_out_are_refused(api, cursor):
+    for query in ("query($a: String) { sessions(after: $a) { totalCount } }",
+                  "query($a: String) { courses(after: $a) { totalCount } }"):
+        body = await api(query, {"a": cursor})
+        assert body["data"] is None
+        assert body["errors"][0]["message"] == "after is not a cursor this connection gave out."
+
+
+async def test_control_characters_in_names_are_refused_and_nothing_is_written(api):
+    answer = await api.data("""mutation { createCourse(input: {code: "A\\u0007B", title: "T", durationMinutes: 60,
+        defaultCapacity: 5}) { course { id } errors { code field message } } }""")
+    assert answer["createCourse"]["course"] is None
+    assert answer["createCourse"]["errors"][0]["code"] == "INVALID"
+    assert answer["createCourse"]["errors"][0]["field"] == ["input", "code"]
+    assert (await api.data("{ courses { totalCount } }", token=ADMIN_TOKEN))["courses"]["totalCount"] == 0
+
+
+async def test_a_nul_in_text_is_a_400_on_every_database(api):
+    literal = """mutation { createCourse(input: {code: "NUL-1", title: "T", durationMinutes: 60,
+        defaultCapacity: 5, description: "a\\u0000b"}) { course { id } } }"""
+    variable = """mutation($d: String) { createCourse(input: {code: "NUL-2", title: "T", durationMinutes: 60,
+        defaultCapacity: 5, description: $d}) { course { id } } }"""
+    for query, variables in ((literal, {}), (variable, {"d": "a\x00b"})):
+        response = await api.raw(query, variables)
+        assert response.status_code == 400
+        assert "NUL" in response.json()["errors"][0]["message"]
+    # The six characters backslash-u-0-0-0-0 in a variable are just text.
+    answer = await api.data(variable, {"d": "a\\u0000b"})
+    assert answer["createCourse"]["course"]["id"]
