@@ -19,10 +19,10 @@ from ..audit import Actor, record_change
 from ..db import changing
 from ..events import emit
 from ..ids import to_global_id
+from ..instants import utc_now
 from ..models import (
     DeliveryMode, Enrollment, EnrollmentStatus, MeetingStatus, OutboxMessage, Person, Session, SessionStatus,
 )
-from ..instants import utc_now
 from ..outbox import PLUGIN_CALL_KIND, Dispatcher, QueuedMessage, call_plugin, plugin_call
 from ..providers import ConferencingProvider, MeetingSpec, NoParticipantsReport
 from . import scheduling
@@ -102,7 +102,7 @@ async def plan_unregistration(db: AsyncSession, session: Session, enrollment: En
 
     Call before the change's audit entry, so the entry shows the link cleared.
     """
-    registrant_id, email = enrollment.meeting_registrant_id, None
+    registrant_id = enrollment.meeting_registrant_id
     enrollment.meeting_registrant_id = enrollment.meeting_join_url = None
     if registrant_id is None or session.meeting_provider is None:
         return
