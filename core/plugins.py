@@ -130,6 +130,24 @@ class Plugins:
         except Exception as exc:
             raise PluginError(f"plugin {impl.plugin_name!r} failed to start: {exc}") from exc
 
+    async def stop(self) -> None:
+        """At shutdown: await `aclose()` of every provider that has one (e.g. to close its HTTP client).
+
+        One provider failing to close is logged and does not keep the others open.
+        """
+        if not self.started:
+            return
+        for kind, providers in self.providers.items():
+            for name, provider in providers.items():
+                close = getattr(provider, "aclose", None)
+                if close is None:
+                    continue
+                try:
+                    await _resolved(close())
+                except Exception:
+                    log.exception("%s provider %r did not close cleanly", kind, name)
+        self.started = False
+
     def provider(self, kind: str, name: str) -> Any:
         """The provider object of one kind ("channels", "conferencing", ...) by its name."""
         try:

@@ -79,6 +79,11 @@ class AttendanceRules:
     late_after_minutes: int = 10          # first joined more than this after the start: LATE
     left_early_minutes: int = 10          # last left more than this before the end: LEFT_EARLY
     present_min_percent: int = 50         # attended less than this share of the session: ABSENT
+    report_delay_minutes: int = 15        # the report is asked for this long after the end (webhooks come sooner)
+
+
+class NoParticipantsReport(LookupError):
+    """The provider has no participants report for the meeting: nobody joined, or it has not ended (yet)."""
 
 
 @runtime_checkable
@@ -96,7 +101,11 @@ class ConferencingProvider(Protocol):
 
     async def add_registrant(self, external_id: str, email: str, name: str) -> Registrant: ...
 
-    async def participants(self, external_id: str) -> list[ParticipantSegment]: ...
+    async def remove_registrant(self, external_id: str, registrant_id: str, email: str) -> None:
+        """Take a learner's registration back (their link stops working); done already is not an error."""
+
+    async def participants(self, external_id: str) -> list[ParticipantSegment]:
+        """Every join/leave span; raises NoParticipantsReport when the provider has no report."""
 
 
 # --- venue systems -----------------------------------------------------------------------

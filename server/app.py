@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
             if runner is not None:
                 state.dispatcher.stop()
                 await runner
+            await plugins.stop()
             await engine.dispose()
 
     graphql = graphql_app(state)

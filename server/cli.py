@@ -121,6 +121,7 @@ async def _work(settings: Settings) -> None:
         await start_calendar_refresh(dispatcher.sessions, plugins)
         await dispatcher.run()
     finally:
+        await plugins.stop()
         await engine.dispose()
 
 

@@ -28,7 +28,8 @@ async def count_by_status(db: AsyncSession, session_id: int, status: EnrollmentS
                            .where(Enrollment.session_id == session_id, Enrollment.status == status)) or 0
 
 
-def _event(db: AsyncSession, enrollment: Enrollment, before: EnrollmentStatus | None, reason: str) -> None:
+def _event(db: AsyncSession, session: Session, enrollment: Enrollment, before: EnrollmentStatus | None,
+           reason: str) -> None:
     emit(db, "enrollment.changed", {
         "enrollment": to_global_id("Enrollment", enrollment.id),
         "session": to_global_id("Session", enrollment.session_id),
@@ -38,7 +39,7 @@ def _event(db: AsyncSession, enrollment: Enrollment, before: EnrollmentStatus | 
         "reason": reason,
     }, session_ordering_key(enrollment.session_id))
     if enrollment.status is EnrollmentStatus.ENROLLED:
-        meetings.plan_registration(db, enrollment.session_id)
+        meetings.plan_registration(db, session)
 
 
 async def _seat_or_waitlist(db: AsyncSession, session: Session, enrollment: Enrollment) -> None:
@@ -75,7 +76,7 @@ async def fill_free_seats(db: AsyncSession, session: Session) -> list[Enrollment
             .values(waitlist_position=Enrollment.waitlist_position - len(promoted))
             .execution_options(synchronize_session=False))
     for enrollment in promoted:
-        _event(db, enrollment, EnrollmentStatus.WAITLISTED, "promoted")
+        _event(db, session, enrollment, EnrollmentStatus.WAITLISTED, "promoted")
     return promoted
 
 
@@ -109,7 +110,7 @@ async def enroll(db: AsyncSession, actor: Actor, session_id: int, learner_id: in
         await _seat_or_waitlist(db, session, enrollment)
     await db.flush()
     record_change(db, actor, "enrollment.create", "Enrollment", enrollment.id, before, snapshot(enrollment))
-    _event(db, enrollment, None, "enrolled")
+    _event(db, session, enrollment, None, "enrolled")
     return enrollment
 
 
@@ -132,9 +133,11 @@ async def cancel_enrollment(db: AsyncSession, actor: Actor, enrollment_id: int, 
     before = snapshot(enrollment)
     was, position = enrollment.status, enrollment.waitlist_position
     enrollment.status, enrollment.waitlist_position, enrollment.reason = EnrollmentStatus.CANCELLED, None, reason
+    if was is EnrollmentStatus.ENROLLED:
+        await meetings.plan_unregistration(db, session, enrollment)
     await db.flush()
     after: dict[str, Any] = snapshot(enrollment)
-    _event(db, enrollment, was, "cancelled")
+    _event(db, session, enrollment, was, "cancelled")
     if was is EnrollmentStatus.WAITLISTED and position is not None:
         await _leave_waitlist(db, session.id, position)
     if was is EnrollmentStatus.ENROLLED and session.status is SessionStatus.SCHEDULED:
@@ -160,7 +163,7 @@ async def decide_enrollment(db: AsyncSession, actor: Actor, enrollment_id: int, 
     await db.flush()
     record_change(db, actor, "enrollment.approve" if approve else "enrollment.decline", "Enrollment",
                   enrollment.id, before, snapshot(enrollment))
-    _event(db, enrollment, EnrollmentStatus.PENDING_APPROVAL, "approved" if approve else "declined")
+    _event(db, session, enrollment, EnrollmentStatus.PENDING_APPROVAL, "approved" if approve else "declined")
     return enrollment
 
 

@@ -6,9 +6,10 @@ commit, talking to the provider outside any transaction, safe to repeat).
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -18,11 +19,12 @@ from ..audit import Actor, record_change
 from ..db import changing
 from ..events import emit
 from ..ids import to_global_id
+from ..instants import utc_now
 from ..models import (
     DeliveryMode, Enrollment, EnrollmentStatus, MeetingStatus, OutboxMessage, Person, Session, SessionStatus,
 )
 from ..outbox import PLUGIN_CALL_KIND, Dispatcher, QueuedMessage, call_plugin, plugin_call
-from ..providers import ConferencingProvider, MeetingSpec
+from ..providers import ConferencingProvider, MeetingSpec, NoParticipantsReport
 from . import scheduling
 from .records import get_or_404
 
@@ -31,10 +33,11 @@ if TYPE_CHECKING:
 
 SYNC = "meeting.sync"                  # make the provider's meeting match the session
 REGISTRANTS = "meeting.registrants"    # register enrolled learners
+UNREGISTER = "meeting.unregister"      # take a cancelled learner's registration back
 ATTENDANCE = "meeting.attendance"      # turn the participants report into attendance
-REPORT_DELAY = timedelta(minutes=15)   # when, after the end, the report is first asked for (webhooks come sooner)
 # Attendance imports carry no ordering key: one waiting for its time would hold back the session's other calls.
 CONFERENCING_INFO_KEY = "conferencing"
+log = logging.getLogger("podium.meetings")
 
 CONFERENCED = (DeliveryMode.VIRTUAL, DeliveryMode.HYBRID)
 MEETING_FIELDS = ("meeting_provider", "meeting_status", "meeting_join_url", "meeting_external_id", "meeting_error")
@@ -85,13 +88,35 @@ async def plan_meeting(db: AsyncSession, session: Session) -> None:
                       ordering_key=scheduling.session_ordering_key(session.id))
 
 
-def plan_registration(db: AsyncSession, session_id: int) -> None:
-    """A learner took a seat: register them with the meeting after commit (a no-op without one)."""
-    provider = active_provider(db)
-    if provider is not None:
+def plan_registration(db: AsyncSession, session: Session) -> None:
+    """A learner took a seat: register them with the session's meeting after commit (only if it has one)."""
+    provider = session.meeting_provider or active_provider(db)
+    if provider is not None and needs_meeting(session):
         db.add(OutboxMessage(kind=PLUGIN_CALL_KIND, topic=REGISTRANTS, target=provider,
-                             ordering_key=scheduling.session_ordering_key(session_id),
-                             payload={"session_id": session_id}, idempotency_key=f"{REGISTRANTS}:{uuid.uuid4()}"))
+                             ordering_key=scheduling.session_ordering_key(session.id),
+                             payload={"session_id": session.id}, idempotency_key=f"{REGISTRANTS}:{uuid.uuid4()}"))
+
+
+async def plan_unregistration(db: AsyncSession, session: Session, enrollment: Enrollment) -> None:
+    """A learner gave up their seat: their join link goes now, their registrant after commit.
+
+    Call before the change's audit entry, so the entry shows the link cleared.
+    """
+    registrant_id = enrollment.meeting_registrant_id
+    enrollment.meeting_registrant_id = enrollment.meeting_join_url = None
+    if registrant_id is None or session.meeting_provider is None:
+        return
+    email = await db.scalar(select(Person.email).where(Person.id == enrollment.learner_id))
+    await _queue_unregistration(db, session.meeting_provider, session.id, enrollment.id, registrant_id, email)
+
+
+async def _queue_unregistration(db: AsyncSession, provider: str, session_id: int, enrollment_id: int,
+                                registrant_id: str, email: str) -> None:
+    await call_plugin(db, provider=provider, topic=UNREGISTER,
+                      payload={"session_id": session_id, "enrollment_id": enrollment_id,
+                               "registrant_id": registrant_id, "email": email},
+                      idempotency_key=f"{UNREGISTER}:{provider}:{registrant_id}:{uuid.uuid4()}",
+                      ordering_key=scheduling.session_ordering_key(session_id))
 
 
 async def request_attendance_import(db: AsyncSession, provider: str, external_id: str, key: str) -> int | None:
@@ -150,9 +175,16 @@ async def meeting_cancelled(db: AsyncSession, actor: Actor, session_id: int) -> 
 
 
 async def record_registrant(db: AsyncSession, actor: Actor, enrollment_id: int, registrant_id: str,
-                            join_url: str) -> Enrollment:
-    """The learner's own join link, which identifies them in the attendance report."""
+                            join_url: str, provider: str | None = None, email: str | None = None) -> Enrollment:
+    """The learner's own join link, which identifies them in the attendance report.
+
+    A learner who cancelled while being registered gets no link: the registrant is taken back instead.
+    """
     enrollment = await get_or_404(db, Enrollment, enrollment_id, "enrollmentId", lock=True)
+    if enrollment.status is not EnrollmentStatus.ENROLLED:
+        if provider is not None and email is not None:
+            await _queue_unregistration(db, provider, enrollment.session_id, enrollment.id, registrant_id, email)
+        return enrollment
     before = {"meeting_registrant_id": enrollment.meeting_registrant_id, "meeting_join_url": enrollment.meeting_join_url}
     enrollment.meeting_registrant_id, enrollment.meeting_join_url = registrant_id, join_url
     await db.flush()
@@ -222,7 +254,7 @@ async def sync_meeting(sessions: async_sessionmaker[AsyncSession], provider: Con
             await call_plugin(db, provider=provider.name, topic=ATTENDANCE,
                               payload={"session_id": session_id, "sequence": session.sequence},
                               idempotency_key=f"{ATTENDANCE}:{session_id}:{session.sequence}:poll",
-                              deliver_after=session.ends_at + REPORT_DELAY)
+                              deliver_after=report_due(session.ends_at, provider))
     await sync_registrants(sessions, provider, session_id, actor)
 
 
@@ -242,19 +274,47 @@ async def sync_registrants(sessions: async_sessionmaker[AsyncSession], provider:
     for row in missing:
         registrant = await provider.add_registrant(external_id, row.email, row.name)
         async with sessions() as db, changing(db):
-            await record_registrant(db, actor, row.id, registrant.registrant_id, registrant.join_url)
+            await record_registrant(db, actor, row.id, registrant.registrant_id, registrant.join_url,
+                                    provider.name, row.email)
     return len(missing)
+
+
+async def unregister(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider, session_id: int,
+                     registrant_id: str, email: str) -> bool:
+    """Cancel one registrant of the session's meeting; nothing to do once the meeting is gone. Safe to repeat."""
+    async with sessions() as db:
+        session = await db.get(Session, session_id, populate_existing=True)
+        if session is None or session.meeting_provider != provider.name or not session.meeting_external_id \
+                or session.meeting_status is MeetingStatus.CANCELLED:
+            return False
+        external_id = session.meeting_external_id
+    await provider.remove_registrant(external_id, registrant_id, email)
+    return True
+
+
+def report_due(ends_at: datetime, provider: ConferencingProvider) -> datetime:
+    """When the participants report is first asked for, in case no webhook says the meeting ended."""
+    return ends_at + timedelta(minutes=provider.attendance_rules.report_delay_minutes)
 
 
 async def import_meeting_attendance(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider,
                                     session_id: int, actor: Actor) -> ImportResult | None:
-    """Fetch the participants report of the session's meeting and record it as attendance, by the provider's rules."""
+    """Fetch the participants report of the session's meeting and record it as attendance, by the provider's rules.
+
+    No report once the report is due (nobody joined) records every enrolled learner ABSENT; before that
+    NoParticipantsReport is raised, since the report may still be coming.
+    """
     view = await _view(sessions, session_id)
     if view.external_id is None or view.provider != provider.name:
         return None
     from .attendance_import import import_attendance  # here, not above: attendance imports scheduling, which imports us
 
-    segments = await provider.participants(view.external_id)
+    try:
+        segments = await provider.participants(view.external_id)
+    except NoParticipantsReport:
+        if utc_now() < report_due(view.spec.ends_at, provider):
+            raise
+        segments = []
     async with sessions() as db, changing(db):
         return await import_attendance(db, actor, session_id, provider.name.upper(), segments,
                                        provider.attendance_rules)
@@ -289,13 +349,27 @@ async def _perform_registrants(dispatcher: Dispatcher, message: QueuedMessage) -
                            _actor(message.target))
 
 
+@plugin_call(UNREGISTER)
+async def _perform_unregister(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    payload = message.payload
+    await unregister(dispatcher.sessions, _provider(dispatcher, message), payload["session_id"],
+                     payload["registrant_id"], payload["email"])
+
+
 @plugin_call(ATTENDANCE)
 async def _perform_attendance(dispatcher: Dispatcher, message: QueuedMessage) -> None:
     session_id = message.payload["session_id"]
-    if "sequence" in message.payload:       # a poll planned for a time the session has since left
+    polled = "sequence" in message.payload
+    if polled:                              # a poll planned for a time the session has since left
         async with dispatcher.sessions() as db:
             session = await db.get(Session, session_id)
             if session is None or session.sequence != message.payload["sequence"]:
                 return
-    await import_meeting_attendance(dispatcher.sessions, _provider(dispatcher, message), session_id,
-                                    _actor(message.target))
+    try:
+        await import_meeting_attendance(dispatcher.sessions, _provider(dispatcher, message), session_id,
+                                        _actor(message.target))
+    except NoParticipantsReport:
+        if polled:
+            raise
+        # A webhook came before the report is due; the poll planned for then settles it.
+        log.info("no %s report for session %s yet; the planned poll will ask again", message.target, session_id)

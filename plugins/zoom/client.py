@@ -178,6 +178,17 @@ class ZoomClient:
                                     json={"email": email, "first_name": first_name, "last_name": last_name})
         return response.json()
 
+    async def cancel_registrants(self, meeting_id: str, registrants: list[dict[str, str]]) -> bool:
+        """PUT /meetings/{id}/registrants/status with action "cancel"; False when Zoom no longer has the meeting."""
+        try:
+            await self._call("PUT", f"/meetings/{meeting_id}/registrants/status",
+                             json={"action": "cancel", "registrants": registrants})
+        except ZoomError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     async def participants_report(self, meeting_id: str) -> list[dict[str, Any]]:
         return [p async for p in self._pages(f"/report/meetings/{meeting_id}/participants", "participants")]
 

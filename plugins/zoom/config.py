@@ -23,6 +23,7 @@ class ZoomSettings:
     late_after_minutes: int = 10
     left_early_minutes: int = 10
     present_min_percent: int = 50
+    report_delay_minutes: int = 15                       # after the end, when the report is first asked for
 
     def __post_init__(self) -> None:
         for name in ("api_base", "oauth_base"):
@@ -31,7 +32,7 @@ class ZoomSettings:
                 raise ValueError(f"PODIUM_ZOOM_{name.upper()} must be an http(s) URL")
             object.__setattr__(self, name, value.rstrip("/"))
         for name in ("webhook_tolerance_seconds", "timeout_seconds", "max_retries", "backoff_seconds",
-                     "late_after_minutes", "left_early_minutes", "present_min_percent"):
+                     "late_after_minutes", "left_early_minutes", "present_min_percent", "report_delay_minutes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"PODIUM_ZOOM_{name.upper()} may not be negative")
         if self.present_min_percent > 100:

@@ -4,14 +4,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from podium.core.providers import AttendanceRules, MeetingInfo, MeetingSpec, ParticipantSegment, Registrant
+from podium.core.providers import (
+    AttendanceRules, MeetingInfo, MeetingSpec, NoParticipantsReport, ParticipantSegment, Registrant,
+)
 
-from .client import ZoomAmbiguous, ZoomClient, ZoomUnavailable
+from .client import ZoomAmbiguous, ZoomClient, ZoomError, ZoomUnavailable
 
 log = logging.getLogger("podium.plugins.zoom")
 
 SCHEDULED_MEETING = 2
 AUTO_APPROVE_REGISTRANTS = 0
+NO_SUCH_MEETING = 3001     # also what the report endpoint answers for a meeting without a report
 
 
 def session_marker(session_id: str) -> str:
@@ -42,7 +45,12 @@ class ZoomProvider:
         self.config = s = client.settings        # `podium plugins` shows it, secrets masked
         self.attendance_rules = AttendanceRules(late_after_minutes=s.late_after_minutes,
                                                 left_early_minutes=s.left_early_minutes,
-                                                present_min_percent=s.present_min_percent)
+                                                present_min_percent=s.present_min_percent,
+                                                report_delay_minutes=s.report_delay_minutes)
+
+    async def aclose(self) -> None:
+        """Called by the plugin manager at shutdown: close the HTTP connections."""
+        await self.client.aclose()
 
     async def create_meeting(self, spec: MeetingSpec) -> MeetingInfo:
         """Create, and after an unsure attempt look for the meeting it may have made before trying again."""
@@ -81,9 +89,19 @@ class ZoomProvider:
         made = await self.client.add_registrant(external_id, email, first or email, last)
         return Registrant(registrant_id=str(made["registrant_id"]), join_url=made["join_url"])
 
+    async def remove_registrant(self, external_id: str, registrant_id: str, email: str) -> None:
+        """Cancelled registrants' links stop working; a meeting Zoom no longer has needs nothing more."""
+        await self.client.cancel_registrants(external_id, [{"id": registrant_id, "email": email}])
+
     async def participants(self, external_id: str) -> list[ParticipantSegment]:
+        try:
+            report = await self.client.participants_report(external_id)
+        except ZoomError as exc:
+            if exc.status == 404 and exc.code == NO_SUCH_MEETING:   # nobody joined, or not ended yet
+                raise NoParticipantsReport(str(exc)) from exc
+            raise
         segments = []
-        for row in await self.client.participants_report(external_id):
+        for row in report:
             if not row.get("join_time") or not row.get("leave_time"):
                 continue
             segments.append(ParticipantSegment(

@@ -58,6 +58,10 @@ class FakeZoom:
     def expire_tokens(self) -> None:
         self.tokens.clear()
 
+    def registrant_statuses(self, meeting_id: int) -> dict[str, str]:
+        """Email -> approved / cancelled / denied, for one meeting."""
+        return {r["email"]: r["status"] for r in self.registrants.get(meeting_id, [])}
+
     def calls(self, method: str, prefix: str = "") -> list[str]:
         return [path for m, path in self.log if m == method and path.startswith(prefix)]
 
@@ -167,16 +171,35 @@ def create_app(zoom: FakeZoom) -> Starlette:
         listed = zoom.registrants.setdefault(number, [])
         for existing in listed:
             if existing["email"].lower() == body["email"].lower():
+                existing["status"] = "approved"
                 break
         else:
             registrant_id = secrets.token_urlsafe(16)
             existing = {"registrant_id": registrant_id, "email": body["email"], "first_name": body["first_name"],
-                        "last_name": body.get("last_name", ""),
+                        "last_name": body.get("last_name", ""), "status": "approved",
                         "join_url": f"https://fake.zoom.us/w/{number}?tk={registrant_id}"}
             listed.append(existing)
         return JSONResponse({"id": number, "registrant_id": existing["registrant_id"],
                              "join_url": existing["join_url"], "start_time": meeting["start_time"],
                              "topic": meeting["topic"], "occurrences": []}, status_code=201)
+
+    async def registrant_status(request: Request) -> Response:
+        """PUT .../registrants/status: approve, cancel or deny registrants named by id or email."""
+        number = _meeting_number(request)
+        meeting = zoom.meetings.get(number) if number is not None else None
+        if meeting is None:
+            return _zoom_error(404, 3001, f"Meeting does not exist: {request.path_params['meeting_id']}.")
+        body = await request.json()
+        action = {"approve": "approved", "cancel": "cancelled", "deny": "denied"}.get(body.get("action"))
+        named = body.get("registrants")
+        if action is None or not isinstance(named, list) or len(named) > 30:
+            return _zoom_error(400, 300, "Validation Failed.")
+        for who in named:
+            for registrant in zoom.registrants.get(number, []):
+                if registrant["registrant_id"] == who.get("id") or \
+                        registrant["email"].lower() == (who.get("email") or "").lower():
+                    registrant["status"] = action
+        return Response(status_code=204)
 
     async def participants_report(request: Request) -> Response:
         number = _meeting_number(request)
@@ -190,6 +213,7 @@ def create_app(zoom: FakeZoom) -> Starlette:
         Route("/v2/users/{user_id}/meetings", list_meetings, methods=["GET"]),
         Route("/v2/meetings/{meeting_id}", one_meeting, methods=["GET", "PATCH", "DELETE"]),
         Route("/v2/meetings/{meeting_id}/registrants", registrants, methods=["POST"]),
+        Route("/v2/meetings/{meeting_id}/registrants/status", registrant_status, methods=["PUT"]),
         Route("/v2/report/meetings/{meeting_id}/participants", participants_report, methods=["GET"]),
     ]
 

@@ -1,20 +1,25 @@
 """Attendance from Zoom's participants report, end to end through the provider and the fake over a socket."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
 from podium.core.audit import Actor
 from podium.core.db import changing
 from podium.core.models import (
-    Attendance, AttendanceStatus, AuditEntry, Enrollment, MeetingStatus, Session, UnmatchedParticipant,
+    Attendance, AttendanceStatus, AuditEntry, Enrollment, MeetingStatus, OutboxMessage, Session, UnmatchedParticipant,
 )
+from podium.core.providers import NoParticipantsReport
+from podium.core.services import scheduling
 from podium.core.services import enrollment as enrollment_service
 from podium.core.services.attendance import AttendanceRecord, record_attendance
 from podium.core.services.meetings import import_meeting_attendance, sync_meeting
 from tests import builders as b
+from podium.plugins.zoom.client import ZoomClient
+from podium.plugins.zoom.provider import ZoomProvider
 from tests.builders import ADMIN
+from tests.plugins.zoom.conftest import settings_for
 
 ZOOM = Actor.system("plugin:zoom")
 
@@ -116,4 +121,57 @@ async def test_no_report_yet_changes_nothing(sessions, fake_zoom, zoom_provider)
         assert "3001" in str(exc)
     else:
         raise AssertionError("a missing report must not pass silently")
+    assert await _attendance(sessions, s.id) == {}
+
+
+async def test_no_report_after_the_end_means_nobody_came_and_a_manual_record_still_wins(sessions, fake_zoom,
+                                                                                         zoom_provider):
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], minutes=60)
+    learners = [await b.person(sessions, email=f"{n}@example.com") for n in ("fay", "gus", "hal")]
+    enrolled = []
+    for person in learners:
+        async with sessions() as db, changing(db):
+            enrolled.append((await enrollment_service.enroll(db, ADMIN, s.id, person.id)).id)
+    await sync_meeting(sessions, zoom_provider, s.id, ZOOM)
+    ended = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=16)   # the report was due at +15
+    async with sessions() as db, changing(db):
+        await scheduling.reschedule_session(db, ADMIN, s.id, ended - timedelta(minutes=60), ended)
+        await record_attendance(db, ADMIN, s.id, [AttendanceRecord(enrolled[0], AttendanceStatus.EXCUSED)])
+
+    result = await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM)   # Zoom answers 404, code 3001
+
+    assert result.recorded == 3
+    got = await _attendance(sessions, s.id)
+    assert got == {learners[0].id: (AttendanceStatus.EXCUSED, "MANUAL", None),
+                   learners[1].id: (AttendanceStatus.ABSENT, "ZOOM", 0),
+                   learners[2].id: (AttendanceStatus.ABSENT, "ZOOM", 0)}
+    assert fake_zoom.calls("GET", "/v2/report/")
+
+
+async def test_the_report_delay_is_a_setting(sessions, fake_zoom):
+    provider = ZoomProvider(ZoomClient(settings_for(fake_zoom.url, report_delay_minutes=40)))
+    try:
+        course = await b.course(sessions)
+        lead = await b.instructor(sessions)
+        s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id])
+        await sync_meeting(sessions, provider, s.id, ZOOM)
+        # 20 minutes after the end there is no report yet and none is due: nothing is recorded, it is asked again
+        async with sessions() as db, changing(db):
+            ended = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=20)
+            await scheduling.reschedule_session(db, ADMIN, s.id, ended - timedelta(hours=1), ended)
+        try:
+            await import_meeting_attendance(sessions, provider, s.id, ZOOM)
+        except NoParticipantsReport:
+            pass
+        else:
+            raise AssertionError("a report not yet due may still come")
+        async with sessions() as db:
+            polls = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "meeting.attendance")
+                                      .order_by(OutboxMessage.id))).all()
+    finally:
+        await provider.aclose()
+    assert polls[0].deliver_after == s.ends_at + timedelta(minutes=40)
+    assert provider.client._http.is_closed
     assert await _attendance(sessions, s.id) == {}

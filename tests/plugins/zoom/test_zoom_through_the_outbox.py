@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
 from podium.core.db import changing
-from podium.core.models import Enrollment, MeetingStatus, Session
+from podium.core.models import Attendance, AttendanceStatus, Enrollment, MeetingStatus, OutboxStatus, Session
+from podium.core.plugins import load_plugins
 from podium.core.services import enrollment as enrollment_service
 from podium.core.services import meetings, scheduling
 from tests import builders as b
 from tests.builders import ADMIN
-from tests.dispatching import dispatching, eventually, settings_from
+from tests.dispatching import dispatching, eventually, outbox_rows, settings_from
 from tests.plugins.zoom.fake_zoom import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET
 from tests.plugins.zoom.conftest import WEBHOOK_SECRET
 
@@ -26,9 +27,15 @@ def zoom_env(url: str, **extra: str) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def zoom_running(sessions, settings):
-    async with dispatching(sessions, settings) as dispatcher:
-        assert meetings.choose_conferencing(sessions, dispatcher.plugins.providers["conferencing"]) == "zoom"
-        yield dispatcher
+    """The dispatcher delivering for the Zoom plugin; the plugins are stopped after it, as at shutdown."""
+    dispatcher = None
+    try:
+        async with dispatching(sessions, settings) as dispatcher:
+            assert meetings.choose_conferencing(sessions, dispatcher.plugins.providers["conferencing"]) == "zoom"
+            yield dispatcher
+    finally:
+        if dispatcher is not None:
+            await dispatcher.plugins.stop()
 
 
 async def meeting_of(sessions, session_id):
@@ -119,3 +126,39 @@ async def test_when_every_retry_fails_the_meeting_is_failed_with_a_reason_and_a_
         assert (await meeting_of(sessions, s.id))[0] is MeetingStatus.PENDING
         await eventually(status_is(sessions, s.id, MeetingStatus.READY), what="READY after the reschedule")
     assert len(fake_zoom.meetings) == 1
+
+
+async def test_a_meeting_nobody_joined_is_settled_by_the_poll_not_retried(sessions, fake_zoom):
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    learner = await b.person(sessions)
+    settings = settings_from(zoom_env(fake_zoom.url, PODIUM_ZOOM_REPORT_DELAY_MINUTES="0"), outbox_max_attempts=3)
+    async with zoom_running(sessions, settings):
+        s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], minutes=60)
+        async with sessions() as db, changing(db):
+            enrollment_id = (await enrollment_service.enroll(db, ADMIN, s.id, learner.id)).id
+        await eventually(status_is(sessions, s.id, MeetingStatus.READY), what="the meeting READY")
+        ended = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+        async with sessions() as db, changing(db):      # the session is over; with no delay its poll is due at once
+            await scheduling.reschedule_session(db, ADMIN, s.id, ended - timedelta(minutes=60), ended)
+
+        async def recorded():
+            async with sessions() as db:
+                return (await db.execute(select(Attendance.status, Attendance.source)
+                                         .where(Attendance.enrollment_id == enrollment_id))).first()
+        assert tuple(await eventually(recorded, what="attendance recorded")) == (AttendanceStatus.ABSENT, "ZOOM")
+        await eventually(lambda: fake_zoom.calls("GET", "/v2/report/"), what="the report asked for")
+    polls = await outbox_rows(sessions, topic=meetings.ATTENDANCE)
+    settled = [m for m in polls if m.status is OutboxStatus.DELIVERED and m.payload.get("sequence") == s.sequence + 1]
+    assert len(settled) == 1 and settled[0].attempts == 1, "no report once it is due is an answer, not a failure"
+    assert settled[0].deliver_after == ended
+    assert not [m for m in polls if m.status is OutboxStatus.DEAD]
+
+
+async def test_stopping_the_plugins_closes_the_zoom_client(fake_zoom):
+    plugins = await load_plugins(settings_from(zoom_env(fake_zoom.url)))
+    zoom = plugins.provider("conferencing", "zoom")
+    assert not zoom.client._http.is_closed
+    await plugins.stop()
+    assert zoom.client._http.is_closed
+    await plugins.stop()                  # a second stop is harmless
