@@ -6,9 +6,13 @@ import asyncio
 import httpx
 import pytest
 
+from podium.core import hookimpl
 from podium.core.settings import Settings
 from podium.server.app import create_app
+from tests.core.lms_double import LmsDouble
+from tests.dispatching import settings_from
 from tests.live_server import serve
+from tests.server import programs_world as w
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -58,3 +62,31 @@ async def live(database_url):
         async with httpx.AsyncClient(base_url=f"http://{address}", limits=limits, timeout=120) as client:
             yield address, Api(client)
     await asyncio.sleep(0)
+
+
+class StoryPlugins:
+    """A program's outside world for the story tests: an LMS double and a channel that records."""
+
+    def __init__(self) -> None:
+        self.lms = LmsDouble(name="testlms")
+        self.channel = w.Recorder()
+
+    @hookimpl
+    def podium_lms_connectors(self):
+        return [self.lms]
+
+    @hookimpl
+    def podium_notification_channels(self):
+        return [self.channel]
+
+
+@pytest.fixture
+async def story(database_url):
+    """The app with its lifespan (dispatcher running), an LMS double and a recording channel."""
+    settings = settings_from({"PODIUM_PLUGINS": ""}, database_url=database_url, admin_token=ADMIN_TOKEN,
+                             reminder_hours=0)
+    plugins = StoryPlugins()
+    app = create_app(settings, extra_plugins=[("story", plugins)])
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
+            yield Api(client), plugins, app.state.podium.sessions

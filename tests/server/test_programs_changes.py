@@ -13,7 +13,6 @@ from podium.core.models import AuditEntry, Certification, OutboxMessage, OutboxS
 from tests.dispatching import eventually
 from tests.server import graph as g
 from tests.server import programs_world as w
-from tests.server.test_programs_story import story  # noqa: F401  (the fixture: app, LMS and channel)
 
 ADD = """mutation($i: AddProgramLearnersInput!) { addProgramLearners(input: $i) {
   program { id } placements { learner { id } session { id } status waitlistPosition }

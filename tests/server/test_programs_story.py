@@ -4,44 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import httpx
-import pytest
 from sqlalchemy import select
 
-from podium.core import hookimpl
 from podium.core.instants import utc_now
 from podium.core.models import OutboxMessage, OutboxStatus
-from podium.server.app import create_app
-from tests.core.lms_double import LmsDouble
-from tests.dispatching import eventually, settings_from
+from tests.dispatching import eventually
 from tests.server import graph as g
 from tests.server import programs_world as w
-from tests.server.conftest import ADMIN_TOKEN, Api
 
-
-class StoryPlugins:
-    def __init__(self) -> None:
-        self.lms = LmsDouble(name="testlms")
-        self.channel = w.Recorder()
-
-    @hookimpl
-    def podium_lms_connectors(self):
-        return [self.lms]
-
-    @hookimpl
-    def podium_notification_channels(self):
-        return [self.channel]
-
-
-@pytest.fixture
-async def story(database_url):
-    settings = settings_from({"PODIUM_PLUGINS": ""}, database_url=database_url, admin_token=ADMIN_TOKEN,
-                             reminder_hours=0)
-    plugins = StoryPlugins()
-    app = create_app(settings, extra_plugins=[("story", plugins)])
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
-            yield Api(client), plugins, app.state.podium.sessions
 
 
 async def test_sandwich_for_30_readiness_attendance_certification(story):
