@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -249,9 +250,13 @@ async def requests_per_second(url: str, requests: int, concurrency: int) -> floa
         return requests / (time.perf_counter() - t0)
 
 
-async def over_http(path: Path, runs: int, requests: int, concurrency: int) -> tuple[float, float]:
-    from tests.server.conftest import free_port  # noqa: PLC0415 - the same free-port finder the tests use
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
+
+async def over_http(path: Path, runs: int, requests: int, concurrency: int) -> tuple[float, float]:
     ports = free_port(), free_port()
     podium = serve("podium.server.app:create_app", ports[0], path)
     floor = serve("sessions_page:floor_app", ports[1], path)
