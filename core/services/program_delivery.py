@@ -188,12 +188,26 @@ async def _scheduled_sync(dispatcher: Dispatcher, message: QueuedMessage) -> Non
                                  message.payload.get("round", 1) + 1)
 
 
-async def _live_session(db: AsyncSession, payload: dict[str, Any]) -> Session | None:
-    """The session a notice is about, unless it was moved or cancelled since the notice was queued."""
-    session = await db.get(Session, payload["session_id"])
-    if session is None or session.status is not SessionStatus.SCHEDULED or session.sequence != payload["sequence"]:
+async def _notice(dispatcher: Dispatcher, db: AsyncSession,
+                  payload: dict[str, Any]) -> tuple[Session, Program, dict[str, Any]] | None:
+    """The session a notice is about, its program and the session's facts; None when the session was
+    moved or cancelled since the notice was queued, or the program is gone or cancelled."""
+    from ..notifications import _session, _session_facts
+
+    found = await _session(db, payload["session_id"])
+    program = await _active(db, payload["program_id"])
+    if found is None or program is None:
         return None
-    return session
+    session, course = found
+    if session.status is not SessionStatus.SCHEDULED or session.sequence != payload["sequence"]:
+        return None
+    return session, program, _session_facts(session, course, session.starts_at, session.ends_at, session.sequence,
+                                            dispatcher.settings)
+
+
+async def _program_learners(db: AsyncSession, program_id: int) -> list[Person]:
+    return list((await db.scalars(select(Person).join(ProgramLearner, ProgramLearner.learner_id == Person.id)
+                                  .where(ProgramLearner.program_id == program_id).order_by(Person.id))).all())
 
 
 async def _send(dispatcher: Dispatcher, db: AsyncSession, planned: list[dict[str, Any]], message: QueuedMessage) -> None:
@@ -210,18 +224,16 @@ def _stage_line(stage: ProgramStage, tz: str) -> dict[str, Any]:
 
 @plugin_call(READINESS)
 async def _readiness(dispatcher: Dispatcher, message: QueuedMessage) -> None:
-    from ..notifications import _instructors, _plan, _session, _session_facts
+    from ..notifications import _instructors, _plan
     from .journeys import readiness
 
     await _sync_now(dispatcher, message.payload["program_id"])
     async with dispatcher.sessions() as db, changing(db):
-        session = await _live_session(db, message.payload)
-        program = await _active(db, message.payload["program_id"])
-        if session is None or program is None:
+        notice = await _notice(dispatcher, db, message.payload)
+        if notice is None:
             return
-        _, course = await _session(db, session.id)
+        session, program, facts = notice
         entries = await readiness(db, program.id, session.id)
-        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
         summary = {"program_title": program.title, "ready": [e.name for e in entries if e.ready],
                    "not_ready": [{"name": e.name, "missing": list(e.missing_stages)} for e in entries if not e.ready]}
         planned = [_plan("program.readiness", r.email, r.name, r.timezone, facts, dispatcher.settings, **summary)
@@ -231,21 +243,19 @@ async def _readiness(dispatcher: Dispatcher, message: QueuedMessage) -> None:
 
 @plugin_call(PREWORK_REMINDER)
 async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> None:
-    from ..notifications import _plan, _session, _session_facts
+    from ..notifications import _plan
     from .journeys import journeys, readiness
 
     await _sync_now(dispatcher, message.payload["program_id"])
     async with dispatcher.sessions() as db, changing(db):
-        session = await _live_session(db, message.payload)
-        program = await _active(db, message.payload["program_id"])
-        if session is None or program is None:
+        notice = await _notice(dispatcher, db, message.payload)
+        if notice is None:
             return
-        _, course = await _session(db, session.id)
+        session, program, facts = notice
         behind = {e.learner_id: e for e in await readiness(db, program.id, session.id) if not e.ready}
         if not behind:
             return
         people = {p.id: p for p in (await db.scalars(select(Person).where(Person.id.in_(list(behind))))).all()}
-        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
         planned = []
         for journey in await journeys(db, program.id, list(behind)):
             person = people[journey.learner_id]
@@ -258,27 +268,23 @@ async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> N
 
 @plugin_call(STAGES_MOVED)
 async def _stages_moved(dispatcher: Dispatcher, message: QueuedMessage) -> None:
-    from ..notifications import _plan, _session, _session_facts
+    from ..notifications import _plan
 
     payload = message.payload
     async with dispatcher.sessions() as db, changing(db):
-        session = await _live_session(db, payload)
-        program = await _active(db, payload["program_id"])
-        if session is None or program is None:
+        notice = await _notice(dispatcher, db, payload)
+        if notice is None:
             return
-        _, course = await _session(db, session.id)
+        session, program, facts = notice
         keys = {s["key"] for s in payload["stages"]}
         stages = [s for s in (await db.scalars(select(ProgramStage).where(
             ProgramStage.program_id == program.id, ProgramStage.kind != StageKind.LIVE)
             .order_by(ProgramStage.position))).all() if s.key in keys]
         if not stages:
             return
-        people = (await db.scalars(select(Person).join(ProgramLearner, ProgramLearner.learner_id == Person.id)
-                                   .where(ProgramLearner.program_id == program.id).order_by(Person.id))).all()
-        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
         planned = [_plan("program.rescheduled", p.email, p.name, p.timezone, facts, dispatcher.settings,
                          program_title=program.title, moved=[_stage_line(s, p.timezone) for s in stages])
-                   for p in people]
+                   for p in await _program_learners(db, program.id)]
         await _send(dispatcher, db, planned, message)
 
 
@@ -293,10 +299,9 @@ async def _cancelled(dispatcher: Dispatcher, message: QueuedMessage) -> None:
         if program is None or found is None:
             return
         session, course = found
-        people = (await db.scalars(select(Person).join(ProgramLearner, ProgramLearner.learner_id == Person.id)
-                                   .where(ProgramLearner.program_id == program.id).order_by(Person.id))).all()
         facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
         planned = [_plan("program.cancelled", p.email, p.name, p.timezone, facts, dispatcher.settings,
                          program_title=program.title, reason=program.cancel_reason,
-                         enrollments_cancelled=payload["enrollments_cancelled"]) for p in people]
+                         enrollments_cancelled=payload["enrollments_cancelled"])
+                   for p in await _program_learners(db, program.id)]
         await _send(dispatcher, db, planned, message)
