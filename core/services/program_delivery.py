@@ -9,8 +9,6 @@ and so is everything still queued for a program that has been cancelled (but the
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +23,7 @@ from ..models import (
     Person, Program, ProgramLearner, ProgramStage, ProgramStatus, Session, SessionStatus, StageKind,
 )
 from ..outbox import NOTIFICATION_KIND, Dispatcher, QueuedMessage, enqueue, enqueue_many, plugin_call
-from ..settings import environment
+from ..settings import Settings
 
 log = logging.getLogger("podium.programs")
 
@@ -36,28 +34,6 @@ PREWORK_REMINDER = "program.send_prework_reminders"
 STAGES_MOVED = "program.tell_moved"
 CANCELLED = "program.tell_cancelled"
 WORKER = Actor.system("program-worker")
-
-
-@dataclass(frozen=True)
-class ProgramTimings:
-    """`PODIUM_READINESS_NOTICE_HOURS`, `PODIUM_PREWORK_REMINDER_DAYS`, `PODIUM_PROGRAM_SYNC_HOURS`;
-    0 turns that one off."""
-
-    readiness_hours: int = 24
-    prework_reminder_days: int = 3
-    sync_hours: int = 6
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "ProgramTimings":
-        env = environment() if env is None else env
-
-        def whole(name: str, default: int) -> int:
-            value = (env.get(name) or "").strip()
-            return int(value) if value.isdigit() else default
-
-        return cls(whole("PODIUM_READINESS_NOTICE_HOURS", cls.readiness_hours),
-                   whole("PODIUM_PREWORK_REMINDER_DAYS", cls.prework_reminder_days),
-                   whole("PODIUM_PROGRAM_SYNC_HOURS", cls.sync_hours))
 
 
 def _key(program_id: int) -> str:
@@ -74,14 +50,14 @@ async def _call(db: AsyncSession, topic: str, target: str | None, key: str, payl
 # --- queued by the services, in their transaction ---------------------------------------------
 
 async def queue_program(db: AsyncSession, program: Program, learner_ids: list[int], sessions: list[Session],
-                        timings: ProgramTimings | None = None) -> None:
+                        settings: Settings | None = None) -> None:
     """A new program: enrol the cohort in the LMS course, plan each session's notices, start the sync."""
-    timings = timings or ProgramTimings.from_env()
+    settings = settings or Settings.from_env()
     await queue_lms_enrolment(db, program, learner_ids)
     if program.lms_connector:
-        await queue_sync(db, program.id, program.lms_connector, timings)
+        await queue_sync(db, program.id, program.lms_connector, settings)
     for session in sessions:
-        await queue_session_notices(db, program.id, session, timings)
+        await queue_session_notices(db, program.id, session, settings)
 
 
 async def queue_lms_enrolment(db: AsyncSession, program: Program, learner_ids: list[int]) -> None:
@@ -93,23 +69,23 @@ async def queue_lms_enrolment(db: AsyncSession, program: Program, learner_ids: l
                     {"program_id": program.id, "learner_id": learner_id, "course_ref": program.lms_course_ref})
 
 
-async def queue_sync(db: AsyncSession, program_id: int, connector: str, timings: ProgramTimings,
+async def queue_sync(db: AsyncSession, program_id: int, connector: str, settings: Settings,
                      round_: int = 1) -> None:
     """Sync `round_` of a program; each sync queues the next, so a retried one does not queue two."""
-    if timings.sync_hours <= 0:
+    if settings.program_sync_hours <= 0:
         return
     await _call(db, LMS_SYNC, connector, f"{_key(program_id)}:sync:{round_}",
-                {"program_id": program_id, "round": round_}, utc_now() + timedelta(hours=timings.sync_hours))
+                {"program_id": program_id, "round": round_}, utc_now() + timedelta(hours=settings.program_sync_hours))
 
 
 async def queue_session_notices(db: AsyncSession, program_id: int, session: Session,
-                                timings: ProgramTimings | None = None) -> None:
+                                settings: Settings | None = None) -> None:
     """The readiness summary and the pre-work reminders of one live session, at its current times."""
-    timings = timings or ProgramTimings.from_env()
+    settings = settings or Settings.from_env()
     now = utc_now()
     payload = {"program_id": program_id, "session_id": session.id, "sequence": session.sequence}
-    for topic, lead in ((READINESS, timedelta(hours=timings.readiness_hours)),
-                        (PREWORK_REMINDER, timedelta(days=timings.prework_reminder_days))):
+    for topic, lead in ((READINESS, timedelta(hours=settings.readiness_notice_hours)),
+                        (PREWORK_REMINDER, timedelta(days=settings.prework_reminder_days))):
         if lead and session.starts_at > now:
             await _call(db, topic, None, f"{_key(program_id)}:{topic}:{session.id}:{session.sequence}", payload,
                         max(now, session.starts_at - lead))
@@ -184,7 +160,7 @@ async def _scheduled_sync(dispatcher: Dispatcher, message: QueuedMessage) -> Non
         await sync_program(db, WORKER, program_id, {connector.name: connector})
         async with changing(db):
             if program_id in await programs_in_progress(db):
-                await queue_sync(db, program_id, connector.name, ProgramTimings.from_env(dispatcher.settings.env),
+                await queue_sync(db, program_id, connector.name, dispatcher.settings,
                                  message.payload.get("round", 1) + 1)
 
 
