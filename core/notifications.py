@@ -6,7 +6,6 @@ happens at delivery, so a broken override template fails only its own messages.
 """
 from __future__ import annotations
 
-import base64
 import functools
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -195,8 +194,3 @@ def render(planned: dict[str, Any], settings: Settings, idempotency_key: str) ->
 def notification_from_message(message: Any, settings: Settings) -> Notification:
     return render(message.payload, settings, message.idempotency_key)
 
-
-def attachment_json(attachment: Attachment) -> dict[str, str]:
-    """How an attachment travels in JSON (e.g. a webhook body or a test log)."""
-    return {"filename": attachment.filename, "content_type": attachment.content_type,
-            "content": base64.b64encode(attachment.content).decode()}

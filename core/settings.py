@@ -27,6 +27,12 @@ def environment() -> dict[str, str]:
     return {**read_dotenv(), **os.environ}
 
 
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    """A whole number of hours or days; anything else keeps the default."""
+    value = (env.get(name) or "").strip()
+    return int(value) if value.isdigit() else default
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -44,6 +50,9 @@ class Settings:
     outbox_lease_seconds: float = 120.0
     outbox_concurrency: int = 16
     outbox_poll_seconds: float = 1.0
+    readiness_notice_hours: int = 24
+    prework_reminder_days: int = 3
+    program_sync_hours: int = 6
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
@@ -67,5 +76,8 @@ class Settings:
             outbox_lease_seconds=float(env.get("PODIUM_OUTBOX_LEASE_SECONDS") or 120.0),
             outbox_concurrency=int(env.get("PODIUM_OUTBOX_CONCURRENCY") or 16),
             outbox_poll_seconds=float(env.get("PODIUM_OUTBOX_POLL_SECONDS") or 1.0),
+            readiness_notice_hours=_whole(env, "PODIUM_READINESS_NOTICE_HOURS", cls.readiness_notice_hours),
+            prework_reminder_days=_whole(env, "PODIUM_PREWORK_REMINDER_DAYS", cls.prework_reminder_days),
+            program_sync_hours=_whole(env, "PODIUM_PROGRAM_SYNC_HOURS", cls.program_sync_hours),
             env=dict(env),
         )

@@ -15,10 +15,10 @@ from ..errors import DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
 from ..instants import utc_now
-from ..models import Enrollment, EnrollmentStatus, Person, Session, SessionStatus
+from ..models import BookingRole, Enrollment, EnrollmentStatus, Person, Resource, Session, SessionStatus
 from . import meetings
 from .records import get_or_404, snapshot
-from .scheduling import lock_session, session_ordering_key
+from .scheduling import check_room_capacity, lock_session, session_bookings, session_ordering_key
 
 ACTIVE = (EnrollmentStatus.PENDING_APPROVAL, EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)
 
@@ -169,9 +169,6 @@ async def decide_enrollment(db: AsyncSession, actor: Actor, enrollment_id: int, 
 
 async def change_capacity(db: AsyncSession, actor: Actor, session_id: int, capacity: int) -> Session:
     """Change a session's capacity: more seats promote from the waitlist; fewer than are taken is refused."""
-    from .scheduling import check_room_capacity, session_bookings
-    from ..models import BookingRole, Resource
-
     session = await lock_session(db, session_id)
     if capacity <= 0:
         raise DomainError(ErrorCode.INVALID, "capacity must be at least 1.", "capacity")

@@ -9,8 +9,6 @@ and so is everything still queued for a program that has been cancelled (but the
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +23,7 @@ from ..models import (
     Person, Program, ProgramLearner, ProgramStage, ProgramStatus, Session, SessionStatus, StageKind,
 )
 from ..outbox import NOTIFICATION_KIND, Dispatcher, QueuedMessage, enqueue, enqueue_many, plugin_call
-from ..settings import environment
+from ..settings import Settings
 
 log = logging.getLogger("podium.programs")
 
@@ -36,28 +34,6 @@ PREWORK_REMINDER = "program.send_prework_reminders"
 STAGES_MOVED = "program.tell_moved"
 CANCELLED = "program.tell_cancelled"
 WORKER = Actor.system("program-worker")
-
-
-@dataclass(frozen=True)
-class ProgramTimings:
-    """`PODIUM_READINESS_NOTICE_HOURS`, `PODIUM_PREWORK_REMINDER_DAYS`, `PODIUM_PROGRAM_SYNC_HOURS`;
-    0 turns that one off."""
-
-    readiness_hours: int = 24
-    prework_reminder_days: int = 3
-    sync_hours: int = 6
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "ProgramTimings":
-        env = environment() if env is None else env
-
-        def whole(name: str, default: int) -> int:
-            value = (env.get(name) or "").strip()
-            return int(value) if value.isdigit() else default
-
-        return cls(whole("PODIUM_READINESS_NOTICE_HOURS", cls.readiness_hours),
-                   whole("PODIUM_PREWORK_REMINDER_DAYS", cls.prework_reminder_days),
-                   whole("PODIUM_PROGRAM_SYNC_HOURS", cls.sync_hours))
 
 
 def _key(program_id: int) -> str:
@@ -74,14 +50,14 @@ async def _call(db: AsyncSession, topic: str, target: str | None, key: str, payl
 # --- queued by the services, in their transaction ---------------------------------------------
 
 async def queue_program(db: AsyncSession, program: Program, learner_ids: list[int], sessions: list[Session],
-                        timings: ProgramTimings | None = None) -> None:
+                        settings: Settings | None = None) -> None:
     """A new program: enrol the cohort in the LMS course, plan each session's notices, start the sync."""
-    timings = timings or ProgramTimings.from_env()
+    settings = settings or Settings.from_env()
     await queue_lms_enrolment(db, program, learner_ids)
     if program.lms_connector:
-        await queue_sync(db, program.id, program.lms_connector, timings)
+        await queue_sync(db, program.id, program.lms_connector, settings)
     for session in sessions:
-        await queue_session_notices(db, program.id, session, timings)
+        await queue_session_notices(db, program.id, session, settings)
 
 
 async def queue_lms_enrolment(db: AsyncSession, program: Program, learner_ids: list[int]) -> None:
@@ -93,23 +69,23 @@ async def queue_lms_enrolment(db: AsyncSession, program: Program, learner_ids: l
                     {"program_id": program.id, "learner_id": learner_id, "course_ref": program.lms_course_ref})
 
 
-async def queue_sync(db: AsyncSession, program_id: int, connector: str, timings: ProgramTimings,
+async def queue_sync(db: AsyncSession, program_id: int, connector: str, settings: Settings,
                      round_: int = 1) -> None:
     """Sync `round_` of a program; each sync queues the next, so a retried one does not queue two."""
-    if timings.sync_hours <= 0:
+    if settings.program_sync_hours <= 0:
         return
     await _call(db, LMS_SYNC, connector, f"{_key(program_id)}:sync:{round_}",
-                {"program_id": program_id, "round": round_}, utc_now() + timedelta(hours=timings.sync_hours))
+                {"program_id": program_id, "round": round_}, utc_now() + timedelta(hours=settings.program_sync_hours))
 
 
 async def queue_session_notices(db: AsyncSession, program_id: int, session: Session,
-                                timings: ProgramTimings | None = None) -> None:
+                                settings: Settings | None = None) -> None:
     """The readiness summary and the pre-work reminders of one live session, at its current times."""
-    timings = timings or ProgramTimings.from_env()
+    settings = settings or Settings.from_env()
     now = utc_now()
     payload = {"program_id": program_id, "session_id": session.id, "sequence": session.sequence}
-    for topic, lead in ((READINESS, timedelta(hours=timings.readiness_hours)),
-                        (PREWORK_REMINDER, timedelta(days=timings.prework_reminder_days))):
+    for topic, lead in ((READINESS, timedelta(hours=settings.readiness_notice_hours)),
+                        (PREWORK_REMINDER, timedelta(days=settings.prework_reminder_days))):
         if lead and session.starts_at > now:
             await _call(db, topic, None, f"{_key(program_id)}:{topic}:{session.id}:{session.sequence}", payload,
                         max(now, session.starts_at - lead))
@@ -184,16 +160,30 @@ async def _scheduled_sync(dispatcher: Dispatcher, message: QueuedMessage) -> Non
         await sync_program(db, WORKER, program_id, {connector.name: connector})
         async with changing(db):
             if program_id in await programs_in_progress(db):
-                await queue_sync(db, program_id, connector.name, ProgramTimings.from_env(dispatcher.settings.env),
+                await queue_sync(db, program_id, connector.name, dispatcher.settings,
                                  message.payload.get("round", 1) + 1)
 
 
-async def _live_session(db: AsyncSession, payload: dict[str, Any]) -> Session | None:
-    """The session a notice is about, unless it was moved or cancelled since the notice was queued."""
-    session = await db.get(Session, payload["session_id"])
-    if session is None or session.status is not SessionStatus.SCHEDULED or session.sequence != payload["sequence"]:
+async def _notice(dispatcher: Dispatcher, db: AsyncSession,
+                  payload: dict[str, Any]) -> tuple[Session, Program, dict[str, Any]] | None:
+    """The session a notice is about, its program and the session's facts; None when the session was
+    moved or cancelled since the notice was queued, or the program is gone or cancelled."""
+    from ..notifications import _session, _session_facts
+
+    found = await _session(db, payload["session_id"])
+    program = await _active(db, payload["program_id"])
+    if found is None or program is None:
         return None
-    return session
+    session, course = found
+    if session.status is not SessionStatus.SCHEDULED or session.sequence != payload["sequence"]:
+        return None
+    return session, program, _session_facts(session, course, session.starts_at, session.ends_at, session.sequence,
+                                            dispatcher.settings)
+
+
+async def _program_learners(db: AsyncSession, program_id: int) -> list[Person]:
+    return list((await db.scalars(select(Person).join(ProgramLearner, ProgramLearner.learner_id == Person.id)
+                                  .where(ProgramLearner.program_id == program_id).order_by(Person.id))).all())
 
 
 async def _send(dispatcher: Dispatcher, db: AsyncSession, planned: list[dict[str, Any]], message: QueuedMessage) -> None:
@@ -210,18 +200,16 @@ def _stage_line(stage: ProgramStage, tz: str) -> dict[str, Any]:
 
 @plugin_call(READINESS)
 async def _readiness(dispatcher: Dispatcher, message: QueuedMessage) -> None:
-    from ..notifications import _instructors, _plan, _session, _session_facts
+    from ..notifications import _instructors, _plan
     from .journeys import readiness
 
     await _sync_now(dispatcher, message.payload["program_id"])
     async with dispatcher.sessions() as db, changing(db):
-        session = await _live_session(db, message.payload)
-        program = await _active(db, message.payload["program_id"])
-        if session is None or program is None:
+        notice = await _notice(dispatcher, db, message.payload)
+        if notice is None:
             return
-        _, course = await _session(db, session.id)
+        session, program, facts = notice
         entries = await readiness(db, program.id, session.id)
-        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
         summary = {"program_title": program.title, "ready": [e.name for e in entries if e.ready],
                    "not_ready": [{"name": e.name, "missing": list(e.missing_stages)} for e in entries if not e.ready]}
         planned = [_plan("program.readiness", r.email, r.name, r.timezone, facts, dispatcher.settings, **summary)
@@ -231,21 +219,19 @@ async def _readiness(dispatcher: Dispatcher, message: QueuedMessage) -> None:
 
 @plugin_call(PREWORK_REMINDER)
 async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> None:
-    from ..notifications import _plan, _session, _session_facts
+    from ..notifications import _plan
     from .journeys import journeys, readiness
 
     await _sync_now(dispatcher, message.payload["program_id"])
     async with dispatcher.sessions() as db, changing(db):
-        session = await _live_session(db, message.payload)
-        program = await _active(db, message.payload["program_id"])
-        if session is None or program is None:
+        notice = await _notice(dispatcher, db, message.payload)
+        if notice is None:
             return
-        _, course = await _session(db, session.id)
+        session, program, facts = notice
         behind = {e.learner_id: e for e in await readiness(db, program.id, session.id) if not e.ready}
         if not behind:
             return
         people = {p.id: p for p in (await db.scalars(select(Person).where(Person.id.in_(list(behind))))).all()}
-        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
         planned = []
         for journey in await journeys(db, program.id, list(behind)):
             person = people[journey.learner_id]
@@ -258,27 +244,23 @@ async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> N
 
 @plugin_call(STAGES_MOVED)
 async def _stages_moved(dispatcher: Dispatcher, message: QueuedMessage) -> None:
-    from ..notifications import _plan, _session, _session_facts
+    from ..notifications import _plan
 
     payload = message.payload
     async with dispatcher.sessions() as db, changing(db):
-        session = await _live_session(db, payload)
-        program = await _active(db, payload["program_id"])
-        if session is None or program is None:
+        notice = await _notice(dispatcher, db, payload)
+        if notice is None:
             return
-        _, course = await _session(db, session.id)
+        session, program, facts = notice
         keys = {s["key"] for s in payload["stages"]}
         stages = [s for s in (await db.scalars(select(ProgramStage).where(
             ProgramStage.program_id == program.id, ProgramStage.kind != StageKind.LIVE)
             .order_by(ProgramStage.position))).all() if s.key in keys]
         if not stages:
             return
-        people = (await db.scalars(select(Person).join(ProgramLearner, ProgramLearner.learner_id == Person.id)
-                                   .where(ProgramLearner.program_id == program.id).order_by(Person.id))).all()
-        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
         planned = [_plan("program.rescheduled", p.email, p.name, p.timezone, facts, dispatcher.settings,
                          program_title=program.title, moved=[_stage_line(s, p.timezone) for s in stages])
-                   for p in people]
+                   for p in await _program_learners(db, program.id)]
         await _send(dispatcher, db, planned, message)
 
 
@@ -293,10 +275,9 @@ async def _cancelled(dispatcher: Dispatcher, message: QueuedMessage) -> None:
         if program is None or found is None:
             return
         session, course = found
-        people = (await db.scalars(select(Person).join(ProgramLearner, ProgramLearner.learner_id == Person.id)
-                                   .where(ProgramLearner.program_id == program.id).order_by(Person.id))).all()
         facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
         planned = [_plan("program.cancelled", p.email, p.name, p.timezone, facts, dispatcher.settings,
                          program_title=program.title, reason=program.cancel_reason,
-                         enrollments_cancelled=payload["enrollments_cancelled"]) for p in people]
+                         enrollments_cancelled=payload["enrollments_cancelled"])
+                   for p in await _program_learners(db, program.id)]
         await _send(dispatcher, db, planned, message)
