@@ -40,7 +40,10 @@ async def world(database_url):
         moodle.url = url
         settings = settings_from({"PODIUM_PLUGINS": "lms_moodle", "PODIUM_MOODLE_URL": url,
                                   "PODIUM_MOODLE_TOKEN": TOKEN}, database_url=database_url,
-                                 admin_token=ADMIN_TOKEN, reminder_hours=0)
+                                 admin_token=ADMIN_TOKEN, reminder_hours=0,
+                                 # a readiness summary reads every learner from Moodle first: on a
+                                 # loaded machine that takes longer than the quick default allows
+                                 outbox_timeout_seconds=30.0, outbox_lease_seconds=60.0)
         app = create_app(settings, extra_plugins=[("recorder", channel)])
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
@@ -97,7 +100,7 @@ async def test_sandwich_for_30_in_moodle_readiness_attendance_and_certification(
     await w.time_comes(sessions, "program.send_readiness")
     summaries = await eventually(lambda: len(w.told(recorder, "program.readiness")) == 2 and
                                  {n.to: n for n in w.told(recorder, "program.readiness")},
-                                 what="the instructors' readiness summaries")
+                                 timeout=90, what="the instructors' readiness summaries")
     for email, session in zip(lead_emails, live):
         ready_part, _, not_ready_part = summaries[email].text.partition("Not ready")
         entries = readiness[session]
