@@ -6,7 +6,8 @@ import pytest
 from podium.plugins.zoom.client import ZoomClient
 from podium.plugins.zoom.config import ZoomSettings
 from podium.plugins.zoom.provider import ZoomProvider
-from tests.plugins.zoom.fake_zoom import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, FakeZoom, serve_fake_zoom
+from tests.live_server import serve
+from tests.plugins.zoom.fake_zoom import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, FakeZoom, create_app
 
 WEBHOOK_SECRET = "webhook-secret-token"
 
@@ -14,7 +15,7 @@ WEBHOOK_SECRET = "webhook-secret-token"
 @pytest.fixture
 def fake_zoom():
     zoom = FakeZoom()
-    with serve_fake_zoom(zoom) as url:
+    with serve(create_app(zoom)) as url:
         zoom.url = url
         yield zoom
 
