@@ -20,6 +20,9 @@ from podium.core.events import EventBus
 from podium.core.migrate import upgrade
 from podium.core.models import Base
 
+# Helper modules whose asserts should explain a failure as well as a test module's do.
+pytest.register_assert_rewrite("tests.server.graph", "tests.server.programs_world")
+
 PG_ADMIN_DSN = os.environ.get("PODIUM_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -6,6 +6,7 @@ import inspect
 import json
 import time
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import select
@@ -21,9 +22,7 @@ QUICK = dict(outbox_poll_seconds=0.1, outbox_backoff_seconds=0.05, outbox_backof
 
 def settings_from(env: dict[str, str], **fields) -> Settings:
     """Settings read from `env` as Podium would, with quick outbox timings unless told otherwise."""
-    base = Settings.from_env(env)
-    from dataclasses import replace
-    return replace(base, **{**QUICK, **fields})
+    return replace(Settings.from_env(env), **{**QUICK, **fields})
 
 
 @asynccontextmanager

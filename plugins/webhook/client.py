@@ -15,6 +15,10 @@ TIMESTAMP_HEADER = "Podium-Timestamp"        # Unix seconds, signed with the bod
 IDEMPOTENCY_HEADER = "Idempotency-Key"       # the event id: the same on every retry
 
 
+class DeliveryRefused(Exception):
+    """The receiver answered other than 2xx; the message gives the status, never the URL, which may hold a token."""
+
+
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
@@ -32,4 +36,5 @@ async def send_event(config: WebhookSettings, event, transport: httpx.AsyncBaseT
                "Podium-Event": event.type, "User-Agent": "Podium-Webhook/1"}
     async with httpx.AsyncClient(timeout=config.timeout, transport=transport) as client:
         response = await client.post(config.url, content=body, headers=headers)
-    response.raise_for_status()
+    if not response.is_success:
+        raise DeliveryRefused(f"the receiver answered HTTP {response.status_code}")

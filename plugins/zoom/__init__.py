@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from podium.core import hookimpl
-from podium.core.plugin_settings import is_configured
+from podium.core.plugin_settings import is_configured, load_plugin_settings
 
 from .client import ZoomClient
 from .config import ZoomSettings
@@ -14,11 +14,11 @@ from .routes import webhook_routes
 def podium_conferencing_providers(settings):
     if not is_configured("zoom", settings.env):
         return []
-    return [ZoomProvider(ZoomClient(ZoomSettings.from_env(settings.env)))]
+    return [ZoomProvider(ZoomClient(load_plugin_settings(ZoomSettings, "zoom", settings.env)))]
 
 
 @hookimpl
 def podium_routes(settings):
     if not is_configured("zoom", settings.env):
         return []
-    return webhook_routes(ZoomSettings.from_env(settings.env))
+    return webhook_routes(load_plugin_settings(ZoomSettings, "zoom", settings.env))

@@ -78,7 +78,7 @@ class ZoomClient:
                         raise ZoomError(response.status_code, None, _oauth_reason(response))
                     error = f"HTTP {response.status_code}"
                 if attempt < s.max_retries:
-                    await self._sleep(self._backoff(attempt, None))
+                    await self.pause(attempt)
             raise ZoomUnavailable(f"Zoom OAuth did not answer ({error})")
 
     # --- requests --------------------------------------------------------------------------

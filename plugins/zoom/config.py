@@ -1,10 +1,9 @@
 """The Zoom plugin's settings, read from PODIUM_ZOOM_<KEY>; secrets never appear in a repr or a log."""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from podium.core.plugin_settings import load_plugin_settings, secret
+from podium.core.plugin_settings import secret
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,3 @@ class ZoomSettings:
                 raise ValueError(f"PODIUM_ZOOM_{name.upper()} may not be negative")
         if self.present_min_percent > 100:
             raise ValueError("PODIUM_ZOOM_PRESENT_MIN_PERCENT is a percentage (0-100)")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "ZoomSettings":
-        return load_plugin_settings(cls, "zoom", env)

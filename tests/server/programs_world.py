@@ -55,3 +55,13 @@ async def time_comes(sessions, topic: str) -> None:
 
 def told(recorder: "Recorder", kind: str) -> list:
     return [n for n in recorder.delivered if n.kind == kind]
+
+
+def check_readiness_summary(text: str, entries: list[dict]) -> None:
+    """An instructor's readiness mail counts and names the ready learners, then the others with what they miss."""
+    ready_part, _, not_ready_part = text.partition("Not ready")
+    assert f"Ready ({sum(e['ready'] for e in entries)})" in ready_part
+    assert not_ready_part.startswith(f" ({sum(not e['ready'] for e in entries)})")
+    for entry in entries:
+        assert (entry["learner"]["name"] in ready_part) is entry["ready"]
+        assert (f"{entry['learner']['name']}: missing Pre-work" in not_ready_part) is (not entry["ready"])

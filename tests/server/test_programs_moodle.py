@@ -102,13 +102,7 @@ async def test_sandwich_for_30_in_moodle_readiness_attendance_and_certification(
                                  {n.to: n for n in w.told(recorder, "program.readiness")},
                                  timeout=90, what="the instructors' readiness summaries")
     for email, session in zip(lead_emails, live):
-        ready_part, _, not_ready_part = summaries[email].text.partition("Not ready")
-        entries = readiness[session]
-        assert f"Ready ({sum(e['ready'] for e in entries)})" in ready_part
-        assert not_ready_part.startswith(f" ({sum(not e['ready'] for e in entries)})")
-        for entry in entries:
-            assert (entry["learner"]["name"] in ready_part) is entry["ready"]
-            assert (f"{entry['learner']['name']}: missing Pre-work" in not_ready_part) is (not entry["ready"])
+        w.check_readiness_summary(summaries[email].text, readiness[session])
 
     roster = (await api.data(w.ROSTER, {"id": live[0]}))["node"]["enrollments"]["edges"]
     enrollment_of = {e["node"]["learner"]["id"]: e["node"]["id"] for e in roster}

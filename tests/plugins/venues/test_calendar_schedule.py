@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from podium.core.db import changing
@@ -12,17 +11,8 @@ from podium.core.models import Booking, OutboxMessage, OutboxStatus, Resource
 from podium.core.services import calendar_refresh, venue_sync
 from tests.builders import ADMIN
 from tests.dispatching import dispatching, eventually, settings_from
-from tests.live_server import serve
-from tests.plugins.venues.fake_venue_system import FEED_TOKEN, FakeVenueSystem, calendar, event
+from tests.plugins.venues.fake_venue_system import FEED_TOKEN, calendar, event
 from tests.plugins.venues.test_room_calendars import next_monday_at, source_for
-
-
-@pytest.fixture
-def rooms_system():
-    fake = FakeVenueSystem()
-    with serve(fake.app()) as url:
-        fake.url = url
-        yield fake
 
 
 async def _external(sessions, room_id: int) -> list[str]:

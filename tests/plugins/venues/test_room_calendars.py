@@ -17,7 +17,6 @@ from podium.plugins.venues.config import VenuesConfig
 from podium.plugins.venues.provider import VenueFeedSource
 from tests import builders as b
 from tests.builders import ADMIN
-from tests.live_server import serve
 from tests.plugins.venues.fake_venue_system import FEED_TOKEN, FakeVenueSystem, calendar, event, local
 
 LONDON = ZoneInfo("Europe/London")
@@ -33,14 +32,6 @@ def next_monday_at(hour: int) -> datetime:
     today = datetime.now(LONDON).date()
     monday = today + timedelta(days=7 - today.weekday())
     return datetime(monday.year, monday.month, monday.day, hour)
-
-
-@pytest.fixture
-def rooms_system():
-    fake = FakeVenueSystem()
-    with serve(fake.app()) as url:
-        fake.url = url
-        yield fake
 
 
 def source_for(fake: FakeVenueSystem) -> VenueFeedSource:

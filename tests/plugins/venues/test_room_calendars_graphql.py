@@ -14,8 +14,7 @@ from podium.core.settings import Settings
 from podium.server.app import create_app
 from tests import builders as b
 from tests.builders import ADMIN
-from tests.live_server import serve
-from tests.plugins.venues.fake_venue_system import FakeVenueSystem, calendar
+from tests.plugins.venues.fake_venue_system import calendar
 from tests.plugins.venues.test_room_calendars import next_monday_at, source_for, utc, weekly_standup
 
 TOKEN = "venues-admin-token"
@@ -23,14 +22,6 @@ SCHEDULE = """mutation($i: ScheduleSessionInput!) { scheduleSession(input: $i) {
   session { id } errors { code field message } conflicts { resource { id name } startsAt endsAt } } }"""
 BOOKINGS = """query($id: ID!, $from: DateTime!, $to: DateTime!) { node(id: $id) { ... on Resource {
   bookings(from: $from, to: $to) { role startsAt endsAt session { id } } } } }"""
-
-
-@pytest.fixture
-def rooms_system():
-    fake = FakeVenueSystem()
-    with serve(fake.app()) as url:
-        fake.url = url
-        yield fake
 
 
 @pytest.fixture

@@ -4,23 +4,13 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from podium.core.models import Booking, OutboxMessage, Venue
 from podium.server.cli import app
-from tests.live_server import serve
-from tests.plugins.venues.fake_venue_system import FEED_TOKEN, FakeVenueSystem, calendar, event
+from tests.plugins.venues.fake_venue_system import FEED_TOKEN, calendar, event
 from tests.plugins.venues.test_room_calendars import next_monday_at
-
-
-@pytest.fixture
-def rooms_system():
-    fake = FakeVenueSystem()
-    with serve(fake.app()) as url:
-        fake.url = url
-        yield fake
 
 
 async def _count(sessions, table, *where) -> int:

@@ -16,16 +16,7 @@ from podium.plugins.venues.client import VenueFeedError
 from podium.plugins.venues.config import VenuesConfig
 from podium.plugins.venues.provider import VenueFeedSource, parse_venues
 from tests.builders import ADMIN
-from tests.live_server import serve
 from tests.plugins.venues.fake_venue_system import FEED_TOKEN, FakeVenueSystem
-
-
-@pytest.fixture
-def rooms_system():
-    fake = FakeVenueSystem()
-    with serve(fake.app()) as url:
-        fake.url = url
-        yield fake
 
 
 def feed_source(fake: FakeVenueSystem, token: str = FEED_TOKEN) -> VenueFeedSource:

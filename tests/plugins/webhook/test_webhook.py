@@ -19,18 +19,19 @@ from podium.core.services import enrollment as enrolment_service
 from tests import builders as b
 from tests.builders import ADMIN
 from tests.dispatching import dispatching, eventually, outbox_rows, settings_from
-from tests.plugins.webhook.receiver import WebhookReceiver
+from tests.live_server import serve
+from tests.plugins.webhook.receiver import PATH, WebhookReceiver
 
 SECRET = "whsec-0123456789abcdef"
 
 
 @pytest.fixture
-def receiver(unused_tcp_port):
+def receiver():
     # Every third event is refused once: a retry must not let a later event of its session overtake it.
-    server = WebhookReceiver(unused_tcp_port, refuse_first=lambda key: int(hashlib.sha1(key.encode()).hexdigest(), 16) % 3 == 0)
-    server.start()
-    yield server
-    server.stop()
+    server = WebhookReceiver(refuse_first=lambda key: int(hashlib.sha1(key.encode()).hexdigest(), 16) % 3 == 0)
+    with serve(server.app()) as url:
+        server.url = url + PATH
+        yield server
 
 
 def verified(delivery) -> dict:

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import pytest
 
+from podium.core.plugin_settings import load_plugin_settings
 from podium.plugins.zoom.client import ZoomClient
 from podium.plugins.zoom.config import ZoomSettings
 from podium.plugins.zoom.provider import ZoomProvider
-from tests.plugins.zoom.fake_zoom import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, FakeZoom, serve_fake_zoom
+from tests.live_server import serve
+from tests.plugins.zoom.fake_zoom import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, FakeZoom, create_app
 
 WEBHOOK_SECRET = "webhook-secret-token"
 
@@ -14,7 +16,7 @@ WEBHOOK_SECRET = "webhook-secret-token"
 @pytest.fixture
 def fake_zoom():
     zoom = FakeZoom()
-    with serve_fake_zoom(zoom) as url:
+    with serve(create_app(zoom)) as url:
         zoom.url = url
         yield zoom
 
@@ -25,7 +27,7 @@ def settings_for(url: str, **overrides) -> ZoomSettings:
            "PODIUM_ZOOM_OAUTH_BASE": url, "PODIUM_ZOOM_WEBHOOK_SECRET_TOKEN": WEBHOOK_SECRET,
            "PODIUM_ZOOM_BACKOFF_SECONDS": "0.05", "PODIUM_ZOOM_TIMEOUT_SECONDS": "5"}
     env.update({f"PODIUM_ZOOM_{k.upper()}": str(v) for k, v in overrides.items()})
-    return ZoomSettings.from_env(env)
+    return load_plugin_settings(ZoomSettings, "zoom", env)
 
 
 @pytest.fixture

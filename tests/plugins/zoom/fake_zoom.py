@@ -1,12 +1,11 @@
 """A fake Zoom: the real endpoints, Server-to-Server OAuth, next_page_token pagination and Zoom's error shapes.
 
-Served by uvicorn on 127.0.0.1 in its own thread (`serve_fake_zoom`). Tests steer it through `FakeZoom`
+`create_app` is served with tests.live_server.serve on 127.0.0.1. Tests steer it through `FakeZoom`
 (an outage of 429/5xx, a create that is made but answered with an error, expired tokens) and read what it saw.
 """
 from __future__ import annotations
 
 import base64
-import contextlib
 import itertools
 import secrets
 import time
@@ -22,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.live_server import serve
 
 ACCOUNT_ID = "acct-123"
 CLIENT_ID = "podium-client"
@@ -238,9 +236,3 @@ def create_app(zoom: FakeZoom) -> Starlette:
 
     return Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=zoom_gateway)])
 
-
-@contextlib.contextmanager
-def serve_fake_zoom(zoom: FakeZoom) -> Iterator[str]:
-    """Serve the fake on a free port of 127.0.0.1 in a background thread; yields its base URL."""
-    with serve(create_app(zoom)) as url:
-        yield url

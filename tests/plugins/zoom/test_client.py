@@ -7,7 +7,7 @@ import pytest
 
 from podium.core.providers import ConferencingProvider, MeetingSpec
 from podium.plugins.zoom.client import ZoomClient, ZoomError, ZoomUnavailable
-from podium.core.plugin_settings import PluginSettingsError, describe
+from podium.core.plugin_settings import PluginSettingsError, describe, load_plugin_settings
 from podium.plugins.zoom.config import ZoomSettings
 from podium.plugins.zoom.provider import ZoomProvider
 from tests.plugins.zoom.conftest import settings_for
@@ -148,7 +148,7 @@ def test_podium_plugins_shows_the_settings_with_secrets_masked(zoom_provider):
 
 def test_settings_name_what_is_missing_and_hide_secrets():
     with pytest.raises(PluginSettingsError, match="PODIUM_ZOOM_CLIENT_SECRET is required"):
-        ZoomSettings.from_env({"PODIUM_ZOOM_ACCOUNT_ID": "a", "PODIUM_ZOOM_CLIENT_ID": "b"})
+        load_plugin_settings(ZoomSettings, "zoom", {"PODIUM_ZOOM_ACCOUNT_ID": "a", "PODIUM_ZOOM_CLIENT_ID": "b"})
     settings = settings_for("http://127.0.0.1:1")
     assert settings.client_secret not in repr(settings)
     assert settings.webhook_secret_token not in repr(settings)
