@@ -3,13 +3,11 @@ and readiness. Who sees what: staff everything; an instructor the programs whose
 they teach; a learner the programs they are in, and only their own journey and certifications."""
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 from sqlalchemy import func, select
 from strawberry.types import Info
 
-from podium.core.errors import DomainError, ErrorCode
+from podium.core.errors import DomainError
 from podium.core.instants import utc_now
 from podium.core.models import Certification as CertificationRow
 from podium.core.models import Program as ProgramRow
@@ -21,7 +19,7 @@ from ..errors import ClientError
 from ..permissions import (
     own_certifications, require_session_staff, require_signed_in, require_staff, visible_programs, within_program,
 )
-from ..relay import connection, cursor_pk, decode_cursor, decode_id, encode_cursor, id_after, page_size
+from ..relay import connection, encode_cursor, id_after, instant_after, page_size, query_id
 from .dataloaders import build_programs
 from .types import (
     Certification, CertificationConnection, LearnerJourneyConnection, ProgramConnection, ProgramTemplate,
@@ -29,13 +27,6 @@ from .types import (
 )
 
 MAX_EXPIRING = 1000
-
-
-def _decode(global_id: str, type_name: str, name: str) -> int:
-    try:
-        return decode_id(global_id, type_name, name)
-    except DomainError as error:
-        raise ClientError(error.message, ErrorCode.NOT_FOUND) from None
 
 
 async def journey_connection(info: Info, program_id: int, first: int | None,
@@ -63,7 +54,7 @@ async def journey_connection(info: Info, program_id: int, first: int | None,
 async def program_readiness(info: Info, program_id: int, session_global_id: str) -> list[ReadinessEntry]:
     """For staff and the session's instructors: the roster's readiness is theirs to see."""
     caller = info.context.caller
-    session_id = _decode(session_global_id, "Session", "sessionId")
+    session_id = query_id(session_global_id, "Session", "sessionId")
     async with info.context.reading() as db:
         await require_session_staff(db, caller, session_id, "readiness")
         try:
@@ -129,7 +120,7 @@ class ProgramQueries:
         size, after_id = page_size(first), id_after(after)
         where = []
         if person_id is not None:
-            where.append(CertificationRow.person_id == _decode(person_id, "Person", "personId"))
+            where.append(CertificationRow.person_id == query_id(person_id, "Person", "personId"))
         where += own_certifications(caller)
         query = select(CertificationRow).where(*where)
         if after_id is not None:
@@ -160,7 +151,7 @@ class ProgramQueries:
                                       after: str | None = None) -> CertificationConnection:
         context = info.context
         require_staff(context.caller, "expiring certifications")
-        size, position = page_size(first), _expiry_after(after)
+        size, position = page_size(first), instant_after(after)
         now = utc_now()  # one instant for the page and its count
         async with context.reading() as db:
             try:
@@ -176,17 +167,3 @@ class ProgramQueries:
 
         return connection([certification_from(r) for r in rows[:size]], len(rows) > size, after,
                           lambda c: encode_cursor(c.expires_at.isoformat(), c.pk), count_total)
-
-
-def _expiry_after(after: str | None) -> tuple[datetime, int] | None:
-    """The keyset position (expiry, id) of certificationsExpiring."""
-    values = decode_cursor(after, 2)
-    if values is None:
-        return None
-    try:
-        expires_at = datetime.fromisoformat(values[0])
-    except ValueError:
-        expires_at = None
-    if expires_at is None or expires_at.tzinfo is None:
-        raise ClientError("after is not a cursor this connection gave out.")
-    return expires_at, cursor_pk(values[1])
