@@ -23,3 +23,11 @@ async def attempt(info: Info, work: Callable[[AsyncSession, Actor], Awaitable[An
             return await work(db, context.caller.actor()), [], None
     except DomainError as error:
         return None, [user_error(error)], error
+
+
+async def attempt_then_load(info: Info, work: Callable[[AsyncSession, Actor], Awaitable[int]],
+                            loader: str) -> tuple[Any, list[UserError], DomainError | None]:
+    """`attempt`, then the changed object by the id `work` returned, through the named loader of the
+    fresh loaders the change leaves behind."""
+    pk, errors, error = await attempt(info, work)
+    return (None if pk is None else await getattr(info.context.loaders, loader).load(pk)), errors, error

@@ -10,8 +10,8 @@ from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.models import Person as PersonRow
 from podium.core.models import Program as ProgramRow
 
-from .permissions import visible_enrollments, visible_people
-from .programs.queries import certification_node, visible_programs
+from .permissions import visible_enrollments, visible_people, visible_programs
+from .programs.queries import certification_node
 from .relay import Node
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from sqlalchemy import Select, false, or_, select
 
 from podium.core.errors import DomainError, ErrorCode
-from podium.core.models import Booking, BookingRole, Enrollment, Person, Resource, ResourceKind, Role
+from podium.core.models import (
+    Booking, BookingRole, Certification, Enrollment, Person, Program, ProgramLearner, ProgramStage, Resource,
+    ResourceKind, Role, UnmatchedParticipant,
+)
 
 from .access.callers import Caller
 from .errors import ClientError
@@ -57,10 +60,13 @@ def teaches(caller: Caller) -> bool:
     return caller.role is Role.INSTRUCTOR and caller.email is not None
 
 
+async def teaches_session(db, caller: Caller, session_id: int) -> bool:
+    return teaches(caller) and bool(
+        await db.scalar(taught_session_ids(caller).where(Booking.session_id == session_id).limit(1)))
+
+
 async def check_attendance_of(db, caller: Caller, session_id: int) -> None:
-    if is_staff(caller):
-        return
-    if teaches(caller) and await db.scalar(taught_session_ids(caller).where(Booking.session_id == session_id).limit(1)):
+    if is_staff(caller) or await teaches_session(db, caller, session_id):
         return
     raise _forbidden("Only the session's instructors, an admin or a coordinator may record attendance.")
 
@@ -77,12 +83,29 @@ def require_staff(caller: Caller, what: str) -> None:
         raise ClientError(f"Only an admin or a coordinator may see {what}.", ErrorCode.FORBIDDEN)
 
 
+def require_admin(caller: Caller, what: str) -> None:
+    if caller.role is not Role.ADMIN:
+        raise ClientError(f"Only an admin may see {what}.", ErrorCode.FORBIDDEN)
+
+
+async def require_session_staff(db, caller: Caller, session_id: int, what: str) -> None:
+    """A session's readiness is for staff and the session's instructors."""
+    if is_staff(caller) or await teaches_session(db, caller, session_id):
+        return
+    raise ClientError(f"Only the session's instructors, an admin or a coordinator may see {what}.",
+                      ErrorCode.FORBIDDEN)
+
+
+def _own(caller: Caller, person_column):
+    return person_column == caller.person_id if caller.person_id else false()
+
+
 def visible_enrollments(caller: Caller, query: Select) -> Select:
     """Rosters: staff see all, an instructor those of sessions they teach (and their own), a learner their own."""
     require_signed_in(caller, "enrolments")
     if is_staff(caller):
         return query
-    own = Enrollment.learner_id == caller.person_id if caller.person_id else false()
+    own = _own(caller, Enrollment.learner_id)
     if teaches(caller):
         return query.where(or_(own, Enrollment.session_id.in_(taught_session_ids(caller))))
     return query.where(own)
@@ -93,11 +116,46 @@ def visible_people(caller: Caller, query: Select) -> Select:
     require_signed_in(caller, "people")
     if is_staff(caller):
         return query
-    own = Person.id == caller.person_id if caller.person_id else false()
+    own = _own(caller, Person.id)
     if teaches(caller):
         taught = select(Enrollment.learner_id).where(Enrollment.session_id.in_(taught_session_ids(caller)))
         return query.where(or_(own, Person.id.in_(taught)))
     return query.where(own)
+
+
+def visible_programs(caller: Caller, query: Select) -> Select:
+    """Staff see every program, an instructor those whose live sessions they teach, a learner those they are in."""
+    require_signed_in(caller, "programs")
+    if is_staff(caller):
+        return query
+    mine = (Program.id.in_(select(ProgramLearner.program_id).where(ProgramLearner.learner_id == caller.person_id))
+            if caller.person_id else false())
+    if teaches(caller):
+        taught = Program.id.in_(select(ProgramStage.program_id).where(
+            ProgramStage.session_id.in_(taught_session_ids(caller))))
+        return query.where(mine | taught)
+    return query.where(mine)
+
+
+def within_program(caller: Caller, person_column) -> list:
+    """Inside a program the caller may see: staff and instructors see every learner's journey and
+    certifications, a learner only their own."""
+    return [] if is_staff(caller) or teaches(caller) else [_own(caller, person_column)]
+
+
+def own_certifications(caller: Caller) -> list:
+    """Certifications outside a program: staff see any, everyone else their own."""
+    return [] if is_staff(caller) else [_own(caller, Certification.person_id)]
+
+
+def visible_unmatched(caller: Caller, query: Select) -> Select | None:
+    """Who a conferencing report saw unmatched: staff, and instructors for the sessions they teach; None
+    for anyone else."""
+    if is_staff(caller):
+        return query
+    if teaches(caller):
+        return query.where(UnmatchedParticipant.session_id.in_(taught_session_ids(caller)))
+    return None
 
 
 def sees_staff_contacts(caller: Caller) -> bool:

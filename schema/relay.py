@@ -5,6 +5,7 @@ import base64
 import binascii
 from functools import lru_cache
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Generic, TypeVar
 
 import strawberry
@@ -84,6 +85,20 @@ def cursor_pk(value: str) -> int:
     return int(value)
 
 
+def instant_after(after: str | None) -> tuple[datetime, int] | None:
+    """The keyset position (instant, id) of a connection ordered by a time, then id."""
+    values = decode_cursor(after, 2)
+    if values is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(values[0])
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise ClientError("after is not a cursor this connection gave out.")
+    return instant, cursor_pk(values[1])
+
+
 def id_after(after: str | None) -> int | None:
     """The keyset position of an id-ordered connection."""
     values = decode_cursor(after, 1)
@@ -105,3 +120,11 @@ def decode_id(global_id: str | None, type_name: str, field: str) -> int:
     if decoded is None or decoded[0] != type_name:
         raise DomainError(ErrorCode.NOT_FOUND, f"{global_id!r} is not the ID of a {type_name.lower()}.", field)
     return decoded[1]
+
+
+def query_id(global_id: str, type_name: str, name: str) -> int:
+    """`decode_id` for a query argument: a wrong ID is a GraphQL error, not a UserError."""
+    try:
+        return decode_id(global_id, type_name, name)
+    except DomainError as error:
+        raise ClientError(error.message, ErrorCode.NOT_FOUND) from None

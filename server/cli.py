@@ -210,9 +210,6 @@ async def _outbox(action):
         await engine.dispose()
 
 
-if __name__ == "__main__":
-    app()
-
 
 # --- venues, rooms and room calendars (the venues plugin) ----------------------------------------
 
@@ -304,3 +301,7 @@ async def _refresh_calendars(settings: Settings) -> int:
     for room_id, why in report.failed:
         typer.echo(f"room {room_id} not read (last known busy times kept): {why}", err=True)
     return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    app()

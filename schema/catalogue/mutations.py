@@ -8,7 +8,7 @@ from strawberry.types import Info
 from podium.core.models import ResourceKind as CoreResourceKind
 from podium.core.services import catalogue
 
-from ..changes import attempt
+from ..changes import attempt_then_load
 from ..errors import UserError
 from ..permissions import check_staff
 from ..relay import decode_id
@@ -49,8 +49,8 @@ class CatalogueMutations:
                 required_qualifications=input.required_qualifications,
                 certification_validity_days=input.certification_validity_days)).id
 
-        pk, errors, _ = await attempt(info, work)
-        return CoursePayload(course=pk and await info.context.loaders.courses.load(pk), errors=errors)
+        course, errors, _ = await attempt_then_load(info, work, "courses")
+        return CoursePayload(course=course, errors=errors)
 
     @strawberry.mutation
     async def create_person(self, info: Info, input: CreatePersonInput) -> PersonPayload:
@@ -59,8 +59,8 @@ class CatalogueMutations:
             return (await catalogue.create_person(db, actor, name=input.name, email=input.email,
                                                   timezone=input.timezone)).id
 
-        pk, errors, _ = await attempt(info, work)
-        return PersonPayload(person=pk and await info.context.loaders.people.load(pk), errors=errors)
+        person, errors, _ = await attempt_then_load(info, work, "people")
+        return PersonPayload(person=person, errors=errors)
 
     @strawberry.mutation
     async def create_resource(self, info: Info, input: CreateResourceInput) -> ResourcePayload:
@@ -71,8 +71,8 @@ class CatalogueMutations:
                 capacity=input.capacity, email=input.email, calendar_url=input.calendar_url,
                 qualifications=[(q.name, q.valid_until) for q in input.qualifications or []])).id
 
-        pk, errors, _ = await attempt(info, work)
-        return ResourcePayload(resource=pk and await info.context.loaders.resources.load(pk), errors=errors)
+        resource, errors, _ = await attempt_then_load(info, work, "resources")
+        return ResourcePayload(resource=resource, errors=errors)
 
     @strawberry.mutation
     async def update_course(self, info: Info, input: UpdateCourseInput) -> CoursePayload:
@@ -83,8 +83,8 @@ class CatalogueMutations:
                 **given(input, "title", "description", "duration_minutes", "default_capacity",
                         "required_qualifications", "certification_validity_days"))).id
 
-        pk, errors, _ = await attempt(info, work)
-        return CoursePayload(course=pk and await info.context.loaders.courses.load(pk), errors=errors)
+        course, errors, _ = await attempt_then_load(info, work, "courses")
+        return CoursePayload(course=course, errors=errors)
 
     @strawberry.mutation
     async def update_person(self, info: Info, input: UpdatePersonInput) -> PersonPayload:
@@ -93,8 +93,8 @@ class CatalogueMutations:
             return (await catalogue.update_person(db, actor, decode_id(input.person_id, "Person", "personId"),
                                                   **given(input, "name", "email", "timezone"))).id
 
-        pk, errors, _ = await attempt(info, work)
-        return PersonPayload(person=pk and await info.context.loaders.people.load(pk), errors=errors)
+        person, errors, _ = await attempt_then_load(info, work, "people")
+        return PersonPayload(person=person, errors=errors)
 
     @strawberry.mutation
     async def update_resource(self, info: Info, input: UpdateResourceInput) -> ResourcePayload:
@@ -106,5 +106,5 @@ class CatalogueMutations:
             return (await catalogue.update_resource(db, actor, decode_id(input.resource_id, "Resource", "resourceId"),
                                                     **changes)).id
 
-        pk, errors, _ = await attempt(info, work)
-        return ResourcePayload(resource=pk and await info.context.loaders.resources.load(pk), errors=errors)
+        resource, errors, _ = await attempt_then_load(info, work, "resources")
+        return ResourcePayload(resource=resource, errors=errors)

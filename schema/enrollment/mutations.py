@@ -11,7 +11,7 @@ from podium.core.models import AttendanceStatus as CoreAttendanceStatus
 from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.services import attendance, enrollment
 
-from ..changes import attempt
+from ..changes import attempt, attempt_then_load
 from ..errors import UserError
 from ..permissions import check_attendance_of, check_enrolment_of, check_staff
 from ..relay import decode_id
@@ -39,8 +39,8 @@ async def _learner_of(db, enrollment_id: int) -> int:
 
 
 async def _payload(info: Info, work) -> EnrollmentPayload:
-    pk, errors, _ = await attempt(info, work)
-    return EnrollmentPayload(enrollment=pk and await info.context.loaders.enrollments.load(pk), errors=errors)
+    changed, errors, _ = await attempt_then_load(info, work, "enrollments")
+    return EnrollmentPayload(enrollment=changed, errors=errors)
 
 
 @strawberry.type

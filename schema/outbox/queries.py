@@ -5,26 +5,19 @@ import strawberry
 from sqlalchemy import func, select
 from strawberry.types import Info
 
-from podium.core.errors import ErrorCode
 from podium.core.models import OutboxMessage as OutboxRow
 from podium.core.models import OutboxStatus as CoreOutboxStatus
-from podium.core.models import Role
 
-from ..errors import ClientError
+from ..permissions import require_admin
 from ..relay import connection, encode_cursor, id_after, page_size
 from .types import OUTBOX_COLUMNS, OutboxCounts, OutboxMessageConnection, OutboxStatus, outbox_message_from
-
-
-def _require_admin(info: Info) -> None:
-    if info.context.caller.role is not Role.ADMIN:
-        raise ClientError("Only an admin may see the outbox.", ErrorCode.FORBIDDEN)
 
 
 @strawberry.type
 class OutboxQueries:
     @strawberry.field(description="ADMIN only: outbox messages per status.")
     async def outbox_counts(self, info: Info) -> OutboxCounts:
-        _require_admin(info)
+        require_admin(info.context.caller, "the outbox")
         async with info.context.reading() as db:
             counts = dict((await db.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))).all())
             failing = await db.scalar(select(func.count()).select_from(OutboxRow).where(
@@ -36,7 +29,7 @@ class OutboxQueries:
                                   "a failed attempt.")
     async def outbox(self, info: Info, status: list[OutboxStatus] | None = None, failing: bool = False,
                      first: int | None = None, after: str | None = None) -> OutboxMessageConnection:
-        _require_admin(info)
+        require_admin(info.context.caller, "the outbox")
         size, before_id = page_size(first), id_after(after)
         where = []
         if status:

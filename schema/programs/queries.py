@@ -3,25 +3,23 @@ and readiness. Who sees what: staff everything; an instructor the programs whose
 they teach; a learner the programs they are in, and only their own journey and certifications."""
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import func, select
 from strawberry.types import Info
 
-from podium.core.errors import DomainError, ErrorCode
+from podium.core.errors import DomainError
 from podium.core.instants import utc_now
-from podium.core.models import Booking
 from podium.core.models import Certification as CertificationRow
 from podium.core.models import Program as ProgramRow
-from podium.core.models import ProgramLearner, ProgramStage
+from podium.core.models import ProgramLearner
 from podium.core.services import journeys as journey_service
 from podium.core.services import programs as program_service
 
-from ..access.callers import Caller
 from ..errors import ClientError
-from ..permissions import is_staff, require_signed_in, require_staff, taught_session_ids, teaches
-from ..relay import connection, cursor_pk, decode_cursor, decode_id, encode_cursor, id_after, page_size
+from ..permissions import (
+    own_certifications, require_session_staff, require_signed_in, require_staff, visible_programs, within_program,
+)
+from ..relay import connection, encode_cursor, id_after, instant_after, page_size, query_id
 from .dataloaders import build_programs
 from .types import (
     Certification, CertificationConnection, LearnerJourneyConnection, ProgramConnection, ProgramTemplate,
@@ -31,38 +29,12 @@ from .types import (
 MAX_EXPIRING = 1000
 
 
-def visible_programs(caller: Caller, query: Select) -> Select:
-    require_signed_in(caller, "programs")
-    if is_staff(caller):
-        return query
-    mine = ProgramRow.id.in_(select(ProgramLearner.program_id).where(ProgramLearner.learner_id == caller.person_id)) \
-        if caller.person_id else false()
-    if teaches(caller):
-        taught = ProgramRow.id.in_(select(ProgramStage.program_id).where(
-            ProgramStage.session_id.in_(taught_session_ids(caller))))
-        return query.where(mine | taught)
-    return query.where(mine)
-
-
-def _own_only(caller: Caller) -> bool:
-    return not is_staff(caller) and not teaches(caller)
-
-
-def _decode(global_id: str, type_name: str, name: str) -> int:
-    try:
-        return decode_id(global_id, type_name, name)
-    except DomainError as error:
-        raise ClientError(error.message, ErrorCode.NOT_FOUND) from None
-
-
 async def journey_connection(info: Info, program_id: int, first: int | None,
                              after: str | None) -> LearnerJourneyConnection:
     """Journeys paged by the cohort's order of joining; one page is computed in a fixed number of statements."""
     context = info.context
     size, after_id = page_size(first), id_after(after)
-    where = [ProgramLearner.program_id == program_id]
-    if _own_only(context.caller):
-        where.append(ProgramLearner.learner_id == context.caller.person_id if context.caller.person_id else false())
+    where = [ProgramLearner.program_id == program_id, *within_program(context.caller, ProgramLearner.learner_id)]
     query = select(ProgramLearner.id, ProgramLearner.learner_id).where(*where)
     if after_id is not None:
         query = query.where(ProgramLearner.id > after_id)
@@ -82,14 +54,9 @@ async def journey_connection(info: Info, program_id: int, first: int | None,
 async def program_readiness(info: Info, program_id: int, session_global_id: str) -> list[ReadinessEntry]:
     """For staff and the session's instructors: the roster's readiness is theirs to see."""
     caller = info.context.caller
-    session_id = _decode(session_global_id, "Session", "sessionId")
+    session_id = query_id(session_global_id, "Session", "sessionId")
     async with info.context.reading() as db:
-        if not is_staff(caller):
-            teaching = teaches(caller) and await db.scalar(
-                taught_session_ids(caller).where(Booking.session_id == session_id).limit(1))
-            if not teaching:
-                raise ClientError("Only the session's instructors, an admin or a coordinator may see readiness.",
-                                  ErrorCode.FORBIDDEN)
+        await require_session_staff(db, caller, session_id, "readiness")
         try:
             entries = await journey_service.readiness(db, program_id, session_id)
         except DomainError as error:
@@ -100,9 +67,8 @@ async def program_readiness(info: Info, program_id: int, session_global_id: str)
 
 async def program_certifications(info: Info, program_id: int) -> list[Certification]:
     caller = info.context.caller
-    query = select(CertificationRow).where(CertificationRow.program_id == program_id)
-    if _own_only(caller):
-        query = query.where(CertificationRow.person_id == caller.person_id if caller.person_id else false())
+    query = select(CertificationRow).where(CertificationRow.program_id == program_id,
+                                           *within_program(caller, CertificationRow.person_id))
     async with info.context.reading() as db:
         rows = (await db.scalars(query.order_by(CertificationRow.id))).all()
     return [certification_from(r) for r in rows]
@@ -111,9 +77,7 @@ async def program_certifications(info: Info, program_id: int) -> list[Certificat
 async def certification_node(info: Info, pk: int) -> Certification | None:
     """`node(id:)` for a certification: staff see any, everyone else their own."""
     caller = info.context.caller
-    query = select(CertificationRow).where(CertificationRow.id == pk)
-    if not is_staff(caller):
-        query = query.where(CertificationRow.person_id == caller.person_id if caller.person_id else false())
+    query = select(CertificationRow).where(CertificationRow.id == pk, *own_certifications(caller))
     async with info.context.reading() as db:
         row = await db.scalar(query)
     return certification_from(row) if row else None
@@ -156,9 +120,8 @@ class ProgramQueries:
         size, after_id = page_size(first), id_after(after)
         where = []
         if person_id is not None:
-            where.append(CertificationRow.person_id == _decode(person_id, "Person", "personId"))
-        if not is_staff(caller):
-            where.append(CertificationRow.person_id == caller.person_id if caller.person_id else false())
+            where.append(CertificationRow.person_id == query_id(person_id, "Person", "personId"))
+        where += own_certifications(caller)
         query = select(CertificationRow).where(*where)
         if after_id is not None:
             query = query.where(CertificationRow.id > after_id)
@@ -188,7 +151,7 @@ class ProgramQueries:
                                       after: str | None = None) -> CertificationConnection:
         context = info.context
         require_staff(context.caller, "expiring certifications")
-        size, position = page_size(first), _expiry_after(after)
+        size, position = page_size(first), instant_after(after)
         now = utc_now()  # one instant for the page and its count
         async with context.reading() as db:
             try:
@@ -204,17 +167,3 @@ class ProgramQueries:
 
         return connection([certification_from(r) for r in rows[:size]], len(rows) > size, after,
                           lambda c: encode_cursor(c.expires_at.isoformat(), c.pk), count_total)
-
-
-def _expiry_after(after: str | None) -> tuple[datetime, int] | None:
-    """The keyset position (expiry, id) of certificationsExpiring."""
-    values = decode_cursor(after, 2)
-    if values is None:
-        return None
-    try:
-        expires_at = datetime.fromisoformat(values[0])
-    except ValueError:
-        expires_at = None
-    if expires_at is None or expires_at.tzinfo is None:
-        raise ClientError("after is not a cursor this connection gave out.")
-    return expires_at, cursor_pk(values[1])

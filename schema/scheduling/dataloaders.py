@@ -19,7 +19,7 @@ from podium.core.models import UnmatchedParticipant as UnmatchedRow
 
 from ..relay import global_id
 from ..catalogue.types import COURSE_COLUMNS, RESOURCE_COLUMNS, Resource, course_from, resource_from
-from ..permissions import is_staff, taught_session_ids, teaches
+from ..permissions import visible_unmatched
 from .types import Booking, Meeting, Session, UnmatchedParticipant
 
 SESSION_COLUMNS = (SessionRow.id, SessionRow.title, SessionRow.starts_at, SessionRow.ends_at, SessionRow.timezone,
@@ -130,14 +130,12 @@ def loaders(context) -> dict:
 
     async def unmatched_participants(ids: list[int]) -> list[list[UnmatchedParticipant]]:
         """For review by staff and the session's instructors; nobody else sees who attended."""
-        caller = context.caller
-        if not is_staff(caller) and not teaches(caller):
+        query = visible_unmatched(context.caller, select(
+            UnmatchedRow.session_id, UnmatchedRow.name, UnmatchedRow.email, UnmatchedRow.minutes_attended,
+            UnmatchedRow.source).where(UnmatchedRow.session_id.in_(ids)).order_by(UnmatchedRow.session_id,
+                                                                                 UnmatchedRow.id))
+        if query is None:
             return [[] for _ in ids]
-        query = (select(UnmatchedRow.session_id, UnmatchedRow.name, UnmatchedRow.email,
-                        UnmatchedRow.minutes_attended, UnmatchedRow.source)
-                 .where(UnmatchedRow.session_id.in_(ids)).order_by(UnmatchedRow.session_id, UnmatchedRow.id))
-        if not is_staff(caller):
-            query = query.where(UnmatchedRow.session_id.in_(taught_session_ids(caller)))
         async with context.reading() as db:
             rows = (await db.execute(query)).all()
         listed: dict[int, list[UnmatchedParticipant]] = defaultdict(list)

@@ -8,7 +8,7 @@ from strawberry.types import Info
 from podium.core.models import DeliveryMode as CoreDeliveryMode
 from podium.core.services import enrollment, scheduling
 
-from ..changes import attempt
+from ..changes import attempt_then_load
 from ..errors import UserError
 from ..permissions import check_staff
 from ..relay import decode_id
@@ -24,11 +24,10 @@ class SessionPayload:
 
 
 async def _payload(info: Info, work) -> SessionPayload:
-    pk, errors, error = await attempt(info, work)
+    session, errors, error = await attempt_then_load(info, work, "sessions")
     conflicts = [Conflict(resource_pk=c.resource_id, starts_at=c.starts_at, ends_at=c.ends_at)
                  for c in (error.conflicts if error else [])]
-    return SessionPayload(session=pk and await info.context.loaders.sessions.load(pk), errors=errors,
-                          conflicts=conflicts)
+    return SessionPayload(session=session, errors=errors, conflicts=conflicts)
 
 
 @strawberry.type

@@ -7,13 +7,13 @@ import strawberry
 from sqlalchemy import and_, func, or_, select
 from strawberry.types import Info
 
-from podium.core.errors import DomainError, ErrorCode
+from podium.core.errors import ErrorCode
 from podium.core.models import Booking as BookingRow
 from podium.core.models import Session as SessionRow
 from podium.core.models import SessionStatus as CoreSessionStatus
 
 from ..errors import ClientError
-from ..relay import connection, cursor_pk, decode_cursor, decode_id, encode_cursor, page_size
+from ..relay import connection, encode_cursor, instant_after, page_size, query_id
 from .dataloaders import build_sessions, session_rows
 from .inputs import SessionFilter
 from ..catalogue.types import Resource
@@ -26,13 +26,6 @@ def _aware(value: datetime, name: str) -> datetime:
     return value
 
 
-def _decode(global_id: str, type_name: str, name: str) -> int:
-    try:
-        return decode_id(global_id, type_name, name)
-    except DomainError as error:
-        raise ClientError(error.message, ErrorCode.NOT_FOUND) from None
-
-
 def _conditions(filter: SessionFilter | None, course_id: int | None) -> list:
     where = [] if course_id is None else [SessionRow.course_id == course_id]
     if filter is None:
@@ -42,9 +35,9 @@ def _conditions(filter: SessionFilter | None, course_id: int | None) -> list:
     if filter.to is not None:
         where.append(SessionRow.starts_at < _aware(filter.to, "to"))
     if filter.course_id is not None:
-        where.append(SessionRow.course_id == _decode(filter.course_id, "Course", "courseId"))
+        where.append(SessionRow.course_id == query_id(filter.course_id, "Course", "courseId"))
     if filter.resource_id is not None:
-        resource = _decode(filter.resource_id, "Resource", "resourceId")
+        resource = query_id(filter.resource_id, "Resource", "resourceId")
         where.append(SessionRow.id.in_(select(BookingRow.session_id).where(BookingRow.resource_id == resource)))
     if filter.delivery_mode is not None:
         where.append(SessionRow.delivery_mode == filter.delivery_mode)
@@ -54,16 +47,10 @@ def _conditions(filter: SessionFilter | None, course_id: int | None) -> list:
 
 
 def _after(after: str | None) -> list:
-    values = decode_cursor(after, 2)
-    if values is None:
+    position = instant_after(after)
+    if position is None:
         return []
-    try:
-        starts_at = datetime.fromisoformat(values[0])
-    except ValueError:
-        starts_at = None
-    if starts_at is None or starts_at.tzinfo is None:
-        raise ClientError("after is not a cursor this connection gave out.")
-    pk = cursor_pk(values[1])
+    starts_at, pk = position
     return [or_(SessionRow.starts_at > starts_at, and_(SessionRow.starts_at == starts_at, SessionRow.id > pk))]
 
 
