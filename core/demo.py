@@ -32,7 +32,7 @@ VENUES = [
     ("London Training Centre", "1 Fleet Street, London", "Europe/London", [("Thames", 24), ("Fleet", 12), ("Lab A", 16)]),
     ("Manchester Hub", "50 Deansgate, Manchester", "Europe/London", [("Irwell", 20), ("Mill", 10)]),
     ("New York Learning Loft", "200 Park Ave, New York", "America/New_York", [("Hudson", 30), ("Liberty", 14)]),
-    ("Chicago Campus", "233 S Wacker Dr, Chicago", "America/Chicago", [("Lakeview", 18), ("Loop", 8)]),
+    ("Boston Harbor Campus", "1 Seaport Blvd, Boston", "America/New_York", [("Charles", 18), ("Fenway", 8)]),
 ]
 COURSES = [
     ("SAFE-101", "Workplace Safety Essentials", 240, 12, ["Safety Trainer"], 365),
@@ -55,8 +55,8 @@ INSTRUCTORS = [
     ("Dev Patel", "Europe/London", ["Data Instructor", "Agile Coach"]),
     ("Elena Ruiz", "America/New_York", ["Leadership Coach", "Privacy Practitioner"]),
     ("Frank Miller", "America/New_York", ["Safety Trainer", "First Aid Instructor"]),
-    ("Grace Kim", "America/Chicago", ["Data Instructor", "Leadership Coach"]),
-    ("Hiro Tanaka", "America/Chicago", ["Fire Warden Instructor", "Safety Trainer"]),
+    ("Grace Kim", "America/New_York", ["Data Instructor", "Leadership Coach"]),
+    ("Hiro Tanaka", "America/New_York", ["Fire Warden Instructor", "Safety Trainer"]),
 ]
 FIRST = ["Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery", "Quinn",
          "Noah", "Olivia", "Liam", "Emma", "Mia", "Lucas", "Zoe", "Ethan", "Isla", "Leo"]
@@ -124,7 +124,7 @@ async def _catalogue(db, rng, today: date):
     learners = []
     for index in range(200):
         first, last = FIRST[index % len(FIRST)], LAST[(index // len(FIRST)) % len(LAST)]
-        tz = rng.choice(["Europe/London", "America/New_York", "America/Chicago"])
+        tz = rng.choice(["Europe/London", "America/New_York"])
         learners.append(await catalogue.create_person(
             db, ACTOR, name=f"{first} {last}", email=f"{first}.{last}.{index}@learners.example".lower(), timezone=tz))
     return rooms, instructors, courses, learners
