@@ -109,7 +109,7 @@ def _refuse_clashes(clashes: list[Clash]) -> None:
                           conflicts=clashes)
 
 
-async def _lock_resources(db: AsyncSession, wanted: dict[str, tuple[list[int], ResourceKind | None]]
+async def lock_resources(db: AsyncSession, wanted: dict[str, tuple[list[int], ResourceKind | None]]
                           ) -> dict[str, list[Resource]]:
     """Load and row-lock every resource of a change in one query, in id order, so that concurrent
     changes on PostgreSQL queue on the same rows in the same order and never deadlock."""
@@ -170,7 +170,7 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
         raise DomainError(ErrorCode.INVALID, "An in-person or hybrid session needs a room.", "roomId")
     equipment_ids = list(dict.fromkeys(equipment_ids or []))
 
-    locked = await _lock_resources(db, {"instructorIds": (instructor_ids, ResourceKind.INSTRUCTOR),
+    locked = await lock_resources(db, {"instructorIds": (instructor_ids, ResourceKind.INSTRUCTOR),
                                         "roomId": ([room_id] if room_id is not None else [], ResourceKind.ROOM),
                                         "equipmentIds": (equipment_ids, ResourceKind.EQUIPMENT)})
     instructors, equipment = locked["instructorIds"], locked["equipmentIds"]
@@ -228,7 +228,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     session = await lock_session(db, session_id)
     _require_scheduled(session)
     bookings = await session_bookings(db, session.id)
-    resources = (await _lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
+    resources = (await lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
     course = await get_or_404(db, Course, session.course_id, "sessionId")
     check_qualifications(course, [r for r in resources if r.kind is ResourceKind.INSTRUCTOR], starts_at,
                          session.timezone)

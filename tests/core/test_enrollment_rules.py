@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 from podium.core.db import changing
 from podium.core.errors import DomainError, ErrorCode
-from podium.core.models import AuditEntry, Enrollment, EnrollmentStatus
+from podium.core.models import AuditEntry, DeliveryMode, Enrollment, EnrollmentStatus, Resource, Session
+from podium.core.services import catalogue
 from podium.core.services import enrollment as enrolment_service
 from tests import builders as b
 from tests.builders import ADMIN
@@ -125,3 +127,48 @@ async def test_more_capacity_promotes_from_waitlist(sessions):
     roster = await _roster(sessions, s.id)
     assert [e.status for e in roster] == [EnrollmentStatus.ENROLLED] * 3 + [EnrollmentStatus.WAITLISTED]
     assert roster[3].waitlist_position == 1
+
+
+async def _change_capacity(sessions, session_id, capacity):
+    async with sessions() as db, changing(db):
+        await enrolment_service.change_capacity(db, ADMIN, session_id, capacity)
+
+
+async def _resize_room(sessions, room_id, capacity):
+    async with sessions() as db, changing(db):
+        await catalogue.update_resource(db, ADMIN, room_id, capacity=capacity)
+
+
+async def test_session_capacity_follows_its_room(sessions):
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    room = await b.room(sessions, capacity=12)
+    s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], mode=DeliveryMode.IN_PERSON,
+                        room_id=room.id, capacity=10)
+    with pytest.raises(DomainError) as refused:
+        await _change_capacity(sessions, s.id, 13)
+    assert (refused.value.code, refused.value.field) == (ErrorCode.CAPACITY_EXCEEDS_ROOM, "capacity")
+    with pytest.raises(DomainError) as refused:
+        await _resize_room(sessions, room.id, 9)
+    assert refused.value.code is ErrorCode.CAPACITY_EXCEEDS_ROOM
+    await _change_capacity(sessions, s.id, 12)
+    async with sessions() as db:
+        assert (await db.get(Session, s.id)).capacity == 12
+        assert (await db.get(Resource, room.id)).capacity == 12
+
+
+async def test_raising_a_session_while_its_room_shrinks_one_wins(sessions):
+    """Rule 1 under concurrency: the session never ends up bigger than its room."""
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    for day in range(20):
+        room = await b.room(sessions, capacity=12)
+        s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], mode=DeliveryMode.IN_PERSON,
+                            room_id=room.id, capacity=10, starts_at=b.soon(days=7 + day))
+        outcomes = await asyncio.gather(_change_capacity(sessions, s.id, 12), _resize_room(sessions, room.id, 10),
+                                        return_exceptions=True)
+        refusals = [o for o in outcomes if o is not None]
+        assert [r.code for r in refusals] == [ErrorCode.CAPACITY_EXCEEDS_ROOM], outcomes
+        async with sessions() as db:
+            session, room = await db.get(Session, s.id), await db.get(Resource, room.id)
+            assert session.capacity <= room.capacity, f"round {day}: {session.capacity} seats in a room of {room.capacity}"
