@@ -71,10 +71,14 @@ async def test_buffers_count_and_cancelled_sessions_hold_nothing(sessions):
         await b.session(sessions, course_id=course.id, instructor_ids=[other.id], starts_at=start + timedelta(minutes=75),
                         mode=DeliveryMode.IN_PERSON, room_id=room.id)
     assert refused.value.code is ErrorCode.RESOURCE_CONFLICT
-    # Setup buffers count too: a session whose 20-minute setup reaches back into the first.
-    with pytest.raises(DomainError):
-        await b.session(sessions, course_id=course.id, instructor_ids=[other.id], starts_at=start + timedelta(minutes=100),
-                        mode=DeliveryMode.IN_PERSON, room_id=room.id, setup_minutes=20)
+    # Setup buffers count too: the lead's next session, in another room, whose 20-minute setup reaches back
+    # into the first one's teardown.
+    with pytest.raises(DomainError) as refused:
+        await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], starts_at=start + timedelta(minutes=100),
+                        mode=DeliveryMode.IN_PERSON, room_id=(await b.room(sessions)).id, setup_minutes=20)
+    assert refused.value.code is ErrorCode.RESOURCE_CONFLICT
+    assert lead.name in refused.value.message
+    assert [c.resource_name for c in refused.value.conflicts] == [lead.name]
     async with sessions() as db, changing(db):
         await scheduling.cancel_session(db, ADMIN, first.id, "trainer ill")
     again = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], starts_at=start, minutes=60,
