@@ -41,6 +41,9 @@ async def test_200_concurrent_enrolments_then_50_cancellations(sessions):
     assert sorted(r[2] for r in results if r[2] is not None) == list(range(1, 181))
 
     roster = await _roster(sessions, s.id)
+    assert sum(e.status is EnrollmentStatus.ENROLLED for e in roster) == 20
+    assert sorted(e.waitlist_position for e in roster if e.status is EnrollmentStatus.WAITLISTED) == \
+        list(range(1, 181)), "as stored, the waitlist is 1..180 without gaps or twins"
     waitlist = sorted((e for e in roster if e.status is EnrollmentStatus.WAITLISTED), key=lambda e: e.waitlist_position)
     enrolled = [e.id for e in roster if e.status is EnrollmentStatus.ENROLLED]
 
@@ -75,9 +78,17 @@ async def test_50_concurrent_cancellations_promote_50_in_order(sessions):
 
     roster = await _roster(sessions, s.id)
     by_learner = {e.learner_id: e for e in roster}
+    assert {e.id: e.status for e in roster if e.id in enrolled[:50]} == \
+        {eid: EnrollmentStatus.CANCELLED for eid in enrolled[:50]}
     assert sum(e.status is EnrollmentStatus.ENROLLED for e in roster) == 60
     assert all(by_learner[lid].status is EnrollmentStatus.ENROLLED for lid in expected_promoted)
-    assert [by_learner[lid].waitlist_position for lid in learners[110:]] == list(range(1, 11))
+    async with sessions() as db:
+        cancels = (await db.scalars(select(AuditEntry).where(AuditEntry.action == "enrollment.cancel")
+                                    .order_by(AuditEntry.id))).all()
+    assert [eid for entry in cancels for eid in entry.after["promoted"]] == \
+        [by_learner[lid].id for lid in expected_promoted], "promoted one by one in waitlist order"
+    assert {e.learner_id: e.waitlist_position for e in roster if e.status is EnrollmentStatus.WAITLISTED} == \
+        dict(zip(learners[110:], range(1, 11))), "the rest close up to 1..10, in their order"
 
 
 async def test_second_enrolment_is_refused_and_writes_nothing(sessions):
