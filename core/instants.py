@@ -14,10 +14,14 @@ def utc_now() -> datetime:
 
 
 def require_aware(value: datetime, field: str) -> datetime:
-    """Refuse an instant without an offset; return it in UTC."""
+    """Refuse an instant without an offset, or one that is not in the years 1 to 9999 in UTC; return it in UTC."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise DomainError(ErrorCode.INVALID_TIME_RANGE, "Give the time with an offset, e.g. 2027-03-02T09:00:00+01:00.", field)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise DomainError(ErrorCode.INVALID_TIME_RANGE, f"{field} falls outside the years 1 to 9999 in UTC.",
+                          field) from None
 
 
 def require_range(starts_at: datetime, ends_at: datetime, start_field: str = "startsAt", end_field: str = "endsAt") -> tuple[datetime, datetime]:

@@ -12,6 +12,7 @@ import strawberry
 
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.ids import MAX_PK, from_global_id, to_global_id
+from podium.core.instants import require_aware
 
 from .errors import ClientError
 
@@ -91,11 +92,9 @@ def instant_after(after: str | None) -> tuple[datetime, int] | None:
     if values is None:
         return None
     try:
-        instant = datetime.fromisoformat(values[0])
-    except ValueError:
-        instant = None
-    if instant is None or instant.tzinfo is None:
-        raise ClientError("after is not a cursor this connection gave out.")
+        instant = require_aware(datetime.fromisoformat(values[0]), "after")
+    except (ValueError, DomainError):
+        raise ClientError("after is not a cursor this connection gave out.") from None
     return instant, cursor_pk(values[1])
 
 

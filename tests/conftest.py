@@ -1,7 +1,8 @@
 """Test databases: every test that takes `sessions` runs on SQLite and on PostgreSQL.
 
-PostgreSQL is 127.0.0.1:5432 with trust auth (PODIUM_TEST_PG_URL overrides). The suite creates
-its own throw-away database. Where CI is set, a missing PostgreSQL fails the run.
+PostgreSQL is 127.0.0.1:5432 with trust auth (PODIUM_TEST_PG_DSN, the DSN of its admin database,
+overrides). The suite creates its own throw-away database. Where CI is set, a missing PostgreSQL
+fails the run.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ PG_ADMIN_DSN = os.environ.get("PODIUM_TEST_PG_DSN", "postgresql://postgres@127.0
 BACKENDS = ["sqlite", "postgresql"]
 
 
-async def _pg_admin(statement: str) -> None:
+async def pg_admin(statement: str) -> None:
     conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
     try:
         await conn.execute(statement)
@@ -35,9 +36,14 @@ async def _pg_admin(statement: str) -> None:
         await conn.close()
 
 
+def pg_database_url(name: str) -> str:
+    """The SQLAlchemy URL of database `name` on the test server."""
+    return PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{name}"
+
+
 def _pg_available() -> str | None:
     try:
-        asyncio.run(_pg_admin("SELECT 1"))
+        asyncio.run(pg_admin("SELECT 1"))
         return None
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
         return f"{type(exc).__name__}: {exc}"
@@ -53,15 +59,15 @@ def template_databases(tmp_path_factory):
     problem = _pg_available()
     if problem is None:
         name = f"podium_test_{uuid.uuid4().hex[:10]}"
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-        made["postgresql"] = PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{name}"
+        asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
+        made["postgresql"] = pg_database_url(name)
         upgrade(made["postgresql"])
     elif os.environ.get("CI"):
         raise RuntimeError(f"PostgreSQL is required in CI and is not answering: {problem}")
     yield made
     if "postgresql" in made:
         name = made["postgresql"].rsplit("/", 1)[1]
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=BACKENDS)

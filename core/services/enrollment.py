@@ -15,10 +15,10 @@ from ..errors import DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
 from ..instants import utc_now
-from ..models import BookingRole, Enrollment, EnrollmentStatus, Person, Resource, Session, SessionStatus
+from ..models import BookingRole, Enrollment, EnrollmentStatus, Person, Session, SessionStatus
 from . import meetings
 from .records import get_or_404, snapshot
-from .scheduling import check_room_capacity, lock_session, session_bookings, session_ordering_key
+from .scheduling import check_room_capacity, lock_resources, lock_session, session_bookings, session_ordering_key
 
 ACTIVE = (EnrollmentStatus.PENDING_APPROVAL, EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)
 
@@ -175,9 +175,10 @@ async def change_capacity(db: AsyncSession, actor: Actor, session_id: int, capac
     taken = await count_by_status(db, session.id, EnrollmentStatus.ENROLLED)
     if capacity < taken:
         raise DomainError(ErrorCode.INVALID, f"{taken} learners hold seats; capacity cannot drop below that.", "capacity")
-    room_booking = next((b for b in await session_bookings(db, session.id) if b.role is BookingRole.ROOM), None)
-    room = await db.get(Resource, room_booking.resource_id) if room_booking else None
-    check_room_capacity(capacity, room, session.delivery_mode)
+    # The room's row lock orders this against a concurrent shrinking of the room (rule 1).
+    room_ids = [b.resource_id for b in await session_bookings(db, session.id) if b.role is BookingRole.ROOM]
+    rooms = (await lock_resources(db, {"capacity": (room_ids, None)}))["capacity"]
+    check_room_capacity(capacity, rooms[0] if rooms else None, session.delivery_mode)
     before = snapshot(session)
     session.capacity = capacity
     await db.flush()

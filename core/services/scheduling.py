@@ -4,6 +4,8 @@ Rule 1 (room capacity), rule 2 (no double booking) and rule 4 (qualifications) l
 """
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -109,7 +111,7 @@ def _refuse_clashes(clashes: list[Clash]) -> None:
                           conflicts=clashes)
 
 
-async def _lock_resources(db: AsyncSession, wanted: dict[str, tuple[list[int], ResourceKind | None]]
+async def lock_resources(db: AsyncSession, wanted: dict[str, tuple[list[int], ResourceKind | None]]
                           ) -> dict[str, list[Resource]]:
     """Load and row-lock every resource of a change in one query, in id order, so that concurrent
     changes on PostgreSQL queue on the same rows in the same order and never deadlock."""
@@ -131,15 +133,20 @@ async def _lock_resources(db: AsyncSession, wanted: dict[str, tuple[list[int], R
     return found
 
 
-async def _flush_bookings(db: AsyncSession) -> None:
-    """The PostgreSQL exclusion constraint is the backstop of rule 2; it speaks as a RESOURCE_CONFLICT."""
+@asynccontextmanager
+async def _writing_bookings(db: AsyncSession, resources: list[Resource], starts_at: datetime, ends_at: datetime,
+                            session_id: int) -> AsyncIterator[None]:
+    """Bookings written in a savepoint: when the PostgreSQL exclusion constraint (rule 2's backstop)
+    refuses them, the clashes are read back and refused like any other."""
     try:
-        await db.flush()
+        async with db.begin_nested():
+            yield
     except IntegrityError as exc:
-        if "booking_no_overlap" in str(exc.orig):
-            raise DomainError(ErrorCode.RESOURCE_CONFLICT, "A resource was booked at that time meanwhile.",
-                              "startsAt") from None
-        raise
+        if "booking_no_overlap" not in str(exc.orig):
+            raise
+        _refuse_clashes(await find_clashes(db, resources, starts_at, ends_at, exclude_session_id=session_id))
+        raise DomainError(ErrorCode.RESOURCE_CONFLICT, "A resource was booked at that time meanwhile.",
+                          "startsAt") from None
 
 
 # --- services ----------------------------------------------------------------------------
@@ -170,7 +177,7 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
         raise DomainError(ErrorCode.INVALID, "An in-person or hybrid session needs a room.", "roomId")
     equipment_ids = list(dict.fromkeys(equipment_ids or []))
 
-    locked = await _lock_resources(db, {"instructorIds": (instructor_ids, ResourceKind.INSTRUCTOR),
+    locked = await lock_resources(db, {"instructorIds": (instructor_ids, ResourceKind.INSTRUCTOR),
                                         "roomId": ([room_id] if room_id is not None else [], ResourceKind.ROOM),
                                         "equipmentIds": (equipment_ids, ResourceKind.EQUIPMENT)})
     instructors, equipment = locked["instructorIds"], locked["equipmentIds"]
@@ -190,9 +197,10 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
     await db.flush()
     roles = [BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(instructors) - 1)
     roles += [BookingRole.ROOM] * (room is not None) + [BookingRole.EQUIPMENT] * len(equipment)
-    for resource, role in zip(all_resources, roles):
-        db.add(Booking(resource_id=resource.id, session_id=session.id, role=role, starts_at=held_from, ends_at=held_to))
-    await _flush_bookings(db)
+    async with _writing_bookings(db, all_resources, held_from, held_to, session.id):
+        for resource, role in zip(all_resources, roles):
+            db.add(Booking(resource_id=resource.id, session_id=session.id, role=role, starts_at=held_from,
+                           ends_at=held_to))
     await meetings.plan_meeting(db, session)
     bookings = {r.id: role.value for r, role in zip(all_resources, roles)}
     record_change(db, actor, "session.schedule", "Session", session.id, None, {**snapshot(session), "bookings": bookings})
@@ -228,7 +236,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     session = await lock_session(db, session_id)
     _require_scheduled(session)
     bookings = await session_bookings(db, session.id)
-    resources = (await _lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
+    resources = (await lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
     course = await get_or_404(db, Course, session.course_id, "sessionId")
     check_qualifications(course, [r for r in resources if r.kind is ResourceKind.INSTRUCTOR], starts_at,
                          session.timezone)
@@ -237,9 +245,9 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     before = snapshot(session)
     session.starts_at, session.ends_at = starts_at, ends_at
     session.sequence += 1
-    for booking in bookings:
-        booking.starts_at, booking.ends_at = held_from, held_to
-    await _flush_bookings(db)
+    async with _writing_bookings(db, resources, held_from, held_to, session.id):
+        for booking in bookings:
+            booking.starts_at, booking.ends_at = held_from, held_to
     await meetings.plan_meeting(db, session)
     await follow_reschedule(db, session, before_starts_at=datetime.fromisoformat(before["starts_at"]))
     record_change(db, actor, "session.reschedule", "Session", session.id, before, snapshot(session))

@@ -7,7 +7,8 @@ import strawberry
 from sqlalchemy import and_, func, or_, select
 from strawberry.types import Info
 
-from podium.core.errors import ErrorCode
+from podium.core.errors import DomainError, ErrorCode
+from podium.core.instants import require_aware
 from podium.core.models import Booking as BookingRow
 from podium.core.models import Session as SessionRow
 from podium.core.models import SessionStatus as CoreSessionStatus
@@ -21,9 +22,11 @@ from .types import Booking, SessionConnection
 
 
 def _aware(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None:
-        raise ClientError(f"{name} needs an offset, e.g. 2027-03-02T09:00:00+01:00.", ErrorCode.INVALID_TIME_RANGE)
-    return value
+    """A query's instant, taken as rule 5 says (`require_aware`); refused as a GraphQL error."""
+    try:
+        return require_aware(value, name)
+    except DomainError as error:
+        raise ClientError(error.message, error.code) from None
 
 
 def _conditions(filter: SessionFilter | None, course_id: int | None) -> list:

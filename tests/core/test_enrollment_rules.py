@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 from podium.core.db import changing
 from podium.core.errors import DomainError, ErrorCode
-from podium.core.models import AuditEntry, Enrollment, EnrollmentStatus
+from podium.core.models import AuditEntry, DeliveryMode, Enrollment, EnrollmentStatus, Resource, Session
+from podium.core.services import catalogue
 from podium.core.services import enrollment as enrolment_service
 from tests import builders as b
 from tests.builders import ADMIN
@@ -39,6 +41,9 @@ async def test_200_concurrent_enrolments_then_50_cancellations(sessions):
     assert sorted(r[2] for r in results if r[2] is not None) == list(range(1, 181))
 
     roster = await _roster(sessions, s.id)
+    assert sum(e.status is EnrollmentStatus.ENROLLED for e in roster) == 20
+    assert sorted(e.waitlist_position for e in roster if e.status is EnrollmentStatus.WAITLISTED) == \
+        list(range(1, 181)), "as stored, the waitlist is 1..180 without gaps or twins"
     waitlist = sorted((e for e in roster if e.status is EnrollmentStatus.WAITLISTED), key=lambda e: e.waitlist_position)
     enrolled = [e.id for e in roster if e.status is EnrollmentStatus.ENROLLED]
 
@@ -73,9 +78,17 @@ async def test_50_concurrent_cancellations_promote_50_in_order(sessions):
 
     roster = await _roster(sessions, s.id)
     by_learner = {e.learner_id: e for e in roster}
+    assert {e.id: e.status for e in roster if e.id in enrolled[:50]} == \
+        {eid: EnrollmentStatus.CANCELLED for eid in enrolled[:50]}
     assert sum(e.status is EnrollmentStatus.ENROLLED for e in roster) == 60
     assert all(by_learner[lid].status is EnrollmentStatus.ENROLLED for lid in expected_promoted)
-    assert [by_learner[lid].waitlist_position for lid in learners[110:]] == list(range(1, 11))
+    async with sessions() as db:
+        cancels = (await db.scalars(select(AuditEntry).where(AuditEntry.action == "enrollment.cancel")
+                                    .order_by(AuditEntry.id))).all()
+    assert [eid for entry in cancels for eid in entry.after["promoted"]] == \
+        [by_learner[lid].id for lid in expected_promoted], "promoted one by one in waitlist order"
+    assert {e.learner_id: e.waitlist_position for e in roster if e.status is EnrollmentStatus.WAITLISTED} == \
+        dict(zip(learners[110:], range(1, 11))), "the rest close up to 1..10, in their order"
 
 
 async def test_second_enrolment_is_refused_and_writes_nothing(sessions):
@@ -125,3 +138,48 @@ async def test_more_capacity_promotes_from_waitlist(sessions):
     roster = await _roster(sessions, s.id)
     assert [e.status for e in roster] == [EnrollmentStatus.ENROLLED] * 3 + [EnrollmentStatus.WAITLISTED]
     assert roster[3].waitlist_position == 1
+
+
+async def _change_capacity(sessions, session_id, capacity):
+    async with sessions() as db, changing(db):
+        await enrolment_service.change_capacity(db, ADMIN, session_id, capacity)
+
+
+async def _resize_room(sessions, room_id, capacity):
+    async with sessions() as db, changing(db):
+        await catalogue.update_resource(db, ADMIN, room_id, capacity=capacity)
+
+
+async def test_session_capacity_follows_its_room(sessions):
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    room = await b.room(sessions, capacity=12)
+    s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], mode=DeliveryMode.IN_PERSON,
+                        room_id=room.id, capacity=10)
+    with pytest.raises(DomainError) as refused:
+        await _change_capacity(sessions, s.id, 13)
+    assert (refused.value.code, refused.value.field) == (ErrorCode.CAPACITY_EXCEEDS_ROOM, "capacity")
+    with pytest.raises(DomainError) as refused:
+        await _resize_room(sessions, room.id, 9)
+    assert refused.value.code is ErrorCode.CAPACITY_EXCEEDS_ROOM
+    await _change_capacity(sessions, s.id, 12)
+    async with sessions() as db:
+        assert (await db.get(Session, s.id)).capacity == 12
+        assert (await db.get(Resource, room.id)).capacity == 12
+
+
+async def test_raising_a_session_while_its_room_shrinks_one_wins(sessions):
+    """Rule 1 under concurrency: the session never ends up bigger than its room."""
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    for day in range(20):
+        room = await b.room(sessions, capacity=12)
+        s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], mode=DeliveryMode.IN_PERSON,
+                            room_id=room.id, capacity=10, starts_at=b.soon(days=7 + day))
+        outcomes = await asyncio.gather(_change_capacity(sessions, s.id, 12), _resize_room(sessions, room.id, 10),
+                                        return_exceptions=True)
+        refusals = [o for o in outcomes if o is not None]
+        assert [r.code for r in refusals] == [ErrorCode.CAPACITY_EXCEEDS_ROOM], outcomes
+        async with sessions() as db:
+            session, room = await db.get(Session, s.id), await db.get(Resource, room.id)
+            assert session.capacity <= room.capacity, f"round {day}: {session.capacity} seats in a room of {room.capacity}"

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from podium.core.db import changing
+from podium.core.db import changing, is_sqlite
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.models import AuditEntry, Booking, DeliveryMode, Session
 from podium.core.services import scheduling
@@ -71,10 +71,14 @@ async def test_buffers_count_and_cancelled_sessions_hold_nothing(sessions):
         await b.session(sessions, course_id=course.id, instructor_ids=[other.id], starts_at=start + timedelta(minutes=75),
                         mode=DeliveryMode.IN_PERSON, room_id=room.id)
     assert refused.value.code is ErrorCode.RESOURCE_CONFLICT
-    # Setup buffers count too: a session whose 20-minute setup reaches back into the first.
-    with pytest.raises(DomainError):
-        await b.session(sessions, course_id=course.id, instructor_ids=[other.id], starts_at=start + timedelta(minutes=100),
-                        mode=DeliveryMode.IN_PERSON, room_id=room.id, setup_minutes=20)
+    # Setup buffers count too: the lead's next session, in another room, whose 20-minute setup reaches back
+    # into the first one's teardown.
+    with pytest.raises(DomainError) as refused:
+        await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], starts_at=start + timedelta(minutes=100),
+                        mode=DeliveryMode.IN_PERSON, room_id=(await b.room(sessions)).id, setup_minutes=20)
+    assert refused.value.code is ErrorCode.RESOURCE_CONFLICT
+    assert lead.name in refused.value.message
+    assert [c.resource_name for c in refused.value.conflicts] == [lead.name]
     async with sessions() as db, changing(db):
         await scheduling.cancel_session(db, ADMIN, first.id, "trainer ill")
     again = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], starts_at=start, minutes=60,
@@ -83,6 +87,41 @@ async def test_buffers_count_and_cancelled_sessions_hold_nothing(sessions):
     async with sessions() as db:
         active = (await db.scalars(select(Booking.session_id).where(Booking.active))).all()
     assert set(active) == {again.id}
+
+
+async def test_the_postgresql_backstop_names_the_clash(sessions, engine, monkeypatch):
+    """When the check misses a clash, the exclusion constraint refuses it, with the same names and conflicts."""
+    if is_sqlite(engine):
+        pytest.skip("the exclusion constraint is PostgreSQL's")
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    start = soon()
+    morning = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], starts_at=start)
+    afternoon = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id],
+                                starts_at=start + timedelta(hours=4))
+    check = scheduling.find_clashes
+
+    async def check_blind_once(*args, **kw):
+        checks.append(args)
+        return [] if len(checks) == 1 else await check(*args, **kw)
+
+    monkeypatch.setattr(scheduling, "find_clashes", check_blind_once)
+
+    async def reschedule_afternoon():
+        async with sessions() as db, changing(db):
+            await scheduling.reschedule_session(db, ADMIN, afternoon.id, start + timedelta(minutes=30),
+                                                start + timedelta(minutes=90))
+
+    for attempt in (lambda: b.session(sessions, course_id=course.id, instructor_ids=[lead.id],
+                                      starts_at=start + timedelta(minutes=30)), reschedule_afternoon):
+        checks = []
+        with pytest.raises(DomainError) as refused:
+            await attempt()
+        assert len(checks) == 2, "the first check was blind; the constraint refused the booking"
+        assert refused.value.code is ErrorCode.RESOURCE_CONFLICT
+        assert lead.name in refused.value.message
+        assert [(c.resource_name, c.session_id) for c in refused.value.conflicts] == [(lead.name, morning.id)]
+    assert await _count(sessions, Session) == 2
 
 
 async def test_reschedule_into_a_clash_changes_nothing(sessions):

@@ -57,18 +57,34 @@ async def test_session_changed_pushes_seat_counts_and_status(live):
         assert (await _next_message(ws, deadline))["type"] == "connection_ack"
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
             "query": "subscription($id: ID!) { sessionChanged(sessionId: $id) { id status seatsTaken seatsLeft "
-                     "waitlistCount startsAt } }", "variables": {"id": session}}}))
+                     "waitlistCount startsAt endsAt } }", "variables": {"id": session}}}))
         await asyncio.sleep(0.2)  # the subscription registers on the bus before the change below
 
-        await g.enroll(api, session, a)
+        first = await g.enroll(api, session, a)
         pushed = await _next_message(ws, deadline)
         assert pushed["type"] == "next" and pushed["id"] == "1"
-        assert pushed["payload"]["data"]["sessionChanged"] | {"startsAt": None} == {
-            "id": session, "status": "SCHEDULED", "seatsTaken": 1, "seatsLeft": 0, "waitlistCount": 0, "startsAt": None}
+        assert pushed["payload"]["data"]["sessionChanged"] | {"startsAt": None, "endsAt": None} == {
+            "id": session, "status": "SCHEDULED", "seatsTaken": 1, "seatsLeft": 0, "waitlistCount": 0,
+            "startsAt": None, "endsAt": None}
 
         await g.enroll(api, session, b)
         pushed = await _next_message(ws, deadline)
         assert pushed["payload"]["data"]["sessionChanged"]["waitlistCount"] == 1
+
+        await api.data(g.CANCEL_ENROLLMENT, {"i": {"enrollmentId": first["enrollment"]["id"]}})
+        pushed = await _next_message(ws, deadline)
+        assert pushed["payload"]["data"]["sessionChanged"] | {"startsAt": None, "endsAt": None} == {
+            "id": session, "status": "SCHEDULED", "seatsTaken": 1, "seatsLeft": 0, "waitlistCount": 0,
+            "startsAt": None, "endsAt": None}, "the waitlisted learner took the freed seat"
+
+        starts_at, ends_at = g.at(days=9), g.at(days=9, hour=11)
+        moved = await api.data("""mutation($i: RescheduleSessionInput!) { rescheduleSession(input: $i) {
+            errors { code } } }""", {"i": {"sessionId": session, "startsAt": starts_at.isoformat(),
+                                           "endsAt": ends_at.isoformat()}})
+        assert moved["rescheduleSession"]["errors"] == []
+        pushed = await _next_message(ws, deadline)
+        assert {k: pushed["payload"]["data"]["sessionChanged"][k] for k in ("startsAt", "endsAt")} == {
+            "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat()}
 
         await api.data("""mutation($i: CancelSessionInput!) { cancelSession(input: $i) { errors { code } } }""",
                        {"i": {"sessionId": session}})

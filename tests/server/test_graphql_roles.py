@@ -141,3 +141,68 @@ async def test_an_admin_issues_tokens_stored_only_as_hashes(api, app, world):
     assert token not in stored and len(stored) == 4 and all(len(h) == 64 for h in stored)
     missing = (await api.data(g.TOKEN, {"i": {"personId": world.course, "role": "ADMIN"}}))["issueToken"]
     assert missing["errors"][0]["code"] == "NOT_FOUND" and missing["errors"][0]["field"] == ["input", "personId"]
+
+
+STAFF = {"ADMIN", "COORDINATOR"}
+SELF = STAFF | {"INSTRUCTOR", "LEARNER"}  # anyone signed in enrols and cancels themselves (check_enrolment_of)
+
+# API.md's Mutation type, row by row: (mutation, the roles that may, its input in a world made for the caller).
+MUTATIONS = [
+    ("createCourse", STAFF, lambda w: {"code": f"R-{w.role}", "title": "R", "durationMinutes": 30, "defaultCapacity": 3}),
+    ("createPerson", STAFF, lambda w: {"name": "New", "email": f"new-{w.role}@example.com", "timezone": "UTC"}),
+    ("createResource", STAFF, lambda w: {"kind": "EQUIPMENT", "name": f"Kit {w.role}", "timezone": "UTC"}),
+    ("issueToken", {"ADMIN"}, lambda w: {"personId": w.other_learner, "role": "LEARNER"}),
+    ("scheduleSession", STAFF, lambda w: g.schedule_input(w.course, [w.other_instructor], g.at(days=10))),
+    ("rescheduleSession", STAFF, lambda w: {"sessionId": w.other, "startsAt": g.at(days=11).isoformat(),
+                                            "endsAt": g.at(days=11, hour=10).isoformat()}),
+    ("enroll", SELF, lambda w: {"sessionId": w.open, "learnerId": w.me}),
+    ("enroll", STAFF, lambda w: {"sessionId": w.open, "learnerId": w.other_learner}),
+    ("recordAttendance", STAFF | {"INSTRUCTOR"}, lambda w: {"sessionId": w.taught, "records": [
+        {"enrollmentId": w.enrollments[w.taught, w.other_learner], "status": "PRESENT"}]}),
+    ("recordAttendance", STAFF, lambda w: {"sessionId": w.other, "records": [
+        {"enrollmentId": w.enrollments[w.other, w.other_learner], "status": "PRESENT"}]}),
+    ("decideEnrollment", STAFF, lambda w: {"enrollmentId": w.enrollments[w.approval, w.other_learner], "approve": True}),
+    ("cancelEnrollment", SELF, lambda w: {"enrollmentId": w.enrollments[w.taught, w.me]}),
+    ("cancelEnrollment", STAFF, lambda w: {"enrollmentId": w.enrollments[w.taught, w.other_learner]}),
+    ("cancelSession", STAFF, lambda w: {"sessionId": w.taught}),
+]
+
+
+@dataclass
+class CallerWorld:
+    role: str
+    course: str
+    other_instructor: str
+    taught: str           # taught by the caller when they are the INSTRUCTOR
+    other: str            # taught by someone else
+    approval: str         # taught by the caller, enrolments wait for approval
+    open: str             # nobody enrolled yet
+    me: str               # the caller's person
+    other_learner: str
+    enrollments: dict     # (session, learner) -> enrollment id
+
+
+async def _caller_world(api, role: str) -> tuple[CallerWorld, str]:
+    course = await g.course(api)
+    teacher, other_instructor = await g.instructor(api, email=f"{role}@example.com"), await g.instructor(api)
+    me, other_learner = await g.person(api, email=f"{role}@example.com"), await g.person(api)
+    taught = await g.session(api, course, [teacher])
+    other = await g.session(api, course, [other_instructor])
+    approval = await g.session(api, course, [teacher], starts_at=g.at(days=8), requiresApproval=True)
+    open_ = await g.session(api, course, [other_instructor], starts_at=g.at(days=9))
+    enrollments = {(s, learner): (await g.enroll(api, s, learner))["enrollment"]["id"]
+                   for s, learner in ((taught, me), (taught, other_learner), (other, other_learner),
+                                      (approval, other_learner))}
+    world = CallerWorld(role, course, other_instructor, taught, other, approval, open_, me, other_learner, enrollments)
+    return world, await g.token(api, me, role)
+
+
+@pytest.mark.parametrize("role", ["ADMIN", "COORDINATOR", "INSTRUCTOR", "LEARNER"])
+async def test_each_mutation_is_allowed_or_forbidden_per_role(api, role):
+    world, token = await _caller_world(api, role)
+    answers = []
+    for name, allowed, make_input in MUTATIONS:
+        mutation = f"mutation($i: {name[0].upper()}{name[1:]}Input!) {{ {name}(input: $i) {{ errors {{ code }} }} }}"
+        errors = codes((await api.data(mutation, {"i": make_input(world)}, token=token))[name])
+        answers.append((name, errors))
+    assert answers == [(name, [] if role in allowed else ["FORBIDDEN"]) for name, allowed, _ in MUTATIONS]

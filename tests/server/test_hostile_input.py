@@ -5,6 +5,7 @@ import base64
 
 import pytest
 
+from tests.server import graph as g
 from tests.server.conftest import ADMIN_TOKEN
 
 
@@ -21,7 +22,8 @@ async def test_ids_that_name_nothing_are_null(api, node_id):
 
 @pytest.mark.parametrize("cursor", ["garbage", base64.urlsafe_b64encode(b"99999999999999999999").decode(),
                                     base64.urlsafe_b64encode(b"2030-01-01T00:00:00|1").decode(),
-                                    base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|99999999999999").decode()])
+                                    base64.urlsafe_b64encode(b"2030-01-01T00:00:00+00:00|99999999999999").decode(),
+                                    base64.urlsafe_b64encode(b"9999-12-31T20:00:00-05:00|1").decode()])
 async def test_cursors_this_api_did_not_give_out_are_refused(api, cursor):
     for query in ("query($a: String) { sessions(after: $a) { totalCount } }",
                   "query($a: String) { courses(after: $a) { totalCount } }"):
@@ -51,3 +53,25 @@ async def test_a_nul_in_text_is_a_400_on_every_database(api):
     # The six characters backslash-u-0-0-0-0 in a variable are just text.
     answer = await api.data(variable, {"d": "a\\u0000b"})
     assert answer["createCourse"]["course"]["id"]
+
+
+OUT_OF_YEARS = ["9999-12-31T20:00:00-05:00", "0001-01-01T01:00:00+05:00"]
+
+
+@pytest.mark.parametrize("instant", OUT_OF_YEARS)
+async def test_an_instant_outside_the_years_1_to_9999_in_utc_is_a_time_range_error(api, instant):
+    course, lead = await g.course(api), await g.instructor(api)
+    for field, values in (("startsAt", {"startsAt": instant, "endsAt": "9999-12-31T23:00:00+00:00"}),
+                          ("endsAt", {"startsAt": "0001-01-01T00:00:00+00:00", "endsAt": instant})):
+        answer = await api.data(g.SCHEDULE, {"i": {**g.schedule_input(course, [lead]), **values}})
+        assert answer["scheduleSession"]["session"] is None
+        assert [(e["code"], e["field"]) for e in answer["scheduleSession"]["errors"]] == \
+            [("INVALID_TIME_RANGE", ["input", field])]
+    room = await g.room(api)
+    for query, variables in (
+            ("query($t: DateTime) { sessions(filter: {from: $t}) { totalCount } }", {"t": instant}),
+            ("query($t: DateTime) { sessions(filter: {to: $t}) { totalCount } }", {"t": instant}),
+            ("query($id: ID!, $t: DateTime!) { node(id: $id) { ... on Resource { bookings(from: $t, "
+             "to: \"9999-12-31T23:00:00+00:00\") { startsAt } } } }", {"id": room, "t": instant})):
+        body = await api(query, variables)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TIME_RANGE"], body
