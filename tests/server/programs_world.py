@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
@@ -51,6 +53,17 @@ async def time_comes(sessions, topic: str) -> None:
                                                      OutboxMessage.status == OutboxStatus.PENDING)
                          .values(deliver_after=utc_now()))
         await db.commit()
+
+
+def wall_clock(instant: str, tz: str) -> datetime:
+    """An instant as a clock on the wall in `tz` reads it: "a week later" there is 7 days, even across
+    a daylight-saving change, where in UTC it is an hour more or less."""
+    return datetime.fromisoformat(instant).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+
+
+def instant_at(wall_clock_time: datetime, tz: str) -> str:
+    """The instant (ISO, with its offset) when the wall clock in `tz` reads `wall_clock_time`."""
+    return wall_clock_time.replace(tzinfo=ZoneInfo(tz)).isoformat()
 
 
 def told(recorder: "Recorder", kind: str) -> list:

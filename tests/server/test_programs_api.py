@@ -1,18 +1,19 @@
 """Blended programs end to end through GraphQL over HTTP."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import event
 
 from tests.server import graph as g
+from tests.server import programs_world as w
 
 CREATE = """mutation($i: CreateProgramInput!) { createProgram(input: $i) {
   program { id title template { key } course { id } stages { key kind title opensAt dueAt session { id } lmsActivityRef } }
   placements { learner { id } session { id } status waitlistPosition }
   waitlisted { learner { id } session { id } waitlistPosition }
   errors { code field message } } }"""
-SESSION = """query($id: ID!) { node(id: $id) { ... on Session { seatsTaken waitlistCount
+SESSION = """query($id: ID!) { node(id: $id) { ... on Session { timezone seatsTaken waitlistCount
   enrollments(status: WAITLISTED, first: 100) { totalCount edges { node { learner { id } waitlistPosition } } } } } }"""
 PROGRAM = """query($id: ID!) { node(id: $id) { ... on Program { id stages { key opensAt dueAt }
   journeys(first: 100) { totalCount edges { node { learner { id } completed stages { stage { key } status } } } } } } }"""
@@ -105,15 +106,16 @@ async def test_rescheduling_the_first_session_by_a_week_moves_the_prework_by_a_w
     course, sessions, learners = await _world(api, 4)
     payload = await _create(api, course, sessions, learners)
     before = {s["key"]: s for s in payload["program"]["stages"]}
-    starts = datetime.fromisoformat(before["live-1"]["opensAt"])
+    tz = (await api.data(SESSION, {"id": sessions[0]}))["node"]["timezone"]
+    starts = w.wall_clock(before["live-1"]["opensAt"], tz)
     moved = await api.data(RESCHEDULE, {"i": {"sessionId": sessions[0],
-                                              "startsAt": (starts + timedelta(days=7)).isoformat(),
-                                              "endsAt": (starts + timedelta(days=7, hours=2)).isoformat()}})
+                                              "startsAt": w.instant_at(starts + timedelta(days=7), tz),
+                                              "endsAt": w.instant_at(starts + timedelta(days=7, hours=2), tz)}})
     assert moved["rescheduleSession"]["errors"] == []
     after = {s["key"]: s for s in (await api.data(PROGRAM, {"id": payload["program"]["id"]}))["node"]["stages"]}
     for when in ("opensAt", "dueAt"):
-        assert datetime.fromisoformat(after["prework"][when]) - datetime.fromisoformat(before["prework"][when]) \
-            == timedelta(days=7)
+        assert w.wall_clock(after["prework"][when], tz) - w.wall_clock(before["prework"][when], tz) \
+            == timedelta(days=7), "a week later on the session's local clock, whatever the date"
     assert (after["live-2"]["opensAt"], after["live-2"]["dueAt"]) == (before["live-2"]["opensAt"],
                                                                      before["live-2"]["dueAt"]), "not the anchor"
 

@@ -17,7 +17,7 @@ from tests.server import programs_world as w
 from tests.server.conftest import ADMIN_TOKEN, Api
 
 REINFORCEMENT = ("reinforce-1", "reinforce-7", "reinforce-30", "assessment")
-SESSION_TIMES = """query($id: ID!) { node(id: $id) { ... on Session { startsAt endsAt seatsTaken waitlistCount
+SESSION_TIMES = """query($id: ID!) { node(id: $id) { ... on Session { timezone startsAt endsAt seatsTaken waitlistCount
   enrollments(status: WAITLISTED, first: 100) { edges { node { learner { id } waitlistPosition } } } } } }"""
 STAGES = """query($p: ID!) { node(id: $p) { ... on Program { stages { key opensAt dueAt } } } }"""
 RESCHEDULE = """mutation($i: RescheduleSessionInput!) { rescheduleSession(input: $i) { errors { code message } } }"""
@@ -155,14 +155,15 @@ async def test_cohort_of_40_waitlists_10_and_rescheduling_moves_the_prework(worl
 
     program = created["program"]["id"]
     before = {s["key"]: s for s in (await api.data(STAGES, {"p": program}))["node"]["stages"]}
-    starts, ends = (datetime.fromisoformat(first[k]) for k in ("startsAt", "endsAt"))
-    moved = await api.data(RESCHEDULE, {"i": {"sessionId": live[0], "startsAt": (starts + timedelta(days=7)).isoformat(),
-                                              "endsAt": (ends + timedelta(days=7)).isoformat()}})
+    tz = first["timezone"]
+    starts, ends = (w.wall_clock(first[k], tz) for k in ("startsAt", "endsAt"))
+    moved = await api.data(RESCHEDULE, {"i": {"sessionId": live[0], "startsAt": w.instant_at(starts + timedelta(days=7), tz),
+                                              "endsAt": w.instant_at(ends + timedelta(days=7), tz)}})
     assert moved["rescheduleSession"]["errors"] == []
     after = {s["key"]: s for s in (await api.data(STAGES, {"p": program}))["node"]["stages"]}
     for when in ("opensAt", "dueAt"):
-        assert datetime.fromisoformat(after["prework"][when]) == datetime.fromisoformat(before["prework"][when]) \
-            + timedelta(days=7)
+        assert w.wall_clock(after["prework"][when], tz) - w.wall_clock(before["prework"][when], tz) \
+            == timedelta(days=7), "a week later on the session's local clock, whatever the date"
     told = await eventually(lambda: len(w.told(recorder, "program.rescheduled")) == 40 and
                             w.told(recorder, "program.rescheduled"), what="every learner told of the new due dates")
     assert sorted(n.to for n in told) == sorted(emails)
