@@ -1,11 +1,18 @@
 """Blended programs end to end through GraphQL over HTTP."""
 from __future__ import annotations
 
-from datetime import timedelta
+import contextlib
+from datetime import datetime, timedelta
 
-from sqlalchemy import event
+import httpx
+from sqlalchemy import event, select
 
+from podium.core.instants import utc_now
+from podium.core.models import OutboxMessage
+from podium.core.settings import Settings
+from podium.server.app import create_app
 from tests.server import graph as g
+from tests.server.conftest import ADMIN_TOKEN, Api, StoryPlugins
 from tests.server import programs_world as w
 
 CREATE = """mutation($i: CreateProgramInput!) { createProgram(input: $i) {
@@ -203,3 +210,71 @@ async def test_a_journeys_page_costs_the_same_statements_for_5_and_60_learners(a
 
     few, many = await statements(5), await statements(60)
     assert many <= few <= 22, (few, many)   # 60 learners in one page cost no more than 5
+
+
+@contextlib.asynccontextmanager
+async def _app_with(database_url: str, **notices):
+    """The app run with its own notice settings (plugins started, the outbox left to hold what is queued)."""
+    lms = StoryPlugins()
+    app = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN, **notices),
+                     extra_plugins=[("story", lms)])
+    await app.state.podium.plugins.start()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
+        yield Api(client), app.state.podium.sessions
+    await app.state.podium.plugins.stop()
+    await app.state.podium.engine.dispose()
+
+
+async def _queued(sessions, topic: str) -> list[OutboxMessage]:
+    async with sessions() as db:
+        return list((await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == topic)
+                                      .order_by(OutboxMessage.id))).all())
+
+
+async def _flipped_program_queued(api, sessions) -> tuple[str, datetime, datetime, datetime]:
+    """A flipped program with its LMS on a session five days away; the session, its start, and the
+    moments just before and after the program was created."""
+    course = await g.course(api)
+    session = await g.session(api, course, [await g.instructor(api)], capacity=5, starts_at=g.at(days=5))
+    learners = [await g.person(api) for _ in range(2)]
+    before = utc_now()
+    created = await _create(api, course, [session], learners, template="flipped", lmsCourseRef="course-1",
+                            lmsConnector="testlms")
+    assert created["errors"] == []
+    return session, g.at(days=5), before, utc_now()
+
+
+async def test_the_apps_settings_say_when_summaries_reminders_and_syncs_are_queued(database_url):
+    async with _app_with(database_url, readiness_notice_hours=5, prework_reminder_days=2,
+                         program_sync_hours=1) as (api, sessions):
+        session, starts, before, after = await _flipped_program_queued(api, sessions)
+        (summary,) = await _queued(sessions, "program.send_readiness")
+        (reminder,) = await _queued(sessions, "program.send_prework_reminders")
+        assert summary.deliver_after == starts - timedelta(hours=5), "5 hours before, not the default 24"
+        assert reminder.deliver_after == starts - timedelta(days=2), "2 days before, not the default 3"
+        (sync,) = await _queued(sessions, "program.sync")
+        assert before + timedelta(hours=1) <= sync.deliver_after <= after + timedelta(hours=1), "hourly, not 6-hourly"
+
+        tz = (await api.data(SESSION, {"id": session}))["node"]["timezone"]
+        moved_to = w.wall_clock(starts.isoformat(), tz) + timedelta(days=1)
+        moved = await api.data(RESCHEDULE, {"i": {"sessionId": session, "startsAt": w.instant_at(moved_to, tz),
+                                                  "endsAt": w.instant_at(moved_to + timedelta(hours=1), tz)}})
+        assert moved["rescheduleSession"]["errors"] == []
+        new_start = datetime.fromisoformat(moved["rescheduleSession"]["session"]["startsAt"])
+        assert [m.deliver_after for m in await _queued(sessions, "program.send_readiness")] == [
+            starts - timedelta(hours=5), new_start - timedelta(hours=5)]
+        assert [m.deliver_after for m in await _queued(sessions, "program.send_prework_reminders")] == [
+            starts - timedelta(days=2), new_start - timedelta(days=2)]
+
+
+async def test_zero_turns_summaries_reminders_and_syncs_off(database_url):
+    async with _app_with(database_url, readiness_notice_hours=0, prework_reminder_days=0,
+                         program_sync_hours=0) as (api, sessions):
+        session, starts, _, _ = await _flipped_program_queued(api, sessions)
+        moved = await api.data(RESCHEDULE, {"i": {"sessionId": session,
+                                                  "startsAt": (starts + timedelta(hours=3)).isoformat(),
+                                                  "endsAt": (starts + timedelta(hours=4)).isoformat()}})
+        assert moved["rescheduleSession"]["errors"] == []
+        for topic in ("program.send_readiness", "program.send_prework_reminders", "program.sync"):
+            assert await _queued(sessions, topic) == [], topic
+        assert len(await _queued(sessions, "program.lms_enrol")) == 2, "the program's other work is still queued"
