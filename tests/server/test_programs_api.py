@@ -74,6 +74,43 @@ async def test_templates_built_in_and_a_coordinators_own(api):
     assert [t["key"] for t in (await api.data(TEMPLATES))["programTemplates"]][-1] == "read-first"
 
 
+async def test_a_program_from_an_admins_own_template_follows_its_stages(api):
+    admin = await g.token(api, await g.person(api), "ADMIN")
+    stages = [{"key": "read", "kind": "SELF_PACED", "title": "Read the manual", "offsetDays": -3, "windowDays": 2},
+              {"key": "day", "kind": "LIVE", "title": "Hands-on day", "offsetDays": 0},
+              {"key": "quiz", "kind": "ASSESSMENT", "title": "Quiz", "offsetDays": 2, "windowDays": 5},
+              {"key": "extra", "kind": "SELF_PACED", "title": "Further reading", "offsetDays": 2, "required": False}]
+    made = (await api.data(NEW_TEMPLATE, {"i": {"key": "hands-on", "name": "Hands-on", "stages": stages}},
+                           token=admin))["createProgramTemplate"]
+    assert made["errors"] == []
+    learner = await g.token(api, await g.person(api), "LEARNER")
+    refused = (await api.data(NEW_TEMPLATE, {"i": {"key": "mine", "name": "Mine", "stages": stages}},
+                              token=learner))["createProgramTemplate"]
+    assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+
+    course, sessions, learners = await _world(api, 3, capacities=(10,))
+    payload = await _create(api, course, sessions, learners, template="hands-on")
+    assert payload["errors"] == [] and payload["program"]["template"] == {"key": "hands-on"}
+    program = payload["program"]
+    tz = (await api.data(SESSION, {"id": sessions[0]}))["node"]["timezone"]
+    day = {s["key"]: s for s in program["stages"]}["day"]
+    starts = w.wall_clock(day["opensAt"], tz)
+
+    def local(value: str | None):
+        return value and w.wall_clock(value, tz) - starts
+
+    assert [(s["key"], s["kind"], s["title"], local(s["opensAt"]), local(s["dueAt"])) for s in program["stages"]] == [
+        ("read", "SELF_PACED", "Read the manual", timedelta(days=-3), timedelta(days=-1)),
+        ("day", "LIVE", "Hands-on day", timedelta(0), timedelta(hours=2)),
+        ("quiz", "ASSESSMENT", "Quiz", timedelta(days=2), timedelta(days=7)),
+        ("extra", "SELF_PACED", "Further reading", timedelta(days=2), timedelta(days=9))]
+    assert day["session"] == {"id": sessions[0]}
+    journeys = (await api.data(PROGRAM, {"id": program["id"]}))["node"]["journeys"]
+    assert journeys["totalCount"] == 3
+    assert {tuple(s["stage"]["key"] for s in e["node"]["stages"]) for e in journeys["edges"]} == {
+        ("read", "day", "quiz", "extra")}
+
+
 async def test_sandwich_for_30_over_two_sessions_of_15_places_everyone(api):
     course, sessions, learners = await _world(api, 30)
     payload = await _create(api, course, sessions, learners)
