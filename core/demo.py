@@ -24,6 +24,7 @@ from .models import (
 )
 from .providers import CompletionReport
 from .services import attendance, catalogue, enrollment, journeys, programs, scheduling
+from .settings import Settings
 
 DEMO_MARKER = "SAFE-101"
 ACTOR = Actor.system("demo")
@@ -68,14 +69,14 @@ Progress = Callable[[str, int], None]
 DEMO_STEPS = 4 + 50
 
 
-async def load_demo(database_url: str, progress: Progress = lambda _step, _done: None) -> str:
-    engine = create_engine(database_url)
+async def load_demo(settings: Settings, progress: Progress = lambda _step, _done: None) -> str:
+    engine = create_engine(settings.database_url)
     try:
         async with create_sessionmaker(engine)() as db:
             if await db.scalar(select(func.count()).where(Course.code == DEMO_MARKER)):
                 if await db.scalar(select(func.count()).select_from(Program)):
                     return "demo data already loaded"
-                await _program(db, random.Random(2028), utc_now())  # a demo loaded before programs existed
+                await _program(db, random.Random(2028), utc_now(), settings)  # a demo loaded before programs existed
                 return "demo program added"
             rng = random.Random(2027)
             now = utc_now()
@@ -88,7 +89,7 @@ async def load_demo(database_url: str, progress: Progress = lambda _step, _done:
             progress("enrolments", 2)
             await _enrolments(db, rng, now, sessions, learner_ids, progress)
             progress("program", DEMO_STEPS - 1)
-            program = await _program(db, rng, now)
+            program = await _program(db, rng, now, settings)
             progress("done", DEMO_STEPS)
             return (f"demo loaded: {len(courses)} courses, {len(sessions)} sessions, {len(learners)} learners"
                     f"{', 1 blended program' if program else ''}")
@@ -193,7 +194,7 @@ async def _enrolments(db, rng, now: datetime, sessions: list[tuple], learner_ids
                 for e, s in ((e, rng.choice(statuses)) for e in ids)])
 
 
-async def _program(db, rng, now: datetime) -> int | None:
+async def _program(db, rng, now: datetime, settings: Settings) -> int | None:
     """A sandwich program for twenty learners on the next session more than two days away (and the
     same course's next session as a second section), with some pre-work recorded as done, as an LMS
     sync would record it: the readiness roster shows who is ready and who is not, with no LMS."""
@@ -209,7 +210,7 @@ async def _program(db, rng, now: datetime) -> int | None:
         cohort = rng.sample(list((await db.scalars(select(Person.id).where(
             Person.email.like("%@learners.example")).order_by(Person.id))).all()), 20)
         created = await programs.create_program(db, ACTOR, template_key="sandwich", course_id=anchor.course_id,
-                                                live_session_ids=live, learner_ids=cohort)
+                                                live_session_ids=live, learner_ids=cohort, settings=settings)
         program_id = created.program.id
     done_at = now - timedelta(hours=rng.randint(1, 24))
     pull = journeys.LmsPull(connector=None, reports={

@@ -42,8 +42,7 @@ def _load_demo(settings: Settings) -> None:
     with Progress(transient=True) as bar:
         task = bar.add_task("demo data", total=DEMO_STEPS)
         summary = asyncio.run(load_demo(
-            settings.database_url, progress=lambda step, done: bar.update(task, completed=done,
-                                                                          description=f"demo: {step}")))
+            settings, progress=lambda step, done: bar.update(task, completed=done, description=f"demo: {step}")))
     typer.echo(summary)
 
 

@@ -129,9 +129,13 @@ def _placed_stages(facts: _Facts, learner_id: int) -> list[ProgramStage]:
 
 
 def _live_completed_at(facts: _Facts, stage: ProgramStage, learner_id: int) -> datetime | None:
+    """The session's end, or when attendance was recorded if that was earlier: never in the future,
+    so neither is a certification dated from it."""
     enrollment = facts.enrollments.get((stage.session_id, learner_id))
     attendance = enrollment.attendance if enrollment else None
-    return stage.due_at if attendance is not None and attendance.status in ATTENDED else None
+    if attendance is None or attendance.status not in ATTENDED:
+        return None
+    return min(stage.due_at, attendance.recorded_at)
 
 
 def _journey(facts: _Facts, learner_id: int, now: datetime,

@@ -16,6 +16,7 @@ from ..events import emit
 from ..ids import to_global_id
 from ..instants import UTC
 from ..models import ProgramLearner, ProgramStage, Session, StageKind
+from ..settings import Settings
 from .program_delivery import queue_moved_stages, queue_session_notices
 
 DEFAULT_WINDOW_DAYS = 7
@@ -42,7 +43,8 @@ async def anchor_stage(db: AsyncSession, program_id: int) -> ProgramStage | None
                            .order_by(ProgramStage.position, ProgramStage.id).limit(1))
 
 
-async def follow_reschedule(db: AsyncSession, session: Session, before_starts_at: datetime) -> None:
+async def follow_reschedule(db: AsyncSession, session: Session, before_starts_at: datetime,
+                            settings: Settings) -> None:
     """Move the stages that depend on a rescheduled session, in the reschedule's transaction.
 
     Its LIVE stages take the new times; where it anchors a program, every self-paced and
@@ -58,7 +60,7 @@ async def follow_reschedule(db: AsyncSession, session: Session, before_starts_at
         moved = []
         for stage in (s for s in live_stages if s.program_id == program_id):
             moved.append(_move(stage, session.starts_at, session.ends_at))
-        await queue_session_notices(db, program_id, session)
+        await queue_session_notices(db, program_id, session, settings)
         anchor = await anchor_stage(db, program_id)
         if anchor is not None and anchor.session_id == session.id:
             dependents = (await db.scalars(select(ProgramStage).where(

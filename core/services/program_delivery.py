@@ -50,9 +50,8 @@ async def _call(db: AsyncSession, topic: str, target: str | None, key: str, payl
 # --- queued by the services, in their transaction ---------------------------------------------
 
 async def queue_program(db: AsyncSession, program: Program, learner_ids: list[int], sessions: list[Session],
-                        settings: Settings | None = None) -> None:
+                        settings: Settings) -> None:
     """A new program: enrol the cohort in the LMS course, plan each session's notices, start the sync."""
-    settings = settings or Settings.from_env()
     await queue_lms_enrolment(db, program, learner_ids)
     if program.lms_connector:
         await queue_sync(db, program.id, program.lms_connector, settings)
@@ -78,10 +77,9 @@ async def queue_sync(db: AsyncSession, program_id: int, connector: str, settings
                 {"program_id": program_id, "round": round_}, utc_now() + timedelta(hours=settings.program_sync_hours))
 
 
-async def queue_session_notices(db: AsyncSession, program_id: int, session: Session,
-                                settings: Settings | None = None) -> None:
-    """The readiness summary and the pre-work reminders of one live session, at its current times."""
-    settings = settings or Settings.from_env()
+async def queue_session_notices(db: AsyncSession, program_id: int, session: Session, settings: Settings) -> None:
+    """The readiness summary and the pre-work reminders of one live session, at its current times,
+    as early as the running app's settings say (0 turns one off)."""
     now = utc_now()
     payload = {"program_id": program_id, "session_id": session.id, "sequence": session.sequence}
     for topic, lead in ((READINESS, timedelta(hours=settings.readiness_notice_hours)),

@@ -27,6 +27,7 @@ from ..models import (
     ProgramTemplate, Role, Session, SessionStatus, StageKind,
 )
 from ..program_templates import BUILTIN_TEMPLATES
+from ..settings import Settings
 from . import enrollment as enrolment_service
 from .program_calendar import DEFAULT_WINDOW_DAYS, days_from
 from .program_delivery import queue_cancellation, queue_lms_enrolment, queue_program
@@ -350,8 +351,10 @@ async def _first_with_a_seat(db: AsyncSession, sessions: list[Session]) -> Sessi
 async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, course_id: int,
                          live_session_ids: list[int], learner_ids: list[int], title: str | None = None,
                          lms_course_ref: str | None = None, lms_connector: str | None = None,
-                         stage_activities: dict[str, str] | None = None) -> ProgramCreated:
+                         stage_activities: dict[str, str] | None = None, settings: Settings) -> ProgramCreated:
     """Instantiate a template for a course and a cohort, and place the cohort in the live sessions.
+
+    `settings` (the running app's) say when the LMS is synced and the sessions' notices go out.
 
     A self-paced or assessment stage's LMS activity is `stage_activities[stage key]`, else the stage
     key itself; a LIVE stage's (where attendance is pushed back) is `stage_activities[key]` or none.
@@ -393,7 +396,7 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
         "learners": [to_global_id("Person", lid) for lid in learner_ids],
         "lmsConnector": lms_connector, "lmsCourseRef": lms_course_ref,
     }, f"program:{program.id}")
-    await queue_program(db, program, list(learner_ids), sessions)
+    await queue_program(db, program, list(learner_ids), sessions, settings)
     return ProgramCreated(program, placements)
 
 

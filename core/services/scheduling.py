@@ -22,6 +22,7 @@ from ..instants import local_date, require_aware, require_range, require_timezon
 from ..models import (
     Booking, BookingRole, Course, DeliveryMode, Resource, ResourceKind, Session, SessionStatus,
 )
+from ..settings import Settings
 from . import meetings
 from .program_calendar import follow_reschedule
 from .records import get_or_404, snapshot
@@ -230,8 +231,9 @@ async def session_bookings(db: AsyncSession, session_id: int) -> list[Booking]:
 
 
 async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
-                             ends_at: datetime) -> Session:
-    """Move a session and all its bookings at once, or change nothing."""
+                             ends_at: datetime, *, settings: Settings) -> Session:
+    """Move a session and all its bookings at once, or change nothing; `settings` (the running app's)
+    say when the notices of a blended program's moved session go out."""
     starts_at, ends_at = require_range(starts_at, ends_at)
     session = await lock_session(db, session_id)
     _require_scheduled(session)
@@ -249,7 +251,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
         for booking in bookings:
             booking.starts_at, booking.ends_at = held_from, held_to
     await meetings.plan_meeting(db, session)
-    await follow_reschedule(db, session, before_starts_at=datetime.fromisoformat(before["starts_at"]))
+    await follow_reschedule(db, session, datetime.fromisoformat(before["starts_at"]), settings)
     record_change(db, actor, "session.reschedule", "Session", session.id, before, snapshot(session))
     emit(db, "session.rescheduled", session_event_payload(
         session, before={"startsAt": before["starts_at"], "endsAt": before["ends_at"]}),

@@ -88,7 +88,8 @@ class ProgramMutations:
                 live_session_ids=[decode_id(s, "Session", f"liveSessionIds.{i}")
                                   for i, s in enumerate(input.live_session_ids)],
                 learner_ids=[decode_id(p, "Person", f"learnerIds.{i}") for i, p in enumerate(input.learner_ids)],
-                lms_course_ref=input.lms_course_ref, lms_connector=connector or None, stage_activities=activities)
+                lms_course_ref=input.lms_course_ref, lms_connector=connector or None, stage_activities=activities,
+                settings=info.context.plugins.settings)
             return created.program.id, [placement_from(p) for p in created.placements]
 
         result, errors, _ = await attempt(info, work)

@@ -53,7 +53,8 @@ class SchedulingMutations:
         async def work(db, actor):
             check_staff(info.context.caller)
             return (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
-                                                        input.starts_at, input.ends_at)).id
+                                                        input.starts_at, input.ends_at,
+                                                        settings=info.context.plugins.settings)).id
 
         return await _payload(info, work)
 

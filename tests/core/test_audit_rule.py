@@ -10,6 +10,7 @@ from podium.core.db import changing
 from podium.core.errors import DomainError
 from podium.core.models import AttendanceStatus, AuditEntry, DeliveryMode, OutboxMessage, ResourceKind
 from podium.core.services import attendance, catalogue, enrollment, scheduling
+from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN, soon
 
@@ -40,7 +41,8 @@ async def test_each_change_leaves_one_audit_entry_and_refusals_none(sessions):
         ("enrollment.create", enrol),
         ("session.capacity", lambda db: enrollment.change_capacity(db, ADMIN, s.id, 11)),
         ("session.reschedule", lambda db: scheduling.reschedule_session(db, ADMIN, s.id, start + timedelta(days=1),
-                                                                        start + timedelta(days=1, hours=2))),
+                                                                        start + timedelta(days=1, hours=2),
+                                                                        settings=Settings())),
         ("attendance.record", lambda db: attendance.record_attendance(
             db, ADMIN, s.id, [attendance.AttendanceRecord(ids["enrollment"], AttendanceStatus.PRESENT, 120)])),
         ("enrollment.cancel", lambda db: enrollment.cancel_enrollment(db, ADMIN, ids["enrollment"])),
@@ -60,7 +62,8 @@ async def test_each_change_leaves_one_audit_entry_and_refusals_none(sessions):
         lambda db: catalogue.create_person(db, ADMIN, name="Twin", email=learner.email, timezone="UTC"),
         lambda db: catalogue.create_resource(db, ADMIN, kind=ResourceKind.ROOM, name="No size", timezone="UTC"),
         lambda db: enrollment.enroll(db, ADMIN, s.id, learner.id),            # session is cancelled
-        lambda db: scheduling.reschedule_session(db, ADMIN, s.id, start, start + timedelta(hours=1)),
+        lambda db: scheduling.reschedule_session(db, ADMIN, s.id, start, start + timedelta(hours=1),
+                                                 settings=Settings()),
         lambda db: catalogue.update_resource(db, ADMIN, room.id, capacity=0, name=""),
     ]
     for refusal in refusals:

@@ -17,6 +17,7 @@ from podium.core.outbox import PLUGIN_CALLS, call_plugin, enqueue, plugin_call
 from podium.core.services import enrollment as enrolment_service
 from podium.core.services import scheduling
 from podium.server.cli import app as cli
+from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN
 from tests.dispatching import dispatching, eventually, logbook, outbox_rows, settings_from
@@ -179,7 +180,7 @@ async def test_reminders_go_to_the_enrolled_before_the_session_and_follow_a_resc
 
         moved = starts + timedelta(days=2)
         async with sessions() as db, changing(db):
-            await scheduling.reschedule_session(db, ADMIN, s.id, moved, moved + timedelta(hours=2))
+            await scheduling.reschedule_session(db, ADMIN, s.id, moved, moved + timedelta(hours=2), settings=Settings())
         reminders = await eventually(async_len(lambda: _reminders(sessions), 2), what="a second reminder")
         assert reminders[1].deliver_after == moved - timedelta(hours=48)
 

@@ -18,6 +18,7 @@ from podium.core.models import (
 )
 from podium.core.services import journeys, programs, scheduling
 from podium.core.services.attendance import AttendanceRecord, record_attendance
+from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN
 from tests.core.lms_double import LmsDouble
@@ -42,7 +43,7 @@ async def _setup(sessions, *, capacities=(15, 15), cohort=30, validity=365, star
     async with sessions() as db, changing(db):
         created = await programs.create_program(db, ADMIN, template_key=template, course_id=course.id,
                                                 live_session_ids=session_ids, learner_ids=learners,
-                                                lms_course_ref=COURSE_REF, lms_connector=lms.name)
+                                                lms_course_ref=COURSE_REF, lms_connector=lms.name, settings=Settings())
         program_id = created.program.id
         placements = created.placements
     return course, session_ids, learners, lms, program_id, placements
@@ -197,7 +198,7 @@ async def test_stage_dates_follow_the_anchor_local_clock_and_its_rescheduling(se
 
     async with sessions() as db, changing(db):
         await scheduling.reschedule_session(db, ADMIN, first, anchor_start + timedelta(days=7),
-                                            anchor_start + timedelta(days=7, minutes=120))
+                                            anchor_start + timedelta(days=7, minutes=120), settings=Settings())
     moved = await _stages(sessions, program_id)
     for key in ("prework", "reinforce-1", "reinforce-30", "assessment"):
         for when in ("opens_at", "due_at"):
@@ -294,13 +295,13 @@ async def test_refused_programs_write_nothing(sessions):
     for change, code, field in cases:
         with pytest.raises(DomainError) as caught:
             async with sessions() as db, changing(db):
-                await programs.create_program(db, ADMIN, **{**base, **change})
+                await programs.create_program(db, ADMIN, **{**base, **change}, settings=Settings())
         assert (caught.value.code, caught.value.field) == (code, field), change
     async with sessions() as db, changing(db):
         await scheduling.cancel_session(db, ADMIN, s.id)
     with pytest.raises(DomainError) as caught:
         async with sessions() as db, changing(db):
-            await programs.create_program(db, ADMIN, **base)
+            await programs.create_program(db, ADMIN, **base, settings=Settings())
     assert caught.value.code is ErrorCode.SESSION_NOT_OPEN
     async with sessions() as db:
         assert await db.scalar(select(func.count()).select_from(Program)) == 0
@@ -320,7 +321,7 @@ async def test_two_cohorts_created_at_once_fill_both_sections_without_a_waitlist
     async def create(cohort):
         async with sessions() as db, changing(db):
             made = await programs.create_program(db, ADMIN, template_key="flipped", course_id=course.id,
-                                                 live_session_ids=session_ids, learner_ids=cohort)
+                                                 live_session_ids=session_ids, learner_ids=cohort, settings=Settings())
             return [p.status for p in made.placements]
 
     results = await asyncio.gather(*(create(c) for c in cohorts))

@@ -11,6 +11,7 @@ from podium.core.db import changing, is_sqlite
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.models import AuditEntry, Booking, DeliveryMode, Session
 from podium.core.services import scheduling
+from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN, soon
 
@@ -135,7 +136,7 @@ async def test_reschedule_into_a_clash_changes_nothing(sessions):
     with pytest.raises(DomainError) as refused:
         async with sessions() as db, changing(db):
             await scheduling.reschedule_session(db, ADMIN, afternoon.id, start + timedelta(hours=1),
-                                                start + timedelta(hours=3))
+                                                start + timedelta(hours=3), settings=Settings())
     assert refused.value.code is ErrorCode.RESOURCE_CONFLICT
     assert [c.session_id for c in refused.value.conflicts] == [morning.id]
     async with sessions() as db:
@@ -147,7 +148,7 @@ async def test_reschedule_into_a_clash_changes_nothing(sessions):
     # Moving it clear of the morning works and bumps the calendar sequence.
     async with sessions() as db, changing(db):
         moved = await scheduling.reschedule_session(db, ADMIN, afternoon.id, start + timedelta(hours=5),
-                                                    start + timedelta(hours=7))
+                                                    start + timedelta(hours=7), settings=Settings())
         assert moved.sequence == 1
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
@@ -53,15 +55,28 @@ async def time_comes(sessions, topic: str) -> None:
         await db.commit()
 
 
+def wall_clock(instant: str, tz: str) -> datetime:
+    """An instant as a clock on the wall in `tz` reads it: "a week later" there is 7 days, even across
+    a daylight-saving change, where in UTC it is an hour more or less."""
+    return datetime.fromisoformat(instant).astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+
+
+def instant_at(wall_clock_time: datetime, tz: str) -> str:
+    """The instant (ISO, with its offset) when the wall clock in `tz` reads `wall_clock_time`."""
+    return wall_clock_time.replace(tzinfo=ZoneInfo(tz)).isoformat()
+
+
 def told(recorder: "Recorder", kind: str) -> list:
     return [n for n in recorder.delivered if n.kind == kind]
 
 
 def check_readiness_summary(text: str, entries: list[dict]) -> None:
-    """An instructor's readiness mail counts and names the ready learners, then the others with what they miss."""
-    ready_part, _, not_ready_part = text.partition("Not ready")
-    assert f"Ready ({sum(e['ready'] for e in entries)})" in ready_part
-    assert not_ready_part.startswith(f" ({sum(not e['ready'] for e in entries)})")
-    for entry in entries:
-        assert (entry["learner"]["name"] in ready_part) is entry["ready"]
-        assert (f"{entry['learner']['name']}: missing Pre-work" in not_ready_part) is (not entry["ready"])
+    """An instructor's readiness mail counts and lists the ready learners, then the others with what they
+    miss, each on a line of their own (compared whole, so "Learner 1" is not found in "Learner 15")."""
+    ready = sorted(f"- {e['learner']['name']}" for e in entries if e["ready"])
+    not_ready = sorted(f"- {e['learner']['name']}: missing Pre-work" for e in entries if not e["ready"])
+    _, ready_heading, rest = text.partition(f"\nReady ({len(ready)}):\n")
+    ready_part, not_ready_heading, not_ready_part = rest.partition(f"\nNot ready ({len(not_ready)}):\n")
+    assert ready_heading and not_ready_heading, text
+    assert sorted(line for line in ready_part.splitlines() if line) == (ready or ["- nobody yet"])
+    assert sorted(line for line in not_ready_part.splitlines() if line) == (not_ready or ["- nobody"])

@@ -1,18 +1,26 @@
 """Blended programs end to end through GraphQL over HTTP."""
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import event
+import httpx
+from sqlalchemy import event, select
 
+from podium.core.instants import utc_now
+from podium.core.models import OutboxMessage
+from podium.core.settings import Settings
+from podium.server.app import create_app
 from tests.server import graph as g
+from tests.server.conftest import ADMIN_TOKEN, Api, StoryPlugins
+from tests.server import programs_world as w
 
 CREATE = """mutation($i: CreateProgramInput!) { createProgram(input: $i) {
   program { id title template { key } course { id } stages { key kind title opensAt dueAt session { id } lmsActivityRef } }
   placements { learner { id } session { id } status waitlistPosition }
   waitlisted { learner { id } session { id } waitlistPosition }
   errors { code field message } } }"""
-SESSION = """query($id: ID!) { node(id: $id) { ... on Session { seatsTaken waitlistCount
+SESSION = """query($id: ID!) { node(id: $id) { ... on Session { timezone seatsTaken waitlistCount
   enrollments(status: WAITLISTED, first: 100) { totalCount edges { node { learner { id } waitlistPosition } } } } } }"""
 PROGRAM = """query($id: ID!) { node(id: $id) { ... on Program { id stages { key opensAt dueAt }
   journeys(first: 100) { totalCount edges { node { learner { id } completed stages { stage { key } status } } } } } } }"""
@@ -66,6 +74,43 @@ async def test_templates_built_in_and_a_coordinators_own(api):
     assert [t["key"] for t in (await api.data(TEMPLATES))["programTemplates"]][-1] == "read-first"
 
 
+async def test_a_program_from_an_admins_own_template_follows_its_stages(api):
+    admin = await g.token(api, await g.person(api), "ADMIN")
+    stages = [{"key": "read", "kind": "SELF_PACED", "title": "Read the manual", "offsetDays": -3, "windowDays": 2},
+              {"key": "day", "kind": "LIVE", "title": "Hands-on day", "offsetDays": 0},
+              {"key": "quiz", "kind": "ASSESSMENT", "title": "Quiz", "offsetDays": 2, "windowDays": 5},
+              {"key": "extra", "kind": "SELF_PACED", "title": "Further reading", "offsetDays": 2, "required": False}]
+    made = (await api.data(NEW_TEMPLATE, {"i": {"key": "hands-on", "name": "Hands-on", "stages": stages}},
+                           token=admin))["createProgramTemplate"]
+    assert made["errors"] == []
+    learner = await g.token(api, await g.person(api), "LEARNER")
+    refused = (await api.data(NEW_TEMPLATE, {"i": {"key": "mine", "name": "Mine", "stages": stages}},
+                              token=learner))["createProgramTemplate"]
+    assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+
+    course, sessions, learners = await _world(api, 3, capacities=(10,))
+    payload = await _create(api, course, sessions, learners, template="hands-on")
+    assert payload["errors"] == [] and payload["program"]["template"] == {"key": "hands-on"}
+    program = payload["program"]
+    tz = (await api.data(SESSION, {"id": sessions[0]}))["node"]["timezone"]
+    day = {s["key"]: s for s in program["stages"]}["day"]
+    starts = w.wall_clock(day["opensAt"], tz)
+
+    def local(value: str | None):
+        return value and w.wall_clock(value, tz) - starts
+
+    assert [(s["key"], s["kind"], s["title"], local(s["opensAt"]), local(s["dueAt"])) for s in program["stages"]] == [
+        ("read", "SELF_PACED", "Read the manual", timedelta(days=-3), timedelta(days=-1)),
+        ("day", "LIVE", "Hands-on day", timedelta(0), timedelta(hours=2)),
+        ("quiz", "ASSESSMENT", "Quiz", timedelta(days=2), timedelta(days=7)),
+        ("extra", "SELF_PACED", "Further reading", timedelta(days=2), timedelta(days=9))]
+    assert day["session"] == {"id": sessions[0]}
+    journeys = (await api.data(PROGRAM, {"id": program["id"]}))["node"]["journeys"]
+    assert journeys["totalCount"] == 3
+    assert {tuple(s["stage"]["key"] for s in e["node"]["stages"]) for e in journeys["edges"]} == {
+        ("read", "day", "quiz", "extra")}
+
+
 async def test_sandwich_for_30_over_two_sessions_of_15_places_everyone(api):
     course, sessions, learners = await _world(api, 30)
     payload = await _create(api, course, sessions, learners)
@@ -105,15 +150,16 @@ async def test_rescheduling_the_first_session_by_a_week_moves_the_prework_by_a_w
     course, sessions, learners = await _world(api, 4)
     payload = await _create(api, course, sessions, learners)
     before = {s["key"]: s for s in payload["program"]["stages"]}
-    starts = datetime.fromisoformat(before["live-1"]["opensAt"])
+    tz = (await api.data(SESSION, {"id": sessions[0]}))["node"]["timezone"]
+    starts = w.wall_clock(before["live-1"]["opensAt"], tz)
     moved = await api.data(RESCHEDULE, {"i": {"sessionId": sessions[0],
-                                              "startsAt": (starts + timedelta(days=7)).isoformat(),
-                                              "endsAt": (starts + timedelta(days=7, hours=2)).isoformat()}})
+                                              "startsAt": w.instant_at(starts + timedelta(days=7), tz),
+                                              "endsAt": w.instant_at(starts + timedelta(days=7, hours=2), tz)}})
     assert moved["rescheduleSession"]["errors"] == []
     after = {s["key"]: s for s in (await api.data(PROGRAM, {"id": payload["program"]["id"]}))["node"]["stages"]}
     for when in ("opensAt", "dueAt"):
-        assert datetime.fromisoformat(after["prework"][when]) - datetime.fromisoformat(before["prework"][when]) \
-            == timedelta(days=7)
+        assert w.wall_clock(after["prework"][when], tz) - w.wall_clock(before["prework"][when], tz) \
+            == timedelta(days=7), "a week later on the session's local clock, whatever the date"
     assert (after["live-2"]["opensAt"], after["live-2"]["dueAt"]) == (before["live-2"]["opensAt"],
                                                                      before["live-2"]["dueAt"]), "not the anchor"
 
@@ -201,3 +247,71 @@ async def test_a_journeys_page_costs_the_same_statements_for_5_and_60_learners(a
 
     few, many = await statements(5), await statements(60)
     assert many <= few <= 22, (few, many)   # 60 learners in one page cost no more than 5
+
+
+@contextlib.asynccontextmanager
+async def _app_with(database_url: str, **notices):
+    """The app run with its own notice settings (plugins started, the outbox left to hold what is queued)."""
+    lms = StoryPlugins()
+    app = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN, **notices),
+                     extra_plugins=[("story", lms)])
+    await app.state.podium.plugins.start()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
+        yield Api(client), app.state.podium.sessions
+    await app.state.podium.plugins.stop()
+    await app.state.podium.engine.dispose()
+
+
+async def _queued(sessions, topic: str) -> list[OutboxMessage]:
+    async with sessions() as db:
+        return list((await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == topic)
+                                      .order_by(OutboxMessage.id))).all())
+
+
+async def _flipped_program_queued(api, sessions) -> tuple[str, datetime, datetime, datetime]:
+    """A flipped program with its LMS on a session five days away; the session, its start, and the
+    moments just before and after the program was created."""
+    course = await g.course(api)
+    session = await g.session(api, course, [await g.instructor(api)], capacity=5, starts_at=g.at(days=5))
+    learners = [await g.person(api) for _ in range(2)]
+    before = utc_now()
+    created = await _create(api, course, [session], learners, template="flipped", lmsCourseRef="course-1",
+                            lmsConnector="testlms")
+    assert created["errors"] == []
+    return session, g.at(days=5), before, utc_now()
+
+
+async def test_the_apps_settings_say_when_summaries_reminders_and_syncs_are_queued(database_url):
+    async with _app_with(database_url, readiness_notice_hours=5, prework_reminder_days=2,
+                         program_sync_hours=1) as (api, sessions):
+        session, starts, before, after = await _flipped_program_queued(api, sessions)
+        (summary,) = await _queued(sessions, "program.send_readiness")
+        (reminder,) = await _queued(sessions, "program.send_prework_reminders")
+        assert summary.deliver_after == starts - timedelta(hours=5), "5 hours before, not the default 24"
+        assert reminder.deliver_after == starts - timedelta(days=2), "2 days before, not the default 3"
+        (sync,) = await _queued(sessions, "program.sync")
+        assert before + timedelta(hours=1) <= sync.deliver_after <= after + timedelta(hours=1), "hourly, not 6-hourly"
+
+        tz = (await api.data(SESSION, {"id": session}))["node"]["timezone"]
+        moved_to = w.wall_clock(starts.isoformat(), tz) + timedelta(days=1)
+        moved = await api.data(RESCHEDULE, {"i": {"sessionId": session, "startsAt": w.instant_at(moved_to, tz),
+                                                  "endsAt": w.instant_at(moved_to + timedelta(hours=1), tz)}})
+        assert moved["rescheduleSession"]["errors"] == []
+        new_start = datetime.fromisoformat(moved["rescheduleSession"]["session"]["startsAt"])
+        assert [m.deliver_after for m in await _queued(sessions, "program.send_readiness")] == [
+            starts - timedelta(hours=5), new_start - timedelta(hours=5)]
+        assert [m.deliver_after for m in await _queued(sessions, "program.send_prework_reminders")] == [
+            starts - timedelta(days=2), new_start - timedelta(days=2)]
+
+
+async def test_zero_turns_summaries_reminders_and_syncs_off(database_url):
+    async with _app_with(database_url, readiness_notice_hours=0, prework_reminder_days=0,
+                         program_sync_hours=0) as (api, sessions):
+        session, starts, _, _ = await _flipped_program_queued(api, sessions)
+        moved = await api.data(RESCHEDULE, {"i": {"sessionId": session,
+                                                  "startsAt": (starts + timedelta(hours=3)).isoformat(),
+                                                  "endsAt": (starts + timedelta(hours=4)).isoformat()}})
+        assert moved["rescheduleSession"]["errors"] == []
+        for topic in ("program.send_readiness", "program.send_prework_reminders", "program.sync"):
+            assert await _queued(sessions, topic) == [], topic
+        assert len(await _queued(sessions, "program.lms_enrol")) == 2, "the program's other work is still queued"

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from podium.core import hookimpl
+from podium.core.instants import utc_now
 from podium.server.app import create_app
 from tests.dispatching import eventually, settings_from
 from tests.live_server import serve
@@ -17,7 +18,7 @@ from tests.server import programs_world as w
 from tests.server.conftest import ADMIN_TOKEN, Api
 
 REINFORCEMENT = ("reinforce-1", "reinforce-7", "reinforce-30", "assessment")
-SESSION_TIMES = """query($id: ID!) { node(id: $id) { ... on Session { startsAt endsAt seatsTaken waitlistCount
+SESSION_TIMES = """query($id: ID!) { node(id: $id) { ... on Session { timezone startsAt endsAt seatsTaken waitlistCount
   enrollments(status: WAITLISTED, first: 100) { edges { node { learner { id } waitlistPosition } } } } } }"""
 STAGES = """query($p: ID!) { node(id: $p) { ... on Program { stages { key opensAt dueAt } } } }"""
 RESCHEDULE = """mutation($i: RescheduleSessionInput!) { rescheduleSession(input: $i) { errors { code message } } }"""
@@ -109,24 +110,23 @@ async def test_sandwich_for_30_in_moodle_readiness_attendance_and_certification(
     present, absent = learners[:10], learners[10]
     records = [{"enrollmentId": enrollment_of[lid], "status": "PRESENT"} for lid in present]
     records.append({"enrollmentId": enrollment_of[absent], "status": "ABSENT"})
+    attendance_from = utc_now()
     assert (await api.data(w.ATTEND, {"i": {"sessionId": live[0], "records": records}}))["recordAttendance"]["errors"] == []
+    attendance_to = utc_now()
     await eventually(lambda: all((cmids["live"], users[emails[i]]) in moodle.states for i in range(11)),
                      what="attendance pushed to the Moodle activity of the live session")
     assert moodle.states[(cmids["live"], users[emails[0]])]["state"] == 1
     assert moodle.states[(cmids["live"], users[emails[10]])]["state"] == 0
 
-    finished = prework_done + 3600
     for email in emails[:11]:
-        moodle.complete(cmids["prework"], users[email], prework_done)
-        for key in REINFORCEMENT:
-            moodle.complete(cmids[key], users[email], finished)
+        for key in ("prework",) + REINFORCEMENT:
+            moodle.complete(cmids[key], users[email], prework_done)
     synced = (await api.data(w.SYNC, {"i": {"programId": program}}))["syncProgramProgress"]
     assert sorted(c["person"]["id"] for c in synced["certified"]) == sorted(present)
-    session_one = (await api.data(SESSION_TIMES, {"id": live[0]}))["node"]
-    completed_at = max(datetime.fromtimestamp(finished, timezone.utc), datetime.fromisoformat(session_one["endsAt"]))
     for cert in synced["certified"]:
-        assert datetime.fromisoformat(cert["issuedAt"]) == completed_at
-        assert datetime.fromisoformat(cert["expiresAt"]) == completed_at + timedelta(days=365)
+        issued = datetime.fromisoformat(cert["issuedAt"])
+        assert attendance_from <= issued <= attendance_to, "the attendance, recorded before the session's end"
+        assert datetime.fromisoformat(cert["expiresAt"]) == issued + timedelta(days=365)
         assert cert["course"] == {"id": course}
 
     journeys = {e["node"]["learner"]["id"]: e["node"]
@@ -155,14 +155,15 @@ async def test_cohort_of_40_waitlists_10_and_rescheduling_moves_the_prework(worl
 
     program = created["program"]["id"]
     before = {s["key"]: s for s in (await api.data(STAGES, {"p": program}))["node"]["stages"]}
-    starts, ends = (datetime.fromisoformat(first[k]) for k in ("startsAt", "endsAt"))
-    moved = await api.data(RESCHEDULE, {"i": {"sessionId": live[0], "startsAt": (starts + timedelta(days=7)).isoformat(),
-                                              "endsAt": (ends + timedelta(days=7)).isoformat()}})
+    tz = first["timezone"]
+    starts, ends = (w.wall_clock(first[k], tz) for k in ("startsAt", "endsAt"))
+    moved = await api.data(RESCHEDULE, {"i": {"sessionId": live[0], "startsAt": w.instant_at(starts + timedelta(days=7), tz),
+                                              "endsAt": w.instant_at(ends + timedelta(days=7), tz)}})
     assert moved["rescheduleSession"]["errors"] == []
     after = {s["key"]: s for s in (await api.data(STAGES, {"p": program}))["node"]["stages"]}
     for when in ("opensAt", "dueAt"):
-        assert datetime.fromisoformat(after["prework"][when]) == datetime.fromisoformat(before["prework"][when]) \
-            + timedelta(days=7)
+        assert w.wall_clock(after["prework"][when], tz) - w.wall_clock(before["prework"][when], tz) \
+            == timedelta(days=7), "a week later on the session's local clock, whatever the date"
     told = await eventually(lambda: len(w.told(recorder, "program.rescheduled")) == 40 and
                             w.told(recorder, "program.rescheduled"), what="every learner told of the new due dates")
     assert sorted(n.to for n in told) == sorted(emails)

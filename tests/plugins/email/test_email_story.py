@@ -11,6 +11,7 @@ import pytest
 from podium.core.db import changing
 from podium.core.services import enrollment as enrolment_service
 from podium.core.services import scheduling
+from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN
 from tests.dispatching import dispatching, eventually, settings_from
@@ -90,7 +91,7 @@ async def test_the_story_by_mail(sessions, mail_server):
 
         moved = starts + timedelta(days=1, hours=2)
         async with sessions() as db, changing(db):
-            await scheduling.reschedule_session(db, ADMIN, s.id, moved, moved + timedelta(hours=2))
+            await scheduling.reschedule_session(db, ADMIN, s.id, moved, moved + timedelta(hours=2), settings=Settings())
         expected += 2  # Bo and the instructor; Ada has cancelled
         mails = await arrived(expected)
         assert sorted(m.rcpt_tos[0] for m in mails[-2:]) == ["bo@example.com", "lead@example.com"]

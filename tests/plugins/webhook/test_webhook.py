@@ -16,6 +16,7 @@ from podium.core.plugin_settings import PluginSettingsError
 from podium.core.plugins import load_plugins
 from podium.core.services import attendance, scheduling
 from podium.core.services import enrollment as enrolment_service
+from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN
 from tests.dispatching import dispatching, eventually, outbox_rows, settings_from
@@ -64,7 +65,8 @@ async def test_every_event_signed_and_in_commit_order_per_session(sessions, rece
                 Enrollment.status == EnrollmentStatus.ENROLLED).limit(1))
             await enrolment_service.cancel_enrollment(db, ADMIN, first)
         async with sessions() as db, changing(db):
-            await scheduling.reschedule_session(db, ADMIN, ids[1], b.soon(days=9), b.soon(days=9) + timedelta(hours=2))
+            await scheduling.reschedule_session(db, ADMIN, ids[1], b.soon(days=9), b.soon(days=9) + timedelta(hours=2),
+                                                settings=Settings())
         async with sessions() as db, changing(db):
             await scheduling.cancel_session(db, ADMIN, ids[2], reason="venue flooded")
         async with sessions() as db, changing(db):

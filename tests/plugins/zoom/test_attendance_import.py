@@ -18,6 +18,7 @@ from podium.core.services.meetings import import_meeting_attendance, sync_meetin
 from tests import builders as b
 from podium.plugins.zoom.client import ZoomClient
 from podium.plugins.zoom.provider import ZoomProvider
+from podium.core.settings import Settings
 from tests.builders import ADMIN
 from tests.plugins.zoom.conftest import settings_for
 
@@ -137,7 +138,7 @@ async def test_no_report_after_the_end_means_nobody_came_and_a_manual_record_sti
     await sync_meeting(sessions, zoom_provider, s.id, ZOOM)
     ended = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=16)   # the report was due at +15
     async with sessions() as db, changing(db):
-        await scheduling.reschedule_session(db, ADMIN, s.id, ended - timedelta(minutes=60), ended)
+        await scheduling.reschedule_session(db, ADMIN, s.id, ended - timedelta(minutes=60), ended, settings=Settings())
         await record_attendance(db, ADMIN, s.id, [AttendanceRecord(enrolled[0], AttendanceStatus.EXCUSED)])
 
     result = await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM)   # Zoom answers 404, code 3001
@@ -160,7 +161,7 @@ async def test_the_report_delay_is_a_setting(sessions, fake_zoom):
         # 20 minutes after the end there is no report yet and none is due: nothing is recorded, it is asked again
         async with sessions() as db, changing(db):
             ended = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=20)
-            await scheduling.reschedule_session(db, ADMIN, s.id, ended - timedelta(hours=1), ended)
+            await scheduling.reschedule_session(db, ADMIN, s.id, ended - timedelta(hours=1), ended, settings=Settings())
         try:
             await import_meeting_attendance(sessions, provider, s.id, ZOOM)
         except NoParticipantsReport:

@@ -11,6 +11,7 @@ from podium.core.models import AuditEntry, DeliveryMode, MeetingStatus, Session
 from podium.core.services import meetings, scheduling
 from podium.plugins.zoom.client import ZoomClient
 from podium.plugins.zoom.provider import ZoomProvider
+from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN
 from tests.plugins.zoom.conftest import settings_for
@@ -46,7 +47,8 @@ async def test_a_meeting_is_made_updated_and_deleted_with_its_session(sessions, 
 
     new_start = s.starts_at + timedelta(days=1, hours=2)
     async with sessions() as db, changing(db):
-        await scheduling.reschedule_session(db, ADMIN, s.id, new_start, new_start + timedelta(minutes=90))
+        await scheduling.reschedule_session(db, ADMIN, s.id, new_start, new_start + timedelta(minutes=90),
+                                            settings=Settings())
     await meetings.sync_meeting(sessions, zoom_provider, s.id, ZOOM)
 
     seen = fake_zoom.meetings[int(external_id)]

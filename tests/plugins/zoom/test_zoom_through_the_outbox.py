@@ -11,6 +11,7 @@ from podium.core.models import Attendance, AttendanceStatus, Enrollment, Meeting
 from podium.core.plugins import load_plugins
 from podium.core.services import enrollment as enrollment_service
 from podium.core.services import meetings, scheduling
+from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN
 from tests.dispatching import dispatching, eventually, outbox_rows, settings_from
@@ -75,7 +76,8 @@ async def test_schedule_enrol_reschedule_cancel(sessions, fake_zoom):
 
         moved = s.starts_at + timedelta(days=2)
         async with sessions() as db, changing(db):
-            await scheduling.reschedule_session(db, ADMIN, s.id, moved, moved + timedelta(minutes=45))
+            await scheduling.reschedule_session(db, ADMIN, s.id, moved, moved + timedelta(minutes=45),
+                                                settings=Settings())
         await eventually(lambda: fake_zoom.meetings[int(external_id)]["duration"] == 45, what="Zoom updated")
         assert fake_zoom.meetings[int(external_id)]["start_time"] == moved.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -122,7 +124,7 @@ async def test_when_every_retry_fails_the_meeting_is_failed_with_a_reason_and_a_
         fake_zoom.outage_until = 0        # Zoom is back; moving the session asks again
         moved = s.starts_at + timedelta(hours=3)
         async with sessions() as db, changing(db):
-            await scheduling.reschedule_session(db, ADMIN, s.id, moved, moved + timedelta(hours=1))
+            await scheduling.reschedule_session(db, ADMIN, s.id, moved, moved + timedelta(hours=1), settings=Settings())
         assert (await meeting_of(sessions, s.id))[0] is MeetingStatus.PENDING
         await eventually(status_is(sessions, s.id, MeetingStatus.READY), what="READY after the reschedule")
     assert len(fake_zoom.meetings) == 1
@@ -140,7 +142,8 @@ async def test_a_meeting_nobody_joined_is_settled_by_the_poll_not_retried(sessio
         await eventually(status_is(sessions, s.id, MeetingStatus.READY), what="the meeting READY")
         ended = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
         async with sessions() as db, changing(db):      # the session is over; with no delay its poll is due at once
-            await scheduling.reschedule_session(db, ADMIN, s.id, ended - timedelta(minutes=60), ended)
+            await scheduling.reschedule_session(db, ADMIN, s.id, ended - timedelta(minutes=60), ended,
+                                                settings=Settings())
 
         async def recorded():
             async with sessions() as db:
