@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from podium.core.db import changing, is_sqlite
+from podium.core.db import changing
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.models import AuditEntry, Booking, DeliveryMode, Session
 from podium.core.services import scheduling
@@ -90,10 +90,9 @@ async def test_buffers_count_and_cancelled_sessions_hold_nothing(sessions):
     assert set(active) == {again.id}
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # the exclusion constraint is PostgreSQL's
 async def test_the_postgresql_backstop_names_the_clash(sessions, engine, monkeypatch):
     """When the check misses a clash, the exclusion constraint refuses it, with the same names and conflicts."""
-    if is_sqlite(engine):
-        pytest.skip("the exclusion constraint is PostgreSQL's")
     course = await b.course(sessions)
     lead = await b.instructor(sessions)
     start = soon()
@@ -111,7 +110,7 @@ async def test_the_postgresql_backstop_names_the_clash(sessions, engine, monkeyp
     async def reschedule_afternoon():
         async with sessions() as db, changing(db):
             await scheduling.reschedule_session(db, ADMIN, afternoon.id, start + timedelta(minutes=30),
-                                                start + timedelta(minutes=90))
+                                                start + timedelta(minutes=90), settings=Settings())
 
     for attempt in (lambda: b.session(sessions, course_id=course.id, instructor_ids=[lead.id],
                                       starts_at=start + timedelta(minutes=30)), reschedule_afternoon):
