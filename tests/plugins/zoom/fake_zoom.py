@@ -44,6 +44,7 @@ class FakeZoom:
     meetings: dict[int, dict[str, Any]] = field(default_factory=dict)
     registrants: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     reports: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    oauth_rate_limited: int = 0            # the next N token requests are answered 429 with Retry-After
     tokens: dict[str, float] = field(default_factory=dict)
     token_requests: int = 0
     refused: int = 0                       # requests answered 429/5xx by the outage
@@ -108,6 +109,10 @@ def create_app(zoom: FakeZoom) -> Starlette:
         if params.get("account_id") != ACCOUNT_ID:
             return JSONResponse({"reason": "Invalid account_id", "error": "invalid_request"}, status_code=400)
         zoom.token_requests += 1
+        if zoom.oauth_rate_limited > 0:
+            zoom.oauth_rate_limited -= 1
+            return JSONResponse({"reason": "Too many requests", "error": "too_many_requests"}, status_code=429,
+                                headers={"Retry-After": "3"})
         token = secrets.token_urlsafe(24)
         zoom.tokens[token] = time.monotonic() + zoom.token_lifetime
         return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": zoom.token_lifetime,
