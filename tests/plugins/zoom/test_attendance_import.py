@@ -208,3 +208,30 @@ async def test_the_thresholds_are_settings(sessions, fake_zoom, zoom_provider):
         "bob": AttendanceStatus.PRESENT,       # 25 minutes late is within 30
         "cara": AttendanceStatus.PRESENT,      # leaving 30 minutes early is within 40
         "dan": AttendanceStatus.ABSENT}        # 66 of 120 minutes is under 60 %
+
+
+async def test_unmatched_dial_ins_with_the_same_name_are_told_apart_by_zoom_s_ids(sessions, fake_zoom, zoom_provider):
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], minutes=120)
+    await sync_meeting(sessions, zoom_provider, s.id, ZOOM)
+    async with sessions() as db:
+        meeting = int((await db.get(Session, s.id)).meeting_external_id)
+    row = lambda user_id, name, joined, left: {  # noqa: E731 - a dial-in: no email, no Zoom account, no registration
+        "id": "", "user_id": user_id, "name": name, "user_email": "", "registrant_id": "",
+        "join_time": _at(s.starts_at, joined), "leave_time": _at(s.starts_at, left), "duration": (left - joined) * 60}
+    fake_zoom.reports[meeting] = [
+        row("16778240", "Dial-in user", 0, 30),
+        row("16779264", "Dial-in user", 0, 100),     # someone else on another phone line
+        row("16778240", "Dial-in user", 40, 60),     # the first caller again
+        row("", "Front desk", 0, 10),                # no id at all: only the name tells
+        row("", "Front desk", 20, 30),
+    ]
+
+    result = await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM)
+
+    async with sessions() as db:
+        unmatched = (await db.scalars(select(UnmatchedParticipant).where(UnmatchedParticipant.session_id == s.id))).all()
+    assert result.unmatched == 3
+    assert sorted((u.name, u.minutes_attended) for u in unmatched) == \
+        [("Dial-in user", 50), ("Dial-in user", 100), ("Front desk", 20)]
