@@ -70,6 +70,7 @@ class ParticipantSegment:
     registrant_id: str | None
     joined_at: datetime
     left_at: datetime
+    participant_id: str | None = None     # the provider's own id of who joined, when it has one
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,17 @@ def classify(presence: Presence | None, starts_at: datetime, ends_at: datetime,
     return AttendanceStatus.PRESENT, minutes
 
 
+def _stranger_key(segment: ParticipantSegment, email: str | None) -> str:
+    """Two dial-ins with the same name (or none) are two people unless the provider says they are one."""
+    if email:
+        return email
+    if segment.registrant_id:
+        return f"registrant:{segment.registrant_id}"
+    if segment.participant_id:
+        return f"participant:{segment.participant_id}"
+    return f"name:{(segment.name or '').strip().lower()}"
+
+
 @dataclass(frozen=True)
 class ImportResult:
     recorded: int
@@ -70,7 +81,8 @@ async def import_attendance(db: AsyncSession, actor: Actor, session_id: int, sou
                             segments: list[ParticipantSegment], rules: AttendanceRules) -> ImportResult:
     """Turn a participants report into attendance of every enrolled learner; list who matched no one.
 
-    Matching is by registrant id first, then by email. A re-import replaces the earlier automatic result.
+    Matching is by registrant id first, then by email. Whoever matched no one is told apart by email, then by
+    the provider's ids, and only by name when it has none. A re-import replaces the earlier automatic result.
     """
     session = await lock_session(db, session_id)
     roster = (await db.execute(
@@ -96,7 +108,7 @@ async def import_attendance(db: AsyncSession, actor: Actor, session_id: int, sou
         if enrollment_id is not None:
             presence = present.setdefault(enrollment_id, Presence())
         else:
-            presence = strangers.setdefault(email or f"name:{(segment.name or '').strip().lower()}", Presence())
+            presence = strangers.setdefault(_stranger_key(segment, email), Presence())
         presence.name = presence.name or segment.name
         presence.email = presence.email or email
         presence.spans.append((segment.joined_at, segment.left_at))

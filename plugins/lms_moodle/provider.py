@@ -40,8 +40,13 @@ class MoodleConnector:
         self._course_ids: dict[str, int] = {}
 
     async def find_user(self, email: str) -> str | None:
-        users = await self.client.call("core_user_get_users_by_field", field="email",
-                                       values=[email.strip().lower()])
+        """The exact address first; then any case of it, since Moodle on PostgreSQL compares emails exactly."""
+        email = email.strip()
+        users = await self.client.call("core_user_get_users_by_field", field="email", values=[email])
+        if not users:
+            found = await self.client.call("core_user_get_users", criteria=[{"key": "email", "value": email}])
+            # A case-insensitive LIKE, where _ and % are wildcards: keep only the same address.
+            users = [u for u in found.get("users", []) if str(u.get("email", "")).casefold() == email.casefold()]
         return str(users[0]["id"]) if users else None
 
     async def enrol(self, course_ref: str, user_ref: str) -> None:

@@ -40,11 +40,13 @@ class ZoomAmbiguous(ZoomUnavailable):
 
 class ZoomClient:
     def __init__(self, settings: ZoomSettings, transport: httpx.AsyncBaseTransport | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self._http = httpx.AsyncClient(transport=transport, timeout=settings.timeout_seconds,
                                        headers={"User-Agent": "podium-zoom"})
         self._sleep = sleep
+        self._clock = clock                # when the token expires; tests move it forward
         self._token: str | None = None
         self._token_expires_at = 0.0
         self._token_lock = asyncio.Lock()
@@ -57,7 +59,7 @@ class ZoomClient:
     async def _access_token(self, stale: str | None = None) -> str:
         """A cached token, renewed before expiry, or at once when `stale` (the one Zoom refused) is current."""
         async with self._token_lock:
-            fresh = self._token is not None and time.monotonic() < self._token_expires_at - TOKEN_RENEW_MARGIN_SECONDS
+            fresh = self._token is not None and self._clock() < self._token_expires_at - TOKEN_RENEW_MARGIN_SECONDS
             if fresh and self._token != stale:
                 return self._token
             s = self.settings
@@ -67,18 +69,18 @@ class ZoomClient:
                         f"{s.oauth_base}/oauth/token", auth=(s.client_id, s.client_secret),
                         data={"grant_type": "account_credentials", "account_id": s.account_id})
                 except httpx.TransportError as exc:
-                    error: str = f"{type(exc).__name__}"
+                    error, response = f"{type(exc).__name__}", None
                 else:
                     if response.status_code == 200:
                         body = response.json()
                         self._token = body["access_token"]
-                        self._token_expires_at = time.monotonic() + float(body.get("expires_in", 3600))
+                        self._token_expires_at = self._clock() + float(body.get("expires_in", 3600))
                         return self._token
                     if response.status_code != 429 and response.status_code < 500:
                         raise ZoomError(response.status_code, None, _oauth_reason(response))
                     error = f"HTTP {response.status_code}"
                 if attempt < s.max_retries:
-                    await self.pause(attempt)
+                    await self.pause(attempt, response)
             raise ZoomUnavailable(f"Zoom OAuth did not answer ({error})")
 
     # --- requests --------------------------------------------------------------------------
@@ -93,9 +95,9 @@ class ZoomClient:
         base = self.settings.backoff_seconds * (2 ** attempt)
         return base + random.uniform(0, base / 2)
 
-    async def pause(self, attempt: int) -> None:
-        """Wait before retry number `attempt` (exponential, with jitter)."""
-        await self._sleep(self._backoff(attempt, None))
+    async def pause(self, attempt: int, response: httpx.Response | None = None) -> None:
+        """Wait before retry number `attempt` (exponential, with jitter); the response's Retry-After wins."""
+        await self._sleep(self._backoff(attempt, response))
 
     async def _call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                     idempotent: bool = True) -> httpx.Response:

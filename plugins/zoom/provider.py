@@ -107,5 +107,6 @@ class ZoomProvider:
             segments.append(ParticipantSegment(
                 name=row.get("name") or None, email=(row.get("user_email") or "").strip().lower() or None,
                 registrant_id=row.get("registrant_id") or None,
-                joined_at=_parse_time(row["join_time"]), left_at=_parse_time(row["leave_time"])))
+                joined_at=_parse_time(row["join_time"]), left_at=_parse_time(row["leave_time"]),
+                participant_id=str(row.get("id") or row.get("user_id") or "") or None))
         return segments

@@ -108,10 +108,26 @@ class FakeMoodle:
 
     # --- web service functions ------------------------------------------------------------
     def core_user_get_users_by_field(self, p: dict[str, Any]) -> Any:
+        """`field IN (values)` in SQL: exact, so case-sensitive on PostgreSQL (as here); MySQL's collation is not."""
         if p.get("field") not in {"id", "idnumber", "username", "email"}:
             raise invalid_parameter("Missing required key in single structure: field")
-        values = {str(v).lower() for v in p.get("values") or []}
-        return [u for u in self.users.values() if str(u[p["field"]]).lower() in values]
+        values = {str(v) for v in p.get("values") or []}
+        return [u for u in self.users.values() if str(u[p["field"]]) in values]
+
+    def core_user_get_users(self, p: dict[str, Any]) -> Any:
+        """An email criterion is a case-insensitive SQL LIKE, so % and _ are wildcards; other keys are left out."""
+        criteria = p.get("criteria")
+        if not isinstance(criteria, list):
+            raise invalid_parameter("Missing required key in single structure: criteria")
+        found, warnings = list(self.users.values()), []
+        for criterion in criteria:
+            if criterion.get("key") != "email":
+                warnings.append({"item": criterion.get("key"), "warningcode": "invalidfieldparameter",
+                                 "message": "The search key is not supported by this fake"})
+                continue
+            like = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in criterion.get("value", ""))
+            found = [u for u in found if re.fullmatch(like, u["email"], re.IGNORECASE)]
+        return {"users": found, "warnings": warnings}
 
     def enrol_manual_enrol_users(self, p: dict[str, Any]) -> Any:
         enrolments = p.get("enrolments")
@@ -208,7 +224,7 @@ class FakeMoodle:
         return [{"id": 1, "name": "General", "visible": 1, "summary": "", "summaryformat": 1, "section": 0,
                  "hiddenbynumsections": 0, "uservisible": True, "modules": modules}]
 
-    IMPLEMENTED = ("core_user_get_users_by_field", "enrol_manual_enrol_users",
+    IMPLEMENTED = ("core_user_get_users_by_field", "core_user_get_users", "enrol_manual_enrol_users",
                    "core_completion_get_activities_completion_status", "core_completion_get_course_completion_status",
                    "core_completion_override_activity_completion_status", "core_course_get_courses_by_field",
                    "core_course_get_contents")

@@ -46,7 +46,19 @@ async def test_finds_a_learner_by_email_and_enrols_them_as_a_student(moodle):
         "5", str(user), str(course))
     first_lookup = dict(moodle.requests[0])
     assert (first_lookup["wsfunction"], first_lookup["field"], first_lookup["values[0]"]) == (
-        "core_user_get_users_by_field", "email", "ada@example.com")
+        "core_user_get_users_by_field", "email", "Ada@Example.com")
+
+
+async def test_a_moodle_account_is_found_whatever_the_case_of_its_email(moodle):
+    # Moodle compares emails exactly on PostgreSQL: Podium's lower-cased address alone would miss this account.
+    ada = moodle.add_user("Ada@Example.com")
+    moodle.add_user("adaxlovelace@example.com")
+    lms = connector(moodle)
+
+    assert await lms.find_user("ada@example.com") == str(ada)
+    assert await lms.find_user("ada_lovelace@example.com") is None, "_ is a LIKE wildcard, not a match"
+    assert await lms.find_user("  Ada@Example.com ") == str(ada)
+    assert dict(moodle.requests[-1])["wsfunction"] == "core_user_get_users_by_field", "the exact address is enough"
 
 
 async def test_a_course_may_be_named_by_its_short_name(moodle):

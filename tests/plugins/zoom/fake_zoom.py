@@ -1,10 +1,11 @@
 """A fake Zoom: the real endpoints, Server-to-Server OAuth, next_page_token pagination and Zoom's error shapes.
 
 `create_app` is served with tests.live_server.serve on 127.0.0.1. Tests steer it through `FakeZoom`
-(an outage of 429/5xx, a create that is made but answered with an error, expired tokens) and read what it saw.
+(an outage of 429/5xx, a create that is made but answered with an error or too late, expired tokens) and read what it saw.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import secrets
@@ -38,9 +39,12 @@ class FakeZoom:
     outage_seconds: float = 0.0            # answer 429/5xx to the API for this long after `start_outage`
     outage_until: float = 0.0
     made_but_failed: int = 0               # the next N creates make the meeting, then answer 502
+    made_but_late: int = 0                 # the next N creates make the meeting, then answer after `late_seconds`
+    late_seconds: float = 0.0              # set it beyond the client's time-out
     meetings: dict[int, dict[str, Any]] = field(default_factory=dict)
     registrants: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     reports: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    oauth_rate_limited: int = 0            # the next N token requests are answered 429 with Retry-After
     tokens: dict[str, float] = field(default_factory=dict)
     token_requests: int = 0
     refused: int = 0                       # requests answered 429/5xx by the outage
@@ -105,6 +109,10 @@ def create_app(zoom: FakeZoom) -> Starlette:
         if params.get("account_id") != ACCOUNT_ID:
             return JSONResponse({"reason": "Invalid account_id", "error": "invalid_request"}, status_code=400)
         zoom.token_requests += 1
+        if zoom.oauth_rate_limited > 0:
+            zoom.oauth_rate_limited -= 1
+            return JSONResponse({"reason": "Too many requests", "error": "too_many_requests"}, status_code=429,
+                                headers={"Retry-After": "3"})
         token = secrets.token_urlsafe(24)
         zoom.tokens[token] = time.monotonic() + zoom.token_lifetime
         return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": zoom.token_lifetime,
@@ -132,6 +140,9 @@ def create_app(zoom: FakeZoom) -> Starlette:
         if zoom.made_but_failed > 0:
             zoom.made_but_failed -= 1
             return _zoom_error(502, 502, "Bad gateway.")
+        if zoom.made_but_late > 0:
+            zoom.made_but_late -= 1
+            await asyncio.sleep(zoom.late_seconds)
         return JSONResponse(meeting, status_code=201)
 
     async def list_meetings(request: Request) -> Response:

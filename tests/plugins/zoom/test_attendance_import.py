@@ -176,3 +176,63 @@ async def test_the_report_delay_is_a_setting(sessions, fake_zoom):
     assert polls[0].deliver_after == s.ends_at + timedelta(minutes=40)
     assert provider.client._http.is_closed
     assert await _attendance(sessions, s.id) == {}
+
+
+async def test_the_thresholds_are_settings(sessions, fake_zoom, zoom_provider):
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], minutes=120)
+    learners = {n: await b.person(sessions, email=f"{n}@example.com") for n in ("bob", "cara", "dan")}
+    for person in learners.values():
+        async with sessions() as db, changing(db):
+            await enrollment_service.enroll(db, ADMIN, s.id, person.id)
+    await sync_meeting(sessions, zoom_provider, s.id, ZOOM)
+    async with sessions() as db:
+        meeting = int((await db.get(Session, s.id)).meeting_external_id)
+    fake_zoom.reports[meeting] = [
+        {"id": "", "name": n, "user_email": f"{n}@example.com", "registrant_id": "", "join_time": _at(s.starts_at, a),
+         "leave_time": _at(s.starts_at, z), "duration": (z - a) * 60}
+        for n, a, z in (("bob", 25, 120), ("cara", 0, 90), ("dan", 0, 66))]
+    statuses = lambda got: {n: got[p.id][0] for n, p in learners.items()}  # noqa: E731
+
+    await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM)
+    assert statuses(await _attendance(sessions, s.id)) == {
+        "bob": AttendanceStatus.LATE, "cara": AttendanceStatus.LEFT_EARLY, "dan": AttendanceStatus.LEFT_EARLY}
+
+    strict = ZoomProvider(ZoomClient(settings_for(fake_zoom.url, late_after_minutes=30, left_early_minutes=40,
+                                                  present_min_percent=60)))
+    try:
+        await import_meeting_attendance(sessions, strict, s.id, ZOOM)   # the same report, other settings
+    finally:
+        await strict.aclose()
+    assert statuses(await _attendance(sessions, s.id)) == {
+        "bob": AttendanceStatus.PRESENT,       # 25 minutes late is within 30
+        "cara": AttendanceStatus.PRESENT,      # leaving 30 minutes early is within 40
+        "dan": AttendanceStatus.ABSENT}        # 66 of 120 minutes is under 60 %
+
+
+async def test_unmatched_dial_ins_with_the_same_name_are_told_apart_by_zoom_s_ids(sessions, fake_zoom, zoom_provider):
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], minutes=120)
+    await sync_meeting(sessions, zoom_provider, s.id, ZOOM)
+    async with sessions() as db:
+        meeting = int((await db.get(Session, s.id)).meeting_external_id)
+    row = lambda user_id, name, joined, left: {  # noqa: E731 - a dial-in: no email, no Zoom account, no registration
+        "id": "", "user_id": user_id, "name": name, "user_email": "", "registrant_id": "",
+        "join_time": _at(s.starts_at, joined), "leave_time": _at(s.starts_at, left), "duration": (left - joined) * 60}
+    fake_zoom.reports[meeting] = [
+        row("16778240", "Dial-in user", 0, 30),
+        row("16779264", "Dial-in user", 0, 100),     # someone else on another phone line
+        row("16778240", "Dial-in user", 40, 60),     # the first caller again
+        row("", "Front desk", 0, 10),                # no id at all: only the name tells
+        row("", "Front desk", 20, 30),
+    ]
+
+    result = await import_meeting_attendance(sessions, zoom_provider, s.id, ZOOM)
+
+    async with sessions() as db:
+        unmatched = (await db.scalars(select(UnmatchedParticipant).where(UnmatchedParticipant.session_id == s.id))).all()
+    assert result.unmatched == 3
+    assert sorted((u.name, u.minutes_attended) for u in unmatched) == \
+        [("Dial-in user", 50), ("Dial-in user", 100), ("Front desk", 20)]

@@ -46,12 +46,40 @@ async def test_an_expired_token_is_renewed_on_a_401(fake_zoom, zoom_provider):
     assert len(fake_zoom.meetings) == 2
 
 
-async def test_a_token_near_its_expiry_is_renewed_before_use(fake_zoom, zoom_provider):
-    fake_zoom.token_lifetime = 200    # inside the renewal margin: never trusted for another call
-    await zoom_provider.create_meeting(spec(1))
-    await zoom_provider.create_meeting(spec(2))
-    assert fake_zoom.token_requests == 2
-    assert fake_zoom.calls("POST", "/v2/users/") == ["/v2/users/me/meetings"] * 2, "no call was refused"
+async def test_a_token_is_reused_within_its_hour_and_renewed_before_it_expires(fake_zoom):
+    fake_zoom.token_lifetime = 3600
+    now = [0.0]
+    client = ZoomClient(settings_for(fake_zoom.url), clock=lambda: now[0])
+    provider = ZoomProvider(client)
+    try:
+        await provider.create_meeting(spec(1))
+        now[0] = 3000
+        await provider.create_meeting(spec(2))
+        assert fake_zoom.token_requests == 1, "still good at +3,000 s"
+        now[0] = 3400
+        await provider.create_meeting(spec(3))
+        assert fake_zoom.token_requests == 2, "renewed before use near its expiry at +3,600 s"
+        now[0] = 3400 + 3000
+        await provider.create_meeting(spec(4))
+        assert fake_zoom.token_requests == 2, "the renewed token counts its hour from its own issue"
+    finally:
+        await client.aclose()
+    assert fake_zoom.calls("POST", "/v2/users/") == ["/v2/users/me/meetings"] * 4, "no call was refused"
+
+
+async def test_an_oauth_429_waits_as_long_as_its_retry_after_says(fake_zoom):
+    waits = []
+
+    async def sleep(seconds):
+        waits.append(seconds)
+    client = ZoomClient(settings_for(fake_zoom.url), sleep=sleep)
+    fake_zoom.oauth_rate_limited = 1
+    try:
+        await ZoomProvider(client).create_meeting(spec(1))
+    finally:
+        await client.aclose()
+    assert waits == [3.0], "Retry-After: 3, not the 0.05 s backoff"
+    assert fake_zoom.token_requests == 2 and len(fake_zoom.meetings) == 1
 
 
 async def test_wrong_credentials_are_a_clear_error(fake_zoom):

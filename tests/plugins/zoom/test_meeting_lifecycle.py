@@ -120,3 +120,19 @@ async def test_an_in_person_session_never_gets_a_meeting(sessions, fake_zoom, zo
     await meetings.sync_meeting(sessions, zoom_provider, s.id, ZOOM)
     assert await _meeting(sessions, s.id) == (None, None, None, None, None)
     assert fake_zoom.log == []
+
+
+async def test_a_create_that_timed_out_after_sending_is_found_not_made_twice(sessions, fake_zoom):
+    s = await _virtual_session(sessions)
+    provider = ZoomProvider(ZoomClient(settings_for(fake_zoom.url, timeout_seconds=1)))
+    fake_zoom.made_but_late, fake_zoom.late_seconds = 1, 4   # made at once, answered after the client gave up
+    try:
+        await meetings.sync_meeting(sessions, provider, s.id, ZOOM)
+    finally:
+        await provider.aclose()
+
+    _, status, join_url, external_id, _ = await _meeting(sessions, s.id)
+    assert status is MeetingStatus.READY
+    assert list(fake_zoom.meetings) == [int(external_id)]
+    assert join_url == fake_zoom.meetings[int(external_id)]["join_url"]
+    assert len(fake_zoom.calls("POST", "/v2/users/me/meetings")) == 1, "the create was not repeated blindly"

@@ -19,7 +19,7 @@ from tests import builders as b
 from tests.builders import ADMIN
 from tests.dispatching import eventually, settings_from
 from tests.plugins.zoom.conftest import WEBHOOK_SECRET
-from tests.plugins.zoom.test_zoom_through_the_outbox import zoom_env
+from tests.plugins.zoom.test_zoom_through_the_outbox import zoom_env, zoom_running
 
 
 def signed(body: dict, secret: str = WEBHOOK_SECRET, at: int | None = None) -> dict:
@@ -30,7 +30,10 @@ def signed(body: dict, secret: str = WEBHOOK_SECRET, at: int | None = None) -> d
 
 
 async def test_meeting_ended_becomes_attendance(database_url, fake_zoom):
-    app = create_app(settings_from({**zoom_env(fake_zoom.url), "PODIUM_DATABASE_URL": database_url}))
+    # The dispatcher runs beside the app only when told below, so what the webhook itself does is seen alone.
+    settings = settings_from({**zoom_env(fake_zoom.url), "PODIUM_DATABASE_URL": database_url,
+                              "PODIUM_OUTBOX_IN_SERVE": "false"})
+    app = create_app(settings)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://podium.test") as http:
         sessions = app.state.podium.sessions
@@ -47,7 +50,8 @@ async def test_meeting_ended_becomes_attendance(database_url, fake_zoom):
             async with sessions() as db:
                 return await db.scalar(select(func.count()).where(
                     Enrollment.session_id == s.id, Enrollment.meeting_registrant_id.is_not(None))) == 2
-        await eventually(registered, what="both learners registered with Zoom")
+        async with zoom_running(sessions, settings):
+            await eventually(registered, what="both learners registered with Zoom")
         async with sessions() as db:
             meeting = int((await db.get(Session, s.id)).meeting_external_id)
             ada_registrant = await db.scalar(select(Enrollment.meeting_registrant_id).where(
@@ -85,6 +89,11 @@ async def test_meeting_ended_becomes_attendance(database_url, fake_zoom):
         first = await http.post("/plugins/zoom/webhook", **signed(ended))
         again = await http.post("/plugins/zoom/webhook", **signed(ended))   # Zoom retries: done once
         assert (first.status_code, first.json(), again.status_code) == (200, {"status": "accepted"}, 200)
+        assert fake_zoom.calls("GET", "/v2/report/") == [], "answered without reading the report"
+        async with sessions() as db:
+            assert await db.scalar(select(func.count()).where(OutboxMessage.topic == "meeting.attendance",
+                                                              OutboxMessage.deliver_after < s.starts_at)) == 1, \
+                "the report's reading is queued in the outbox, once"
 
         async def recorded():
             async with sessions() as db:
@@ -92,8 +101,9 @@ async def test_meeting_ended_becomes_attendance(database_url, fake_zoom):
                                          .join(Attendance, Attendance.enrollment_id == Enrollment.id)
                                          .where(Enrollment.session_id == s.id))).all()
                 return {r.learner_id: (r.status, r.source) for r in rows} if len(rows) == 2 else None
-        assert await eventually(recorded, what="attendance from the report") == {
-            ada.id: (AttendanceStatus.PRESENT, "ZOOM"), bob.id: (AttendanceStatus.LATE, "ZOOM")}
+        async with zoom_running(sessions, settings):
+            assert await eventually(recorded, what="attendance from the report") == {
+                ada.id: (AttendanceStatus.PRESENT, "ZOOM"), bob.id: (AttendanceStatus.LATE, "ZOOM")}
         async with sessions() as db:
             assert (await db.scalars(select(UnmatchedParticipant.name))).all() == ["Who Knows"]
             assert (await db.get(Session, s.id)).meeting_status is MeetingStatus.READY
