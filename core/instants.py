@@ -7,6 +7,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import DomainError, ErrorCode
 
 UTC = timezone.utc
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+"""Instants Podium accepts: wide for any training calendar, narrow enough that a buffer, a reminder
+offset or a timezone shift can never run off the end of Python's years 1 to 9999."""
 
 
 def utc_now() -> datetime:
@@ -14,14 +17,16 @@ def utc_now() -> datetime:
 
 
 def require_aware(value: datetime, field: str) -> datetime:
-    """Refuse an instant without an offset, or one that is not in the years 1 to 9999 in UTC; return it in UTC."""
+    """Refuse an instant without an offset, or one outside the years 1900 to 2999 (UTC); return it in UTC."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise DomainError(ErrorCode.INVALID_TIME_RANGE, "Give the time with an offset, e.g. 2027-03-02T09:00:00+01:00.", field)
     try:
-        return value.astimezone(UTC)
+        instant = value.astimezone(UTC)
     except OverflowError:
-        raise DomainError(ErrorCode.INVALID_TIME_RANGE, f"{field} falls outside the years 1 to 9999 in UTC.",
-                          field) from None
+        instant = None
+    if instant is None or not EARLIEST <= instant < LATEST:
+        raise DomainError(ErrorCode.INVALID_TIME_RANGE, f"{field} falls outside the years 1900 to 2999.", field)
+    return instant
 
 
 def require_range(starts_at: datetime, ends_at: datetime, start_field: str = "startsAt", end_field: str = "endsAt") -> tuple[datetime, datetime]:
