@@ -202,6 +202,7 @@ class Dispatcher:
                 await asyncio.wait(set(self._inflight), timeout=self.settings.outbox_timeout_seconds + 1)
                 for task in self._inflight:
                     task.cancel()
+                await asyncio.gather(*self._inflight, return_exceptions=True)
             try:
                 await self._record_outcomes()
             except Exception:
@@ -228,25 +229,39 @@ class Dispatcher:
 
     # --- claiming -----------------------------------------------------------------------------
 
+    @property
+    def consumer_cap(self) -> int:
+        """Deliveries one consumer may have under way here: fewer than all, so one that hangs leaves room."""
+        return max(1, min(self.settings.outbox_consumer_concurrency, self.settings.outbox_concurrency - 1))
+
     async def claim(self, limit: int) -> list[QueuedMessage]:
+        """Due messages, in turns: each consumer's oldest first, none past `consumer_cap` under way here."""
         now = utc_now()
         async with self.sessions() as db:  # a plain read first: an idle poll takes no write lock
             if await db.scalar(select(OutboxMessage.id).where(
                     OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now).limit(1)) is None:
                 return []
         async with self.sessions() as db, changing(db):
+            target = func.coalesce(OutboxMessage.target, "")
             earlier = aliased(OutboxMessage)
             held_back = exists().where(
                 earlier.status == OutboxStatus.PENDING, earlier.ordering_key == OutboxMessage.ordering_key,
-                earlier.kind == OutboxMessage.kind,
-                func.coalesce(earlier.target, "") == func.coalesce(OutboxMessage.target, ""),
+                earlier.kind == OutboxMessage.kind, func.coalesce(earlier.target, "") == target,
                 earlier.id < OutboxMessage.id)
-            query = (select(OutboxMessage.id).where(
-                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now,
-                or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now), ~held_back)
-                .order_by(OutboxMessage.id).limit(limit))
+            under_way = (select(OutboxMessage.kind, target.label("target"), func.count().label("n")).where(
+                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.lease_owner == self.owner,
+                OutboxMessage.leased_until >= now).group_by(OutboxMessage.kind, target).subquery())
+            free = (OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now,
+                    or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now))
+            due = (select(OutboxMessage.id, (func.coalesce(under_way.c.n, 0) + func.row_number().over(
+                partition_by=(OutboxMessage.kind, target), order_by=OutboxMessage.id)).label("turn"))
+                .outerjoin(under_way, and_(under_way.c.kind == OutboxMessage.kind, under_way.c.target == target))
+                .where(*free, ~held_back).subquery())
+            # `free` again on the locked rows: PostgreSQL re-checks it there if another worker just leased one
+            query = (select(OutboxMessage.id).join(due, due.c.id == OutboxMessage.id)
+                     .where(due.c.turn <= self.consumer_cap, *free).order_by(due.c.turn, OutboxMessage.id).limit(limit))
             if db.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+                query = query.with_for_update(skip_locked=True, of=OutboxMessage)
             ids = list((await db.scalars(query)).all())
             if not ids:
                 return []
