@@ -435,28 +435,26 @@ async def outbox_overview(db: AsyncSession, statuses: list[OutboxStatus] | None 
     return counts, list((await db.scalars(query)).all())
 
 
-async def retry_messages(db: AsyncSession, ids: list[int] | None = None, all_dead: bool = False) -> int:
-    """Put DEAD (or backing-off) messages back in line now; call inside `changing(db)`. Returns how many."""
-    if not ids and not all_dead:
-        return 0
-    condition = OutboxMessage.status == OutboxStatus.DEAD if all_dead else and_(
-        OutboxMessage.id.in_(ids or []), OutboxMessage.status != OutboxStatus.DELIVERED)
-    result = await db.execute(update(OutboxMessage).where(condition).values(
-        status=OutboxStatus.PENDING, attempts=0, deliver_after=utc_now(), leased_until=None, lease_owner=None)
-        .execution_options(synchronize_session=False))
-    return result.rowcount or 0
-
-
 async def retry_message(db: AsyncSession, actor: Actor, message_id: int) -> None:
-    """One message back in line (what `podium outbox retry ID` does), audited; a delivered one is refused."""
-    row = (await db.execute(select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error)
+    """One message back in line now, attempts reset, audited: what `podium outbox retry` and GraphQL do.
+
+    Only a DEAD message, or a PENDING one no worker holds (it is backing off); one under way is refused,
+    or clearing its lease would let a second worker deliver it again. Call inside `changing(db)`.
+    """
+    row = (await db.execute(select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error,
+                                   OutboxMessage.leased_until)
                             .where(OutboxMessage.id == message_id).with_for_update())).first()
+    now = utc_now()
     if row is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No outbox message with that id.", "id")
     if row.status is OutboxStatus.DELIVERED:
         raise DomainError(ErrorCode.INVALID, "That message was delivered; there is nothing to retry.", "id")
-    await retry_messages(db, [message_id])
+    if row.leased_until is not None and row.leased_until >= now:
+        raise DomainError(ErrorCode.INVALID, "A worker is delivering that message right now; "
+                                             "retry it if this attempt fails.", "id")
+    await db.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+        status=OutboxStatus.PENDING, attempts=0, deliver_after=now, leased_until=None, lease_owner=None)
+        .execution_options(synchronize_session=False))
     record_change(db, actor, "outbox.retry", "OutboxMessage", message_id,
                   {"status": row.status.value, "attempts": row.attempts, "last_error": row.last_error},
                   {"status": OutboxStatus.PENDING.value, "attempts": 0})
-
