@@ -12,7 +12,8 @@ Kinds of message:
 Workers claim due messages under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE`
 on SQLite), so several processes share the work; a crashed worker's lease runs out and its messages
 are taken again, with the same idempotency key. Messages of one consumer (kind, target) with the same
-`ordering_key` go out in id order, which is commit order.
+`ordering_key` go out in id order, which is commit order. Consumers take turns, and none has more than
+its share of a process's deliveries under way, so one that hangs leaves the others their slots.
 """
 from __future__ import annotations
 
