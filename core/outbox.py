@@ -12,7 +12,8 @@ Kinds of message:
 Workers claim due messages under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE`
 on SQLite), so several processes share the work; a crashed worker's lease runs out and its messages
 are taken again, with the same idempotency key. Messages of one consumer (kind, target) with the same
-`ordering_key` go out in id order, which is commit order.
+`ordering_key` go out in id order, which is commit order. Consumers take turns, and none has more than
+its share of a process's deliveries under way, so one that hangs leaves the others their slots.
 """
 from __future__ import annotations
 
@@ -202,6 +203,7 @@ class Dispatcher:
                 await asyncio.wait(set(self._inflight), timeout=self.settings.outbox_timeout_seconds + 1)
                 for task in self._inflight:
                     task.cancel()
+                await asyncio.gather(*self._inflight, return_exceptions=True)
             try:
                 await self._record_outcomes()
             except Exception:
@@ -228,25 +230,39 @@ class Dispatcher:
 
     # --- claiming -----------------------------------------------------------------------------
 
+    @property
+    def consumer_cap(self) -> int:
+        """Deliveries one consumer may have under way here: fewer than all, so one that hangs leaves room."""
+        return max(1, min(self.settings.outbox_consumer_concurrency, self.settings.outbox_concurrency - 1))
+
     async def claim(self, limit: int) -> list[QueuedMessage]:
+        """Due messages, in turns: each consumer's oldest first, none past `consumer_cap` under way here."""
         now = utc_now()
         async with self.sessions() as db:  # a plain read first: an idle poll takes no write lock
             if await db.scalar(select(OutboxMessage.id).where(
                     OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now).limit(1)) is None:
                 return []
         async with self.sessions() as db, changing(db):
+            target = func.coalesce(OutboxMessage.target, "")
             earlier = aliased(OutboxMessage)
             held_back = exists().where(
                 earlier.status == OutboxStatus.PENDING, earlier.ordering_key == OutboxMessage.ordering_key,
-                earlier.kind == OutboxMessage.kind,
-                func.coalesce(earlier.target, "") == func.coalesce(OutboxMessage.target, ""),
+                earlier.kind == OutboxMessage.kind, func.coalesce(earlier.target, "") == target,
                 earlier.id < OutboxMessage.id)
-            query = (select(OutboxMessage.id).where(
-                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now,
-                or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now), ~held_back)
-                .order_by(OutboxMessage.id).limit(limit))
+            under_way = (select(OutboxMessage.kind, target.label("target"), func.count().label("n")).where(
+                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.lease_owner == self.owner,
+                OutboxMessage.leased_until >= now).group_by(OutboxMessage.kind, target).subquery())
+            free = (OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now,
+                    or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now))
+            due = (select(OutboxMessage.id, (func.coalesce(under_way.c.n, 0) + func.row_number().over(
+                partition_by=(OutboxMessage.kind, target), order_by=OutboxMessage.id)).label("turn"))
+                .outerjoin(under_way, and_(under_way.c.kind == OutboxMessage.kind, under_way.c.target == target))
+                .where(*free, ~held_back).subquery())
+            # `free` again on the locked rows: PostgreSQL re-checks it there if another worker just leased one
+            query = (select(OutboxMessage.id).join(due, due.c.id == OutboxMessage.id)
+                     .where(due.c.turn <= self.consumer_cap, *free).order_by(due.c.turn, OutboxMessage.id).limit(limit))
             if db.bind.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+                query = query.with_for_update(skip_locked=True, of=OutboxMessage)
             ids = list((await db.scalars(query)).all())
             if not ids:
                 return []
@@ -420,28 +436,26 @@ async def outbox_overview(db: AsyncSession, statuses: list[OutboxStatus] | None 
     return counts, list((await db.scalars(query)).all())
 
 
-async def retry_messages(db: AsyncSession, ids: list[int] | None = None, all_dead: bool = False) -> int:
-    """Put DEAD (or backing-off) messages back in line now; call inside `changing(db)`. Returns how many."""
-    if not ids and not all_dead:
-        return 0
-    condition = OutboxMessage.status == OutboxStatus.DEAD if all_dead else and_(
-        OutboxMessage.id.in_(ids or []), OutboxMessage.status != OutboxStatus.DELIVERED)
-    result = await db.execute(update(OutboxMessage).where(condition).values(
-        status=OutboxStatus.PENDING, attempts=0, deliver_after=utc_now(), leased_until=None, lease_owner=None)
-        .execution_options(synchronize_session=False))
-    return result.rowcount or 0
-
-
 async def retry_message(db: AsyncSession, actor: Actor, message_id: int) -> None:
-    """One message back in line (what `podium outbox retry ID` does), audited; a delivered one is refused."""
-    row = (await db.execute(select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error)
+    """One message back in line now, attempts reset, audited: what `podium outbox retry` and GraphQL do.
+
+    Only a DEAD message, or a PENDING one no worker holds (it is backing off); one under way is refused,
+    or clearing its lease would let a second worker deliver it again. Call inside `changing(db)`.
+    """
+    row = (await db.execute(select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error,
+                                   OutboxMessage.leased_until)
                             .where(OutboxMessage.id == message_id).with_for_update())).first()
+    now = utc_now()
     if row is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No outbox message with that id.", "id")
     if row.status is OutboxStatus.DELIVERED:
         raise DomainError(ErrorCode.INVALID, "That message was delivered; there is nothing to retry.", "id")
-    await retry_messages(db, [message_id])
+    if row.leased_until is not None and row.leased_until >= now:
+        raise DomainError(ErrorCode.INVALID, "A worker is delivering that message right now; "
+                                             "retry it if this attempt fails.", "id")
+    await db.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(
+        status=OutboxStatus.PENDING, attempts=0, deliver_after=now, leased_until=None, lease_owner=None)
+        .execution_options(synchronize_session=False))
     record_change(db, actor, "outbox.retry", "OutboxMessage", message_id,
                   {"status": row.status.value, "attempts": row.attempts, "last_error": row.last_error},
                   {"status": OutboxStatus.PENDING.value, "attempts": 0})
-

@@ -49,6 +49,7 @@ class Settings:
     outbox_timeout_seconds: float = 30.0
     outbox_lease_seconds: float = 120.0
     outbox_concurrency: int = 16
+    outbox_consumer_concurrency: int = 4
     outbox_poll_seconds: float = 1.0
     readiness_notice_hours: int = 24
     prework_reminder_days: int = 3
@@ -75,6 +76,7 @@ class Settings:
             outbox_timeout_seconds=float(env.get("PODIUM_OUTBOX_TIMEOUT_SECONDS") or 30.0),
             outbox_lease_seconds=float(env.get("PODIUM_OUTBOX_LEASE_SECONDS") or 120.0),
             outbox_concurrency=int(env.get("PODIUM_OUTBOX_CONCURRENCY") or 16),
+            outbox_consumer_concurrency=int(env.get("PODIUM_OUTBOX_CONSUMER_CONCURRENCY") or 4),
             outbox_poll_seconds=float(env.get("PODIUM_OUTBOX_POLL_SECONDS") or 1.0),
             readiness_notice_hours=_whole(env, "PODIUM_READINESS_NOTICE_HOURS", cls.readiness_notice_hours),
             prework_reminder_days=_whole(env, "PODIUM_PREWORK_REMINDER_DAYS", cls.prework_reminder_days),

@@ -184,18 +184,35 @@ async def _overview(db, statuses, failing, limit):
 @outbox_app.command("retry")
 def outbox_retry(ids: list[int] = typer.Argument(None, help="Message ids (see `podium outbox list`)."),
                  all_dead: bool = typer.Option(False, "--all-dead", help="Every DEAD message.")) -> None:
-    """Put DEAD or backing-off messages back in line now, with their attempts reset."""
-    from podium.core.db import changing
-    from podium.core.outbox import retry_messages
-
+    """Put DEAD or backing-off messages back in line now, attempts reset, audited; exit 1 if any is refused."""
     if not ids and not all_dead:
         raise typer.BadParameter("give message ids or --all-dead")
+    raise typer.Exit(asyncio.run(_outbox(lambda db: _retry(db, ids or [], all_dead))))
 
-    async def retry(db):
-        async with changing(db):
-            return await retry_messages(db, ids, all_dead)
 
-    typer.echo(f"{asyncio.run(_outbox(retry))} message(s) queued again")
+async def _retry(db, ids: list[int], all_dead: bool) -> int:
+    from sqlalchemy import select
+
+    from podium.core.audit import Actor
+    from podium.core.db import changing
+    from podium.core.errors import DomainError
+    from podium.core.models import OutboxMessage, OutboxStatus
+    from podium.core.outbox import retry_message
+
+    if all_dead:
+        ids = [*ids, *await db.scalars(select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.DEAD)
+                                       .order_by(OutboxMessage.id))]
+    actor, queued, refused = Actor.system("cli:outbox retry"), 0, 0
+    for message_id in dict.fromkeys(ids):
+        try:
+            async with changing(db):
+                await retry_message(db, actor, message_id)
+            queued += 1
+        except DomainError as exc:
+            typer.echo(f"#{message_id} not retried: {exc.message}", err=True)
+            refused += 1
+    typer.echo(f"{queued} message(s) queued again" + (f", {refused} refused" if refused else ""))
+    return 1 if refused else 0
 
 
 async def _outbox(action):

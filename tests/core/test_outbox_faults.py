@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 
 import httpx
 
@@ -13,36 +14,56 @@ from podium.server.app import create_app
 from tests import builders as b
 from tests.builders import ADMIN
 from tests.dispatching import dispatching, eventually, logbook, outbox_rows, settings_from
+from tests.server import graph
+from tests.server.conftest import ADMIN_TOKEN, Api
+
+# Far longer than any test waits: a hanging delivery never times out while a test looks at it.
+HANG_TIMEOUT = 120.0
+# Far shorter than HANG_TIMEOUT: if the other channel only got its turn after a time-out, this fails first.
+PATIENCE = 20.0
 
 
-class FaultyChannels:
-    """A test plugin with two bad channels: one raises, one hangs until released."""
+class Raising:
+    name = "raising"
+
+    async def deliver(self, notification):
+        raise RuntimeError("mail relay exploded")
+
+
+class Hanging:
+    """A relay that takes the connection and never answers, until released."""
+
+    name = "hanging"
 
     def __init__(self) -> None:
-        self.hanging = 0
+        self.stuck = 0
         self.release = asyncio.Event()
+
+    async def deliver(self, notification):
+        self.stuck += 1
+        try:
+            await self.release.wait()
+        finally:
+            self.stuck -= 1
+
+    @asynccontextmanager
+    async def released(self):
+        """Let go at the end even if the test fails, so the dispatcher stops without waiting for the time-out."""
+        try:
+            yield
+        finally:
+            self.release.set()
+
+
+class Channels:
+    """A test plugin contributing the given channels."""
+
+    def __init__(self, *channels) -> None:
+        self.channels = list(channels)
 
     @hookimpl
     def podium_notification_channels(self):
-        plugin = self
-
-        class Raising:
-            name = "raising"
-
-            async def deliver(self, notification):
-                raise RuntimeError("mail relay exploded")
-
-        class Hanging:
-            name = "hanging"
-
-            async def deliver(self, notification):
-                plugin.hanging += 1
-                try:
-                    await plugin.release.wait()
-                finally:
-                    plugin.hanging -= 1
-
-        return [Raising(), Hanging()]
+        return self.channels
 
 
 async def _enrol_all(sessions, session_id, learners):
@@ -51,18 +72,21 @@ async def _enrol_all(sessions, session_id, learners):
             await enrolment_service.enroll(db, ADMIN, session_id, learner)
 
 
-async def test_a_raising_and_a_hanging_channel_do_not_hold_back_the_others(sessions, tmp_path):
+def _notifications(path) -> list[dict]:
+    return [r for r in logbook(path) if r["what"] == "notification"]
+
+
+async def test_a_raising_and_a_hanging_channel_go_dead_while_the_others_deliver(sessions, tmp_path):
     path = tmp_path / "log.jsonl"
     settings = settings_from({"PODIUM_PLUGINS": "logbook", "PODIUM_LOGBOOK_PATH": str(path)},
                              outbox_timeout_seconds=0.3, outbox_max_attempts=3)
-    faulty = FaultyChannels()
     course = await b.course(sessions)
     lead = await b.instructor(sessions)
     learners = await b.people(sessions, 10)
     s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], capacity=5)
-    async with dispatching(sessions, settings, extra=[("faulty", faulty)]):
+    async with dispatching(sessions, settings, extra=[("faulty", Channels(Raising(), Hanging()))]):
         await _enrol_all(sessions, s.id, learners)
-        await eventually(lambda: len([r for r in logbook(path) if r["what"] == "notification"]) == 11,
+        await eventually(lambda: len(_notifications(path)) == 11,
                          what="the logbook channel to get all 11 notifications")
 
         async def bad_ones_dead():
@@ -76,21 +100,53 @@ async def test_a_raising_and_a_hanging_channel_do_not_hold_back_the_others(sessi
     assert len(good) == 11 and all(m.status is OutboxStatus.DELIVERED and m.attempts == 1 for m in good)
 
 
-async def test_the_api_answers_while_a_channel_hangs(database_url, tmp_path):
-    faulty = FaultyChannels()
-    settings = settings_from({"PODIUM_DATABASE_URL": database_url, "PODIUM_PLUGINS": "logbook",
-                              "PODIUM_LOGBOOK_PATH": str(tmp_path / "log.jsonl")}, outbox_timeout_seconds=60)
-    app = create_app(settings, extra_plugins=[("faulty", faulty)])
-    sessions = app.state.podium.sessions
-    async with app.router.lifespan_context(app):
-        course = await b.course(sessions)
-        lead = await b.instructor(sessions)
-        learners = await b.people(sessions, 3)
-        s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id])
-        await eventually(lambda: faulty.hanging > 0, what="the hanging channel to be stuck")
-        await _enrol_all(sessions, s.id, learners)                      # changes commit while it hangs
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://podium") as client:
-            assert (await client.get("/healthz")).json() == {"status": "ok"}
-        assert faulty.hanging > 0                                       # ... and it is still hanging
-        faulty.release.set()
-        await eventually(lambda: faulty.hanging == 0, what="the channel to let go")
+async def test_a_channel_hanging_with_more_messages_than_slots_takes_only_its_share(sessions, tmp_path):
+    path = tmp_path / "log.jsonl"
+    settings = settings_from({"PODIUM_PLUGINS": "logbook", "PODIUM_LOGBOOK_PATH": str(path)},
+                             outbox_timeout_seconds=HANG_TIMEOUT, outbox_concurrency=4, outbox_consumer_concurrency=2)
+    hanging = Hanging()
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    learners = await b.people(sessions, 10)
+    s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], capacity=5)
+    async with dispatching(sessions, settings, extra=[("faulty", Channels(hanging))]), hanging.released():
+        await _enrol_all(sessions, s.id, learners)    # 11 notifications per channel: more than the 4 slots
+        await eventually(lambda: len(_notifications(path)) == 11, timeout=PATIENCE,
+                         what="the logbook channel to get all 11 notifications while the other one hangs")
+        assert not hanging.release.is_set() and hanging.stuck == 2       # still hanging, with its 2 slots only
+        stuck = await outbox_rows(sessions, kind="notification", target="hanging")
+        assert len(stuck) == 11 and all(m.status is OutboxStatus.PENDING and m.attempts == 0 for m in stuck)
+
+        hanging.release.set()
+
+        async def all_delivered():
+            rows = await outbox_rows(sessions, kind="notification", target="hanging")
+            return all(m.status is OutboxStatus.DELIVERED for m in rows)
+        await eventually(all_delivered, timeout=PATIENCE, what="the released channel to deliver the rest")
+    assert [m.attempts for m in await outbox_rows(sessions, kind="notification", target="hanging")] == [1] * 11
+
+
+async def test_the_api_answers_and_its_mail_goes_out_while_a_channel_hangs(database_url, tmp_path):
+    path = tmp_path / "log.jsonl"
+    hanging = Hanging()
+    settings = settings_from({"PODIUM_DATABASE_URL": database_url, "PODIUM_ADMIN_TOKEN": ADMIN_TOKEN,
+                              "PODIUM_PLUGINS": "logbook", "PODIUM_LOGBOOK_PATH": str(path)},
+                             outbox_timeout_seconds=HANG_TIMEOUT, outbox_concurrency=4, outbox_consumer_concurrency=2)
+    app = create_app(settings, extra_plugins=[("faulty", Channels(hanging))])
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://podium") as client, hanging.released():
+        api = Api(client)
+        course = await graph.course(api)
+        lead = await graph.instructor(api)
+        sessions = [await graph.session(api, course, [lead], starts_at=graph.at(days=7 + n)) for n in range(6)]
+        await eventually(lambda: hanging.stuck == 2, timeout=PATIENCE, what="the hanging channel to be stuck")
+
+        learner = await graph.person(api, email="late@example.com")
+        enrolled = await graph.enroll(api, sessions[0], learner)           # a change while it hangs
+        assert enrolled["errors"] == [] and enrolled["enrollment"]["status"] == "ENROLLED"
+        await eventually(lambda: [r for r in _notifications(path) if r["to"] == "late@example.com"],
+                         timeout=PATIENCE, what="the learner's confirmation through the logbook channel")
+        assert not hanging.release.is_set() and hanging.stuck == 2       # ... and it is still hanging
+        hanging.release.set()
+        await eventually(lambda: hanging.stuck == 0, timeout=PATIENCE, what="the channel to let go")
+    await app.state.podium.engine.dispose()
