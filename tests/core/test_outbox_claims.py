@@ -38,9 +38,8 @@ async def test_consumers_take_turns_and_none_passes_its_cap(sessions):
     assert await dispatcher.claim(10) == []
 
 
-async def test_a_claim_on_postgresql_skips_rows_another_worker_holds(sessions, database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SKIP LOCKED is PostgreSQL's; on SQLite claims are serialized by BEGIN IMMEDIATE")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite serializes claims with BEGIN IMMEDIATE
+async def test_a_claim_on_postgresql_skips_rows_another_worker_holds(sessions):
     ids = await _notifications(sessions, "a", "b", "c", "d")
     dispatcher = _dispatcher(sessions)
     async with sessions() as other_worker:
