@@ -1,9 +1,13 @@
 """Settings from the environment (and a `.env` file), read once at start-up."""
 from __future__ import annotations
 
+import math
 import os
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./podium.db"
@@ -27,10 +31,32 @@ def environment() -> dict[str, str]:
     return {**read_dotenv(), **os.environ}
 
 
-def _whole(env: Mapping[str, str], name: str, default: int) -> int:
-    """A whole number of hours or days; anything else keeps the default."""
-    value = (env.get(name) or "").strip()
-    return int(value) if value.isdigit() else default
+class SettingsError(ValueError):
+    """A setting is malformed; the message names every such variable."""
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
+               "outbox_backoff_seconds"}
+"""Numbers where 0 means something (off, at once); every other number must be above 0."""
+
+
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    if kind is bool:
+        if raw.lower() not in _TRUE | _FALSE:
+            raise ValueError("expected true or false")
+        return raw.lower() in _TRUE
+    if kind in (int, float):
+        try:
+            number = kind(raw)
+        except ValueError:
+            raise ValueError("expected a whole number" if kind is int else "expected a number") from None
+        if not math.isfinite(number) or number < 0 or (number == 0 and name not in MAY_BE_ZERO):
+            raise ValueError("expected a number above 0" if name not in MAY_BE_ZERO else "expected 0 or more")
+        return number
+    if typing.get_origin(kind) is tuple:
+        return tuple(part.strip() for part in raw.split(",") if part.strip()) or None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -58,28 +84,24 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Each field from `PODIUM_<FIELD>`; an empty or unset variable keeps the default."""
         env = environment() if env is None else env
-        plugins = env.get("PODIUM_PLUGINS")
-        return cls(
-            database_url=env.get("PODIUM_DATABASE_URL") or DEFAULT_DATABASE_URL,
-            admin_token=env.get("PODIUM_ADMIN_TOKEN") or None,
-            plugins=tuple(p.strip() for p in plugins.split(",") if p.strip()) if plugins else None,
-            templates_dir=env.get("PODIUM_TEMPLATES_DIR") or None,
-            reminder_hours=int(env.get("PODIUM_REMINDER_HOURS") or 24),
-            max_body_bytes=int(env.get("PODIUM_MAX_BODY_BYTES") or 1_000_000),
-            organizer_email=env.get("PODIUM_ORGANIZER_EMAIL") or cls.organizer_email,
-            outbox_in_serve=(env.get("PODIUM_OUTBOX_IN_SERVE") or "true").strip().lower() not in ("0", "false", "no", "off"),
-            outbox_max_attempts=int(env.get("PODIUM_OUTBOX_MAX_ATTEMPTS") or 10),
-            outbox_backoff_seconds=float(env.get("PODIUM_OUTBOX_BACKOFF_SECONDS") or 2.0),
-            outbox_backoff_max_seconds=float(env.get("PODIUM_OUTBOX_BACKOFF_MAX_SECONDS") or 3600.0),
-            outbox_timeout_seconds=float(env.get("PODIUM_OUTBOX_TIMEOUT_SECONDS") or 30.0),
-            outbox_lease_seconds=float(env.get("PODIUM_OUTBOX_LEASE_SECONDS") or 120.0),
-            outbox_concurrency=int(env.get("PODIUM_OUTBOX_CONCURRENCY") or 16),
-            outbox_consumer_concurrency=int(env.get("PODIUM_OUTBOX_CONSUMER_CONCURRENCY") or 4),
-            outbox_poll_seconds=float(env.get("PODIUM_OUTBOX_POLL_SECONDS") or 1.0),
-            readiness_notice_hours=_whole(env, "PODIUM_READINESS_NOTICE_HOURS", cls.readiness_notice_hours),
-            prework_reminder_days=_whole(env, "PODIUM_PREWORK_REMINDER_DAYS", cls.prework_reminder_days),
-            program_sync_hours=_whole(env, "PODIUM_PROGRAM_SYNC_HOURS", cls.program_sync_hours),
-            env=dict(env),
-        )
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for f in fields(cls):
+            name = f"PODIUM_{f.name.upper()}"
+            raw = (env.get(name) or "").strip() if f.name != "env" else ""
+            if not raw:
+                continue
+            kind = hints[f.name]
+            if isinstance(kind, types.UnionType):  # `X | None` reads as X
+                kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+            try:
+                values[f.name] = _parse(f.name, raw, kind)
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}, got {raw!r}")
+        if problems:
+            raise SettingsError("; ".join(problems))
+        return cls(**values, env=dict(env))

@@ -17,6 +17,18 @@ outbox_app = typer.Typer(help="The outbox: what is pending, failing and dead; re
 app.add_typer(outbox_app, name="outbox")
 
 
+@app.callback()
+def check_settings() -> None:
+    """Every command starts from valid settings: a malformed variable stops it, named, before anything runs."""
+    from podium.core.settings import SettingsError
+
+    try:
+        Settings.from_env()
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Create or migrate the schema (PODIUM_DATABASE_URL) to the latest version."""
