@@ -1,5 +1,9 @@
-"""API tokens: revoking one. A revoked token stops working at once (callers are resolved per request)."""
+"""API tokens: issuing and revoking. Only a token's SHA-256 is stored; a revoked token stops working
+at once (callers are resolved per request)."""
 from __future__ import annotations
+
+import hashlib
+import secrets
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -7,7 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..audit import Actor, record_change
 from ..errors import DomainError, ErrorCode
 from ..instants import utc_now
-from ..models import ApiToken
+from ..models import ApiToken, Person, Role
+from .records import get_or_404
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_token(db: AsyncSession, actor: Actor, *, person_id: int, role: Role) -> tuple[ApiToken, str]:
+    """A new token for a person and a role: the row (hash only) and the token, to be shown once."""
+    person = await get_or_404(db, Person, person_id, "personId")
+    token = "pdm_" + secrets.token_urlsafe(32)
+    row = ApiToken(token_hash=hash_token(token), person_id=person.id, role=role)
+    db.add(row)
+    await db.flush()
+    record_change(db, actor, "token.issue", "ApiToken", row.id, None, {"person_id": person.id, "role": role.value})
+    return row, token
 
 
 async def revoke_token(db: AsyncSession, actor: Actor, *, token_id: int | None = None,

@@ -1,9 +1,7 @@
 """The caller of a request, from its bearer token. Tokens are stored only as SHA-256 hashes."""
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -11,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium.core.audit import Actor
 from podium.core.models import ApiToken, Person, Role
+from podium.core.services.access import hash_token
 
 
 @dataclass(frozen=True)
@@ -29,14 +28,6 @@ class Caller:
 
 
 ANONYMOUS = Caller()
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    return "pdm_" + secrets.token_urlsafe(32)
 
 
 def bearer(authorization: str | None) -> str | None:

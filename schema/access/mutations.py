@@ -6,19 +6,15 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from podium.core.audit import record_change
-from podium.core.models import ApiToken
-from podium.core.models import Person as PersonRow
 from podium.core.models import Role as CoreRole
 from podium.core.services import access
-from podium.core.services.records import get_or_404
+from podium.core.services.access import hash_token
 
 from ..catalogue.types import Role
 from ..changes import attempt
 from ..errors import UserError
 from ..permissions import check_admin
 from ..relay import decode_id, global_id
-from .callers import hash_token, new_token
 
 
 @strawberry.input
@@ -51,20 +47,15 @@ class RevokeTokenPayload:
 class AccessMutations:
     @strawberry.mutation(description="ADMIN only.")
     async def issue_token(self, info: Info, input: IssueTokenInput) -> TokenPayload:
-        token = new_token()
-
         async def work(db, actor):
             check_admin(info.context.caller, "issue tokens")
-            person = await get_or_404(db, PersonRow, decode_id(input.person_id, "Person", "personId"), "personId")
-            row = ApiToken(token_hash=hash_token(token), person_id=person.id, role=CoreRole(input.role))
-            db.add(row)
-            await db.flush()
-            record_change(db, actor, "token.issue", "ApiToken", row.id, None,
-                          {"person_id": person.id, "role": row.role.value})
-            return row.id
+            row, token = await access.issue_token(db, actor, person_id=decode_id(input.person_id, "Person", "personId"),
+                                                  role=CoreRole(input.role))
+            return row.id, token
 
-        pk, errors, _ = await attempt(info, work)
-        return TokenPayload(token=token if pk else None, token_id=pk and global_id("ApiToken", pk), errors=errors)
+        issued, errors, _ = await attempt(info, work)
+        return TokenPayload(token=issued and issued[1], token_id=issued and global_id("ApiToken", issued[0]),
+                            errors=errors)
 
     @strawberry.mutation(description="ADMIN only. The token stops working with the next request.")
     async def revoke_token(self, info: Info, input: RevokeTokenInput) -> RevokeTokenPayload:

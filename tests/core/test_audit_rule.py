@@ -8,8 +8,10 @@ from sqlalchemy import func, select
 
 from podium.core.db import changing
 from podium.core.errors import DomainError
-from podium.core.models import AttendanceStatus, AuditEntry, DeliveryMode, OutboxMessage, ResourceKind
-from podium.core.services import attendance, catalogue, enrollment, scheduling
+from podium.core.models import (
+    AttendanceStatus, AuditEntry, Course, DeliveryMode, OutboxMessage, ResourceKind, Role,
+)
+from podium.core.services import access, attendance, catalogue, enrollment, scheduling
 from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN, soon
@@ -29,12 +31,34 @@ async def test_each_change_leaves_one_audit_entry_and_refusals_none(sessions):
     start = soon()
     s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], room_id=room.id,
                         mode=DeliveryMode.IN_PERSON, capacity=10)
+    gated = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], starts_at=start + timedelta(days=3),
+                            requires_approval=True)
     ids: dict[str, int] = {}
 
     async def enrol(db):
         ids["enrollment"] = (await enrollment.enroll(db, ADMIN, s.id, learner.id)).id
 
+    askers = {"approve": await b.person(sessions), "decline": await b.person(sessions)}
+
+    async def ask(db, key):
+        ids[key] = (await enrollment.enroll(db, ADMIN, gated.id, askers[key].id)).id
+
     changes = [
+        ("course.create", lambda db: catalogue.create_course(db, ADMIN, code="AUD-1", title="Audited",
+                                                             duration_minutes=60, default_capacity=5)),
+        ("person.create", lambda db: catalogue.create_person(db, ADMIN, name="Audited", email="audit@example.com",
+                                                             timezone="UTC")),
+        ("resource.create", lambda db: catalogue.create_resource(db, ADMIN, kind=ResourceKind.EQUIPMENT,
+                                                                 name="Audited kit", timezone="UTC")),
+        ("venue.create", lambda db: catalogue.create_venue(db, ADMIN, name="Audited Hall", timezone="UTC")),
+        ("session.schedule", lambda db: scheduling.schedule_session(
+            db, ADMIN, course_id=course.id, starts_at=start + timedelta(days=5), ends_at=start + timedelta(days=5, hours=1),
+            timezone="UTC", delivery_mode=DeliveryMode.VIRTUAL, instructor_ids=[lead.id])),
+        ("token.issue", lambda db: access.issue_token(db, ADMIN, person_id=learner.id, role=Role.LEARNER)),
+        ("enrollment.create", lambda db: ask(db, "approve")),
+        ("enrollment.approve", lambda db: enrollment.decide_enrollment(db, ADMIN, ids["approve"], True)),
+        ("enrollment.create", lambda db: ask(db, "decline")),
+        ("enrollment.decline", lambda db: enrollment.decide_enrollment(db, ADMIN, ids["decline"], False, "full")),
         ("course.update", lambda db: catalogue.update_course(db, ADMIN, course.id, title="Renamed")),
         ("person.update", lambda db: catalogue.update_person(db, ADMIN, learner.id, name="Renamed Person")),
         ("resource.update", lambda db: catalogue.update_resource(db, ADMIN, room.id, capacity=11)),
@@ -83,3 +107,18 @@ async def test_a_change_and_its_outbox_event_commit_together(sessions):
         entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "session.schedule"))
     assert topics == ["session.scheduled"]
     assert entry.target_id == s.id and entry.after["bookings"] == {str(lead.id): "LEAD_INSTRUCTOR"}
+
+
+async def test_a_change_and_its_audit_entry_roll_back_together(sessions):
+    """The entry is written in the change's own transaction: when that transaction fails after the
+    service has done its work, neither the change nor its entry remains."""
+    before = await _counts(sessions)
+    with pytest.raises(RuntimeError):
+        async with sessions() as db, changing(db):
+            await catalogue.create_course(db, ADMIN, code="GONE-1", title="Never", duration_minutes=60,
+                                          default_capacity=5)
+            await db.flush()
+            raise RuntimeError("the process fails before the commit")
+    assert await _counts(sessions) == before
+    async with sessions() as db:
+        assert await db.scalar(select(func.count()).select_from(Course).where(Course.code == "GONE-1")) == 0
