@@ -58,3 +58,40 @@ async def test_ten_and_a_hundred_sessions_cost_the_same_statements(app, api):
     assert [n["seatsTaken"] for n in nodes[:7]] == [0, 1, 2, 3, 3, 3, 0]
     assert [n["waitlistCount"] for n in nodes[:7]] == [0, 0, 0, 0, 1, 2, 0]
     assert all(n["seatsLeft"] == n["capacity"] - n["seatsTaken"] for n in nodes)
+
+
+async def test_pages_are_cut_in_sql_by_keyset_not_in_python(app, api):
+    """Walking 100 sessions 10 at a time: each page's query asks the database for 11 rows after the
+    cursor's (startsAt, id), skipping none (no OFFSET beyond 0), and the pages join up in order without a gap or a repeat."""
+    await _build(app.state.podium.sessions, 100)
+    page_queries: list[tuple[str, object]] = []
+
+    def keep(conn, cursor, statement, parameters, *args):
+        if "FROM session" in statement and "LIMIT" in statement.upper():
+            page_queries.append((statement, parameters))
+
+    engine = app.state.podium.engine.sync_engine
+    seen, after = [], None
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        while True:
+            body = await api.data("query($after: String) { sessions(first: 10, after: $after) { "
+                                  "pageInfo { hasNextPage endCursor } edges { node { id startsAt } } } }",
+                                  {"after": after}, token=ADMIN_TOKEN)
+            page = body["sessions"]
+            seen += [e["node"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert len(seen) == 100 and len({n["id"] for n in seen}) == 100
+    assert [n["startsAt"] for n in seen] == sorted(n["startsAt"] for n in seen)
+    assert len(page_queries) == 10
+    for number, (statement, parameters) in enumerate(page_queries):
+        values = list(parameters.values()) if isinstance(parameters, dict) else list(parameters)
+        if "OFFSET" in statement.upper():                              # SQLite's dialect writes LIMIT ? OFFSET 0
+            assert values[-1] == 0, (statement, parameters)
+        assert 11 in values, (statement, parameters)                  # first + 1: is there a next page?
+        if number:                                                     # after a cursor: the keyset condition
+            assert "starts_at >" in statement and "session.id >" in statement, statement
