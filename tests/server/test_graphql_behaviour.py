@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tests.dispatching import eventually
 from tests.server import graph as g
+from tests.server import programs_world as w
+
+MOVE = """mutation($i: RescheduleSessionInput!) { rescheduleSession(input: $i) { errors { code } } }"""
+CANCEL = """mutation($i: CancelSessionInput!) { cancelSession(input: $i) { errors { code } } }"""
 
 
 async def test_schedule_with_a_booked_instructor_returns_every_conflict_and_no_session(api):
@@ -144,3 +149,44 @@ async def test_node_fetches_each_kind_by_global_id(api):
         assert (await api.data(query, {"id": gid}))["node"] == {"__typename": kind, "id": gid}
     assert (await api.data(query, {"id": "not-an-id"}))["node"] is None
     assert (await api.data(query, {"id": "U2Vzc2lvbjo5OTk="}))["node"] is None  # Session:999
+
+
+def _invited(recorder, kind: str) -> dict[str, str | None]:
+    """Who was told `kind`, each with the content type of the invite they got (None: no invite)."""
+    return {n.to: next((a.content_type for a in n.attachments if a.filename.endswith(".ics")), None)
+            for n in w.told(recorder, kind)}
+
+
+async def test_moving_then_cancelling_a_session_tells_learners_and_instructors_and_frees_its_slot(story):
+    api, plugins, sessions = story
+    course, room = await g.course(api), await g.room(api, capacity=10)
+    lead = await g.instructor(api, email="lead@example.com")
+    in_room = {"deliveryMode": "IN_PERSON", "roomId": room, "capacity": 2}
+    session = await g.session(api, course, [lead], starts_at=g.at(days=9), **in_room)
+    learners = [await g.person(api) for _ in range(3)]
+    assert [(await g.enroll(api, session, learner))["enrollment"]["status"] for learner in learners] == [
+        "ENROLLED", "ENROLLED", "WAITLISTED"]
+    *enrolled, waitlisted = await w.emails_of(sessions, learners)
+
+    moved_to = g.at(days=10)
+    moved = await api.data(MOVE, {"i": {"sessionId": session, "startsAt": moved_to.isoformat(),
+                                         "endsAt": (moved_to + timedelta(minutes=60)).isoformat()}})
+    assert moved["rescheduleSession"]["errors"] == []
+    same_slot = {"i": g.schedule_input(course, [lead], starts_at=moved_to, **in_room)}
+    held = (await api.data(g.SCHEDULE, same_slot))["scheduleSession"]
+    assert [e["code"] for e in held["errors"]] == ["RESOURCE_CONFLICT"], "the moved session holds its new slot"
+    cancelled = await api.data(CANCEL, {"i": {"sessionId": session, "reason": "trainer ill"}})
+    assert cancelled["cancelSession"]["errors"] == []
+
+    everyone = {*enrolled, waitlisted, "lead@example.com"}
+    await eventually(lambda: set(_invited(plugins.channel, "session.cancelled")) == everyone,
+                     what="everyone told of the cancellation")
+    request, cancel = "text/calendar; method=REQUEST", "text/calendar; method=CANCEL"
+    assert _invited(plugins.channel, "session.rescheduled") == {
+        **{to: request for to in [*enrolled, "lead@example.com"]}, waitlisted: None}
+    assert _invited(plugins.channel, "session.cancelled") == {
+        **{to: cancel for to in [*enrolled, "lead@example.com"]}, waitlisted: None}
+
+    freed = (await api.data(g.SCHEDULE, same_slot))["scheduleSession"]
+    assert freed["errors"] == [] and freed["session"]["instructors"] == [{"id": lead}]
+    assert freed["session"]["room"] == {"id": room}
