@@ -75,7 +75,8 @@ async def test_a_body_over_the_limit_is_refused_with_413(app, api):
     assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 
 
-async def test_an_unexpected_failure_is_masked_with_a_request_id(api, app):
+async def test_an_unexpected_failure_is_masked_with_a_request_id(api, app, caplog):
+    """The caller sees a request id and nothing of the cause; the log has the cause under that id."""
     await app.state.podium.engine.dispose()
     app.state.podium.engine.sync_engine.pool._creator = lambda *a: (_ for _ in ()).throw(OSError("db gone"))
     response = await api.raw("{ sessions { totalCount } }", token=None)
@@ -86,6 +87,8 @@ async def test_an_unexpected_failure_is_masked_with_a_request_id(api, app):
     assert "db gone" not in text
     request_id = response.headers.get("x-request-id") or response.json()["errors"][0]["extensions"]["requestId"]
     assert request_id and request_id in text
+    logged = [r for r in caplog.records if r.name == "podium.graphql" and request_id in r.getMessage()]
+    assert logged and "db gone" in (logged[0].exc_text or "") + str(logged[0].exc_info), caplog.text
 
 
 async def test_graphiql_opens_in_a_browser(api):
