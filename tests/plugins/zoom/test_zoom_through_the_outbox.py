@@ -1,7 +1,9 @@
 """The Zoom plugin loaded as Podium loads it, with the real outbox dispatcher, against the fake Zoom."""
 from __future__ import annotations
 
+import base64
 import contextlib
+import logging
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
@@ -128,6 +130,25 @@ async def test_when_every_retry_fails_the_meeting_is_failed_with_a_reason_and_a_
         assert (await meeting_of(sessions, s.id))[0] is MeetingStatus.PENDING
         await eventually(status_is(sessions, s.id, MeetingStatus.READY), what="READY after the reschedule")
     assert len(fake_zoom.meetings) == 1
+
+
+async def test_refused_credentials_fail_the_meeting_and_the_secret_is_never_logged_or_stored(
+        sessions, fake_zoom, caplog):
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    wrong = "wrong-secret-5f1c9a0e77"
+    settings = settings_from(zoom_env(fake_zoom.url, PODIUM_ZOOM_CLIENT_SECRET=wrong), outbox_max_attempts=2)
+    caplog.set_level(logging.DEBUG)
+    async with zoom_running(sessions, settings):
+        s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id])
+        await eventually(status_is(sessions, s.id, MeetingStatus.FAILED), what="the meeting FAILED")
+    _, _, _, error = await meeting_of(sessions, s.id)
+    assert "Invalid client_id or client_secret" in error
+    basic = base64.b64encode(f"{CLIENT_ID}:{wrong}".encode()).decode()
+    stored = " ".join(str(m.last_error) for m in await outbox_rows(sessions))
+    for place, text in (("the logs", caplog.text), ("the outbox", stored), ("the meeting", error)):
+        assert wrong not in text and basic not in text, f"the client secret leaked into {place}"
+    assert caplog.text, "the failures were logged"
 
 
 async def test_a_meeting_nobody_joined_is_settled_by_the_poll_not_retried(sessions, fake_zoom):
