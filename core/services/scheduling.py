@@ -113,7 +113,7 @@ def _refuse_clashes(clashes: list[Clash]) -> None:
 
 
 async def lock_resources(db: AsyncSession, wanted: dict[str, tuple[list[int], ResourceKind | None]]
-                          ) -> dict[str, list[Resource]]:
+                         ) -> dict[str, list[Resource]]:
     """Load and row-lock every resource of a change in one query, in id order, so that concurrent
     changes on PostgreSQL queue on the same rows in the same order and never deadlock."""
     ids = sorted({rid for rids, _ in wanted.values() for rid in rids})
@@ -179,8 +179,8 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
     equipment_ids = list(dict.fromkeys(equipment_ids or []))
 
     locked = await lock_resources(db, {"instructorIds": (instructor_ids, ResourceKind.INSTRUCTOR),
-                                        "roomId": ([room_id] if room_id is not None else [], ResourceKind.ROOM),
-                                        "equipmentIds": (equipment_ids, ResourceKind.EQUIPMENT)})
+                                       "roomId": ([room_id] if room_id is not None else [], ResourceKind.ROOM),
+                                       "equipmentIds": (equipment_ids, ResourceKind.EQUIPMENT)})
     instructors, equipment = locked["instructorIds"], locked["equipmentIds"]
     room = locked["roomId"][0] if locked["roomId"] else None
     check_qualifications(course, instructors, starts_at, timezone)
