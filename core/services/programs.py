@@ -278,11 +278,16 @@ def _stage_rows(program_id: int, template: Template, groups: list[list[_Draft]],
 
 
 async def _load_sessions(db: AsyncSession, ids: list[int], course_id: int) -> list[Session]:
+    """The program's live sessions, row-locked in id order (the one lock order) before the program
+    writes a row that references them: on PostgreSQL a stage's foreign key takes a KEY SHARE lock
+    on its session, and two programs holding that lock on a shared session would deadlock when each
+    then locks it FOR UPDATE to place its cohort."""
     if not ids:
         raise DomainError(ErrorCode.INVALID, "A program needs at least one live session.", "liveSessionIds")
     if len(set(ids)) != len(ids):
         raise DomainError(ErrorCode.INVALID, "A session is listed twice.", "liveSessionIds")
-    found = {s.id: s for s in (await db.scalars(select(Session).where(Session.id.in_(ids))
+    found = {s.id: s for s in (await db.scalars(select(Session).where(Session.id.in_(ids)).order_by(Session.id)
+                                                .with_for_update()
                                                 .execution_options(populate_existing=True))).all()}
     for index, sid in enumerate(ids):
         session = found.get(sid)
