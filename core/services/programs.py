@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -184,7 +185,10 @@ async def create_program_template(db: AsyncSession, actor: Actor, *, key: str, n
         raise DomainError(ErrorCode.DUPLICATE, f"Template key {key!r} is already taken.", "key")
     row = ProgramTemplate(key=key, name=name, stages=[s.as_json() for s in parsed], builtin=False)
     db.add(row)
-    await db.flush()
+    try:
+        await db.flush()
+    except IntegrityError:  # the same key added by a concurrent change since the check above (PostgreSQL)
+        raise DomainError(ErrorCode.DUPLICATE, f"Template key {key!r} is already taken.", "key") from None
     record_change(db, actor, "program_template.create", "ProgramTemplate", row.id, None, snapshot(row))
     return _from_row(row)
 

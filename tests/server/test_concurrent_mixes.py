@@ -100,3 +100,21 @@ async def test_cohorts_placed_in_shared_sessions_at_once_beside_enrolments(api, 
     after = await _audits(sessions)
     assert (after["program.create"] - before["program.create"], after["program.add_learners"]) == (12, 12)
     assert await _broken_rules(sessions) == []
+
+
+CREATE_TEMPLATE = """mutation($i: CreateProgramTemplateInput!) { createProgramTemplate(input: $i) {
+  template { key } errors { code field message } } }"""
+
+
+async def test_one_template_key_taken_at_once_by_many_is_one_template_and_duplicates(api, sessions):
+    """The key check and the insert are not serialized on PostgreSQL: the unique constraint catches the
+    race, and it was an INTERNAL error instead of DUPLICATE."""
+    stages = [{"key": "pre", "kind": "SELF_PACED", "title": "Pre-work", "offsetDays": -7},
+              {"key": "live", "kind": "LIVE", "title": "Workshop", "offsetDays": 0}]
+    requests = [(CREATE_TEMPLATE, {"key": f"team-{n % 4}", "name": f"Team {n}", "stages": stages}) for n in range(24)]
+
+    results = await _answers(api, requests)
+
+    assert sorted(r["template"]["key"] for r in results if r["template"]) == [f"team-{n}" for n in range(4)]
+    assert [(e["code"], e["field"]) for r in results for e in r["errors"]] == [("DUPLICATE", ["input", "key"])] * 20
+    assert (await _audits(sessions))["program_template.create"] == 4
