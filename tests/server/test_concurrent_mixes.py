@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import timedelta
 
 from sqlalchemy import text
 
@@ -118,3 +119,96 @@ async def test_one_template_key_taken_at_once_by_many_is_one_template_and_duplic
     assert sorted(r["template"]["key"] for r in results if r["template"]) == [f"team-{n}" for n in range(4)]
     assert [(e["code"], e["field"]) for r in results for e in r["errors"]] == [("DUPLICATE", ["input", "key"])] * 20
     assert (await _audits(sessions))["program_template.create"] == 4
+
+
+CHANGE_CAPACITY = """mutation($i: ChangeSessionCapacityInput!) { changeSessionCapacity(input: $i) {
+  session { id } errors { code field message } } }"""
+DECIDE = """mutation($i: DecideEnrollmentInput!) { decideEnrollment(input: $i) {
+  enrollment { id } errors { code field message } } }"""
+ATTENDANCE = """mutation($i: RecordAttendanceInput!) { recordAttendance(input: $i) {
+  enrollments { id } errors { code field message } } }"""
+UPDATE_RESOURCE = """mutation($i: UpdateResourceInput!) { updateResource(input: $i) {
+  resource { id } errors { code field message } } }"""
+RESCHEDULE = """mutation($i: RescheduleSessionInput!) { rescheduleSession(input: $i) {
+  session { id } errors { code field message } } }"""
+CANCEL_SESSION = """mutation($i: CancelSessionInput!) { cancelSession(input: $i) {
+  session { id } errors { code field message } } }"""
+AUDITED = {g.ENROLL: "enrollment.create", g.CANCEL_ENROLLMENT: "enrollment.cancel", CHANGE_CAPACITY: "session.capacity",
+           DECIDE: "enrollment.approve", ATTENDANCE: "attendance.record", UPDATE_RESOURCE: "resource.update",
+           RESCHEDULE: "session.reschedule", CANCEL_SESSION: "session.cancel", g.SCHEDULE: "session.schedule"}
+
+
+def _succeeded(requests: list[tuple[str, dict]], results: list[dict]) -> dict[str, int]:
+    """How many changes of each audited action went through."""
+    done: dict[str, int] = {}
+    for (query, _), result in zip(requests, results):
+        if result["errors"] == []:
+            done[AUDITED[query]] = done.get(AUDITED[query], 0) + 1
+    return done
+
+
+def _audit_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {action: after[action] - before.get(action, 0) for action in after if after[action] != before.get(action, 0)}
+
+
+async def test_enrol_cancel_decide_attend_and_capacity_of_one_room_at_once(api, sessions):
+    """Every change to a session's seats at once, in a room whose capacity changes too: each refusal is
+    data, each success is audited once, and seats, the waitlist and the room's capacity stay right."""
+    course, room = await g.course(api), await g.room(api, capacity=12)
+    open_session = await g.session(api, course, [await g.instructor(api)], capacity=5, deliveryMode="IN_PERSON",
+                                   roomId=room)
+    approved = await g.session(api, course, [await g.instructor(api)], capacity=4, requiresApproval=True)
+    learners = [to_global_id("Person", pk) for pk in await b.people(sessions, 60)]
+    seated = [(await g.enroll(api, open_session, learner))["enrollment"]["id"] for learner in learners[:12]]
+    pending = [(await g.enroll(api, approved, learner))["enrollment"]["id"] for learner in learners[:12]]
+    before = await _audits(sessions)
+    rnd = random.Random(11)
+    requests = [(g.ENROLL, {"sessionId": rnd.choice([open_session, approved]), "learnerId": learner})
+                for learner in learners[12:]]
+    requests += [(g.CANCEL_ENROLLMENT, {"enrollmentId": e}) for e in seated[::2] + pending[::3]]
+    requests += [(DECIDE, {"enrollmentId": e, "approve": True}) for e in pending]
+    requests += [(ATTENDANCE, {"sessionId": open_session, "records": [{"enrollmentId": e, "status": "PRESENT"}]})
+                 for e in seated[1::2]]
+    requests += [(CHANGE_CAPACITY, {"sessionId": rnd.choice([open_session, approved]), "capacity": rnd.randint(3, 14)})
+                 for _ in range(16)]
+    requests += [(UPDATE_RESOURCE, {"resourceId": room, "capacity": rnd.randint(4, 14)}) for _ in range(12)]
+    rnd.shuffle(requests)
+
+    results = await _answers(api, requests)
+
+    assert {e["code"] for r in results for e in r["errors"]} <= {"INVALID", "CAPACITY_EXCEEDS_ROOM"}
+    assert _audit_delta(before, await _audits(sessions)) == _succeeded(requests, results)
+    assert await _broken_rules(sessions) == []
+
+
+async def test_sessions_sharing_an_instructor_and_a_room_move_into_each_others_slots_at_once(api, sessions):
+    """Reschedules of sessions that share an instructor and a room into each other's slots (the AB/BA
+    case), beside new sessions, cancellations and the room's capacity changing: nothing deadlocks or
+    is double-booked, and each success is audited once."""
+    course, lead, room = await g.course(api), await g.instructor(api), await g.room(api, capacity=20)
+    slots = [g.at(days=6, hour=8 + 2 * n) for n in range(5)]
+    moving = [await g.session(api, course, [lead] + ([await g.instructor(api)] if n else []), starts_at=slots[n],
+                              deliveryMode="HYBRID", roomId=room, capacity=10) for n in range(4)]
+    before = await _audits(sessions)
+    rnd = random.Random(5)
+    requests = []
+    for _ in range(12):
+        a, z = rnd.sample(range(4), 2)  # a and z swap slots, both at once
+        for session_id, slot in ((moving[a], slots[z]), (moving[z], slots[a])):
+            requests.append((RESCHEDULE, {"sessionId": session_id, "startsAt": slot.isoformat(),
+                                          "endsAt": (slot + timedelta(hours=1)).isoformat()}))
+        requests.append((RESCHEDULE, {"sessionId": moving[a], "startsAt": slots[4].isoformat(),
+                                      "endsAt": (slots[4] + timedelta(hours=1)).isoformat()}))
+    requests += [(g.SCHEDULE, g.schedule_input(course, [lead], starts_at=rnd.choice(slots),
+                                                   deliveryMode="IN_PERSON", roomId=room, capacity=8))
+                 for _ in range(8)]
+    requests += [(UPDATE_RESOURCE, {"resourceId": room, "capacity": rnd.randint(6, 20)}) for _ in range(8)]
+    requests += [(CANCEL_SESSION, {"sessionId": moving[3]})] * 2
+    rnd.shuffle(requests)
+
+    results = await _answers(api, requests)
+
+    assert {e["code"] for r in results for e in r["errors"]} <= {
+        "RESOURCE_CONFLICT", "CAPACITY_EXCEEDS_ROOM", "SESSION_NOT_OPEN"}
+    assert _audit_delta(before, await _audits(sessions)) == _succeeded(requests, results)
+    assert await _broken_rules(sessions) == []
