@@ -76,3 +76,11 @@ async def test_an_instant_outside_the_years_1900_to_2999_is_a_time_range_error(a
              "to: \"2999-12-31T23:00:00+00:00\") { startsAt } } } }", {"id": room, "t": instant})):
         body = await api(query, variables)
         assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TIME_RANGE"], body
+
+
+@pytest.mark.parametrize("timezone", ["Europe", "a" * 300])
+async def test_a_folder_or_an_overlong_name_is_not_a_timezone(api, timezone):
+    answer = await api.data(g.PERSON, {"i": {"name": "P", "email": "p@example.com", "timezone": timezone}})
+    assert answer["createPerson"]["person"] is None
+    assert [(e["code"], e["field"]) for e in answer["createPerson"]["errors"]] == [("INVALID", ["input", "timezone"])]
+    assert (await api.data("{ people { totalCount } }"))["people"]["totalCount"] == 0
