@@ -117,9 +117,11 @@ class PodiumGraphQL(GraphQL):
             data = await super().parse_http_body(request_adapter)
         except (AttributeError, TypeError, ValueError) as error:
             raise HTTPException(400, "The body must be a JSON object with a GraphQL query.") from error
-        query = getattr(data, "query", None)
-        if _carries_nul(query, getattr(data, "variables", None)):
+        query, variables = getattr(data, "query", None), getattr(data, "variables", None)
+        if _carries_nul(query, variables):
             raise HTTPException(400, "Text may not contain NUL characters (\\u0000); no database stores them.")
+        if _has_lone_surrogate(variables):
+            raise HTTPException(400, "Text may not contain lone surrogates (\\ud800 to \\udfff); they are not Unicode.")
         if isinstance(query, str) and "subscription" in query and _is_subscription(query, data.operation_name):
             raise HTTPException(400, "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.")
         return data
@@ -162,14 +164,32 @@ NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
 def _carries_nul(query: object, variables: object) -> bool:
     """A NUL written as an escape in the query's string literals, or anywhere in the variables."""
     in_query = isinstance(query, str) and ("\x00" in query or NUL_ESCAPE.search(query) is not None)
-    return in_query or _nul_in(variables)
+    return in_query or any("\x00" in text for text in _texts(variables))
 
 
-def _nul_in(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_nul_in(k) or _nul_in(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_nul_in(v) for v in value)
-    return False
+def _has_lone_surrogate(variables: object) -> bool:
+    """A JSON escape such as \\ud800 without its pair decodes to text no database can store (the
+    GraphQL parser already refuses one in the query)."""
+    return any(not text.isascii() and not _encodes(text) for text in _texts(variables))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _texts(value: object):
+    """Every string in decoded JSON, keys too; a loop, not recursion, however deep the nesting."""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)

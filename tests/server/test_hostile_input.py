@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -84,3 +85,13 @@ async def test_a_folder_or_an_overlong_name_is_not_a_timezone(api, timezone):
     assert answer["createPerson"]["person"] is None
     assert [(e["code"], e["field"]) for e in answer["createPerson"]["errors"]] == [("INVALID", ["input", "timezone"])]
     assert (await api.data("{ people { totalCount } }"))["people"]["totalCount"] == 0
+
+
+async def test_a_lone_surrogate_in_the_variables_is_a_400_and_nothing_is_written(api):
+    body = '{"query": %s, "variables": {"i": {"code": "S-1", "title": "\\ud800", "durationMinutes": 60,' \
+           ' "defaultCapacity": 5}}}' % json.dumps(g.COURSE)
+    response = await api.client.post("/graphql", content=body, headers={"content-type": "application/json",
+                                                                         "authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["errors"][0]["message"]
+    assert (await api.data("{ courses { totalCount } }"))["courses"]["totalCount"] == 0
