@@ -115,7 +115,7 @@ class PodiumGraphQL(GraphQL):
         """A JSON body that is not an object (a string, a number) is a client mistake too."""
         try:
             data = await super().parse_http_body(request_adapter)
-        except (AttributeError, TypeError, ValueError) as error:
+        except (AttributeError, TypeError, ValueError, RecursionError) as error:  # RecursionError: [[[[…]]]]
             raise HTTPException(400, "The body must be a JSON object with a GraphQL query.") from error
         query, variables = getattr(data, "query", None), getattr(data, "variables", None)
         if _carries_nul(query, variables):

@@ -95,3 +95,10 @@ async def test_a_lone_surrogate_in_the_variables_is_a_400_and_nothing_is_written
     assert response.status_code == 400
     assert "surrogate" in response.json()["errors"][0]["message"]
     assert (await api.data("{ courses { totalCount } }"))["courses"]["totalCount"] == 0
+
+
+async def test_json_nested_past_the_parser_is_a_400(api):
+    body = '{"query": "{ courses { totalCount } }", "variables": {"a": %s}}' % ("[" * 5000 + "]" * 5000)
+    response = await api.client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
