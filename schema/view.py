@@ -38,7 +38,8 @@ def _is_subscription(query: str, operation_name: str | None) -> bool:
         return False  # validation reports it
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
-    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
+    # Without an operationName, any subscription among several is refused too: strawberry would run it.
+    return any(o.operation is OperationType.SUBSCRIPTION for o in chosen)
 
 
 def _errors(message: str, status: int, code: str) -> JSONResponse:

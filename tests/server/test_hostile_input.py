@@ -102,3 +102,11 @@ async def test_json_nested_past_the_parser_is_a_400(api):
     response = await api.client.post("/graphql", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_subscription_among_several_operations_is_a_400(api):
+    session = gid("Session:1")
+    query = f'subscription S {{ sessionChanged(sessionId: "{session}") {{ id }} }} query Q {{ courses {{ totalCount }} }}'
+    response = await api.raw(query)
+    assert response.status_code == 400
+    assert "WebSocket" in response.json()["errors"][0]["message"]
