@@ -110,3 +110,10 @@ async def test_a_subscription_among_several_operations_is_a_400(api):
     response = await api.raw(query)
     assert response.status_code == 400
     assert "WebSocket" in response.json()["errors"][0]["message"]
+
+
+async def test_an_int_literal_of_five_thousand_digits_is_a_validation_error(api):
+    body = await api("{ courses(first: 1%s) { totalCount } }" % ("0" * 5000))
+    assert body["data"] is None
+    assert body["errors"][0]["message"].startswith("Expected value of type 'Int'"), body
+    assert "extensions" not in body["errors"][0] or body["errors"][0]["extensions"].get("code") != "INTERNAL"
