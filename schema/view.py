@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types.unset import UNSET
 
 from podium.core.events import EventBus
@@ -46,7 +47,29 @@ def _errors(message: str, status: int, code: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
 
 
+class TransportWS(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws with the checks an HTTP body gets: a malformed subscribe message closes
+    the socket with 4400 (as the protocol says); text no database stores is an `error` for that id."""
+
+    async def handle_subscribe(self, message) -> None:
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str) \
+                or not isinstance(payload.get("variables"), (dict, type(None))) \
+                or not isinstance(payload.get("operationName"), (str, type(None))):
+            await self.handle_invalid_message("A subscribe payload is an object with a query string, and "
+                                              "variables an object.")
+            return
+        refusal = _text_refusal(payload["query"], payload.get("variables"))
+        if refusal and self.connection_acknowledged and message["id"] not in self.operations:
+            await self.send_message({"id": message["id"], "type": "error",
+                                     "payload": [{"message": refusal, "extensions": {"code": "BAD_REQUEST"}}]})
+            return
+        await super().handle_subscribe(message)
+
+
 class PodiumGraphQL(GraphQL):
+    graphql_transport_ws_handler_class = TransportWS
+
     def __init__(self, schema: BaseSchema, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
                  admin_token: str | None, max_body_bytes: int, plugins: Any = None) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
@@ -119,10 +142,9 @@ class PodiumGraphQL(GraphQL):
         except (AttributeError, TypeError, ValueError, RecursionError) as error:  # RecursionError: [[[[…]]]]
             raise HTTPException(400, "The body must be a JSON object with a GraphQL query.") from error
         query, variables = getattr(data, "query", None), getattr(data, "variables", None)
-        if _carries_nul(query, variables):
-            raise HTTPException(400, "Text may not contain NUL characters (\\u0000); no database stores them.")
-        if _has_lone_surrogate(variables):
-            raise HTTPException(400, "Text may not contain lone surrogates (\\ud800 to \\udfff); they are not Unicode.")
+        refusal = _text_refusal(query, variables)
+        if refusal:
+            raise HTTPException(400, refusal)
         if isinstance(query, str) and "subscription" in query and _is_subscription(query, data.operation_name):
             raise HTTPException(400, "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.")
         return data
@@ -160,6 +182,15 @@ class PodiumGraphQL(GraphQL):
 
 
 NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
+
+
+def _text_refusal(query: object, variables: object) -> str | None:
+    """Why the text of a request cannot be taken, or None."""
+    if _carries_nul(query, variables):
+        return "Text may not contain NUL characters (\\u0000); no database stores them."
+    if _has_lone_surrogate(variables):
+        return "Text may not contain lone surrogates (\\ud800 to \\udfff); they are not Unicode."
+    return None
 
 
 def _carries_nul(query: object, variables: object) -> bool:

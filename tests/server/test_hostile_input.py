@@ -1,10 +1,12 @@
 """Nothing a client sends produces a 500 or an unexplained error: odd IDs, cursors and text are refused clearly."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 
 import pytest
+import websockets
 
 from tests.server import graph as g
 from tests.server.conftest import ADMIN_TOKEN
@@ -117,3 +119,31 @@ async def test_an_int_literal_of_five_thousand_digits_is_a_validation_error(api)
     assert body["data"] is None
     assert body["errors"][0]["message"].startswith("Expected value of type 'Int'"), body
     assert "extensions" not in body["errors"][0] or body["errors"][0]["extensions"].get("code") != "INTERNAL"
+
+
+async def _ws(address: str, token: str):
+    ws = await websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"])
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+    assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+    return ws
+
+
+async def test_over_websocket_odd_text_and_payloads_are_refused_and_nothing_is_written(live):
+    address, api = live
+    async with await _ws(address, "\ud800") as ws:  # a token that is no text: anonymous, not a crash
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ me { id } }"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["payload"] == {"data": {"me": None}}
+    async with await _ws(address, ADMIN_TOKEN) as ws:
+        for n, title in enumerate(["\ud800", "a\x00b"]):
+            await ws.send(json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": g.COURSE, "variables": {
+                "i": {"code": f"W-{n}", "title": title, "durationMinutes": 60, "defaultCapacity": 5}}}}))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert (answer["id"], answer["type"]) == (str(n), "error")
+            assert answer["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+    for payload in ({"query": "{ courses { totalCount } }", "variables": [1]}, {"query": 5}, None):
+        async with await _ws(address, ADMIN_TOKEN) as ws:
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd.code == 4400
+    assert (await api.data("{ courses { totalCount } }"))["courses"]["totalCount"] == 0
