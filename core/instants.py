@@ -40,7 +40,7 @@ def require_range(starts_at: datetime, ends_at: datetime, start_field: str = "st
 def require_timezone(name: str, field: str = "timezone") -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: "Europe" is a folder, a long name too long
         raise DomainError(ErrorCode.INVALID, f"{name!r} is not an IANA timezone such as Europe/Berlin.", field) from None
     return name
 

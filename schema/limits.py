@@ -20,9 +20,12 @@ MASKED_MESSAGE = "Unexpected error."
 
 def is_unexpected(error: GraphQLError) -> bool:
     """Errors the client caused (validation, bad variables, ClientError) are shown; a crash inside a
-    resolver is not."""
+    resolver is not. A scalar that refuses a literal or a variable with a plain exception (an Int of
+    5,000 digits) is a validation error, located in the document but on no path: shown too."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    return error.path is not None or not error.nodes
 
 
 class MaskUnexpectedErrors(MaskErrors):

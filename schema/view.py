@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types.unset import UNSET
 
 from podium.core.events import EventBus
@@ -38,14 +39,37 @@ def _is_subscription(query: str, operation_name: str | None) -> bool:
         return False  # validation reports it
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
-    return len(chosen) == 1 and chosen[0].operation is OperationType.SUBSCRIPTION
+    # Without an operationName, any subscription among several is refused too: strawberry would run it.
+    return any(o.operation is OperationType.SUBSCRIPTION for o in chosen)
 
 
 def _errors(message: str, status: int, code: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
 
 
+class TransportWS(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws with the checks an HTTP body gets: a malformed subscribe message closes
+    the socket with 4400 (as the protocol says); text no database stores is an `error` for that id."""
+
+    async def handle_subscribe(self, message) -> None:
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str) \
+                or not isinstance(payload.get("variables"), (dict, type(None))) \
+                or not isinstance(payload.get("operationName"), (str, type(None))):
+            await self.handle_invalid_message("A subscribe payload is an object with a query string, and "
+                                              "variables an object.")
+            return
+        refusal = _text_refusal(payload["query"], payload.get("variables"))
+        if refusal and self.connection_acknowledged and message["id"] not in self.operations:
+            await self.send_message({"id": message["id"], "type": "error",
+                                     "payload": [{"message": refusal, "extensions": {"code": "BAD_REQUEST"}}]})
+            return
+        await super().handle_subscribe(message)
+
+
 class PodiumGraphQL(GraphQL):
+    graphql_transport_ws_handler_class = TransportWS
+
     def __init__(self, schema: BaseSchema, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
                  admin_token: str | None, max_body_bytes: int, plugins: Any = None) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
@@ -115,11 +139,12 @@ class PodiumGraphQL(GraphQL):
         """A JSON body that is not an object (a string, a number) is a client mistake too."""
         try:
             data = await super().parse_http_body(request_adapter)
-        except (AttributeError, TypeError, ValueError) as error:
+        except (AttributeError, TypeError, ValueError, RecursionError) as error:  # RecursionError: [[[[…]]]]
             raise HTTPException(400, "The body must be a JSON object with a GraphQL query.") from error
-        query = getattr(data, "query", None)
-        if _carries_nul(query, getattr(data, "variables", None)):
-            raise HTTPException(400, "Text may not contain NUL characters (\\u0000); no database stores them.")
+        query, variables = getattr(data, "query", None), getattr(data, "variables", None)
+        refusal = _text_refusal(query, variables)
+        if refusal:
+            raise HTTPException(400, refusal)
         if isinstance(query, str) and "subscription" in query and _is_subscription(query, data.operation_name):
             raise HTTPException(400, "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.")
         return data
@@ -159,17 +184,44 @@ class PodiumGraphQL(GraphQL):
 NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")
 
 
+def _text_refusal(query: object, variables: object) -> str | None:
+    """Why the text of a request cannot be taken, or None."""
+    if _carries_nul(query, variables):
+        return "Text may not contain NUL characters (\\u0000); no database stores them."
+    if _has_lone_surrogate(variables):
+        return "Text may not contain lone surrogates (\\ud800 to \\udfff); they are not Unicode."
+    return None
+
+
 def _carries_nul(query: object, variables: object) -> bool:
     """A NUL written as an escape in the query's string literals, or anywhere in the variables."""
     in_query = isinstance(query, str) and ("\x00" in query or NUL_ESCAPE.search(query) is not None)
-    return in_query or _nul_in(variables)
+    return in_query or any("\x00" in text for text in _texts(variables))
 
 
-def _nul_in(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_nul_in(k) or _nul_in(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_nul_in(v) for v in value)
-    return False
+def _has_lone_surrogate(variables: object) -> bool:
+    """A JSON escape such as \\ud800 without its pair decodes to text no database can store (the
+    GraphQL parser already refuses one in the query)."""
+    return any(not text.isascii() and not _encodes(text) for text in _texts(variables))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _texts(value: object):
+    """Every string in decoded JSON, keys too; a loop, not recursion, however deep the nesting."""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)

@@ -35,9 +35,18 @@ def bearer(authorization: str | None) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def _is_text(token: str) -> bool:
+    """A lone surrogate (\\ud800, possible in a WebSocket's connection_init JSON) has no bytes to compare."""
+    try:
+        token.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 async def caller_for(db: AsyncSession, token: str | None, admin_token: str | None) -> Caller:
     """ADMIN for the bootstrap token, the token's person and role otherwise; anonymous without a valid one."""
-    if not token or len(token) > 512:
+    if not token or len(token) > 512 or not _is_text(token):
         return ANONYMOUS
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Caller(role=Role.ADMIN)

@@ -1,9 +1,12 @@
 """Nothing a client sends produces a 500 or an unexplained error: odd IDs, cursors and text are refused clearly."""
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 
 import pytest
+import websockets
 
 from tests.server import graph as g
 from tests.server.conftest import ADMIN_TOKEN
@@ -76,3 +79,71 @@ async def test_an_instant_outside_the_years_1900_to_2999_is_a_time_range_error(a
              "to: \"2999-12-31T23:00:00+00:00\") { startsAt } } } }", {"id": room, "t": instant})):
         body = await api(query, variables)
         assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_TIME_RANGE"], body
+
+
+@pytest.mark.parametrize("timezone", ["Europe", "a" * 300])
+async def test_a_folder_or_an_overlong_name_is_not_a_timezone(api, timezone):
+    answer = await api.data(g.PERSON, {"i": {"name": "P", "email": "p@example.com", "timezone": timezone}})
+    assert answer["createPerson"]["person"] is None
+    assert [(e["code"], e["field"]) for e in answer["createPerson"]["errors"]] == [("INVALID", ["input", "timezone"])]
+    assert (await api.data("{ people { totalCount } }"))["people"]["totalCount"] == 0
+
+
+async def test_a_lone_surrogate_in_the_variables_is_a_400_and_nothing_is_written(api):
+    body = '{"query": %s, "variables": {"i": {"code": "S-1", "title": "\\ud800", "durationMinutes": 60,' \
+           ' "defaultCapacity": 5}}}' % json.dumps(g.COURSE)
+    response = await api.client.post("/graphql", content=body, headers={"content-type": "application/json",
+                                                                         "authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 400
+    assert "surrogate" in response.json()["errors"][0]["message"]
+    assert (await api.data("{ courses { totalCount } }"))["courses"]["totalCount"] == 0
+
+
+async def test_json_nested_past_the_parser_is_a_400(api):
+    body = '{"query": "{ courses { totalCount } }", "variables": {"a": %s}}' % ("[" * 5000 + "]" * 5000)
+    response = await api.client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_subscription_among_several_operations_is_a_400(api):
+    session = gid("Session:1")
+    query = f'subscription S {{ sessionChanged(sessionId: "{session}") {{ id }} }} query Q {{ courses {{ totalCount }} }}'
+    response = await api.raw(query)
+    assert response.status_code == 400
+    assert "WebSocket" in response.json()["errors"][0]["message"]
+
+
+async def test_an_int_literal_of_five_thousand_digits_is_a_validation_error(api):
+    body = await api("{ courses(first: 1%s) { totalCount } }" % ("0" * 5000))
+    assert body["data"] is None
+    assert body["errors"][0]["message"].startswith("Expected value of type 'Int'"), body
+    assert "extensions" not in body["errors"][0] or body["errors"][0]["extensions"].get("code") != "INTERNAL"
+
+
+async def _ws(address: str, token: str):
+    ws = await websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"])
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+    assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+    return ws
+
+
+async def test_over_websocket_odd_text_and_payloads_are_refused_and_nothing_is_written(live):
+    address, api = live
+    async with await _ws(address, "\ud800") as ws:  # a token that is no text: anonymous, not a crash
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ me { id } }"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["payload"] == {"data": {"me": None}}
+    async with await _ws(address, ADMIN_TOKEN) as ws:
+        for n, title in enumerate(["\ud800", "a\x00b"]):
+            await ws.send(json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": g.COURSE, "variables": {
+                "i": {"code": f"W-{n}", "title": title, "durationMinutes": 60, "defaultCapacity": 5}}}}))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert (answer["id"], answer["type"]) == (str(n), "error")
+            assert answer["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+    for payload in ({"query": "{ courses { totalCount } }", "variables": [1]}, {"query": 5}, None):
+        async with await _ws(address, ADMIN_TOKEN) as ws:
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd.code == 4400
+    assert (await api.data("{ courses { totalCount } }"))["courses"]["totalCount"] == 0
