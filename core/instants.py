@@ -41,7 +41,8 @@ def require_timezone(name: str, field: str = "timezone") -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: "Europe" is a folder, a long name too long
-        raise DomainError(ErrorCode.INVALID, f"{name!r} is not an IANA timezone such as Europe/Berlin.", field) from None
+        shown = name if len(name) <= 64 else name[:64] + "…"
+        raise DomainError(ErrorCode.INVALID, f"{shown!r} is not an IANA timezone such as Europe/Berlin.", field) from None
     return name
 
 

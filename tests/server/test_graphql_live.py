@@ -97,3 +97,16 @@ async def test_session_changed_pushes_seat_counts_and_status(live):
         assert refused["id"] == "2" and refused["type"] in ("error", "next")
         errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
         assert "No session" in errors[0]["message"]
+
+
+async def test_only_graphql_transport_ws_is_spoken(live):
+    """The legacy graphql-ws protocol is not served: a client asking only for it is turned away."""
+    address, _ = live
+    try:
+        async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-ws"]) as ws:
+            await asyncio.wait_for(ws.recv(), 10)
+        refused = None
+    except (websockets.exceptions.InvalidStatus, websockets.exceptions.ConnectionClosed,
+            websockets.exceptions.InvalidHandshake) as exc:
+        refused = exc
+    assert refused is not None, "a graphql-ws connection was accepted"
