@@ -41,7 +41,7 @@ def require_timezone(name: str, field: str = "timezone") -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # OSError: "Europe" is a folder, a long name too long
-        shown = name if len(name) <= 64 else name[:64] + "…"
+        shown = str(name) if len(str(name)) <= 64 else str(name)[:64] + "…"
         raise DomainError(ErrorCode.INVALID, f"{shown!r} is not an IANA timezone such as Europe/Berlin.", field) from None
     return name
 
