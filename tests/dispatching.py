@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from podium.core import hookimpl
 from podium.core.models import OutboxMessage
 from podium.core.outbox import Dispatcher
 from podium.core.plugins import load_plugins
@@ -64,3 +65,35 @@ async def outbox_rows(sessions, **where) -> list[OutboxMessage]:
         for name, value in where.items():
             query = query.where(getattr(OutboxMessage, name) == value)
         return list((await db.scalars(query)).all())
+
+
+class HeldChannel:
+    """A notification channel whose deliveries wait until released, like a relay that takes the
+    connection and never answers; it counts those under way and keeps what it delivered, so a
+    second delivery of one message shows. Registered as a plugin of its own (`extra=[(name, it)]`)."""
+
+    def __init__(self, name: str = "held") -> None:
+        self.name = name
+        self.under_way = 0
+        self.release = asyncio.Event()
+        self.delivered: list[str] = []
+
+    async def deliver(self, notification) -> None:
+        self.under_way += 1
+        try:
+            await self.release.wait()
+        finally:
+            self.under_way -= 1
+        self.delivered.append(notification.idempotency_key)
+
+    @asynccontextmanager
+    async def released(self):
+        """Let go at the end even if the test fails, so the dispatcher stops without waiting for a time-out."""
+        try:
+            yield
+        finally:
+            self.release.set()
+
+    @hookimpl
+    def podium_notification_channels(self):
+        return [self]

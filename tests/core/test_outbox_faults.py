@@ -1,8 +1,6 @@
 """Faults: a channel that raises or hangs holds back neither other channels nor the API."""
 from __future__ import annotations
 
-import asyncio
-from contextlib import asynccontextmanager
 
 import httpx
 
@@ -13,7 +11,7 @@ from podium.core.services import enrollment as enrolment_service
 from podium.server.app import create_app
 from tests import builders as b
 from tests.builders import ADMIN
-from tests.dispatching import dispatching, eventually, logbook, outbox_rows, settings_from
+from tests.dispatching import HeldChannel, dispatching, eventually, logbook, outbox_rows, settings_from
 from tests.server import graph
 from tests.server.conftest import ADMIN_TOKEN, Api
 
@@ -28,31 +26,6 @@ class Raising:
 
     async def deliver(self, notification):
         raise RuntimeError("mail relay exploded")
-
-
-class Hanging:
-    """A relay that takes the connection and never answers, until released."""
-
-    name = "hanging"
-
-    def __init__(self) -> None:
-        self.stuck = 0
-        self.release = asyncio.Event()
-
-    async def deliver(self, notification):
-        self.stuck += 1
-        try:
-            await self.release.wait()
-        finally:
-            self.stuck -= 1
-
-    @asynccontextmanager
-    async def released(self):
-        """Let go at the end even if the test fails, so the dispatcher stops without waiting for the time-out."""
-        try:
-            yield
-        finally:
-            self.release.set()
 
 
 class Channels:
@@ -84,7 +57,7 @@ async def test_a_raising_and_a_hanging_channel_go_dead_while_the_others_deliver(
     lead = await b.instructor(sessions)
     learners = await b.people(sessions, 10)
     s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], capacity=5)
-    async with dispatching(sessions, settings, extra=[("faulty", Channels(Raising(), Hanging()))]):
+    async with dispatching(sessions, settings, extra=[("faulty", Channels(Raising(), HeldChannel("hanging")))]):
         await _enrol_all(sessions, s.id, learners)
         await eventually(lambda: len(_notifications(path)) == 11,
                          what="the logbook channel to get all 11 notifications")
@@ -104,7 +77,7 @@ async def test_a_channel_hanging_with_more_messages_than_slots_takes_only_its_sh
     path = tmp_path / "log.jsonl"
     settings = settings_from({"PODIUM_PLUGINS": "logbook", "PODIUM_LOGBOOK_PATH": str(path)},
                              outbox_timeout_seconds=HANG_TIMEOUT, outbox_concurrency=4, outbox_consumer_concurrency=2)
-    hanging = Hanging()
+    hanging = HeldChannel("hanging")
     course = await b.course(sessions)
     lead = await b.instructor(sessions)
     learners = await b.people(sessions, 10)
@@ -113,7 +86,7 @@ async def test_a_channel_hanging_with_more_messages_than_slots_takes_only_its_sh
         await _enrol_all(sessions, s.id, learners)    # 11 notifications per channel: more than the 4 slots
         await eventually(lambda: len(_notifications(path)) == 11, timeout=PATIENCE,
                          what="the logbook channel to get all 11 notifications while the other one hangs")
-        assert not hanging.release.is_set() and hanging.stuck == 2       # still hanging, with its 2 slots only
+        assert not hanging.release.is_set() and hanging.under_way == 2       # still hanging, with its 2 slots only
         stuck = await outbox_rows(sessions, kind="notification", target="hanging")
         assert len(stuck) == 11 and all(m.status is OutboxStatus.PENDING and m.attempts == 0 for m in stuck)
 
@@ -128,7 +101,7 @@ async def test_a_channel_hanging_with_more_messages_than_slots_takes_only_its_sh
 
 async def test_the_api_answers_and_its_mail_goes_out_while_a_channel_hangs(database_url, tmp_path):
     path = tmp_path / "log.jsonl"
-    hanging = Hanging()
+    hanging = HeldChannel("hanging")
     settings = settings_from({"PODIUM_DATABASE_URL": database_url, "PODIUM_ADMIN_TOKEN": ADMIN_TOKEN,
                               "PODIUM_PLUGINS": "logbook", "PODIUM_LOGBOOK_PATH": str(path)},
                              outbox_timeout_seconds=HANG_TIMEOUT, outbox_concurrency=4, outbox_consumer_concurrency=2)
@@ -139,14 +112,14 @@ async def test_the_api_answers_and_its_mail_goes_out_while_a_channel_hangs(datab
         course = await graph.course(api)
         lead = await graph.instructor(api)
         sessions = [await graph.session(api, course, [lead], starts_at=graph.at(days=7 + n)) for n in range(6)]
-        await eventually(lambda: hanging.stuck == 2, timeout=PATIENCE, what="the hanging channel to be stuck")
+        await eventually(lambda: hanging.under_way == 2, timeout=PATIENCE, what="the hanging channel to be stuck")
 
         learner = await graph.person(api, email="late@example.com")
         enrolled = await graph.enroll(api, sessions[0], learner)           # a change while it hangs
         assert enrolled["errors"] == [] and enrolled["enrollment"]["status"] == "ENROLLED"
         await eventually(lambda: [r for r in _notifications(path) if r["to"] == "late@example.com"],
                          timeout=PATIENCE, what="the learner's confirmation through the logbook channel")
-        assert not hanging.release.is_set() and hanging.stuck == 2       # ... and it is still hanging
+        assert not hanging.release.is_set() and hanging.under_way == 2       # ... and it is still hanging
         hanging.release.set()
-        await eventually(lambda: hanging.stuck == 0, timeout=PATIENCE, what="the channel to let go")
+        await eventually(lambda: hanging.under_way == 0, timeout=PATIENCE, what="the channel to let go")
     await app.state.podium.engine.dispose()

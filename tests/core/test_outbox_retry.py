@@ -2,50 +2,17 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from podium.core import hookimpl
 from podium.core.db import changing
 from podium.core.instants import utc_now
 from podium.core.models import AuditEntry, OutboxMessage, OutboxStatus
 from podium.core.outbox import enqueue
 from tests import builders as b
 from tests.core.test_outbox import run_cli
-from tests.dispatching import dispatching, eventually, outbox_rows, settings_from
-
-
-class SlowChannel:
-    """Delivers once released; counts every delivery, so a second one of the same message shows."""
-
-    name = "slow"
-
-    def __init__(self) -> None:
-        self.under_way = 0
-        self.release = asyncio.Event()
-        self.delivered: list[str] = []
-
-    async def deliver(self, notification):
-        self.under_way += 1
-        try:
-            await self.release.wait()
-        finally:
-            self.under_way -= 1
-        self.delivered.append(notification.idempotency_key)
-
-    @asynccontextmanager
-    async def released(self):
-        """Let go at the end even if the test fails, so the dispatcher stops at once."""
-        try:
-            yield
-        finally:
-            self.release.set()
-
-    @hookimpl
-    def podium_notification_channels(self):
-        return [self]
+from tests.dispatching import HeldChannel, dispatching, eventually, outbox_rows, settings_from
 
 
 async def _audit(sessions) -> list[AuditEntry]:
@@ -98,7 +65,7 @@ async def test_the_cli_retries_what_it_may_audits_each_and_names_what_it_refused
 
 
 async def test_a_message_a_worker_is_delivering_is_not_retried_and_goes_out_once(sessions, database_url):
-    slow = SlowChannel()
+    slow = HeldChannel("slow")
     course = await b.course(sessions)
     lead = await b.instructor(sessions)
     settings = settings_from({}, plugins=(), outbox_timeout_seconds=120)    # the delivery never times out here
