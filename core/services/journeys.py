@@ -4,6 +4,9 @@ One learner record across the self-paced and the live parts: a SELF_PACED or ASS
 completed when the LMS reports its activity complete (pulled by `sync_program`); a LIVE stage when
 the learner's attendance is PRESENT or LATE. LEFT_EARLY does not complete a live stage: the
 learner missed part of it (a coordinator who judges otherwise records PRESENT).
+
+In a program of parallel sections, a learner's self-paced and assessment dates follow their own
+section's session (`learner_dates`); the stage rows hold the anchor section's.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,9 +29,10 @@ from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import (
     AttendanceStatus, Certification, Course, Enrollment, EnrollmentStatus, Person, Program, ProgramLearner,
-    ProgramStage, ProgramStatus, StageKind, StageProgress, StageStatus,
+    ProgramStage, ProgramStatus, Session, StageKind, StageProgress, StageStatus,
 )
 from ..providers import CompletionReport, LmsConnector
+from .program_calendar import local_shift, wall_clock_gap
 from .records import get_or_404
 
 log = logging.getLogger("podium.programs")
@@ -43,6 +48,8 @@ class JourneyStage:
     stage: ProgramStage
     status: StageStatus
     completed_at: datetime | None
+    opens_at: datetime | None  # the learner's own dates: the stage's, moved with their section
+    due_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,13 @@ class ReadinessEntry:
     missing_stages: tuple[str, ...]
 
 
-def stage_status(stage: ProgramStage, completed_at: datetime | None, now: datetime) -> StageStatus:
+def stage_status(opens_at: datetime | None, due_at: datetime | None, completed_at: datetime | None,
+                 now: datetime) -> StageStatus:
     if completed_at is not None:
         return StageStatus.COMPLETED
-    if stage.opens_at is not None and now < stage.opens_at:
+    if opens_at is not None and now < opens_at:
         return StageStatus.NOT_STARTED
-    if stage.due_at is not None and now > stage.due_at:
+    if due_at is not None and now > due_at:
         return StageStatus.OVERDUE
     return StageStatus.IN_PROGRESS
 
@@ -90,12 +98,17 @@ class _Facts:
     learner_ids: list[int]
     progress: dict[tuple[int, int], StageProgress]
     enrollments: dict[tuple[int, int], Enrollment]
+    anchor: ProgramStage | None = None  # the first LIVE stage: the stage rows' dates count from its session
+    anchor_tz: ZoneInfo | None = None  # the anchor session's timezone, loaded only for parallel sections
 
 
 async def _load(db: AsyncSession, program_id: int, learner_ids: list[int] | None = None) -> _Facts:
-    stages = list((await db.scalars(select(ProgramStage).where(ProgramStage.program_id == program_id)
-                                    .order_by(ProgramStage.position, ProgramStage.id)
-                                    .execution_options(populate_existing=True))).all())
+    rows = (await db.execute(select(ProgramStage, Session.timezone)
+                             .outerjoin(Session, Session.id == ProgramStage.session_id)
+                             .where(ProgramStage.program_id == program_id)
+                             .order_by(ProgramStage.position, ProgramStage.id)
+                             .execution_options(populate_existing=True))).all()
+    stages = [stage for stage, _ in rows]
     if learner_ids is None:
         learner_ids = list((await db.scalars(select(ProgramLearner.learner_id).where(
             ProgramLearner.program_id == program_id).order_by(ProgramLearner.id))).all())
@@ -107,7 +120,10 @@ async def _load(db: AsyncSession, program_id: int, learner_ids: list[int] | None
     enrollments = {(e.session_id, e.learner_id): e for e in (await db.scalars(select(Enrollment).where(
         Enrollment.session_id.in_(session_ids), Enrollment.learner_id.in_(learner_ids))
         .options(selectinload(Enrollment.attendance)).execution_options(populate_existing=True))).all()}
-    return _Facts(stages, learner_ids, progress, enrollments)
+    anchor, tz = next(((s, tz) for s, tz in rows if s.kind is StageKind.LIVE), (None, None))
+    sections = anchor is not None and sum(s.position == anchor.position for s in stages) > 1
+    anchor_tz = ZoneInfo(tz) if sections else None
+    return _Facts(stages, learner_ids, progress, enrollments, anchor, anchor_tz)
 
 
 def _placed_stages(facts: _Facts, learner_id: int) -> list[ProgramStage]:
@@ -128,6 +144,19 @@ def _placed_stages(facts: _Facts, learner_id: int) -> list[ProgramStage]:
     return mine
 
 
+def learner_dates(facts: _Facts, stage: ProgramStage,
+                  section: ProgramStage | None) -> tuple[datetime | None, datetime | None]:
+    """A learner's own (opens_at, due_at) for a stage. In a program of parallel sections, `section` being
+    the learner's, a self-paced or assessment stage moves as far as their section's session starts after
+    the anchor's, on the anchor's wall clock; the anchor section's learners keep the stage's dates."""
+    anchor = facts.anchor
+    if stage.kind is StageKind.LIVE or section is None or anchor is None or facts.anchor_tz is None \
+            or section.id == anchor.id:
+        return stage.opens_at, stage.due_at
+    gap = wall_clock_gap(anchor.opens_at, section.opens_at, facts.anchor_tz)
+    return local_shift(stage.opens_at, facts.anchor_tz, gap), local_shift(stage.due_at, facts.anchor_tz, gap)
+
+
 def _live_completed_at(facts: _Facts, stage: ProgramStage, learner_id: int) -> datetime | None:
     """The session's end, or when attendance was recorded if that was earlier: never in the future,
     so neither is a certification dated from it."""
@@ -142,13 +171,17 @@ def _journey(facts: _Facts, learner_id: int, now: datetime,
              lms: Mapping[int, datetime | None] | None = None) -> Journey:
     """`lms` maps stage id to what the LMS just reported; a completion once seen is kept."""
     items = []
-    for stage in _placed_stages(facts, learner_id):
+    mine = _placed_stages(facts, learner_id)
+    section = next((s for s in mine if facts.anchor and s.position == facts.anchor.position), None)
+    for stage in mine:
         if stage.kind is StageKind.LIVE:
             completed_at = _live_completed_at(facts, stage, learner_id)
         else:
             known = facts.progress.get((stage.id, learner_id))
             completed_at = (known.completed_at if known else None) or (lms or {}).get(stage.id)
-        items.append(JourneyStage(stage, stage_status(stage, completed_at, now), completed_at))
+        opens_at, due_at = learner_dates(facts, stage, section)
+        items.append(JourneyStage(stage, stage_status(opens_at, due_at, completed_at, now), completed_at,
+                                  opens_at, due_at))
     return Journey(learner_id, tuple(items))
 
 

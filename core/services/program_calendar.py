@@ -29,7 +29,12 @@ def days_from(anchor: Session, days: int) -> datetime:
     return local.replace(tzinfo=tz).astimezone(UTC)
 
 
-def _local_shift(instant: datetime | None, tz: ZoneInfo, delta: timedelta) -> datetime | None:
+def wall_clock_gap(start: datetime, end: datetime, tz: ZoneInfo) -> timedelta:
+    """How far apart two instants are on a wall clock in `tz`: a week across a daylight-saving change is 7 days."""
+    return end.astimezone(tz).replace(tzinfo=None) - start.astimezone(tz).replace(tzinfo=None)
+
+
+def local_shift(instant: datetime | None, tz: ZoneInfo, delta: timedelta) -> datetime | None:
     if instant is None:
         return None
     local = instant.astimezone(tz).replace(tzinfo=None) + delta
@@ -54,8 +59,7 @@ async def follow_reschedule(db: AsyncSession, session: Session, before_starts_at
         ProgramStage.session_id == session.id, ProgramStage.kind == StageKind.LIVE)
         .execution_options(populate_existing=True))).all()
     tz = ZoneInfo(session.timezone)
-    delta = (session.starts_at.astimezone(tz).replace(tzinfo=None)
-             - before_starts_at.astimezone(tz).replace(tzinfo=None))
+    delta = wall_clock_gap(before_starts_at, session.starts_at, tz)
     for program_id in sorted({s.program_id for s in live_stages}):
         moved = []
         for stage in (s for s in live_stages if s.program_id == program_id):
@@ -63,13 +67,15 @@ async def follow_reschedule(db: AsyncSession, session: Session, before_starts_at
         await queue_session_notices(db, program_id, session, settings)
         anchor = await anchor_stage(db, program_id)
         if anchor is not None and anchor.session_id == session.id:
-            dependents = (await db.scalars(select(ProgramStage).where(
-                ProgramStage.program_id == program_id, ProgramStage.kind != StageKind.LIVE)
-                .order_by(ProgramStage.position).execution_options(populate_existing=True))).all()
-            shifted = [_move(stage, _local_shift(stage.opens_at, tz, delta), _local_shift(stage.due_at, tz, delta))
-                       for stage in dependents]
+            shifted = [_move(stage, local_shift(stage.opens_at, tz, delta), local_shift(stage.due_at, tz, delta))
+                       for stage in await _dependents(db, program_id)]
             moved += shifted
             await queue_moved_stages(db, program_id, session, shifted)
+        elif anchor is not None and any(s.position == anchor.position for s in live_stages
+                                        if s.program_id == program_id):
+            section = await _section_moved(db, program_id, anchor, before_starts_at, session.starts_at)
+            moved += section
+            await queue_moved_stages(db, program_id, session, section)
         learners = (await db.scalars(select(ProgramLearner.learner_id)
                                      .where(ProgramLearner.program_id == program_id)
                                      .order_by(ProgramLearner.learner_id))).all()
@@ -80,6 +86,27 @@ async def follow_reschedule(db: AsyncSession, session: Session, before_starts_at
             "learners": [to_global_id("Person", lid) for lid in learners],
         }, f"program:{program_id}")
     await db.flush()
+
+
+async def _dependents(db: AsyncSession, program_id: int) -> list[ProgramStage]:
+    """The program's self-paced and assessment stages, whose dates count from the anchor."""
+    return list((await db.scalars(select(ProgramStage).where(
+        ProgramStage.program_id == program_id, ProgramStage.kind != StageKind.LIVE)
+        .order_by(ProgramStage.position).execution_options(populate_existing=True))).all())
+
+
+async def _section_moved(db: AsyncSession, program_id: int, anchor: ProgramStage, before_starts_at: datetime,
+                         starts_at: datetime) -> list[dict]:
+    """A parallel section other than the anchor's moved: its learners' own dates (see
+    `journeys.learner_dates`) move with it; the stage rows, the anchor section's dates, stay."""
+    tz = ZoneInfo(await db.scalar(select(Session.timezone).where(Session.id == anchor.session_id)))
+    before, after = (wall_clock_gap(anchor.opens_at, at, tz) for at in (before_starts_at, starts_at))
+    return [{"key": stage.key, "title": stage.title,
+             "before": {"opensAt": _iso(local_shift(stage.opens_at, tz, before)),
+                        "dueAt": _iso(local_shift(stage.due_at, tz, before))},
+             "after": {"opensAt": _iso(local_shift(stage.opens_at, tz, after)),
+                       "dueAt": _iso(local_shift(stage.due_at, tz, after))}}
+            for stage in await _dependents(db, program_id)]
 
 
 def _move(stage: ProgramStage, opens_at: datetime | None, due_at: datetime | None) -> dict:

@@ -20,7 +20,7 @@ from ..audit import Actor
 from ..db import changing
 from ..instants import utc_now
 from ..models import (
-    Person, Program, ProgramLearner, ProgramStage, ProgramStatus, Session, SessionStatus, StageKind,
+    Person, Program, ProgramLearner, ProgramStatus, Session, SessionStatus, StageKind,
 )
 from ..outbox import NOTIFICATION_KIND, Dispatcher, QueuedMessage, enqueue, enqueue_many, plugin_call
 from ..settings import Settings
@@ -191,9 +191,10 @@ async def _send(dispatcher: Dispatcher, db: AsyncSession, planned: list[dict[str
                             for p in planned for channel in dispatcher.plugins.channels])
 
 
-def _stage_line(stage: ProgramStage, tz: str) -> dict[str, Any]:
-    due = stage.due_at.astimezone(ZoneInfo(tz)) if stage.due_at else None
-    return {"title": stage.title, "due": f"{due:%A} {due.day} {due:%B %Y}, {due:%H:%M} ({tz})" if due else None}
+def _stage_line(title: str, due_at: datetime | None, tz: str) -> dict[str, Any]:
+    """A stage and the learner's own due date (from their journey: in sections, their section's)."""
+    due = due_at.astimezone(ZoneInfo(tz)) if due_at else None
+    return {"title": title, "due": f"{due:%A} {due.day} {due:%B %Y}, {due:%H:%M} ({tz})" if due else None}
 
 
 @plugin_call(READINESS)
@@ -233,7 +234,7 @@ async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> N
         planned = []
         for journey in await journeys(db, program.id, list(behind)):
             person = people[journey.learner_id]
-            missing = [_stage_line(s.stage, person.timezone) for s in journey.stages
+            missing = [_stage_line(s.stage.title, s.due_at, person.timezone) for s in journey.stages
                        if s.stage.title in behind[person.id].missing_stages and s.stage.kind is not StageKind.LIVE]
             planned.append(_plan("program.prework_reminder", person.email, person.name, person.timezone, facts,
                                  dispatcher.settings, program_title=program.title, missing=missing))
@@ -242,7 +243,10 @@ async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> N
 
 @plugin_call(STAGES_MOVED)
 async def _stages_moved(dispatcher: Dispatcher, message: QueuedMessage) -> None:
+    """Tell the learners whose dates follow the moved session (in sections, only that section's) their
+    own new due dates."""
     from ..notifications import _plan
+    from .journeys import journeys
 
     payload = message.payload
     async with dispatcher.sessions() as db, changing(db):
@@ -251,14 +255,17 @@ async def _stages_moved(dispatcher: Dispatcher, message: QueuedMessage) -> None:
             return
         session, program, facts = notice
         keys = {s["key"] for s in payload["stages"]}
-        stages = [s for s in (await db.scalars(select(ProgramStage).where(
-            ProgramStage.program_id == program.id, ProgramStage.kind != StageKind.LIVE)
-            .order_by(ProgramStage.position))).all() if s.key in keys]
-        if not stages:
-            return
-        planned = [_plan("program.rescheduled", p.email, p.name, p.timezone, facts, dispatcher.settings,
-                         program_title=program.title, moved=[_stage_line(s, p.timezone) for s in stages])
-                   for p in await _program_learners(db, program.id)]
+        people = {p.id: p for p in await _program_learners(db, program.id)}
+        planned = []
+        for journey in await journeys(db, program.id, list(people)):
+            if not any(s.stage.session_id == session.id for s in journey.stages):
+                continue
+            moved = [_stage_line(s.stage.title, s.due_at, people[journey.learner_id].timezone)
+                     for s in journey.stages if s.stage.kind is not StageKind.LIVE and s.stage.key in keys]
+            if moved:
+                p = people[journey.learner_id]
+                planned.append(_plan("program.rescheduled", p.email, p.name, p.timezone, facts, dispatcher.settings,
+                                     program_title=program.title, moved=moved))
         await _send(dispatcher, db, planned, message)
 
 

@@ -164,6 +164,7 @@ async def test_cohort_of_40_waitlists_10_and_rescheduling_moves_the_prework(worl
     for when in ("opensAt", "dueAt"):
         assert w.wall_clock(after["prework"][when], tz) - w.wall_clock(before["prework"][when], tz) \
             == timedelta(days=7), "a week later on the session's local clock, whatever the date"
-    told = await eventually(lambda: len(w.told(recorder, "program.rescheduled")) == 40 and
-                            w.told(recorder, "program.rescheduled"), what="every learner told of the new due dates")
-    assert sorted(n.to for n in told) == sorted(emails)
+    told = await eventually(lambda: len(w.told(recorder, "program.rescheduled")) == 15 and
+                            w.told(recorder, "program.rescheduled"),
+                            what="the first section's learners told of their new due dates")
+    assert sorted(n.to for n in told) == sorted(emails[:15]), "the other section's dates follow its own session"
