@@ -80,6 +80,10 @@ class JourneyStage:
     stage: ProgramStage
     status: StageStatus
     completed_at: datetime | None
+    opens_at: datetime | None = strawberry.field(description="When the stage opens for this learner: in a program "
+                                                             "of parallel sections, moved with their section.")
+    due_at: datetime | None = strawberry.field(description="When the stage is due for this learner: in a program "
+                                                           "of parallel sections, moved with their section.")
 
 
 @strawberry.type
@@ -99,7 +103,8 @@ def journey_from(journey, membership_pk: int) -> LearnerJourney:
     """From a core `journeys.Journey` and the learner's ProgramLearner id (the cursor)."""
     return LearnerJourney(pk=membership_pk, learner_pk=journey.learner_id, completed=journey.completed,
                           completed_at=journey.completed_at,
-                          stages=[JourneyStage(stage=stage_from(s.stage), status=s.status, completed_at=s.completed_at)
+                          stages=[JourneyStage(stage=stage_from(s.stage), status=s.status, completed_at=s.completed_at,
+                                               opens_at=s.opens_at, due_at=s.due_at)
                                   for s in journey.stages])
 
 
