@@ -21,7 +21,7 @@ from strawberry.types.unset import UNSET
 
 from podium.core.events import EventBus
 
-from .access.callers import Caller, bearer, caller_for
+from .access.callers import Caller, bearer, caller_for, is_text
 from .context import Context
 from .limits import MAX_TOKENS
 
@@ -204,15 +204,7 @@ def _carries_nul(query: object, variables: object) -> bool:
 def _has_lone_surrogate(variables: object) -> bool:
     """A JSON escape such as \\ud800 without its pair decodes to text no database can store (the
     GraphQL parser already refuses one in the query)."""
-    return any(not text.isascii() and not _encodes(text) for text in _texts(variables))
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+    return any(not text.isascii() and not is_text(text) for text in _texts(variables))
 
 
 def _texts(value: object):

@@ -260,10 +260,10 @@ async def _stages_moved(dispatcher: Dispatcher, message: QueuedMessage) -> None:
         for journey in await journeys(db, program.id, list(people)):
             if not any(s.stage.session_id == session.id for s in journey.stages):
                 continue
-            moved = [_stage_line(s.stage.title, s.due_at, people[journey.learner_id].timezone)
+            p = people[journey.learner_id]
+            moved = [_stage_line(s.stage.title, s.due_at, p.timezone)
                      for s in journey.stages if s.stage.kind is not StageKind.LIVE and s.stage.key in keys]
             if moved:
-                p = people[journey.learner_id]
                 planned.append(_plan("program.rescheduled", p.email, p.name, p.timezone, facts, dispatcher.settings,
                                      program_title=program.title, moved=moved))
         await _send(dispatcher, db, planned, message)

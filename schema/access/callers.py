@@ -35,10 +35,11 @@ def bearer(authorization: str | None) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def _is_text(token: str) -> bool:
-    """A lone surrogate (\\ud800, possible in a WebSocket's connection_init JSON) has no bytes to compare."""
+def is_text(value: str) -> bool:
+    """Whether a string is real Unicode: a lone surrogate (a JSON escape such as \\ud800 without its
+    pair) has no bytes to compare or to store."""
     try:
-        token.encode()
+        value.encode()
     except UnicodeEncodeError:
         return False
     return True
@@ -46,7 +47,7 @@ def _is_text(token: str) -> bool:
 
 async def caller_for(db: AsyncSession, token: str | None, admin_token: str | None) -> Caller:
     """ADMIN for the bootstrap token, the token's person and role otherwise; anonymous without a valid one."""
-    if not token or len(token) > 512 or not _is_text(token):
+    if not token or len(token) > 512 or not is_text(token):
         return ANONYMOUS
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Caller(role=Role.ADMIN)

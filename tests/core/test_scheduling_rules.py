@@ -90,15 +90,21 @@ async def test_buffers_count_and_cancelled_sessions_hold_nothing(sessions):
     assert set(active) == {again.id}
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # the exclusion constraint is PostgreSQL's
-async def test_the_postgresql_backstop_names_the_clash(sessions, engine, monkeypatch):
-    """When the check misses a clash, the exclusion constraint refuses it, with the same names and conflicts."""
+async def _a_morning_and_an_afternoon(sessions):
+    """One instructor teaching two sessions of a course, at `start` and four hours later."""
     course = await b.course(sessions)
     lead = await b.instructor(sessions)
     start = soon()
     morning = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], starts_at=start)
     afternoon = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id],
                                 starts_at=start + timedelta(hours=4))
+    return course, lead, start, morning, afternoon
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # the exclusion constraint is PostgreSQL's
+async def test_the_postgresql_backstop_names_the_clash(sessions, engine, monkeypatch):
+    """When the check misses a clash, the exclusion constraint refuses it, with the same names and conflicts."""
+    course, lead, start, morning, afternoon = await _a_morning_and_an_afternoon(sessions)
     check = scheduling.find_clashes
 
     async def check_blind_once(*args, **kw):
@@ -125,12 +131,7 @@ async def test_the_postgresql_backstop_names_the_clash(sessions, engine, monkeyp
 
 
 async def test_reschedule_into_a_clash_changes_nothing(sessions):
-    course = await b.course(sessions)
-    lead = await b.instructor(sessions)
-    start = soon()
-    morning = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], starts_at=start)
-    afternoon = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id],
-                                starts_at=start + timedelta(hours=4))
+    course, lead, start, morning, afternoon = await _a_morning_and_an_afternoon(sessions)
     audits = await _count(sessions, AuditEntry)
     with pytest.raises(DomainError) as refused:
         async with sessions() as db, changing(db):
