@@ -35,20 +35,24 @@ def is_configured(plugin: str, env: Mapping[str, str]) -> bool:
     return any(key.startswith(prefix) and value for key, value in env.items())
 
 
-def _convert(raw: str, kind: Any) -> Any:
+def parse_setting(raw: str, hint: Any) -> Any:
+    """One variable's text as its field's type (`X | None` reads as X): bool, int, float or text.
+    Core settings (`core.settings`) read theirs with it too."""
+    kind = field_type(hint)
     if kind is bool:
         lowered = raw.strip().lower()
         if lowered in _TRUE | _FALSE:
             return lowered in _TRUE
         raise ValueError("expected true or false")
-    if kind is int:
-        return int(raw)
-    if kind is float:
-        return float(raw)
+    if kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            raise ValueError("expected a whole number" if kind is int else "expected a number") from None
     return raw
 
 
-def _field_type(hint: Any) -> Any:
+def field_type(hint: Any) -> Any:
     """`int | None` reads as int; plain types as themselves."""
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         return next(arg for arg in typing.get_args(hint) if arg is not type(None))
@@ -69,7 +73,7 @@ def load_plugin_settings(cls: type[T], plugin: str, env: Mapping[str, str]) -> T
                 problems.append(f"{name} is required")
             continue
         try:
-            values[f.name] = _convert(raw, _field_type(hints[f.name]))
+            values[f.name] = parse_setting(raw, hints[f.name])
         except ValueError as exc:
             shown = "" if f.metadata.get(SECRET) else f", got {raw!r}"
             problems.append(f"{name}: {exc}{shown}")

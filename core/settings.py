@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import math
 import os
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
 from pathlib import Path
+from typing import Any
+
+from .plugin_settings import field_type, parse_setting
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./podium.db"
 
@@ -35,28 +36,20 @@ class SettingsError(ValueError):
     """A setting is malformed; the message names every such variable."""
 
 
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
                "outbox_backoff_seconds"}
 """Numbers where 0 means something (off, at once); every other number must be above 0."""
 
 
-def _parse(name: str, raw: str, kind: Any) -> Any:
-    if kind is bool:
-        if raw.lower() not in _TRUE | _FALSE:
-            raise ValueError("expected true or false")
-        return raw.lower() in _TRUE
-    if kind in (int, float):
-        try:
-            number = kind(raw)
-        except ValueError:
-            raise ValueError("expected a whole number" if kind is int else "expected a number") from None
-        if not math.isfinite(number) or number < 0 or (number == 0 and name not in MAY_BE_ZERO):
-            raise ValueError("expected a number above 0" if name not in MAY_BE_ZERO else "expected 0 or more")
-        return number
-    if typing.get_origin(kind) is tuple:
+def _parse(name: str, raw: str, hint: Any) -> Any:
+    """A core setting: typed as a plugin's are (`parse_setting`), numbers within range, lists comma-separated."""
+    if typing.get_origin(field_type(hint)) is tuple:
         return tuple(part.strip() for part in raw.split(",") if part.strip()) or None
-    return raw
+    value = parse_setting(raw, hint)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value) or value < 0 or (value == 0 and name not in MAY_BE_ZERO):
+            raise ValueError("expected a number above 0" if name not in MAY_BE_ZERO else "expected 0 or more")
+    return value
 
 
 @dataclass(frozen=True)
@@ -95,11 +88,8 @@ class Settings:
             raw = (env.get(name) or "").strip() if f.name != "env" else ""
             if not raw:
                 continue
-            kind = hints[f.name]
-            if isinstance(kind, types.UnionType):  # `X | None` reads as X
-                kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
             try:
-                values[f.name] = _parse(f.name, raw, kind)
+                values[f.name] = _parse(f.name, raw, hints[f.name])
             except ValueError as exc:
                 problems.append(f"{name}: {exc}, got {raw!r}")
         if problems:
