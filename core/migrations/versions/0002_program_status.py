@@ -1,6 +1,6 @@
 """program status: a program can be cancelled
 
-Revision ID: 0002_program_status
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-21 22:18:55.004066
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import podium.core.models
 
 
-revision = '0002_program_status'
+revision = '0002'
 down_revision = '0001'
 branch_labels = None
 depends_on = None
