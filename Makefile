@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install bench schema clean
+.PHONY: run test install bench schema clean graphiql
+GRAPHIQL := server/graphiql
 
 $(BIN)/podium: pyproject.toml tests/thirdparty/podium-logbook/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +14,15 @@ $(BIN)/podium: pyproject.toml tests/thirdparty/podium-logbook/pyproject.toml
 	$(BIN)/pip install --quiet -e tests/thirdparty/podium-logbook
 	@touch $@
 
-install: $(BIN)/podium
+install: $(BIN)/podium graphiql
+
+# GraphiQL and React from the npm registry, at the versions and integrity hashes of the committed lock;
+# Podium serves them at /graphql/static/. Without npm, GET /graphql says how to install them.
+graphiql: $(GRAPHIQL)/node_modules/.package-lock.json
+
+$(GRAPHIQL)/node_modules/.package-lock.json: $(GRAPHIQL)/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix $(GRAPHIQL) --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: GraphiQL's assets are not installed (the API works without them)"; fi
 
 run: install
 	$(BIN)/podium serve --demo
@@ -28,4 +37,4 @@ schema: install
 	$(BIN)/podium export-schema
 
 clean:
-	rm -rf $(VENV) podium.db podium.db-wal podium.db-shm
+	rm -rf $(VENV) podium.db podium.db-wal podium.db-shm $(GRAPHIQL)/node_modules artifacts
