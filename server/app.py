@@ -26,6 +26,7 @@ from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.services import meetings
 from podium.core.settings import Settings, SettingsError
 
+from .calendar import ROUTES as CALENDAR_ROUTES
 from .graphiql import static_asset
 
 log = logging.getLogger("podium.server")
@@ -130,7 +131,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
 
     graphql = graphql_app(state)
     routes = [Route("/healthz", healthz), Route("/graphql", graphql, methods=["GET", "POST"]),
-              WebSocketRoute("/graphql", graphql)]
+              WebSocketRoute("/graphql", graphql), *CALENDAR_ROUTES]
     if settings.graphiql:
         routes.append(Route("/graphql/static/{asset:path}", static_asset))
     app = Starlette(routes=routes, middleware=cors_middleware(settings), lifespan=lifespan)
