@@ -52,6 +52,31 @@ def test_every_document_referred_to_exists():
                          + "\n  ".join(missing))
 
 
+LINK = re.compile(r"\]\(([^)\s]+?\.md)?#([\w-]+)\)")
+
+
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as dashes."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    return {slug(m) for m in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+
+
+def test_every_link_to_a_section_finds_it():
+    broken = []
+    for path in repository_files():
+        if path.suffix != ".md":
+            continue
+        for target, anchor in LINK.findall(path.read_text()):
+            document = (path.parent / target) if target else path
+            if document.exists() and anchor not in anchors(document):
+                broken.append(f"{path.relative_to(ROOT)}: {target}#{anchor}")
+    assert not broken, "links to sections that do not exist (a heading was renamed?):\n  " + "\n  ".join(broken)
+
+
 def test_the_check_finds_references():
     """Guards the check above against a pattern that matches nothing."""
     md = ".md"  # spelled apart so this file names no document itself
