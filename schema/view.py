@@ -76,7 +76,7 @@ class PodiumGraphQL(GraphQL):
                  admin_token: str | None, max_body_bytes: int, plugins: Any = None,
                  graphiql_page: Callable[[], Response] | None = None) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql_page else None, allow_queries_via_get=False,
-                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one API.md promises
+                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one docs/api.md promises
         self.sessions, self.bus, self.plugins = sessions, bus, plugins
         self.admin_token, self.max_body_bytes = admin_token, max_body_bytes
         self.graphiql_page = graphiql_page
