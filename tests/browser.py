@@ -221,3 +221,19 @@ def static_site(folder: Path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+async def chromium_browser() -> AsyncIterator[Chromium]:
+    """One Chromium for the whole run: each test opens pages in contexts of their own."""
+    chromium_path()
+    async with chromium() as running:
+        yield running
+
+
+@pytest.fixture
+def sqlite_url(template_databases, tmp_path) -> str:
+    """The browser tests are about HTTP and pages, not storage: SQLite alone keeps them fast."""
+    target = tmp_path / "podium.db"
+    shutil.copy(Path(template_databases["sqlite"].split("///", 1)[1]), target)
+    return f"sqlite+aiosqlite:///{target}"

@@ -3,8 +3,6 @@ CORS lets a page on a listed origin call the API while the browser refuses an un
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -12,23 +10,9 @@ from podium.core.settings import Settings
 from podium.server.app import create_app
 from podium.server.graphiql import installed_assets
 from tests import browser
+from tests.browser import chromium_browser, sqlite_url  # noqa: F401 - fixtures
 from tests.live_server import serve
 from tests.server.conftest import ADMIN_TOKEN
-
-
-@pytest.fixture(scope="module")
-async def chromium():
-    browser.chromium_path()
-    async with browser.chromium() as running:
-        yield running
-
-
-@pytest.fixture
-def sqlite_url(template_databases, tmp_path) -> str:
-    """The browser tests are about HTTP and the page, not storage: SQLite alone keeps them fast."""
-    target = tmp_path / "podium.db"
-    shutil.copy(Path(template_databases["sqlite"].split("///", 1)[1]), target)
-    return f"sqlite+aiosqlite:///{target}"
 
 
 async def _post(page, url: str, query: str) -> str:
@@ -39,12 +23,13 @@ async def _post(page, url: str, query: str) -> str:
       .then(r => r.text()).catch(e => 'refused: ' + e)""")
 
 
-async def test_graphiql_renders_and_runs_a_query_with_the_outside_network_blocked(chromium, sqlite_url):
+async def test_graphiql_renders_and_runs_a_query_with_the_outside_network_blocked(
+        chromium_browser, sqlite_url):
     if installed_assets() is None:
         pytest.fail("GraphiQL's assets are not installed: run `make install`")
     app = create_app(Settings(database_url=sqlite_url, admin_token=ADMIN_TOKEN))
     with serve(app, lifespan="on") as base:
-        async with chromium.page() as page:
+        async with chromium_browser.page() as page:
             await _post(page, base + "/healthz", "")  # nothing to do with the test: warms the connection
             await page.open(base + "/graphql")
             await page.wait_for("document.querySelector('.graphiql-query-editor .CodeMirror')")
@@ -63,14 +48,14 @@ async def test_graphiql_renders_and_runs_a_query_with_the_outside_network_blocke
         assert all(u.startswith(base) or u.startswith("data:") for u in page.requested), page.requested
 
 
-async def test_cors_in_chromium_a_listed_origin_calls_the_api_an_unlisted_one_is_refused(chromium, sqlite_url,
-                                                                                       tmp_path):
+async def test_cors_in_chromium_a_listed_origin_calls_the_api_an_unlisted_one_is_refused(
+        chromium_browser, sqlite_url, tmp_path):
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("<!doctype html><title>a portal</title><p>portal</p>")
     with browser.static_site(tmp_path / "site") as allowed, browser.static_site(tmp_path / "site") as unlisted:
         app = create_app(Settings(database_url=sqlite_url, admin_token=ADMIN_TOKEN, cors_origins=(allowed,)))
         with serve(app, lifespan="on") as base:
-            async with chromium.page() as page:
+            async with chromium_browser.page() as page:
                 await page.open(allowed + "/index.html")
                 answer = await _post(page, base + "/graphql", "{ courses(first: 1) { totalCount } }")
                 assert json.loads(answer) == {"data": {"courses": {"totalCount": 0}}}
@@ -78,7 +63,7 @@ async def test_cors_in_chromium_a_listed_origin_calls_the_api_an_unlisted_one_is
                     headers: {{'Content-Type': 'application/json'}}, body: '{{"query": "{{ __typename }}"}}'}})
                     .then(r => r.headers.get('X-Request-ID'))""")
                 assert request_id, "X-Request-ID is exposed to the page"
-            async with chromium.page() as page:
+            async with chromium_browser.page() as page:
                 await page.open(unlisted + "/index.html")
                 answer = await _post(page, base + "/graphql", "{ courses(first: 1) { totalCount } }")
                 assert answer.startswith("refused: TypeError"), answer
