@@ -52,7 +52,7 @@ class Page:
         self.browser, self.session_id = browser, session_id
         self.blocked: list[str] = []  # URLs the page tried to reach off this machine
         self.requested: list[str] = []  # every URL the page asked for
-        self.console: list[str] = []
+        self.console: list[str] = []  # console calls, browser log entries (CSP refusals), exceptions
 
     async def send(self, method: str, **params: Any) -> dict:
         return await self.browser.send(method, params, self.session_id)
@@ -69,6 +69,8 @@ class Page:
                 await self.send("Fetch.failRequest", requestId=params["requestId"], errorReason="BlockedByClient")
         elif method == "Runtime.consoleAPICalled":
             self.console.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+        elif method == "Log.entryAdded":
+            self.console.append(f"{params['entry']['level']}: {params['entry']['text']}")
         elif method == "Runtime.exceptionThrown":
             self.console.append("exception: " + json.dumps(params["exceptionDetails"])[:500])
 
@@ -161,6 +163,7 @@ class Chromium:
         try:
             await page.send("Fetch.enable", patterns=[{"urlPattern": "*"}])
             await page.send("Runtime.enable")
+            await page.send("Log.enable")
             await page.send("Page.enable")
             await page.send("Emulation.setDeviceMetricsOverride", width=1280, height=800, deviceScaleFactor=1,
                             mobile=False)

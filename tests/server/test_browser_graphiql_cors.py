@@ -42,6 +42,8 @@ async def test_graphiql_renders_and_runs_a_query_with_the_outside_network_blocke
         assert '"totalCount": 0' in result and '"__typename": "Query"' in result, result
         assert shot.stat().st_size > 10_000
         assert page.blocked == [], f"GraphiQL reached off this machine: {page.blocked}"
+        assert not [line for line in page.console if "Content Security Policy" in line or "exception" in line], \
+            page.console
         scripts = [u for u in page.requested if "/graphql/static/" in u]
         assert {u.rsplit("/", 1)[1] for u in scripts} >= {"react.production.min.js", "react-dom.production.min.js",
                                                           "graphiql.min.js", "graphiql.min.css", "start.js"}

@@ -72,6 +72,7 @@ async def test_graphiql_loads_only_from_podium_at_pinned_versions(client):
         assert "https://" not in page.text and "http://" not in page.text
         assert 'src="/graphql/static/graphiql@3.8.3/graphiql.min.js" integrity="sha384-' in page.text
         assert "/graphql/static/react@18.3.1/react.production.min.js" in page.text
+        assert "script-src 'self';" in page.headers["content-security-policy"]
         script = await http.get("/graphql/static/graphiql@3.8.3/graphiql.min.js")
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
         for path in ("/graphql/static/graphiql@3.8.2/graphiql.min.js", "/graphql/static/graphiql@3.8.3/package.json",
