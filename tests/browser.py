@@ -176,7 +176,7 @@ class Chromium:
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Chromium]:
     path = chromium_path()
-    with tempfile.TemporaryDirectory(prefix="podium-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="podium-chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen([path, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
