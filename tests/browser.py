@@ -45,6 +45,17 @@ def chromium_path() -> str:
     pytest.skip(message)
 
 
+def require_graphiql_assets() -> None:
+    """GraphiQL's files from `make install` (npm); skips without them, fails under CI."""
+    from podium.server.graphiql import INSTALL_COMMAND, installed_assets
+
+    if installed_assets() is None:
+        message = f"GraphiQL's assets are not installed ({INSTALL_COMMAND})"
+        if os.environ.get("CI"):
+            pytest.fail(message + ": make install must fetch them in CI")
+        pytest.skip(message)
+
+
 class Page:
     """One tab in its own browser context (fresh storage), with requests off 127.0.0.1 blocked."""
 

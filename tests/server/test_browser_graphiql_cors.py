@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from podium.core.settings import Settings
 from podium.server.app import create_app
-from podium.server.graphiql import installed_assets
 from tests import browser
 from tests.browser import chromium_browser, sqlite_url  # noqa: F401 - fixtures
 from tests.live_server import serve
@@ -25,8 +23,7 @@ async def _post(page, url: str, query: str) -> str:
 
 async def test_graphiql_renders_and_runs_a_query_with_the_outside_network_blocked(
         chromium_browser, sqlite_url):
-    if installed_assets() is None:
-        pytest.fail("GraphiQL's assets are not installed: run `make install`")
+    browser.require_graphiql_assets()
     app = create_app(Settings(database_url=sqlite_url, admin_token=ADMIN_TOKEN))
     with serve(app, lifespan="on") as base:
         async with chromium_browser.page() as page:

@@ -8,6 +8,7 @@ import pytest
 from podium.core.settings import Settings, SettingsError
 from podium.server import graphiql
 from podium.server.app import create_app
+from tests import browser
 
 PORTAL = "https://portal.example.com"
 PREFLIGHT = {"Origin": PORTAL, "Access-Control-Request-Method": "POST",
@@ -64,8 +65,7 @@ def test_an_origin_with_a_path_is_a_settings_error():
 
 
 async def test_graphiql_loads_only_from_podium_at_pinned_versions(client):
-    if graphiql.installed_assets() is None:
-        pytest.fail("GraphiQL's assets are not installed: run `make install`")
+    browser.require_graphiql_assets()
     async with client() as http:
         page = await http.get("/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200
