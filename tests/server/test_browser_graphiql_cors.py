@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from podium.core.settings import Settings
 from podium.server.app import create_app
 from tests import browser
