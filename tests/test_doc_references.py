@@ -3,6 +3,7 @@ code, tests, docs and the README exists, relative to the repository's root or to
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,7 +15,15 @@ REFERENCE = re.compile(r"(?<![\w/.-])((?:\.{1,2}/)?(?:[\w.-]+/)*[\w.-]+\.md)(?:#
 
 
 def repository_files():
-    for path in sorted(ROOT.rglob("*")):
+    """The repository's files: what git tracks or would track (ignored build output, such as fetched
+    front-end assets, is not the project's), else every file outside the usual tool folders."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                                capture_output=True, check=True).stdout.decode().split("\0")
+        candidates = [ROOT / name for name in listed if name]
+    except (OSError, subprocess.CalledProcessError):
+        candidates = list(ROOT.rglob("*"))
+    for path in sorted(candidates):
         parts = path.relative_to(ROOT).parts
         if any(part in SKIPPED_DIRS or part.endswith(".egg-info") for part in parts[:-1]):
             continue
