@@ -97,8 +97,9 @@ async def test_a_learner_sees_and_changes_only_themselves(api, world):
     assert error_codes(await api("{ resources { totalCount } }", token=token)) == []
 
 
-async def test_an_instructor_reads_rosters_and_records_attendance_of_sessions_they_teach(api, world):
+async def test_an_instructor_reads_rosters_and_records_attendance_of_sessions_they_teach(api, app, world):
     token = world.tokens["INSTRUCTOR"]
+    await g.time_passes(app.state.podium.sessions, world.taught, ended=False)
     roster = (await api.data(ROSTER, {"id": world.taught}, token=token))["node"]["enrollments"]
     assert sorted(e["node"]["learner"]["id"] for e in roster["edges"]) == sorted([world.learner_a, world.learner_b])
     assert all(e["node"]["learner"]["email"] for e in roster["edges"])
@@ -158,9 +159,9 @@ MUTATIONS = [
     ("enroll", SELF, lambda w: {"sessionId": w.open, "learnerId": w.me}),
     ("enroll", STAFF, lambda w: {"sessionId": w.open, "learnerId": w.other_learner}),
     ("recordAttendance", STAFF | {"INSTRUCTOR"}, lambda w: {"sessionId": w.taught, "records": [
-        {"enrollmentId": w.enrollments[w.taught, w.other_learner], "status": "PRESENT"}]}),
+        {"enrollmentId": w.enrollments[w.taught, w.other_learner], "status": "EXCUSED"}]}),
     ("recordAttendance", STAFF, lambda w: {"sessionId": w.other, "records": [
-        {"enrollmentId": w.enrollments[w.other, w.other_learner], "status": "PRESENT"}]}),
+        {"enrollmentId": w.enrollments[w.other, w.other_learner], "status": "EXCUSED"}]}),
     ("decideEnrollment", STAFF, lambda w: {"enrollmentId": w.enrollments[w.approval, w.other_learner], "approve": True}),
     ("cancelEnrollment", SELF, lambda w: {"enrollmentId": w.enrollments[w.taught, w.me]}),
     ("cancelEnrollment", STAFF, lambda w: {"enrollmentId": w.enrollments[w.taught, w.other_learner]}),
