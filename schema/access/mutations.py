@@ -21,10 +21,10 @@ from ..relay import decode_id, global_id
 class IssueTokenInput:
     person_id: strawberry.ID
     role: Role
-    expires_in_days: int = strawberry.field(
+    expires_in_days: int | None = strawberry.field(
         default=access.DEFAULT_TOKEN_DAYS,
-        description=f"Days until the token stops working (1 to {access.MAX_TOKEN_DAYS}); "
-                    "an expired token is answered 401.")
+        description=f"Days until the token stops working (1 to {access.MAX_TOKEN_DAYS}; null means "
+                    f"{access.DEFAULT_TOKEN_DAYS}); an expired token is answered 401.")
 
 
 @strawberry.input(description="Name the token by the tokenId issueToken gave, or by the token itself.")
@@ -54,8 +54,9 @@ class AccessMutations:
     async def issue_token(self, info: Info, input: IssueTokenInput) -> TokenPayload:
         async def work(db, actor):
             check_admin(info.context.caller, "issue tokens")
+            days = access.DEFAULT_TOKEN_DAYS if input.expires_in_days is None else input.expires_in_days
             row, token = await access.issue_token(db, actor, person_id=decode_id(input.person_id, "Person", "personId"),
-                                                  role=CoreRole(input.role), expires_in_days=input.expires_in_days)
+                                                  role=CoreRole(input.role), expires_in_days=days)
             return row.id, token, row.expires_at
 
         issued, errors, _ = await attempt(info, work)
