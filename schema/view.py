@@ -26,7 +26,7 @@ from podium.core.db import is_unavailable
 from podium.core.events import EventBus
 
 from .access.callers import Caller, Unauthenticated, authenticate, bearer, caller_for, is_text
-from .context import Context
+from .context import REQUEST_ID_KEY, Context
 from .limits import MAX_TOKENS, UNAVAILABLE_MESSAGE, answer_unavailable
 
 log = logging.getLogger("podium.graphql")
@@ -112,7 +112,8 @@ class PodiumGraphQL(GraphQL):
             except HTTPException as error:
                 response = _errors(error.reason, error.status_code, "BAD_REQUEST")
         except ClientDisconnected:
-            log.info("client disconnected before sending its whole request body")
+            log.info("client disconnected before sending its whole request body (request %s)",
+                     scope.get(REQUEST_ID_KEY))
             return
         except BodyTimeout:
             response = _errors(f"The request body did not arrive within {self.body_timeout_seconds:g} seconds.",
