@@ -83,6 +83,10 @@ class Settings:
     limit_concurrency: int = 1000
     keep_alive_seconds: float = 5.0
     max_incomplete_event_bytes: int = 16_384
+    cors_origins: tuple[str, ...] | None = None  # browser origins allowed to call the API; ("*",) for any
+    graphiql: bool = True  # GET /graphql serves GraphiQL (its assets from Podium itself)
+    public_url: str | None = None  # Podium's address as clients reach it, for calendar feed URLs
+    secret_key: str | None = None  # keys the calendar feed addresses (HMAC); set it in production
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -25,9 +26,12 @@ from podium.core.outbox import Dispatcher
 from podium.core.services.calendar_refresh import start_calendar_refresh
 from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.services import meetings
-from podium.core.settings import Settings
+from podium.core.settings import Settings, SettingsError
 from podium.schema.context import REQUEST_ID_KEY
 from podium.schema.limits import RETRY_AFTER_SECONDS
+
+from .calendar import ROUTES as CALENDAR_ROUTES
+from .graphiql import static_asset
 
 log = logging.getLogger("podium.server")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -101,10 +105,30 @@ def graphql_app(state: AppState):
     from podium.schema import schema
     from podium.schema.view import PodiumGraphQL
 
+    from .graphiql import graphiql_page
+
     return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=state.settings.admin_token,
                          max_body_bytes=state.settings.max_body_bytes, plugins=state.plugins,
+                         graphiql_page=graphiql_page if state.settings.graphiql else None,
                          body_timeout_seconds=state.settings.body_timeout_seconds,
                          introspection=state.settings.introspection)
+
+
+ORIGIN = re.compile(r"https?://[^/\s]+")
+
+
+def cors_middleware(settings: Settings) -> list[Middleware]:
+    """Browser pages on the listed origins may call the API with a bearer token (no cookies: credentials
+    off); a listed origin must be scheme://host[:port], without a path, or it would never match."""
+    origins = settings.cors_origins or ()
+    if not origins:
+        return []
+    wrong = [o for o in origins if o != "*" and not ORIGIN.fullmatch(o)]
+    if wrong:
+        raise SettingsError(f"PODIUM_CORS_ORIGINS: an origin is scheme://host[:port] without a path, got {wrong!r}")
+    return [Middleware(CORSMiddleware, allow_origins=list(origins), allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"], allow_credentials=False,
+                       expose_headers=["X-Request-ID"], max_age=600)]
 
 
 async def _start_calendar_refresh(sessions, plugins) -> None:
@@ -147,8 +171,10 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
             await engine.dispose()
 
     graphql = graphql_app(state)
-    app = Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz),
-                            Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)],
-                    middleware=[Middleware(RequestIds)], lifespan=lifespan)
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/graphql", graphql, methods=["GET", "POST"]),
+              WebSocketRoute("/graphql", graphql), *CALENDAR_ROUTES]
+    if settings.graphiql:
+        routes.append(Route("/graphql/static/{asset:path}", static_asset))
+    app = Starlette(routes=routes, middleware=[Middleware(RequestIds), *cors_middleware(settings)], lifespan=lifespan)
     app.state.podium = state
     return app

@@ -2,16 +2,16 @@
 
 Tokens issued before this revision get 365 days from the upgrade, so none stays valid forever.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = '0004'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
