@@ -8,6 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from .events import EventBus, take_pending_events
+from .settings import SQLITE_SYNCHRONOUS
 
 WRITE_OPTION = "podium_write"
 
@@ -35,8 +36,8 @@ def create_engine(url: str, *, synchronous: str = "FULL", **kwargs) -> AsyncEngi
 
 
 def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
-    if synchronous not in ("FULL", "NORMAL", "EXTRA"):
-        raise ValueError(f"SQLite synchronous is FULL, NORMAL or EXTRA, not {synchronous!r}")
+    if synchronous not in SQLITE_SYNCHRONOUS:  # it goes into a PRAGMA: only the known words
+        raise ValueError(f"SQLite synchronous is one of {', '.join(SQLITE_SYNCHRONOUS)}, not {synchronous!r}")
 
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection, _record):

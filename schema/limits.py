@@ -3,7 +3,6 @@ and masking of unexpected errors (logged with the request id the client sees).""
 from __future__ import annotations
 
 import logging
-
 import re
 from collections.abc import Iterator
 
