@@ -41,7 +41,7 @@ SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 
 
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
-               "outbox_backoff_seconds"}
+               "outbox_backoff_seconds", "schedule_history_years"}
 """Numbers where 0 means something (off, at once); every other number must be above 0."""
 
 
@@ -83,6 +83,9 @@ class Settings:
     limit_concurrency: int = 1000
     keep_alive_seconds: float = 5.0
     max_incomplete_event_bytes: int = 16_384
+    max_session_days: int = 14
+    schedule_history_years: int = 1
+    schedule_horizon_years: int = 5
     cors_origins: tuple[str, ...] | None = None  # browser origins allowed to call the API; ("*",) for any
     graphiql: bool = True  # GET /graphql serves GraphiQL (its assets from Podium itself)
     public_url: str | None = None  # Podium's address as clients reach it, for calendar feed URLs
