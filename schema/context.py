@@ -52,6 +52,18 @@ class Context:
             finally:
                 self.loaders = Loaders(self)
 
+    @asynccontextmanager
+    async def changing_as_one(self) -> AsyncIterator[AsyncSession]:
+        """The whole operation as one write transaction (core.db.changing_as_one), for an idempotent
+        request. Opened before execution and committed after it, when no resolver runs: no lock."""
+        from podium.core.db import changing_as_one
+
+        try:
+            async with changing_as_one(self.db):
+                yield self.db
+        finally:
+            self.loaders = Loaders(self)
+
     async def recheck_caller(self) -> None:
         """A WebSocket outlives its token: before each push, a revoked token makes the caller anonymous."""
         if self.signed_in_with is not None:
