@@ -25,6 +25,15 @@ class NotStored(Exception):
     """The operation hit a fault: everything it did was rolled back, so the client may simply retry."""
 
 
+class Unexecuted(Exception):
+    """A document refused before it ran (validation, cost) or whose result is null: as Stripe does,
+    nothing is stored, so the key is free for the retry; rolled back, as nothing should stand."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        super().__init__("not executed")
+        self.answer = answer
+
+
 class StoredAnswer(ExecutionResult):
     """The response body a keyed request got (or gets again), already in its JSON form."""
 
@@ -50,13 +59,18 @@ async def execute_once(context: Context, scope: str, key: str, request_data: Gra
                        render: Callable[[ExecutionResult], Awaitable[dict[str, Any]]]) -> StoredAnswer:
     """Run the operation and store its rendered answer in one transaction, or return the stored one.
     Raises DomainError(IDEMPOTENCY_KEY_REUSED) for another body, NotStored after a fault."""
-    async with context.changing_as_one() as db:
-        stored = await idempotency.claim(db, scope, key, fingerprint(request_data))
-        if stored is not None:
-            return StoredAnswer(json.loads(stored), replayed=True)
-        result = await execute()
-        if any((error.extensions or {}).get("code") in RETRYABLE_CODES for error in result.errors or ()):
-            raise NotStored
-        answer = await render(result)
-        await idempotency.store_answer(db, scope, key, json.dumps(answer, separators=(",", ":")))
+    try:
+        async with context.changing_as_one() as db:
+            stored = await idempotency.claim(db, scope, key, fingerprint(request_data))
+            if stored is not None:
+                return StoredAnswer(json.loads(stored), replayed=True)
+            result = await execute()
+            if any((error.extensions or {}).get("code") in RETRYABLE_CODES for error in result.errors or ()):
+                raise NotStored
+            answer = await render(result)
+            if result.data is None:
+                raise Unexecuted(answer)
+            await idempotency.store_answer(db, scope, key, json.dumps(answer, separators=(",", ":")))
+    except Unexecuted as unexecuted:
+        return StoredAnswer(unexecuted.answer, replayed=False)
     return StoredAnswer(answer, replayed=False)

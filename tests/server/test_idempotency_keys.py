@@ -147,3 +147,13 @@ async def test_keys_expire_after_24_hours_and_are_pruned(api, sessions):
         assert await idempotency.prune(db, utc_now() + timedelta(hours=23)) == 0
         assert await idempotency.prune(db, utc_now() + timedelta(hours=24, minutes=1)) == 1
     assert await _count(sessions, "SELECT count(*) FROM idempotency_key") == 0
+
+
+async def test_a_document_refused_before_it_runs_stores_nothing(api, sessions):
+    """Only an executed operation has an answer to keep; the key stays free for the corrected request."""
+    session, (learner, *_) = await _world(api)
+    refused = await _post(api, g.ENROLL.replace("status", "no_such_field", 1), _enroll(session, learner), "fix-me")
+    assert refused.json()["data"] is None
+    assert await _count(sessions, "SELECT count(*) FROM idempotency_key") == 0
+    fixed = await _post(api, g.ENROLL, _enroll(session, learner), "fix-me")
+    assert fixed.json()["data"]["enroll"]["enrollment"]["status"] == "ENROLLED"
