@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import text, update
 
 from podium.core import idempotency
@@ -12,6 +13,8 @@ from podium.core.db import changing
 from podium.core.instants import utc_now
 from podium.core.models import IdempotencyKey
 from podium.core.services import enrollment
+from podium.core.settings import Settings
+from podium.server.app import create_app
 from tests.server import graph as g
 from tests.server.conftest import ADMIN_TOKEN
 
@@ -157,3 +160,16 @@ async def test_a_document_refused_before_it_runs_stores_nothing(api, sessions):
     assert await _count(sessions, "SELECT count(*) FROM idempotency_key") == 0
     fixed = await _post(api, g.ENROLL, _enroll(session, learner), "fix-me")
     assert fixed.json()["data"]["enroll"]["enrollment"]["status"] == "ENROLLED"
+
+
+async def test_a_portal_on_another_origin_may_send_a_key_and_read_the_replay_header(database_url):
+    portal = "https://learn.example.com"
+    app = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN, cors_origins=(portal,)))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as http:
+        preflight = await http.options("/graphql", headers={
+            "Origin": portal, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type, idempotency-key"})
+        assert preflight.status_code == 200
+        answer = await http.post("/graphql", json={"query": "{ __typename }"}, headers={"Origin": portal})
+        assert "idempotent-replayed" in answer.headers["access-control-expose-headers"].lower()
+    await app.state.podium.engine.dispose()
