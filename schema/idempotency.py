@@ -61,7 +61,8 @@ async def execute_once(context: Context, scope: str, key: str, request_data: Gra
     Raises DomainError(IDEMPOTENCY_KEY_REUSED) for another body, NotStored after a fault."""
     try:
         async with context.changing_as_one() as db:
-            stored = await idempotency.claim(db, scope, key, fingerprint(request_data))
+            async with context.lock:
+                stored = await idempotency.claim(db, scope, key, fingerprint(request_data))
             if stored is not None:
                 return StoredAnswer(json.loads(stored), replayed=True)
             result = await execute()
@@ -70,7 +71,8 @@ async def execute_once(context: Context, scope: str, key: str, request_data: Gra
             answer = await render(result)
             if result.data is None:
                 raise Unexecuted(answer)
-            await idempotency.store_answer(db, scope, key, json.dumps(answer, separators=(",", ":")))
+            async with context.lock:
+                await idempotency.store_answer(db, scope, key, json.dumps(answer, separators=(",", ":")))
     except Unexecuted as unexecuted:
         return StoredAnswer(unexecuted.answer, replayed=False)
     return StoredAnswer(answer, replayed=False)
