@@ -21,13 +21,16 @@ class Context:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus | None = None, *,
                  caller: Caller = ANONYMOUS, request: Any = None, response: Any = None,
-                 plugins: Any = None) -> None:
+                 plugins: Any = None, cost_limits: Any = None, throttle: Any = None) -> None:
         self.sessions = sessions
         self.bus = bus
         self.caller = caller
         self.request = request
         self.response = response
         self.plugins = plugins  # the plugin manager (issue 4); None until the kernel lands
+        self.cost_limits = cost_limits  # limits.CostLimits; None: the defaults
+        self.throttle = throttle  # throttle.Throttle; None: no rate limit
+        self.rate_key = "ip:unknown"  # whose points a request spends: its token's, or its client IP's
         self.request_id = uuid.uuid4().hex[:16]
         self.connection_params: dict[str, Any] | None = None
         self.signed_in_with: Callable[[AsyncSession], Awaitable[Caller]] | None = None  # re-reads the caller's token

@@ -2,6 +2,7 @@
 mistakes answered as 4xx with GraphQL `errors`, never 500."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -21,9 +22,10 @@ from strawberry.types.unset import UNSET
 
 from podium.core.events import EventBus
 
-from .access.callers import Caller, bearer, caller_for, is_text
+from .access.callers import ANONYMOUS, Caller, bearer, caller_for, is_text
 from .context import Context
-from .limits import MAX_TOKENS
+from .limits import MAX_TOKENS, CostLimits
+from .throttle import RateLimited, Throttle, token_key
 
 log = logging.getLogger("podium.graphql")
 CONTEXT_KEY = "podium.context"
@@ -44,8 +46,15 @@ def _is_subscription(query: str, operation_name: str | None) -> bool:
     return any(o.operation is OperationType.SUBSCRIPTION for o in chosen)
 
 
-def _errors(message: str, status: int, code: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
+def _errors(message: str, status: int, code: str, **extensions: object) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
+                        status_code=status)
+
+
+def _client_ip(scope: Scope) -> str:
+    """The peer uvicorn reports (behind a proxy: from X-Forwarded-For when FORWARDED_ALLOW_IPS trusts it)."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
 
 
 class TransportWS(BaseGraphQLTransportWSHandler):
@@ -72,11 +81,14 @@ class PodiumGraphQL(GraphQL):
     graphql_transport_ws_handler_class = TransportWS
 
     def __init__(self, schema: BaseSchema, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
-                 admin_token: str | None, max_body_bytes: int, plugins: Any = None) -> None:
+                 admin_token: str | None, max_body_bytes: int, plugins: Any = None,
+                 cost_limits: CostLimits | None = None, throttle: Throttle | None = None,
+                 request_timeout: float = 0) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one API.md promises
         self.sessions, self.bus, self.plugins = sessions, bus, plugins
         self.admin_token, self.max_body_bytes = admin_token, max_body_bytes
+        self.cost_limits, self.throttle, self.request_timeout = cost_limits, throttle, request_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -94,9 +106,18 @@ class PodiumGraphQL(GraphQL):
             receive = await self._read_body(scope, receive)
             request = Request(scope, receive)
             try:
-                response = await self.run(request)
+                async with asyncio.timeout(self.request_timeout or None):
+                    response = await self.run(request)
             except HTTPException as error:
                 response = _errors(error.reason, error.status_code, "BAD_REQUEST")
+        except RateLimited as error:
+            response = _errors(error.message, 429, "RATE_LIMITED", retryAfter=error.retry_after)
+            response.headers["Retry-After"] = str(error.retry_after)
+        except TimeoutError:
+            log.warning("GraphQL request %s stopped after %ss", getattr(scope.get(CONTEXT_KEY), "request_id", None),
+                        self.request_timeout)
+            response = _errors(f"The request did not finish within {self.request_timeout:g} seconds and was "
+                               f"stopped; ask for less.", 503, "TIMEOUT")
         except BodyTooLarge:
             response = _errors(f"The request body is larger than {self.max_body_bytes} bytes.", 413,
                                "PAYLOAD_TOO_LARGE")
@@ -152,12 +173,13 @@ class PodiumGraphQL(GraphQL):
         return data
 
     async def get_context(self, request, response) -> Context:
-        context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins)
+        context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins,
+                          cost_limits=self.cost_limits, throttle=self.throttle)
         request.scope[CONTEXT_KEY] = context
         if isinstance(response, Response):
             response.headers["X-Request-ID"] = context.request_id
         token = bearer(request.headers.get("authorization"))
-        context.caller = await caller_for(context.db, token, self.admin_token)
+        context.caller = await self._sign_in(context, token)
         if not isinstance(response, Response):
             context.signed_in_with = self._caller_of(token)
             await context.release()  # a WebSocket context holds no connection between messages
@@ -168,10 +190,30 @@ class PodiumGraphQL(GraphQL):
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         authorization = params.get("Authorization") or params.get("authorization")
         if isinstance(authorization, str):
-            context.signed_in_with = self._caller_of(bearer(authorization))
+            token = bearer(authorization)
+            context.signed_in_with = self._caller_of(token)
             await context.recheck_caller()
+            if token and context.caller.signed_in:
+                context.rate_key = token_key(token)
             await context.release()
         return UNSET
+
+    async def _sign_in(self, context: Context, token: str | None) -> Caller:
+        """The caller of a request; an IP that failed to sign in too often is refused (429) first."""
+        ip = _client_ip(context.request.scope)
+        context.rate_key = f"ip:{ip}"
+        if token and self.throttle is not None:
+            wait = await self.throttle.auth_blocked(ip)
+            if wait is not None:
+                if not isinstance(context.response, Response):
+                    return ANONYMOUS  # a WebSocket: not signed in
+                raise RateLimited("Too many failed sign-ins from this address; try again later.", wait)
+        caller = await caller_for(context.db, token, self.admin_token)
+        if token and caller.signed_in:
+            context.rate_key = token_key(token)
+        elif token and self.throttle is not None:
+            await self.throttle.auth_failed(ip)
+        return caller
 
     def _caller_of(self, token: str | None):
         async def resolve(db) -> Caller:

@@ -23,6 +23,8 @@ from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.services import meetings
 from podium.core.settings import Settings
 
+from .shutdown import arm_sigterm_watchdog
+
 log = logging.getLogger("podium.server")
 
 
@@ -58,10 +60,15 @@ def tune_garbage_collection() -> None:
 def graphql_app(state: AppState):
     """POST /graphql, GraphiQL on GET, graphql-transport-ws on the same path."""
     from podium.schema import schema
+    from podium.schema.limits import CostLimits
+    from podium.schema.throttle import Throttle
     from podium.schema.view import PodiumGraphQL
 
-    return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=state.settings.admin_token,
-                         max_body_bytes=state.settings.max_body_bytes, plugins=state.plugins)
+    settings = state.settings
+    return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=settings.admin_token,
+                         max_body_bytes=settings.max_body_bytes, plugins=state.plugins,
+                         cost_limits=CostLimits(settings.max_query_cost, settings.max_anonymous_query_cost),
+                         throttle=Throttle(settings), request_timeout=settings.request_timeout_seconds)
 
 
 async def _start_calendar_refresh(sessions, plugins) -> None:
@@ -75,7 +82,7 @@ async def _start_calendar_refresh(sessions, plugins) -> None:
 def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, Any]] = ()) -> Starlette:
     """The app; plugins start and the outbox dispatcher runs in its lifespan (unless PODIUM_OUTBOX_IN_SERVE=false)."""
     settings = settings or Settings.from_env()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, statement_timeout=settings.request_timeout_seconds)
     bus = EventBus()
     plugins = create_plugin_manager(settings, extra_plugins)
     state = AppState(settings=settings, engine=engine, sessions=create_sessionmaker(engine, bus), bus=bus,
@@ -84,6 +91,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         tune_garbage_collection()
+        arm_sigterm_watchdog()
         await plugins.start()
         meetings.choose_conferencing(state.sessions, plugins.providers["conferencing"])
         for name, routes in plugins.routes.items():
