@@ -74,6 +74,10 @@ class Settings:
     readiness_notice_hours: int = 24
     prework_reminder_days: int = 3
     program_sync_hours: int = 6
+    cors_origins: tuple[str, ...] | None = None  # browser origins allowed to call the API; ("*",) for any
+    graphiql: bool = True  # GET /graphql serves GraphiQL (its assets from Podium itself)
+    public_url: str | None = None  # Podium's address as clients reach it, for calendar feed URLs
+    secret_key: str | None = None  # keys the calendar feed addresses (HMAC); set it in production
     # Bounds on work (docs/operations.md, "Costs, rate limits and timeouts"); 0 turns a rate limit or the timeout off.
     max_query_cost: int = 50_000
     max_anonymous_query_cost: int = 10_000

@@ -78,6 +78,13 @@ class Session(Node):
     room: Resource | None
     meeting: Meeting | None = strawberry.field(description="VIRTUAL and HYBRID sessions, from the conferencing plugin.")
 
+    @strawberry.field(description="This session as an `.ics` file to download once (the same UID as its invites "
+                                  "and feeds; no join URL). To follow changes, subscribe to me.calendarFeedUrl.")
+    def ics_url(self, info: Info) -> str:
+        from ..calendar.urls import session_ics_url
+
+        return session_ics_url(info, self.id)
+
     @strawberry.field(description="Who the conferencing report saw that matches no enrolment, for review; "
                                   "staff and the session's instructors only (empty for anyone else).")
     async def unmatched_participants(self, info: Info) -> list[UnmatchedParticipant]:
@@ -87,7 +94,7 @@ class Session(Node):
     async def bookings(self, info: Info) -> list[Booking]:
         return await info.context.loaders.session_bookings.load(self.pk)
 
-    @strawberry.field(description="The roster: what the caller may see of it (see API.md, roles).")
+    @strawberry.field(description="The roster: what the caller may see of it (docs/api.md, Enrolment).")
     async def enrollments(self, info: Info,
                           status: Annotated["EnrollmentStatus", strawberry.lazy(ENROLLMENT_TYPES)] | None = None,
                           first: int | None = None, after: str | None = None,
