@@ -30,7 +30,7 @@ LIST_CAPS = {
     "Session.unmatchedParticipants": 100,
     "Program.readiness": 100,
     "Program.certifications": 100,
-    "Query.expiringCertifications": 100,
+    "Query.expiringCertifications": 1_000,  # its documented cap
     "Query.programTemplates": 100,
 }
 """Lists that can hold more than the default; the caps are estimates for costing, documented in
