@@ -31,6 +31,7 @@ class Context:
         self.cost_limits = cost_limits  # limits.CostLimits; None: the defaults
         self.throttle = throttle  # throttle.Throttle; None: no rate limit
         self.rate_key = "ip:unknown"  # whose points a request spends: its token's, or its client IP's
+        self.heavy_turns: asyncio.Semaphore | None = None  # the process's turns for heavy operations (limits.py)
         self.request_id = uuid.uuid4().hex[:16]
         self.connection_params: dict[str, Any] | None = None
         self.signed_in_with: Callable[[AsyncSession], Awaitable[Caller]] | None = None  # re-reads the caller's token

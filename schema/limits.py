@@ -38,7 +38,9 @@ class CostLimits:
 
 class QueryCost(SchemaExtension):
     """After validation, before any resolver: cost the operation (cost.py) and refuse it over the
-    caller's limit with QUERY_TOO_COSTLY; every answer reports `extensions.cost`."""
+    caller's limit with QUERY_TOO_COSTLY; every answer reports `extensions.cost`. An operation
+    costing more than an anonymous caller may ask for is heavy: heavy ones run one at a time per
+    process (`Context.heavy_turns`), so a few clients looping them cannot crowd out everyone else."""
 
     cost: int | None = None
 
@@ -46,7 +48,16 @@ class QueryCost(SchemaExtension):
         refusal = self.refusal() or await self.charge()
         if refusal is not None:
             raise refusal  # strawberry answers it as the operation's error; nothing has run
-        yield
+        request = self.execution_context.context
+        turns = getattr(request, "heavy_turns", None)
+        if turns is None or self.cost is None or self.cost <= self.limits().anonymous:
+            yield
+            return
+        async with turns:  # heavy operations take turns, so cheap ones wait on one at most
+            yield
+
+    def limits(self) -> CostLimits:
+        return getattr(self.execution_context.context, "cost_limits", None) or CostLimits()
 
     async def charge(self) -> GraphQLError | None:
         """Take the cost from the caller's rate limit (throttle.py); over it, RATE_LIMITED and HTTP 429."""
@@ -76,9 +87,7 @@ class QueryCost(SchemaExtension):
         except (CyclicFragment, RecursionError):
             return GraphQLError("The query's fragments are nested too deeply or spread themselves.",
                                 extensions={"code": "QUERY_TOO_COSTLY"})
-        request = context.context
-        limits = getattr(request, "cost_limits", None) or CostLimits()
-        caller = getattr(request, "caller", None)
+        limits, caller = self.limits(), getattr(context.context, "caller", None)
         limit = limits.signed_in if caller is not None and caller.signed_in else limits.anonymous
         if self.cost <= limit:
             return None

@@ -92,6 +92,7 @@ class PodiumGraphQL(GraphQL):
         self.admin_token, self.max_body_bytes = admin_token, max_body_bytes
         self.graphiql_page = graphiql_page
         self.cost_limits, self.throttle, self.request_timeout = cost_limits, throttle, request_timeout
+        self.heavy_turns = asyncio.Semaphore(1)
 
     async def render_graphql_ide(self, request) -> Response:
         """Podium's own page (server/graphiql), not strawberry's, which loads its scripts from a CDN."""
@@ -112,19 +113,22 @@ class PodiumGraphQL(GraphQL):
         try:
             receive = await self._read_body(scope, receive)
             request = Request(scope, receive)
+            deadline = asyncio.timeout(self.request_timeout or None)
             try:
-                async with asyncio.timeout(self.request_timeout or None):
+                async with deadline:
                     response = await self.run(request)
             except HTTPException as error:
                 response = _errors(error.reason, error.status_code, "BAD_REQUEST")
+            except TimeoutError:
+                if not deadline.expired():
+                    raise  # a time-out of something else: a fault like any other
+                log.warning("GraphQL request %s stopped after %ss",
+                            getattr(scope.get(CONTEXT_KEY), "request_id", None), self.request_timeout)
+                response = _errors(f"The request did not finish within {self.request_timeout:g} seconds and was "
+                                   f"stopped; ask for less.", 503, "TIMEOUT")
         except RateLimited as error:
             response = _errors(error.message, 429, "RATE_LIMITED", retryAfter=error.retry_after)
             response.headers["Retry-After"] = str(error.retry_after)
-        except TimeoutError:
-            log.warning("GraphQL request %s stopped after %ss", getattr(scope.get(CONTEXT_KEY), "request_id", None),
-                        self.request_timeout)
-            response = _errors(f"The request did not finish within {self.request_timeout:g} seconds and was "
-                               f"stopped; ask for less.", 503, "TIMEOUT")
         except BodyTooLarge:
             response = _errors(f"The request body is larger than {self.max_body_bytes} bytes.", 413,
                                "PAYLOAD_TOO_LARGE")
@@ -182,6 +186,7 @@ class PodiumGraphQL(GraphQL):
     async def get_context(self, request, response) -> Context:
         context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins,
                           cost_limits=self.cost_limits, throttle=self.throttle)
+        context.heavy_turns = self.heavy_turns
         request.scope[CONTEXT_KEY] = context
         if isinstance(response, Response):
             response.headers["X-Request-ID"] = context.request_id

@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         tune_garbage_collection()
-        arm_sigterm_watchdog()
+        disarm_watchdog = arm_sigterm_watchdog()
         await plugins.start()
         meetings.choose_conferencing(state.sessions, plugins.providers["conferencing"])
         for name, routes in plugins.routes.items():
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
                 await runner
             await plugins.stop()
             await engine.dispose()
+            disarm_watchdog()
 
     graphql = graphql_app(state)
     routes = [Route("/healthz", healthz), Route("/graphql", graphql, methods=["GET", "POST"]),

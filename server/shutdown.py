@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 GRACEFUL_SECONDS = 10
 """uvicorn's timeout_graceful_shutdown: in-flight requests get this long after SIGTERM."""
@@ -20,11 +21,13 @@ def _force_exit() -> None:
     os._exit(1)
 
 
-def arm_sigterm_watchdog(seconds: float = GRACEFUL_SECONDS + WATCHDOG_MARGIN_SECONDS) -> None:
+def arm_sigterm_watchdog(seconds: float = GRACEFUL_SECONDS + WATCHDOG_MARGIN_SECONDS) -> Callable[[], None]:
     """Chain onto the server's SIGTERM/SIGINT handler: the first signal also starts the watchdog.
-    Only the main thread may set signal handlers (an app served from a test thread has none)."""
+    Returns what puts the handlers back. Only the main thread may set signal handlers (an app
+    served from a test thread gets none)."""
     if threading.current_thread() is not threading.main_thread():
-        return
+        return lambda: None
+    previous_handlers = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(sig)
         if not callable(previous):
@@ -37,4 +40,11 @@ def arm_sigterm_watchdog(seconds: float = GRACEFUL_SECONDS + WATCHDOG_MARGIN_SEC
                 timer.start()
             previous(signum, frame)
 
+        previous_handlers[sig] = previous
         signal.signal(sig, handler)
+
+    def disarm() -> None:
+        for sig, previous in previous_handlers.items():
+            signal.signal(sig, previous)
+
+    return disarm

@@ -167,3 +167,32 @@ async def test_a_bookings_window_is_at_most_92_days(api, days, allowed):
     else:
         assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID"]
         assert "92 days" in body["errors"][0]["message"]
+
+
+async def test_heavy_operations_take_turns_and_cheap_ones_pass_them(api, monkeypatch):
+    """Over the anonymous limit an operation is heavy: one runs at a time, a cheap one is not held up."""
+    from podium.schema.scheduling import queries
+
+    await g.room(api)
+    started: list[str] = []
+    release = asyncio.Event()
+
+    async def held_bookings(info, resource, from_, to):
+        started.append(info.path.prev.prev.prev.prev.key)  # the alias of the resources connection
+        await release.wait()
+        return []
+
+    monkeypatch.setattr(queries, "resource_bookings", held_bookings)
+    heavy = ('{ %s: resources(first: 100) { edges { node { bookings(from: "2030-01-01T00:00:00+00:00", '
+             'to: "2030-01-02T00:00:00+00:00") { startsAt } } } } }')
+    first = asyncio.create_task(api(heavy % "first"))
+    while not started:
+        await asyncio.sleep(0.01)
+    second = asyncio.create_task(api(heavy % "second"))
+    cheap = await asyncio.wait_for(api("{ courses { totalCount } }"), 30)
+    assert cheap["data"] == {"courses": {"totalCount": 0}}
+    assert started == ["first"]  # the second heavy one waits its turn
+    release.set()
+    answers = await asyncio.wait_for(asyncio.gather(first, second), 30)
+    assert started == ["first", "second"]
+    assert [a["extensions"]["cost"] for a in answers] == [1 + 100 + 100 + 100 * 200] * 2
