@@ -11,8 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from podium.core.events import EventBus
 
-from .access.callers import ANONYMOUS, Caller
+from .access.callers import ANONYMOUS, Caller, Unauthenticated
 from .loaders import Loaders
+
+REQUEST_ID_KEY = "podium.request_id"
+"""Where the HTTP layer leaves the request's id in the ASGI scope (the X-Request-ID every response carries)."""
+
+
+class RequestFinished(Exception):
+    """A loader outlived its request (its answer was already sent); what it would read is not needed."""
 
 
 class Context:
@@ -21,27 +28,34 @@ class Context:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus | None = None, *,
                  caller: Caller = ANONYMOUS, request: Any = None, response: Any = None,
-                 plugins: Any = None, cost_limits: Any = None, throttle: Any = None) -> None:
+                 plugins: Any = None, introspection: bool = True, cost_limits: Any = None,
+                 throttle: Any = None) -> None:
         self.sessions = sessions
         self.bus = bus
         self.caller = caller
         self.request = request
         self.response = response
         self.plugins = plugins  # the plugin manager (issue 4); None until the kernel lands
+        self.introspection = introspection  # PODIUM_INTROSPECTION: off hides the schema (limits.py)
         self.cost_limits = cost_limits  # limits.CostLimits; None: the defaults
         self.throttle = throttle  # throttle.Throttle; None: no rate limit
         self.rate_key = "ip:unknown"  # whose points a request spends: its token's, or its client IP's
         self.heavy_turns: asyncio.Semaphore | None = None  # the process's turns for heavy operations (limits.py)
-        self.request_id = uuid.uuid4().hex[:16]
+        scope = getattr(request, "scope", None) or {}
+        self.request_id: str = scope.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16]
         self.connection_params: dict[str, Any] | None = None
-        self.signed_in_with: Callable[[AsyncSession], Awaitable[Caller]] | None = None  # re-reads the caller's token
+        # Re-reads the caller's token: its Caller, or None once it is revoked or expired.
+        self.signed_in_with: Callable[[AsyncSession], Awaitable[Caller | None]] | None = None
         self.db: AsyncSession = sessions()
         self.lock = asyncio.Lock()
+        self.closed = False
         self.loaders = Loaders(self)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         async with self.lock:
+            if self.closed:
+                raise RequestFinished
             yield self.db
 
     @asynccontextmanager
@@ -57,10 +71,14 @@ class Context:
                 self.loaders = Loaders(self)
 
     async def recheck_caller(self) -> None:
-        """A WebSocket outlives its token: before each push, a revoked token makes the caller anonymous."""
+        """A WebSocket outlives its token: before each push, a revoked or expired token raises
+        Unauthenticated (the subscription ends), as the same token over HTTP is answered 401."""
         if self.signed_in_with is not None:
             async with self.reading() as db:
-                self.caller = await self.signed_in_with(db)
+                caller = await self.signed_in_with(db)
+            if caller is None:
+                raise Unauthenticated("The bearer token is unknown, revoked or expired.")
+            self.caller = caller
 
     async def release(self) -> None:
         """Give the connection back to the pool and forget what was loaded: a WebSocket context lives
@@ -70,4 +88,8 @@ class Context:
             self.loaders = Loaders(self)
 
     async def close(self) -> None:
-        await self.db.close()
+        """The request is answered. A field that failed may have nulled the answer while sibling loaders
+        still run (graphql-core does not cancel them): wait for the one reading, refuse the rest."""
+        async with self.lock:
+            self.closed = True
+            await self.db.close()

@@ -4,7 +4,8 @@ unexpected errors (logged with the request id the client sees)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from graphql import (
@@ -16,6 +17,7 @@ from strawberry.extensions import (
     AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension, ValidationCache,
 )
 
+from podium.core.db import is_unavailable
 from podium.core.settings import Settings
 
 from .cost import CyclicFragment, operation_cost
@@ -26,6 +28,8 @@ MAX_DEPTH = 12
 MAX_TOKENS = 2_000
 MAX_ALIASES = 30
 MASKED_MESSAGE = "Unexpected error."
+UNAVAILABLE_MESSAGE = "The database is unavailable (unreachable, full or read-only); try again later."
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,14 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=is_unexpected, error_message=MASKED_MESSAGE)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        request_id = getattr(self.execution_context.context, "request_id", None)
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        if is_unavailable(error.original_error):
+            log.warning("database unavailable in %s (request %s): %s", ".".join(map(str, error.path or [])),
+                        request_id, error.original_error)
+            answer_unavailable(getattr(context, "response", None))
+            return GraphQLError(UNAVAILABLE_MESSAGE, nodes=error.nodes, path=error.path,
+                                extensions={"code": "UNAVAILABLE", "requestId": request_id})
         log.error("unexpected error in %s (request %s)", ".".join(map(str, error.path or [])) or "the operation",
                   request_id, exc_info=error.original_error)
         masked = super().anonymise_error(error)
@@ -187,6 +198,32 @@ class DepthAndAliasLimits(ValidationRule):
             context.report_error(GraphQLError(f"{total} aliases found. Allowed: {MAX_ALIASES}"))
 
 
+SUGGESTION = re.compile(r"\s*Did you mean .*\?$")
+
+
+class IntrospectionSwitch(SchemaExtension):
+    """With PODIUM_INTROSPECTION=false (the context's `introspection`), `__schema` and `__type` are
+    refused and errors lose their "Did you mean ...?" hints, which would spell the schema out anyway."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        hidden = getattr(context.context, "introspection", True) is False
+        if hidden:
+            context.validation_rules = (*context.validation_rules, NoSchemaIntrospectionCustomRule)
+        yield
+        if hidden:
+            result = context.result
+            for error in [*(context.pre_execution_errors or []), *(getattr(result, "errors", None) or [])]:
+                error.message = SUGGESTION.sub("", error.message)
+
+
+def answer_unavailable(response: object) -> None:
+    """The HTTP answer becomes 503 with Retry-After, so load balancers and clients know to retry."""
+    if isinstance(response, Response):
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+
+
 def extensions() -> list:
     """Factories: strawberry builds fresh extension objects for each request. The depth and alias
     rules are made once, so the validation cache (keyed by document and rules) hits across requests."""
@@ -195,6 +232,7 @@ def extensions() -> list:
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=512),
         lambda: AddValidationRules(rules),
+        IntrospectionSwitch,
         lambda: ValidationCache(maxsize=512),
         QueryCost,
         MaskUnexpectedErrors,

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,16 +17,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types.unset import UNSET
 
+from podium.core.db import is_unavailable
 from podium.core.events import EventBus
 
-from .access.callers import ANONYMOUS, Caller, bearer, caller_for, is_text
-from .context import Context
-from .limits import MAX_TOKENS, CostLimits
+from .access.callers import Caller, Unauthenticated, authenticate, bearer, caller_for, is_text
+from .context import REQUEST_ID_KEY, Context
+from .limits import MAX_TOKENS, UNAVAILABLE_MESSAGE, CostLimits, answer_unavailable
 from .throttle import RateLimited, Throttle, token_key
 
 log = logging.getLogger("podium.graphql")
@@ -34,6 +37,14 @@ CONTEXT_KEY = "podium.context"
 
 class BodyTooLarge(Exception):
     pass
+
+
+class BodyTimeout(Exception):
+    """The body did not arrive within PODIUM_BODY_TIMEOUT_SECONDS: a slow client does not hold a worker."""
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its body arrived: nothing to answer, nothing of ours failed."""
 
 
 def _is_subscription(query: str, operation_name: str | None) -> bool:
@@ -83,14 +94,15 @@ class PodiumGraphQL(GraphQL):
 
     def __init__(self, schema: BaseSchema, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
                  admin_token: str | None, max_body_bytes: int, plugins: Any = None,
-                 graphiql_page: Callable[[], Response] | None = None,
-                 cost_limits: CostLimits | None = None, throttle: Throttle | None = None,
-                 request_timeout: float = 0) -> None:
+                 graphiql_page: Callable[[], Response] | None = None, body_timeout_seconds: float = 30.0,
+                 introspection: bool = True, cost_limits: CostLimits | None = None,
+                 throttle: Throttle | None = None, request_timeout: float = 0) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql_page else None, allow_queries_via_get=False,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one docs/api.md promises
         self.sessions, self.bus, self.plugins = sessions, bus, plugins
         self.admin_token, self.max_body_bytes = admin_token, max_body_bytes
         self.graphiql_page = graphiql_page
+        self.body_timeout_seconds, self.introspection = body_timeout_seconds, introspection
         self.cost_limits, self.throttle, self.request_timeout = cost_limits, throttle, request_timeout
         self.heavy_turns = asyncio.Semaphore(1)
 
@@ -122,33 +134,53 @@ class PodiumGraphQL(GraphQL):
             except TimeoutError:
                 if not deadline.expired():
                     raise  # a time-out of something else: a fault like any other
-                log.warning("GraphQL request %s stopped after %ss",
-                            getattr(scope.get(CONTEXT_KEY), "request_id", None), self.request_timeout)
+                log.warning("GraphQL request %s stopped after %ss", scope.get(REQUEST_ID_KEY), self.request_timeout)
                 response = _errors(f"The request did not finish within {self.request_timeout:g} seconds and was "
                                    f"stopped; ask for less.", 503, "TIMEOUT")
-        except RateLimited as error:
-            response = _errors(error.message, 429, "RATE_LIMITED", retryAfter=error.retry_after)
-            response.headers["Retry-After"] = str(error.retry_after)
+        except ClientDisconnected:
+            log.info("client disconnected before sending its whole request body (request %s)",
+                     scope.get(REQUEST_ID_KEY))
+            return
+        except BodyTimeout:
+            response = _errors(f"The request body did not arrive within {self.body_timeout_seconds:g} seconds.",
+                               408, "TIMEOUT")
+            response.headers["Connection"] = "close"
         except BodyTooLarge:
             response = _errors(f"The request body is larger than {self.max_body_bytes} bytes.", 413,
                                "PAYLOAD_TOO_LARGE")
-        except Exception:  # a fault of ours or the database: logged, answered 503, never 500
+        except Unauthenticated as error:
+            response = _errors(str(error), 401, "UNAUTHENTICATED")
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        except RateLimited as error:
+            response = _errors(error.message, 429, "RATE_LIMITED", retryAfter=error.retry_after)
+            response.headers["Retry-After"] = str(error.retry_after)
+        except Exception as error:  # the database (or a fault of ours) outside execution: 503, never 500
             context = scope.get(CONTEXT_KEY)
             request_id = getattr(context, "request_id", None)
-            log.exception("GraphQL request %s failed", request_id)
-            response = JSONResponse({"errors": [{"message": "The service is unavailable, try again.",
-                                                 "extensions": {"code": "UNAVAILABLE", "requestId": request_id}}]},
-                                    status_code=503)
+            if is_unavailable(error):
+                log.warning("database unavailable (request %s): %s", request_id, error)
+            else:
+                log.exception("GraphQL request %s failed", request_id)
+            response = JSONResponse({"errors": [{"message": UNAVAILABLE_MESSAGE,
+                                                 "extensions": {"code": "UNAVAILABLE", "requestId": request_id}}]})
+            answer_unavailable(response)
         await response(scope, receive, send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
-        """Read the whole body up front, refusing it past the limit; replay it to strawberry."""
+        """Read the whole body up front, refusing it past the size limit or the time limit; replay it
+        to strawberry."""
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise BodyTooLarge
         chunks, size, more = [], 0, True
+        deadline = time.monotonic() + self.body_timeout_seconds
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise BodyTimeout from None
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
             if message["type"] != "http.request":
                 return receive
             chunk = message.get("body", b"")
@@ -185,50 +217,64 @@ class PodiumGraphQL(GraphQL):
 
     async def get_context(self, request, response) -> Context:
         context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins,
-                          cost_limits=self.cost_limits, throttle=self.throttle)
+                          introspection=self.introspection, cost_limits=self.cost_limits, throttle=self.throttle)
         context.heavy_turns = self.heavy_turns
+        context.rate_key = f"ip:{_client_ip(request.scope)}"
         request.scope[CONTEXT_KEY] = context
+        authorization = request.headers.get("authorization")
         if isinstance(response, Response):
-            response.headers["X-Request-ID"] = context.request_id
-        token = bearer(request.headers.get("authorization"))
-        context.caller = await self._sign_in(context, token)
-        if not isinstance(response, Response):
-            context.signed_in_with = self._caller_of(token)
+            context.caller = await self._sign_in(context, authorization)  # 401 when bad, 429 after many
+        else:  # a WebSocket: its token is checked at connection_init (on_ws_connect)
             await context.release()  # a WebSocket context holds no connection between messages
         return context
 
     async def on_ws_connect(self, context: Context):
-        """Browsers cannot set headers on a WebSocket: the token may come in connection_init's payload."""
+        """Browsers cannot set headers on a WebSocket: the token may come in connection_init's payload
+        (or the upgrade request's header). A bad one closes the socket with 4403 Forbidden, the
+        protocol's refusal; none at all is anonymous."""
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         authorization = params.get("Authorization") or params.get("authorization")
-        if isinstance(authorization, str):
-            token = bearer(authorization)
-            context.signed_in_with = self._caller_of(token)
+        if authorization is None:
+            header = context.request.headers.get("authorization")
+            authorization = header if header and header.strip() else None
+        if authorization is None:
+            return UNSET
+        token = bearer(authorization) if isinstance(authorization, str) else None
+        ip = _client_ip(context.request.scope)
+        if token is None or (self.throttle is not None and await self.throttle.auth_blocked(ip) is not None):
+            raise ConnectionRejectionError()
+        context.signed_in_with = self._caller_of(token)
+        try:
             await context.recheck_caller()
-            if token and context.caller.signed_in:
-                context.rate_key = token_key(token)
+        except Unauthenticated:
+            if self.throttle is not None:
+                await self.throttle.auth_failed(ip)
+            raise ConnectionRejectionError() from None
+        finally:
             await context.release()
+        context.rate_key = token_key(token)
         return UNSET
 
-    async def _sign_in(self, context: Context, token: str | None) -> Caller:
-        """The caller of a request; an IP that failed to sign in too often is refused (429) first."""
+    async def _sign_in(self, context: Context, authorization: str | None) -> Caller:
+        """The caller of an HTTP request (Unauthenticated, 401, for a bad token); a client IP that sent
+        too many bad tokens is refused (RateLimited, 429) before its token is even looked at."""
         ip = _client_ip(context.request.scope)
-        context.rate_key = f"ip:{ip}"
-        if token and self.throttle is not None:
+        if authorization and authorization.strip() and self.throttle is not None:
             wait = await self.throttle.auth_blocked(ip)
             if wait is not None:
-                if not isinstance(context.response, Response):
-                    return ANONYMOUS  # a WebSocket: not signed in
                 raise RateLimited("Too many failed sign-ins from this address; try again later.", wait)
-        caller = await caller_for(context.db, token, self.admin_token)
-        if token and caller.signed_in:
-            context.rate_key = token_key(token)
-        elif token and self.throttle is not None:
-            await self.throttle.auth_failed(ip)
+        try:
+            caller = await authenticate(context.db, authorization, self.admin_token)
+        except Unauthenticated:
+            if self.throttle is not None:
+                await self.throttle.auth_failed(ip)
+            raise
+        if caller.signed_in:
+            context.rate_key = token_key(bearer(authorization) or "")
         return caller
 
-    def _caller_of(self, token: str | None):
-        async def resolve(db) -> Caller:
+    def _caller_of(self, token: str):
+        async def resolve(db) -> Caller | None:
             return await caller_for(db, token, self.admin_token)
 
         return resolve
