@@ -3,6 +3,7 @@ in the same run, against one `podium serve`-like uvicorn worker on the sessions 
 (10,000 sessions, 200,000 enrolments; built by bench/sessions_page.py's code if missing).
 
 Phases (each measurement lasts --seconds, so the run stops by itself, in about 2 minutes):
+  0. the audit's expensive queries are refused before they run: their cost, limit and time;
   1. the expensive candidates are timed alone; the slowest one accepted is the abusers' query;
   2. with rate limits off (PODIUM_RATE_LIMIT_POINTS=0): only the cost limit bounds the abusers;
   3. with the default rate limits: each abuser has its own coordinator token.
@@ -42,6 +43,28 @@ EXPENSIVE = {
       title seatsTaken course { title } room { name } instructors { name } bookings { role startsAt }
       enrollments(first: 100) { edges { node { status learner { name email } } } } } } } }""",
 }
+
+# The audit's queries (issue 9), refused before they run: as staff and without a token.
+REFUSED = {
+    "staff: 30 aliases of sessions>enrollments>session>enrollments(100)>learner": "{ " + " ".join(
+        f"a{i}: sessions {{ edges {{ node {{ enrollments {{ edges {{ node {{ session {{ enrollments(first: 100) {{ "
+        f"edges {{ node {{ learner {{ name }} }} }} }} }} }} }} }} }} }} }}" for i in range(30)) + " }",
+    "anonymous: sessions>course>sessions>course>sessions": "{ sessions { edges { node { course { sessions { edges {"
+        " node { course { sessions { edges { node { title } } } } } } } } } } } }",
+}
+
+
+async def show_refusals(client: httpx.AsyncClient, url: str) -> None:
+    for label, query in REFUSED.items():
+        token = ADMIN_TOKEN if label.startswith("staff") else None
+        times = []
+        for _ in range(2):  # the first parses and validates; the second comes from the caches
+            t0 = time.perf_counter()
+            response = await post(client, url, query, token)
+            times.append((time.perf_counter() - t0) * 1000)
+        error = response.json()["errors"][0]["extensions"]
+        print(f"  refused ({response.status_code}): {label}\n    {error['code']} cost {error['cost']} limit "
+              f"{error['limit']} in {times[0]:.1f} ms (first time), {times[1]:.1f} ms (again)")
 
 
 async def post(client: httpx.AsyncClient, url: str, query: str, token: str | None = None) -> httpx.Response:
@@ -148,6 +171,7 @@ def main() -> None:
         try:
             async def run():
                 async with httpx.AsyncClient(timeout=120) as client:
+                    await show_refusals(client, url)
                     name = await pick_expensive(client, url)
                     tokens = await mint_tokens(client, url, 4)
                 print(f"  the abusers loop: {name}")
