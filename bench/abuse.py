@@ -171,6 +171,8 @@ def main() -> None:
         try:
             async def run():
                 async with httpx.AsyncClient(timeout=120) as client:
+                    for _ in range(20):
+                        await post(client, url, CHEAP)  # the server's own first requests warm it up
                     await show_refusals(client, url)
                     name = await pick_expensive(client, url)
                     tokens = await mint_tokens(client, url, 4)

@@ -34,7 +34,8 @@ def create_engine(url: str, *, synchronous: str = "FULL", statement_timeout: flo
             _stop_slow_sqlite_statements(engine, statement_timeout)
         return engine
     if statement_timeout:
-        kwargs.setdefault("connect_args", {"server_settings": {"statement_timeout": str(int(statement_timeout * 1000))}})
+        milliseconds = str(int(statement_timeout * 1000))
+        kwargs.setdefault("connect_args", {"server_settings": {"statement_timeout": milliseconds}})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_timeout", 120)
