@@ -10,12 +10,25 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from podium.core.text_search import MAX_TERM
+
+from .errors import ClientError
+
 log = logging.getLogger("podium.graphql")
 
 MAX_DEPTH = 12
 MAX_TOKENS = 2_000
 MAX_ALIASES = 30
 MASKED_MESSAGE = "Unexpected error."
+
+
+def query_term(value: str, name: str) -> str:
+    """A search term or name in a query's filter, trimmed; a longer one than MAX_TERM is refused before
+    any SQL runs (INVALID, naming the argument), so a huge term is never a slow query."""
+    value = value.strip()
+    if len(value) > MAX_TERM:
+        raise ClientError(f"{name} is longer than {MAX_TERM} characters.", field=name)
+    return value
 
 
 def is_unexpected(error: GraphQLError) -> bool:

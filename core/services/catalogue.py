@@ -12,6 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from ..audit import Actor, record_change
 from ..errors import DomainError, ErrorCode
+from ..events import emit
+from ..ids import to_global_id
 from ..instants import require_timezone
 from ..models import Course, Person, Qualification, Resource, ResourceKind, Venue
 from .records import get_or_404, snapshot
@@ -122,29 +124,47 @@ async def update_person(db: AsyncSession, actor: Actor, person_id: int, **change
 
 # --- venues and resources --------------------------------------------------------------
 
+def _optional_text(value: str | None, field: str, max_length: int = 200) -> str | None:
+    """Text that may be empty (then None), checked like a required one otherwise."""
+    return _require_text(value, field, max_length) if (value or "").strip() else None
+
+
+VENUE_CHECKS = {"name": lambda v: _require_text(v, "name"),
+                "address": lambda v: _optional_text(v, "address", 500),
+                "city": lambda v: _optional_text(v, "city"),
+                "country": lambda v: _optional_text(v, "country"),
+                "timezone": require_timezone}
+
+
+def _venue_event(db: AsyncSession, venue: Venue, what: str) -> None:
+    emit(db, f"venue.{what}", {"venue": to_global_id("Venue", venue.id), "name": venue.name, "city": venue.city,
+                               "country": venue.country, "timezone": venue.timezone})
+
+
 async def create_venue(db: AsyncSession, actor: Actor, *, name: str, timezone: str, address: str | None = None,
-                       source: str | None = None, external_id: str | None = None) -> Venue:
-    venue = Venue(name=_require_text(name, "name"), timezone=require_timezone(timezone), address=address,
+                       city: str | None = None, country: str | None = None, source: str | None = None,
+                       external_id: str | None = None) -> Venue:
+    given = {"name": name, "timezone": timezone, "address": address, "city": city, "country": country}
+    venue = Venue(**{field: VENUE_CHECKS[field](value) for field, value in given.items()},
                   source=source, external_id=external_id)
     db.add(venue)
     await _flush_unique(db, f"Venue {external_id!r} from {source!r}", "externalId")
     record_change(db, actor, "venue.create", "Venue", venue.id, None, snapshot(venue))
+    _venue_event(db, venue, "created")
     return venue
 
 
 async def update_venue(db: AsyncSession, actor: Actor, venue_id: int, **changes: Any) -> Venue:
-    """Change a venue's name, address or timezone (its rooms keep their own timezone)."""
+    """Change a venue's name, address, city, country or timezone (its rooms keep their own timezone)."""
     venue = await get_or_404(db, Venue, venue_id, "venueId", lock=True)
     before = snapshot(venue)
-    checks = {"name": lambda v: _require_text(v, "name"),
-              "address": lambda v: (v or "").strip() or None,
-              "timezone": require_timezone}
     for name, value in changes.items():
-        if name not in checks:
+        if name not in VENUE_CHECKS:
             raise DomainError(ErrorCode.INVALID, f"A venue has no changeable field {name!r}.", name)
-        setattr(venue, name, checks[name](value))
+        setattr(venue, name, VENUE_CHECKS[name](value))
     await db.flush()
     record_change(db, actor, "venue.update", "Venue", venue.id, before, snapshot(venue))
+    _venue_event(db, venue, "updated")
     return venue
 
 
@@ -156,13 +176,16 @@ def _qualifications(items: list[tuple[str, date | None]] | None) -> list[Qualifi
     return [Qualification(name=n, valid_until=v) for n, v in seen.items()]
 
 
-def _check_resource_shape(kind: ResourceKind, capacity: int | None, email: str | None) -> None:
+def _check_resource_shape(kind: ResourceKind, capacity: int | None, email: str | None,
+                          venue_id: int | None = None) -> None:
     if kind is ResourceKind.ROOM and capacity is None:
         raise DomainError(ErrorCode.INVALID, "A room needs a capacity.", "capacity")
     if kind is not ResourceKind.ROOM and capacity is not None:
         raise DomainError(ErrorCode.INVALID, "Only rooms have a capacity.", "capacity")
     if kind is not ResourceKind.INSTRUCTOR and email is not None:
         raise DomainError(ErrorCode.INVALID, "Only instructors have an email.", "email")
+    if kind is not ResourceKind.ROOM and venue_id is not None:
+        raise DomainError(ErrorCode.INVALID, "Only rooms are in a venue.", "venueId")
 
 
 def _calendar_url(kind: ResourceKind, url: str | None) -> str | None:
@@ -184,7 +207,7 @@ async def create_resource(db: AsyncSession, actor: Actor, *, kind: ResourceKind,
                           features: list[str] | None = None, source: str | None = None,
                           external_id: str | None = None, calendar_url: str | None = None) -> Resource:
     kind = ResourceKind(kind)
-    _check_resource_shape(kind, capacity, email)
+    _check_resource_shape(kind, capacity, email, venue_id)
     if venue_id is not None:
         await get_or_404(db, Venue, venue_id, "venueId")
     if cost_rate is not None and cost_rate < 0:
@@ -215,11 +238,13 @@ async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **ch
             resource.email = normalize_email(value) if value else None
         elif name == "calendar_url":
             resource.calendar_url = _calendar_url(resource.kind, value)
+        elif name == "venue_id":
+            resource.venue_id = None if value is None else (await get_or_404(db, Venue, value, "venueId")).id
         elif name in {"name", "timezone", "capacity", "email", "cost_rate", "features", "calendar_url", "venue_id"}:
             setattr(resource, name, value)
         else:
             raise DomainError(ErrorCode.INVALID, f"A resource has no changeable field {name!r}.", name)
-    _check_resource_shape(resource.kind, resource.capacity, resource.email)
+    _check_resource_shape(resource.kind, resource.capacity, resource.email, resource.venue_id)
     _require_positive(resource.capacity, "capacity", allow_none=True)
     resource.name = _require_text(resource.name, "name")
     require_timezone(resource.timezone)

@@ -39,6 +39,7 @@ class Enrollment(Node):
     created_at: datetime
     meeting_join_url: str | None = strawberry.field(description="The learner's own link to the session's online "
                                                                 "meeting; it identifies them for attendance.")
+    session_starts_at: strawberry.Private[datetime | None] = None  # the cursor of `Person.enrollments`
 
     @strawberry.field
     async def session(self, info: Info) -> Annotated["Session", strawberry.lazy("podium.schema.scheduling.types")]:
