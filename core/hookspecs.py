@@ -1,4 +1,4 @@
-"""The plugin contract: every hook a plugin may implement (API.md "Plugin contract").
+"""The plugin contract: every hook a plugin may implement (the guide: docs/plugins.md).
 
 Hooks are called with keyword arguments; an implementation takes any subset and may be `async def`.
 Specs only ever gain arguments. `settings` is the running `podium.core.settings.Settings`; a plugin

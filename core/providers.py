@@ -1,4 +1,4 @@
-"""What the core asks of plugin objects (API.md "Plugin contract"): one small Protocol per kind.
+"""What the core asks of plugin objects (docs/plugins.md, "Providers"): one small Protocol per kind.
 
 Each provider has a `name`; its methods are `async`. The objects passed to them are plain data.
 """

@@ -1,4 +1,4 @@
-"""The role rules of API.md, in one place.
+"""The role rules (docs/api.md, "Signing in and roles"), in one place.
 
 ADMIN and COORDINATOR may do everything; an INSTRUCTOR (their Person matched to an INSTRUCTOR
 resource by email) reads the rosters of, and records attendance for, the sessions they teach;

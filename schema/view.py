@@ -74,7 +74,7 @@ class PodiumGraphQL(GraphQL):
     def __init__(self, schema: BaseSchema, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
                  admin_token: str | None, max_body_bytes: int, plugins: Any = None) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False,
-                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one API.md promises
+                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one docs/api.md promises
         self.sessions, self.bus, self.plugins = sessions, bus, plugins
         self.admin_token, self.max_body_bytes = admin_token, max_body_bytes
 

@@ -103,7 +103,7 @@ class Session(Node):
     async def bookings(self, info: Info) -> list[Booking]:
         return await info.context.loaders.session_bookings.load(self.pk)
 
-    @strawberry.field(description="The roster: what the caller may see of it (see API.md, roles).")
+    @strawberry.field(description="The roster: what the caller may see of it (docs/api.md, Enrolment).")
     async def enrollments(self, info: Info,
                           status: Annotated["EnrollmentStatus", strawberry.lazy(ENROLLMENT_TYPES)] | None = None,
                           first: int | None = None, after: str | None = None,

@@ -1,5 +1,5 @@
-"""Every type, field, argument, input and operation of API.md exists in the built schema with
-the contract's name and type; the schema may add, never rename, drop or tighten."""
+"""Every type, field, argument, input and operation of the v1 contract (api_contract.graphql) exists
+in the built schema with the contract's name and type; the schema may add, never rename, drop or tighten."""
 from __future__ import annotations
 
 from pathlib import Path

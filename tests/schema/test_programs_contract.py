@@ -1,4 +1,4 @@
-"""API.md "Blended programs" holds in the built schema: every name and type there, as written."""
+"""The v1 contract's "Blended programs" (programs_contract.graphql) holds in the built schema: every name and type there, as written."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""The behaviour API.md promises, through the real app over HTTP."""
+"""The behaviour docs/api.md promises, through the real app over HTTP."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -1,4 +1,4 @@
-"""The role rules of API.md, for all four roles and anonymous callers, over HTTP."""
+"""The role rules of docs/api.md, for all four roles and anonymous callers, over HTTP."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -146,7 +146,7 @@ async def test_an_admin_issues_tokens_stored_only_as_hashes(api, app, world):
 STAFF = {"ADMIN", "COORDINATOR"}
 SELF = STAFF | {"INSTRUCTOR", "LEARNER"}  # anyone signed in enrols and cancels themselves (check_enrolment_of)
 
-# API.md's Mutation type, row by row: (mutation, the roles that may, its input in a world made for the caller).
+# The contract's Mutation type, row by row: (mutation, the roles that may, its input in a world made for the caller).
 MUTATIONS = [
     ("createCourse", STAFF, lambda w: {"code": f"R-{w.role}", "title": "R", "durationMinutes": 30, "defaultCapacity": 3}),
     ("createPerson", STAFF, lambda w: {"name": "New", "email": f"new-{w.role}@example.com", "timezone": "UTC"}),
