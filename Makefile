@@ -1,19 +1,36 @@
 # `make run`: Podium on SQLite with demo data. `make test`: the whole suite on SQLite and PostgreSQL.
+# `make install` installs exactly the versions locked in requirements/dev.txt (hashes checked);
+# `make lock` re-locks after a change to pyproject.toml, `make upgrade` takes the newest allowed.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/pip --disable-pip-version-check
+# pip-compile lives in its own venv so it never mixes with the locked packages.
+PIP_TOOLS := $(VENV)/pip-tools/bin
+PIP_COMPILE := $(PIP_TOOLS)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
 
-.PHONY: run test install bench schema clean
+.PHONY: run test install bench schema clean lock upgrade graphiql
+GRAPHIQL := server/graphiql
 
-$(BIN)/podium: pyproject.toml tests/thirdparty/podium-logbook/pyproject.toml
+$(BIN)/podium: pyproject.toml requirements/dev.txt tests/thirdparty/podium-logbook/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	# The third-party plugin the tests discover through its entry point, installed like a vendor's package.
-	$(BIN)/pip install --quiet -e tests/thirdparty/podium-logbook
+	$(PIP) install --quiet --require-hashes -r requirements/dev.txt
+	# The project and the third-party plugin the tests discover through its entry point (installed like
+	# a vendor's package), built with the locked setuptools; their dependencies come from the lock only.
+	$(PIP) install --quiet --no-deps --no-build-isolation -e . -e tests/thirdparty/podium-logbook
+	@$(PIP) check >/dev/null || { $(PIP) check; echo "requirements/ is out of date with pyproject.toml: run make lock"; exit 1; }
 	@touch $@
 
-install: $(BIN)/podium
+install: $(BIN)/podium graphiql
+
+# GraphiQL and React from the npm registry, at the versions and integrity hashes of the committed lock;
+# Podium serves them at /graphql/static/. Without npm, GET /graphql says how to install them.
+graphiql: $(GRAPHIQL)/node_modules/.package-lock.json
+
+$(GRAPHIQL)/node_modules/.package-lock.json: $(GRAPHIQL)/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix $(GRAPHIQL) --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: GraphiQL's assets are not installed (the API works without them)"; fi
 
 run: install
 	$(BIN)/podium serve --demo
@@ -27,5 +44,20 @@ bench: install
 schema: install
 	$(BIN)/podium export-schema
 
+$(PIP_TOOLS)/pip-compile:
+	$(PYTHON) -m venv $(VENV)/pip-tools
+	$(PIP_TOOLS)/pip install --quiet --disable-pip-version-check pip-tools==7.6.2
+
+# main.txt: what a deployment installs; dev.txt: that plus the test extra and the build backend.
+# Existing pins are kept; only what pyproject.toml added or changed is resolved anew.
+lock: $(PIP_TOOLS)/pip-compile
+	$(PIP_COMPILE) $(LOCK_FLAGS) -o requirements/main.txt pyproject.toml
+	$(PIP_COMPILE) $(LOCK_FLAGS) --extra test --build-deps-for editable -c requirements/main.txt \
+		-o requirements/dev.txt pyproject.toml
+
+upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
+	$(MAKE) test
+
 clean:
-	rm -rf $(VENV) podium.db podium.db-wal podium.db-shm
+	rm -rf $(VENV) podium.db podium.db-wal podium.db-shm $(GRAPHIQL)/node_modules artifacts
