@@ -12,6 +12,7 @@ from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.models import EnrollmentStatus as CoreEnrollmentStatus
 
 from ..catalogue.types import Person
+from ..permissions import sees_join_link_of
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
@@ -37,9 +38,14 @@ class Enrollment(Node):
     status: EnrollmentStatus
     waitlist_position: int | None = strawberry.field(description="1-based, only while WAITLISTED.")
     created_at: datetime
-    meeting_join_url: str | None = strawberry.field(description="The learner's own link to the session's online "
-                                                                "meeting; it identifies them for attendance.")
+    join_link: strawberry.Private[str | None]
     session_starts_at: strawberry.Private[datetime | None] = None  # the cursor of `Person.enrollments`
+
+    @strawberry.field(description="The learner's own link to the session's online meeting; it identifies them for "
+                                  "attendance. For staff and the learner while they hold the seat; null for anyone "
+                                  "else.")
+    def meeting_join_url(self, info: Info) -> str | None:
+        return self.join_link if sees_join_link_of(info.context.caller, self.learner_pk, self.status) else None
 
     @strawberry.field
     async def session(self, info: Info) -> Annotated["Session", strawberry.lazy("podium.schema.scheduling.types")]:
@@ -65,4 +71,4 @@ ENROLLMENT_COLUMNS = (EnrollmentRow.id, EnrollmentRow.session_id, EnrollmentRow.
 def enrollment_from(v) -> Enrollment:
     """From a row of ENROLLMENT_COLUMNS."""
     return Enrollment(id=global_id("Enrollment", v[0]), pk=v[0], session_pk=v[1], learner_pk=v[2], status=v[3],
-                      waitlist_position=v[4], created_at=v[5], meeting_join_url=v[6])
+                      waitlist_position=v[4], created_at=v[5], join_link=v[6])

@@ -19,7 +19,7 @@ from podium.core.models import UnmatchedParticipant as UnmatchedRow
 
 from ..relay import global_id
 from ..catalogue.types import COURSE_COLUMNS, RESOURCE_COLUMNS, Resource, course_from, resource_from
-from ..permissions import visible_unmatched
+from ..permissions import MeetingAccess, meeting_access, visible_unmatched
 from .types import Booking, Meeting, Session, UnmatchedParticipant
 
 SESSION_COLUMNS = (SessionRow.id, SessionRow.title, SessionRow.starts_at, SessionRow.ends_at, SessionRow.timezone,
@@ -83,8 +83,8 @@ async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, 
             timezone=row[4], delivery_mode=row[5], status=row[6], capacity=capacity, seats_taken=taken,
             seats_left=max(capacity - taken, 0), waitlist_count=row[14],
             instructors=[r for _, r in sorted(teachers[pk], key=lambda t: t[0])], room=rooms.get(pk),
-            meeting=Meeting(provider=row[8], status=row[9] or MeetingStatus.PENDING, join_url=row[10],
-                            external_id=row[11], error=row[12]) if row[8] else None))
+            meeting=Meeting(session_pk=pk, provider=row[8], status=row[9] or MeetingStatus.PENDING, link=row[10],
+                            meeting_id=row[11], failure=row[12]) if row[8] else None))
     return built
 
 
@@ -144,6 +144,12 @@ def loaders(context) -> dict:
                                                        source=row[4]))
         return [listed[i] for i in ids]
 
-    return {"sessions": sessions, "session_bookings": session_bookings,
+    async def meeting_access_of(ids: list[int]) -> list[MeetingAccess]:
+        """What the caller may see of these sessions' meetings, in at most two statements."""
+        async with context.reading() as db:
+            access = await meeting_access(db, context.caller, ids)
+        return [access.get(i, MeetingAccess()) for i in ids]
+
+    return {"sessions": sessions, "session_bookings": session_bookings, "meeting_access": meeting_access_of,
             "unmatched_participants": unmatched_participants,
             "booking_windows": booking_windows}
