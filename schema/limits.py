@@ -20,8 +20,10 @@ from strawberry.extensions import (
 
 from podium.core.db import is_unavailable
 from podium.core.settings import Settings
+from podium.core.text_search import MAX_TERM
 
 from .cost import CyclicFragment, operation_cost
+from .errors import ClientError
 
 log = logging.getLogger("podium.graphql")
 
@@ -103,6 +105,15 @@ class QueryCost(SchemaExtension):
 
     def get_results(self) -> dict:
         return {} if self.cost is None else {"cost": self.cost}
+
+
+def query_term(value: str, name: str) -> str:
+    """A search term or name in a query's filter, trimmed; a longer one than MAX_TERM is refused before
+    any SQL runs (INVALID, naming the argument), so a huge term is never a slow query."""
+    value = value.strip()
+    if len(value) > MAX_TERM:
+        raise ClientError(f"{name} is longer than {MAX_TERM} characters.", field=name)
+    return value
 
 
 def is_unexpected(error: GraphQLError) -> bool:
