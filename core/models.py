@@ -380,6 +380,21 @@ class OutboxMessage(Base):
     delivered_at: Mapped[datetime | None]
 
 
+class IdempotencyKey(Base):
+    """A mutation request's answer, stored in the transaction of its change, so a retry with the same
+    key gets the answer instead of a second change (core/idempotency.py)."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))  # whose key: SHA-256 of the caller's token, or "anonymous"
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the request body that used the key
+    answer: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+
+
 # --- blended programs -------------------------------------------------------------------
 
 class ProgramTemplate(Base):
