@@ -159,8 +159,10 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
                            instructor_ids: list[int], capacity: int | None = None, room_id: int | None = None,
                            equipment_ids: list[int] | None = None, title: str | None = None,
                            requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
-                           enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None) -> Session:
-    """`settings` (the running app's) bound how long and how far ahead or back a session may be."""
+                           enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None,
+                           join_url: str | None = None) -> Session:
+    """`settings` (the running app's) bound how long and how far ahead or back a session may be; `join_url`,
+    for a VIRTUAL or HYBRID session, is a meeting link entered by hand (no conferencing plugin is asked)."""
     starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
     timezone = limits.timezone(timezone)
     title = limits.text(title, "title", required=False)
@@ -182,6 +184,9 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
         raise DomainError(ErrorCode.INVALID, "An instructor is listed twice.", "instructorIds")
     if delivery_mode is not DeliveryMode.VIRTUAL and room_id is None:
         raise DomainError(ErrorCode.INVALID, "An in-person or hybrid session needs a room.", "roomId")
+    join_url = meetings.manual_link(join_url)
+    if join_url is not None and delivery_mode not in meetings.CONFERENCED:
+        raise DomainError(ErrorCode.INVALID, "Only virtual and hybrid sessions have a join link.", "joinUrl")
     equipment_ids = list(dict.fromkeys(equipment_ids or []))
 
     locked = await lock_resources(db, {"instructorIds": (instructor_ids, ResourceKind.INSTRUCTOR),
@@ -208,6 +213,8 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
         for resource, role in zip(all_resources, roles):
             db.add(Booking(resource_id=resource.id, session_id=session.id, role=role, starts_at=held_from,
                            ends_at=held_to))
+    if join_url is not None:
+        await meetings.set_manual_link(db, session, join_url)
     await meetings.plan_meeting(db, session)
     bookings = {r.id: role.value for r, role in zip(all_resources, roles)}
     record_change(db, actor, "session.schedule", "Session", session.id, None, {**snapshot(session), "bookings": bookings})
@@ -275,6 +282,25 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     emit(db, "session.rescheduled", session_event_payload(
         session, before={"startsAt": before["starts_at"], "endsAt": before["ends_at"]}),
         session_ordering_key(session.id))
+    return session
+
+
+async def update_session(db: AsyncSession, actor: Actor, session_id: int, **changes: Any) -> Session:
+    """Change what may change of a SCHEDULED session without moving it: `join_url`, a meeting link entered
+    by hand (None takes it away, and a loaded conferencing plugin then makes one)."""
+    session = await lock_session(db, session_id)
+    _require_scheduled(session)
+    before = snapshot(session)
+    for name, value in changes.items():
+        if name != "join_url":
+            raise DomainError(ErrorCode.INVALID, f"A session has no changeable field {name!r}.", name)
+        await meetings.set_manual_link(db, session, meetings.manual_link(value))
+        await meetings.plan_meeting(db, session)
+    await db.flush()
+    after = snapshot(session)
+    if after != before:
+        record_change(db, actor, "session.update", "Session", session.id, before, after)
+        emit(db, "session.updated", session_event_payload(session), session_ordering_key(session.id))
     return session
 
 

@@ -45,6 +45,17 @@ class ScheduleSessionInput:
     title: str | None = None
     requires_approval: bool | None = strawberry.field(
         default=None, description="Default false; true: enrolments wait for a coordinator's decision.")
+    join_url: str | None = strawberry.field(default=None, description=(
+        "VIRTUAL and HYBRID: a meeting link entered by hand (Teams, Meet, ...), an http or https address of at "
+        "most 2,000 characters; the meeting is then `manual` and READY, and no conferencing plugin is asked."))
+
+
+@strawberry.input(description="Only the fields given change.")
+class UpdateSessionInput:
+    session_id: strawberry.ID
+    join_url: str | None = strawberry.field(default=strawberry.UNSET, description=(
+        "A meeting link entered by hand for a VIRTUAL or HYBRID session whose meeting no conferencing plugin "
+        "makes (an http or https address of at most 2,000 characters); null takes it away."))
 
 
 @strawberry.input
