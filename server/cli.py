@@ -244,6 +244,9 @@ def list_plugins() -> None:
     for name, plugin in plugins.loaded.items():
         typer.echo(f"{name} {plugin.version} ({plugin.source})")
         typer.echo(f"  hooks: {', '.join(plugins.hooks_of(name)) or 'none'}")
+        if "podium_event" in plugins.hooks_of(name):
+            typer.echo("  events: " + ("every event" if name in plugins.event_receivers()
+                                       else "none (idle: its settings are not given)"))
         for (kind, provider_name), owner in plugins.provided_by.items():
             if owner != name:
                 continue

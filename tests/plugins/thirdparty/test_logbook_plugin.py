@@ -30,6 +30,7 @@ def test_listed_by_podium_plugins(tmp_path):
     assert "logbook 1.2.0 (entry point)" in out
     assert "hooks: podium_event, podium_notification_channels, podium_receives_events" in out
     assert "channels: logbook" in out
+    assert "events: every event" in out
     assert "password=***" in out and "very-secret-password" not in out
     assert "webhook" not in out  # PODIUM_PLUGINS left it out
 
