@@ -113,8 +113,14 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
             invite = "REQUEST"
         elif kind == "enrollment.cancelled" and payload["before"]["status"] == "ENROLLED":
             invite = "CANCEL"
+        own_link = None  # a seat's own link, when it has one already (a hand-entered meeting link)
+        if kind in ("enrollment.confirmed", "enrollment.promoted"):
+            own_link = await db.scalar(select(Enrollment.meeting_join_url).where(
+                Enrollment.session_id == session.id, Enrollment.learner_id == learner.id,
+                Enrollment.status == EnrollmentStatus.ENROLLED))
         return [_plan(kind, learner.email, learner.name, learner.timezone, facts, settings, invite,
-                      waitlist_position=payload["after"].get("waitlistPosition"), reason=payload.get("reason"))]
+                      waitlist_position=payload["after"].get("waitlistPosition"), reason=payload.get("reason"),
+                      join_url=own_link)]
 
     if event["type"] not in ("session.scheduled", "session.rescheduled", "session.cancelled"):
         return []

@@ -98,9 +98,11 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
             raise typer.Exit(2)
     if demo:
         _load_demo(settings)
+    from podium.server.shutdown import GRACEFUL_SECONDS
+
     typer.echo(f"Podium on http://{host}:{port}/graphql with {_safe_url(settings.database_url)}")
     uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, timeout_graceful_shutdown=10, **uvicorn_limits(settings))
+                log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
 
 
 def uvicorn_limits(settings: Settings) -> dict:

@@ -40,7 +40,7 @@ def _event(db: AsyncSession, session: Session, enrollment: Enrollment, before: E
         "reason": reason,
     }, session_ordering_key(enrollment.session_id))
     if enrollment.status is EnrollmentStatus.ENROLLED:
-        meetings.plan_registration(db, session)
+        meetings.plan_registration(db, session, enrollment)
 
 
 async def _seat_or_waitlist(db: AsyncSession, session: Session, enrollment: Enrollment) -> None:

@@ -7,16 +7,19 @@ commit, talking to the provider outside any transaction, safe to repeat).
 from __future__ import annotations
 
 import logging
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..audit import Actor, record_change
 from ..db import changing
+from ..errors import DomainError, ErrorCode
 from ..errors import DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
@@ -41,6 +44,9 @@ CONFERENCING_INFO_KEY = "conferencing"
 log = logging.getLogger("podium.meetings")
 
 CONFERENCED = (DeliveryMode.VIRTUAL, DeliveryMode.HYBRID)
+MANUAL = "manual"
+"""The provider of a meeting whose link staff entered by hand: no plugin makes, moves or ends it."""
+MAX_LINK = 2000
 MEETING_FIELDS = ("meeting_provider", "meeting_status", "meeting_join_url", "meeting_external_id", "meeting_error")
 
 
@@ -60,6 +66,49 @@ def meeting_spec(session: Session) -> MeetingSpec:
                        idempotency_key=f"podium-session-{session.id}")
 
 
+# --- links entered by hand ------------------------------------------------------------------
+
+def manual_link(url: str | None) -> str | None:
+    """A join link entered by hand: an http or https address with a host, at most 2,000 characters, no
+    spaces or control characters (anything else, `javascript:` above all, could harm whoever clicks it).
+    Blank is no link."""
+    url = (url or "").strip()
+    if not url:
+        return None
+    refused = DomainError(ErrorCode.INVALID, f"joinUrl must be an http or https address of at most {MAX_LINK} "
+                          "characters.", "joinUrl")
+    if len(url) > MAX_LINK or any(c.isspace() or unicodedata.category(c) == "Cc" for c in url):
+        raise refused
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise refused from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise refused
+    return url
+
+
+async def set_manual_link(db: AsyncSession, session: Session, url: str | None) -> None:
+    """Give a VIRTUAL or HYBRID session a hand-entered link (provider `manual`, READY), or take it away
+    (None). Seated learners' own links follow, so they see it wherever a seat shows its link; a meeting a
+    conferencing plugin makes is the plugin's (unless it FAILED or was CANCELLED)."""
+    if session.delivery_mode not in CONFERENCED:
+        raise DomainError(ErrorCode.INVALID, "Only virtual and hybrid sessions have a join link.", "joinUrl")
+    if session.meeting_provider not in (None, MANUAL) \
+            and session.meeting_status not in (MeetingStatus.FAILED, MeetingStatus.CANCELLED):
+        raise DomainError(ErrorCode.INVALID, f"This session's meeting is made by {session.meeting_provider}; "
+                          "its link cannot be set by hand.", "joinUrl")
+    if url is None:
+        session.meeting_provider = session.meeting_status = session.meeting_join_url = None
+    else:
+        session.meeting_provider, session.meeting_status, session.meeting_join_url = MANUAL, MeetingStatus.READY, url
+    session.meeting_external_id = session.meeting_error = None
+    await db.execute(update(Enrollment).where(Enrollment.session_id == session.id,
+                                              Enrollment.status == EnrollmentStatus.ENROLLED)
+                     .values(meeting_join_url=url).execution_options(synchronize_session=False))
+
+
 # --- planning (inside the change's transaction) ------------------------------------------
 
 def choose_conferencing(sessions: async_sessionmaker[AsyncSession], providers: dict[str, Any]) -> str | None:
@@ -77,8 +126,13 @@ def active_provider(db: AsyncSession) -> str | None:
 async def plan_meeting(db: AsyncSession, session: Session) -> None:
     """On schedule, reschedule and cancel: PENDING at once for a new meeting, the provider asked after commit.
 
-    Call before the change's audit entry, so the entry shows the meeting fields.
+    Call before the change's audit entry, so the entry shows the meeting fields. A hand-entered link
+    asks no plugin: it ends with its session.
     """
+    if session.meeting_provider == MANUAL:
+        if not needs_meeting(session):
+            session.meeting_status, session.meeting_join_url = MeetingStatus.CANCELLED, None
+        return
     provider = session.meeting_provider or active_provider(db)
     if provider is None or (session.meeting_status is None and not needs_meeting(session)):
         return
@@ -89,8 +143,12 @@ async def plan_meeting(db: AsyncSession, session: Session) -> None:
                       ordering_key=scheduling.session_ordering_key(session.id))
 
 
-def plan_registration(db: AsyncSession, session: Session) -> None:
-    """A learner took a seat: register them with the session's meeting after commit (only if it has one)."""
+def plan_registration(db: AsyncSession, session: Session, enrollment: Enrollment) -> None:
+    """A learner took a seat: register them with the session's meeting after commit (only if it has one);
+    a hand-entered link is theirs at once."""
+    if session.meeting_provider == MANUAL:
+        enrollment.meeting_join_url = session.meeting_join_url
+        return
     provider = session.meeting_provider or active_provider(db)
     if provider is not None and needs_meeting(session):
         db.add(OutboxMessage(kind=PLUGIN_CALL_KIND, topic=REGISTRANTS, target=provider,

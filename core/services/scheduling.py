@@ -21,7 +21,8 @@ from ..events import emit
 from ..ids import to_global_id
 from ..instants import local_date, require_aware, require_range, utc_now
 from ..models import (
-    Booking, BookingRole, Course, DeliveryMode, Resource, ResourceKind, Session, SessionStatus,
+    Attendance, AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, Enrollment, Resource, ResourceKind,
+    Session, SessionStatus,
 )
 from ..settings import Settings
 from . import meetings
@@ -158,8 +159,10 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
                            instructor_ids: list[int], capacity: int | None = None, room_id: int | None = None,
                            equipment_ids: list[int] | None = None, title: str | None = None,
                            requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
-                           enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None) -> Session:
-    """`settings` (the running app's) bound how long and how far ahead or back a session may be."""
+                           enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None,
+                           join_url: str | None = None) -> Session:
+    """`settings` (the running app's) bound how long and how far ahead or back a session may be; `join_url`,
+    for a VIRTUAL or HYBRID session, is a meeting link entered by hand (no conferencing plugin is asked)."""
     starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
     timezone = limits.timezone(timezone)
     title = limits.text(title, "title", required=False)
@@ -181,6 +184,9 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
         raise DomainError(ErrorCode.INVALID, "An instructor is listed twice.", "instructorIds")
     if delivery_mode is not DeliveryMode.VIRTUAL and room_id is None:
         raise DomainError(ErrorCode.INVALID, "An in-person or hybrid session needs a room.", "roomId")
+    join_url = meetings.manual_link(join_url)
+    if join_url is not None and delivery_mode not in meetings.CONFERENCED:
+        raise DomainError(ErrorCode.INVALID, "Only virtual and hybrid sessions have a join link.", "joinUrl")
     equipment_ids = list(dict.fromkeys(equipment_ids or []))
 
     locked = await lock_resources(db, {"instructorIds": (instructor_ids, ResourceKind.INSTRUCTOR),
@@ -207,6 +213,8 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
         for resource, role in zip(all_resources, roles):
             db.add(Booking(resource_id=resource.id, session_id=session.id, role=role, starts_at=held_from,
                            ends_at=held_to))
+    if join_url is not None:
+        await meetings.set_manual_link(db, session, join_url)
     await meetings.plan_meeting(db, session)
     bookings = {r.id: role.value for r, role in zip(all_resources, roles)}
     record_change(db, actor, "session.schedule", "Session", session.id, None, {**snapshot(session), "bookings": bookings})
@@ -235,6 +243,18 @@ async def session_bookings(db: AsyncSession, session_id: int) -> list[Booking]:
                                   .execution_options(populate_existing=True))).all())
 
 
+async def _keep_attendance_true(db: AsyncSession, session_id: int, starts_at: datetime) -> None:
+    """Records are true (rule 10): a session learners attended cannot move to a start still to come."""
+    if starts_at <= utc_now():
+        return
+    attended = await db.scalar(select(Attendance.id).join(Enrollment, Enrollment.id == Attendance.enrollment_id).where(
+        Enrollment.session_id == session_id,
+        Attendance.status.not_in((AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED))).limit(1))
+    if attended is not None:
+        raise DomainError(ErrorCode.INVALID_TIME_RANGE, "Learners were recorded attending this session: it can "
+                          "only move to a start that has passed.", "startsAt")
+
+
 async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
                              ends_at: datetime, *, settings: Settings) -> Session:
     """Move a session and all its bookings at once, or change nothing; `settings` (the running app's)
@@ -242,6 +262,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
     session = await lock_session(db, session_id)
     _require_scheduled(session)
+    await _keep_attendance_true(db, session.id, starts_at)
     bookings = await session_bookings(db, session.id)
     resources = (await lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
     course = await get_or_404(db, Course, session.course_id, "sessionId")
@@ -261,6 +282,25 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     emit(db, "session.rescheduled", session_event_payload(
         session, before={"startsAt": before["starts_at"], "endsAt": before["ends_at"]}),
         session_ordering_key(session.id))
+    return session
+
+
+async def update_session(db: AsyncSession, actor: Actor, session_id: int, **changes: Any) -> Session:
+    """Change what may change of a SCHEDULED session without moving it: `join_url`, a meeting link entered
+    by hand (None takes it away, and a loaded conferencing plugin then makes one)."""
+    session = await lock_session(db, session_id)
+    _require_scheduled(session)
+    before = snapshot(session)
+    for name, value in changes.items():
+        if name != "join_url":
+            raise DomainError(ErrorCode.INVALID, f"A session has no changeable field {name!r}.", name)
+        await meetings.set_manual_link(db, session, meetings.manual_link(value))
+        await meetings.plan_meeting(db, session)
+    await db.flush()
+    after = snapshot(session)
+    if after != before:
+        record_change(db, actor, "session.update", "Session", session.id, before, after)
+        emit(db, "session.updated", session_event_payload(session), session_ordering_key(session.id))
     return session
 
 

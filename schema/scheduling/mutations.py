@@ -12,7 +12,9 @@ from ..changes import attempt_then_load
 from ..errors import UserError
 from ..permissions import check_staff
 from ..relay import decode_id
-from .inputs import CancelSessionInput, ChangeSessionCapacityInput, RescheduleSessionInput, ScheduleSessionInput
+from .inputs import (
+    CancelSessionInput, ChangeSessionCapacityInput, RescheduleSessionInput, ScheduleSessionInput, UpdateSessionInput,
+)
 from .types import Conflict, Session
 
 
@@ -44,7 +46,7 @@ class SchedulingMutations:
                 capacity=input.capacity,
                 room_id=decode_id(input.room_id, "Resource", "roomId") if input.room_id is not None else None,
                 equipment_ids=[decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
-                title=input.title, requires_approval=bool(input.requires_approval),
+                title=input.title, requires_approval=bool(input.requires_approval), join_url=input.join_url,
                 settings=info.context.plugins.settings)).id
 
         return await _payload(info, work)
@@ -56,6 +58,17 @@ class SchedulingMutations:
             return (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
                                                         input.starts_at, input.ends_at,
                                                         settings=info.context.plugins.settings)).id
+
+        return await _payload(info, work)
+
+    @strawberry.mutation(description="Changes only the fields sent, without moving the session: a meeting link "
+                                     "entered by hand (seated learners' links follow).")
+    async def update_session(self, info: Info, input: UpdateSessionInput) -> SessionPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            changes = {} if input.join_url is strawberry.UNSET else {"join_url": input.join_url}
+            return (await scheduling.update_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
+                                                    **changes)).id
 
         return await _payload(info, work)
 
