@@ -75,6 +75,7 @@ class Settings:
     outbox_concurrency: int = 16
     outbox_consumer_concurrency: int = 4
     outbox_poll_seconds: float = 1.0
+    outbox_retention_days: int = 30  # delivered outbox rows older than this are pruned, hourly
     readiness_notice_hours: int = 24
     prework_reminder_days: int = 3
     program_sync_hours: int = 6
