@@ -1,6 +1,7 @@
 """Engines, sessions and the one way to make a change: `changing(db)`."""
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,9 +20,10 @@ def is_sqlite(engine_or_url) -> bool:
     return str(url).startswith("sqlite")
 
 
-def create_engine(url: str, *, synchronous: str = "FULL", **kwargs) -> AsyncEngine:
+def create_engine(url: str, *, synchronous: str = "FULL", statement_timeout: float = 0, **kwargs) -> AsyncEngine:
     """An engine with SQLite set up for concurrent writers: WAL, foreign keys, BEGIN IMMEDIATE, and
-    `synchronous=FULL` unless told otherwise, so an acknowledged commit survives a power loss."""
+    `synchronous=FULL` unless told otherwise, so an acknowledged commit survives a power loss.
+    `statement_timeout` (seconds, 0 none) stops any one SQL statement that runs longer."""
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": 60})
         kwargs.setdefault("pool_size", 8)
@@ -29,7 +31,12 @@ def create_engine(url: str, *, synchronous: str = "FULL", **kwargs) -> AsyncEngi
         kwargs.setdefault("pool_timeout", 120)
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine, synchronous.upper())
+        if statement_timeout:
+            _stop_slow_sqlite_statements(engine, statement_timeout)
         return engine
+    if statement_timeout:
+        milliseconds = str(int(statement_timeout * 1000))
+        kwargs.setdefault("connect_args", {"server_settings": {"statement_timeout": milliseconds}})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_timeout", 120)
@@ -54,6 +61,33 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     def on_begin(conn):
         # Writers take the write lock up front, so check-then-write never races (rule 1, 2).
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+
+
+class _StatementClock:
+    """SQLite has no statement timeout: a progress handler asks this clock every few thousand steps
+    and interrupts the statement (sqlite3.OperationalError "interrupted") once it has run too long."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.deadline = seconds, float("inf")
+
+    def start(self) -> None:
+        self.deadline = time.monotonic() + self.seconds
+
+    def expired(self) -> int:
+        return 1 if time.monotonic() > self.deadline else 0
+
+
+def _stop_slow_sqlite_statements(engine: AsyncEngine, seconds: float) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection, record):
+        clock = record.info["statement_clock"] = _StatementClock(seconds)
+        dbapi_connection.run_async(lambda driver: driver.set_progress_handler(clock.expired, 10_000))
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def on_statement(conn, cursor, statement, parameters, context, executemany):
+        clock = conn.connection.info.get("statement_clock")
+        if clock is not None:
+            clock.start()
 
 
 def create_sessionmaker(engine: AsyncEngine, bus: EventBus | None = None) -> async_sessionmaker[AsyncSession]:

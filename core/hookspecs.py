@@ -44,3 +44,9 @@ def podium_event(event, settings):
     Delivered through the outbox, per plugin, in commit order per session; `event.id` is the idempotency key.
     Raise to have it retried with backoff.
     """
+
+
+@hookspec
+def podium_receives_events(settings):
+    """Return False when this plugin's settings leave it idle: it then gets no `podium_event`, and no outbox
+    row is written for it. Called once at start-up; a plugin without this hook receives every event."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,6 +53,8 @@ NOTIFICATION_KIND = "notification"
 REMINDER_KIND = "reminder"
 PLUGIN_CALL_KIND = "plugin_call"
 MAX_ERROR_CHARS = 2000
+PRUNE_BATCH = 1000
+PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,7 @@ class Dispatcher:
                 free = 0
                 claimed: list[QueuedMessage] = []
                 try:
+                    await self._prune_now_and_then()
                     await self._record_outcomes()
                     await self._prune_hourly()
                     free = self.settings.outbox_concurrency - len(self._inflight) - len(self._outcomes)
@@ -238,6 +241,17 @@ class Dispatcher:
     def _done(self, task: asyncio.Task) -> None:
         self._inflight.discard(task)
         self.wake()
+
+    async def _prune_now_and_then(self) -> None:
+        """Delivered rows past their retention go at most once an hour (and at start); the audit log stays."""
+        now = utc_now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        pruned = await prune_delivered(self.sessions, now - timedelta(days=self.settings.outbox_retention_days))
+        if pruned:
+            log.info("pruned %d delivered outbox messages older than %g days", pruned,
+                     self.settings.outbox_retention_days)
 
     # --- claiming -----------------------------------------------------------------------------
 
@@ -445,6 +459,32 @@ async def outbox_overview(db: AsyncSession, statuses: list[OutboxStatus] | None 
     if failing_only:
         query = query.where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.attempts > 0)
     return counts, list((await db.scalars(query)).all())
+
+
+async def prune_delivered(sessions: async_sessionmaker[AsyncSession], before: datetime,
+                          progress: Callable[[int], None] | None = None) -> int:
+    """Delete DELIVERED messages delivered before `before`, a batch per short transaction so writers keep
+    their turn; PENDING and DEAD ones stay whatever their age. Returns how many went."""
+    pruned = 0
+    while True:
+        async with sessions() as db, changing(db):
+            ids = list((await db.scalars(select(OutboxMessage.id).where(
+                OutboxMessage.status == OutboxStatus.DELIVERED, OutboxMessage.delivered_at < before)
+                .order_by(OutboxMessage.id).limit(PRUNE_BATCH))).all())
+            if ids:
+                await db.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                                 .execution_options(synchronize_session=False))
+        pruned += len(ids)
+        if progress is not None and ids:
+            progress(len(ids))
+        if len(ids) < PRUNE_BATCH:
+            return pruned
+
+
+async def prunable(db: AsyncSession, before: datetime) -> int:
+    """How many delivered messages `prune_delivered` would delete now."""
+    return await db.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.status == OutboxStatus.DELIVERED, OutboxMessage.delivered_at < before)) or 0
 
 
 async def retry_message(db: AsyncSession, actor: Actor, message_id: int) -> None:

@@ -70,6 +70,7 @@ class Plugins:
     providers: dict[str, dict[str, Any]] = field(default_factory=lambda: {kind: {} for kind in PROVIDER_HOOKS})
     provided_by: dict[tuple[str, str], str] = field(default_factory=dict)     # (kind, provider name) -> plugin
     routes: dict[str, list[Any]] = field(default_factory=dict)
+    idle: set[str] = field(default_factory=set)         # plugins whose settings turned their events off
     started: bool = False
 
     # --- calling one plugin's hook ---------------------------------------------------
@@ -89,8 +90,8 @@ class Plugins:
         return sorted(caller.name for caller in self.manager.get_hookcallers(module) or [])
 
     def event_receivers(self) -> list[str]:
-        """Plugins that implement `podium_event`, each of which gets every event once, through the outbox."""
-        return [impl.plugin_name for impl in self._impls("podium_event")]
+        """Plugins that implement `podium_event` and are not idle: each gets every event once, through the outbox."""
+        return [impl.plugin_name for impl in self._impls("podium_event") if impl.plugin_name not in self.idle]
 
     async def send_event(self, plugin: str, event: Any) -> None:
         for impl in self._impls("podium_event"):
@@ -117,6 +118,9 @@ class Plugins:
                     self.provided_by[(kind, name)] = impl.plugin_name
         for impl in self._impls("podium_routes"):
             self.routes[impl.plugin_name] = list(await self._start_hook(impl) or [])
+        for impl in self._impls("podium_receives_events"):
+            if await self._start_hook(impl) is False:
+                self.idle.add(impl.plugin_name)
         self.started = True
         return self
 

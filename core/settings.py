@@ -41,7 +41,8 @@ SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 
 
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
-               "outbox_backoff_seconds", "schedule_history_years"}
+               "outbox_backoff_seconds", "schedule_history_years", "rate_limit_points", "anonymous_rate_limit_points",
+               "auth_failure_limit", "request_timeout_seconds"}
 """Numbers where 0 means something (off, at once); every other number must be above 0."""
 
 
@@ -74,6 +75,7 @@ class Settings:
     outbox_concurrency: int = 16
     outbox_consumer_concurrency: int = 4
     outbox_poll_seconds: float = 1.0
+    outbox_retention_days: int = 30  # delivered outbox rows older than this are pruned, hourly
     readiness_notice_hours: int = 24
     prework_reminder_days: int = 3
     program_sync_hours: int = 6
@@ -90,6 +92,15 @@ class Settings:
     graphiql: bool = True  # GET /graphql serves GraphiQL (its assets from Podium itself)
     public_url: str | None = None  # Podium's address as clients reach it, for calendar feed URLs
     secret_key: str | None = None  # keys the calendar feed addresses (HMAC); set it in production
+    # Bounds on work (docs/operations.md, "Costs, rate limits and timeouts"); 0 turns a rate limit or the timeout off.
+    max_query_cost: int = 50_000
+    max_anonymous_query_cost: int = 10_000
+    rate_limit_points: int = 1_000_000
+    anonymous_rate_limit_points: int = 100_000
+    rate_limit_seconds: int = 60
+    auth_failure_limit: int = 100
+    request_timeout_seconds: float = 30.0
+    redis_url: str | None = None
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 

@@ -28,7 +28,8 @@ class Context:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus | None = None, *,
                  caller: Caller = ANONYMOUS, request: Any = None, response: Any = None,
-                 plugins: Any = None, introspection: bool = True) -> None:
+                 plugins: Any = None, introspection: bool = True, cost_limits: Any = None,
+                 throttle: Any = None) -> None:
         self.sessions = sessions
         self.bus = bus
         self.caller = caller
@@ -36,6 +37,10 @@ class Context:
         self.response = response
         self.plugins = plugins  # the plugin manager (issue 4); None until the kernel lands
         self.introspection = introspection  # PODIUM_INTROSPECTION: off hides the schema (limits.py)
+        self.cost_limits = cost_limits  # limits.CostLimits; None: the defaults
+        self.throttle = throttle  # throttle.Throttle; None: no rate limit
+        self.rate_key = "ip:unknown"  # whose points a request spends: its token's, or its client IP's
+        self.heavy_turns: asyncio.Semaphore | None = None  # the process's turns for heavy operations (limits.py)
         scope = getattr(request, "scope", None) or {}
         self.request_id: str = scope.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16]
         self.connection_params: dict[str, Any] | None = None

@@ -1,22 +1,28 @@
-"""Hardening that is on by default: document size, depth and aliases, parse/validation caches,
-and masking of unexpected errors (logged with the request id the client sees)."""
+"""Hardening that is on by default: document size, depth and aliases, parse/validation caches, the
+cost of each operation (refused before execution over the caller's limit), and masking of
+unexpected errors (logged with the request id the client sees)."""
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 
-from graphql import GraphQLError
+from graphql import (
+    FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, OperationDefinitionNode, ValidationRule,
+    get_operation_ast,
+)
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from starlette.responses import Response
 from strawberry.extensions import (
-    AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter,
-    SchemaExtension, ValidationCache,
+    AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension, ValidationCache,
 )
 
 from podium.core.db import is_unavailable
+from podium.core.settings import Settings
 from podium.core.text_search import MAX_TERM
 
+from .cost import CyclicFragment, operation_cost
 from .errors import ClientError
 
 log = logging.getLogger("podium.graphql")
@@ -27,6 +33,78 @@ MAX_ALIASES = 30
 MASKED_MESSAGE = "Unexpected error."
 UNAVAILABLE_MESSAGE = "The database is unavailable (unreachable, full or read-only); try again later."
 RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class CostLimits:
+    """The most an operation may cost: signed-in callers, anonymous ones (PODIUM_MAX_*QUERY_COST)."""
+
+    signed_in: int = Settings.max_query_cost
+    anonymous: int = Settings.max_anonymous_query_cost
+
+
+class QueryCost(SchemaExtension):
+    """After validation, before any resolver: cost the operation (cost.py) and refuse it over the
+    caller's limit with QUERY_TOO_COSTLY; every answer reports `extensions.cost`. An operation
+    costing more than an anonymous caller may ask for is heavy: heavy ones run one at a time per
+    process (`Context.heavy_turns`), so a few clients looping them cannot crowd out everyone else."""
+
+    cost: int | None = None
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        refusal = self.refusal() or await self.charge()
+        if refusal is not None:
+            raise refusal  # strawberry answers it as the operation's error; nothing has run
+        request = self.execution_context.context
+        turns = getattr(request, "heavy_turns", None)
+        if turns is None or self.cost is None or self.cost <= self.limits().anonymous:
+            yield
+            return
+        async with turns:  # heavy operations take turns, so cheap ones wait on one at most
+            yield
+
+    def limits(self) -> CostLimits:
+        return getattr(self.execution_context.context, "cost_limits", None) or CostLimits()
+
+    async def charge(self) -> GraphQLError | None:
+        """Take the cost from the caller's rate limit (throttle.py); over it, RATE_LIMITED and HTTP 429."""
+        request = self.execution_context.context
+        throttle = getattr(request, "throttle", None)
+        if throttle is None or self.cost is None:
+            return None
+        wait = await throttle.charge(request.rate_key, request.caller.signed_in, self.cost)
+        if wait is None:
+            return None
+        response = request.response
+        if isinstance(response, Response):
+            response.status_code = 429
+            response.headers["Retry-After"] = str(int(wait))
+        return GraphQLError(f"Rate limit reached: this query costs {self.cost}; try again in {int(wait)} s.",
+                            extensions={"code": "RATE_LIMITED", "cost": self.cost, "retryAfter": int(wait)})
+
+    def refusal(self) -> GraphQLError | None:
+        context = self.execution_context
+        document = context.graphql_document
+        operation = get_operation_ast(document, context.operation_name)
+        if operation is None:
+            return None  # graphql-core says why
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        try:
+            self.cost = operation_cost(context.schema._schema, operation, fragments, context.variables)
+        except (CyclicFragment, RecursionError):
+            return GraphQLError("The query's fragments are nested too deeply or spread themselves.",
+                                extensions={"code": "QUERY_TOO_COSTLY"})
+        limits, caller = self.limits(), getattr(context.context, "caller", None)
+        limit = limits.signed_in if caller is not None and caller.signed_in else limits.anonymous
+        if self.cost <= limit:
+            return None
+        return GraphQLError(
+            f"The query could return up to {self.cost} objects; the limit is {limit}. Ask for smaller pages "
+            f"(first), fewer nested connections or fewer aliases.",
+            extensions={"code": "QUERY_TOO_COSTLY", "cost": self.cost, "limit": limit})
+
+    def get_results(self) -> dict:
+        return {} if self.cost is None else {"cost": self.cost}
 
 
 def query_term(value: str, name: str) -> str:
@@ -68,6 +146,70 @@ class MaskUnexpectedErrors(MaskErrors):
         return masked
 
 
+class _FragmentMeasure:
+    """A number per selection, each fragment measured once (memoized): strawberry's depth and alias
+    limiters expand every spread anew, so `fragment L2 { ...L1 ...L1 }` chains took 2^n steps."""
+
+    def __init__(self, document) -> None:
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.known: dict[str, int] = {}
+
+    def fragment(self, name: str) -> int:
+        if name not in self.known:
+            self.known[name] = 0  # a cycle counts 0 here; graphql-core's NoFragmentCycles reports it
+            definition = self.fragments.get(name)
+            self.known[name] = self.measure(definition.selection_set) if definition else 0
+        return self.known[name]
+
+
+class _Depth(_FragmentMeasure):
+    def measure(self, selection_set) -> int:
+        deepest = 0
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                depth = 0 if node.name.value.startswith("__") or not node.selection_set \
+                    else 1 + self.measure(node.selection_set)
+            elif isinstance(node, FragmentSpreadNode):
+                depth = self.fragment(node.name.value)
+            else:
+                depth = self.measure(node.selection_set)
+            deepest = max(deepest, depth)
+        return deepest
+
+
+class _Aliases(_FragmentMeasure):
+    def measure(self, selection_set) -> int:
+        count = 0
+        for node in selection_set.selections:
+            if isinstance(node, FragmentSpreadNode):
+                count += self.fragment(node.name.value)
+                continue
+            if isinstance(node, FieldNode) and node.alias:
+                count += 1
+            if node.selection_set:
+                count += self.measure(node.selection_set)
+        return count
+
+
+class DepthAndAliasLimits(ValidationRule):
+    """At most MAX_DEPTH nested fields per operation and MAX_ALIASES aliases per document, fragments
+    expanded, in time linear in the document."""
+
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        document = context.document
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        depth, aliases = _Depth(document), _Aliases(document)
+        for operation in operations:
+            if depth.measure(operation.selection_set) > MAX_DEPTH:
+                name = operation.name.value if operation.name else "anonymous"
+                context.report_error(GraphQLError(f"'{name}' exceeds maximum operation depth of {MAX_DEPTH}",
+                                                  operation))
+        total = sum(aliases.measure(operation.selection_set) for operation in operations)
+        if total > MAX_ALIASES:
+            context.report_error(GraphQLError(f"{total} aliases found. Allowed: {MAX_ALIASES}"))
+
+
 SUGGESTION = re.compile(r"\s*Did you mean .*\?$")
 
 
@@ -97,13 +239,13 @@ def answer_unavailable(response: object) -> None:
 def extensions() -> list:
     """Factories: strawberry builds fresh extension objects for each request. The depth and alias
     rules are made once, so the validation cache (keyed by document and rules) hits across requests."""
-    rules = (QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules
-             + MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules)
+    rules = [DepthAndAliasLimits]
     return [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=512),
         lambda: AddValidationRules(rules),
         IntrospectionSwitch,
         lambda: ValidationCache(maxsize=512),
+        QueryCost,
         MaskUnexpectedErrors,
     ]

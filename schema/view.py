@@ -32,7 +32,8 @@ from .access.callers import Caller, Unauthenticated, authenticate, bearer, calle
 from .context import REQUEST_ID_KEY, Context
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import NotStored, StoredAnswer, execute_once, scope_of
-from .limits import MAX_TOKENS, UNAVAILABLE_MESSAGE, answer_unavailable
+from .limits import MAX_TOKENS, UNAVAILABLE_MESSAGE, CostLimits, answer_unavailable
+from .throttle import RateLimited, Throttle, token_key
 
 log = logging.getLogger("podium.graphql")
 CONTEXT_KEY = "podium.context"
@@ -74,8 +75,15 @@ def _is_subscription(query: str, operation_name: str | None) -> bool:
     return OperationType.SUBSCRIPTION in _operation_types(query, operation_name)
 
 
-def _errors(message: str, status: int, code: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
+def _errors(message: str, status: int, code: str, **extensions: object) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
+                        status_code=status)
+
+
+def _client_ip(scope: Scope) -> str:
+    """The peer uvicorn reports (behind a proxy: from X-Forwarded-For when FORWARDED_ALLOW_IPS trusts it)."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
 
 
 class TransportWS(BaseGraphQLTransportWSHandler):
@@ -104,13 +112,16 @@ class PodiumGraphQL(GraphQL):
     def __init__(self, schema: BaseSchema, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
                  admin_token: str | None, max_body_bytes: int, plugins: Any = None,
                  graphiql_page: Callable[[], Response] | None = None, body_timeout_seconds: float = 30.0,
-                 introspection: bool = True) -> None:
+                 introspection: bool = True, cost_limits: CostLimits | None = None,
+                 throttle: Throttle | None = None, request_timeout: float = 0) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql_page else None, allow_queries_via_get=False,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one docs/api.md promises
         self.sessions, self.bus, self.plugins = sessions, bus, plugins
         self.admin_token, self.max_body_bytes = admin_token, max_body_bytes
         self.graphiql_page = graphiql_page
         self.body_timeout_seconds, self.introspection = body_timeout_seconds, introspection
+        self.cost_limits, self.throttle, self.request_timeout = cost_limits, throttle, request_timeout
+        self.heavy_turns = asyncio.Semaphore(1)
 
     async def render_graphql_ide(self, request) -> Response:
         """Podium's own page (server/graphiql), not strawberry's, which loads its scripts from a CDN."""
@@ -131,10 +142,18 @@ class PodiumGraphQL(GraphQL):
         try:
             receive = await self._read_body(scope, receive)
             request = Request(scope, receive)
+            deadline = asyncio.timeout(self.request_timeout or None)
             try:
-                response = await self.run(request)
+                async with deadline:
+                    response = await self.run(request)
             except HTTPException as error:
                 response = _errors(error.reason, error.status_code, getattr(error, "code", "BAD_REQUEST"))
+            except TimeoutError:
+                if not deadline.expired():
+                    raise  # a time-out of something else: a fault like any other
+                log.warning("GraphQL request %s stopped after %ss", scope.get(REQUEST_ID_KEY), self.request_timeout)
+                response = _errors(f"The request did not finish within {self.request_timeout:g} seconds and was "
+                                   f"stopped; ask for less.", 503, "TIMEOUT")
         except NotStored:  # the fault itself was logged where it was masked
             response = _errors("The request failed and changed nothing; retry it with the same Idempotency-Key.",
                                503, "UNAVAILABLE")
@@ -153,6 +172,9 @@ class PodiumGraphQL(GraphQL):
         except Unauthenticated as error:
             response = _errors(str(error), 401, "UNAUTHENTICATED")
             response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        except RateLimited as error:
+            response = _errors(error.message, 429, "RATE_LIMITED", retryAfter=error.retry_after)
+            response.headers["Retry-After"] = str(error.retry_after)
         except Exception as error:  # the database (or a fault of ours) outside execution: 503, never 500
             context = scope.get(CONTEXT_KEY)
             request_id = getattr(context, "request_id", None)
@@ -243,11 +265,13 @@ class PodiumGraphQL(GraphQL):
 
     async def get_context(self, request, response) -> Context:
         context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins,
-                          introspection=self.introspection)
+                          introspection=self.introspection, cost_limits=self.cost_limits, throttle=self.throttle)
+        context.heavy_turns = self.heavy_turns
+        context.rate_key = f"ip:{_client_ip(request.scope)}"
         request.scope[CONTEXT_KEY] = context
         authorization = request.headers.get("authorization")
         if isinstance(response, Response):
-            context.caller = await authenticate(context.db, authorization, self.admin_token)  # 401 when bad
+            context.caller = await self._sign_in(context, authorization)  # 401 when bad, 429 after many
         else:  # a WebSocket: its token is checked at connection_init (on_ws_connect)
             await context.release()  # a WebSocket context holds no connection between messages
         return context
@@ -264,16 +288,38 @@ class PodiumGraphQL(GraphQL):
         if authorization is None:
             return UNSET
         token = bearer(authorization) if isinstance(authorization, str) else None
-        if token is None:
+        ip = _client_ip(context.request.scope)
+        if token is None or (self.throttle is not None and await self.throttle.auth_blocked(ip) is not None):
             raise ConnectionRejectionError()
         context.signed_in_with = self._caller_of(token)
         try:
             await context.recheck_caller()
         except Unauthenticated:
+            if self.throttle is not None:
+                await self.throttle.auth_failed(ip)
             raise ConnectionRejectionError() from None
         finally:
             await context.release()
+        context.rate_key = token_key(token)
         return UNSET
+
+    async def _sign_in(self, context: Context, authorization: str | None) -> Caller:
+        """The caller of an HTTP request (Unauthenticated, 401, for a bad token); a client IP that sent
+        too many bad tokens is refused (RateLimited, 429) before its token is even looked at."""
+        ip = _client_ip(context.request.scope)
+        if authorization and authorization.strip() and self.throttle is not None:
+            wait = await self.throttle.auth_blocked(ip)
+            if wait is not None:
+                raise RateLimited("Too many failed sign-ins from this address; try again later.", wait)
+        try:
+            caller = await authenticate(context.db, authorization, self.admin_token)
+        except Unauthenticated:
+            if self.throttle is not None:
+                await self.throttle.auth_failed(ip)
+            raise
+        if caller.signed_in:
+            context.rate_key = token_key(bearer(authorization) or "")
+        return caller
 
     def _caller_of(self, token: str):
         async def resolve(db) -> Caller | None:

@@ -32,6 +32,7 @@ from podium.schema.limits import RETRY_AFTER_SECONDS
 
 from .calendar import ROUTES as CALENDAR_ROUTES
 from .graphiql import static_asset
+from .shutdown import arm_sigterm_watchdog
 
 log = logging.getLogger("podium.server")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -103,15 +104,19 @@ def tune_garbage_collection() -> None:
 def graphql_app(state: AppState):
     """POST /graphql, GraphiQL on GET, graphql-transport-ws on the same path."""
     from podium.schema import schema
+    from podium.schema.limits import CostLimits
+    from podium.schema.throttle import Throttle
     from podium.schema.view import PodiumGraphQL
 
     from .graphiql import graphiql_page
 
-    return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=state.settings.admin_token,
-                         max_body_bytes=state.settings.max_body_bytes, plugins=state.plugins,
-                         graphiql_page=graphiql_page if state.settings.graphiql else None,
-                         body_timeout_seconds=state.settings.body_timeout_seconds,
-                         introspection=state.settings.introspection)
+    settings = state.settings
+    return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=settings.admin_token,
+                         max_body_bytes=settings.max_body_bytes, plugins=state.plugins,
+                         graphiql_page=graphiql_page if settings.graphiql else None,
+                         body_timeout_seconds=settings.body_timeout_seconds, introspection=settings.introspection,
+                         cost_limits=CostLimits(settings.max_query_cost, settings.max_anonymous_query_cost),
+                         throttle=Throttle(settings), request_timeout=settings.request_timeout_seconds)
 
 
 ORIGIN = re.compile(r"https?://[^/\s]+")
@@ -142,7 +147,8 @@ async def _start_calendar_refresh(sessions, plugins) -> None:
 def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, Any]] = ()) -> Starlette:
     """The app; plugins start and the outbox dispatcher runs in its lifespan (unless PODIUM_OUTBOX_IN_SERVE=false)."""
     settings = settings or Settings.from_env()
-    engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+    engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous,
+                           statement_timeout=settings.request_timeout_seconds)
     bus = EventBus()
     plugins = create_plugin_manager(settings, extra_plugins)
     state = AppState(settings=settings, engine=engine, sessions=create_sessionmaker(engine, bus), bus=bus,
@@ -151,6 +157,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         tune_garbage_collection()
+        disarm_watchdog = arm_sigterm_watchdog()
         await plugins.start()
         meetings.choose_conferencing(state.sessions, plugins.providers["conferencing"])
         for name, routes in plugins.routes.items():
@@ -169,6 +176,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
                 await runner
             await plugins.stop()
             await engine.dispose()
+            disarm_watchdog()
 
     graphql = graphql_app(state)
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/graphql", graphql, methods=["GET", "POST"]),

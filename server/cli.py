@@ -39,6 +39,59 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     typer.echo(f"database at {revision}: {_safe_url(settings.database_url)}")
 
 
+@db_app.command("backup")
+def db_backup(file: str = typer.Argument(..., help="Where to write the copy; must not exist yet.")) -> None:
+    """A consistent copy of the SQLite database while Podium runs; on PostgreSQL, the pg_dump command to use."""
+    from podium.core.backup import BackupError, backup_sqlite, pg_dump_command, sqlite_file
+
+    settings = Settings.from_env()
+    if sqlite_file(settings.database_url) is None:
+        typer.echo(f"podium db backup copies SQLite only; back up PostgreSQL with: "
+                   f"{pg_dump_command(settings.database_url, file)}", err=True)
+        raise typer.Exit(2)
+    try:
+        size = _with_progress("backup", lambda progress: backup_sqlite(settings.database_url, file, progress))
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"backup written to {file} ({size:,} bytes, integrity ok)")
+
+
+@db_app.command("restore")
+def db_restore(file: str = typer.Argument(..., help="A file written by `podium db backup`.")) -> None:
+    """Restore a SQLite backup to PODIUM_DATABASE_URL, which must not hold a database yet."""
+    from podium.core.backup import BackupError, pg_restore_command, restore_sqlite, sqlite_file
+
+    settings = Settings.from_env()
+    if sqlite_file(settings.database_url) is None:
+        typer.echo(f"podium db restore restores SQLite only; restore PostgreSQL into an empty database with: "
+                   f"{pg_restore_command(settings.database_url, file)}", err=True)
+        raise typer.Exit(2)
+    try:
+        size = _with_progress("restore", lambda progress: restore_sqlite(file, settings.database_url, progress))
+    except BackupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"restored {file} to {_safe_url(settings.database_url)} ({size:,} bytes); "
+               "`podium serve` migrates it on start")
+
+
+def _progress_bar():
+    """A progress bar on a terminal (on stderr, gone when done); nothing at all in a pipe or a log."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    return Progress(console=console, transient=True, disable=not console.is_terminal)
+
+
+def _with_progress(what: str, work):
+    """Run `work(progress)` under a progress bar of pages copied."""
+    with _progress_bar() as bar:
+        task = bar.add_task(what, total=None)
+        return work(lambda done, total: bar.update(task, completed=done, total=total))
+
+
 @app.command()
 def demo() -> None:
     """Load the demo data set (idempotent)."""
@@ -98,9 +151,11 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
             raise typer.Exit(2)
     if demo:
         _load_demo(settings)
+    from podium.server.shutdown import GRACEFUL_SECONDS
+
     typer.echo(f"Podium on http://{host}:{port}/graphql with {_safe_url(settings.database_url)}")
     uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, timeout_graceful_shutdown=10, **uvicorn_limits(settings))
+                log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
 
 
 def uvicorn_limits(settings: Settings) -> dict:
@@ -216,6 +271,34 @@ def outbox_list(status: list[str] = typer.Option(None, help="PENDING, DELIVERED 
         error = f" — {m.last_error}" if m.last_error else ""
         typer.echo(f"#{m.id} {m.status.value} {m.kind} {m.topic} -> {m.target or '-'} attempts={m.attempts}{due}"
                    f" key={m.idempotency_key}{error}")
+
+
+@outbox_app.command("prune")
+def outbox_prune() -> None:
+    """Delete delivered messages older than PODIUM_OUTBOX_RETENTION_DAYS (the dispatcher also does, hourly)."""
+    settings = Settings.from_env()
+    pruned = asyncio.run(_prune(settings))
+    typer.echo(f"{pruned} delivered message(s) older than {settings.outbox_retention_days} days pruned")
+
+
+async def _prune(settings: Settings) -> int:
+    from datetime import timedelta
+
+    from podium.core.db import create_engine, create_sessionmaker
+    from podium.core.instants import utc_now
+    from podium.core.outbox import prunable, prune_delivered
+
+    before = utc_now() - timedelta(days=settings.outbox_retention_days)
+    engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+    sessions = create_sessionmaker(engine)
+    try:
+        async with sessions() as db:
+            total = await prunable(db, before)
+        with _progress_bar() as bar:
+            task = bar.add_task("pruning the outbox", total=total)
+            return await prune_delivered(sessions, before, progress=lambda n: bar.update(task, advance=n))
+    finally:
+        await engine.dispose()
 
 
 async def _overview(db, statuses, failing, limit):

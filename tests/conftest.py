@@ -7,8 +7,12 @@ fails the run.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -20,6 +24,32 @@ from podium.core.db import create_engine, create_sessionmaker
 from podium.core.events import EventBus
 from podium.core.migrate import upgrade
 from podium.core.models import Base
+
+THIRDPARTY = Path(__file__).parent / "thirdparty/podium-logbook"
+
+
+def install_test_plugins() -> Path:
+    """The third-party `logbook` plugin, installed as its own distribution (pip --target) into a directory
+    that only the tests put on the path, for this process and the servers and workers it starts: entry-point
+    discovery stays real, and `make run` never loads a test plugin. Reinstalled when its source changes."""
+    sources = sorted(f for f in THIRDPARTY.glob("*.*") if f.is_file())
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in sources)).hexdigest()[:12]
+    target = Path(sys.prefix) / "test-plugins" / digest
+    if not target.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent))
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                        "--no-build-isolation", "--no-index", "--target", str(staging), str(THIRDPARTY)], check=True)
+        try:
+            staging.rename(target)
+        except OSError:  # a parallel run installed it first
+            shutil.rmtree(staging, ignore_errors=True)
+    sys.path.append(str(target))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(target)]))
+    return target
+
+
+install_test_plugins()
 
 # Helper modules whose asserts should explain a failure as well as a test module's do.
 pytest.register_assert_rewrite("tests.server.graph", "tests.server.programs_world")

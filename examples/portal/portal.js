@@ -3,13 +3,13 @@
 "use strict";
 
 const SESSIONS = `query Catalogue($filter: SessionFilter) {
-  sessions(filter: $filter, first: 50) { edges { node {
+  sessions(filter: $filter, first: 25) { edges { node {
     id title startsAt endsAt timezone deliveryMode status capacity seatsLeft waitlistCount
     course { code title } venue { name city } room { name } } } } }`;
 const CITIES = `query Cities { venues(first: 100) { edges { node { city } } } }`;
 const ME = `query Me {
   me { id name calendarFeedUrl
-    enrollments(upcoming: true, status: [ENROLLED, WAITLISTED, PENDING_APPROVAL], first: 100) { edges { node {
+    enrollments(upcoming: true, status: [ENROLLED, WAITLISTED, PENDING_APPROVAL], first: 50) { edges { node {
       id status waitlistPosition
       session { id title startsAt endsAt timezone venue { name city } } } } } } }`;
 const ENROLL = `mutation Enroll($input: EnrollInput!) {

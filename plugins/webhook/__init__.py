@@ -9,9 +9,14 @@ from .client import send_event
 
 
 @hookimpl
+def podium_receives_events(settings):
+    """Without `PODIUM_WEBHOOK_*` settings there is nowhere to send events: no outbox rows for them."""
+    return is_configured("webhook", settings.env)
+
+
+@hookimpl
 async def podium_event(event, settings):
-    if is_configured("webhook", settings.env):
-        await send_event(load_plugin_settings(WebhookSettings, "webhook", settings.env), event)
+    await send_event(load_plugin_settings(WebhookSettings, "webhook", settings.env), event)
 
 
 @hookimpl

@@ -201,7 +201,7 @@ class Resource(Node):
     async def qualifications(self, info: Info) -> list[Qualification]:
         return await info.context.loaders.qualifications.load(self.pk)
 
-    @strawberry.field(description="Active bookings overlapping [from, to), Podium's and imported ones.")
+    @strawberry.field(description="Active bookings overlapping [from, to), at most 92 days apart; Podium's and imported ones.")
     async def bookings(self, info: Info, from_: Annotated[datetime, strawberry.argument(name="from")],
                        to: datetime) -> list[Annotated["Booking", strawberry.lazy(SCHEDULING_TYPES)]]:
         from ..scheduling.queries import resource_bookings

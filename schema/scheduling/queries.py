@@ -1,7 +1,7 @@
 """The `sessions` query: keyset pages on (startsAt, id) in SQL, each page whole in four statements."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import strawberry
 from sqlalchemy import and_, func, or_, select
@@ -125,11 +125,18 @@ async def teaching_connection(info: Info, email: str, filter: SessionFilter | No
     return await session_connection(info, filter, first, after, within=(SessionRow.id.in_(sessions_taught_by(email)),))
 
 
+BOOKINGS_WINDOW = timedelta(days=92)
+"""The longest [from, to) `Resource.bookings` answers: a quarter, so the list stays bounded (cost.py)."""
+
+
 async def resource_bookings(info: Info, resource: Resource, from_: datetime, to: datetime) -> list[Booking]:
     """A resource's bookings in [from, to): the resources of a page share one statement (`booking_windows`)."""
     from_, to = _aware(from_, "from"), _aware(to, "to")
     if to <= from_:
         raise ClientError("to must be after from.", ErrorCode.INVALID_TIME_RANGE)
+    if to - from_ > BOOKINGS_WINDOW:
+        raise ClientError(f"A bookings window is at most {BOOKINGS_WINDOW.days} days; ask for several.",
+                          ErrorCode.INVALID)
     rows = await info.context.loaders.booking_windows.load((resource.pk, from_, to))
     return [Booking(resource=resource, role=r[1], starts_at=r[2], ends_at=r[3], session_pk=r[4]) for r in rows]
 

@@ -33,7 +33,7 @@ async def test_a_revoked_token_ends_an_open_subscription(live):
 
         await g.enroll(api, session, await g.person(api))
         pushed = await _next_message(ws, deadline)
-        assert pushed["payload"] == {"data": {"sessionChanged": {"seatsTaken": 1, "enrollments": {"totalCount": 1}}}}
+        assert pushed["payload"]["data"] == {"sessionChanged": {"seatsTaken": 1, "enrollments": {"totalCount": 1}}}
 
         assert (await api.data(REVOKE, {"i": {"tokenId": coordinator["tokenId"]}}))["revokeToken"]["errors"] == []
         await g.enroll(api, session, await g.person(api))

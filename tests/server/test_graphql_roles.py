@@ -11,13 +11,26 @@ from podium.core.db import changing
 from podium.core.ids import from_global_id
 from podium.core.models import UnmatchedParticipant
 from podium.core.services import meetings
+from podium.core.settings import Settings
+from podium.server.app import create_app
 from tests.server import graph as g
+from tests.server.conftest import ADMIN_TOKEN
 
 ROSTER = """query($id: ID!) { node(id: $id) { ... on Session { enrollments {
   totalCount edges { node { id status learner { id email } } } } } } }"""
 ATTEND = """mutation($i: RecordAttendanceInput!) { recordAttendance(input: $i) {
   enrollments { id attendance { status minutesAttended source } } errors { code } } }"""
 NEW_COURSE = {"code": "X-1", "title": "X", "durationMinutes": 30, "defaultCapacity": 3}
+
+
+@pytest.fixture
+async def app(database_url):
+    """The role matrix asks for everything at once, far past the cost and rate limits (tested in
+    test_query_cost.py, test_rate_limits.py); its world is small, so here only the permissions decide."""
+    app = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN, max_query_cost=10**9,
+                              max_anonymous_query_cost=10**9, rate_limit_points=0, anonymous_rate_limit_points=0))
+    yield app
+    await app.state.podium.engine.dispose()
 
 
 @dataclass

@@ -18,7 +18,7 @@ def test_discovered_through_its_entry_point():
     plugins = create_plugin_manager(settings_from({}))
     loaded = plugins.loaded["logbook"]
     assert (loaded.source, loaded.version) == ("entry point", "1.2.0")
-    assert plugins.hooks_of("logbook") == ["podium_event", "podium_notification_channels"]
+    assert plugins.hooks_of("logbook") == ["podium_event", "podium_notification_channels", "podium_receives_events"]
 
 
 def test_listed_by_podium_plugins(tmp_path):
@@ -28,7 +28,7 @@ def test_listed_by_podium_plugins(tmp_path):
     out = subprocess.run([sys.executable, "-m", "podium.server.cli", "plugins"], env=env, capture_output=True,
                          text=True, check=True, cwd=tmp_path).stdout
     assert "logbook 1.2.0 (entry point)" in out
-    assert "hooks: podium_event, podium_notification_channels" in out
+    assert "hooks: podium_event, podium_notification_channels, podium_receives_events" in out
     assert "channels: logbook" in out
     assert "password=***" in out and "very-secret-password" not in out
     assert "webhook" not in out  # PODIUM_PLUGINS left it out

@@ -110,3 +110,23 @@ async def test_a_bad_setting_stops_start_up_without_showing_the_secret():
         await load_plugins(settings)
     assert "PODIUM_WEBHOOK_URL" in str(caught.value) and "short-secret" not in str(caught.value)
     assert isinstance(caught.value.__cause__, PluginSettingsError)
+
+
+async def test_without_a_url_events_add_no_outbox_rows_for_it(sessions, receiver):
+    """Unconfigured, the webhook plugin is idle: a scheduled session writes no webhook row, and
+    configured it does (so the first half is not passing for some other reason)."""
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    for days, env, rows_for_webhook in ((7, {"PODIUM_PLUGINS": "webhook"}, 0),
+                                  (8, {"PODIUM_PLUGINS": "webhook", "PODIUM_WEBHOOK_URL": receiver.url,
+                                    "PODIUM_WEBHOOK_SECRET": SECRET}, 1)):
+        async with dispatching(sessions, settings_from(env)) as dispatcher:
+            assert dispatcher.plugins.event_receivers() == (["webhook"] if rows_for_webhook else [])
+            s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], starts_at=b.soon(days))
+
+            async def fanned_out():
+                return [m for m in await outbox_rows(sessions, kind="event") if m.status.value == "DELIVERED"
+                        and m.ordering_key == f"session:{s.id}"]
+            [event] = await eventually(fanned_out, what="the session.scheduled event fanned out")
+        rows = [m for m in await outbox_rows(sessions, kind="plugin_event") if m.payload["id"] == event.payload["id"]]
+        assert [m.target for m in rows] == ["webhook"] * rows_for_webhook

@@ -59,10 +59,13 @@ def podium_notification_channels(settings):
 
 
 @hookimpl
+def podium_receives_events(settings):
+    return _config(settings) is not None
+
+
+@hookimpl
 async def podium_event(event, settings):
     config = _config(settings)
-    if config is None:
-        return
     await asyncio.sleep(config.delay_seconds)
     _append(config.path, {"what": "event", "id": event.id, "type": event.type, "payload": event.payload,
                           "pid": os.getpid()})
