@@ -10,7 +10,8 @@ PIP_TOOLS := $(VENV)/pip-tools/bin
 PIP_COMPILE := $(PIP_TOOLS)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links
 
-.PHONY: run test install bench schema clean lock upgrade
+.PHONY: run test install bench schema clean lock upgrade graphiql
+GRAPHIQL := server/graphiql
 
 $(BIN)/podium: pyproject.toml requirements/dev.txt tests/thirdparty/podium-logbook/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,15 @@ $(BIN)/podium: pyproject.toml requirements/dev.txt tests/thirdparty/podium-logbo
 	@$(PIP) check >/dev/null || { $(PIP) check; echo "requirements/ is out of date with pyproject.toml: run make lock"; exit 1; }
 	@touch $@
 
-install: $(BIN)/podium
+install: $(BIN)/podium graphiql
+
+# GraphiQL and React from the npm registry, at the versions and integrity hashes of the committed lock;
+# Podium serves them at /graphql/static/. Without npm, GET /graphql says how to install them.
+graphiql: $(GRAPHIQL)/node_modules/.package-lock.json
+
+$(GRAPHIQL)/node_modules/.package-lock.json: $(GRAPHIQL)/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix $(GRAPHIQL) --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: GraphiQL's assets are not installed (the API works without them)"; fi
 
 run: install
 	$(BIN)/podium serve --demo
@@ -51,4 +60,4 @@ upgrade:
 	$(MAKE) test
 
 clean:
-	rm -rf $(VENV) podium.db podium.db-wal podium.db-shm
+	rm -rf $(VENV) podium.db podium.db-wal podium.db-shm $(GRAPHIQL)/node_modules artifacts

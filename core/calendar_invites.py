@@ -1,7 +1,9 @@
-"""Session invites as RFC 5545 `.ics` (iTIP METHOD REQUEST / CANCEL), so calendars follow every change.
+"""Sessions as RFC 5545 `.ics`: invites (iTIP METHOD REQUEST / CANCEL) and subscribable feeds, so
+calendars follow every change.
 
 The UID is stable per session and SEQUENCE is the session's `sequence`, which every reschedule and
-cancellation raises: a calendar replaces the old copy instead of adding a second one.
+cancellation raises: a calendar replaces the old copy instead of adding a second one. Invites and
+feeds give a session the same UID, so a calendar that has both keeps one event.
 """
 from __future__ import annotations
 
@@ -53,4 +55,39 @@ def session_invite(invite: dict[str, Any]) -> bytes:
     # Only the transitions around the session, so the VTIMEZONE stays short.
     calendar.add_missing_timezones(first_date=starts_at.date() - timedelta(days=366),
                                    last_date=ends_at.date() + timedelta(days=366))
+    return calendar.to_ical()
+
+
+def published_calendar(name: str, events: list[dict[str, Any]]) -> bytes:
+    """A feed (no METHOD: published, not an invitation): one VEVENT per session in its own time zone,
+    cancelled ones kept with STATUS:CANCELLED so subscribed calendars strike them out."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", name)
+    calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", "PT1H")
+    stamp = utc_now()
+    for item in events:
+        zone = ZoneInfo(item["timezone"])
+        event = Event()
+        event.add("uid", item["uid"])
+        event.add("sequence", item["sequence"])
+        event.add("dtstamp", stamp)
+        event.add("last-modified", item["updated_at"])
+        event.add("dtstart", item["starts_at"].astimezone(zone))
+        event.add("dtend", item["ends_at"].astimezone(zone))
+        event.add("summary", item["summary"])
+        event.add("status", item["status"])
+        if item.get("location"):
+            event.add("location", item["location"])
+        if item.get("url"):
+            event.add("url", item["url"])
+        if item.get("description"):
+            event.add("description", item["description"])
+        calendar.add_component(event)
+    if events:
+        calendar.add_missing_timezones(first_date=min(e["starts_at"] for e in events).date() - timedelta(days=366),
+                                       last_date=max(e["ends_at"] for e in events).date() + timedelta(days=366))
     return calendar.to_ical()

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Date, DateTime, Enum, ForeignKey, Index, Numeric, String, Text,
+    JSON, CheckConstraint, Date, DateTime, Enum, ForeignKey, Index, Numeric, String, Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -160,6 +160,22 @@ class ApiToken(Base):
     role: Mapped[Role] = mapped_column(enum_column(Role))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     revoked_at: Mapped[datetime | None]
+
+
+class CalendarFeed(Base):
+    """The subscribable `.ics` of a person or a room. Its address is derived from `nonce` and the
+    secret key; only the SHA-256 of that token is stored, to find the feed by."""
+
+    __tablename__ = "calendar_feed"
+    __table_args__ = (CheckConstraint("(person_id IS NULL) != (resource_id IS NULL)",
+                                      name="ck_calendar_feed_one_owner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), unique=True)
+    resource_id: Mapped[int | None] = mapped_column(ForeignKey("resource.id"), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 class Venue(Base):

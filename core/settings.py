@@ -73,6 +73,10 @@ class Settings:
     readiness_notice_hours: int = 24
     prework_reminder_days: int = 3
     program_sync_hours: int = 6
+    cors_origins: tuple[str, ...] | None = None  # browser origins allowed to call the API; ("*",) for any
+    graphiql: bool = True  # GET /graphql serves GraphiQL (its assets from Podium itself)
+    public_url: str | None = None  # Podium's address as clients reach it, for calendar feed URLs
+    secret_key: str | None = None  # keys the calendar feed addresses (HMAC); set it in production
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from cross_web import HTTPException
@@ -72,11 +73,17 @@ class PodiumGraphQL(GraphQL):
     graphql_transport_ws_handler_class = TransportWS
 
     def __init__(self, schema: BaseSchema, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
-                 admin_token: str | None, max_body_bytes: int, plugins: Any = None) -> None:
-        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False,
+                 admin_token: str | None, max_body_bytes: int, plugins: Any = None,
+                 graphiql_page: Callable[[], Response] | None = None) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql_page else None, allow_queries_via_get=False,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one docs/api.md promises
         self.sessions, self.bus, self.plugins = sessions, bus, plugins
         self.admin_token, self.max_body_bytes = admin_token, max_body_bytes
+        self.graphiql_page = graphiql_page
+
+    async def render_graphql_ide(self, request) -> Response:
+        """Podium's own page (server/graphiql), not strawberry's, which loads its scripts from a CDN."""
+        return self.graphiql_page()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

@@ -5,12 +5,15 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -21,7 +24,10 @@ from podium.core.outbox import Dispatcher
 from podium.core.services.calendar_refresh import start_calendar_refresh
 from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.services import meetings
-from podium.core.settings import Settings
+from podium.core.settings import Settings, SettingsError
+
+from .calendar import ROUTES as CALENDAR_ROUTES
+from .graphiql import static_asset
 
 log = logging.getLogger("podium.server")
 
@@ -60,8 +66,28 @@ def graphql_app(state: AppState):
     from podium.schema import schema
     from podium.schema.view import PodiumGraphQL
 
+    from .graphiql import graphiql_page
+
     return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=state.settings.admin_token,
-                         max_body_bytes=state.settings.max_body_bytes, plugins=state.plugins)
+                         max_body_bytes=state.settings.max_body_bytes, plugins=state.plugins,
+                         graphiql_page=graphiql_page if state.settings.graphiql else None)
+
+
+ORIGIN = re.compile(r"https?://[^/\s]+")
+
+
+def cors_middleware(settings: Settings) -> list[Middleware]:
+    """Browser pages on the listed origins may call the API with a bearer token (no cookies: credentials
+    off); a listed origin must be scheme://host[:port], without a path, or it would never match."""
+    origins = settings.cors_origins or ()
+    if not origins:
+        return []
+    wrong = [o for o in origins if o != "*" and not ORIGIN.fullmatch(o)]
+    if wrong:
+        raise SettingsError(f"PODIUM_CORS_ORIGINS: an origin is scheme://host[:port] without a path, got {wrong!r}")
+    return [Middleware(CORSMiddleware, allow_origins=list(origins), allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type"], allow_credentials=False,
+                       expose_headers=["X-Request-ID"], max_age=600)]
 
 
 async def _start_calendar_refresh(sessions, plugins) -> None:
@@ -104,7 +130,10 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
             await engine.dispose()
 
     graphql = graphql_app(state)
-    app = Starlette(routes=[Route("/healthz", healthz), Route("/graphql", graphql, methods=["GET", "POST"]),
-                            WebSocketRoute("/graphql", graphql)], lifespan=lifespan)
+    routes = [Route("/healthz", healthz), Route("/graphql", graphql, methods=["GET", "POST"]),
+              WebSocketRoute("/graphql", graphql), *CALENDAR_ROUTES]
+    if settings.graphiql:
+        routes.append(Route("/graphql/static/{asset:path}", static_asset))
+    app = Starlette(routes=routes, middleware=cors_middleware(settings), lifespan=lifespan)
     app.state.podium = state
     return app

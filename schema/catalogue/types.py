@@ -70,6 +70,16 @@ class Person(Node):
     email: str
     timezone: str
 
+    @strawberry.field(description="Your own calendar feed (RFC 5545: your ENROLLED sessions and those you teach) "
+                                  "to subscribe to in a calendar app; null on anyone else. The address is the "
+                                  "secret: resetCalendarFeed replaces it.")
+    async def calendar_feed_url(self, info: Info) -> str | None:
+        from ..calendar.urls import calendar_feed_url
+
+        if info.context.caller.person_id != self.pk:
+            return None
+        return await calendar_feed_url(info, person_id=self.pk)
+
 
 PERSON_COLUMNS = (PersonRow.id, PersonRow.name, PersonRow.email, PersonRow.timezone)
 
@@ -104,6 +114,15 @@ class Resource(Node):
                                   "or a coordinator (null for anyone else: such addresses often carry a secret).")
     def calendar_url(self, info: Info) -> str | None:
         return self.calendar if is_staff(info.context.caller) else None
+
+    @strawberry.field(description="Rooms: the feed (RFC 5545) of the sessions held in the room, to subscribe to; "
+                                  "for an admin or a coordinator (null for anyone else, and for other resources).")
+    async def calendar_feed_url(self, info: Info) -> str | None:
+        from ..calendar.urls import calendar_feed_url
+
+        if self.kind is not CoreResourceKind.ROOM or not is_staff(info.context.caller):
+            return None
+        return await calendar_feed_url(info, resource_id=self.pk)
 
     @strawberry.field
     async def qualifications(self, info: Info) -> list[Qualification]:

@@ -78,6 +78,13 @@ class Session(Node):
     room: Resource | None
     meeting: Meeting | None = strawberry.field(description="VIRTUAL and HYBRID sessions, from the conferencing plugin.")
 
+    @strawberry.field(description="This session as an `.ics` file to download once (the same UID as its invites "
+                                  "and feeds; no join URL). To follow changes, subscribe to me.calendarFeedUrl.")
+    def ics_url(self, info: Info) -> str:
+        from ..calendar.urls import session_ics_url
+
+        return session_ics_url(info, self.id)
+
     @strawberry.field(description="Who the conferencing report saw that matches no enrolment, for review; "
                                   "staff and the session's instructors only (empty for anyone else).")
     async def unmatched_participants(self, info: Info) -> list[UnmatchedParticipant]:

@@ -1,0 +1,166 @@
+"""Subscribable calendar feeds: a person's (their ENROLLED sessions and those they teach) and a
+room's, each at a secret address. The address is an HMAC of a per-feed nonce under the secret key,
+so it can be shown again, while the database keeps only its SHA-256; a reset draws a new nonce and
+the old address stops answering. A feed is read in one SQL statement however long it is.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from ..audit import Actor, record_change
+from ..calendar_invites import published_calendar, session_uid
+from ..errors import DomainError, ErrorCode
+from ..instants import utc_now
+from ..models import (
+    Booking, BookingRole, CalendarFeed, Course, DeliveryMode, Enrollment, EnrollmentStatus, Person, Resource,
+    ResourceKind, Session, SessionStatus, Venue,
+)
+from .records import get_or_404
+
+HISTORY = timedelta(days=90)  # how far back a feed reaches; the future is whole
+TEACHING = (BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR)
+
+
+def feed_token(secret_key: str | None, nonce: str) -> str:
+    """The secret part of a feed's address (43 URL-safe characters)."""
+    digest = hmac.new((secret_key or "").encode(), nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _owner(person_id: int | None, resource_id: int | None) -> ColumnElement[bool]:
+    return CalendarFeed.person_id == person_id if person_id is not None else CalendarFeed.resource_id == resource_id
+
+
+async def _check_owner(db: AsyncSession, person_id: int | None, resource_id: int | None) -> None:
+    if (person_id is None) == (resource_id is None):
+        raise DomainError(ErrorCode.INVALID, "A feed belongs to a person or to a room.")
+    if resource_id is not None:
+        room = await get_or_404(db, Resource, resource_id, "resourceId")
+        if room.kind is not ResourceKind.ROOM:
+            raise DomainError(ErrorCode.INVALID, "Only rooms have a calendar feed.", "resourceId")
+
+
+async def feed_token_for(db: AsyncSession, secret_key: str | None, *, person_id: int | None = None,
+                         resource_id: int | None = None) -> str:
+    """The token of a person's or a room's feed, made on first use (inside a write transaction)."""
+    nonce = await db.scalar(select(CalendarFeed.nonce).where(_owner(person_id, resource_id)))
+    if nonce is None:
+        await _check_owner(db, person_id, resource_id)
+        nonce = secrets.token_urlsafe(32)
+        try:
+            async with db.begin_nested():
+                db.add(CalendarFeed(person_id=person_id, resource_id=resource_id, nonce=nonce,
+                                    token_hash=token_hash(feed_token(secret_key, nonce))))
+        except IntegrityError:  # made by a concurrent request a moment ago: use that one
+            nonce = await db.scalar(select(CalendarFeed.nonce).where(_owner(person_id, resource_id)))
+    return feed_token(secret_key, nonce)
+
+
+async def reset_feed(db: AsyncSession, actor: Actor, secret_key: str | None, *, person_id: int | None = None,
+                     resource_id: int | None = None) -> str:
+    """A new address for the feed; the old one answers 404 from now on. Audited (never the token)."""
+    await _check_owner(db, person_id, resource_id)
+    feed = await db.scalar(select(CalendarFeed).where(_owner(person_id, resource_id)).with_for_update())
+    nonce = secrets.token_urlsafe(32)
+    if feed is None:
+        feed = CalendarFeed(person_id=person_id, resource_id=resource_id, nonce=nonce, token_hash="")
+        db.add(feed)
+    feed.nonce, feed.token_hash = nonce, token_hash(feed_token(secret_key, nonce))
+    await db.flush()
+    record_change(db, actor, "calendar_feed.reset", "CalendarFeed", feed.id, None,
+                  {"person_id": person_id, "resource_id": resource_id})
+    return feed_token(secret_key, nonce)
+
+
+def _feed_sessions(feed) -> ColumnElement[bool]:
+    """Which sessions belong in the feed `feed` (an alias of CalendarFeed, correlated): the person's
+    ENROLLED ones, those the person teaches (an INSTRUCTOR resource with their email), the room's."""
+    learner = (select(Enrollment.session_id)
+               .where(Enrollment.learner_id == feed.person_id, Enrollment.status == EnrollmentStatus.ENROLLED))
+    teacher = (select(Booking.session_id).join(Resource, Resource.id == Booking.resource_id)
+               .join(Person, Person.email == Resource.email)
+               .where(Person.id == feed.person_id, Resource.kind == ResourceKind.INSTRUCTOR,
+                      Booking.role.in_(TEACHING)))
+    room = select(Booking.session_id).where(Booking.resource_id == feed.resource_id, Booking.role == BookingRole.ROOM)
+    return or_(Session.id.in_(learner), Session.id.in_(teacher), Session.id.in_(room))
+
+
+ROOM = aliased(Resource, name="room")
+ROOM_OF_SESSION = (select(Booking.resource_id).where(Booking.session_id == Session.id, Booking.role == BookingRole.ROOM)
+                   .order_by(Booking.id.desc()).limit(1).correlate(Session).scalar_subquery())
+EVENT_COLUMNS = (Session.id, Session.title, Session.starts_at, Session.ends_at, Session.timezone, Session.delivery_mode,
+                 Session.status, Session.sequence, Session.updated_at, Session.meeting_join_url, Session.cancel_reason,
+                 Course.code, Course.title, ROOM.name, Venue.name, Venue.address)
+
+
+def _with_places(query):
+    """Each session's course, and its room and venue (the latest room booking, kept when cancelled)."""
+    return (query.outerjoin(Course, Course.id == Session.course_id).outerjoin(ROOM, ROOM.id == ROOM_OF_SESSION)
+            .outerjoin(Venue, Venue.id == ROOM.venue_id))
+
+
+def feed_query(hashed: str):
+    """The feed's owner and every session in it, with what its events show: one statement."""
+    feed = aliased(CalendarFeed, name="feed")
+    owner = aliased(Person, name="owner")
+    calendar_room = aliased(Resource, name="calendar_room")
+    own = aliased(Enrollment, name="own")
+    query = (select(*EVENT_COLUMNS, own.meeting_join_url, feed.person_id, owner.name, calendar_room.name)
+             .select_from(feed)
+             .outerjoin(owner, owner.id == feed.person_id)
+             .outerjoin(calendar_room, calendar_room.id == feed.resource_id)
+             .outerjoin(Session, and_(_feed_sessions(feed), Session.ends_at > literal(utc_now() - HISTORY))))
+    return (_with_places(query)
+            .outerjoin(own, and_(own.session_id == Session.id, own.learner_id == feed.person_id))
+            .where(feed.token_hash == hashed)
+            .order_by(Session.starts_at, Session.id))
+
+
+def _event(row, organizer_email: str, personal: bool) -> dict[str, Any]:
+    (session_id, title, starts_at, ends_at, tz, mode, status, sequence, updated_at, join_url, cancel_reason,
+     course_code, course_title, room_name, venue_name, venue_address, own_join_url) = row[:17]
+    virtual = mode in (DeliveryMode.VIRTUAL, DeliveryMode.HYBRID)
+    # The join URL is for the person's own calendar (they are enrolled or teach), never a room's.
+    join = (own_join_url or join_url) if personal and virtual else None
+    place = ", ".join(p for p in (room_name, venue_name, venue_address) if p) if mode is not DeliveryMode.VIRTUAL else ""
+    lines = [f"{course_code}: {course_title}"]
+    if join:
+        lines.append(f"Join: {join}")
+    if status is SessionStatus.CANCELLED and cancel_reason:
+        lines.append(f"Cancelled: {cancel_reason}")
+    return {"uid": session_uid(session_id, organizer_email), "sequence": sequence, "starts_at": starts_at,
+            "ends_at": ends_at, "timezone": tz, "updated_at": updated_at, "summary": title,
+            "status": "CANCELLED" if status is SessionStatus.CANCELLED else "CONFIRMED",
+            "location": place or join, "url": join, "description": "\n".join(lines)}
+
+
+async def feed_calendar(db: AsyncSession, token: str, organizer_email: str) -> bytes | None:
+    """The `.ics` of the feed at this token; None when no feed has it (unknown or reset)."""
+    rows = (await db.execute(feed_query(token_hash(token)))).all()
+    if not rows:
+        return None
+    person_id, person_name, room_name = rows[0][17:]
+    personal = person_id is not None
+    name = f"{person_name}: training" if personal else f"{room_name}: sessions"
+    return published_calendar(name, [_event(r, organizer_email, personal) for r in rows if r[0] is not None])
+
+
+async def session_calendar(db: AsyncSession, session_id: int, organizer_email: str) -> bytes | None:
+    """One session as a public `.ics` download: the catalogue's facts, no join URL."""
+    row = (await db.execute(_with_places(select(*EVENT_COLUMNS, literal(None)).select_from(Session))
+                            .where(Session.id == session_id))).first()
+    return None if row is None else published_calendar(row[1], [_event(row, organizer_email, personal=False)])

@@ -1,0 +1,1 @@
+"""Calendar feeds and `.ics` downloads: the URLs the API hands out, and resetCalendarFeed."""
