@@ -12,13 +12,13 @@ from sqlalchemy import Select, false, or_, select
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.models import (
     Booking, BookingRole, Certification, Enrollment, Person, Program, ProgramLearner, ProgramStage, Resource,
-    ResourceKind, Role, UnmatchedParticipant,
+    ResourceKind, Role, STAFF_ROLES, UnmatchedParticipant,
 )
 
 from .access.callers import Caller
 from .errors import ClientError
 
-STAFF = (Role.ADMIN, Role.COORDINATOR)
+STAFF = STAFF_ROLES
 TEACHING = (BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR)
 
 

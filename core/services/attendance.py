@@ -13,7 +13,7 @@ from ..events import emit
 from ..ids import to_global_id
 from ..models import Attendance, AttendanceStatus, Enrollment, EnrollmentStatus
 from .lms_sync import request_attendance_push
-from .scheduling import lock_session, session_ordering_key
+from .locks import lock_session, session_ordering_key
 
 MANUAL = "MANUAL"
 

@@ -14,6 +14,7 @@ from ..audit import Actor, record_change
 from ..errors import DomainError, ErrorCode
 from ..instants import require_timezone
 from ..models import Course, Person, Qualification, Resource, ResourceKind, Venue
+from .capacity import check_room_keeps_sessions
 from .records import get_or_404, snapshot
 
 
@@ -224,7 +225,6 @@ async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **ch
     resource.name = _require_text(resource.name, "name")
     require_timezone(resource.timezone)
     if "capacity" in changes:
-        from .scheduling import check_room_keeps_sessions
         await check_room_keeps_sessions(db, resource)
     await db.flush()
     record_change(db, actor, "resource.update", "Resource", resource.id, before, resource_snapshot(resource))
