@@ -54,4 +54,4 @@ async def caller_for(db: AsyncSession, token: str | None, admin_token: str | Non
     row = (await db.execute(
         select(ApiToken.role, Person.id, Person.email).join(Person, Person.id == ApiToken.person_id)
         .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)))).first()
-    return Caller(role=row[0], person_id=row[1], email=row[2]) if row else ANONYMOUS
+    return Caller(role=row.role, person_id=row.id, email=row.email) if row else ANONYMOUS

@@ -52,7 +52,7 @@ def loaders(context) -> dict:
             async with context.reading() as db:
                 rows = (await db.execute(query)).all()
             for row in rows:
-                found[RosterPage(row[1], status, size, after_id)].append(enrollment_from(row))
+                found[RosterPage(row.session_id, status, size, after_id)].append(enrollment_from(row))
         return [found[key] for key in keys]
 
     async def roster_counts(keys: list[RosterCount]) -> list[int]:

@@ -81,7 +81,8 @@ async def resource_bookings(info: Info, resource: Resource, from_: datetime, to:
     if to <= from_:
         raise ClientError("to must be after from.", ErrorCode.INVALID_TIME_RANGE)
     rows = await info.context.loaders.booking_windows.load((resource.pk, from_, to))
-    return [Booking(resource=resource, role=r[1], starts_at=r[2], ends_at=r[3], session_pk=r[4]) for r in rows]
+    return [Booking(resource=resource, role=r.role, starts_at=r.starts_at, ends_at=r.ends_at, session_pk=r.session_id)
+            for r in rows]
 
 
 @strawberry.type
