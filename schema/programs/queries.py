@@ -136,7 +136,8 @@ class ProgramQueries:
                           lambda c: encode_cursor(c.pk), count_total)
 
     @strawberry.field(description="Recertification: who holds a certification expiring within `withinDays` days "
-                                  "that no later one outlasts; soonest first. Staff only.")
+                                  "that no later one outlasts; soonest first, the first 1,000. Staff only.",
+                      deprecation_reason="Use certificationsExpiring: the same certifications, paged.")
     async def expiring_certifications(self, info: Info, within_days: int) -> list[Certification]:
         require_staff(info.context.caller, "expiring certifications")
         async with info.context.reading() as db:
@@ -146,7 +147,8 @@ class ProgramQueries:
                 raise ClientError(error.message, error.code) from None
         return [certification_from(r) for r in rows[:MAX_EXPIRING]]
 
-    @strawberry.field(description="expiringCertifications, paged: soonest expiry first. Staff only.")
+    @strawberry.field(description="Recertification: who holds a certification expiring within `withinDays` days "
+                                  "that no later one outlasts; soonest expiry first, paged. Staff only.")
     async def certifications_expiring(self, info: Info, within_days: int, first: int | None = None,
                                       after: str | None = None) -> CertificationConnection:
         context = info.context

@@ -1,14 +1,13 @@
 """A WebSocket outlives its token: after revokeToken, the next push is what an anonymous caller sees."""
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import websockets
 
 from tests.server import graph as g
-from tests.server.test_graphql_live import _next_message
+from tests.server.test_graphql_live import _next_message, subscribe
 
 ISSUE = """mutation($i: IssueTokenInput!) { issueToken(input: $i) { token tokenId errors { code } } }"""
 REVOKE = """mutation($i: RevokeTokenInput!) { revokeToken(input: $i) { errors { code } } }"""
@@ -26,9 +25,8 @@ async def test_a_revoked_token_stops_seeing_the_roster_on_an_open_subscription(l
         await ws.send(json.dumps({"type": "connection_init",
                                   "payload": {"Authorization": f"Bearer {coordinator['token']}"}}))
         assert (await _next_message(ws, deadline))["type"] == "connection_ack"
-        await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                  "payload": {"query": WATCH, "variables": {"id": session}}}))
-        await asyncio.sleep(0.2)  # the subscription registers on the bus before the change below
+        await subscribe(ws, api, {"id": "1", "type": "subscribe", "payload": {"query": WATCH, "variables": {"id": session}}},
+                        deadline)
 
         await g.enroll(api, session, await g.person(api))
         pushed = await _next_message(ws, deadline)
