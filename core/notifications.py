@@ -26,6 +26,8 @@ from .providers import Attachment, Notification
 from .settings import Settings
 
 BUNDLED_TEMPLATES = Path(__file__).with_name("templates")
+HOST_LINK = "meeting_join_url"
+"""The facts' key of the meeting's own link: for instructors' messages only (learners get their personal one)."""
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -39,21 +41,24 @@ def session_facts(session: Session, course: Course, starts_at: datetime, ends_at
                   settings: Settings) -> dict[str, Any]:
     return {"session_id": session.id, "title": session.title, "course_title": course.title, "course_code": course.code,
             "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "timezone": session.timezone,
-            "delivery_mode": session.delivery_mode.value, "join_url": session.meeting_join_url,
+            "delivery_mode": session.delivery_mode.value, "join_url": None, HOST_LINK: session.meeting_join_url,
             "sequence": sequence, "uid": session_uid(session.id, settings.organizer_email)}
 
 
 def plan_notification(kind: str, to: str, name: str, tz: str, facts: dict[str, Any], settings: Settings,
                       invite: str | None = None, **extra: Any) -> dict[str, Any]:
+    """One message; it carries a join link only when `extra` gives one (`join_url`): the meeting's own for an
+    instructor (`facts[HOST_LINK]`), a seated learner's personal one, none for anyone else."""
     starts_at, ends_at = datetime.fromisoformat(facts["starts_at"]), datetime.fromisoformat(facts["ends_at"])
     context = {**facts, **extra, "recipient_name": name, "when": _when(starts_at, ends_at, facts["timezone"]),
                "when_local": _when(starts_at, ends_at, tz) if tz != facts["timezone"] else None}
+    context.pop(HOST_LINK, None)
     planned: dict[str, Any] = {"kind": kind, "to": to, "name": name, "context": context, "invite": None}
     if invite:
         planned["invite"] = {"method": invite, "uid": facts["uid"], "sequence": facts["sequence"],
                              "starts_at": facts["starts_at"], "ends_at": facts["ends_at"],
                              "timezone": facts["timezone"], "summary": facts["title"],
-                             "location": facts["join_url"], "organizer": settings.organizer_email,
+                             "location": context["join_url"], "organizer": settings.organizer_email,
                              "attendee": to, "attendee_name": name}
     return planned
 
@@ -70,8 +75,11 @@ async def session_instructors(db: AsyncSession, session_id: int) -> list[Resourc
         Resource.email.is_not(None)).order_by(Booking.id))).all())
 
 
-async def _learners(db: AsyncSession, session_id: int, statuses: list[EnrollmentStatus]) -> list[tuple[Person, EnrollmentStatus]]:
-    return [(p, s) for p, s in (await db.execute(select(Person, Enrollment.status).join(
+async def _learners(db: AsyncSession, session_id: int,
+                    statuses: list[EnrollmentStatus]) -> list[tuple[Person, EnrollmentStatus, str | None]]:
+    """Learners of the session with their status and their own join link (only a seat has one)."""
+    return [(p, s, link if s is EnrollmentStatus.ENROLLED else None) for p, s, link in (await db.execute(
+        select(Person, Enrollment.status, Enrollment.meeting_join_url).join(
         Enrollment, Enrollment.learner_id == Person.id).where(
         Enrollment.session_id == session_id, Enrollment.status.in_(statuses)).order_by(Enrollment.id))).all()]
 
@@ -118,21 +126,21 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
     planned: list[dict[str, Any]] = []
     if event["type"] == "session.scheduled":
         return [plan_notification("session.instructor_assigned", r.email, r.name, r.timezone, facts, settings,
-                                  "REQUEST")
-                for r in instructors]
+                                  "REQUEST", join_url=facts[HOST_LINK]) for r in instructors]
     kind = event["type"]
     before = payload.get("before") or {}
     extra = {"reason": payload.get("reason"),
              "previous_when": _when(datetime.fromisoformat(before["startsAt"]), datetime.fromisoformat(before["endsAt"]),
                                     session.timezone) if before.get("startsAt") else None}
     method = "CANCEL" if kind == "session.cancelled" else "REQUEST"
-    for person, status in await _learners(db, session.id, [EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED]):
+    for person, status, link in await _learners(db, session.id, [EnrollmentStatus.ENROLLED,
+                                                                 EnrollmentStatus.WAITLISTED]):
         invite = method if status is EnrollmentStatus.ENROLLED else None
         planned.append(plan_notification(kind, person.email, person.name, person.timezone, facts, settings, invite,
-                                         enrollment_status=status.value, **extra))
+                                         enrollment_status=status.value, join_url=link, **extra))
     for resource in instructors:
         planned.append(plan_notification(kind, resource.email, resource.name, resource.timezone, facts, settings,
-                                         method, enrollment_status=None, **extra))
+                                         method, enrollment_status=None, join_url=facts[HOST_LINK], **extra))
     seen: set[str] = set()
     return [p for p in planned if not (p["to"] in seen or seen.add(p["to"]))]
 
@@ -158,8 +166,9 @@ async def reminder_notifications(db: AsyncSession, reminder: dict[str, Any], set
     if session.status is not SessionStatus.SCHEDULED or session.sequence != reminder["sequence"]:
         return None
     facts = session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
-    return [plan_notification("session.reminder", person.email, person.name, person.timezone, facts, settings)
-            for person, _ in await _learners(db, session.id, [EnrollmentStatus.ENROLLED])]
+    return [plan_notification("session.reminder", person.email, person.name, person.timezone, facts, settings,
+                              join_url=link)
+            for person, _, link in await _learners(db, session.id, [EnrollmentStatus.ENROLLED])]
 
 
 # --- rendering -----------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ class SettingsError(ValueError):
 
 
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
-               "outbox_backoff_seconds"}
+               "outbox_backoff_seconds", "schedule_history_years"}
 """Numbers where 0 means something (off, at once); every other number must be above 0."""
 
 
@@ -73,6 +73,9 @@ class Settings:
     readiness_notice_hours: int = 24
     prework_reminder_days: int = 3
     program_sync_hours: int = 6
+    max_session_days: int = 14
+    schedule_history_years: int = 1
+    schedule_horizon_years: int = 5
     cors_origins: tuple[str, ...] | None = None  # browser origins allowed to call the API; ("*",) for any
     graphiql: bool = True  # GET /graphql serves GraphiQL (its assets from Podium itself)
     public_url: str | None = None  # Podium's address as clients reach it, for calendar feed URLs

@@ -15,6 +15,10 @@ from .access.callers import ANONYMOUS, Caller
 from .loaders import Loaders
 
 
+class RequestFinished(Exception):
+    """A loader outlived its request (its answer was already sent); what it would read is not needed."""
+
+
 class Context:
     """Resolvers reach the database only through `reading()` or `changing()`: loaders of one request
     run concurrently and one AsyncSession must not be used by two of them at once."""
@@ -33,11 +37,14 @@ class Context:
         self.signed_in_with: Callable[[AsyncSession], Awaitable[Caller]] | None = None  # re-reads the caller's token
         self.db: AsyncSession = sessions()
         self.lock = asyncio.Lock()
+        self.closed = False
         self.loaders = Loaders(self)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         async with self.lock:
+            if self.closed:
+                raise RequestFinished
             yield self.db
 
     @asynccontextmanager
@@ -66,4 +73,8 @@ class Context:
             self.loaders = Loaders(self)
 
     async def close(self) -> None:
-        await self.db.close()
+        """The request is answered. A field that failed may have nulled the answer while sibling loaders
+        still run (graphql-core does not cancel them): wait for the one reading, refuse the rest."""
+        async with self.lock:
+            self.closed = True
+            await self.db.close()

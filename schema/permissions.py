@@ -7,12 +7,14 @@ callers read the public catalogue (courses, sessions without rosters).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Select, false, or_, select
 
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.models import (
-    Booking, BookingRole, Certification, Enrollment, Person, Program, ProgramLearner, ProgramStage, Resource,
-    ResourceKind, Role, STAFF_ROLES, UnmatchedParticipant,
+    Booking, BookingRole, Certification, Enrollment, EnrollmentStatus, Person, Program, ProgramLearner, ProgramStage,
+    Resource, ResourceKind, Role, STAFF_ROLES, UnmatchedParticipant,
 )
 
 from .access.callers import Caller
@@ -111,16 +113,24 @@ def visible_enrollments(caller: Caller, query: Select) -> Select:
     return query.where(own)
 
 
+def taught_learner_ids(caller: Caller) -> Select:
+    """The learners of the sessions an instructor caller teaches: the only learners an instructor sees."""
+    return select(Enrollment.learner_id).where(Enrollment.session_id.in_(taught_session_ids(caller)))
+
+
+def _self_or_taught(caller: Caller, person_column) -> list:
+    """Who a caller may see, as a WHERE clause on a person column: staff anyone (no clause), an instructor
+    themselves and the learners they teach, anyone else themselves."""
+    if is_staff(caller):
+        return []
+    own = _own(caller, person_column)
+    return [or_(own, person_column.in_(taught_learner_ids(caller)))] if teaches(caller) else [own]
+
+
 def visible_people(caller: Caller, query: Select) -> Select:
     """Staff see everyone, an instructor themselves and the learners they teach, a learner only themselves."""
     require_signed_in(caller, "people")
-    if is_staff(caller):
-        return query
-    own = _own(caller, Person.id)
-    if teaches(caller):
-        taught = select(Enrollment.learner_id).where(Enrollment.session_id.in_(taught_session_ids(caller)))
-        return query.where(or_(own, Person.id.in_(taught)))
-    return query.where(own)
+    return query.where(*_self_or_taught(caller, Person.id))
 
 
 def visible_programs(caller: Caller, query: Select) -> Select:
@@ -138,9 +148,10 @@ def visible_programs(caller: Caller, query: Select) -> Select:
 
 
 def within_program(caller: Caller, person_column) -> list:
-    """Inside a program the caller may see: staff and instructors see every learner's journey and
-    certifications, a learner only their own."""
-    return [] if is_staff(caller) or teaches(caller) else [_own(caller, person_column)]
+    """Inside a program the caller may see, as everywhere: staff see every learner's journey and
+    certifications, an instructor those of the learners they teach (and their own), a learner their own.
+    An instructor who is also in the cohort sees no co-learner they do not teach."""
+    return _self_or_taught(caller, person_column)
 
 
 def own_certifications(caller: Caller) -> list:
@@ -156,6 +167,37 @@ def visible_unmatched(caller: Caller, query: Select) -> Select | None:
     if teaches(caller):
         return query.where(UnmatchedParticipant.session_id.in_(taught_session_ids(caller)))
     return None
+
+
+@dataclass(frozen=True)
+class MeetingAccess:
+    """What a caller may see of one session's online meeting."""
+
+    hosts: bool = False            # staff or one of its instructors: the meeting's link, id and errors
+    own_link: str | None = None    # a learner holding a seat: their own join link (it identifies them)
+
+
+async def meeting_access(db, caller: Caller, session_ids: list[int]) -> dict[int, MeetingAccess]:
+    """Join links and meeting ids are for staff, the session's instructors and its seated learners (their own
+    link only); anonymous callers, other learners and the waitlisted see none. Two statements at most."""
+    if is_staff(caller):
+        return {sid: MeetingAccess(hosts=True) for sid in session_ids}
+    access: dict[int, MeetingAccess] = {}
+    if caller.person_id is not None:
+        rows = await db.execute(select(Enrollment.session_id, Enrollment.meeting_join_url).where(
+            Enrollment.learner_id == caller.person_id, Enrollment.status == EnrollmentStatus.ENROLLED,
+            Enrollment.session_id.in_(session_ids)))
+        access.update({sid: MeetingAccess(own_link=link) for sid, link in rows})
+    if teaches(caller):
+        taught = await db.scalars(taught_session_ids(caller).where(Booking.session_id.in_(session_ids)))
+        access.update({sid: MeetingAccess(hosts=True) for sid in taught})
+    return access
+
+
+def sees_join_link_of(caller: Caller, learner_id: int, status: EnrollmentStatus) -> bool:
+    """An enrolment's personal join link: for staff and the learner while they hold the seat, not their
+    instructors (the link identifies the learner in the attendance report)."""
+    return is_staff(caller) or (caller.person_id == learner_id and status is EnrollmentStatus.ENROLLED)
 
 
 def sees_staff_contacts(caller: Caller) -> bool:

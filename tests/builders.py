@@ -72,3 +72,22 @@ async def session(sessions, *, course_id, instructor_ids, starts_at=None, minute
         return await scheduling.schedule_session(db, ADMIN, course_id=course_id, starts_at=starts_at,
                                                  ends_at=starts_at + timedelta(minutes=minutes), timezone=tz,
                                                  delivery_mode=mode, instructor_ids=instructor_ids, **kw)
+
+
+async def time_passes(sessions, *session_ids: int, ended: bool = True) -> datetime:
+    """Move sessions (and their bookings) back in time as if the clock had run on since learners enrolled:
+    to a minute after they ended, or a minute after they started; returns the first one's new start.
+    Attendance is only true from the start."""
+    from sqlalchemy import select
+
+    from podium.core.models import Booking, Session
+
+    now, starts = datetime.now(timezone.utc), {}
+    async with sessions() as db, changing(db):
+        for session in (await db.scalars(select(Session).where(Session.id.in_(session_ids)))).all():
+            shift = (session.ends_at if ended else session.starts_at) - now + timedelta(minutes=1)
+            session.starts_at, session.ends_at = session.starts_at - shift, session.ends_at - shift
+            starts[session.id] = session.starts_at
+            for booking in (await db.scalars(select(Booking).where(Booking.session_id == session.id))).all():
+                booking.starts_at, booking.ends_at = booking.starts_at - shift, booking.ends_at - shift
+    return starts[session_ids[0]]

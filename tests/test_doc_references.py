@@ -1,8 +1,10 @@
 """No file in the repository refers to a document the repository does not have: every `*.md` named in
-code, tests, docs and the README exists, relative to the repository's root or to the file naming it."""
+code, tests, docs and the README is in the repository (git's index), relative to its root or to the file
+naming it."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,8 +15,22 @@ TEXT_SUFFIXES = {".py", ".md", ".toml", ".graphql", ".txt", ".html", ".js", ".cs
 REFERENCE = re.compile(r"(?<![\w/.-])((?:\.{1,2}/)?(?:[\w.-]+/)*[\w.-]+\.md)(?:#[\w-]*)?\b")
 
 
+def _git_files(*options: str) -> list[str] | None:
+    """Paths git lists, relative to the root; None without git (e.g. an unpacked release)."""
+    try:
+        listed = subprocess.run(["git", "ls-files", *options, "-z"], cwd=ROOT, capture_output=True,
+                                check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return [name for name in listed if name]
+
+
 def repository_files():
-    for path in sorted(ROOT.rglob("*")):
+    """The repository's files: what git tracks or would track (ignored build output, such as fetched
+    front-end assets, is not the project's), else every file outside the usual tool folders."""
+    listed = _git_files("--cached", "--others", "--exclude-standard")
+    candidates = list(ROOT.rglob("*")) if listed is None else [ROOT / name for name in listed]
+    for path in sorted(candidates):
         parts = path.relative_to(ROOT).parts
         if any(part in SKIPPED_DIRS or part.endswith(".egg-info") for part in parts[:-1]):
             continue
@@ -32,7 +48,25 @@ def references(text: str):
             yield match.group(1)
 
 
+def in_repository():
+    """Whether a path is one of the repository's: in git's index (a file only on this disk is not in
+    the repository others get), else on disk."""
+    indexed = _git_files("--cached")
+    if indexed is None:
+        return Path.exists
+    known = {Path(name).as_posix() for name in indexed}
+
+    def holds(path: Path) -> bool:
+        try:
+            return path.resolve().relative_to(ROOT).as_posix() in known
+        except ValueError:
+            return False
+
+    return holds
+
+
 def dangling() -> list[str]:
+    holds = in_repository()
     found = []
     for path in repository_files():
         try:
@@ -40,7 +74,7 @@ def dangling() -> list[str]:
         except (UnicodeDecodeError, OSError):
             continue
         for name in references(text):
-            if not ((ROOT / name).exists() or (path.parent / name).exists()):
+            if not (holds(ROOT / name) or holds(path.parent / name)):
                 found.append(f"{path.relative_to(ROOT)}: {name}")
     return found
 
@@ -48,7 +82,7 @@ def dangling() -> list[str]:
 def test_every_document_referred_to_exists():
     missing = dangling()
     assert not missing, ("files refer to documents the repository does not have (point them at docs/api.md, "
-                         "docs/design.md, docs/plugins.md or docs/operations.md, or write the document):\n  "
+                         "docs/design.md, docs/plugins.md or docs/operations.md, or write the document and git add it):\n  "
                          + "\n  ".join(missing))
 
 

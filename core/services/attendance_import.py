@@ -11,6 +11,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..audit import Actor, record_change
+from ..errors import DomainError, ErrorCode
+from ..instants import utc_now
 from ..models import (
     AttendanceStatus, Booking, Enrollment, EnrollmentStatus, Person, Resource, UnmatchedParticipant,
 )
@@ -85,6 +87,9 @@ async def import_attendance(db: AsyncSession, actor: Actor, session_id: int, sou
     the provider's ids, and only by name when it has none. A re-import replaces the earlier automatic result.
     """
     session = await lock_session(db, session_id)
+    if utc_now() < session.starts_at:  # a test meeting the day before says nothing of who attended
+        raise DomainError(ErrorCode.SESSION_NOT_STARTED, "The session has not started: its meeting's report "
+                          "records no attendance yet.", "sessionId")
     roster = (await db.execute(
         select(Enrollment.id, Enrollment.meeting_registrant_id, Person.email)
         .join(Person, Person.id == Enrollment.learner_id)

@@ -1,7 +1,6 @@
 """Courses, people, venues and resources: the things sessions are made of."""
 from __future__ import annotations
 
-import unicodedata
 from datetime import date
 from typing import Any
 
@@ -10,23 +9,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from .. import limits
 from ..audit import Actor, record_change
 from ..errors import DomainError, ErrorCode
-from ..instants import require_timezone
 from ..models import Course, Person, Qualification, Resource, ResourceKind, Venue
 from .capacity import check_room_keeps_sessions
 from .records import get_or_404, snapshot
-
-
-def _require_text(value: str | None, field: str, max_length: int = 200) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise DomainError(ErrorCode.INVALID, f"{field} must not be empty.", field)
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        raise DomainError(ErrorCode.INVALID, f"{field} must not contain control characters.", field)
-    if len(value) > max_length:
-        raise DomainError(ErrorCode.INVALID, f"{field} is longer than {max_length} characters.", field)
-    return value
 
 
 def _require_positive(value: int | None, field: str, allow_none: bool = False) -> int | None:
@@ -37,12 +25,20 @@ def _require_positive(value: int | None, field: str, allow_none: bool = False) -
     return value
 
 
-def normalize_email(email: str, field: str = "email") -> str:
-    email = (email or "").strip().lower()
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or " " in email or len(email) > 320:
-        raise DomainError(ErrorCode.INVALID, f"{email!r} is not an email address.", field)
-    return email
+def _names(values: list[str] | None, field: str) -> list[str]:
+    """A course's required qualifications: at most limits.LIST, each a name, sorted, once each; blank items
+    are dropped."""
+    return sorted({limits.text(v, f"{field}.{i}") for i, v in enumerate(limits.items(values, field))
+                   if isinstance(v, str) and v.strip()})
+
+
+def _features(values: list[str] | None) -> list[str]:
+    """A room's or a kit's features, in the order given: at most limits.LIST, each a name."""
+    return [limits.text(v, f"features.{i}") for i, v in enumerate(limits.items(values, "features"))]
+
+
+def _description(value: str | None) -> str | None:
+    return limits.text(value, "description", limits.DESCRIPTION, required=False, multiline=True)
 
 
 async def _flush_unique(db: AsyncSession, what: str, field: str) -> None:
@@ -58,11 +54,11 @@ async def create_course(db: AsyncSession, actor: Actor, *, code: str, title: str
                         default_capacity: int, description: str | None = None,
                         required_qualifications: list[str] | None = None,
                         certification_validity_days: int | None = None) -> Course:
-    code = _require_text(code, "code", 64)
-    course = Course(code=code, title=_require_text(title, "title"), description=description,
+    code = limits.text(code, "code", limits.CODE)
+    course = Course(code=code, title=limits.text(title, "title"), description=_description(description),
                     duration_minutes=_require_positive(duration_minutes, "durationMinutes"),
                     default_capacity=_require_positive(default_capacity, "defaultCapacity"),
-                    required_qualifications=sorted({q.strip() for q in required_qualifications or [] if q.strip()}),
+                    required_qualifications=_names(required_qualifications, "requiredQualifications"),
                     certification_validity_days=_require_positive(certification_validity_days, "certificationValidityDays", True))
     if await db.scalar(select(func.count()).where(Course.code == code)):
         raise DomainError(ErrorCode.DUPLICATE, f"Course code {code!r} is already taken.", "code")
@@ -75,11 +71,11 @@ async def create_course(db: AsyncSession, actor: Actor, *, code: str, title: str
 async def update_course(db: AsyncSession, actor: Actor, course_id: int, **changes: Any) -> Course:
     course = await get_or_404(db, Course, course_id, "courseId")
     before = snapshot(course)
-    checks = {"title": lambda v: _require_text(v, "title"),
-              "description": lambda v: v,
+    checks = {"title": lambda v: limits.text(v, "title"),
+              "description": _description,
               "duration_minutes": lambda v: _require_positive(v, "durationMinutes"),
               "default_capacity": lambda v: _require_positive(v, "defaultCapacity"),
-              "required_qualifications": lambda v: sorted({q.strip() for q in v or [] if q.strip()}),
+              "required_qualifications": lambda v: _names(v, "requiredQualifications"),
               "certification_validity_days": lambda v: _require_positive(v, "certificationValidityDays", True)}
     for name, value in changes.items():
         if name not in checks:
@@ -94,8 +90,8 @@ async def update_course(db: AsyncSession, actor: Actor, course_id: int, **change
 
 async def create_person(db: AsyncSession, actor: Actor, *, name: str, email: str, timezone: str,
                         external_ids: dict[str, str] | None = None) -> Person:
-    email = normalize_email(email)
-    person = Person(name=_require_text(name, "name"), email=email, timezone=require_timezone(timezone),
+    email = limits.email(email)
+    person = Person(name=limits.text(name, "name"), email=email, timezone=limits.timezone(timezone),
                     external_ids=dict(external_ids or {}))
     if await db.scalar(select(func.count()).where(Person.email == email)):
         raise DomainError(ErrorCode.DUPLICATE, f"Email {email} is already taken.", "email")
@@ -108,9 +104,9 @@ async def create_person(db: AsyncSession, actor: Actor, *, name: str, email: str
 async def update_person(db: AsyncSession, actor: Actor, person_id: int, **changes: Any) -> Person:
     person = await get_or_404(db, Person, person_id, "personId")
     before = snapshot(person)
-    checks = {"name": lambda v: _require_text(v, "name"),
-              "email": normalize_email,
-              "timezone": require_timezone,
+    checks = {"name": lambda v: limits.text(v, "name"),
+              "email": limits.email,
+              "timezone": limits.timezone,
               "external_ids": lambda v: {**person.external_ids, **(v or {})}}
     for name, value in changes.items():
         if name not in checks:
@@ -125,8 +121,9 @@ async def update_person(db: AsyncSession, actor: Actor, person_id: int, **change
 
 async def create_venue(db: AsyncSession, actor: Actor, *, name: str, timezone: str, address: str | None = None,
                        source: str | None = None, external_id: str | None = None) -> Venue:
-    venue = Venue(name=_require_text(name, "name"), timezone=require_timezone(timezone), address=address,
-                  source=source, external_id=external_id)
+    venue = Venue(name=limits.text(name, "name"), timezone=limits.timezone(timezone), address=_address(address),
+                  source=limits.text(source, "source", limits.CODE, required=False),
+                  external_id=limits.text(external_id, "externalId", limits.REF, required=False))
     db.add(venue)
     await _flush_unique(db, f"Venue {external_id!r} from {source!r}", "externalId")
     record_change(db, actor, "venue.create", "Venue", venue.id, None, snapshot(venue))
@@ -137,9 +134,9 @@ async def update_venue(db: AsyncSession, actor: Actor, venue_id: int, **changes:
     """Change a venue's name, address or timezone (its rooms keep their own timezone)."""
     venue = await get_or_404(db, Venue, venue_id, "venueId", lock=True)
     before = snapshot(venue)
-    checks = {"name": lambda v: _require_text(v, "name"),
-              "address": lambda v: (v or "").strip() or None,
-              "timezone": require_timezone}
+    checks = {"name": lambda v: limits.text(v, "name"),
+              "address": _address,
+              "timezone": limits.timezone}
     for name, value in changes.items():
         if name not in checks:
             raise DomainError(ErrorCode.INVALID, f"A venue has no changeable field {name!r}.", name)
@@ -149,10 +146,14 @@ async def update_venue(db: AsyncSession, actor: Actor, venue_id: int, **changes:
     return venue
 
 
+def _address(value: str | None) -> str | None:
+    return limits.text(value, "address", limits.NOTE, required=False, multiline=True)
+
+
 def _qualifications(items: list[tuple[str, date | None]] | None) -> list[Qualification]:
     seen: dict[str, date | None] = {}
-    for name, valid_until in items or []:
-        name = _require_text(name, "qualifications")
+    for index, (name, valid_until) in enumerate(limits.items(items, "qualifications")):
+        name = limits.text(name, f"qualifications.{index}.name")
         seen[name] = valid_until
     return [Qualification(name=n, valid_until=v) for n, v in seen.items()]
 
@@ -173,7 +174,7 @@ def _calendar_url(kind: ResourceKind, url: str | None) -> str | None:
         return None
     if kind is not ResourceKind.ROOM:
         raise DomainError(ErrorCode.INVALID, "Only rooms have a calendar URL.", "calendarUrl")
-    if not url.lower().startswith(("https://", "http://", "webcal://")) or len(url) > 2000 or " " in url:
+    if not url.lower().startswith(("https://", "http://", "webcal://")) or len(url) > limits.URL or " " in url:
         raise DomainError(ErrorCode.INVALID, "calendarUrl must be an http(s) or webcal address.", "calendarUrl")
     return url
 
@@ -190,10 +191,12 @@ async def create_resource(db: AsyncSession, actor: Actor, *, kind: ResourceKind,
         await get_or_404(db, Venue, venue_id, "venueId")
     if cost_rate is not None and cost_rate < 0:
         raise DomainError(ErrorCode.INVALID, "costRate must not be negative.", "costRate")
-    resource = Resource(kind=kind, name=_require_text(name, "name"), timezone=require_timezone(timezone),
+    resource = Resource(kind=kind, name=limits.text(name, "name"), timezone=limits.timezone(timezone),
                         capacity=_require_positive(capacity, "capacity", True),
-                        email=normalize_email(email) if email else None, venue_id=venue_id, cost_rate=cost_rate,
-                        features=list(features or []), source=source, external_id=external_id,
+                        email=limits.email(email) if email else None, venue_id=venue_id, cost_rate=cost_rate,
+                        features=_features(features),
+                        source=limits.text(source, "source", limits.CODE, required=False),
+                        external_id=limits.text(external_id, "externalId", limits.REF, required=False),
                         calendar_url=_calendar_url(kind, calendar_url), qualifications=_qualifications(qualifications))
     db.add(resource)
     await _flush_unique(db, f"Resource {external_id!r} from {source!r}", "externalId")
@@ -213,17 +216,21 @@ async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **ch
         if name == "qualifications":
             resource.qualifications = _qualifications(value)
         elif name == "email":
-            resource.email = normalize_email(value) if value else None
+            resource.email = limits.email(value) if value else None
         elif name == "calendar_url":
             resource.calendar_url = _calendar_url(resource.kind, value)
-        elif name in {"name", "timezone", "capacity", "email", "cost_rate", "features", "calendar_url", "venue_id"}:
+        elif name == "name":
+            resource.name = limits.text(value, "name")
+        elif name == "timezone":
+            resource.timezone = limits.timezone(value)
+        elif name == "features":
+            resource.features = _features(value)
+        elif name in {"capacity", "cost_rate", "venue_id"}:
             setattr(resource, name, value)
         else:
             raise DomainError(ErrorCode.INVALID, f"A resource has no changeable field {name!r}.", name)
     _check_resource_shape(resource.kind, resource.capacity, resource.email)
     _require_positive(resource.capacity, "capacity", allow_none=True)
-    resource.name = _require_text(resource.name, "name")
-    require_timezone(resource.timezone)
     if "capacity" in changes:
         await check_room_keeps_sessions(db, resource)
     await db.flush()

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import limits
 from ..audit import Actor, record_change
 from ..errors import DomainError, ErrorCode
 from ..events import emit
@@ -146,6 +147,7 @@ async def cancel_enrollment(db: AsyncSession, actor: Actor, enrollment_id: int, 
 async def decide_enrollment(db: AsyncSession, actor: Actor, enrollment_id: int, approve: bool,
                             reason: str | None = None) -> Enrollment:
     """Approve (a seat, or the waitlist) or decline (CANCELLED) a PENDING_APPROVAL enrolment."""
+    reason = limits.text(reason, "reason", limits.NOTE, required=False, multiline=True)
     session, enrollment = await _lock_enrollment(db, enrollment_id)
     if enrollment.status is not EnrollmentStatus.PENDING_APPROVAL:
         raise DomainError(ErrorCode.INVALID, f"This enrolment is {enrollment.status.value.lower()}, not pending approval.",

@@ -97,17 +97,19 @@ class _Facts:
     learner_ids: list[int]
     progress: dict[tuple[int, int], StageProgress]
     enrollments: dict[tuple[int, int], Enrollment]
+    session_ends: dict[int, datetime]
     anchor: ProgramStage | None = None  # the first LIVE stage: the stage rows' dates count from its session
     anchor_tz: ZoneInfo | None = None  # the anchor session's timezone, loaded only for parallel sections
 
 
 async def _load(db: AsyncSession, program_id: int, learner_ids: list[int] | None = None) -> _Facts:
-    rows = (await db.execute(select(ProgramStage, Session.timezone)
+    rows = (await db.execute(select(ProgramStage, Session.timezone, Session.ends_at)
                              .outerjoin(Session, Session.id == ProgramStage.session_id)
                              .where(ProgramStage.program_id == program_id)
                              .order_by(ProgramStage.position, ProgramStage.id)
                              .execution_options(populate_existing=True))).all()
-    stages = [stage for stage, _ in rows]
+    stages = [stage for stage, _, _ in rows]
+    session_ends = {stage.session_id: ends_at for stage, _, ends_at in rows if stage.session_id is not None}
     if learner_ids is None:
         learner_ids = list((await db.scalars(select(ProgramLearner.learner_id).where(
             ProgramLearner.program_id == program_id).order_by(ProgramLearner.id))).all())
@@ -119,10 +121,10 @@ async def _load(db: AsyncSession, program_id: int, learner_ids: list[int] | None
     enrollments = {(e.session_id, e.learner_id): e for e in (await db.scalars(select(Enrollment).where(
         Enrollment.session_id.in_(session_ids), Enrollment.learner_id.in_(learner_ids))
         .options(selectinload(Enrollment.attendance)).execution_options(populate_existing=True))).all()}
-    anchor, tz = next(((s, tz) for s, tz in rows if s.kind is StageKind.LIVE), (None, None))
+    anchor, tz = next(((s, tz) for s, tz, _ in rows if s.kind is StageKind.LIVE), (None, None))
     sections = anchor is not None and sum(s.position == anchor.position for s in stages) > 1
     anchor_tz = ZoneInfo(tz) if sections else None
-    return _Facts(stages, learner_ids, progress, enrollments, anchor, anchor_tz)
+    return _Facts(stages, learner_ids, progress, enrollments, session_ends, anchor, anchor_tz)
 
 
 def _placed_stages(facts: _Facts, learner_id: int) -> list[ProgramStage]:
@@ -156,14 +158,15 @@ def learner_dates(facts: _Facts, stage: ProgramStage,
     return local_shift(stage.opens_at, facts.anchor_tz, gap), local_shift(stage.due_at, facts.anchor_tz, gap)
 
 
-def _live_completed_at(facts: _Facts, stage: ProgramStage, learner_id: int) -> datetime | None:
-    """The session's end, or when attendance was recorded if that was earlier: never in the future,
-    so neither is a certification dated from it."""
+def _live_completed_at(facts: _Facts, stage: ProgramStage, learner_id: int, now: datetime) -> datetime | None:
+    """The session's end, once it has ended (rule 10: a record made during the session completes nothing
+    before then), so neither a stage nor a certification is ever dated before the training ended."""
     enrollment = facts.enrollments.get((stage.session_id, learner_id))
     attendance = enrollment.attendance if enrollment else None
-    if attendance is None or attendance.status not in ATTENDED:
+    ended_at = facts.session_ends.get(stage.session_id)
+    if attendance is None or attendance.status not in ATTENDED or ended_at is None or now < ended_at:
         return None
-    return min(stage.due_at, attendance.recorded_at)
+    return ended_at
 
 
 def _journey(facts: _Facts, learner_id: int, now: datetime,
@@ -174,7 +177,7 @@ def _journey(facts: _Facts, learner_id: int, now: datetime,
     section = next((s for s in mine if facts.anchor and s.position == facts.anchor.position), None)
     for stage in mine:
         if stage.kind is StageKind.LIVE:
-            completed_at = _live_completed_at(facts, stage, learner_id)
+            completed_at = _live_completed_at(facts, stage, learner_id, now)
         else:
             known = facts.progress.get((stage.id, learner_id))
             completed_at = (known.completed_at if known else None) or (lms or {}).get(stage.id)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..audit import Actor, record_change
 from ..db import changing
+from ..errors import DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
 from ..instants import utc_now
@@ -365,6 +366,11 @@ async def _perform_attendance(dispatcher: Dispatcher, message: QueuedMessage) ->
     try:
         await import_meeting_attendance(dispatcher.sessions, _provider(dispatcher, message), session_id,
                                         _actor(message.target))
+    except DomainError as error:
+        if error.code is not ErrorCode.SESSION_NOT_STARTED:
+            raise
+        # A meeting ended before its session started (a rehearsal): the poll planned for the end settles it.
+        log.info("%s report for session %s ignored: the session has not started", message.target, session_id)
     except NoParticipantsReport:
         if polled:
             raise

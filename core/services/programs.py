@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import limits
 from ..audit import Actor, record_change
 from ..errors import DomainError, ErrorCode
 from ..events import emit
@@ -39,7 +40,7 @@ from .locks import lock_session
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 MAX_STAGES = 30
 MAX_OFFSET_DAYS = 3650
-MAX_COHORT = 5000
+MAX_COHORT = limits.COHORT
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,6 @@ class Template:
 
 # --- templates ---------------------------------------------------------------------------
 
-def _require_text(value: Any, field: str, max_length: int = 200) -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text or len(text) > max_length:
-        raise DomainError(ErrorCode.INVALID, f"{field} must be between 1 and {max_length} characters.", field)
-    return text
-
-
 def _require_key(value: Any, field: str) -> str:
     if not isinstance(value, str) or not KEY_PATTERN.match(value):
         raise DomainError(ErrorCode.INVALID, f"{field} must be 1-40 lowercase letters, digits or dashes, "
@@ -109,7 +103,7 @@ def parse_stages(raw: list[Any], field: str = "stages") -> tuple[StageTemplate, 
             raise DomainError(ErrorCode.INVALID, "kind is SELF_PACED, LIVE or ASSESSMENT.", f"{at}.kind") from None
         window = item.get("window_days")
         stage = StageTemplate(
-            key=_require_key(item.get("key"), f"{at}.key"), kind=kind, title=_require_text(item.get("title"), f"{at}.title"),
+            key=_require_key(item.get("key"), f"{at}.key"), kind=kind, title=limits.text(item.get("title"), f"{at}.title"),
             offset_days=_require_days(item.get("offset_days"), f"{at}.offsetDays", -MAX_OFFSET_DAYS, MAX_OFFSET_DAYS),
             required=bool(item.get("required", True)),
             window_days=None if window is None else _require_days(window, f"{at}.windowDays", 1, MAX_OFFSET_DAYS),
@@ -178,7 +172,7 @@ async def create_program_template(db: AsyncSession, actor: Actor, *, key: str, n
     if actor.role not in STAFF_ROLES:
         raise DomainError(ErrorCode.FORBIDDEN, "Only an admin or a coordinator adds program templates.")
     key = _require_key(key, "key")
-    name = _require_text(name, "name")
+    name = limits.text(name, "name")
     parsed = parse_stages(stages)
     await install_builtin_templates(db)
     if key in BUILTINS or await db.scalar(select(ProgramTemplate.id).where(ProgramTemplate.key == key)):
@@ -281,6 +275,14 @@ def _stage_rows(program_id: int, template: Template, groups: list[list[_Draft]],
     return rows
 
 
+def _stage_activities(given: dict[str, str] | None) -> dict[str, str]:
+    """Each stage's LMS activity: at most limits.LIST of them, each a reference."""
+    given = dict(given or {})
+    limits.items(list(given), "stageActivities")
+    return {key: limits.text(ref, f"stageActivities.{index}.lmsActivityRef", limits.REF)
+            for index, (key, ref) in enumerate(given.items())}
+
+
 async def _load_sessions(db: AsyncSession, ids: list[int], course_id: int) -> list[Session]:
     """The program's live sessions, row-locked in id order (the one lock order) before the program
     writes a row that references them: on PostgreSQL a stage's foreign key takes a KEY SHARE lock
@@ -367,14 +369,17 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
     A self-paced or assessment stage's LMS activity is `stage_activities[stage key]`, else the stage
     key itself; a LIVE stage's (where attendance is pushed back) is `stage_activities[key]` or none.
     """
+    title = limits.text(title, "title", required=False)
+    lms_course_ref = limits.text(lms_course_ref, "lmsCourseRef", limits.REF, required=False)
+    lms_connector = limits.text(lms_connector, "lmsConnector", limits.CODE, required=False)
+    live_session_ids = limits.items(live_session_ids, "liveSessionIds")
+    learner_ids = limits.items(learner_ids, "learnerIds", limits.COHORT)
+    activities = _stage_activities(stage_activities)
     template = await get_template(db, template_key)
     course = await get_or_404(db, Course, course_id, "courseId")
-    lms_course_ref = (lms_course_ref or "").strip() or None
-    lms_connector = (lms_connector or "").strip() or None
     if (lms_course_ref is None) != (lms_connector is None):
         raise DomainError(ErrorCode.INVALID, "Give both the LMS course and the connector, or neither.",
                           "lmsCourseRef" if lms_course_ref is None else "lmsConnector")
-    activities = dict(stage_activities or {})
     unknown = sorted(set(activities) - {s.key for s in template.stages})
     if unknown:
         raise DomainError(ErrorCode.INVALID, f"No stage {unknown[0]!r} in this template.", "stageActivities")
@@ -383,7 +388,7 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
     groups, split = _lay_out(template, sessions)
     await install_builtin_templates(db)
 
-    program = Program(title=(title or "").strip()[:200] or f"{course.title} ({template.name.split(':')[0]})",
+    program = Program(title=title or f"{course.title} ({template.name.split(':')[0]})"[:limits.NAME],
                       template_key=template.key, course_id=course.id, lms_course_ref=lms_course_ref,
                       lms_connector=lms_connector)
     db.add(program)
@@ -436,6 +441,7 @@ async def add_program_learners(db: AsyncSession, actor: Actor, program_id: int,
                                learner_ids: list[int]) -> ProgramCreated:
     """Join learners to a running program: placed like the first cohort (the first open section with
     a seat, else the last one's waitlist; or every open session), then enrolled in the LMS course."""
+    learner_ids = limits.items(learner_ids, "learnerIds", limits.COHORT)
     program = await _lock_program(db, program_id)
     await _check_learners(db, list(learner_ids))
     members = set((await db.scalars(select(ProgramLearner.learner_id).where(
@@ -478,7 +484,7 @@ async def cancel_program(db: AsyncSession, actor: Actor, program_id: int, reason
     """Stop a program: no more reminders, summaries or syncs; learners are told. Their live-session
     enrolments stand (the sessions may run anyway) unless `cancel_enrollments`, which frees the seats
     of sessions not yet started through the enrolment service (the waitlist moves up)."""
-    reason = _require_text(reason, "reason", 500)
+    reason = limits.text(reason, "reason", limits.NOTE, multiline=True)
     program = await _lock_program(db, program_id)
     before = snapshot(program)
     now = utc_now()

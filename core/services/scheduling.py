@@ -14,11 +14,12 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .. import limits
 from ..audit import Actor, record_change
 from ..errors import Clash, DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
-from ..instants import local_date, require_aware, require_range, require_timezone, utc_now
+from ..instants import local_date, require_aware, require_range, utc_now
 from ..models import (
     Booking, BookingRole, Course, DeliveryMode, Resource, ResourceKind, Session, SessionStatus,
 )
@@ -112,9 +113,13 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
                            instructor_ids: list[int], capacity: int | None = None, room_id: int | None = None,
                            equipment_ids: list[int] | None = None, title: str | None = None,
                            requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
-                           enrollment_cutoff_at: datetime | None = None) -> Session:
-    starts_at, ends_at = require_range(starts_at, ends_at)
-    timezone = require_timezone(timezone)
+                           enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None) -> Session:
+    """`settings` (the running app's) bound how long and how far ahead or back a session may be."""
+    starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
+    timezone = limits.timezone(timezone)
+    title = limits.text(title, "title", required=False)
+    instructor_ids = limits.items(instructor_ids, "instructorIds")
+    equipment_ids = limits.items(equipment_ids, "equipmentIds")
     delivery_mode = DeliveryMode(delivery_mode)
     if enrollment_cutoff_at is not None:
         enrollment_cutoff_at = require_aware(enrollment_cutoff_at, "enrollmentCutoffAt")
@@ -144,7 +149,7 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
     all_resources = instructors + ([room] if room else []) + equipment
     _refuse_clashes(await find_clashes(db, all_resources, held_from, held_to))
 
-    session = Session(course_id=course.id, title=(title or "").strip() or course.title, starts_at=starts_at,
+    session = Session(course_id=course.id, title=title or course.title, starts_at=starts_at,
                       ends_at=ends_at, timezone=timezone, delivery_mode=delivery_mode,
                       status=SessionStatus.SCHEDULED, capacity=capacity, setup_minutes=setup_minutes,
                       teardown_minutes=teardown_minutes, enrollment_cutoff_at=enrollment_cutoff_at,
@@ -179,8 +184,8 @@ async def session_bookings(db: AsyncSession, session_id: int) -> list[Booking]:
 async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
                              ends_at: datetime, *, settings: Settings) -> Session:
     """Move a session and all its bookings at once, or change nothing; `settings` (the running app's)
-    say when the notices of a blended program's moved session go out."""
-    starts_at, ends_at = require_range(starts_at, ends_at)
+    say when the notices of a blended program's moved session go out, and bound its new times."""
+    starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
     session = await lock_session(db, session_id)
     _require_scheduled(session)
     bookings = await session_bookings(db, session.id)
@@ -207,6 +212,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
 
 async def cancel_session(db: AsyncSession, actor: Actor, session_id: int, reason: str | None = None) -> Session:
     """Cancel a session: its bookings are freed; learners keep their enrolment record and are told."""
+    reason = limits.text(reason, "reason", limits.NOTE, required=False, multiline=True)
     session = await lock_session(db, session_id)
     _require_scheduled(session)
     before = snapshot(session)

@@ -12,6 +12,7 @@ from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.models import EnrollmentStatus as CoreEnrollmentStatus
 
 from ..catalogue.types import Person
+from ..permissions import sees_join_link_of
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
@@ -37,8 +38,13 @@ class Enrollment(Node):
     status: EnrollmentStatus
     waitlist_position: int | None = strawberry.field(description="1-based, only while WAITLISTED.")
     created_at: datetime
-    meeting_join_url: str | None = strawberry.field(description="The learner's own link to the session's online "
-                                                                "meeting; it identifies them for attendance.")
+    join_link: strawberry.Private[str | None]
+
+    @strawberry.field(description="The learner's own link to the session's online meeting; it identifies them for "
+                                  "attendance. For staff and the learner while they hold the seat; null for anyone "
+                                  "else.")
+    def meeting_join_url(self, info: Info) -> str | None:
+        return self.join_link if sees_join_link_of(info.context.caller, self.learner_pk, self.status) else None
 
     @strawberry.field
     async def session(self, info: Info) -> Annotated["Session", strawberry.lazy("podium.schema.scheduling.types")]:
@@ -65,4 +71,4 @@ def enrollment_from(v) -> Enrollment:
     """From a row with ENROLLMENT_COLUMNS."""
     return Enrollment(id=global_id("Enrollment", v.id), pk=v.id, session_pk=v.session_id, learner_pk=v.learner_id,
                       status=v.status, waitlist_position=v.waitlist_position, created_at=v.created_at,
-                      meeting_join_url=v.meeting_join_url)
+                      join_link=v.meeting_join_url)

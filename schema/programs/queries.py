@@ -41,13 +41,13 @@ async def journey_connection(info: Info, program_id: int, first: int | None,
     async with context.reading() as db:
         rows = (await db.execute(query.order_by(ProgramLearner.id).limit(size + 1))).all()
         page = rows[:size]
-        found = {j.learner_id: j for j in await journey_service.journeys(db, program_id, [r[1] for r in page])}
+        found = {j.learner_id: j for j in await journey_service.journeys(db, program_id, [r.learner_id for r in page])}
 
     async def count_total() -> int:
         async with context.reading() as db:
             return await db.scalar(select(func.count()).select_from(ProgramLearner).where(*where))
 
-    return connection([journey_from(found[learner_id], pk) for pk, learner_id in page], len(rows) > size, after,
+    return connection([journey_from(found[r.learner_id], r.id) for r in page], len(rows) > size, after,
                       lambda j: encode_cursor(j.pk), count_total)
 
 

@@ -19,7 +19,7 @@ from podium.core.services.capacity import enrolments_sql, seats_taken_sql
 
 from ..relay import global_id
 from ..catalogue.types import COURSE_COLUMNS, RESOURCE_COLUMNS, Resource, course_from, resource_from
-from ..permissions import visible_unmatched
+from ..permissions import MeetingAccess, meeting_access, visible_unmatched
 from .types import Booking, Meeting, Session, UnmatchedParticipant
 
 SESSION_COLUMNS = (SessionRow.id, SessionRow.title, SessionRow.starts_at, SessionRow.ends_at, SessionRow.timezone,
@@ -75,9 +75,10 @@ async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, 
             capacity=row.capacity, seats_taken=row.seats_taken, seats_left=max(row.capacity - row.seats_taken, 0),
             waitlist_count=row.waitlist_count,
             instructors=[r for _, r in sorted(teachers[row.id], key=lambda t: t[0])], room=rooms.get(row.id),
-            meeting=Meeting(provider=row.meeting_provider, status=row.meeting_status or MeetingStatus.PENDING,
-                            join_url=row.meeting_join_url, external_id=row.meeting_external_id,
-                            error=row.meeting_error) if row.meeting_provider else None))
+            meeting=Meeting(session_pk=row.id, provider=row.meeting_provider,
+                            status=row.meeting_status or MeetingStatus.PENDING, link=row.meeting_join_url,
+                            meeting_id=row.meeting_external_id, failure=row.meeting_error)
+            if row.meeting_provider else None))
     return built
 
 
@@ -139,6 +140,12 @@ def loaders(context) -> dict:
                                                                source=row.source))
         return [listed[i] for i in ids]
 
-    return {"sessions": sessions, "session_bookings": session_bookings,
+    async def meeting_access_of(ids: list[int]) -> list[MeetingAccess]:
+        """What the caller may see of these sessions' meetings, in at most two statements."""
+        async with context.reading() as db:
+            access = await meeting_access(db, context.caller, ids)
+        return [access.get(i, MeetingAccess()) for i in ids]
+
+    return {"sessions": sessions, "session_bookings": session_bookings, "meeting_access": meeting_access_of,
             "unmatched_participants": unmatched_participants,
             "booking_windows": booking_windows}

@@ -28,14 +28,33 @@ MeetingStatus = strawberry.enum(CoreMeetingStatus, name="MeetingStatus")
 ENROLLMENT_TYPES = "podium.schema.enrollment.types"
 
 
-@strawberry.type
+@strawberry.type(description="A VIRTUAL or HYBRID session's online meeting. Its link, id and errors are for staff "
+                              "and the session's instructors; a learner holding a seat sees their own join link; "
+                              "everyone else sees only the provider and the status.")
 class Meeting:
+    session_pk: strawberry.Private[int]
     provider: str
     status: MeetingStatus
-    join_url: str | None
-    external_id: str | None
-    error: str | None = strawberry.field(description="Why the meeting is FAILED (the provider's last answer); "
-                                                     "null otherwise.")
+    link: strawberry.Private[str | None]
+    meeting_id: strawberry.Private[str | None]
+    failure: strawberry.Private[str | None]
+
+    @strawberry.field(description="Staff and instructors: the meeting's link; a learner holding a seat: their own "
+                                  "link; null for anyone else.")
+    async def join_url(self, info: Info) -> str | None:
+        access = await info.context.loaders.meeting_access.load(self.session_pk)
+        if self.link is None:  # no meeting (yet, or any more): no one joins
+            return None
+        return self.link if access.hosts else access.own_link
+
+    @strawberry.field(description="The provider's id of the meeting; staff and the session's instructors only.")
+    async def external_id(self, info: Info) -> str | None:
+        return self.meeting_id if (await info.context.loaders.meeting_access.load(self.session_pk)).hosts else None
+
+    @strawberry.field(description="Why the meeting is FAILED (the provider's last answer); null otherwise. Staff and "
+                                  "the session's instructors only.")
+    async def error(self, info: Info) -> str | None:
+        return self.failure if (await info.context.loaders.meeting_access.load(self.session_pk)).hosts else None
 
 
 @strawberry.type(description="Someone a conferencing report saw who matches no enrolment.")

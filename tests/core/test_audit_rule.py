@@ -68,7 +68,8 @@ async def test_each_change_leaves_one_audit_entry_and_refusals_none(sessions):
                                                                         start + timedelta(days=1, hours=2),
                                                                         settings=Settings())),
         ("attendance.record", lambda db: attendance.record_attendance(
-            db, ADMIN, s.id, [attendance.AttendanceRecord(ids["enrollment"], AttendanceStatus.PRESENT, 120)])),
+            db, ADMIN, s.id, [attendance.AttendanceRecord(ids["enrollment"], AttendanceStatus.PRESENT, 120)],
+            now=start + timedelta(days=1, hours=2))),
         ("enrollment.cancel", lambda db: enrollment.cancel_enrollment(db, ADMIN, ids["enrollment"])),
         ("session.cancel", lambda db: scheduling.cancel_session(db, ADMIN, s.id, "room flooded")),
     ]

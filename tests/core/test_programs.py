@@ -135,14 +135,13 @@ async def test_sandwich_for_30_over_two_sessions_readiness_then_certification(se
     statuses[learners[8]] = AttendanceStatus.LATE
     statuses[learners[9]] = AttendanceStatus.ABSENT
     statuses[learners[10]] = AttendanceStatus.LEFT_EARLY
+    finished, later = b.soon(days=45), b.soon(days=60)
     async with sessions() as db, changing(db):
         await record_attendance(db, ADMIN, first, [AttendanceRecord(enrollments[lid], status)
-                                                   for lid, status in statuses.items()])
-    finished = b.soon(days=45)
+                                                   for lid, status in statuses.items()], now=later)
     for lid, email in zip(learners[:11], emails[:11]):
         for activity in ("reinforce-1", "reinforce-7", "reinforce-30", "assessment"):
             lms.complete(COURSE_REF, email, activity, finished)
-    later = b.soon(days=60)
     result = await _sync(sessions, program_id, lms, now=later)
     assert sorted(result.certified) == sorted(learners[:9]), "present and late complete; absent and left-early don't"
 
@@ -228,6 +227,7 @@ async def test_ongoing_blend_puts_everyone_in_every_workshop(sessions):
     for email in emails:
         lms.complete(COURSE_REF, email, "orientation", b.soon(days=1))
     await _sync(sessions, program_id, lms)
+    await b.time_passes(sessions, session_ids[0])
     async with sessions() as db, changing(db):
         enrollment = await db.scalar(select(Enrollment).where(Enrollment.session_id == session_ids[0],
                                                                Enrollment.learner_id == learners[0]))

@@ -79,3 +79,12 @@ async def session(api, course_id: str, instructor_ids: list[str], **kw) -> str:
 async def enroll(api, session_id: str, learner_id: str, token: str | None = None) -> dict:
     kwargs = {"token": token} if token else {}
     return (await api.data(ENROLL, {"i": {"sessionId": session_id, "learnerId": learner_id}}, **kwargs))["enroll"]
+
+
+async def time_passes(sessions, *session_ids: str, ended: bool = True) -> datetime:
+    """Sessions (by global id) moved back in time as if the clock had run on since learners enrolled;
+    `sessions` is the app's sessionmaker (`app.state.podium.sessions`). Returns the first one's new start."""
+    from podium.core.ids import from_global_id
+    from tests.builders import time_passes as move
+
+    return await move(sessions, *(from_global_id(s)[1] for s in session_ids), ended=ended)

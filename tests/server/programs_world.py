@@ -25,6 +25,7 @@ ATTEND = """mutation($i: RecordAttendanceInput!) { recordAttendance(input: $i) {
 ROSTER = """query($id: ID!) { node(id: $id) { ... on Session { enrollments(first: 100) {
   edges { node { id learner { id } } } } } } }"""
 EXPIRING = """query($d: Int!) { expiringCertifications(withinDays: $d) { person { id } expiresAt } }"""
+SESSION_TIMES = """query($id: ID!) { node(id: $id) { ... on Session { startsAt endsAt } } }"""
 COURSE_REF = "course-77"
 
 

@@ -1,10 +1,16 @@
 """The role rules of docs/api.md, for all four roles and anonymous callers, over HTTP."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
 
+from podium.core.audit import Actor
+from podium.core.db import changing
+from podium.core.ids import from_global_id
+from podium.core.models import UnmatchedParticipant
+from podium.core.services import meetings
 from tests.server import graph as g
 
 ROSTER = """query($id: ID!) { node(id: $id) { ... on Session { enrollments {
@@ -97,8 +103,9 @@ async def test_a_learner_sees_and_changes_only_themselves(api, world):
     assert error_codes(await api("{ resources { totalCount } }", token=token)) == []
 
 
-async def test_an_instructor_reads_rosters_and_records_attendance_of_sessions_they_teach(api, world):
+async def test_an_instructor_reads_rosters_and_records_attendance_of_sessions_they_teach(api, app, world):
     token = world.tokens["INSTRUCTOR"]
+    await g.time_passes(app.state.podium.sessions, world.taught, ended=False)
     roster = (await api.data(ROSTER, {"id": world.taught}, token=token))["node"]["enrollments"]
     assert sorted(e["node"]["learner"]["id"] for e in roster["edges"]) == sorted([world.learner_a, world.learner_b])
     assert all(e["node"]["learner"]["email"] for e in roster["edges"])
@@ -158,9 +165,9 @@ MUTATIONS = [
     ("enroll", SELF, lambda w: {"sessionId": w.open, "learnerId": w.me}),
     ("enroll", STAFF, lambda w: {"sessionId": w.open, "learnerId": w.other_learner}),
     ("recordAttendance", STAFF | {"INSTRUCTOR"}, lambda w: {"sessionId": w.taught, "records": [
-        {"enrollmentId": w.enrollments[w.taught, w.other_learner], "status": "PRESENT"}]}),
+        {"enrollmentId": w.enrollments[w.taught, w.other_learner], "status": "EXCUSED"}]}),
     ("recordAttendance", STAFF, lambda w: {"sessionId": w.other, "records": [
-        {"enrollmentId": w.enrollments[w.other, w.other_learner], "status": "PRESENT"}]}),
+        {"enrollmentId": w.enrollments[w.other, w.other_learner], "status": "EXCUSED"}]}),
     ("decideEnrollment", STAFF, lambda w: {"enrollmentId": w.enrollments[w.approval, w.other_learner], "approve": True}),
     ("cancelEnrollment", SELF, lambda w: {"enrollmentId": w.enrollments[w.taught, w.me]}),
     ("cancelEnrollment", STAFF, lambda w: {"enrollmentId": w.enrollments[w.taught, w.other_learner]}),
@@ -206,3 +213,142 @@ async def test_each_mutation_is_allowed_or_forbidden_per_role(api, role):
         errors = codes((await api.data(mutation, {"i": make_input(world)}, token=token))[name])
         answers.append((name, errors))
     assert answers == [(name, [] if role in allowed else ["FORBIDDEN"]) for name, allowed, _ in MUTATIONS]
+
+
+# --- reads: every field that returns a person, an email or a link, for every kind of caller, including a
+# person who teaches one session and is a learner in another (and in a program). Each secret planted in
+# the world may reach only the callers allowed to know it: 0 leaks, on both databases.
+
+PLUGIN = Actor.system("plugin:zoom")
+PROGRAM = """mutation($i: CreateProgramInput!) { createProgram(input: $i) { program { id } errors { code } } }"""
+ROSTER_IDS = """query($id: ID!) { node(id: $id) { ... on Session { enrollments { edges { node { id learner { id } } } } } } }"""
+
+# Everything a caller may ask that returns a person, an email or a link, one root field per query so a
+# refusal of one does not hide what another answers.
+READS = [
+    "{ me { id name email } }",
+    "{ people(first: 100) { edges { node { id name email } } } }",
+    "{ resources(first: 100) { edges { node { name email calendarUrl } } } }",
+    """{ sessions(first: 100) { edges { node { id instructors { email } room { email calendarUrl }
+         meeting { provider status joinUrl externalId error }
+         bookings { resource { email } }
+         unmatchedParticipants { name email }
+         enrollments(first: 100) { edges { node { id meetingJoinUrl learner { id name email }
+           session { meeting { joinUrl externalId } } } } } } } } }""",
+    """{ courses(first: 100) { edges { node { sessions(first: 100) { edges { node {
+         meeting { joinUrl externalId error } instructors { email }
+         enrollments(first: 100) { edges { node { meetingJoinUrl learner { email } } } } } } } } } } }""",
+    """{ programs(first: 100) { edges { node { id
+         journeys(first: 100) { edges { node { learner { id name email } } } }
+         certifications { person { email } }
+         stages { session { meeting { joinUrl externalId } enrollments(first: 100) { edges { node {
+           meetingJoinUrl learner { email } } } } } } } } } }""",
+    "{ certifications(first: 100) { edges { node { person { email } } } } }",
+]
+NODE = """query($id: ID!) { node(id: $id) { id
+  ... on Person { name email }
+  ... on Enrollment { meetingJoinUrl learner { email } session { meeting { joinUrl externalId } } }
+  ... on Session { meeting { joinUrl externalId error } enrollments(first: 100) { edges { node { learner { email } } } } }
+  ... on Program { journeys(first: 100) { edges { node { learner { email } } } } } } }"""
+READINESS = """query($p: ID!, $s: ID!) { node(id: $p) { ... on Program { readiness(sessionId: $s) {
+  learner { email } } } } }"""
+
+
+@dataclass
+class LeakWorld:
+    secrets: dict[str, str]          # name -> the secret text planted
+    tokens: dict[str, str | None]    # caller -> token
+    nodes: list[str]                 # every person, enrollment, session and program id
+    readiness: list[tuple[str, str]]  # (program, session)
+
+
+async def _enrollment_ids(api, session: str) -> dict[str, str]:
+    edges = (await api.data(ROSTER_IDS, {"id": session}))["node"]["enrollments"]["edges"]
+    return {e["node"]["learner"]["id"]: e["node"]["id"] for e in edges}
+
+
+@pytest.fixture
+async def leak_world(api, app) -> LeakWorld:
+    sessions = app.state.podium.sessions
+    course = await g.course(api)
+    dual_as_instructor = await g.instructor(api, email="dual@example.com", name="Dual Role")
+    other_instructor = await g.instructor(api, email="other-teacher@example.com")
+    taught = await g.session(api, course, [dual_as_instructor], capacity=5)               # dual teaches it
+    attended = await g.session(api, course, [other_instructor], capacity=2, starts_at=g.at(days=8))  # dual learns in it
+    dual = await g.person(api, name="Dual Role", email="dual@example.com")
+    ann = await g.person(api, name="Ann Taught", email="ann@example.com")                # in the session dual teaches
+    bea = await g.person(api, name="Bea Colearner", email="bea@example.com")             # dual's co-learner
+    wes = await g.person(api, name="Wes Waiting", email="wes@example.com")               # waitlisted beside dual
+    coordinator = await g.person(api, name="Cora Ordinator", email="cora@example.com")
+    await g.enroll(api, taught, ann)
+    made = (await api.data(PROGRAM, {"i": {"templateKey": "flipped", "courseId": course,
+                                           "liveSessionIds": [attended], "learnerIds": [dual, bea]}}))["createProgram"]
+    assert made["errors"] == []
+    program = made["program"]["id"]
+    assert (await g.enroll(api, attended, wes))["enrollment"]["status"] == "WAITLISTED"
+    taught_program = (await api.data(PROGRAM, {"i": {"templateKey": "flipped", "courseId": course,
+                                                     "liveSessionIds": [taught], "learnerIds": [ann]}}))["createProgram"]
+    assert taught_program["errors"] == []
+
+    taught_roster, attended_roster = await _enrollment_ids(api, taught), await _enrollment_ids(api, attended)
+    secrets = {"ann": "ann@example.com", "bea": "bea@example.com", "wes": "wes@example.com",
+               "cora": "cora@example.com", "dual": "dual@example.com", "other": "other-teacher@example.com",
+               "stranger": "stranger@elsewhere.org"}
+    async with sessions() as db, changing(db):   # what the conferencing plugin would have written
+        for name, session in (("taught", taught), ("attended", attended)):
+            pk = from_global_id(session)[1]
+            secrets[f"{name}-link"] = f"https://zoom.example/j/{pk}?pwd=host-secret-{name}"
+            secrets[f"{name}-meeting"] = f"meeting-{name}-9{pk}"
+            await meetings.meeting_ready(db, PLUGIN, pk, "zoom", secrets[f"{name}-meeting"],
+                                         secrets[f"{name}-link"])
+        for name, enrollment in (("ann", taught_roster[ann]), ("dual", attended_roster[dual]),
+                                 ("bea", attended_roster[bea])):
+            secrets[f"{name}-own-link"] = f"https://zoom.example/w/{name}?tk=personal-{name}"
+            await meetings.record_registrant(db, PLUGIN, from_global_id(enrollment)[1], f"reg-{name}",
+                                             secrets[f"{name}-own-link"])
+        db.add(UnmatchedParticipant(session_id=from_global_id(taught)[1], source="ZOOM", name="Stranger",
+                                    email=secrets["stranger"], minutes_attended=30))
+    tokens = {"anonymous": None, "ADMIN": await g.token(api, coordinator, "ADMIN"),
+              "COORDINATOR": await g.token(api, coordinator, "COORDINATOR"),
+              "learner": await g.token(api, ann, "LEARNER"), "waitlisted": await g.token(api, wes, "LEARNER"),
+              "dual": await g.token(api, dual, "INSTRUCTOR"), "dual as learner": await g.token(api, dual, "LEARNER")}
+    nodes = [dual, ann, bea, wes, coordinator, taught, attended, program, taught_program["program"]["id"],
+             *taught_roster.values(), *attended_roster.values()]
+    return LeakWorld(secrets, tokens, nodes, [(program, attended), (taught_program["program"]["id"], taught)])
+
+
+INSTRUCTOR_EMAILS = {"dual", "other"}   # an instructor's email is for anyone signed in
+ALLOWED = {
+    "anonymous": set(),
+    "learner": INSTRUCTOR_EMAILS | {"ann", "ann-own-link"},
+    "waitlisted": INSTRUCTOR_EMAILS | {"wes"},
+    "dual as learner": INSTRUCTOR_EMAILS | {"dual-own-link"},
+    # teaches `taught` (Ann, the stranger, the meeting) and holds a seat in `attended` (their own link only)
+    "dual": INSTRUCTOR_EMAILS | {"ann", "stranger", "taught-link", "taught-meeting", "dual-own-link"},
+}
+
+
+async def _everything_seen(api, world: LeakWorld, token: str | None) -> str:
+    answers = [await api(query, token=token) for query in READS]
+    answers += [await api(NODE, {"id": node}, token=token) for node in world.nodes]
+    answers += [await api(READINESS, {"p": p, "s": s}, token=token) for p, s in world.readiness]
+    for body in answers:
+        assert "INTERNAL" not in {e.get("extensions", {}).get("code") for e in body.get("errors", [])}, body
+    return json.dumps([body.get("data") for body in answers])
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "learner", "waitlisted", "dual as learner", "dual", "COORDINATOR",
+                                    "ADMIN"])
+async def test_no_person_email_or_link_reaches_a_caller_not_allowed_to_see_it(api, leak_world, caller):
+    seen = await _everything_seen(api, leak_world, leak_world.tokens[caller])
+    allowed = set(leak_world.secrets) if caller in ("ADMIN", "COORDINATOR") else ALLOWED[caller]
+    leaks = sorted(name for name, secret in leak_world.secrets.items() if secret in seen and name not in allowed)
+    missing = sorted(name for name in allowed if leak_world.secrets[name] not in seen)
+    assert (leaks, missing) == ([], []), f"{caller}: leaked {leaks}, did not see {missing}"
+
+
+async def test_a_refused_field_beside_loaders_still_running_is_a_plain_forbidden(api, leak_world):
+    """The refusal nulls the answer while the bookings' loader still reads: the request ends cleanly."""
+    body = await api("{ sessions { edges { node { bookings { resource { email } } meeting { joinUrl } "
+                     "enrollments { totalCount } } } } }", token=None)
+    assert body["data"] is None and [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]

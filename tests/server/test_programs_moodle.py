@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from podium.core import hookimpl
-from podium.core.instants import utc_now
 from podium.server.app import create_app
 from tests.dispatching import eventually, settings_from
 from tests.live_server import serve
@@ -110,9 +109,9 @@ async def test_sandwich_for_30_in_moodle_readiness_attendance_and_certification(
     present, absent = learners[:10], learners[10]
     records = [{"enrollmentId": enrollment_of[lid], "status": "PRESENT"} for lid in present]
     records.append({"enrollmentId": enrollment_of[absent], "status": "ABSENT"})
-    attendance_from = utc_now()
+    await g.time_passes(sessions, live[0])  # attendance once the session has been
+    ended = datetime.fromisoformat((await api.data(w.SESSION_TIMES, {"id": live[0]}))["node"]["endsAt"])
     assert (await api.data(w.ATTEND, {"i": {"sessionId": live[0], "records": records}}))["recordAttendance"]["errors"] == []
-    attendance_to = utc_now()
     await eventually(lambda: all((cmids["live"], users[emails[i]]) in moodle.states for i in range(11)),
                      what="attendance pushed to the Moodle activity of the live session")
     assert moodle.states[(cmids["live"], users[emails[0]])]["state"] == 1
@@ -125,7 +124,8 @@ async def test_sandwich_for_30_in_moodle_readiness_attendance_and_certification(
     assert sorted(c["person"]["id"] for c in synced["certified"]) == sorted(present)
     for cert in synced["certified"]:
         issued = datetime.fromisoformat(cert["issuedAt"])
-        assert attendance_from <= issued <= attendance_to, "the attendance, recorded before the session's end"
+        assert issued == max(ended, datetime.fromtimestamp(prework_done, timezone.utc)), \
+            "the last required stage: the live session's end or the reinforcement, whichever came later"
         assert datetime.fromisoformat(cert["expiresAt"]) == issued + timedelta(days=365)
         assert cert["course"] == {"id": course}
 

@@ -65,19 +65,29 @@ async def test_sandwich_for_30_readiness_attendance_certification(story):
     present, absent = learners[:10], learners[10]
     records = [{"enrollmentId": enrollment_of[lid], "status": "PRESENT"} for lid in present]
     records.append({"enrollmentId": enrollment_of[absent], "status": "ABSENT"})
+    # Records are true: nobody is PRESENT at a session days away, and no certificate comes of trying
+    early = (await api.data(w.ATTEND, {"i": {"sessionId": live[0], "records": records}}))["recordAttendance"]
+    assert [e["code"] for e in early["errors"]] == ["SESSION_NOT_STARTED"]
+    synced = (await api.data(w.SYNC, {"i": {"programId": program}}))["syncProgramProgress"]
+    assert synced["certified"] == []
+
+    await g.time_passes(sessions, live[0], ended=False)
+    assert (await api.data(w.ATTEND, {"i": {"sessionId": live[0], "records": records}}))["recordAttendance"]["errors"] == []
     for learner, email in zip(learners[:11], emails[:11]):
         for activity in ("prework", "reinforce-1", "reinforce-7", "reinforce-30", "assessment"):
             plugins.lms.complete(w.COURSE_REF, email, activity, done_at)
-    attendance_from = utc_now()
-    assert (await api.data(w.ATTEND, {"i": {"sessionId": live[0], "records": records}}))["recordAttendance"]["errors"] == []
-    attendance_to = utc_now()
+    synced = (await api.data(w.SYNC, {"i": {"programId": program}}))["syncProgramProgress"]
+    assert synced["certified"] == [], "attendance during the session completes nothing before it ends"
+
+    await g.time_passes(sessions, live[0])
+    ended = datetime.fromisoformat((await api.data(w.SESSION_TIMES, {"id": live[0]}))["node"]["endsAt"])
     synced = (await api.data(w.SYNC, {"i": {"programId": program}}))["syncProgramProgress"]
     assert sorted(c["person"]["id"] for c in synced["certified"]) == sorted(present)
     for cert in synced["certified"]:
         issued = datetime.fromisoformat(cert["issuedAt"])
-        # attendance taken before the session's end (days away): the live stage, the last completed,
-        # counts from when it was recorded, so the certificate is not dated in the future
-        assert attendance_from <= issued <= attendance_to, "when the last required stage was completed"
+        # the live stage, the last completed, counts from the session's end: a certificate is never dated
+        # before the training ended
+        assert issued == max(ended, done_at), "when the last required stage was completed"
         assert datetime.fromisoformat(cert["expiresAt"]) == issued + timedelta(days=365)
         assert cert["course"] == {"id": course}
 
@@ -92,7 +102,7 @@ async def test_sandwich_for_30_readiness_attendance_certification(story):
                 for e in (await api.data(w.JOURNEYS, {"p": program}))["node"]["journeys"]["edges"]}
     assert all(journeys[lid]["completed"] for lid in present)
     assert {s["completedAt"] for lid in present for s in journeys[lid]["stages"] if s["stage"]["key"] == "live-1"} \
-        == {c["issuedAt"] for c in synced["certified"]}, "the live stage completed when attendance was recorded"
+        == {ended.isoformat()}, "the live stage completed when the session ended"
     absent_stages = {s["stage"]["key"]: s["status"] for s in journeys[absent]["stages"]}
     assert absent_stages["live-1"] != "COMPLETED" and absent_stages["assessment"] == "COMPLETED"
     assert journeys[absent]["completed"] is False

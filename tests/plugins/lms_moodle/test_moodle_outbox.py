@@ -35,6 +35,7 @@ async def _attend(sessions, session_id: int, statuses: dict[int, AttendanceStatu
     for learner_id, status in statuses.items():
         async with sessions() as db, changing(db):
             records.append(AttendanceRecord((await enrollment.enroll(db, ADMIN, session_id, learner_id)).id, status))
+    await b.time_passes(sessions, session_id, ended=False)
     async with sessions() as db, changing(db):
         await record_attendance(db, ADMIN, session_id, records)
 

@@ -74,7 +74,7 @@ async def test_every_event_signed_and_in_commit_order_per_session(sessions, rece
                 Enrollment.session_id == ids[0],
                 Enrollment.status == EnrollmentStatus.ENROLLED))).all()
             await attendance.record_attendance(db, ADMIN, ids[0], [attendance.AttendanceRecord(e, "PRESENT", 120)
-                                                                   for e in enrolled])
+                                                                   for e in enrolled], now=b.soon(days=30))
         async with sessions() as db, changing(db):
             await scheduling.complete_past_sessions(db, ADMIN, now=b.soon(days=30))
 

@@ -52,6 +52,7 @@ async def test_the_report_becomes_attendance_and_a_manual_correction_wins(sessio
             enrollments[n] = (await enrollment_service.enroll(db, ADMIN, s.id, person.id)).id
 
     await sync_meeting(sessions, zoom_provider, s.id, ZOOM)
+    start = await b.time_passes(sessions, s.id)
 
     async with sessions() as db:
         session = await db.get(Session, s.id)
@@ -60,7 +61,6 @@ async def test_the_report_becomes_attendance_and_a_manual_correction_wins(sessio
     assert session.meeting_status is MeetingStatus.READY
     assert all(registrants.values()), "every enrolled learner is a registrant"
     reg = {n: registrants[enrollments[n]] for n in names}
-    start = s.starts_at
     meeting = int(session.meeting_external_id)
     row = lambda name, email, registrant, joined, left: {  # noqa: E731 - one report row, as Zoom sends it
         "id": f"id-{name}", "user_id": "16778240", "name": name, "user_email": email, "registrant_id": registrant,
@@ -187,11 +187,12 @@ async def test_the_thresholds_are_settings(sessions, fake_zoom, zoom_provider):
         async with sessions() as db, changing(db):
             await enrollment_service.enroll(db, ADMIN, s.id, person.id)
     await sync_meeting(sessions, zoom_provider, s.id, ZOOM)
+    start = await b.time_passes(sessions, s.id)
     async with sessions() as db:
         meeting = int((await db.get(Session, s.id)).meeting_external_id)
     fake_zoom.reports[meeting] = [
-        {"id": "", "name": n, "user_email": f"{n}@example.com", "registrant_id": "", "join_time": _at(s.starts_at, a),
-         "leave_time": _at(s.starts_at, z), "duration": (z - a) * 60}
+        {"id": "", "name": n, "user_email": f"{n}@example.com", "registrant_id": "", "join_time": _at(start, a),
+         "leave_time": _at(start, z), "duration": (z - a) * 60}
         for n, a, z in (("bob", 25, 120), ("cara", 0, 90), ("dan", 0, 66))]
     statuses = lambda got: {n: got[p.id][0] for n, p in learners.items()}  # noqa: E731
 
@@ -216,11 +217,12 @@ async def test_unmatched_dial_ins_with_the_same_name_are_told_apart_by_zoom_s_id
     lead = await b.instructor(sessions)
     s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], minutes=120)
     await sync_meeting(sessions, zoom_provider, s.id, ZOOM)
+    start = await b.time_passes(sessions, s.id)
     async with sessions() as db:
         meeting = int((await db.get(Session, s.id)).meeting_external_id)
     row = lambda user_id, name, joined, left: {  # noqa: E731 - a dial-in: no email, no Zoom account, no registration
         "id": "", "user_id": user_id, "name": name, "user_email": "", "registrant_id": "",
-        "join_time": _at(s.starts_at, joined), "leave_time": _at(s.starts_at, left), "duration": (left - joined) * 60}
+        "join_time": _at(start, joined), "leave_time": _at(start, left), "duration": (left - joined) * 60}
     fake_zoom.reports[meeting] = [
         row("16778240", "Dial-in user", 0, 30),
         row("16779264", "Dial-in user", 0, 100),     # someone else on another phone line

@@ -56,7 +56,8 @@ async def test_meeting_ended_becomes_attendance(database_url, fake_zoom):
             meeting = int((await db.get(Session, s.id)).meeting_external_id)
             ada_registrant = await db.scalar(select(Enrollment.meeting_registrant_id).where(
                 Enrollment.learner_id == ada.id))
-        at = lambda minutes: (s.starts_at + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+        start = await b.time_passes(sessions, s.id)  # the meeting has ended: the session too
+        at = lambda minutes: (start + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
         fake_zoom.reports[meeting] = [
             {"id": "a", "name": "Ada L", "user_email": "", "registrant_id": ada_registrant,
              "join_time": at(0), "leave_time": at(60), "duration": 3600},
