@@ -8,6 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from .events import EventBus, take_pending_events
+from .settings import SQLITE_SYNCHRONOUS
 
 WRITE_OPTION = "podium_write"
 
@@ -17,15 +18,16 @@ def is_sqlite(engine_or_url) -> bool:
     return str(url).startswith("sqlite")
 
 
-def create_engine(url: str, **kwargs) -> AsyncEngine:
-    """An engine with SQLite set up for concurrent writers: WAL, foreign keys, BEGIN IMMEDIATE."""
+def create_engine(url: str, *, synchronous: str = "FULL", **kwargs) -> AsyncEngine:
+    """An engine with SQLite set up for concurrent writers: WAL, foreign keys, BEGIN IMMEDIATE, and
+    `synchronous=FULL` unless told otherwise, so an acknowledged commit survives a power loss."""
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": 60})
         kwargs.setdefault("pool_size", 8)
         kwargs.setdefault("max_overflow", 8)
         kwargs.setdefault("pool_timeout", 120)
         engine = create_async_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, synchronous.upper())
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -33,14 +35,17 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+    if synchronous not in SQLITE_SYNCHRONOUS:  # it goes into a PRAGMA: only the known words
+        raise ValueError(f"SQLite synchronous is one of {', '.join(SQLITE_SYNCHRONOUS)}, not {synchronous!r}")
+
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.close()
 
@@ -69,11 +74,58 @@ async def changing(db: AsyncSession) -> AsyncIterator[AsyncSession]:
         await db.connection(execution_options={WRITE_OPTION: True})
         yield db
         await db.commit()
-    except BaseException:
-        await db.rollback()
+    except BaseException as error:
+        await (db.invalidate() if is_unavailable(error) else db.rollback())  # invalidate: a connection to
+        # a full, read-only or lost database is not reused, so service resumes by itself once it is fixed
         take_pending_events(db)
         raise
     bus = db.info.get("bus")
     events = take_pending_events(db)
     if bus is not None and events:
         bus.publish(events)
+
+
+UNAVAILABLE_SQLITE = ("database or disk is full", "readonly database", "unable to open database",
+                      "disk i/o error", "database is locked")
+"""sqlite3 OperationalError messages that mean the storage, not the request, is at fault."""
+UNAVAILABLE_SQLSTATES = ("08", "53", "57P", "58", "25006")
+"""PostgreSQL SQLSTATEs of the same kind: connection lost, out of disk or memory, shutting down,
+system error, read-only transaction (a standby or `default_transaction_read_only`)."""
+
+
+def is_unavailable(error: BaseException | None) -> bool:
+    """Whether a failure is the database being unreachable, full or read-only: worth a retry later
+    (HTTP 503), not a fault of the request and not a bug."""
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (OSError, sa_exc.TimeoutError)):  # refused, reset, pool exhausted
+            return True
+        if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+            return True
+        sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES):
+            return True
+        if type(error).__module__ == "sqlite3" and type(error).__name__ == "OperationalError" \
+                and any(text in str(error).lower() for text in UNAVAILABLE_SQLITE):
+            return True
+        if type(error).__module__.startswith("asyncpg") and "connection" in str(error).lower() \
+                and "closed" in str(error).lower():
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return False
+
+
+async def check_writable(engine: AsyncEngine) -> None:
+    """Raise unless the database takes a write now: a table created in a write transaction, then rolled
+    back (refused when the database is read-only, full or gone; nothing stays behind)."""
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(**{WRITE_OPTION: True})
+        transaction = await conn.begin()
+        try:
+            temporary = "" if is_sqlite(engine) else "TEMPORARY "  # SQLite's temp tables live outside the file
+            await conn.exec_driver_sql(f"CREATE {temporary}TABLE podium_write_probe (x INTEGER)")
+        finally:
+            await transaction.rollback()

@@ -70,7 +70,7 @@ DEMO_STEPS = 4 + 50
 
 
 async def load_demo(settings: Settings, progress: Progress = lambda _step, _done: None) -> str:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     try:
         async with create_sessionmaker(engine)() as db:
             if await db.scalar(select(func.count()).where(Course.code == DEMO_MARKER)):

@@ -163,6 +163,7 @@ class ApiToken(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     role: Mapped[Role] = mapped_column(enum_column(Role))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
 
 

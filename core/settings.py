@@ -36,6 +36,10 @@ class SettingsError(ValueError):
     """A setting is malformed; the message names every such variable."""
 
 
+MIN_ADMIN_TOKEN_LENGTH = 32
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
+
+
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
                "outbox_backoff_seconds", "schedule_history_years"}
 """Numbers where 0 means something (off, at once); every other number must be above 0."""
@@ -73,6 +77,12 @@ class Settings:
     readiness_notice_hours: int = 24
     prework_reminder_days: int = 3
     program_sync_hours: int = 6
+    introspection: bool = True
+    sqlite_synchronous: str = "FULL"
+    body_timeout_seconds: float = 30.0
+    limit_concurrency: int = 1000
+    keep_alive_seconds: float = 5.0
+    max_incomplete_event_bytes: int = 16_384
     max_session_days: int = 14
     schedule_history_years: int = 1
     schedule_horizon_years: int = 5
@@ -102,3 +112,23 @@ class Settings:
         if problems:
             raise SettingsError("; ".join(problems))
         return cls(**values, env=dict(env))
+
+    def __post_init__(self) -> None:
+        """Checked however the settings are made (environment or code), so an app never runs with them."""
+        problems = _production_problems({"admin_token": self.admin_token,
+                                         "sqlite_synchronous": self.sqlite_synchronous})
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+
+def _production_problems(values: Mapping[str, Any]) -> list[str]:
+    """Settings that parse but are unsafe to run with: a guessable admin token, an unknown durability level."""
+    problems = []
+    token = values.get("admin_token")
+    if token is not None and len(token) < MIN_ADMIN_TOKEN_LENGTH:
+        problems.append(f"PODIUM_ADMIN_TOKEN: at least {MIN_ADMIN_TOKEN_LENGTH} characters, got {len(token)}; "
+                        "make one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\"")
+    synchronous = values.get("sqlite_synchronous")
+    if synchronous is not None and synchronous.upper() not in SQLITE_SYNCHRONOUS:
+        problems.append(f"PODIUM_SQLITE_SYNCHRONOUS: one of {', '.join(SQLITE_SYNCHRONOUS)}, got {synchronous!r}")
+    return problems

@@ -11,8 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from podium.core.events import EventBus
 
-from .access.callers import ANONYMOUS, Caller
+from .access.callers import ANONYMOUS, Caller, Unauthenticated
 from .loaders import Loaders
+
+REQUEST_ID_KEY = "podium.request_id"
+"""Where the HTTP layer leaves the request's id in the ASGI scope (the X-Request-ID every response carries)."""
 
 
 class RequestFinished(Exception):
@@ -25,16 +28,19 @@ class Context:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus | None = None, *,
                  caller: Caller = ANONYMOUS, request: Any = None, response: Any = None,
-                 plugins: Any = None) -> None:
+                 plugins: Any = None, introspection: bool = True) -> None:
         self.sessions = sessions
         self.bus = bus
         self.caller = caller
         self.request = request
         self.response = response
         self.plugins = plugins  # the plugin manager (issue 4); None until the kernel lands
-        self.request_id = uuid.uuid4().hex[:16]
+        self.introspection = introspection  # PODIUM_INTROSPECTION: off hides the schema (limits.py)
+        scope = getattr(request, "scope", None) or {}
+        self.request_id: str = scope.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16]
         self.connection_params: dict[str, Any] | None = None
-        self.signed_in_with: Callable[[AsyncSession], Awaitable[Caller]] | None = None  # re-reads the caller's token
+        # Re-reads the caller's token: its Caller, or None once it is revoked or expired.
+        self.signed_in_with: Callable[[AsyncSession], Awaitable[Caller | None]] | None = None
         self.db: AsyncSession = sessions()
         self.lock = asyncio.Lock()
         self.closed = False
@@ -60,10 +66,14 @@ class Context:
                 self.loaders = Loaders(self)
 
     async def recheck_caller(self) -> None:
-        """A WebSocket outlives its token: before each push, a revoked token makes the caller anonymous."""
+        """A WebSocket outlives its token: before each push, a revoked or expired token raises
+        Unauthenticated (the subscription ends), as the same token over HTTP is answered 401."""
         if self.signed_in_with is not None:
             async with self.reading() as db:
-                self.caller = await self.signed_in_with(db)
+                caller = await self.signed_in_with(db)
+            if caller is None:
+                raise Unauthenticated("The bearer token is unknown, revoked or expired.")
+            self.caller = caller
 
     async def release(self) -> None:
         """Give the connection back to the pool and forget what was loaded: a WebSocket context lives

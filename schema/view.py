@@ -2,9 +2,11 @@
 mistakes answered as 4xx with GraphQL `errors`, never 500."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,16 +17,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types.unset import UNSET
 
+from podium.core.db import is_unavailable
 from podium.core.events import EventBus
 
-from .access.callers import Caller, bearer, caller_for, is_text
-from .context import Context
-from .limits import MAX_TOKENS
+from .access.callers import Caller, Unauthenticated, authenticate, bearer, caller_for, is_text
+from .context import REQUEST_ID_KEY, Context
+from .limits import MAX_TOKENS, UNAVAILABLE_MESSAGE, answer_unavailable
 
 log = logging.getLogger("podium.graphql")
 CONTEXT_KEY = "podium.context"
@@ -32,6 +36,14 @@ CONTEXT_KEY = "podium.context"
 
 class BodyTooLarge(Exception):
     pass
+
+
+class BodyTimeout(Exception):
+    """The body did not arrive within PODIUM_BODY_TIMEOUT_SECONDS: a slow client does not hold a worker."""
+
+
+class ClientDisconnected(Exception):
+    """The client went away before its body arrived: nothing to answer, nothing of ours failed."""
 
 
 def _is_subscription(query: str, operation_name: str | None) -> bool:
@@ -74,12 +86,14 @@ class PodiumGraphQL(GraphQL):
 
     def __init__(self, schema: BaseSchema, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
                  admin_token: str | None, max_body_bytes: int, plugins: Any = None,
-                 graphiql_page: Callable[[], Response] | None = None) -> None:
+                 graphiql_page: Callable[[], Response] | None = None, body_timeout_seconds: float = 30.0,
+                 introspection: bool = True) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql_page else None, allow_queries_via_get=False,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one docs/api.md promises
         self.sessions, self.bus, self.plugins = sessions, bus, plugins
         self.admin_token, self.max_body_bytes = admin_token, max_body_bytes
         self.graphiql_page = graphiql_page
+        self.body_timeout_seconds, self.introspection = body_timeout_seconds, introspection
 
     async def render_graphql_ide(self, request) -> Response:
         """Podium's own page (server/graphiql), not strawberry's, which loads its scripts from a CDN."""
@@ -104,26 +118,47 @@ class PodiumGraphQL(GraphQL):
                 response = await self.run(request)
             except HTTPException as error:
                 response = _errors(error.reason, error.status_code, "BAD_REQUEST")
+        except ClientDisconnected:
+            log.info("client disconnected before sending its whole request body (request %s)",
+                     scope.get(REQUEST_ID_KEY))
+            return
+        except BodyTimeout:
+            response = _errors(f"The request body did not arrive within {self.body_timeout_seconds:g} seconds.",
+                               408, "TIMEOUT")
+            response.headers["Connection"] = "close"
         except BodyTooLarge:
             response = _errors(f"The request body is larger than {self.max_body_bytes} bytes.", 413,
                                "PAYLOAD_TOO_LARGE")
-        except Exception:  # a fault of ours or the database: logged, answered 503, never 500
+        except Unauthenticated as error:
+            response = _errors(str(error), 401, "UNAUTHENTICATED")
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        except Exception as error:  # the database (or a fault of ours) outside execution: 503, never 500
             context = scope.get(CONTEXT_KEY)
             request_id = getattr(context, "request_id", None)
-            log.exception("GraphQL request %s failed", request_id)
-            response = JSONResponse({"errors": [{"message": "The service is unavailable, try again.",
-                                                 "extensions": {"code": "UNAVAILABLE", "requestId": request_id}}]},
-                                    status_code=503)
+            if is_unavailable(error):
+                log.warning("database unavailable (request %s): %s", request_id, error)
+            else:
+                log.exception("GraphQL request %s failed", request_id)
+            response = JSONResponse({"errors": [{"message": UNAVAILABLE_MESSAGE,
+                                                 "extensions": {"code": "UNAVAILABLE", "requestId": request_id}}]})
+            answer_unavailable(response)
         await response(scope, receive, send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
-        """Read the whole body up front, refusing it past the limit; replay it to strawberry."""
+        """Read the whole body up front, refusing it past the size limit or the time limit; replay it
+        to strawberry."""
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise BodyTooLarge
         chunks, size, more = [], 0, True
+        deadline = time.monotonic() + self.body_timeout_seconds
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise BodyTimeout from None
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
             if message["type"] != "http.request":
                 return receive
             chunk = message.get("body", b"")
@@ -159,29 +194,41 @@ class PodiumGraphQL(GraphQL):
         return data
 
     async def get_context(self, request, response) -> Context:
-        context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins)
+        context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins,
+                          introspection=self.introspection)
         request.scope[CONTEXT_KEY] = context
+        authorization = request.headers.get("authorization")
         if isinstance(response, Response):
-            response.headers["X-Request-ID"] = context.request_id
-        token = bearer(request.headers.get("authorization"))
-        context.caller = await caller_for(context.db, token, self.admin_token)
-        if not isinstance(response, Response):
-            context.signed_in_with = self._caller_of(token)
+            context.caller = await authenticate(context.db, authorization, self.admin_token)  # 401 when bad
+        else:  # a WebSocket: its token is checked at connection_init (on_ws_connect)
             await context.release()  # a WebSocket context holds no connection between messages
         return context
 
     async def on_ws_connect(self, context: Context):
-        """Browsers cannot set headers on a WebSocket: the token may come in connection_init's payload."""
+        """Browsers cannot set headers on a WebSocket: the token may come in connection_init's payload
+        (or the upgrade request's header). A bad one closes the socket with 4403 Forbidden, the
+        protocol's refusal; none at all is anonymous."""
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         authorization = params.get("Authorization") or params.get("authorization")
-        if isinstance(authorization, str):
-            context.signed_in_with = self._caller_of(bearer(authorization))
+        if authorization is None:
+            header = context.request.headers.get("authorization")
+            authorization = header if header and header.strip() else None
+        if authorization is None:
+            return UNSET
+        token = bearer(authorization) if isinstance(authorization, str) else None
+        if token is None:
+            raise ConnectionRejectionError()
+        context.signed_in_with = self._caller_of(token)
+        try:
             await context.recheck_caller()
+        except Unauthenticated:
+            raise ConnectionRejectionError() from None
+        finally:
             await context.release()
         return UNSET
 
-    def _caller_of(self, token: str | None):
-        async def resolve(db) -> Caller:
+    def _caller_of(self, token: str):
+        async def resolve(db) -> Caller | None:
             return await caller_for(db, token, self.admin_token)
 
         return resolve

@@ -6,30 +6,35 @@ import contextlib
 import gc
 import logging
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from podium.core.db import create_engine, create_sessionmaker
+from podium.core.db import check_writable, create_engine, create_sessionmaker
+from podium.core.migrate import head_revision, schema_problem, schema_revision
 from podium.core.events import EventBus
 from podium.core.outbox import Dispatcher
 from podium.core.services.calendar_refresh import start_calendar_refresh
 from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.services import meetings
 from podium.core.settings import Settings, SettingsError
+from podium.schema.context import REQUEST_ID_KEY
+from podium.schema.limits import RETRY_AFTER_SECONDS
 
 from .calendar import ROUTES as CALENDAR_ROUTES
 from .graphiql import static_asset
 
 log = logging.getLogger("podium.server")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 @dataclass
@@ -40,17 +45,51 @@ class AppState:
     bus: EventBus
     plugins: Plugins
     dispatcher: Dispatcher | None = field(default=None, repr=False)
+    schema_head: str = field(default_factory=head_revision)
 
 
 async def healthz(request: Request) -> JSONResponse:
+    """The process lives and answers: restart it if not. Says nothing about the database (see /readyz)."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Route traffic here only when the database takes a write and its schema is this code's head."""
     state: AppState = request.app.state.podium
     try:
-        async with state.sessions() as db:
-            await db.execute(text("SELECT 1"))
-    except Exception as exc:  # the database is down: say so, never 500
-        log.warning("health check failed: %s", exc)
-        return JSONResponse({"status": "unavailable", "error": "database not answering"}, status_code=503)
-    return JSONResponse({"status": "ok"})
+        await check_writable(state.engine)
+        async with state.engine.connect() as conn:
+            problem = schema_problem(await schema_revision(conn), state.schema_head)
+    except Exception as exc:  # read-only, full or unreachable: say so, never 500
+        log.warning("not ready: %s", exc)
+        problem = f"the database does not take writes: {type(exc).__name__}"
+    if problem:
+        return JSONResponse({"status": "unavailable", "reason": problem}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return JSONResponse({"status": "ready"})
+
+
+class RequestIds:
+    """Every HTTP answer carries X-Request-ID (the client's own when it sent a sane one), errors from
+    any layer included, and the GraphQL context logs with the same id."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id")
+        request_id = given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+        scope[REQUEST_ID_KEY] = request_id
+
+        async def send_with_id(message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 def tune_garbage_collection() -> None:
@@ -70,7 +109,9 @@ def graphql_app(state: AppState):
 
     return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=state.settings.admin_token,
                          max_body_bytes=state.settings.max_body_bytes, plugins=state.plugins,
-                         graphiql_page=graphiql_page if state.settings.graphiql else None)
+                         graphiql_page=graphiql_page if state.settings.graphiql else None,
+                         body_timeout_seconds=state.settings.body_timeout_seconds,
+                         introspection=state.settings.introspection)
 
 
 ORIGIN = re.compile(r"https?://[^/\s]+")
@@ -101,7 +142,7 @@ async def _start_calendar_refresh(sessions, plugins) -> None:
 def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, Any]] = ()) -> Starlette:
     """The app; plugins start and the outbox dispatcher runs in its lifespan (unless PODIUM_OUTBOX_IN_SERVE=false)."""
     settings = settings or Settings.from_env()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     bus = EventBus()
     plugins = create_plugin_manager(settings, extra_plugins)
     state = AppState(settings=settings, engine=engine, sessions=create_sessionmaker(engine, bus), bus=bus,
@@ -130,10 +171,10 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
             await engine.dispose()
 
     graphql = graphql_app(state)
-    routes = [Route("/healthz", healthz), Route("/graphql", graphql, methods=["GET", "POST"]),
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/graphql", graphql, methods=["GET", "POST"]),
               WebSocketRoute("/graphql", graphql), *CALENDAR_ROUTES]
     if settings.graphiql:
         routes.append(Route("/graphql/static/{asset:path}", static_asset))
-    app = Starlette(routes=routes, middleware=cors_middleware(settings), lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=[Middleware(RequestIds), *cors_middleware(settings)], lifespan=lifespan)
     app.state.podium = state
     return app

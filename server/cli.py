@@ -81,7 +81,8 @@ def export_schema(path: str = typer.Option("", help="Where to write the SDL; def
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
           workers: int = typer.Option(1, min=1), demo: bool = typer.Option(False, help="Also load the demo data."),
           log_level: str = typer.Option("info")) -> None:
-    """Serve the API. The embedded SQLite database is migrated on start."""
+    """Serve the API. The embedded SQLite database is migrated on start; any other must be at the head
+    (`podium db upgrade`), or serve refuses to start."""
     import uvicorn
 
     from podium.core.migrate import upgrade
@@ -90,11 +91,41 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     settings = Settings.from_env()
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
+    else:
+        problem = asyncio.run(_schema_problem(settings))
+        if problem:
+            typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(2)
     if demo:
         _load_demo(settings)
     typer.echo(f"Podium on http://{host}:{port}/graphql with {_safe_url(settings.database_url)}")
     uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, timeout_graceful_shutdown=10)
+                log_level=log_level, timeout_graceful_shutdown=10, **uvicorn_limits(settings))
+
+
+def uvicorn_limits(settings: Settings) -> dict:
+    """The HTTP edge: at most so many connections and tasks at once (then 503), idle keep-alive
+    connections closed, request heads bounded."""
+    return {"limit_concurrency": settings.limit_concurrency, "timeout_keep_alive": settings.keep_alive_seconds,
+            "h11_max_incomplete_event_size": settings.max_incomplete_event_bytes}
+
+
+async def _schema_problem(settings: Settings) -> str | None:
+    """Why this database cannot be served (schema behind or ahead of this code); None when it can, or
+    when it does not answer yet (then /readyz says so until it does)."""
+    from podium.core.db import create_engine
+    from podium.core.migrate import head_revision, schema_problem, schema_revision
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            revision = await schema_revision(conn)
+    except Exception as exc:  # noqa: BLE001 - unreachable now: start, and let /readyz report it
+        logging.getLogger("podium.server").warning("database not answering at start: %s", exc)
+        return None
+    finally:
+        await engine.dispose()
+    return schema_problem(revision, head_revision())
 
 
 @app.command()
@@ -119,7 +150,7 @@ async def _work(settings: Settings) -> None:
     from podium.core.outbox import Dispatcher
 
     plugins = await _started_plugins(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     dispatcher = Dispatcher(create_sessionmaker(engine), plugins, settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -291,7 +322,7 @@ async def _import_venues(settings: Settings, location: str | None) -> int:
     except VenueFeedError as exc:
         typer.echo(f"nothing imported: {exc}", err=True)
         return 1
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     sessions = create_sessionmaker(engine)
     try:
         with Progress(transient=True) as bar:
@@ -316,7 +347,7 @@ async def _refresh_calendars(settings: Settings) -> int:
     from podium.core.services.venue_sync import refresh_room_calendars
 
     _, source = await _venue_source(settings)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     try:
         report = await refresh_room_calendars(create_sessionmaker(engine), Actor.system("cli:venues refresh"),
                                               source, horizon_days=source.horizon_days)

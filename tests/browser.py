@@ -45,6 +45,17 @@ def chromium_path() -> str:
     pytest.skip(message)
 
 
+def require_graphiql_assets() -> None:
+    """GraphiQL's files from `make install` (npm); skips without them, fails under CI."""
+    from podium.server.graphiql import INSTALL_COMMAND, installed_assets
+
+    if installed_assets() is None:
+        message = f"GraphiQL's assets are not installed ({INSTALL_COMMAND})"
+        if os.environ.get("CI"):
+            pytest.fail(message + ": make install must fetch them in CI")
+        pytest.skip(message)
+
+
 class Page:
     """One tab in its own browser context (fresh storage), with requests off 127.0.0.1 blocked."""
 
@@ -52,7 +63,7 @@ class Page:
         self.browser, self.session_id = browser, session_id
         self.blocked: list[str] = []  # URLs the page tried to reach off this machine
         self.requested: list[str] = []  # every URL the page asked for
-        self.console: list[str] = []
+        self.console: list[str] = []  # console calls, browser log entries (CSP refusals), exceptions
 
     async def send(self, method: str, **params: Any) -> dict:
         return await self.browser.send(method, params, self.session_id)
@@ -69,6 +80,8 @@ class Page:
                 await self.send("Fetch.failRequest", requestId=params["requestId"], errorReason="BlockedByClient")
         elif method == "Runtime.consoleAPICalled":
             self.console.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+        elif method == "Log.entryAdded":
+            self.console.append(f"{params['entry']['level']}: {params['entry']['text']}")
         elif method == "Runtime.exceptionThrown":
             self.console.append("exception: " + json.dumps(params["exceptionDetails"])[:500])
 
@@ -161,6 +174,7 @@ class Chromium:
         try:
             await page.send("Fetch.enable", patterns=[{"urlPattern": "*"}])
             await page.send("Runtime.enable")
+            await page.send("Log.enable")
             await page.send("Page.enable")
             await page.send("Emulation.setDeviceMetricsOverride", width=1280, height=800, deviceScaleFactor=1,
                             mobile=False)
@@ -173,7 +187,7 @@ class Chromium:
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Chromium]:
     path = chromium_path()
-    with tempfile.TemporaryDirectory(prefix="podium-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="podium-chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen([path, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,14 +20,25 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def issue_token(db: AsyncSession, actor: Actor, *, person_id: int, role: Role) -> tuple[ApiToken, str]:
-    """A new token for a person and a role: the row (hash only) and the token, to be shown once."""
+DEFAULT_TOKEN_DAYS = 365
+MAX_TOKEN_DAYS = 3650
+
+
+async def issue_token(db: AsyncSession, actor: Actor, *, person_id: int, role: Role,
+                      expires_in_days: int = DEFAULT_TOKEN_DAYS) -> tuple[ApiToken, str]:
+    """A new token for a person and a role: the row (hash only) and the token, to be shown once.
+    Every token expires: a leaked one does not work forever."""
+    if not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+        raise DomainError(ErrorCode.INVALID, f"A token lasts from 1 to {MAX_TOKEN_DAYS} days.", "expiresInDays")
     person = await get_or_404(db, Person, person_id, "personId")
     token = "pdm_" + secrets.token_urlsafe(32)
-    row = ApiToken(token_hash=hash_token(token), person_id=person.id, role=role)
+    now = utc_now()
+    row = ApiToken(token_hash=hash_token(token), person_id=person.id, role=role, created_at=now,
+                   expires_at=now + timedelta(days=expires_in_days))
     db.add(row)
     await db.flush()
-    record_change(db, actor, "token.issue", "ApiToken", row.id, None, {"person_id": person.id, "role": role.value})
+    record_change(db, actor, "token.issue", "ApiToken", row.id, None,
+                  {"person_id": person.id, "role": role.value, "expires_at": row.expires_at.isoformat()})
     return row, token
 
 

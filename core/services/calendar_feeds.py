@@ -12,7 +12,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -120,14 +120,17 @@ def feed_query(hashed: str):
     owner = aliased(Person, name="owner")
     calendar_room = aliased(Resource, name="calendar_room")
     own = aliased(Enrollment, name="own")
-    query = (select(*EVENT_COLUMNS, own.meeting_join_url.label("own_join_url"), feed.person_id,
+    # a seat's own link ("" until the conferencing plugin made it); None when the person teaches instead
+    own_link = case((own.id.is_not(None), func.coalesce(own.meeting_join_url, "")), else_=None)
+    query = (select(*EVENT_COLUMNS, own_link.label("own_join_url"), feed.person_id,
                     owner.name.label("person_name"), calendar_room.name.label("calendar_room_name"))
              .select_from(feed)
              .outerjoin(owner, owner.id == feed.person_id)
              .outerjoin(calendar_room, calendar_room.id == feed.resource_id)
              .outerjoin(Session, and_(_feed_sessions(feed), Session.ends_at > literal(utc_now() - HISTORY))))
     return (_with_places(query)
-            .outerjoin(own, and_(own.session_id == Session.id, own.learner_id == feed.person_id))
+            .outerjoin(own, and_(own.session_id == Session.id, own.learner_id == feed.person_id,
+                                 own.status == EnrollmentStatus.ENROLLED))
             .where(feed.token_hash == hashed)
             .order_by(Session.starts_at, Session.id))
 
@@ -136,8 +139,11 @@ def _event(row, organizer_email: str, personal: bool) -> dict[str, Any]:
     """An event from a row with EVENT_COLUMNS and `own_join_url`."""
     mode = row.delivery_mode
     virtual = mode in (DeliveryMode.VIRTUAL, DeliveryMode.HYBRID)
-    # The join URL is for the person's own calendar (they are enrolled or teach), never a room's.
-    join = (row.own_join_url or row.meeting_join_url) if personal and virtual else None
+    # The join URL is for the person's own calendar, never a room's: a seated learner's own link (it
+    # identifies them in the attendance report), the meeting's for one who teaches the session.
+    own_join_url = row.own_join_url
+    join = ((row.meeting_join_url if own_join_url is None else own_join_url or None)
+            if personal and virtual else None)
     place = (", ".join(p for p in (row.room_name, row.venue_name, row.venue_address) if p)
              if mode is not DeliveryMode.VIRTUAL else "")
     lines = [f"{row.course_code}: {row.course_title}"]

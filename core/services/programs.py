@@ -239,13 +239,19 @@ def _lay_out(template: Template, sessions: list[Session]) -> tuple[list[list[_Dr
             groups.append([_Draft(stage, f"{stage.key}-{n}" if many else stage.key, stage.title, s,
                                   _days_apart(anchor, s)) for n, s in enumerate(sessions, 1)])
         elif repeat:
-            groups.extend([_Draft(stage, f"{stage.key}-{n}", f"{stage.title} {n}", s, _days_apart(anchor, s))]
+            groups.extend([_Draft(stage, f"{stage.key}-{n}", _numbered(stage.title, n), s, _days_apart(anchor, s))]
                           for n, s in enumerate(sessions, 1))
         else:
             s = sessions[live_index]
             live_index += 1
             groups.append([_Draft(stage, stage.key, stage.title, s, _days_apart(anchor, s))])
     return groups, sections
+
+
+def _numbered(title: str, n: int) -> str:
+    """The title of the n-th session of a repeating stage, kept within limits.NAME."""
+    suffix = f" {n}"
+    return title[:limits.NAME - len(suffix)] + suffix
 
 
 def _days_apart(anchor: Session, session: Session) -> int:

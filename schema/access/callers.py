@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium.core.audit import Actor
+from podium.core.instants import utc_now
 from podium.core.models import ApiToken, Person, Role
 from podium.core.services.access import hash_token
 
@@ -30,6 +31,11 @@ class Caller:
 ANONYMOUS = Caller()
 
 
+class Unauthenticated(Exception):
+    """A bearer token was sent and Podium does not accept it (unknown, revoked, expired or malformed):
+    answered 401, never taken as anonymous, so a client learns its token is wrong at once."""
+
+
 def bearer(authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").strip().partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
@@ -45,13 +51,28 @@ def is_text(value: str) -> bool:
     return True
 
 
-async def caller_for(db: AsyncSession, token: str | None, admin_token: str | None) -> Caller:
-    """ADMIN for the bootstrap token, the token's person and role otherwise; anonymous without a valid one."""
-    if not token or len(token) > 512 or not is_text(token):
+async def authenticate(db: AsyncSession, authorization: str | None, admin_token: str | None) -> Caller:
+    """Anonymous without an Authorization header; the token's caller with a valid bearer token;
+    Unauthenticated for anything else."""
+    if authorization is None or not authorization.strip():
         return ANONYMOUS
+    token = bearer(authorization)
+    if token is None:
+        raise Unauthenticated("The Authorization header must be 'Bearer <token>'.")
+    caller = await caller_for(db, token, admin_token)
+    if caller is None:
+        raise Unauthenticated("The bearer token is unknown, revoked or expired.")
+    return caller
+
+
+async def caller_for(db: AsyncSession, token: str, admin_token: str | None) -> Caller | None:
+    """ADMIN for the bootstrap token, the token's person and role for a live token; None for any other."""
+    if len(token) > 512 or not is_text(token):
+        return None
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Caller(role=Role.ADMIN)
     row = (await db.execute(
         select(ApiToken.role, Person.id, Person.email).join(Person, Person.id == ApiToken.person_id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)))).first()
-    return Caller(role=row.role, person_id=row.id, email=row.email) if row else ANONYMOUS
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
+               ApiToken.expires_at > utc_now()))).first()
+    return Caller(role=row.role, person_id=row.id, email=row.email) if row else None

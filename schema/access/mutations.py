@@ -21,6 +21,10 @@ from ..relay import decode_id, global_id
 class IssueTokenInput:
     person_id: strawberry.ID
     role: Role
+    expires_in_days: int | None = strawberry.field(
+        default=access.DEFAULT_TOKEN_DAYS,
+        description=f"Days until the token stops working (1 to {access.MAX_TOKEN_DAYS}; null means "
+                    f"{access.DEFAULT_TOKEN_DAYS}); an expired token is answered 401.")
 
 
 @strawberry.input(description="Name the token by the tokenId issueToken gave, or by the token itself.")
@@ -33,13 +37,14 @@ class RevokeTokenInput:
 class TokenPayload:
     token: str | None = strawberry.field(description="Shown only now: Podium keeps only its hash.")
     token_id: strawberry.ID | None = strawberry.field(default=None, description="Names the token for revokeToken.")
+    expires_at: datetime | None = strawberry.field(default=None, description="When the token stops working.")
     errors: list[UserError]
 
 
 @strawberry.type
 class RevokeTokenPayload:
     token_id: strawberry.ID | None
-    revoked_at: datetime | None = strawberry.field(description="From now on the token makes its caller anonymous.")
+    revoked_at: datetime | None = strawberry.field(description="From now on the token is answered 401 UNAUTHENTICATED.")
     errors: list[UserError]
 
 
@@ -49,13 +54,14 @@ class AccessMutations:
     async def issue_token(self, info: Info, input: IssueTokenInput) -> TokenPayload:
         async def work(db, actor):
             check_admin(info.context.caller, "issue tokens")
+            days = access.DEFAULT_TOKEN_DAYS if input.expires_in_days is None else input.expires_in_days
             row, token = await access.issue_token(db, actor, person_id=decode_id(input.person_id, "Person", "personId"),
-                                                  role=CoreRole(input.role))
-            return row.id, token
+                                                  role=CoreRole(input.role), expires_in_days=days)
+            return row.id, token, row.expires_at
 
         issued, errors, _ = await attempt(info, work)
         return TokenPayload(token=issued and issued[1], token_id=issued and global_id("ApiToken", issued[0]),
-                            errors=errors)
+                            expires_at=issued and issued[2], errors=errors)
 
     @strawberry.mutation(description="ADMIN only. The token stops working with the next request.")
     async def revoke_token(self, info: Info, input: RevokeTokenInput) -> RevokeTokenPayload:

@@ -10,6 +10,7 @@ from strawberry.types import Info
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.ids import to_global_id
 
+from ..access.callers import Unauthenticated
 from ..errors import ClientError
 from ..relay import decode_id
 from .types import Session
@@ -42,7 +43,10 @@ class SessionSubscriptions:
             while True:
                 await changed.wait()
                 changed.clear()  # several events of one change (or a burst) give one push of the latest state
-                await context.recheck_caller()
+                try:
+                    await context.recheck_caller()
+                except Unauthenticated as error:  # revoked or expired: the subscription ends, as HTTP says 401
+                    raise ClientError(str(error), ErrorCode.UNAUTHENTICATED) from None
                 session = await context.loaders.sessions.load(pk)
                 if session is not None:
                     yield session

@@ -29,6 +29,9 @@ ASSETS = {
     "graphiql.min.css": ("graphiql", "graphiql.min.css"),
 }
 OWN_SCRIPT = HERE / "start.js"  # ours, committed: wires GraphiQL to /graphql
+# The browser itself refuses anything from another host; GraphiQL sets inline styles and data: icons.
+POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+          "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,15 @@ def graphiql_page() -> Response:
     assets = installed_assets()
     if assets is None:
         return HTMLResponse(_MISSING.format(command=html.escape(INSTALL_COMMAND)), status_code=503)
-    tags = {name.replace(".", "_").replace("-", "_"): f'src="{a.url}" integrity="{a.integrity}"'
-            for name, a in assets.items()}
+    def script(name: str) -> str:
+        return f'<script src="{assets[name].url}" integrity="{assets[name].integrity}"></script>'
+
     css = assets["graphiql.min.css"]
-    return HTMLResponse(_PAGE.format(css=f'href="{css.url}" integrity="{css.integrity}"', **tags))
+    return HTMLResponse(_PAGE.format(
+        css=f'<link rel="stylesheet" href="{css.url}" integrity="{css.integrity}">',
+        scripts="\n  ".join(script(n) for n in ("react.production.min.js", "react-dom.production.min.js",
+                                                 "graphiql.min.js", "start.js"))),
+        headers={"Content-Security-Policy": POLICY})
 
 
 async def static_asset(request: Request) -> Response:
@@ -82,15 +90,12 @@ _PAGE = """<!doctype html>
   <meta charset="utf-8">
   <title>Podium GraphiQL</title>
   <meta name="viewport" content="width=device-width, initial-scale=1">
-  <link rel="stylesheet" {css}>
+  {css}
   <style>html, body, #graphiql {{ height: 100%; margin: 0; }}</style>
 </head>
 <body>
   <div id="graphiql">Loading GraphiQL…</div>
-  <script {react_production_min_js}></script>
-  <script {react_dom_production_min_js}></script>
-  <script {graphiql_min_js}></script>
-  <script {start_js}></script>
+  {scripts}
 </body>
 </html>
 """

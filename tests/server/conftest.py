@@ -14,7 +14,7 @@ from tests.dispatching import settings_from
 from tests.live_server import serve
 from tests.server import programs_world as w
 
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"
 
 
 class Api:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from podium.core.settings import Settings
 from podium.server.app import create_app
-from podium.server.graphiql import installed_assets
 from tests import browser
 from tests.browser import chromium_browser, sqlite_url  # noqa: F401 - fixtures
 from tests.live_server import serve
@@ -25,8 +22,7 @@ async def _post(page, url: str, query: str) -> str:
 
 async def test_graphiql_renders_and_runs_a_query_with_the_outside_network_blocked(
         chromium_browser, sqlite_url):
-    if installed_assets() is None:
-        pytest.fail("GraphiQL's assets are not installed: run `make install`")
+    browser.require_graphiql_assets()
     app = create_app(Settings(database_url=sqlite_url, admin_token=ADMIN_TOKEN))
     with serve(app, lifespan="on") as base:
         async with chromium_browser.page() as page:
@@ -42,6 +38,8 @@ async def test_graphiql_renders_and_runs_a_query_with_the_outside_network_blocke
         assert '"totalCount": 0' in result and '"__typename": "Query"' in result, result
         assert shot.stat().st_size > 10_000
         assert page.blocked == [], f"GraphiQL reached off this machine: {page.blocked}"
+        assert not [line for line in page.console if "Content Security Policy" in line or "exception" in line], \
+            page.console
         scripts = [u for u in page.requested if "/graphql/static/" in u]
         assert {u.rsplit("/", 1)[1] for u in scripts} >= {"react.production.min.js", "react-dom.production.min.js",
                                                           "graphiql.min.js", "graphiql.min.css", "start.js"}

@@ -14,6 +14,7 @@ from sqlalchemy import event, update
 from podium.core.calendar_invites import session_uid
 from podium.core.db import changing
 from podium.core.ids import from_global_id
+from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.models import Session as SessionRow
 from tests.server import graph as g
 
@@ -149,7 +150,12 @@ async def test_an_instructors_feed_has_what_they_teach_and_the_join_url(api, app
     assert set(taught) == {"Before the change", "After the change", "Other's"}
     assert str(taught["Before the change"]["url"]) == join and "url" not in taught["After the change"]
     learner_url = (await api.data(ME, token=w["learner_token"]))["me"]["calendarFeedUrl"]
-    assert str(events(await fetch(api, learner_url))["Before the change"]["url"]) == join  # enrolled: may join
+    # a seat shows the learner's own link (it identifies them in the attendance report), none until it is made
+    assert "url" not in events(await fetch(api, learner_url))["Before the change"]
+    own = "https://meet.example.com/w/123?tk=learner"
+    async with app.state.podium.sessions() as db, changing(db):
+        await db.execute(update(EnrollmentRow).where(EnrollmentRow.session_id == pk).values(meeting_join_url=own))
+    assert str(events(await fetch(api, learner_url))["Before the change"]["url"]) == own
 
     # The public one-off download: the same UID, no join URL.
     ics = (await api.data("query($id: ID!) { node(id: $id) { ... on Session { icsUrl } } }",

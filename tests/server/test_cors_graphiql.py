@@ -8,6 +8,7 @@ import pytest
 from podium.core.settings import Settings, SettingsError
 from podium.server import graphiql
 from podium.server.app import create_app
+from tests import browser
 
 PORTAL = "https://portal.example.com"
 PREFLIGHT = {"Origin": PORTAL, "Access-Control-Request-Method": "POST",
@@ -64,14 +65,14 @@ def test_an_origin_with_a_path_is_a_settings_error():
 
 
 async def test_graphiql_loads_only_from_podium_at_pinned_versions(client):
-    if graphiql.installed_assets() is None:
-        pytest.fail("GraphiQL's assets are not installed: run `make install`")
+    browser.require_graphiql_assets()
     async with client() as http:
         page = await http.get("/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200
         assert "https://" not in page.text and "http://" not in page.text
         assert 'src="/graphql/static/graphiql@3.8.3/graphiql.min.js" integrity="sha384-' in page.text
         assert "/graphql/static/react@18.3.1/react.production.min.js" in page.text
+        assert "script-src 'self';" in page.headers["content-security-policy"]
         script = await http.get("/graphql/static/graphiql@3.8.3/graphiql.min.js")
         assert script.status_code == 200 and "javascript" in script.headers["content-type"]
         for path in ("/graphql/static/graphiql@3.8.2/graphiql.min.js", "/graphql/static/graphiql@3.8.3/package.json",

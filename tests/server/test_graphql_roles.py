@@ -72,7 +72,8 @@ async def test_anonymous_reads_the_public_catalogue_only(api, world):
     created = await api.data(g.COURSE, {"i": NEW_COURSE}, token=None)
     assert created["createCourse"] == {"course": None, "errors": [
         {"code": "FORBIDDEN", "field": None, "message": "Only an admin or a coordinator may do this."}]}
-    assert codes((await g.enroll(api, world.taught, world.learner_a, token="nobody"))) == ["FORBIDDEN"]
+    refused = await api.raw(g.ENROLL, {"i": {"sessionId": world.taught, "learnerId": world.learner_a}}, token="nobody")
+    assert refused.status_code == 401 and error_codes(refused.json()) == ["UNAUTHENTICATED"]
 
 
 async def test_a_learner_sees_and_changes_only_themselves(api, world):
@@ -226,14 +227,14 @@ ROSTER_IDS = """query($id: ID!) { node(id: $id) { ... on Session { enrollments {
 # Everything a caller may ask that returns a person, an email or a link, one root field per query so a
 # refusal of one does not hide what another answers.
 READS = [
-    "{ me { id name email } }",
-    "{ people(first: 100) { edges { node { id name email } } } }",
-    "{ resources(first: 100) { edges { node { name email calendarUrl } } } }",
+    "{ me { id name email calendarFeedUrl } }",
+    "{ people(first: 100) { edges { node { id name email calendarFeedUrl } } } }",
+    "{ resources(first: 100) { edges { node { name email calendarUrl calendarFeedUrl } } } }",
     """{ sessions(first: 100) { edges { node { id instructors { email } room { email calendarUrl }
          meeting { provider status joinUrl externalId error }
          bookings { resource { email } }
          unmatchedParticipants { name email }
-         enrollments(first: 100) { edges { node { id meetingJoinUrl learner { id name email }
+         enrollments(first: 100) { edges { node { id meetingJoinUrl learner { id name email calendarFeedUrl }
            session { meeting { joinUrl externalId } } } } } } } } }""",
     """{ courses(first: 100) { edges { node { sessions(first: 100) { edges { node {
          meeting { joinUrl externalId error } instructors { email }
@@ -246,7 +247,7 @@ READS = [
     "{ certifications(first: 100) { edges { node { person { email } } } } }",
 ]
 NODE = """query($id: ID!) { node(id: $id) { id
-  ... on Person { name email }
+  ... on Person { name email calendarFeedUrl }
   ... on Enrollment { meetingJoinUrl learner { email } session { meeting { joinUrl externalId } } }
   ... on Session { meeting { joinUrl externalId error } enrollments(first: 100) { edges { node { learner { email } } } } }
   ... on Program { journeys(first: 100) { edges { node { learner { email } } } } } } }"""
@@ -273,7 +274,10 @@ async def leak_world(api, app) -> LeakWorld:
     course = await g.course(api)
     dual_as_instructor = await g.instructor(api, email="dual@example.com", name="Dual Role")
     other_instructor = await g.instructor(api, email="other-teacher@example.com")
-    taught = await g.session(api, course, [dual_as_instructor], capacity=5)               # dual teaches it
+    room = (await api.data(g.RESOURCE, {"i": {"kind": "ROOM", "name": "Hall", "timezone": "UTC", "capacity": 9,
+                                              "calendarUrl": "https://rooms.example/cal/room-secret.ics"}}))
+    room = room["createResource"]["resource"]["id"]
+    taught = await g.session(api, course, [dual_as_instructor], capacity=5, deliveryMode="HYBRID", roomId=room)
     attended = await g.session(api, course, [other_instructor], capacity=2, starts_at=g.at(days=8))  # dual learns in it
     dual = await g.person(api, name="Dual Role", email="dual@example.com")
     ann = await g.person(api, name="Ann Taught", email="ann@example.com")                # in the session dual teaches
@@ -293,7 +297,7 @@ async def leak_world(api, app) -> LeakWorld:
     taught_roster, attended_roster = await _enrollment_ids(api, taught), await _enrollment_ids(api, attended)
     secrets = {"ann": "ann@example.com", "bea": "bea@example.com", "wes": "wes@example.com",
                "cora": "cora@example.com", "dual": "dual@example.com", "other": "other-teacher@example.com",
-               "stranger": "stranger@elsewhere.org"}
+               "stranger": "stranger@elsewhere.org", "room-calendar": "https://rooms.example/cal/room-secret.ics"}
     async with sessions() as db, changing(db):   # what the conferencing plugin would have written
         for name, session in (("taught", taught), ("attended", attended)):
             pk = from_global_id(session)[1]
@@ -312,7 +316,11 @@ async def leak_world(api, app) -> LeakWorld:
               "COORDINATOR": await g.token(api, coordinator, "COORDINATOR"),
               "learner": await g.token(api, ann, "LEARNER"), "waitlisted": await g.token(api, wes, "LEARNER"),
               "dual": await g.token(api, dual, "INSTRUCTOR"), "dual as learner": await g.token(api, dual, "LEARNER")}
-    nodes = [dual, ann, bea, wes, coordinator, taught, attended, program, taught_program["program"]["id"],
+    for name, caller in (("ann", "learner"), ("wes", "waitlisted"), ("dual", "dual"), ("cora", "ADMIN")):
+        secrets[f"{name}-feed"] = (await api.data("{ me { calendarFeedUrl } }", token=tokens[caller]))["me"]["calendarFeedUrl"]
+    feed = "query($id: ID!) { node(id: $id) { ... on Resource { calendarFeedUrl } } }"
+    secrets["room-feed"] = (await api.data(feed, {"id": room}))["node"]["calendarFeedUrl"]
+    nodes = [dual, ann, bea, wes, coordinator, room, taught, attended, program, taught_program["program"]["id"],
              *taught_roster.values(), *attended_roster.values()]
     return LeakWorld(secrets, tokens, nodes, [(program, attended), (taught_program["program"]["id"], taught)])
 
@@ -320,12 +328,13 @@ async def leak_world(api, app) -> LeakWorld:
 INSTRUCTOR_EMAILS = {"dual", "other"}   # an instructor's email is for anyone signed in
 ALLOWED = {
     "anonymous": set(),
-    "learner": INSTRUCTOR_EMAILS | {"ann", "ann-own-link"},
-    "waitlisted": INSTRUCTOR_EMAILS | {"wes"},
-    "dual as learner": INSTRUCTOR_EMAILS | {"dual-own-link"},
+    "learner": INSTRUCTOR_EMAILS | {"ann", "ann-own-link", "ann-feed"},
+    "waitlisted": INSTRUCTOR_EMAILS | {"wes", "wes-feed"},
+    "dual as learner": INSTRUCTOR_EMAILS | {"dual-own-link", "dual-feed"},
     # teaches `taught` (Ann, the stranger, the meeting) and holds a seat in `attended` (their own link only)
-    "dual": INSTRUCTOR_EMAILS | {"ann", "stranger", "taught-link", "taught-meeting", "dual-own-link"},
+    "dual": INSTRUCTOR_EMAILS | {"ann", "stranger", "taught-link", "taught-meeting", "dual-own-link", "dual-feed"},
 }
+PERSONAL_FEEDS = {"ann-feed", "wes-feed", "dual-feed"}   # a feed's address is its owner's alone, staff's neither
 
 
 async def _everything_seen(api, world: LeakWorld, token: str | None) -> str:
@@ -341,7 +350,8 @@ async def _everything_seen(api, world: LeakWorld, token: str | None) -> str:
                                     "ADMIN"])
 async def test_no_person_email_or_link_reaches_a_caller_not_allowed_to_see_it(api, leak_world, caller):
     seen = await _everything_seen(api, leak_world, leak_world.tokens[caller])
-    allowed = set(leak_world.secrets) if caller in ("ADMIN", "COORDINATOR") else ALLOWED[caller]
+    staff = set(leak_world.secrets) - PERSONAL_FEEDS   # cora's own feed included: the staff tokens are hers
+    allowed = staff if caller in ("ADMIN", "COORDINATOR") else ALLOWED[caller]
     leaks = sorted(name for name, secret in leak_world.secrets.items() if secret in seen and name not in allowed)
     missing = sorted(name for name in allowed if leak_world.secrets[name] not in seen)
     assert (leaks, missing) == ([], []), f"{caller}: leaked {leaks}, did not see {missing}"

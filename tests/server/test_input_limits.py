@@ -169,3 +169,18 @@ async def test_the_limits_themselves_are_accepted(api, world):
         made = await api.data(g.PERSON, {"i": {"name": "n" * 200, "email": f"Ok.{tz.replace('/', '-')}@Example.com",
                                                "timezone": tz}})
         assert made["createPerson"]["errors"] == [], tz
+
+
+async def test_titles_podium_derives_stay_within_the_limit(api, world):
+    """A repeating stage of a 200-character title becomes "<title> 1", "<title> 2": still at most 200."""
+    made = await api.data("""mutation($i: CreateProgramTemplateInput!) { createProgramTemplate(input: $i) {
+      errors { code field } } }""", {"i": {"key": "long-repeat", "name": "Long", "stages": [
+        {"key": "workshop", "kind": "LIVE", "title": "w" * 200, "offsetDays": 0, "repeat": True}]}})
+    assert made["createProgramTemplate"]["errors"] == []
+    second = await g.session(api, world.course, [world.instructor], starts_at=g.at(days=9))
+    created = await api.data("""mutation($i: CreateProgramInput!) { createProgram(input: $i) {
+      program { stages { title } } errors { code field } } }""", {"i": {
+        "templateKey": "long-repeat", "courseId": world.course, "liveSessionIds": [world.session, second],
+        "learnerIds": [world.learner]}})
+    assert created["createProgram"]["errors"] == []
+    assert [s["title"] for s in created["createProgram"]["program"]["stages"]] == ["w" * 198 + " 1", "w" * 198 + " 2"]

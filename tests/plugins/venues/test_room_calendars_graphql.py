@@ -17,7 +17,7 @@ from tests.builders import ADMIN
 from tests.plugins.venues.fake_venue_system import calendar
 from tests.plugins.venues.test_room_calendars import next_monday_at, source_for, utc, weekly_standup
 
-TOKEN = "venues-admin-token"
+TOKEN = "venues-admin-token-0123456789abcdefgh"
 SCHEDULE = """mutation($i: ScheduleSessionInput!) { scheduleSession(input: $i) {
   session { id } errors { code field message } conflicts { resource { id name } startsAt endsAt } } }"""
 BOOKINGS = """query($id: ID!, $from: DateTime!, $to: DateTime!) { node(id: $id) { ... on Resource {
