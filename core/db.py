@@ -11,6 +11,7 @@ from .events import EventBus, take_pending_events
 from .settings import SQLITE_SYNCHRONOUS
 
 WRITE_OPTION = "podium_write"
+HELD = "podium_held_transaction"  # db.info flag: one transaction spans several changes (see changing_as_one)
 
 
 def is_sqlite(engine_or_url) -> bool:
@@ -65,8 +66,13 @@ async def changing(db: AsyncSession) -> AsyncIterator[AsyncSession]:
     """One write transaction: serialized on SQLite, committed at the end, rolled back on any error.
 
     Ends whatever read transaction the session had open, so checks see the latest commit;
-    services load what they check with `populate_existing` or a row lock.
+    services load what they check with `populate_existing` or a row lock. Inside
+    `changing_as_one` it is a savepoint of the held transaction instead.
     """
+    if db.info.get(HELD):
+        async with _savepoint(db):
+            yield db
+        return
     if db.in_transaction():
         await db.commit()  # only reads happened; committing keeps loaded objects usable
     take_pending_events(db)
@@ -83,6 +89,37 @@ async def changing(db: AsyncSession) -> AsyncIterator[AsyncSession]:
     events = take_pending_events(db)
     if bus is not None and events:
         bus.publish(events)
+
+
+@asynccontextmanager
+async def changing_as_one(db: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """One write transaction around several changes (an idempotent request stores its answer with
+    them): each `changing` inside is a savepoint, so a refused change still undoes only itself."""
+    async with changing(db):
+        db.info[HELD] = True
+        try:
+            yield db
+        finally:
+            db.info.pop(HELD, None)
+
+
+@asynccontextmanager
+async def _savepoint(db: AsyncSession) -> AsyncIterator[None]:
+    """A refused change inside a held transaction takes its own events back with it."""
+    pending = db.info.setdefault("pending_events", [])
+    before = len(pending)
+    try:
+        async with db.begin_nested():
+            yield
+    except BaseException:
+        del db.info.setdefault("pending_events", [])[before:]
+        raise
+
+
+async def end_reads(db: AsyncSession) -> None:
+    """Hold no read transaction open while an outside system answers (unless one is held on purpose)."""
+    if db.in_transaction() and not db.info.get(HELD):
+        await db.commit()
 
 
 UNAVAILABLE_SQLITE = ("database or disk is full", "readonly database", "unable to open database",

@@ -29,11 +29,15 @@ from .settings import Settings
 DEMO_MARKER = "SAFE-101"
 ACTOR = Actor.system("demo")
 
-VENUES = [
-    ("London Training Centre", "1 Fleet Street, London", "Europe/London", [("Thames", 24), ("Fleet", 12), ("Lab A", 16)]),
-    ("Manchester Hub", "50 Deansgate, Manchester", "Europe/London", [("Irwell", 20), ("Mill", 10)]),
-    ("New York Learning Loft", "200 Park Ave, New York", "America/New_York", [("Hudson", 30), ("Liberty", 14)]),
-    ("Boston Harbor Campus", "1 Seaport Blvd, Boston", "America/New_York", [("Charles", 18), ("Fenway", 8)]),
+VENUES = [  # name, street address, city, country, timezone, rooms
+    ("London Training Centre", "1 Fleet Street, London EC4Y 1AA", "London", "United Kingdom", "Europe/London",
+     [("Thames", 24), ("Fleet", 12), ("Lab A", 16)]),
+    ("Manchester Hub", "50 Deansgate, Manchester M3 2FE", "Manchester", "United Kingdom", "Europe/London",
+     [("Irwell", 20), ("Mill", 10)]),
+    ("New York Learning Loft", "200 Park Avenue, 14th Floor, New York, NY 10166", "New York", "United States",
+     "America/New_York", [("Hudson", 30), ("Liberty", 14)]),
+    ("Boston Harbor Campus", "1 Seaport Boulevard, Boston, MA 02210", "Boston", "United States", "America/New_York",
+     [("Charles", 18), ("Fenway", 8)]),
 ]
 COURSES = [
     ("SAFE-101", "Workplace Safety Essentials", 240, 12, ["Safety Trainer"], 365),
@@ -99,8 +103,9 @@ async def load_demo(settings: Settings, progress: Progress = lambda _step, _done
 
 async def _catalogue(db, rng, today: date):
     rooms: list[Resource] = []
-    for name, address, tz, venue_rooms in VENUES:
-        venue = await catalogue.create_venue(db, ACTOR, name=name, address=address, timezone=tz)
+    for name, address, city, country, tz, venue_rooms in VENUES:
+        venue = await catalogue.create_venue(db, ACTOR, name=name, address=address, city=city, country=country,
+                                             timezone=tz)
         for room_name, capacity in venue_rooms:
             rooms.append(await catalogue.create_resource(
                 db, ACTOR, kind=ResourceKind.ROOM, name=f"{name} · {room_name}", timezone=tz, capacity=capacity,

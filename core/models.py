@@ -7,12 +7,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, CheckConstraint, Date, DateTime, Enum, ForeignKey, Index, Numeric, String, Text,
-    UniqueConstraint,
+    UniqueConstraint, event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .instants import UTC, utc_now
+from .text_search import fold, search_text
 
 
 class UTCDateTime(TypeDecorator):
@@ -140,6 +141,7 @@ class Course(Base):
     required_qualifications: Mapped[list[Any]] = mapped_column(default=list)
     certification_validity_days: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    search_text: Mapped[str | None] = mapped_column(Text, info={"derived": True})  # code, title, description
 
 
 class Person(Base):
@@ -190,9 +192,12 @@ class Venue(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(Text)
+    city: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     source: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(200))
+    city_key: Mapped[str | None] = mapped_column(String(200), index=True, info={"derived": True})  # the city folded
 
 
 class Resource(Base):
@@ -207,7 +212,7 @@ class Resource(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     capacity: Mapped[int | None]
     email: Mapped[str | None] = mapped_column(String(320), index=True)
-    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venue.id"))
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venue.id"), index=True)
     cost_rate: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
     features: Mapped[list[Any]] = mapped_column(default=list)
     source: Mapped[str | None] = mapped_column(String(64))
@@ -236,7 +241,7 @@ class Session(Base):
     """One live occurrence of a course."""
 
     __tablename__ = "session"
-    __table_args__ = (Index("ix_session_starts_at_id", "starts_at", "id"),)
+    __table_args__ = (Index("ix_session_starts_at_id", "starts_at", "id"), Index("ix_session_ends_at", "ends_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
@@ -260,6 +265,7 @@ class Session(Base):
     meeting_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+    search_text: Mapped[str | None] = mapped_column(Text, info={"derived": True})  # the title
 
     course: Mapped[Course] = relationship(lazy="raise")
     bookings: Mapped[list["Booking"]] = relationship(lazy="raise", back_populates="session", order_by="Booking.id")
@@ -384,6 +390,21 @@ class OutboxMessage(Base):
     delivered_at: Mapped[datetime | None]
 
 
+class IdempotencyKey(Base):
+    """A mutation request's answer, stored in the transaction of its change, so a retry with the same
+    key gets the answer instead of a second change (core/idempotency.py)."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))  # whose key: SHA-256 of the caller's token, or "anonymous"
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the request body that used the key
+    answer: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+
+
 # --- blended programs -------------------------------------------------------------------
 
 class ProgramTemplate(Base):
@@ -460,3 +481,23 @@ class Certification(Base):
     program_id: Mapped[int | None] = mapped_column(ForeignKey("program.id"))
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+# --- derived columns: kept in step on every write, whoever writes ---------------------------
+
+@event.listens_for(Course, "before_insert")
+@event.listens_for(Course, "before_update")
+def _course_search_text(_mapper, _connection, course: Course) -> None:
+    course.search_text = search_text(course.code, course.title, course.description)
+
+
+@event.listens_for(Session, "before_insert")
+@event.listens_for(Session, "before_update")
+def _session_search_text(_mapper, _connection, session: Session) -> None:
+    session.search_text = search_text(session.title)
+
+
+@event.listens_for(Venue, "before_insert")
+@event.listens_for(Venue, "before_update")
+def _venue_city_key(_mapper, _connection, venue: Venue) -> None:
+    venue.city_key = fold(venue.city) or None

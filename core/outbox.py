@@ -41,6 +41,7 @@ from .audit import Actor, record_change
 from .db import changing
 from .errors import DomainError, ErrorCode
 from .events import EVENT_KIND, DomainEvent
+from .idempotency import prune as prune_idempotency_keys
 from .instants import utc_now
 from .models import OutboxMessage, OutboxStatus
 from .settings import Settings
@@ -160,6 +161,7 @@ class Dispatcher:
         self._inflight: set[asyncio.Task] = set()
         self._outcomes: list[Outcome] = []
         self._unsubscribe = None
+        self._pruned_at: datetime | None = None
         import_core_services()
         bus = sessions.kw.get("info", {}).get("bus")
         if bus is not None:  # committed changes in this process wake us at once
@@ -186,6 +188,7 @@ class Dispatcher:
                 claimed: list[QueuedMessage] = []
                 try:
                     await self._record_outcomes()
+                    await self._prune_hourly()
                     free = self.settings.outbox_concurrency - len(self._inflight) - len(self._outcomes)
                     if free > 0:
                         claimed = await self.claim(free)
@@ -211,6 +214,14 @@ class Dispatcher:
             if self._unsubscribe is not None:
                 self._unsubscribe()
             log.info("outbox dispatcher %s stopped", self.owner)
+
+    async def _prune_hourly(self) -> None:
+        """Housekeeping the worker does anyway: idempotency keys past their 24 hours."""
+        now = utc_now()
+        if self._pruned_at is None or now - self._pruned_at >= timedelta(hours=1):
+            async with self.sessions() as db, changing(db):
+                await prune_idempotency_keys(db, now)
+            self._pruned_at = now
 
     async def _start(self, claimed: list[QueuedMessage]) -> None:
         """Deliveries to plugins run as tasks; fan-outs and reminders are database work, done here at once."""

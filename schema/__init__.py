@@ -25,7 +25,7 @@ from .relay import MAX_PAGE
 from .scheduling.mutations import SchedulingMutations
 from .scheduling.queries import SessionQueries
 from .scheduling.subscriptions import SessionSubscriptions
-from .catalogue.types import Course, Person, Resource
+from .catalogue.types import Course, Person, Resource, Venue
 from .scheduling.types import Session
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -42,7 +42,7 @@ class PodiumSchema(strawberry.Schema):
 
 schema = PodiumSchema(
     query=Query, mutation=Mutation, subscription=Subscription,
-    types=[Course, Person, Resource, Session, Enrollment, Program, Certification],
+    types=[Course, Person, Resource, Venue, Session, Enrollment, Program, Certification],
     extensions=extensions(),
     config=StrawberryConfig(relay_max_results=MAX_PAGE),
     execution_context_class=execution_context_class(),

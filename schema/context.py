@@ -65,6 +65,27 @@ class Context:
             finally:
                 self.loaders = Loaders(self)
 
+    @asynccontextmanager
+    async def changing_as_one(self) -> AsyncIterator[AsyncSession]:
+        """The whole operation as one write transaction (core.db.changing_as_one), for an idempotent
+        request. Its start and its end take the lock: a loader may outlive a failed sibling field."""
+        from podium.core.db import changing_as_one
+
+        held = changing_as_one(self.db)
+        async with self.lock:
+            await held.__aenter__()
+        try:
+            yield self.db
+        except BaseException as error:
+            async with self.lock:
+                await held.__aexit__(type(error), error, error.__traceback__)
+            raise
+        else:
+            async with self.lock:
+                await held.__aexit__(None, None, None)
+        finally:
+            self.loaders = Loaders(self)
+
     async def recheck_caller(self) -> None:
         """A WebSocket outlives its token: before each push, a revoked or expired token raises
         Unauthenticated (the subscription ends), as the same token over HTTP is answered 401."""

@@ -24,8 +24,9 @@ class UserError:
 class ClientError(GraphQLError):
     """A request the API refuses as asked (bad cursor, page too large, not signed in): shown, never masked."""
 
-    def __init__(self, message: str, code: CoreErrorCode = CoreErrorCode.INVALID) -> None:
-        super().__init__(message, extensions={"code": code.value})
+    def __init__(self, message: str, code: CoreErrorCode = CoreErrorCode.INVALID, field: str | None = None) -> None:
+        extensions = {"code": code.value} if field is None else {"code": code.value, "field": field}
+        super().__init__(message, extensions=extensions)
 
 
 def _camel(name: str) -> str:

@@ -15,6 +15,9 @@ from strawberry.extensions import (
 )
 
 from podium.core.db import is_unavailable
+from podium.core.text_search import MAX_TERM
+
+from .errors import ClientError
 
 log = logging.getLogger("podium.graphql")
 
@@ -24,6 +27,15 @@ MAX_ALIASES = 30
 MASKED_MESSAGE = "Unexpected error."
 UNAVAILABLE_MESSAGE = "The database is unavailable (unreachable, full or read-only); try again later."
 RETRY_AFTER_SECONDS = 5
+
+
+def query_term(value: str, name: str) -> str:
+    """A search term or name in a query's filter, trimmed; a longer one than MAX_TERM is refused before
+    any SQL runs (INVALID, naming the argument), so a huge term is never a slow query."""
+    value = value.strip()
+    if len(value) > MAX_TERM:
+        raise ClientError(f"{name} is longer than {MAX_TERM} characters.", field=name)
+    return value
 
 
 def is_unexpected(error: GraphQLError) -> bool:

@@ -51,11 +51,16 @@ def check_enrolment_of(caller: Caller, learner_id: int) -> None:
         raise _forbidden("You may enrol and cancel only yourself.")
 
 
-def taught_session_ids(caller: Caller) -> Select:
-    """The sessions an instructor caller teaches: bookings of INSTRUCTOR resources with their email."""
+def sessions_taught_by(email: str) -> Select:
+    """The sessions a person teaches: bookings of INSTRUCTOR resources with their email."""
     return (select(Booking.session_id).join(Resource, Resource.id == Booking.resource_id)
-            .where(Resource.kind == ResourceKind.INSTRUCTOR, Resource.email == caller.email,
+            .where(Resource.kind == ResourceKind.INSTRUCTOR, Resource.email == email,
                    Booking.role.in_(TEACHING), Booking.session_id.is_not(None)))
+
+
+def taught_session_ids(caller: Caller) -> Select:
+    """The sessions an instructor caller teaches."""
+    return sessions_taught_by(caller.email)
 
 
 def teaches(caller: Caller) -> bool:

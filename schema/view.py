@@ -24,10 +24,14 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.types.unset import UNSET
 
 from podium.core.db import is_unavailable
+from podium.core.errors import DomainError
 from podium.core.events import EventBus
+from podium.core.idempotency import key_refusal
 
 from .access.callers import Caller, Unauthenticated, authenticate, bearer, caller_for, is_text
 from .context import REQUEST_ID_KEY, Context
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import NotStored, StoredAnswer, execute_once, scope_of
 from .limits import MAX_TOKENS, UNAVAILABLE_MESSAGE, answer_unavailable
 
 log = logging.getLogger("podium.graphql")
@@ -46,15 +50,28 @@ class ClientDisconnected(Exception):
     """The client went away before its body arrived: nothing to answer, nothing of ours failed."""
 
 
-def _is_subscription(query: str, operation_name: str | None) -> bool:
+class Refused(HTTPException):
+    """A request refused before it ran, with its own `extensions.code`."""
+
+    def __init__(self, status_code: int, reason: str, code: str) -> None:
+        super().__init__(status_code, reason)
+        self.code = code
+
+
+def _operation_types(query: str, operation_name: str | None) -> set[OperationType]:
+    """The types of the operations the request may run; empty when it does not parse (validation says why)."""
     try:
         document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError:
-        return False  # validation reports it
+        return set()
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)]
+    return {o.operation for o in chosen}
+
+
+def _is_subscription(query: str, operation_name: str | None) -> bool:
     # Without an operationName, any subscription among several is refused too: strawberry would run it.
-    return any(o.operation is OperationType.SUBSCRIPTION for o in chosen)
+    return OperationType.SUBSCRIPTION in _operation_types(query, operation_name)
 
 
 def _errors(message: str, status: int, code: str) -> JSONResponse:
@@ -117,7 +134,11 @@ class PodiumGraphQL(GraphQL):
             try:
                 response = await self.run(request)
             except HTTPException as error:
-                response = _errors(error.reason, error.status_code, "BAD_REQUEST")
+                response = _errors(error.reason, error.status_code, getattr(error, "code", "BAD_REQUEST"))
+        except NotStored:  # the fault itself was logged where it was masked
+            response = _errors("The request failed and changed nothing; retry it with the same Idempotency-Key.",
+                               503, "UNAVAILABLE")
+            answer_unavailable(response)
         except ClientDisconnected:
             log.info("client disconnected before sending its whole request body (request %s)",
                      scope.get(REQUEST_ID_KEY))
@@ -192,6 +213,33 @@ class PodiumGraphQL(GraphQL):
         if isinstance(query, str) and "subscription" in query and _is_subscription(query, data.operation_name):
             raise HTTPException(400, "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.")
         return data
+
+    async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        """A mutation request with an Idempotency-Key runs once per key (idempotency.py); the rest as usual."""
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+
+        async def execute():
+            return await super(PodiumGraphQL, self).execute_single(request, request_adapter, sub_response, context,
+                                                                   root_value, request_data)
+
+        if key is None or OperationType.MUTATION not in _operation_types(request_data.query or "",
+                                                                         request_data.operation_name):
+            return await execute()
+        refusal = key_refusal(key)
+        if refusal:
+            raise Refused(400, refusal, "INVALID")
+        scope = scope_of(context, bearer(request.headers.get("authorization")))
+        try:
+            answer = await execute_once(context, scope, key, request_data, execute,
+                                        lambda result: super(PodiumGraphQL, self).process_result(request, result))
+        except DomainError as error:  # IDEMPOTENCY_KEY_REUSED: the key was used for another body
+            raise Refused(422, error.message, error.code.value) from error
+        if answer.replayed:
+            sub_response.headers["Idempotent-Replayed"] = "true"
+        return answer
+
+    async def process_result(self, request, result):
+        return result.answer if isinstance(result, StoredAnswer) else await super().process_result(request, result)
 
     async def get_context(self, request, response) -> Context:
         context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins,

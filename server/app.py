@@ -127,8 +127,8 @@ def cors_middleware(settings: Settings) -> list[Middleware]:
     if wrong:
         raise SettingsError(f"PODIUM_CORS_ORIGINS: an origin is scheme://host[:port] without a path, got {wrong!r}")
     return [Middleware(CORSMiddleware, allow_origins=list(origins), allow_methods=["GET", "POST"],
-                       allow_headers=["Authorization", "Content-Type"], allow_credentials=False,
-                       expose_headers=["X-Request-ID"], max_age=600)]
+                       allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], allow_credentials=False,
+                       expose_headers=["X-Request-ID", "Idempotent-Replayed"], max_age=600)]
 
 
 async def _start_calendar_refresh(sessions, plugins) -> None:

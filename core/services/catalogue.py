@@ -12,6 +12,8 @@ from sqlalchemy.orm import selectinload
 from .. import limits
 from ..audit import Actor, record_change
 from ..errors import DomainError, ErrorCode
+from ..events import emit
+from ..ids import to_global_id
 from ..models import Course, Person, Qualification, Resource, ResourceKind, Venue
 from .capacity import check_room_keeps_sessions
 from .records import get_or_404, snapshot
@@ -119,35 +121,48 @@ async def update_person(db: AsyncSession, actor: Actor, person_id: int, **change
 
 # --- venues and resources --------------------------------------------------------------
 
+def _address(value: str | None) -> str | None:
+    return limits.text(value, "address", limits.NOTE, required=False, multiline=True)
+
+
+VENUE_CHECKS = {"name": lambda v: limits.text(v, "name"),
+                "address": _address,
+                "city": lambda v: limits.text(v, "city", required=False),
+                "country": lambda v: limits.text(v, "country", required=False),
+                "timezone": limits.timezone}
+
+
+def _venue_event(db: AsyncSession, venue: Venue, what: str) -> None:
+    emit(db, f"venue.{what}", {"venue": to_global_id("Venue", venue.id), "name": venue.name, "city": venue.city,
+                               "country": venue.country, "timezone": venue.timezone})
+
+
 async def create_venue(db: AsyncSession, actor: Actor, *, name: str, timezone: str, address: str | None = None,
-                       source: str | None = None, external_id: str | None = None) -> Venue:
-    venue = Venue(name=limits.text(name, "name"), timezone=limits.timezone(timezone), address=_address(address),
+                       city: str | None = None, country: str | None = None, source: str | None = None,
+                       external_id: str | None = None) -> Venue:
+    given = {"name": name, "timezone": timezone, "address": address, "city": city, "country": country}
+    venue = Venue(**{field: VENUE_CHECKS[field](value) for field, value in given.items()},
                   source=limits.text(source, "source", limits.CODE, required=False),
                   external_id=limits.text(external_id, "externalId", limits.REF, required=False))
     db.add(venue)
     await _flush_unique(db, f"Venue {external_id!r} from {source!r}", "externalId")
     record_change(db, actor, "venue.create", "Venue", venue.id, None, snapshot(venue))
+    _venue_event(db, venue, "created")
     return venue
 
 
 async def update_venue(db: AsyncSession, actor: Actor, venue_id: int, **changes: Any) -> Venue:
-    """Change a venue's name, address or timezone (its rooms keep their own timezone)."""
+    """Change a venue's name, address, city, country or timezone (its rooms keep their own timezone)."""
     venue = await get_or_404(db, Venue, venue_id, "venueId", lock=True)
     before = snapshot(venue)
-    checks = {"name": lambda v: limits.text(v, "name"),
-              "address": _address,
-              "timezone": limits.timezone}
     for name, value in changes.items():
-        if name not in checks:
+        if name not in VENUE_CHECKS:
             raise DomainError(ErrorCode.INVALID, f"A venue has no changeable field {name!r}.", name)
-        setattr(venue, name, checks[name](value))
+        setattr(venue, name, VENUE_CHECKS[name](value))
     await db.flush()
     record_change(db, actor, "venue.update", "Venue", venue.id, before, snapshot(venue))
+    _venue_event(db, venue, "updated")
     return venue
-
-
-def _address(value: str | None) -> str | None:
-    return limits.text(value, "address", limits.NOTE, required=False, multiline=True)
 
 
 def _qualifications(items: list[tuple[str, date | None]] | None) -> list[Qualification]:
@@ -158,13 +173,16 @@ def _qualifications(items: list[tuple[str, date | None]] | None) -> list[Qualifi
     return [Qualification(name=n, valid_until=v) for n, v in seen.items()]
 
 
-def _check_resource_shape(kind: ResourceKind, capacity: int | None, email: str | None) -> None:
+def _check_resource_shape(kind: ResourceKind, capacity: int | None, email: str | None,
+                          venue_id: int | None = None) -> None:
     if kind is ResourceKind.ROOM and capacity is None:
         raise DomainError(ErrorCode.INVALID, "A room needs a capacity.", "capacity")
     if kind is not ResourceKind.ROOM and capacity is not None:
         raise DomainError(ErrorCode.INVALID, "Only rooms have a capacity.", "capacity")
     if kind is not ResourceKind.INSTRUCTOR and email is not None:
         raise DomainError(ErrorCode.INVALID, "Only instructors have an email.", "email")
+    if kind is not ResourceKind.ROOM and venue_id is not None:
+        raise DomainError(ErrorCode.INVALID, "Only rooms are in a venue.", "venueId")
 
 
 def _calendar_url(kind: ResourceKind, url: str | None) -> str | None:
@@ -186,7 +204,7 @@ async def create_resource(db: AsyncSession, actor: Actor, *, kind: ResourceKind,
                           features: list[str] | None = None, source: str | None = None,
                           external_id: str | None = None, calendar_url: str | None = None) -> Resource:
     kind = ResourceKind(kind)
-    _check_resource_shape(kind, capacity, email)
+    _check_resource_shape(kind, capacity, email, venue_id)
     if venue_id is not None:
         await get_or_404(db, Venue, venue_id, "venueId")
     if cost_rate is not None and cost_rate < 0:
@@ -219,17 +237,19 @@ async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **ch
             resource.email = limits.email(value) if value else None
         elif name == "calendar_url":
             resource.calendar_url = _calendar_url(resource.kind, value)
+        elif name == "venue_id":
+            resource.venue_id = None if value is None else (await get_or_404(db, Venue, value, "venueId")).id
         elif name == "name":
             resource.name = limits.text(value, "name")
         elif name == "timezone":
             resource.timezone = limits.timezone(value)
         elif name == "features":
             resource.features = _features(value)
-        elif name in {"capacity", "cost_rate", "venue_id"}:
+        elif name in {"capacity", "cost_rate"}:
             setattr(resource, name, value)
         else:
             raise DomainError(ErrorCode.INVALID, f"A resource has no changeable field {name!r}.", name)
-    _check_resource_shape(resource.kind, resource.capacity, resource.email)
+    _check_resource_shape(resource.kind, resource.capacity, resource.email, resource.venue_id)
     _require_positive(resource.capacity, "capacity", allow_none=True)
     if "capacity" in changes:
         await check_room_keeps_sessions(db, resource)

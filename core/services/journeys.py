@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
 from ..audit import Actor, record_change
-from ..db import changing
+from ..db import changing, end_reads
 from ..errors import DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
@@ -295,8 +295,7 @@ async def pull_completion(db: AsyncSession, program_id: int, connector: LmsConne
     learners = [(p.id, p.email, (p.external_ids or {}).get(connector.name)) for p in (await db.scalars(
         select(Person).join(ProgramLearner, ProgramLearner.learner_id == Person.id)
         .where(ProgramLearner.program_id == program_id).order_by(Person.id))).all()]
-    if db.in_transaction():
-        await db.commit()  # only reads happened: hold no transaction open while the LMS answers
+    await end_reads(db)  # only reads happened: hold no transaction open while the LMS answers
     pull = LmsPull(connector=connector.name)
     gate = asyncio.Semaphore(LMS_CONCURRENCY)
 

@@ -29,5 +29,6 @@ def _json_ready(value: Any) -> Any:
 
 
 def snapshot(obj: Any) -> dict[str, Any]:
-    """The row's column values, JSON-ready, for audit before/after."""
-    return {attr.key: _json_ready(getattr(obj, attr.key)) for attr in inspect(obj).mapper.column_attrs}
+    """The row's column values, JSON-ready, for audit before/after (not the derived search keys)."""
+    return {attr.key: _json_ready(getattr(obj, attr.key)) for attr in inspect(obj).mapper.column_attrs
+            if not attr.columns[0].info.get("derived")}

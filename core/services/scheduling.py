@@ -21,7 +21,8 @@ from ..events import emit
 from ..ids import to_global_id
 from ..instants import local_date, require_aware, require_range, utc_now
 from ..models import (
-    Booking, BookingRole, Course, DeliveryMode, Resource, ResourceKind, Session, SessionStatus,
+    Attendance, AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, Enrollment, Resource, ResourceKind,
+    Session, SessionStatus,
 )
 from ..settings import Settings
 from . import meetings
@@ -181,6 +182,18 @@ async def session_bookings(db: AsyncSession, session_id: int) -> list[Booking]:
                                   .execution_options(populate_existing=True))).all())
 
 
+async def _keep_attendance_true(db: AsyncSession, session_id: int, starts_at: datetime) -> None:
+    """Records are true (rule 10): a session learners attended cannot move to a start still to come."""
+    if starts_at <= utc_now():
+        return
+    attended = await db.scalar(select(Attendance.id).join(Enrollment, Enrollment.id == Attendance.enrollment_id).where(
+        Enrollment.session_id == session_id,
+        Attendance.status.not_in((AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED))).limit(1))
+    if attended is not None:
+        raise DomainError(ErrorCode.INVALID_TIME_RANGE, "Learners were recorded attending this session: it can "
+                          "only move to a start that has passed.", "startsAt")
+
+
 async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
                              ends_at: datetime, *, settings: Settings) -> Session:
     """Move a session and all its bookings at once, or change nothing; `settings` (the running app's)
@@ -188,6 +201,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
     session = await lock_session(db, session_id)
     _require_scheduled(session)
+    await _keep_attendance_true(db, session.id, starts_at)
     bookings = await session_bookings(db, session.id)
     resources = (await lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
     course = await get_or_404(db, Course, session.course_id, "sessionId")

@@ -9,10 +9,12 @@ from podium.core.models import Course as CourseRow
 from podium.core.models import Person as PersonRow
 from podium.core.models import Qualification as QualificationRow
 from podium.core.models import Resource as ResourceRow
+from podium.core.models import ResourceKind
+from podium.core.models import Venue as VenueRow
 
 from .types import (
-    COURSE_COLUMNS, PERSON_COLUMNS, RESOURCE_COLUMNS, Course, Person, Qualification, Resource, course_from,
-    person_from, resource_from,
+    COURSE_COLUMNS, PERSON_COLUMNS, RESOURCE_COLUMNS, VENUE_COLUMNS, Course, Person, Qualification, Resource, Venue,
+    course_from, person_from, resource_from, venue_from,
 )
 
 def loaders(context) -> dict:
@@ -45,4 +47,20 @@ def loaders(context) -> dict:
             held[row.resource_id].append(Qualification(name=row.name, valid_until=row.valid_until))
         return [held[i] for i in ids]
 
-    return {"courses": courses, "people": people, "resources": resources, "qualifications": qualifications}
+    async def venues(ids: list[int]) -> list[Venue | None]:
+        async with context.reading() as db:
+            rows = (await db.execute(select(*VENUE_COLUMNS).where(VenueRow.id.in_(ids)))).all()
+        found = {row.id: venue_from(row) for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def venue_rooms(ids: list[int]) -> list[list[Resource]]:
+        async with context.reading() as db:
+            rows = (await db.execute(select(*RESOURCE_COLUMNS).where(
+                ResourceRow.venue_id.in_(ids), ResourceRow.kind == ResourceKind.ROOM).order_by(ResourceRow.id))).all()
+        held = defaultdict(list)
+        for row in rows:
+            held[row.venue_id].append(resource_from(row))
+        return [held[i] for i in ids]
+
+    return {"courses": courses, "people": people, "resources": resources, "qualifications": qualifications,
+            "venues": venues, "venue_rooms": venue_rooms}

@@ -43,6 +43,31 @@ class CreateResourceInput:
     qualifications: list[QualificationInput] | None = None
     calendar_url: str | None = strawberry.field(default=None, description="Rooms: an iCalendar feed (http, https or "
                                                 "webcal) of when the room is busy outside Podium.")
+    venue_id: strawberry.ID | None = strawberry.field(default=None, description="Rooms: the venue the room is in.")
+
+
+@strawberry.input
+class CreateVenueInput:
+    name: str
+    timezone: str
+    address: str | None = strawberry.field(default=None, description="The street address, as written for people.")
+    city: str | None = None
+    country: str | None = None
+
+
+@strawberry.input(description="Only the fields given change; null clears address, city or country.")
+class UpdateVenueInput:
+    venue_id: strawberry.ID
+    name: str | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    address: str | None = strawberry.UNSET
+    city: str | None = strawberry.UNSET
+    country: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class VenueFilter:
+    city: str | None = strawberry.field(default=None, description="Venues in this city (case-insensitive).")
 
 
 @strawberry.input(description="Only the fields given change; null clears what may be empty.")
@@ -75,6 +100,8 @@ class UpdateResourceInput:
     calendar_url: str | None = strawberry.field(default=strawberry.UNSET, description="Rooms: an iCalendar feed "
                                                 "(http, https or webcal) of when the room is busy outside Podium.")
     qualifications: list[QualificationInput] | None = strawberry.UNSET
+    venue_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="Rooms: the venue the "
+                                                      "room is in; null: none.")
 
 
 def given(input: object, *names: str) -> dict:

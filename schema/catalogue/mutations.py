@@ -13,10 +13,10 @@ from ..errors import UserError
 from ..permissions import check_staff
 from ..relay import decode_id
 from .inputs import (
-    CreateCourseInput, CreatePersonInput, CreateResourceInput, UpdateCourseInput, UpdatePersonInput,
-    UpdateResourceInput, given,
+    CreateCourseInput, CreatePersonInput, CreateResourceInput, CreateVenueInput, UpdateCourseInput, UpdatePersonInput,
+    UpdateResourceInput, UpdateVenueInput, given,
 )
-from .types import Course, Person, Resource
+from .types import Course, Person, Resource, Venue
 
 
 @strawberry.type
@@ -35,6 +35,16 @@ class PersonPayload:
 class ResourcePayload:
     resource: Resource | None
     errors: list[UserError]
+
+
+@strawberry.type
+class VenuePayload:
+    venue: Venue | None
+    errors: list[UserError]
+
+
+def _venue_id(global_id: str | None) -> int | None:
+    return None if global_id is None else decode_id(global_id, "Venue", "venueId")
 
 
 @strawberry.type
@@ -69,6 +79,7 @@ class CatalogueMutations:
             return (await catalogue.create_resource(
                 db, actor, kind=CoreResourceKind(input.kind), name=input.name, timezone=input.timezone,
                 capacity=input.capacity, email=input.email, calendar_url=input.calendar_url,
+                venue_id=_venue_id(input.venue_id),
                 qualifications=[(q.name, q.valid_until) for q in input.qualifications or []])).id
 
         resource, errors, _ = await attempt_then_load(info, work, "resources")
@@ -100,11 +111,35 @@ class CatalogueMutations:
     async def update_resource(self, info: Info, input: UpdateResourceInput) -> ResourcePayload:
         async def work(db, actor):
             check_staff(info.context.caller)
-            changes = given(input, "name", "timezone", "capacity", "email", "calendar_url", "qualifications")
+            changes = given(input, "name", "timezone", "capacity", "email", "calendar_url", "qualifications",
+                            "venue_id")
             if "qualifications" in changes:
                 changes["qualifications"] = [(q.name, q.valid_until) for q in changes["qualifications"] or []]
+            if "venue_id" in changes:
+                changes["venue_id"] = _venue_id(changes["venue_id"])
             return (await catalogue.update_resource(db, actor, decode_id(input.resource_id, "Resource", "resourceId"),
                                                     **changes)).id
 
         resource, errors, _ = await attempt_then_load(info, work, "resources")
         return ResourcePayload(resource=resource, errors=errors)
+
+    @strawberry.mutation(description="A venue, for rooms to be in; staff only.")
+    async def create_venue(self, info: Info, input: CreateVenueInput) -> VenuePayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            return (await catalogue.create_venue(db, actor, name=input.name, timezone=input.timezone,
+                                                 address=input.address, city=input.city, country=input.country)).id
+
+        venue, errors, _ = await attempt_then_load(info, work, "venues")
+        return VenuePayload(venue=venue, errors=errors)
+
+    @strawberry.mutation(description="Change a venue's name, address, city, country or timezone (its rooms keep "
+                                     "their own timezone); staff only.")
+    async def update_venue(self, info: Info, input: UpdateVenueInput) -> VenuePayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            return (await catalogue.update_venue(db, actor, decode_id(input.venue_id, "Venue", "venueId"),
+                                                 **given(input, "name", "timezone", "address", "city", "country"))).id
+
+        venue, errors, _ = await attempt_then_load(info, work, "venues")
+        return VenuePayload(venue=venue, errors=errors)

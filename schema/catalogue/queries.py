@@ -8,13 +8,16 @@ from strawberry.types import Info
 from podium.core.models import Course as CourseRow
 from podium.core.models import Person as PersonRow
 from podium.core.models import Resource as ResourceRow
+from podium.core.models import Venue as VenueRow
+from podium.core.text_search import fold
 
+from ..limits import query_term
 from ..permissions import require_signed_in, visible_people
 from ..relay import connection, encode_cursor, id_after, page_size
+from .inputs import VenueFilter
 from .types import (
-    COURSE_COLUMNS, PERSON_COLUMNS, RESOURCE_COLUMNS, CourseConnection, Person, PersonConnection,
-    ResourceConnection, ResourceKind, course_from,
-    person_from, resource_from,
+    COURSE_COLUMNS, PERSON_COLUMNS, RESOURCE_COLUMNS, VENUE_COLUMNS, CourseConnection, Person, PersonConnection,
+    ResourceConnection, ResourceKind, VenueConnection, course_from, person_from, resource_from, venue_from,
 )
 
 
@@ -62,3 +65,13 @@ class CatalogueQueries:
         return await _page(info, visible_people(caller, select(*PERSON_COLUMNS)),
                            visible_people(caller, select(func.count()).select_from(PersonRow)), PersonRow.id,
                            person_from, first, after)
+
+    @strawberry.field(description="Venues, in the order they were created; public, like the catalogue.")
+    async def venues(self, info: Info, filter: VenueFilter | None = None, first: int | None = None,
+                     after: str | None = None) -> VenueConnection:
+        where = []
+        if filter is not None and filter.city is not None:
+            where.append(VenueRow.city_key == fold(query_term(filter.city, "city")))
+        return await _page(info, select(*VENUE_COLUMNS).where(*where),
+                           select(func.count()).select_from(VenueRow).where(*where), VenueRow.id,
+                           venue_from, first, after)

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from podium.core.models import Course as CourseRow
 from podium.core.models import Person as PersonRow
 from podium.core.models import Resource as ResourceRow
+from podium.core.models import Venue as VenueRow
 from podium.core.models import ResourceKind as CoreResourceKind
 from podium.core.models import Role as CoreRole
 
@@ -18,6 +19,8 @@ from ..permissions import is_staff, require_signed_in, sees_staff_contacts
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
+    from ..enrollment.types import EnrollmentConnection, EnrollmentStatus
+    from ..programs.types import CertificationConnection, LearnerJourneyConnection
     from ..scheduling.inputs import SessionFilter
     from ..scheduling.types import Booking, SessionConnection
 
@@ -26,6 +29,8 @@ Role = strawberry.enum(CoreRole, name="Role")
 
 SCHEDULING_TYPES = "podium.schema.scheduling.types"
 SCHEDULING_INPUTS = "podium.schema.scheduling.inputs"
+ENROLLMENT_TYPES = "podium.schema.enrollment.types"
+PROGRAM_TYPES = "podium.schema.programs.types"
 
 
 @strawberry.type
@@ -66,13 +71,52 @@ def course_from(v) -> Course:
                   certification_validity_days=v.course_certification_validity_days)
 
 
-@strawberry.type
+@strawberry.type(description="Someone Podium knows: a learner, an instructor's person, staff. Through `me`, "
+                              "the signed-in caller's own enrolments, journeys, certifications and teaching.")
 class Person(Node):
     id: strawberry.ID
     pk: strawberry.Private[int]
     name: str
     email: str
     timezone: str
+
+    @strawberry.field(description="This person's enrolments, ordered by the session's startsAt, then id: what the "
+                                  "caller may see of them (a learner only their own; an instructor those in "
+                                  "sessions they teach; staff all). `upcoming`: true, sessions that end after now; "
+                                  "false, those that have ended.")
+    async def enrollments(self, info: Info,
+                          status: list[Annotated["EnrollmentStatus", strawberry.lazy(ENROLLMENT_TYPES)]] | None = None,
+                          upcoming: bool | None = None, first: int | None = None, after: str | None = None,
+                          ) -> Annotated["EnrollmentConnection", strawberry.lazy(ENROLLMENT_TYPES)]:
+        from ..enrollment.queries import person_enrollment_connection
+
+        return await person_enrollment_connection(info, self.pk, status, upcoming, first, after)
+
+    @strawberry.field(description="The sessions this person instructs (lead or co-facilitator, matched by email "
+                                  "to an instructor), ordered by startsAt, then id.")
+    async def teaching(self, info: Info,
+                       filter: Annotated["SessionFilter", strawberry.lazy(SCHEDULING_INPUTS)] | None = None,
+                       first: int | None = None, after: str | None = None,
+                       ) -> Annotated["SessionConnection", strawberry.lazy(SCHEDULING_TYPES)]:
+        from ..scheduling.queries import teaching_connection
+
+        return await teaching_connection(info, self.email, filter, first, after)
+
+    @strawberry.field(description="This person's journeys through the programs they are in, in the order they "
+                                  "joined them: what the caller may see (a learner only their own).")
+    async def journeys(self, info: Info, first: int | None = None, after: str | None = None,
+                       ) -> Annotated["LearnerJourneyConnection", strawberry.lazy(PROGRAM_TYPES)]:
+        from ..programs.queries import person_journey_connection
+
+        return await person_journey_connection(info, self.pk, first, after)
+
+    @strawberry.field(description="This person's certifications, oldest first; staff see anyone's, everyone "
+                                  "else only their own (empty for another person).")
+    async def certifications(self, info: Info, first: int | None = None, after: str | None = None,
+                             ) -> Annotated["CertificationConnection", strawberry.lazy(PROGRAM_TYPES)]:
+        from ..programs.queries import certification_connection
+
+        return await certification_connection(info, self.pk, first, after)
 
     @strawberry.field(description="Your own calendar feed (RFC 5545: your ENROLLED sessions and those you teach) "
                                   "to subscribe to in a calendar app; null on anyone else. The address is the "
@@ -99,6 +143,30 @@ class Qualification:
     valid_until: date | None
 
 
+@strawberry.type(description="A training centre: where rooms are, and so where in-person sessions happen.")
+class Venue(Node):
+    id: strawberry.ID
+    pk: strawberry.Private[int]
+    name: str
+    address: str | None = strawberry.field(description="The street address, as written for people.")
+    city: str | None
+    country: str | None
+    timezone: str
+
+    @strawberry.field(description="Its rooms, in the order they were created.")
+    async def rooms(self, info: Info) -> list[Resource]:
+        return await info.context.loaders.venue_rooms.load(self.pk)
+
+
+VENUE_COLUMNS = (VenueRow.id, VenueRow.name, VenueRow.address, VenueRow.city, VenueRow.country, VenueRow.timezone)
+
+
+def venue_from(v) -> Venue:
+    """From a row with VENUE_COLUMNS."""
+    return Venue(id=global_id("Venue", v.id), pk=v.id, name=v.name, address=v.address, city=v.city,
+                 country=v.country, timezone=v.timezone)
+
+
 @strawberry.type
 class Resource(Node):
     id: strawberry.ID
@@ -109,6 +177,11 @@ class Resource(Node):
     capacity: int | None = strawberry.field(description="Rooms: how many it seats.")
     contact: strawberry.Private[str | None]
     calendar: strawberry.Private[str | None]
+    venue_pk: strawberry.Private[int | None]
+
+    @strawberry.field(description="Rooms: the venue the room is in; null when it has none.")
+    async def venue(self, info: Info) -> Venue | None:
+        return None if self.venue_pk is None else await info.context.loaders.venues.load(self.venue_pk)
 
     @strawberry.field(description="Instructors: their email, for signed-in callers.")
     def email(self, info: Info) -> str | None:
@@ -142,13 +215,13 @@ class Resource(Node):
 
 
 RESOURCE_COLUMNS = (ResourceRow.id, ResourceRow.kind, ResourceRow.name, ResourceRow.timezone, ResourceRow.capacity,
-                    ResourceRow.email, ResourceRow.calendar_url)
+                    ResourceRow.email, ResourceRow.calendar_url, ResourceRow.venue_id)
 
 
 def resource_from(v) -> Resource:
     """From a row with RESOURCE_COLUMNS."""
     return Resource(id=global_id("Resource", v.id), pk=v.id, kind=v.kind, name=v.name, timezone=v.timezone,
-                    capacity=v.capacity, contact=v.email, calendar=v.calendar_url)
+                    capacity=v.capacity, contact=v.email, calendar=v.calendar_url, venue_pk=v.venue_id)
 
 
 @strawberry.type
@@ -163,4 +236,9 @@ class PersonConnection(Connection[Person]):
 
 @strawberry.type
 class ResourceConnection(Connection[Resource]):
+    pass
+
+
+@strawberry.type
+class VenueConnection(Connection[Venue]):
     pass

@@ -39,6 +39,7 @@ class Enrollment(Node):
     waitlist_position: int | None = strawberry.field(description="1-based, only while WAITLISTED.")
     created_at: datetime
     join_link: strawberry.Private[str | None]
+    session_starts_at: strawberry.Private[datetime | None] = None  # the cursor of `Person.enrollments`
 
     @strawberry.field(description="The learner's own link to the session's online meeting; it identifies them for "
                                   "attendance. For staff and the learner while they hold the seat; null for anyone "

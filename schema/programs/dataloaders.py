@@ -10,6 +10,7 @@ from podium.core.models import Program as ProgramRow
 from podium.core.models import ProgramStage as StageRow
 from podium.core.services import programs as program_service
 
+from ..permissions import visible_programs
 from .types import Program, ProgramTemplate, stage_from, template_from
 
 
@@ -38,4 +39,18 @@ def loaders(context) -> dict:
             found = {t.key: template_from(t) for t in await program_service.list_templates(db)}
         return [found.get(k) for k in keys]
 
-    return {"programs": programs, "program_templates": program_templates}
+    async def session_programs(ids: list[int]) -> list[int | None]:
+        """The first-created program each session is a live stage of, among those the caller may see."""
+        if not context.caller.signed_in:
+            return [None for _ in ids]
+        query = visible_programs(context.caller, select(StageRow.session_id, ProgramRow.id)
+                                 .join(ProgramRow, ProgramRow.id == StageRow.program_id)
+                                 .where(StageRow.session_id.in_(ids)).order_by(ProgramRow.id))
+        async with context.reading() as db:
+            rows = (await db.execute(query)).all()
+        first: dict[int, int] = {}
+        for session_id, program_id in rows:
+            first.setdefault(session_id, program_id)
+        return [first.get(i) for i in ids]
+
+    return {"programs": programs, "program_templates": program_templates, "session_programs": session_programs}

@@ -47,8 +47,59 @@ async def journey_connection(info: Info, program_id: int, first: int | None,
         async with context.reading() as db:
             return await db.scalar(select(func.count()).select_from(ProgramLearner).where(*where))
 
-    return connection([journey_from(found[r.learner_id], r.id) for r in page], len(rows) > size, after,
-                      lambda j: encode_cursor(j.pk), count_total)
+    return connection([journey_from(found[learner_id], pk, program_id) for pk, learner_id in page],
+                      len(rows) > size, after, lambda j: encode_cursor(j.pk), count_total)
+
+
+async def person_journey_connection(info: Info, person_id: int, first: int | None,
+                                    after: str | None) -> LearnerJourneyConnection:
+    """A person's journeys, one per program they are in, in the order they joined: the programs the
+    caller may see, and within them what `within_program` allows. One journey computation per program
+    on the page."""
+    context = info.context
+    require_signed_in(context.caller, "journeys")
+    size, after_id = page_size(first), id_after(after)
+    where = [ProgramLearner.learner_id == person_id, *within_program(context.caller, ProgramLearner.learner_id)]
+    query = visible_programs(context.caller, select(ProgramLearner.id, ProgramLearner.program_id)
+                             .join(ProgramRow, ProgramRow.id == ProgramLearner.program_id).where(*where))
+    count_query = visible_programs(context.caller, select(func.count()).select_from(ProgramLearner)
+                                   .join(ProgramRow, ProgramRow.id == ProgramLearner.program_id).where(*where))
+    if after_id is not None:
+        query = query.where(ProgramLearner.id > after_id)
+    async with context.reading() as db:
+        rows = (await db.execute(query.order_by(ProgramLearner.id).limit(size + 1))).all()
+        page = []
+        for pk, program_id in rows[:size]:
+            journey, = await journey_service.journeys(db, program_id, [person_id])
+            page.append(journey_from(journey, pk, program_id))
+
+    async def count_total() -> int:
+        async with context.reading() as db:
+            return await db.scalar(count_query)
+
+    return connection(page, len(rows) > size, after, lambda j: encode_cursor(j.pk), count_total)
+
+
+async def certification_connection(info: Info, person_id: int | None, first: int | None,
+                                   after: str | None) -> CertificationConnection:
+    """Certifications oldest first, of one person or everyone: staff see any, everyone else their own."""
+    context = info.context
+    require_signed_in(context.caller, "certifications")
+    size, after_id = page_size(first), id_after(after)
+    where = [] if person_id is None else [CertificationRow.person_id == person_id]
+    where += own_certifications(context.caller)
+    query = select(CertificationRow).where(*where)
+    if after_id is not None:
+        query = query.where(CertificationRow.id > after_id)
+    async with context.reading() as db:
+        rows = (await db.scalars(query.order_by(CertificationRow.id).limit(size + 1))).all()
+
+    async def count_total() -> int:
+        async with context.reading() as db:
+            return await db.scalar(select(func.count()).select_from(CertificationRow).where(*where))
+
+    return connection([certification_from(r) for r in rows[:size]], len(rows) > size, after,
+                      lambda c: encode_cursor(c.pk), count_total)
 
 
 async def program_readiness(info: Info, program_id: int, session_global_id: str) -> list[ReadinessEntry]:
@@ -114,26 +165,8 @@ class ProgramQueries:
     @strawberry.field(description="Certifications, oldest first; a learner or instructor sees only their own.")
     async def certifications(self, info: Info, person_id: strawberry.ID | None = None, first: int | None = None,
                              after: str | None = None) -> CertificationConnection:
-        context = info.context
-        caller = context.caller
-        require_signed_in(caller, "certifications")
-        size, after_id = page_size(first), id_after(after)
-        where = []
-        if person_id is not None:
-            where.append(CertificationRow.person_id == query_id(person_id, "Person", "personId"))
-        where += own_certifications(caller)
-        query = select(CertificationRow).where(*where)
-        if after_id is not None:
-            query = query.where(CertificationRow.id > after_id)
-        async with context.reading() as db:
-            rows = (await db.scalars(query.order_by(CertificationRow.id).limit(size + 1))).all()
-
-        async def count_total() -> int:
-            async with context.reading() as db:
-                return await db.scalar(select(func.count()).select_from(CertificationRow).where(*where))
-
-        return connection([certification_from(r) for r in rows[:size]], len(rows) > size, after,
-                          lambda c: encode_cursor(c.pk), count_total)
+        person = None if person_id is None else query_id(person_id, "Person", "personId")
+        return await certification_connection(info, person, first, after)
 
     @strawberry.field(description="Recertification: who holds a certification expiring within `withinDays` days "
                                   "that no later one outlasts; soonest first, the first 1,000. Staff only.",

@@ -90,6 +90,7 @@ class JourneyStage:
 class LearnerJourney:
     pk: strawberry.Private[int]
     learner_pk: strawberry.Private[int]
+    program_pk: strawberry.Private[int]
     stages: list[JourneyStage]
     completed: bool
     completed_at: datetime | None = strawberry.field(description="When the last required stage was completed.")
@@ -98,10 +99,15 @@ class LearnerJourney:
     async def learner(self, info: Info) -> Person:
         return await info.context.loaders.people.load(self.learner_pk)
 
+    @strawberry.field(description="The program this journey goes through.")
+    async def program(self, info: Info) -> Program:
+        return await info.context.loaders.programs.load(self.program_pk)
 
-def journey_from(journey, membership_pk: int) -> LearnerJourney:
-    """From a core `journeys.Journey` and the learner's ProgramLearner id (the cursor)."""
-    return LearnerJourney(pk=membership_pk, learner_pk=journey.learner_id, completed=journey.completed,
+
+def journey_from(journey, membership_pk: int, program_pk: int) -> LearnerJourney:
+    """From a core `journeys.Journey`, the learner's ProgramLearner id (the cursor) and the program's id."""
+    return LearnerJourney(pk=membership_pk, learner_pk=journey.learner_id, program_pk=program_pk,
+                          completed=journey.completed,
                           completed_at=journey.completed_at,
                           stages=[JourneyStage(stage=stage_from(s.stage), status=s.status, completed_at=s.completed_at,
                                                opens_at=s.opens_at, due_at=s.due_at)
@@ -193,6 +199,12 @@ class Program(Node):
         from .queries import program_readiness
 
         return await program_readiness(info, self.pk, session_id)
+
+    @strawberry.field(description="Its live sessions (every section), ordered by startsAt, then id.")
+    async def sessions(self, info: Info) -> list[Session]:
+        pks = sorted({s.session_pk for s in self.stages if s.session_pk is not None})
+        found = [s for s in await info.context.loaders.sessions.load_many(pks) if s is not None]
+        return sorted(found, key=lambda s: (s.starts_at, s.pk))
 
     @strawberry.field(description="Certifications issued on completing this program.")
     async def certifications(self, info: Info) -> list[Certification]:

@@ -17,6 +17,18 @@ class SessionFilter:
     resource_id: strawberry.ID | None = None
     delivery_mode: DeliveryMode | None = None
     status: list[SessionStatus] | None = None
+    venue_id: strawberry.ID | None = strawberry.field(default=None, description="Sessions in a room of this venue.")
+    city: str | None = strawberry.field(default=None, description="Sessions in a room of a venue in this city "
+                                                                   "(case-insensitive; at most 200 characters).")
+    has_seats: bool | None = strawberry.field(default=None, description=(
+        "true: sessions a learner can enrol in now and get a seat, or a place on the waitlist when it is full: "
+        "SCHEDULED and before its enrolment cutoff (its start when it has none). Podium's waitlists have no "
+        "cap, so every such session qualifies; seatsLeft tells the two apart. false: every other session."))
+    search: str | None = strawberry.field(default=None, description=(
+        "Case-insensitive text in the session's title, its course's code, title or description; the same "
+        "answer on SQLite and PostgreSQL. At most 200 characters."))
+    upcoming: bool | None = strawberry.field(default=None, description="true: sessions that end after now; "
+                                                                        "false: those that have ended.")
 
 
 @strawberry.input

@@ -8,12 +8,19 @@ from sqlalchemy import and_, func, or_, select
 from strawberry.types import Info
 
 from podium.core.errors import DomainError, ErrorCode
-from podium.core.instants import require_aware
+from podium.core.instants import require_aware, utc_now
 from podium.core.models import Booking as BookingRow
+from podium.core.models import BookingRole
+from podium.core.models import Course as CourseRow
+from podium.core.models import Resource as ResourceRow
 from podium.core.models import Session as SessionRow
 from podium.core.models import SessionStatus as CoreSessionStatus
+from podium.core.models import Venue as VenueRow
+from podium.core.text_search import LIKE_ESCAPE, contains_pattern, fold
 
 from ..errors import ClientError
+from ..limits import query_term
+from ..permissions import sessions_taught_by
 from ..relay import connection, encode_cursor, instant_after, page_size, query_id
 from .dataloaders import build_sessions, session_rows
 from .inputs import SessionFilter
@@ -29,10 +36,33 @@ def _aware(value: datetime, name: str) -> datetime:
         raise ClientError(error.message, error.code) from None
 
 
+def _in_rooms(rooms) -> object:
+    """Sessions whose room is one of `rooms` (a select of resource ids)."""
+    return SessionRow.id.in_(select(BookingRow.session_id).where(BookingRow.role == BookingRole.ROOM,
+                                                                 BookingRow.resource_id.in_(rooms)))
+
+
+def open_for_enrolment(now) -> object:
+    """What `hasSeats` means: enrolling now gives a seat, or a waitlist place when the session is full (a
+    waitlist has no cap), as the enrolment service decides (`_require_open`)."""
+    return and_(SessionRow.status == CoreSessionStatus.SCHEDULED,
+                func.coalesce(SessionRow.enrollment_cutoff_at, SessionRow.starts_at) > now)
+
+
+def _matching(term: str) -> object:
+    pattern = contains_pattern(term)
+    return or_(SessionRow.search_text.like(pattern, escape=LIKE_ESCAPE),
+               SessionRow.course_id.in_(select(CourseRow.id).where(CourseRow.search_text.like(pattern,
+                                                                                             escape=LIKE_ESCAPE))))
+
+
 def _conditions(filter: SessionFilter | None, course_id: int | None) -> list:
+    """The filter as WHERE conditions on the session table alone (subqueries, no joins), so the page and
+    its count take the same ones and the page stays one statement."""
     where = [] if course_id is None else [SessionRow.course_id == course_id]
     if filter is None:
         return where
+    now = utc_now()
     if filter.from_ is not None:
         where.append(SessionRow.ends_at > _aware(filter.from_, "from"))
     if filter.to is not None:
@@ -46,6 +76,19 @@ def _conditions(filter: SessionFilter | None, course_id: int | None) -> list:
         where.append(SessionRow.delivery_mode == filter.delivery_mode)
     if filter.status:
         where.append(SessionRow.status.in_([CoreSessionStatus(s) for s in filter.status]))
+    if filter.venue_id is not None:
+        venue = query_id(filter.venue_id, "Venue", "venueId")
+        where.append(_in_rooms(select(ResourceRow.id).where(ResourceRow.venue_id == venue)))
+    if filter.city is not None and (city := query_term(filter.city, "city")):
+        where.append(_in_rooms(select(ResourceRow.id).join(VenueRow, VenueRow.id == ResourceRow.venue_id)
+                               .where(VenueRow.city_key == fold(city))))
+    if filter.search is not None and (term := query_term(filter.search, "search")):
+        where.append(_matching(term))
+    if filter.has_seats is not None:
+        open_ = open_for_enrolment(now)
+        where.append(open_ if filter.has_seats else ~open_)
+    if filter.upcoming is not None:
+        where.append(SessionRow.ends_at > now if filter.upcoming else SessionRow.ends_at <= now)
     return where
 
 
@@ -58,10 +101,11 @@ def _after(after: str | None) -> list:
 
 
 async def session_connection(info: Info, filter: SessionFilter | None, first: int | None, after: str | None,
-                             course_id: int | None = None) -> SessionConnection:
+                             course_id: int | None = None, within: tuple = ()) -> SessionConnection:
+    """A page of sessions; `within` narrows it further (conditions on the session table)."""
     context = info.context
     size = page_size(first)
-    where = _conditions(filter, course_id)
+    where = [*_conditions(filter, course_id), *within]
     query = session_rows().where(*where, *_after(after)).order_by(SessionRow.starts_at, SessionRow.id).limit(size + 1)
     async with context.reading() as db:
         rows = (await db.execute(query)).all()
@@ -73,6 +117,12 @@ async def session_connection(info: Info, filter: SessionFilter | None, first: in
 
     return connection(sessions, len(rows) > size, after,
                       lambda s: encode_cursor(s.starts_at.isoformat(), s.pk), count_total)
+
+
+async def teaching_connection(info: Info, email: str, filter: SessionFilter | None, first: int | None,
+                              after: str | None) -> SessionConnection:
+    """The sessions the person with this email instructs."""
+    return await session_connection(info, filter, first, after, within=(SessionRow.id.in_(sessions_taught_by(email)),))
 
 
 async def resource_bookings(info: Info, resource: Resource, from_: datetime, to: datetime) -> list[Booking]:

@@ -14,11 +14,12 @@ from podium.core.models import EnrollmentStatus as CoreEnrollmentStatus
 from podium.core.models import MeetingStatus as CoreMeetingStatus
 from podium.core.models import SessionStatus as CoreSessionStatus
 
-from ..catalogue.types import Course, Resource
+from ..catalogue.types import Course, Resource, Venue
 from ..relay import Connection, Node
 
 if TYPE_CHECKING:
     from ..enrollment.types import EnrollmentConnection, EnrollmentStatus
+    from ..programs.types import Program
 
 DeliveryMode = strawberry.enum(CoreDeliveryMode, name="DeliveryMode")
 SessionStatus = strawberry.enum(CoreSessionStatus, name="SessionStatus")
@@ -26,6 +27,7 @@ BookingRole = strawberry.enum(CoreBookingRole, name="BookingRole")
 MeetingStatus = strawberry.enum(CoreMeetingStatus, name="MeetingStatus")
 
 ENROLLMENT_TYPES = "podium.schema.enrollment.types"
+PROGRAM_TYPES = "podium.schema.programs.types"
 
 
 @strawberry.type(description="A VIRTUAL or HYBRID session's online meeting. Its link, id and errors are for staff "
@@ -96,6 +98,20 @@ class Session(Node):
     instructors: list[Resource] = strawberry.field(description="The lead first.")
     room: Resource | None
     meeting: Meeting | None = strawberry.field(description="VIRTUAL and HYBRID sessions, from the conferencing plugin.")
+
+    @strawberry.field(description="Where it happens: the venue of its room; null for a session without a room, or a "
+                                  "room in no venue.")
+    async def venue(self, info: Info) -> Venue | None:
+        if self.room is None or self.room.venue_pk is None:
+            return None
+        return await info.context.loaders.venues.load(self.room.venue_pk)
+
+    @strawberry.field(description="The blended program this session is a live stage of; null when none, or none "
+                                  "the caller may see (a program shares its sessions' learners' journeys). When "
+                                  "several programs share the session: the first created.")
+    async def program(self, info: Info) -> Annotated["Program", strawberry.lazy(PROGRAM_TYPES)] | None:
+        program_pk = await info.context.loaders.session_programs.load(self.pk)
+        return None if program_pk is None else await info.context.loaders.programs.load(program_pk)
 
     @strawberry.field(description="This session as an `.ics` file to download once (the same UID as its invites "
                                   "and feeds; no join URL). To follow changes, subscribe to me.calendarFeedUrl.")

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from podium.core.ids import to_global_id
 from tests import builders as b
 from tests.server import graph as g
+from tests.server.rules import broken_rules
 
 CREATE_PROGRAM = """mutation($i: CreateProgramInput!) { createProgram(input: $i) {
   program { id } errors { code field message } } }"""
@@ -26,41 +27,6 @@ async def _answers(api, requests: list[tuple[str, dict]]) -> list[dict]:
     bodies = [r.json() for r in responses]
     assert [body["errors"] for body in bodies if body.get("errors")] == []
     return [next(iter(body["data"].values())) for body in bodies]
-
-
-async def _broken_rules(sessions) -> list[str]:
-    """Rules 1 to 3 read back from the database: what is wrong, empty when nothing is."""
-    broken = []
-    async with sessions() as db:
-        rows = (await db.execute(text(
-            "SELECT s.id, s.status, s.capacity, "
-            "(SELECT count(*) FROM enrollment e WHERE e.session_id = s.id AND e.status = 'ENROLLED') "
-            "FROM session s"))).all()
-        waiting: dict[int, list[int]] = {}
-        for sid, position in (await db.execute(text(
-                "SELECT session_id, waitlist_position FROM enrollment WHERE status = 'WAITLISTED' "
-                "ORDER BY session_id, waitlist_position"))).all():
-            waiting.setdefault(sid, []).append(position)
-        for sid, status, capacity, enrolled in rows:
-            if enrolled > capacity:
-                broken.append(f"session {sid}: {enrolled} enrolled, capacity {capacity}")
-            if waiting.get(sid, []) != list(range(1, len(waiting.get(sid, [])) + 1)):
-                broken.append(f"session {sid}: waitlist positions {waiting[sid]}")
-            if status == "SCHEDULED" and waiting.get(sid) and enrolled < capacity:
-                broken.append(f"session {sid}: a free seat while {len(waiting[sid])} wait")
-        for sid, capacity, room in (await db.execute(text(
-                "SELECT s.id, s.capacity, r.capacity FROM session s JOIN booking bk ON bk.session_id = s.id "
-                "AND bk.role = 'ROOM' AND bk.active JOIN resource r ON r.id = bk.resource_id "
-                "WHERE s.status = 'SCHEDULED' AND s.delivery_mode != 'VIRTUAL'"))).all():
-            if room is not None and capacity > room:
-                broken.append(f"session {sid}: capacity {capacity} in a room for {room}")
-        broken += [f"resource {rid} booked twice: bookings {x} and {y}" for x, y, rid in (await db.execute(text(
-            "SELECT x.id, y.id, x.resource_id FROM booking x JOIN booking y ON x.resource_id = y.resource_id "
-            "AND x.id < y.id AND x.active AND y.active AND x.starts_at < y.ends_at AND y.starts_at < x.ends_at "
-            "LEFT JOIN session sx ON sx.id = x.session_id LEFT JOIN session sy ON sy.id = y.session_id "
-            "WHERE coalesce(sx.status, 'SCHEDULED') != 'CANCELLED' "
-            "AND coalesce(sy.status, 'SCHEDULED') != 'CANCELLED'"))).all()]
-    return broken
 
 
 async def _audits(sessions) -> dict[str, int]:
@@ -100,7 +66,7 @@ async def test_cohorts_placed_in_shared_sessions_at_once_beside_enrolments(api, 
     assert (made, joined) == (12, 12)
     after = await _audits(sessions)
     assert (after["program.create"] - before["program.create"], after["program.add_learners"]) == (12, 12)
-    assert await _broken_rules(sessions) == []
+    assert await broken_rules(sessions) == []
 
 
 CREATE_TEMPLATE = """mutation($i: CreateProgramTemplateInput!) { createProgramTemplate(input: $i) {
@@ -179,7 +145,7 @@ async def test_enrol_cancel_decide_attend_and_capacity_of_one_room_at_once(api, 
 
     assert {e["code"] for r in results for e in r["errors"]} <= {"INVALID", "CAPACITY_EXCEEDS_ROOM"}
     assert _audit_delta(before, await _audits(sessions)) == _succeeded(requests, results)
-    assert await _broken_rules(sessions) == []
+    assert await broken_rules(sessions) == []
 
 
 async def test_sessions_sharing_an_instructor_and_a_room_move_into_each_others_slots_at_once(api, sessions):
@@ -212,4 +178,4 @@ async def test_sessions_sharing_an_instructor_and_a_room_move_into_each_others_s
     assert {e["code"] for r in results for e in r["errors"]} <= {
         "RESOURCE_CONFLICT", "CAPACITY_EXCEEDS_ROOM", "SESSION_NOT_OPEN"}
     assert _audit_delta(before, await _audits(sessions)) == _succeeded(requests, results)
-    assert await _broken_rules(sessions) == []
+    assert await broken_rules(sessions) == []

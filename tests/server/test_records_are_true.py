@@ -2,6 +2,9 @@
 completed before the live session has ended, whatever path the record takes."""
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from tests import builders as b
 from tests.server import graph as g
 from tests.server import programs_world as w
@@ -15,13 +18,13 @@ CERTIFIED = """query($p: ID!) { node(id: $p) { ... on Program { certifications {
   journeys { edges { node { completed stages { status completedAt } } } } } } }"""
 
 
-async def _live_only_program(api, starts_in_days: int = 1) -> tuple[str, str, str]:
+async def _live_only_program(api, key: str = "live-only") -> tuple[str, str, str]:
     """A one-stage program (a live session tomorrow) for one learner: (program, session, enrollment)."""
-    assert (await api.data(TEMPLATE, {"i": {"key": "live-only", "name": "Live only", "stages": [
+    assert (await api.data(TEMPLATE, {"i": {"key": key, "name": "Live only", "stages": [
         {"key": "live", "kind": "LIVE", "title": "Workshop", "offsetDays": 0}]}}))["createProgramTemplate"]["errors"] == []
     course = await g.course(api, certificationValidityDays=365)
-    session = await g.session(api, course, [await g.instructor(api)], starts_at=g.at(days=starts_in_days))
-    created = (await api.data(CREATE, {"i": {"templateKey": "live-only", "courseId": course,
+    session = await g.session(api, course, [await g.instructor(api)], starts_at=g.at(days=1))
+    created = (await api.data(CREATE, {"i": {"templateKey": key, "courseId": course,
                                              "liveSessionIds": [session], "learnerIds": [await g.person(api)]}}))
     created = created["createProgram"]
     assert created["errors"] == []
@@ -84,3 +87,33 @@ async def test_a_conferencing_report_before_the_session_starts_records_nothing(s
         assert error.code is ErrorCode.SESSION_NOT_STARTED
     else:
         raise AssertionError("a report before the session starts was recorded")
+
+
+RESCHEDULE = """mutation($i: RescheduleSessionInput!) { rescheduleSession(input: $i) { errors { code field } } }"""
+
+
+async def test_a_session_learners_attended_cannot_move_to_a_start_still_to_come(api, app):
+    _, session, enrollment = await _live_only_program(api)
+    started = await g.time_passes(app.state.podium.sessions, session, ended=False)
+    assert (await _attend(api, session, enrollment, "PRESENT"))["errors"] == []
+    later, earlier = g.at(days=3), started - timedelta(hours=1)
+    moves = [{"sessionId": session, "startsAt": at.isoformat(), "endsAt": (at + timedelta(hours=1)).isoformat()}
+             for at in (later, earlier)]
+    assert (await api.data(RESCHEDULE, {"i": moves[0]}))["rescheduleSession"]["errors"] == [
+        {"code": "INVALID_TIME_RANGE", "field": ["input", "startsAt"]}]
+    assert (await api.data(RESCHEDULE, {"i": moves[1]}))["rescheduleSession"]["errors"] == [], "a correction"
+
+
+async def test_attendance_and_a_move_into_the_future_at_once_never_leave_a_future_session_attended(api, app):
+    """Whichever comes first wins; the other is refused: never PRESENT at a session that has not started."""
+    for n in range(3):
+        _, session, enrollment = await _live_only_program(api, f"live-only-{n}")
+        await g.time_passes(app.state.podium.sessions, session, ended=False)
+        at = g.at(days=2)
+        move = {"sessionId": session, "startsAt": at.isoformat(), "endsAt": (at + timedelta(hours=1)).isoformat()}
+        moved, attended = await asyncio.gather(api.data(RESCHEDULE, {"i": move}),
+                                               _attend(api, session, enrollment, "PRESENT"))
+        outcomes = (moved["rescheduleSession"]["errors"], attended["errors"])
+        assert outcomes in (([], [{"code": "SESSION_NOT_STARTED", "field": ["input", "records", "0", "status"]}]),
+                            ([{"code": "INVALID_TIME_RANGE", "field": ["input", "startsAt"]}], [])), outcomes
+
