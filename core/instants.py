@@ -1,7 +1,7 @@
 """Rule 5: instants are aware and stored in UTC; timezones are IANA names."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import DomainError, ErrorCode
@@ -48,3 +48,16 @@ def require_timezone(name: str, field: str = "timezone") -> str:
 
 def local_date(instant: datetime, tz: str) -> date:
     return instant.astimezone(ZoneInfo(tz)).date()
+
+
+def wall_clock_gap(start: datetime, end: datetime, tz: ZoneInfo) -> timedelta:
+    """How far apart two instants are on a wall clock in `tz`: a week across a daylight-saving change is 7 days."""
+    return end.astimezone(tz).replace(tzinfo=None) - start.astimezone(tz).replace(tzinfo=None)
+
+
+def local_shift(instant: datetime | None, tz: ZoneInfo, delta: timedelta) -> datetime | None:
+    """The instant `delta` later on a wall clock in `tz` (None stays None)."""
+    if instant is None:
+        return None
+    local = instant.astimezone(tz).replace(tzinfo=None) + delta
+    return local.replace(tzinfo=tz).astimezone(UTC)

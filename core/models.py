@@ -104,6 +104,10 @@ class Role(str, enum.Enum):
     LEARNER = "LEARNER"
 
 
+STAFF_ROLES = (Role.ADMIN, Role.COORDINATOR)
+"""The roles that may do everything: checked by schema/permissions.py (and, for program templates, the service)."""
+
+
 class OutboxStatus(str, enum.Enum):
     PENDING = "PENDING"
     DELIVERED = "DELIVERED"

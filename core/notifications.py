@@ -28,9 +28,6 @@ from .settings import Settings
 BUNDLED_TEMPLATES = Path(__file__).with_name("templates")
 HOST_LINK = "meeting_join_url"
 """The facts' key of the meeting's own link: for instructors' messages only (learners get their personal one)."""
-KINDS = ("enrollment.confirmed", "enrollment.waitlisted", "enrollment.promoted", "enrollment.cancelled",
-         "session.rescheduled", "session.cancelled", "session.reminder", "session.instructor_assigned",
-         "program.readiness", "program.prework_reminder", "program.rescheduled")  # the last three: program_delivery.py
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -40,16 +37,16 @@ def _when(starts_at: datetime, ends_at: datetime, tz: str) -> str:
     return f"{start:%A} {start.day} {start:%B %Y}, {start:%H:%M}–{end:%H:%M} ({tz})"
 
 
-def _session_facts(session: Session, course: Course, starts_at: datetime, ends_at: datetime, sequence: int,
-                   settings: Settings) -> dict[str, Any]:
+def session_facts(session: Session, course: Course, starts_at: datetime, ends_at: datetime, sequence: int,
+                  settings: Settings) -> dict[str, Any]:
     return {"session_id": session.id, "title": session.title, "course_title": course.title, "course_code": course.code,
             "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "timezone": session.timezone,
             "delivery_mode": session.delivery_mode.value, "join_url": None, HOST_LINK: session.meeting_join_url,
             "sequence": sequence, "uid": session_uid(session.id, settings.organizer_email)}
 
 
-def _plan(kind: str, to: str, name: str, tz: str, facts: dict[str, Any], settings: Settings,
-          invite: str | None = None, **extra: Any) -> dict[str, Any]:
+def plan_notification(kind: str, to: str, name: str, tz: str, facts: dict[str, Any], settings: Settings,
+                      invite: str | None = None, **extra: Any) -> dict[str, Any]:
     """One message; it carries a join link only when `extra` gives one (`join_url`): the meeting's own for an
     instructor (`facts[HOST_LINK]`), a seated learner's personal one, none for anyone else."""
     starts_at, ends_at = datetime.fromisoformat(facts["starts_at"]), datetime.fromisoformat(facts["ends_at"])
@@ -66,13 +63,13 @@ def _plan(kind: str, to: str, name: str, tz: str, facts: dict[str, Any], setting
     return planned
 
 
-async def _session(db: AsyncSession, session_id: int) -> tuple[Session, Course] | None:
+async def session_with_course(db: AsyncSession, session_id: int) -> tuple[Session, Course] | None:
     row = (await db.execute(select(Session, Course).join(Course, Course.id == Session.course_id)
                             .where(Session.id == session_id))).first()
-    return (row[0], row[1]) if row else None
+    return (row.Session, row.Course) if row else None
 
 
-async def _instructors(db: AsyncSession, session_id: int) -> list[Resource]:
+async def session_instructors(db: AsyncSession, session_id: int) -> list[Resource]:
     return list((await db.scalars(select(Resource).join(Booking, Booking.resource_id == Resource.id).where(
         Booking.session_id == session_id, Booking.role.in_([BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR]),
         Resource.email.is_not(None)).order_by(Booking.id))).all())
@@ -103,11 +100,11 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
         session_ref, learner_ref = from_global_id(payload["session"]), from_global_id(payload["learner"])
         if kind is None or session_ref is None or learner_ref is None:
             return []
-        found, learner = await _session(db, session_ref[1]), await db.get(Person, learner_ref[1])
+        found, learner = await session_with_course(db, session_ref[1]), await db.get(Person, learner_ref[1])
         if found is None or learner is None:
             return []
         session, course = found
-        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
+        facts = session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
         invite = None
         if kind in ("enrollment.confirmed", "enrollment.promoted") and session.status is SessionStatus.SCHEDULED:
             invite = "REQUEST"
@@ -118,24 +115,24 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
             own_link = await db.scalar(select(Enrollment.meeting_join_url).where(
                 Enrollment.session_id == session.id, Enrollment.learner_id == learner.id,
                 Enrollment.status == EnrollmentStatus.ENROLLED))
-        return [_plan(kind, learner.email, learner.name, learner.timezone, facts, settings, invite,
-                      waitlist_position=payload["after"].get("waitlistPosition"), reason=payload.get("reason"),
-                      join_url=own_link)]
+        return [plan_notification(kind, learner.email, learner.name, learner.timezone, facts, settings, invite,
+                                  waitlist_position=payload["after"].get("waitlistPosition"), reason=payload.get("reason"),
+                                  join_url=own_link)]
 
     if event["type"] not in ("session.scheduled", "session.rescheduled", "session.cancelled"):
         return []
     session_ref = from_global_id(payload["session"])
-    found = await _session(db, session_ref[1]) if session_ref else None
+    found = await session_with_course(db, session_ref[1]) if session_ref else None
     if found is None:
         return []
     session, course = found
-    facts = _session_facts(session, course, datetime.fromisoformat(payload["startsAt"]),
-                           datetime.fromisoformat(payload["endsAt"]), payload["sequence"], settings)
-    instructors = await _instructors(db, session.id)
+    facts = session_facts(session, course, datetime.fromisoformat(payload["startsAt"]),
+                          datetime.fromisoformat(payload["endsAt"]), payload["sequence"], settings)
+    instructors = await session_instructors(db, session.id)
     planned: list[dict[str, Any]] = []
     if event["type"] == "session.scheduled":
-        return [_plan("session.instructor_assigned", r.email, r.name, r.timezone, facts, settings, "REQUEST",
-                      join_url=facts[HOST_LINK]) for r in instructors]
+        return [plan_notification("session.instructor_assigned", r.email, r.name, r.timezone, facts, settings,
+                                  "REQUEST", join_url=facts[HOST_LINK]) for r in instructors]
     kind = event["type"]
     before = payload.get("before") or {}
     extra = {"reason": payload.get("reason"),
@@ -145,11 +142,11 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
     for person, status, link in await _learners(db, session.id, [EnrollmentStatus.ENROLLED,
                                                                  EnrollmentStatus.WAITLISTED]):
         invite = method if status is EnrollmentStatus.ENROLLED else None
-        planned.append(_plan(kind, person.email, person.name, person.timezone, facts, settings, invite,
-                             enrollment_status=status.value, join_url=link, **extra))
+        planned.append(plan_notification(kind, person.email, person.name, person.timezone, facts, settings, invite,
+                                         enrollment_status=status.value, join_url=link, **extra))
     for resource in instructors:
-        planned.append(_plan(kind, resource.email, resource.name, resource.timezone, facts, settings, method,
-                             enrollment_status=None, join_url=facts[HOST_LINK], **extra))
+        planned.append(plan_notification(kind, resource.email, resource.name, resource.timezone, facts, settings,
+                                         method, enrollment_status=None, join_url=facts[HOST_LINK], **extra))
     seen: set[str] = set()
     return [p for p in planned if not (p["to"] in seen or seen.add(p["to"]))]
 
@@ -168,14 +165,15 @@ def reminder_for_event(event: dict[str, Any], settings: Settings) -> dict[str, A
 
 async def reminder_notifications(db: AsyncSession, reminder: dict[str, Any], settings: Settings) -> list[dict[str, Any]] | None:
     """The reminders to send now; None when the session was moved or cancelled since (a newer reminder exists)."""
-    found = await _session(db, reminder["session_id"])
+    found = await session_with_course(db, reminder["session_id"])
     if found is None:
         return None
     session, course = found
     if session.status is not SessionStatus.SCHEDULED or session.sequence != reminder["sequence"]:
         return None
-    facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
-    return [_plan("session.reminder", person.email, person.name, person.timezone, facts, settings, join_url=link)
+    facts = session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
+    return [plan_notification("session.reminder", person.email, person.name, person.timezone, facts, settings,
+                              join_url=link)
             for person, _, link in await _learners(db, session.id, [EnrollmentStatus.ENROLLED])]
 
 

@@ -13,7 +13,7 @@ from .catalogue.mutations import CatalogueMutations
 from .catalogue.queries import CatalogueQueries
 from .enrollment.mutations import EnrollmentMutations
 from .enrollment.types import Enrollment
-from .execution import PlainDataExecutionContext
+from .execution import execution_context_class
 from .limits import extensions
 from .node import NodeQueries
 from .outbox.mutations import OutboxMutations
@@ -45,7 +45,7 @@ schema = PodiumSchema(
     types=[Course, Person, Resource, Venue, Session, Enrollment, Program, Certification],
     extensions=extensions(),
     config=StrawberryConfig(relay_max_results=MAX_PAGE),
-    execution_context_class=PlainDataExecutionContext,
+    execution_context_class=execution_context_class(),
 )
 
 

@@ -7,16 +7,28 @@ without resolvers, scalars, enums, concrete object types, lists of them, `__type
 arguments, directives or @defer) is computed directly from a plan made once per selection.
 Anything unusual about a value (null in a non-null field, a value a scalar refuses, an object of
 the wrong type) drops that field back to graphql-core's ordinary path, which reports it properly.
+
+The path overrides graphql-core's executor; `execution_context_class()` checks at import that the
+executor still has the shape relied on, and otherwise warns once and leaves execution stock.
 """
 from __future__ import annotations
 
+import inspect
+import warnings
 from typing import Any
 
+import graphql
 from graphql import (
     GraphQLBoolean, GraphQLField, GraphQLID, GraphQLInt, GraphQLList, GraphQLNonNull, GraphQLObjectType,
-    GraphQLString, Undefined, is_leaf_type,
+    GraphQLSchema, GraphQLString, Undefined, is_leaf_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+try:
+    from strawberry.resolvers import is_default_resolver
+except ImportError:  # checked by incompatibility(): without it nothing is taken as plain
+    def is_default_resolver(resolve) -> bool:
+        return False
 
 LEAF, OBJECT, LIST, TYPENAME = range(4)
 # Values these scalars serialize unchanged (Int only within 32 bits): no call needed.
@@ -32,7 +44,7 @@ def _attribute(field: GraphQLField) -> str | None:
     """The Python attribute behind a resolver-less, argument-less field of a strawberry type."""
     definition = (field.extensions or {}).get("strawberry-definition")
     if (definition is None or definition.base_resolver is not None or field.args
-            or not getattr(field.resolve, "_is_default", False)):
+            or not is_default_resolver(field.resolve)):
         return None
     return definition.python_name
 
@@ -121,11 +133,11 @@ class PlainDataExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return (LEAF, graphql_type, non_null, AS_IS.get(graphql_type))
         if not isinstance(graphql_type, GraphQLObjectType):
             return None  # interfaces and unions resolve their type: the ordinary path
-        grouped, new_defer_usages, _ = self.collect_subfields(graphql_type, field_details_list)
-        if new_defer_usages:
+        collected = self.collect_subfields(graphql_type, field_details_list)
+        if collected.new_defer_usages:
             return None
         fields = []
-        for response_key, sub_list in grouped.items():
+        for response_key, sub_list in collected.grouped_field_set.items():
             if sub_list[0].node.name.value == "__typename":
                 if any(d.node.directives for d in sub_list):
                     return None
@@ -136,3 +148,55 @@ class PlainDataExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
             fields.append((response_key, sub_plan))
         return (OBJECT, graphql_type, non_null, tuple(fields), set())
+
+
+# What the fast path calls or overrides in graphql-core's executor, with its parameters.
+RELIED_ON = {
+    "execute_field": ("self", "parent_type", "source", "field_details_list", "path", "position_context"),
+    "collect_subfields": ("self", "return_type", "field_details_list"),
+}
+
+
+def _parameters(base: type, name: str) -> tuple[str, ...] | None:
+    """The parameter names of `base.name`, from the nearest class that spells them out (not *args)."""
+    for cls in base.__mro__:
+        method = cls.__dict__.get(name)
+        if method is None:
+            continue
+        parameters = inspect.signature(method).parameters.values()
+        if not any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
+            return tuple(p.name for p in parameters)
+    return None
+
+
+def incompatibility(base: type = StrawberryGraphQLCoreExecutionContext) -> str | None:
+    """What of graphql-core's executor (or strawberry's default resolvers) differs from what the fast
+    path was written against, or None when it all matches."""
+    for name, wanted in RELIED_ON.items():
+        have = _parameters(base, name)
+        if have != wanted:
+            return f"{name}{wanted} is now {name}{have}"
+    if "middleware_manager" not in (_parameters(base, "__init__") or ()):
+        return "the executor no longer takes a middleware_manager"
+    try:
+        from graphql.execution.collect_fields import CollectedFields, FieldDetails
+        from strawberry.resolvers import is_default_resolver  # noqa: F401 - present is all that is asked
+    except ImportError as error:
+        return str(error)
+    if not {"node", "defer_usage"} <= set(FieldDetails._fields):
+        return f"FieldDetails has fields {FieldDetails._fields}"
+    if not {"grouped_field_set", "new_defer_usages"} <= set(CollectedFields._fields):
+        return f"CollectedFields has fields {CollectedFields._fields}"
+    if not callable(getattr(GraphQLSchema, "get_field", None)):
+        return "GraphQLSchema.get_field is gone"
+    return None
+
+
+def execution_context_class(base: type = StrawberryGraphQLCoreExecutionContext) -> type | None:
+    """The fast path when graphql-core matches it; else None (strawberry's stock execution), said once."""
+    problem = incompatibility(base)
+    if problem is None:
+        return PlainDataExecutionContext
+    warnings.warn(f"Podium's plain-data fast path is off, stock GraphQL execution is used (slower): "
+                  f"graphql-core {graphql.__version__} differs: {problem}", RuntimeWarning, stacklevel=2)
+    return None

@@ -14,13 +14,13 @@ from sqlalchemy import Select, false, or_, select
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.models import (
     Booking, BookingRole, Certification, Enrollment, EnrollmentStatus, Person, Program, ProgramLearner, ProgramStage,
-    Resource, ResourceKind, Role, UnmatchedParticipant,
+    Resource, ResourceKind, Role, STAFF_ROLES, UnmatchedParticipant,
 )
 
 from .access.callers import Caller
 from .errors import ClientError
 
-STAFF = (Role.ADMIN, Role.COORDINATOR)
+STAFF = STAFF_ROLES
 TEACHING = (BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR)
 
 

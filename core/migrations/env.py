@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import TypeDecorator
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from podium.core.models import Base
@@ -17,9 +18,17 @@ def include_object(obj, name, type_, reflected, compare_to):
     return not (type_ == "table" and reflected and compare_to is None and name == "alembic_version")
 
 
+def render_item(type_, obj, autogen_context):
+    """Migrations stand alone: a model's own column type (UTCDateTime) is written as the type it stores,
+    so a later change to the model's Python never rewrites history."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
+    return False
+
+
 def run_migrations(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      include_object=include_object, compare_type=True)
+                      include_object=include_object, compare_type=True, render_item=render_item)
     with context.begin_transaction():
         context.run_migrations()
 

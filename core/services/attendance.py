@@ -16,7 +16,7 @@ from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import Attendance, AttendanceStatus, Enrollment, EnrollmentStatus, Session
 from .lms_sync import request_attendance_push
-from .scheduling import lock_session, session_ordering_key
+from .locks import lock_session, session_ordering_key
 
 MANUAL = "MANUAL"
 IN_ADVANCE = (AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED)

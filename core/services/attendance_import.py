@@ -18,7 +18,7 @@ from ..models import (
 )
 from ..providers import AttendanceRules, ParticipantSegment
 from .attendance import AttendanceRecord, record_attendance
-from .scheduling import lock_session
+from .locks import lock_session
 
 
 @dataclass

@@ -102,9 +102,10 @@ def _feed_sessions(feed) -> ColumnElement[bool]:
 ROOM = aliased(Resource, name="room")
 ROOM_OF_SESSION = (select(Booking.resource_id).where(Booking.session_id == Session.id, Booking.role == BookingRole.ROOM)
                    .order_by(Booking.id.desc()).limit(1).correlate(Session).scalar_subquery())
-EVENT_COLUMNS = (Session.id, Session.title, Session.starts_at, Session.ends_at, Session.timezone, Session.delivery_mode,
-                 Session.status, Session.sequence, Session.updated_at, Session.meeting_join_url, Session.cancel_reason,
-                 Course.code, Course.title, ROOM.name, Venue.name, Venue.address)
+EVENT_COLUMNS = (Session.id.label("session_id"), Session.title, Session.starts_at, Session.ends_at, Session.timezone,
+                 Session.delivery_mode, Session.status, Session.sequence, Session.updated_at, Session.meeting_join_url,
+                 Session.cancel_reason, Course.code.label("course_code"), Course.title.label("course_title"),
+                 ROOM.name.label("room_name"), Venue.name.label("venue_name"), Venue.address.label("venue_address"))
 
 
 def _with_places(query):
@@ -121,7 +122,8 @@ def feed_query(hashed: str):
     own = aliased(Enrollment, name="own")
     # a seat's own link ("" until the conferencing plugin made it); None when the person teaches instead
     own_link = case((own.id.is_not(None), func.coalesce(own.meeting_join_url, "")), else_=None)
-    query = (select(*EVENT_COLUMNS, own_link, feed.person_id, owner.name, calendar_room.name)
+    query = (select(*EVENT_COLUMNS, own_link.label("own_join_url"), feed.person_id,
+                    owner.name.label("person_name"), calendar_room.name.label("calendar_room_name"))
              .select_from(feed)
              .outerjoin(owner, owner.id == feed.person_id)
              .outerjoin(calendar_room, calendar_room.id == feed.resource_id)
@@ -134,21 +136,24 @@ def feed_query(hashed: str):
 
 
 def _event(row, organizer_email: str, personal: bool) -> dict[str, Any]:
-    (session_id, title, starts_at, ends_at, tz, mode, status, sequence, updated_at, join_url, cancel_reason,
-     course_code, course_title, room_name, venue_name, venue_address, own_join_url) = row[:17]
+    """An event from a row with EVENT_COLUMNS and `own_join_url`."""
+    mode = row.delivery_mode
     virtual = mode in (DeliveryMode.VIRTUAL, DeliveryMode.HYBRID)
     # The join URL is for the person's own calendar, never a room's: a seated learner's own link (it
     # identifies them in the attendance report), the meeting's for one who teaches the session.
-    join = (join_url if own_join_url is None else own_join_url or None) if personal and virtual else None
-    place = ", ".join(p for p in (room_name, venue_name, venue_address) if p) if mode is not DeliveryMode.VIRTUAL else ""
-    lines = [f"{course_code}: {course_title}"]
+    own_join_url = row.own_join_url
+    join = ((row.meeting_join_url if own_join_url is None else own_join_url or None)
+            if personal and virtual else None)
+    place = (", ".join(p for p in (row.room_name, row.venue_name, row.venue_address) if p)
+             if mode is not DeliveryMode.VIRTUAL else "")
+    lines = [f"{row.course_code}: {row.course_title}"]
     if join:
         lines.append(f"Join: {join}")
-    if status is SessionStatus.CANCELLED and cancel_reason:
-        lines.append(f"Cancelled: {cancel_reason}")
-    return {"uid": session_uid(session_id, organizer_email), "sequence": sequence, "starts_at": starts_at,
-            "ends_at": ends_at, "timezone": tz, "updated_at": updated_at, "summary": title,
-            "status": "CANCELLED" if status is SessionStatus.CANCELLED else "CONFIRMED",
+    if row.status is SessionStatus.CANCELLED and row.cancel_reason:
+        lines.append(f"Cancelled: {row.cancel_reason}")
+    return {"uid": session_uid(row.session_id, organizer_email), "sequence": row.sequence, "starts_at": row.starts_at,
+            "ends_at": row.ends_at, "timezone": row.timezone, "updated_at": row.updated_at, "summary": row.title,
+            "status": "CANCELLED" if row.status is SessionStatus.CANCELLED else "CONFIRMED",
             "location": place or join, "url": join, "description": "\n".join(lines)}
 
 
@@ -157,14 +162,14 @@ async def feed_calendar(db: AsyncSession, token: str, organizer_email: str) -> b
     rows = (await db.execute(feed_query(token_hash(token)))).all()
     if not rows:
         return None
-    person_id, person_name, room_name = rows[0][17:]
-    personal = person_id is not None
-    name = f"{person_name}: training" if personal else f"{room_name}: sessions"
-    return published_calendar(name, [_event(r, organizer_email, personal) for r in rows if r[0] is not None])
+    first = rows[0]
+    personal = first.person_id is not None
+    name = f"{first.person_name}: training" if personal else f"{first.calendar_room_name}: sessions"
+    return published_calendar(name, [_event(r, organizer_email, personal) for r in rows if r.session_id is not None])
 
 
 async def session_calendar(db: AsyncSession, session_id: int, organizer_email: str) -> bytes | None:
     """One session as a public `.ics` download: the catalogue's facts, no join URL."""
-    row = (await db.execute(_with_places(select(*EVENT_COLUMNS, literal(None)).select_from(Session))
-                            .where(Session.id == session_id))).first()
-    return None if row is None else published_calendar(row[1], [_event(row, organizer_email, personal=False)])
+    query = _with_places(select(*EVENT_COLUMNS, literal(None).label("own_join_url")).select_from(Session))
+    row = (await db.execute(query.where(Session.id == session_id))).first()
+    return None if row is None else published_calendar(row.title, [_event(row, organizer_email, personal=False)])

@@ -15,6 +15,7 @@ from ..errors import DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
 from ..models import Course, Person, Qualification, Resource, ResourceKind, Venue
+from .capacity import check_room_keeps_sessions
 from .records import get_or_404, snapshot
 
 
@@ -251,7 +252,6 @@ async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **ch
     _check_resource_shape(resource.kind, resource.capacity, resource.email, resource.venue_id)
     _require_positive(resource.capacity, "capacity", allow_none=True)
     if "capacity" in changes:
-        from .scheduling import check_room_keeps_sessions
         await check_room_keeps_sessions(db, resource)
     await db.flush()
     record_change(db, actor, "resource.update", "Resource", resource.id, before, resource_snapshot(resource))

@@ -1,13 +1,13 @@
 """Enrolment: seats, the waitlist and approvals.
 
-Rule 1 (never more ENROLLED than capacity) and rule 3 (first come, first served) live here.
-Every function runs under the session's row lock (`lock_session`).
+Rule 1 (never more ENROLLED than capacity, counted by `capacity`) and rule 3 (first come, first
+served) are applied here. Every function runs under the session's row lock (`lock_session`).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import limits
@@ -19,14 +19,11 @@ from ..instants import utc_now
 from ..models import BookingRole, Enrollment, EnrollmentStatus, Person, Session, SessionStatus
 from . import meetings
 from .records import get_or_404, snapshot
-from .scheduling import check_room_capacity, lock_resources, lock_session, session_bookings, session_ordering_key
+from .capacity import check_room_capacity, count_enrolments, seats_free, seats_taken
+from .locks import lock_resources, lock_session, session_ordering_key
+from .scheduling import session_bookings
 
 ACTIVE = (EnrollmentStatus.PENDING_APPROVAL, EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)
-
-
-async def count_by_status(db: AsyncSession, session_id: int, status: EnrollmentStatus) -> int:
-    return await db.scalar(select(func.count()).select_from(Enrollment)
-                           .where(Enrollment.session_id == session_id, Enrollment.status == status)) or 0
 
 
 def _event(db: AsyncSession, session: Session, enrollment: Enrollment, before: EnrollmentStatus | None,
@@ -45,10 +42,10 @@ def _event(db: AsyncSession, session: Session, enrollment: Enrollment, before: E
 
 async def _seat_or_waitlist(db: AsyncSession, session: Session, enrollment: Enrollment) -> None:
     """Rule 1 and 3: a free seat if there is one, else the end of the waitlist."""
-    if await count_by_status(db, session.id, EnrollmentStatus.ENROLLED) < session.capacity:
+    if await seats_free(db, session):
         enrollment.status, enrollment.waitlist_position = EnrollmentStatus.ENROLLED, None
     else:
-        waiting = await count_by_status(db, session.id, EnrollmentStatus.WAITLISTED)
+        waiting = await count_enrolments(db, session.id, EnrollmentStatus.WAITLISTED)
         enrollment.status, enrollment.waitlist_position = EnrollmentStatus.WAITLISTED, waiting + 1
 
 
@@ -62,8 +59,8 @@ async def _leave_waitlist(db: AsyncSession, session_id: int, position: int) -> N
 
 async def fill_free_seats(db: AsyncSession, session: Session) -> list[Enrollment]:
     """Rule 3: promote the first waitlisted learners into free seats, in waitlist order."""
-    free = session.capacity - await count_by_status(db, session.id, EnrollmentStatus.ENROLLED)
-    if free <= 0:
+    free = await seats_free(db, session)
+    if not free:
         return []
     promoted = list((await db.scalars(select(Enrollment).where(
         Enrollment.session_id == session.id, Enrollment.status == EnrollmentStatus.WAITLISTED)
@@ -174,7 +171,7 @@ async def change_capacity(db: AsyncSession, actor: Actor, session_id: int, capac
     session = await lock_session(db, session_id)
     if capacity <= 0:
         raise DomainError(ErrorCode.INVALID, "capacity must be at least 1.", "capacity")
-    taken = await count_by_status(db, session.id, EnrollmentStatus.ENROLLED)
+    taken = await seats_taken(db, session.id)
     if capacity < taken:
         raise DomainError(ErrorCode.INVALID, f"{taken} learners hold seats; capacity cannot drop below that.", "capacity")
     # The room's row lock orders this against a concurrent shrinking of the room (rule 1).

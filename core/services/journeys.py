@@ -26,13 +26,12 @@ from ..db import changing, end_reads
 from ..errors import DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
-from ..instants import utc_now
+from ..instants import local_shift, utc_now, wall_clock_gap
 from ..models import (
     AttendanceStatus, Certification, Course, Enrollment, EnrollmentStatus, Person, Program, ProgramLearner,
     ProgramStage, ProgramStatus, Session, StageKind, StageProgress, StageStatus,
 )
 from ..providers import CompletionReport, LmsConnector
-from .program_calendar import local_shift, wall_clock_gap
 from .records import get_or_404
 
 log = logging.getLogger("podium.programs")

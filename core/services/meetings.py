@@ -11,7 +11,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..audit import Actor, record_change
 from ..db import changing
-from ..errors import DomainError, ErrorCode
 from ..errors import DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
@@ -29,11 +28,10 @@ from ..models import (
 )
 from ..outbox import PLUGIN_CALL_KIND, Dispatcher, QueuedMessage, call_plugin, plugin_call
 from ..providers import ConferencingProvider, MeetingSpec, NoParticipantsReport
-from . import scheduling
+from .attendance_import import ImportResult, import_attendance
+from .locks import lock_session, session_ordering_key
 from .records import get_or_404
 
-if TYPE_CHECKING:
-    from .attendance_import import ImportResult
 
 SYNC = "meeting.sync"                  # make the provider's meeting match the session
 REGISTRANTS = "meeting.registrants"    # register enrolled learners
@@ -140,7 +138,7 @@ async def plan_meeting(db: AsyncSession, session: Session) -> None:
         session.meeting_provider, session.meeting_status, session.meeting_error = provider, MeetingStatus.PENDING, None
     await call_plugin(db, provider=provider, topic=SYNC, payload={"session_id": session.id},
                       idempotency_key=f"{SYNC}:{session.id}:{session.sequence}",
-                      ordering_key=scheduling.session_ordering_key(session.id))
+                      ordering_key=session_ordering_key(session.id))
 
 
 def plan_registration(db: AsyncSession, session: Session, enrollment: Enrollment) -> None:
@@ -152,7 +150,7 @@ def plan_registration(db: AsyncSession, session: Session, enrollment: Enrollment
     provider = session.meeting_provider or active_provider(db)
     if provider is not None and needs_meeting(session):
         db.add(OutboxMessage(kind=PLUGIN_CALL_KIND, topic=REGISTRANTS, target=provider,
-                             ordering_key=scheduling.session_ordering_key(session.id),
+                             ordering_key=session_ordering_key(session.id),
                              payload={"session_id": session.id}, idempotency_key=f"{REGISTRANTS}:{uuid.uuid4()}"))
 
 
@@ -175,7 +173,7 @@ async def _queue_unregistration(db: AsyncSession, provider: str, session_id: int
                       payload={"session_id": session_id, "enrollment_id": enrollment_id,
                                "registrant_id": registrant_id, "email": email},
                       idempotency_key=f"{UNREGISTER}:{provider}:{registrant_id}:{uuid.uuid4()}",
-                      ordering_key=scheduling.session_ordering_key(session_id))
+                      ordering_key=session_ordering_key(session_id))
 
 
 async def request_attendance_import(db: AsyncSession, provider: str, external_id: str, key: str) -> int | None:
@@ -204,14 +202,14 @@ async def _change_meeting(db: AsyncSession, actor: Actor, session: Session, acti
         "before": {"status": before["meeting_status"]},
         "after": {"status": after["meeting_status"], "joinUrl": after["meeting_join_url"],
                   "externalId": after["meeting_external_id"], "error": after["meeting_error"]},
-    }, scheduling.session_ordering_key(session.id))
+    }, session_ordering_key(session.id))
     return session
 
 
 async def meeting_ready(db: AsyncSession, actor: Actor, session_id: int, provider: str, external_id: str,
                         join_url: str) -> Session:
     """The provider made (or found, or updated) the meeting; a cancelled session stays cancelled."""
-    session = await scheduling.lock_session(db, session_id)
+    session = await lock_session(db, session_id)
     if session.status is SessionStatus.CANCELLED or session.meeting_status is MeetingStatus.CANCELLED:
         return session
     return await _change_meeting(db, actor, session, "session.meeting.ready", meeting_provider=provider,
@@ -220,7 +218,7 @@ async def meeting_ready(db: AsyncSession, actor: Actor, session_id: int, provide
 
 async def meeting_failed(db: AsyncSession, actor: Actor, session_id: int, reason: str) -> Session:
     """Every retry ran out: say why, so a coordinator can act (or reschedule, which tries again)."""
-    session = await scheduling.lock_session(db, session_id)
+    session = await lock_session(db, session_id)
     if session.meeting_status is MeetingStatus.CANCELLED:
         return session
     return await _change_meeting(db, actor, session, "session.meeting.fail", meeting_status=MeetingStatus.FAILED,
@@ -228,7 +226,7 @@ async def meeting_failed(db: AsyncSession, actor: Actor, session_id: int, reason
 
 
 async def meeting_cancelled(db: AsyncSession, actor: Actor, session_id: int) -> Session:
-    session = await scheduling.lock_session(db, session_id)
+    session = await lock_session(db, session_id)
     return await _change_meeting(db, actor, session, "session.meeting.cancel", meeting_status=MeetingStatus.CANCELLED,
                                  meeting_join_url=None, meeting_error=None)
 
@@ -366,8 +364,6 @@ async def import_meeting_attendance(sessions: async_sessionmaker[AsyncSession], 
     view = await _view(sessions, session_id)
     if view.external_id is None or view.provider != provider.name:
         return None
-    from .attendance_import import import_attendance  # here, not above: attendance imports scheduling, which imports us
-
     try:
         segments = await provider.participants(view.external_id)
     except NoParticipantsReport:

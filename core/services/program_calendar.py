@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..events import emit
 from ..ids import to_global_id
-from ..instants import UTC
+from ..instants import UTC, local_shift, wall_clock_gap
 from ..models import ProgramLearner, ProgramStage, Session, StageKind
 from ..settings import Settings
 from .program_delivery import queue_moved_stages, queue_session_notices
@@ -26,18 +26,6 @@ def days_from(anchor: Session, days: int) -> datetime:
     """The anchor's local start time, `days` later on the calendar of the anchor's timezone."""
     tz = ZoneInfo(anchor.timezone)
     local = anchor.starts_at.astimezone(tz).replace(tzinfo=None) + timedelta(days=days)
-    return local.replace(tzinfo=tz).astimezone(UTC)
-
-
-def wall_clock_gap(start: datetime, end: datetime, tz: ZoneInfo) -> timedelta:
-    """How far apart two instants are on a wall clock in `tz`: a week across a daylight-saving change is 7 days."""
-    return end.astimezone(tz).replace(tzinfo=None) - start.astimezone(tz).replace(tzinfo=None)
-
-
-def local_shift(instant: datetime | None, tz: ZoneInfo, delta: timedelta) -> datetime | None:
-    if instant is None:
-        return None
-    local = instant.astimezone(tz).replace(tzinfo=None) + delta
     return local.replace(tzinfo=tz).astimezone(UTC)
 
 

@@ -22,8 +22,10 @@ from ..instants import utc_now
 from ..models import (
     Person, Program, ProgramLearner, ProgramStatus, Session, SessionStatus, StageKind,
 )
+from ..notifications import plan_notification, session_facts, session_instructors, session_with_course
 from ..outbox import NOTIFICATION_KIND, Dispatcher, QueuedMessage, enqueue, enqueue_many, plugin_call
 from ..settings import Settings
+from .journeys import journeys, programs_in_progress, readiness, sync_program
 
 log = logging.getLogger("podium.programs")
 
@@ -134,8 +136,6 @@ async def _enrol(dispatcher: Dispatcher, message: QueuedMessage) -> None:
 
 async def _sync_now(dispatcher: Dispatcher, program_id: int) -> None:
     """Fresh LMS completion before telling anyone about it; a failing LMS only makes it staler."""
-    from .journeys import sync_program
-
     async with dispatcher.sessions() as db:
         program = await _active(db, program_id)
         if program is None or not program.lms_connector:
@@ -148,8 +148,6 @@ async def _sync_now(dispatcher: Dispatcher, program_id: int) -> None:
 
 @plugin_call(LMS_SYNC)
 async def _scheduled_sync(dispatcher: Dispatcher, message: QueuedMessage) -> None:
-    from .journeys import programs_in_progress, sync_program
-
     program_id = message.payload["program_id"]
     connector = dispatcher.plugins.provider("lms_connectors", message.target)
     async with dispatcher.sessions() as db:
@@ -166,17 +164,15 @@ async def _notice(dispatcher: Dispatcher, db: AsyncSession,
                   payload: dict[str, Any]) -> tuple[Session, Program, dict[str, Any]] | None:
     """The session a notice is about, its program and the session's facts; None when the session was
     moved or cancelled since the notice was queued, or the program is gone or cancelled."""
-    from ..notifications import _session, _session_facts
-
-    found = await _session(db, payload["session_id"])
+    found = await session_with_course(db, payload["session_id"])
     program = await _active(db, payload["program_id"])
     if found is None or program is None:
         return None
     session, course = found
     if session.status is not SessionStatus.SCHEDULED or session.sequence != payload["sequence"]:
         return None
-    return session, program, _session_facts(session, course, session.starts_at, session.ends_at, session.sequence,
-                                            dispatcher.settings)
+    return session, program, session_facts(session, course, session.starts_at, session.ends_at, session.sequence,
+                                           dispatcher.settings)
 
 
 async def _program_learners(db: AsyncSession, program_id: int) -> list[Person]:
@@ -199,9 +195,6 @@ def _stage_line(title: str, due_at: datetime | None, tz: str) -> dict[str, Any]:
 
 @plugin_call(READINESS)
 async def _readiness(dispatcher: Dispatcher, message: QueuedMessage) -> None:
-    from ..notifications import _instructors, _plan
-    from .journeys import readiness
-
     await _sync_now(dispatcher, message.payload["program_id"])
     async with dispatcher.sessions() as db, changing(db):
         notice = await _notice(dispatcher, db, message.payload)
@@ -211,16 +204,14 @@ async def _readiness(dispatcher: Dispatcher, message: QueuedMessage) -> None:
         entries = await readiness(db, program.id, session.id)
         summary = {"program_title": program.title, "ready": [e.name for e in entries if e.ready],
                    "not_ready": [{"name": e.name, "missing": list(e.missing_stages)} for e in entries if not e.ready]}
-        planned = [_plan("program.readiness", r.email, r.name, r.timezone, facts, dispatcher.settings, **summary)
-                   for r in await _instructors(db, session.id)]
+        planned = [plan_notification("program.readiness", r.email, r.name, r.timezone, facts, dispatcher.settings,
+                                     **summary)
+                   for r in await session_instructors(db, session.id)]
         await _send(dispatcher, db, planned, message)
 
 
 @plugin_call(PREWORK_REMINDER)
 async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> None:
-    from ..notifications import _plan
-    from .journeys import journeys, readiness
-
     await _sync_now(dispatcher, message.payload["program_id"])
     async with dispatcher.sessions() as db, changing(db):
         notice = await _notice(dispatcher, db, message.payload)
@@ -236,8 +227,8 @@ async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> N
             person = people[journey.learner_id]
             missing = [_stage_line(s.stage.title, s.due_at, person.timezone) for s in journey.stages
                        if s.stage.title in behind[person.id].missing_stages and s.stage.kind is not StageKind.LIVE]
-            planned.append(_plan("program.prework_reminder", person.email, person.name, person.timezone, facts,
-                                 dispatcher.settings, program_title=program.title, missing=missing))
+            planned.append(plan_notification("program.prework_reminder", person.email, person.name, person.timezone,
+                                             facts, dispatcher.settings, program_title=program.title, missing=missing))
         await _send(dispatcher, db, planned, message)
 
 
@@ -245,9 +236,6 @@ async def _prework_reminder(dispatcher: Dispatcher, message: QueuedMessage) -> N
 async def _stages_moved(dispatcher: Dispatcher, message: QueuedMessage) -> None:
     """Tell the learners whose dates follow the moved session (in sections, only that section's) their
     own new due dates."""
-    from ..notifications import _plan
-    from .journeys import journeys
-
     payload = message.payload
     async with dispatcher.sessions() as db, changing(db):
         notice = await _notice(dispatcher, db, payload)
@@ -264,25 +252,23 @@ async def _stages_moved(dispatcher: Dispatcher, message: QueuedMessage) -> None:
             moved = [_stage_line(s.stage.title, s.due_at, p.timezone)
                      for s in journey.stages if s.stage.kind is not StageKind.LIVE and s.stage.key in keys]
             if moved:
-                planned.append(_plan("program.rescheduled", p.email, p.name, p.timezone, facts, dispatcher.settings,
-                                     program_title=program.title, moved=moved))
+                planned.append(plan_notification("program.rescheduled", p.email, p.name, p.timezone, facts,
+                                                 dispatcher.settings, program_title=program.title, moved=moved))
         await _send(dispatcher, db, planned, message)
 
 
 @plugin_call(CANCELLED)
 async def _cancelled(dispatcher: Dispatcher, message: QueuedMessage) -> None:
-    from ..notifications import _plan, _session, _session_facts
-
     payload = message.payload
     async with dispatcher.sessions() as db, changing(db):
         program = await db.get(Program, payload["program_id"])
-        found = await _session(db, payload["session_id"])
+        found = await session_with_course(db, payload["session_id"])
         if program is None or found is None:
             return
         session, course = found
-        facts = _session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
-        planned = [_plan("program.cancelled", p.email, p.name, p.timezone, facts, dispatcher.settings,
-                         program_title=program.title, reason=program.cancel_reason,
-                         enrollments_cancelled=payload["enrollments_cancelled"])
+        facts = session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
+        planned = [plan_notification("program.cancelled", p.email, p.name, p.timezone, facts, dispatcher.settings,
+                                     program_title=program.title, reason=program.cancel_reason,
+                                     enrollments_cancelled=payload["enrollments_cancelled"])
                    for p in await _program_learners(db, program.id)]
         await _send(dispatcher, db, planned, message)

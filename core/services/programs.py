@@ -26,7 +26,7 @@ from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import (
     Course, Enrollment, EnrollmentStatus, Person, Program, ProgramLearner, ProgramStage, ProgramStatus,
-    ProgramTemplate, Role, Session, SessionStatus, StageKind,
+    ProgramTemplate, STAFF_ROLES, Session, SessionStatus, StageKind,
 )
 from ..program_templates import BUILTIN_TEMPLATES
 from ..settings import Settings
@@ -34,13 +34,13 @@ from . import enrollment as enrolment_service
 from .program_calendar import DEFAULT_WINDOW_DAYS, days_from
 from .program_delivery import queue_cancellation, queue_lms_enrolment, queue_program
 from .records import get_or_404, snapshot
-from .scheduling import lock_session
+from .capacity import count_enrolments, seats_free
+from .locks import lock_session
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 MAX_STAGES = 30
 MAX_OFFSET_DAYS = 3650
 MAX_COHORT = limits.COHORT
-TEMPLATE_AUTHORS = (Role.ADMIN, Role.COORDINATOR)
 
 
 @dataclass(frozen=True)
@@ -168,8 +168,8 @@ async def install_builtin_templates(db: AsyncSession) -> None:
 
 async def create_program_template(db: AsyncSession, actor: Actor, *, key: str, name: str,
                                   stages: list[Any]) -> Template:
-    """An organisation's own template; ADMINs and COORDINATORs only."""
-    if actor.role not in TEMPLATE_AUTHORS:
+    """An organisation's own template; ADMINs and COORDINATORs only (the one check: the mutation leaves it here)."""
+    if actor.role not in STAFF_ROLES:
         raise DomainError(ErrorCode.FORBIDDEN, "Only an admin or a coordinator adds program templates.")
     key = _require_key(key, "key")
     name = limits.text(name, "name")
@@ -356,11 +356,10 @@ async def _place(db: AsyncSession, actor: Actor, sessions: list[Session], learne
 
 
 async def _first_with_a_seat(db: AsyncSession, sessions: list[Session]) -> Session:
-    """Fill the first section, then the next; when all are full, the last one's waitlist."""
+    """Fill the first section, then the next; when all are full, the last one's waitlist. A learner
+    awaiting approval holds no seat yet but will want one, so a section keeps room for them."""
     for session in sessions:
-        taken = sum([await enrolment_service.count_by_status(db, session.id, status)
-                     for status in (EnrollmentStatus.ENROLLED, EnrollmentStatus.PENDING_APPROVAL)])
-        if taken < session.capacity:
+        if await seats_free(db, session) > await count_enrolments(db, session.id, EnrollmentStatus.PENDING_APPROVAL):
             return session
     return sessions[-1]
 

@@ -1,6 +1,7 @@
 """Scheduling: sessions and the bookings of instructors, rooms and equipment.
 
-Rule 1 (room capacity), rule 2 (no double booking) and rule 4 (qualifications) live here.
+Rule 2 (no double booking) and rule 4 (qualifications) live here; rule 1's room check is
+`capacity.check_room_capacity`, the locks are in `locks`.
 """
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from .. import limits
 from ..audit import Actor, record_change
@@ -26,6 +26,8 @@ from ..models import (
 )
 from ..settings import Settings
 from . import meetings
+from .capacity import check_room_capacity
+from .locks import lock_resources, lock_session, session_ordering_key
 from .program_calendar import follow_reschedule
 from .records import get_or_404, snapshot
 
@@ -48,36 +50,11 @@ def session_event_payload(session: Session, **extra: Any) -> dict[str, Any]:
     }
 
 
-def session_ordering_key(session_id: int) -> str:
-    return f"session:{session_id}"
-
-
 def _booked_interval(starts_at: datetime, ends_at: datetime, setup: int, teardown: int) -> tuple[datetime, datetime]:
     return starts_at - timedelta(minutes=setup), ends_at + timedelta(minutes=teardown)
 
 
 # --- the rules ---------------------------------------------------------------------------
-
-def check_room_capacity(capacity: int, room: Resource | None, mode: DeliveryMode) -> None:
-    """Rule 1: an in-person or hybrid session never seats more than its room holds."""
-    if mode is not DeliveryMode.VIRTUAL and room is not None and room.capacity is not None and capacity > room.capacity:
-        raise DomainError(ErrorCode.CAPACITY_EXCEEDS_ROOM,
-                          f"Capacity {capacity} exceeds room {room.name!r}, which holds {room.capacity}.", "capacity")
-
-
-async def check_room_keeps_sessions(db: AsyncSession, room: Resource) -> None:
-    """Rule 1 seen from the room: shrinking it may not leave a booked session too big."""
-    if room.kind is not ResourceKind.ROOM or room.capacity is None:
-        return
-    biggest = await db.scalar(
-        select(func.max(Session.capacity)).join(Booking, Booking.session_id == Session.id)
-        .where(Booking.resource_id == room.id, Booking.active, Session.status == SessionStatus.SCHEDULED,
-               Session.delivery_mode != DeliveryMode.VIRTUAL))
-    if biggest is not None and biggest > room.capacity:
-        raise DomainError(ErrorCode.CAPACITY_EXCEEDS_ROOM,
-                          f"A session booked in {room.name!r} seats {biggest}; the room cannot shrink below that.",
-                          "capacity")
-
 
 def check_qualifications(course: Course, instructors: list[Resource], starts_at: datetime, tz: str) -> None:
     """Rule 4: every instructor holds every qualification the course requires, valid on the session's date."""
@@ -112,28 +89,6 @@ def _refuse_clashes(clashes: list[Clash]) -> None:
         who = ", ".join(sorted({c.resource_name for c in clashes}))
         raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Already booked at that time: {who}.", "startsAt",
                           conflicts=clashes)
-
-
-async def lock_resources(db: AsyncSession, wanted: dict[str, tuple[list[int], ResourceKind | None]]
-                         ) -> dict[str, list[Resource]]:
-    """Load and row-lock every resource of a change in one query, in id order, so that concurrent
-    changes on PostgreSQL queue on the same rows in the same order and never deadlock."""
-    ids = sorted({rid for rids, _ in wanted.values() for rid in rids})
-    rows = (await db.scalars(select(Resource).where(Resource.id.in_(ids)).order_by(Resource.id)
-                             .options(selectinload(Resource.qualifications)).with_for_update()
-                             .execution_options(populate_existing=True))).all() if ids else []
-    by_id = {r.id: r for r in rows}
-    found: dict[str, list[Resource]] = {}
-    for field, (rids, kind) in wanted.items():
-        for rid in rids:
-            resource = by_id.get(rid)
-            if resource is None:
-                raise DomainError(ErrorCode.NOT_FOUND, f"No resource with id {rid}.", field)
-            if kind is not None and resource.kind is not kind:
-                raise DomainError(ErrorCode.INVALID, f"{resource.name} is a {resource.kind.value.lower()}, "
-                                  f"not a {kind.value.lower()}.", field)
-        found[field] = [by_id[rid] for rid in rids]
-    return found
 
 
 @asynccontextmanager
@@ -221,15 +176,6 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
     emit(db, "session.scheduled", session_event_payload(
         session, instructors=[to_global_id("Resource", r.id) for r in instructors],
         room=to_global_id("Resource", room.id) if room else None), session_ordering_key(session.id))
-    return session
-
-
-async def lock_session(db: AsyncSession, session_id: int, field: str = "sessionId") -> Session:
-    """Load a session with its row locked: every change to it, or its enrolments, goes through here."""
-    session = await db.scalar(select(Session).where(Session.id == session_id).with_for_update()
-                              .execution_options(populate_existing=True))
-    if session is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No session with that id.", field)
     return session
 
 

@@ -75,4 +75,4 @@ async def caller_for(db: AsyncSession, token: str, admin_token: str | None) -> C
         select(ApiToken.role, Person.id, Person.email).join(Person, Person.id == ApiToken.person_id)
         .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
                ApiToken.expires_at > utc_now()))).first()
-    return Caller(role=row[0], person_id=row[1], email=row[2]) if row else None
+    return Caller(role=row.role, person_id=row.id, email=row.email) if row else None

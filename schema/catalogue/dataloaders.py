@@ -21,19 +21,19 @@ def loaders(context) -> dict:
     async def courses(ids: list[int]) -> list[Course | None]:
         async with context.reading() as db:
             rows = (await db.execute(select(*COURSE_COLUMNS).where(CourseRow.id.in_(ids)))).all()
-        found = {row[0]: course_from(row) for row in rows}
+        found = {row.course_id: course_from(row) for row in rows}
         return [found.get(i) for i in ids]
 
     async def people(ids: list[int]) -> list[Person | None]:
         async with context.reading() as db:
             rows = (await db.execute(select(*PERSON_COLUMNS).where(PersonRow.id.in_(ids)))).all()
-        found = {row[0]: person_from(row) for row in rows}
+        found = {row.id: person_from(row) for row in rows}
         return [found.get(i) for i in ids]
 
     async def resources(ids: list[int]) -> list[Resource | None]:
         async with context.reading() as db:
             rows = (await db.execute(select(*RESOURCE_COLUMNS).where(ResourceRow.id.in_(ids)))).all()
-        found = {row[0]: resource_from(row) for row in rows}
+        found = {row.id: resource_from(row) for row in rows}
         return [found.get(i) for i in ids]
 
     async def qualifications(ids: list[int]) -> list[list[Qualification]]:
@@ -50,7 +50,7 @@ def loaders(context) -> dict:
     async def venues(ids: list[int]) -> list[Venue | None]:
         async with context.reading() as db:
             rows = (await db.execute(select(*VENUE_COLUMNS).where(VenueRow.id.in_(ids)))).all()
-        found = {row[0]: venue_from(row) for row in rows}
+        found = {row.id: venue_from(row) for row in rows}
         return [found.get(i) for i in ids]
 
     async def venue_rooms(ids: list[int]) -> list[list[Resource]]:

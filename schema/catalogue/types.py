@@ -56,15 +56,19 @@ class Course(Node):
         return await session_connection(info, filter, first, after, course_id=self.pk)
 
 
-COURSE_COLUMNS = (CourseRow.id, CourseRow.code, CourseRow.title, CourseRow.description, CourseRow.duration_minutes,
-                  CourseRow.default_capacity, CourseRow.required_qualifications, CourseRow.certification_validity_days)
+COURSE_COLUMNS = tuple(c.label(f"course_{c.key}") for c in (
+    CourseRow.id, CourseRow.code, CourseRow.title, CourseRow.description, CourseRow.duration_minutes,
+    CourseRow.default_capacity, CourseRow.required_qualifications, CourseRow.certification_validity_days))
+"""Labelled `course_…`, so a session row joined with its course reads both by name."""
 
 
 def course_from(v) -> Course:
-    """From a row of COURSE_COLUMNS."""
-    return Course(id=global_id("Course", v[0]), pk=v[0], code=v[1], title=v[2], description=v[3],
-                  duration_minutes=v[4], default_capacity=v[5], required_qualifications=list(v[6] or []),
-                  certification_validity_days=v[7])
+    """From a row with COURSE_COLUMNS."""
+    return Course(id=global_id("Course", v.course_id), pk=v.course_id, code=v.course_code, title=v.course_title,
+                  description=v.course_description, duration_minutes=v.course_duration_minutes,
+                  default_capacity=v.course_default_capacity,
+                  required_qualifications=list(v.course_required_qualifications or []),
+                  certification_validity_days=v.course_certification_validity_days)
 
 
 @strawberry.type(description="Someone Podium knows: a learner, an instructor's person, staff. Through `me`, "
@@ -129,8 +133,8 @@ PERSON_COLUMNS = (PersonRow.id, PersonRow.name, PersonRow.email, PersonRow.timez
 
 
 def person_from(v) -> Person:
-    """From a row of PERSON_COLUMNS."""
-    return Person(id=global_id("Person", v[0]), pk=v[0], name=v[1], email=v[2], timezone=v[3])
+    """From a row with PERSON_COLUMNS."""
+    return Person(id=global_id("Person", v.id), pk=v.id, name=v.name, email=v.email, timezone=v.timezone)
 
 
 @strawberry.type
@@ -158,9 +162,9 @@ VENUE_COLUMNS = (VenueRow.id, VenueRow.name, VenueRow.address, VenueRow.city, Ve
 
 
 def venue_from(v) -> Venue:
-    """From a row of VENUE_COLUMNS."""
-    return Venue(id=global_id("Venue", v[0]), pk=v[0], name=v[1], address=v[2], city=v[3], country=v[4],
-                 timezone=v[5])
+    """From a row with VENUE_COLUMNS."""
+    return Venue(id=global_id("Venue", v.id), pk=v.id, name=v.name, address=v.address, city=v.city,
+                 country=v.country, timezone=v.timezone)
 
 
 @strawberry.type
@@ -215,9 +219,9 @@ RESOURCE_COLUMNS = (ResourceRow.id, ResourceRow.kind, ResourceRow.name, Resource
 
 
 def resource_from(v) -> Resource:
-    """From a row of RESOURCE_COLUMNS."""
-    return Resource(id=global_id("Resource", v[0]), pk=v[0], kind=v[1], name=v[2], timezone=v[3],
-                    capacity=v[4], contact=v[5], calendar=v[6], venue_pk=v[7])
+    """From a row with RESOURCE_COLUMNS."""
+    return Resource(id=global_id("Resource", v.id), pk=v.id, kind=v.kind, name=v.name, timezone=v.timezone,
+                    capacity=v.capacity, contact=v.email, calendar=v.calendar_url, venue_pk=v.venue_id)
 
 
 @strawberry.type

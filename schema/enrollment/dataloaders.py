@@ -13,7 +13,7 @@ def loaders(context) -> dict:
     async def enrollments(ids: list[int]) -> list[Enrollment | None]:
         async with context.reading() as db:
             rows = (await db.execute(select(*ENROLLMENT_COLUMNS).where(EnrollmentRow.id.in_(ids)))).all()
-        found = {row[0]: enrollment_from(row) for row in rows}
+        found = {row.id: enrollment_from(row) for row in rows}
         return [found.get(i) for i in ids]
 
     async def attendance(ids: list[int]) -> list[Attendance | None]:
@@ -21,7 +21,8 @@ def loaders(context) -> dict:
             rows = (await db.execute(select(AttendanceRow.enrollment_id, AttendanceRow.status,
                                             AttendanceRow.minutes_attended, AttendanceRow.source)
                                      .where(AttendanceRow.enrollment_id.in_(ids)))).all()
-        found = {row[0]: Attendance(status=row[1], minutes_attended=row[2], source=row[3]) for row in rows}
+        found = {row.enrollment_id: Attendance(status=row.status, minutes_attended=row.minutes_attended,
+                                              source=row.source) for row in rows}
         return [found.get(i) for i in ids]
 
     return {"enrollments": enrollments, "attendance": attendance}

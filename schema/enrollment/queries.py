@@ -82,7 +82,7 @@ def loaders(context) -> dict:
             async with context.reading() as db:
                 rows = (await db.execute(query)).all()
             for row in rows:
-                found[RosterPage(row[1], status, size, after_id)].append(enrollment_from(row))
+                found[RosterPage(row.session_id, status, size, after_id)].append(enrollment_from(row))
         return [found[key] for key in keys]
 
     async def roster_counts(keys: list[RosterCount]) -> list[int]:
@@ -122,8 +122,8 @@ def loaders(context) -> dict:
                 rows = (await db.execute(query)).all()
             for row in rows:
                 enrollment = enrollment_from(row)
-                enrollment.session_starts_at = row[-1]
-                found[PersonPage(row[2], statuses, upcoming, size, after)].append(enrollment)
+                enrollment.session_starts_at = row.starts_at
+                found[PersonPage(row.learner_id, statuses, upcoming, size, after)].append(enrollment)
         return [found[key] for key in keys]
 
     async def person_counts(keys: list[PersonCount]) -> list[int]:

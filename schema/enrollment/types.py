@@ -69,6 +69,7 @@ ENROLLMENT_COLUMNS = (EnrollmentRow.id, EnrollmentRow.session_id, EnrollmentRow.
 
 
 def enrollment_from(v) -> Enrollment:
-    """From a row of ENROLLMENT_COLUMNS."""
-    return Enrollment(id=global_id("Enrollment", v[0]), pk=v[0], session_pk=v[1], learner_pk=v[2], status=v[3],
-                      waitlist_position=v[4], created_at=v[5], join_link=v[6])
+    """From a row with ENROLLMENT_COLUMNS."""
+    return Enrollment(id=global_id("Enrollment", v.id), pk=v.id, session_pk=v.session_id, learner_pk=v.learner_id,
+                      status=v.status, waitlist_position=v.waitlist_position, created_at=v.created_at,
+                      join_link=v.meeting_join_url)

@@ -49,8 +49,9 @@ OUTBOX_COLUMNS = (OutboxRow.id, OutboxRow.kind, OutboxRow.topic, OutboxRow.targe
 
 
 def outbox_message_from(v) -> OutboxMessage:
-    """From a row of OUTBOX_COLUMNS."""
-    status = CoreOutboxStatus(v[4])
-    return OutboxMessage(pk=v[0], id=v[0], kind=v[1], topic=v[2], target=v[3], status=status, attempts=v[5],
-                         failing=status is CoreOutboxStatus.PENDING and v[5] > 0, deliver_after=v[6],
-                         last_error=v[7], idempotency_key=v[8], created_at=v[9], delivered_at=v[10])
+    """From a row with OUTBOX_COLUMNS."""
+    status = CoreOutboxStatus(v.status)
+    return OutboxMessage(pk=v.id, id=v.id, kind=v.kind, topic=v.topic, target=v.target, status=status,
+                         attempts=v.attempts, failing=status is CoreOutboxStatus.PENDING and v.attempts > 0,
+                         deliver_after=v.deliver_after, last_error=v.last_error, idempotency_key=v.idempotency_key,
+                         created_at=v.created_at, delivered_at=v.delivered_at)

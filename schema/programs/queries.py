@@ -41,7 +41,7 @@ async def journey_connection(info: Info, program_id: int, first: int | None,
     async with context.reading() as db:
         rows = (await db.execute(query.order_by(ProgramLearner.id).limit(size + 1))).all()
         page = rows[:size]
-        found = {j.learner_id: j for j in await journey_service.journeys(db, program_id, [r[1] for r in page])}
+        found = {j.learner_id: j for j in await journey_service.journeys(db, program_id, [r.learner_id for r in page])}
 
     async def count_total() -> int:
         async with context.reading() as db:
@@ -169,7 +169,8 @@ class ProgramQueries:
         return await certification_connection(info, person, first, after)
 
     @strawberry.field(description="Recertification: who holds a certification expiring within `withinDays` days "
-                                  "that no later one outlasts; soonest first. Staff only.")
+                                  "that no later one outlasts; soonest first, the first 1,000. Staff only.",
+                      deprecation_reason="Use certificationsExpiring: the same certifications, paged.")
     async def expiring_certifications(self, info: Info, within_days: int) -> list[Certification]:
         require_staff(info.context.caller, "expiring certifications")
         async with info.context.reading() as db:
@@ -179,7 +180,8 @@ class ProgramQueries:
                 raise ClientError(error.message, error.code) from None
         return [certification_from(r) for r in rows[:MAX_EXPIRING]]
 
-    @strawberry.field(description="expiringCertifications, paged: soonest expiry first. Staff only.")
+    @strawberry.field(description="Recertification: who holds a certification expiring within `withinDays` days "
+                                  "that no later one outlasts; soonest expiry first, paged. Staff only.")
     async def certifications_expiring(self, info: Info, within_days: int, first: int | None = None,
                                       after: str | None = None) -> CertificationConnection:
         context = info.context

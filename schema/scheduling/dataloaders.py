@@ -6,16 +6,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium.core.models import Booking as BookingRow
 from podium.core.models import BookingRole, EnrollmentStatus, MeetingStatus
 from podium.core.models import Course as CourseRow
-from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.models import Resource as ResourceRow
 from podium.core.models import Session as SessionRow
 from podium.core.models import UnmatchedParticipant as UnmatchedRow
+from podium.core.services.capacity import enrolments_sql, seats_taken_sql
 
 from ..relay import global_id
 from ..catalogue.types import COURSE_COLUMNS, RESOURCE_COLUMNS, Resource, course_from, resource_from
@@ -27,17 +27,9 @@ SESSION_COLUMNS = (SessionRow.id, SessionRow.title, SessionRow.starts_at, Sessio
                    SessionRow.meeting_status, SessionRow.meeting_join_url, SessionRow.meeting_external_id,
                    SessionRow.meeting_error)
 TEACHING = {BookingRole.LEAD_INSTRUCTOR: 0, BookingRole.CO_FACILITATOR: 1}
-
-
-def _counted(status: EnrollmentStatus):
-    """Learners of a status in the row's session: evaluated only for the rows a page returns."""
-    return (select(func.count()).select_from(EnrollmentRow)
-            .where(EnrollmentRow.session_id == SessionRow.id, EnrollmentRow.status == status)
-            .correlate(SessionRow).scalar_subquery())
-
-
-COUNT_COLUMNS = (_counted(EnrollmentStatus.ENROLLED), _counted(EnrollmentStatus.WAITLISTED))
-_N = len(SESSION_COLUMNS) + len(COUNT_COLUMNS)
+COUNT_COLUMNS = (seats_taken_sql().label("seats_taken"),
+                 enrolments_sql(EnrollmentStatus.WAITLISTED).label("waitlist_count"))
+"""Evaluated only for the rows a page returns."""
 
 
 def session_rows() -> Select:
@@ -47,9 +39,10 @@ def session_rows() -> Select:
 
 
 def _resource(resources: dict[int, Resource], row) -> Resource:
-    resource = resources.get(row[0])
+    """The row's resource (RESOURCE_COLUMNS), one object per resource across a request."""
+    resource = resources.get(row.id)
     if resource is None:
-        resource = resources[row[0]] = resource_from(row)
+        resource = resources[row.id] = resource_from(row)
     return resource
 
 
@@ -60,31 +53,32 @@ async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, 
     teaching = (await db.execute(
         select(BookingRow.session_id, BookingRow.role, *RESOURCE_COLUMNS)
         .join(ResourceRow, ResourceRow.id == BookingRow.resource_id)
-        .where(BookingRow.session_id.in_([row[0] for row in rows]),
+        .where(BookingRow.session_id.in_([row.id for row in rows]),
                BookingRow.role.in_((*TEACHING, BookingRole.ROOM)))
         .order_by(BookingRow.session_id, BookingRow.id))).all()
     teachers: dict[int, list[tuple[int, Resource]]] = defaultdict(list)
     rooms: dict[int, Resource] = {}
     for row in teaching:
-        session_id, role = row[0], row[1]
-        if role is BookingRole.ROOM:
-            rooms[session_id] = _resource(resources, row[2:])
+        if row.role is BookingRole.ROOM:
+            rooms[row.session_id] = _resource(resources, row)
         else:
-            teachers[session_id].append((TEACHING[role], _resource(resources, row[2:])))
+            teachers[row.session_id].append((TEACHING[row.role], _resource(resources, row)))
     courses = {}
     built = []
     for row in rows:
-        pk, capacity, taken = row[0], row[7], row[13]
-        course = courses.get(row[_N])
+        course = courses.get(row.course_id)
         if course is None:
-            course = courses[row[_N]] = course_from(row[_N:])
+            course = courses[row.course_id] = course_from(row)
         built.append(Session(
-            id=global_id("Session", pk), pk=pk, course=course, title=row[1], starts_at=row[2], ends_at=row[3],
-            timezone=row[4], delivery_mode=row[5], status=row[6], capacity=capacity, seats_taken=taken,
-            seats_left=max(capacity - taken, 0), waitlist_count=row[14],
-            instructors=[r for _, r in sorted(teachers[pk], key=lambda t: t[0])], room=rooms.get(pk),
-            meeting=Meeting(session_pk=pk, provider=row[8], status=row[9] or MeetingStatus.PENDING, link=row[10],
-                            meeting_id=row[11], failure=row[12]) if row[8] else None))
+            id=global_id("Session", row.id), pk=row.id, course=course, title=row.title, starts_at=row.starts_at,
+            ends_at=row.ends_at, timezone=row.timezone, delivery_mode=row.delivery_mode, status=row.status,
+            capacity=row.capacity, seats_taken=row.seats_taken, seats_left=max(row.capacity - row.seats_taken, 0),
+            waitlist_count=row.waitlist_count,
+            instructors=[r for _, r in sorted(teachers[row.id], key=lambda t: t[0])], room=rooms.get(row.id),
+            meeting=Meeting(session_pk=row.id, provider=row.meeting_provider,
+                            status=row.meeting_status or MeetingStatus.PENDING, link=row.meeting_join_url,
+                            meeting_id=row.meeting_external_id, failure=row.meeting_error)
+            if row.meeting_provider else None))
     return built
 
 
@@ -106,8 +100,9 @@ def loaders(context) -> dict:
                 .order_by(BookingRow.session_id, BookingRow.id))).all()
         held: dict[int, list[Booking]] = defaultdict(list)
         for row in rows:
-            held[row[0]].append(Booking(resource=_resource(context.loaders.resource_objects, row[4:]), role=row[1],
-                                        starts_at=row[2], ends_at=row[3], session_pk=row[0]))
+            held[row.session_id].append(Booking(resource=_resource(context.loaders.resource_objects, row),
+                                                role=row.role, starts_at=row.starts_at, ends_at=row.ends_at,
+                                                session_pk=row.session_id))
         return [held[i] for i in ids]
 
     async def booking_windows(keys: list[tuple[int, datetime, datetime]]) -> list[list]:
@@ -125,7 +120,7 @@ def loaders(context) -> dict:
                            BookingRow.starts_at < to, BookingRow.ends_at > from_)
                     .order_by(BookingRow.resource_id, BookingRow.starts_at, BookingRow.id))).all()
             for row in rows:
-                held[(row[0], from_, to)].append(row)
+                held[(row.resource_id, from_, to)].append(row)
         return [held[key] for key in keys]
 
     async def unmatched_participants(ids: list[int]) -> list[list[UnmatchedParticipant]]:
@@ -140,8 +135,9 @@ def loaders(context) -> dict:
             rows = (await db.execute(query)).all()
         listed: dict[int, list[UnmatchedParticipant]] = defaultdict(list)
         for row in rows:
-            listed[row[0]].append(UnmatchedParticipant(name=row[1], email=row[2], minutes_attended=row[3],
-                                                       source=row[4]))
+            listed[row.session_id].append(UnmatchedParticipant(name=row.name, email=row.email,
+                                                               minutes_attended=row.minutes_attended,
+                                                               source=row.source))
         return [listed[i] for i in ids]
 
     async def meeting_access_of(ids: list[int]) -> list[MeetingAccess]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import warnings
 
 import pytest
 import strawberry
@@ -78,3 +79,21 @@ def test_the_fast_path_changes_nothing_a_client_sees(query, broken, monkeypatch)
     assert results[0] == results[1]
     assert bool(results[0][1]) is broken, results[0]
     assert planned, "the fast path answered at least part of the query"
+
+
+class MovedOn(PlainDataExecutionContext.__mro__[1]):
+    """graphql-core as a later release might have it: execute_field without position_context."""
+
+    def execute_field(self, parent_type, source, field_details_list, path):
+        return super().execute_field(parent_type, source, field_details_list, path, None)
+
+
+def test_a_changed_graphql_core_turns_the_fast_path_off_with_one_warning():
+    assert execution.execution_context_class() is PlainDataExecutionContext
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        chosen = execution.execution_context_class(MovedOn)
+    assert chosen is None  # strawberry's stock execution
+    assert len(said) == 1 and "execute_field" in str(said[0].message) and "stock" in str(said[0].message)
+    stock = strawberry.Schema(_schema(True, False).query, execution_context_class=chosen)
+    assert stock.execute_sync(QUERIES[0]).data == _schema(False, False).execute_sync(QUERIES[0]).data

@@ -20,8 +20,9 @@ ADMIN_TOKEN = "test-admin-token-0123456789abcdefghij"
 class Api:
     """POST /graphql and return the JSON; every answer must be an HTTP 200 with a JSON body."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, app=None) -> None:
         self.client = client
+        self.app = app  # the app served, for waiting on what the server has registered
 
     async def raw(self, query: str, variables: dict | None = None, token: str | None = ADMIN_TOKEN) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -60,7 +61,7 @@ async def live(database_url):
         address = url.removeprefix("http://")
         limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
         async with httpx.AsyncClient(base_url=f"http://{address}", limits=limits, timeout=120) as client:
-            yield address, Api(client)
+            yield address, Api(client, app)
     await asyncio.sleep(0)
 
 

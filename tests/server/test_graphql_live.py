@@ -45,6 +45,16 @@ async def _next_message(ws, deadline: float) -> dict:
         await ws.send(json.dumps({"type": "pong"}))
 
 
+async def subscribe(ws, api, message: dict, deadline: float) -> None:
+    """Send a subscribe and wait until the server listens on its event bus (one more listener)."""
+    bus = api.app.state.podium.bus
+    before = len(bus.listeners)
+    await ws.send(json.dumps(message))
+    while len(bus.listeners) <= before:
+        assert time.monotonic() < deadline, "the subscription never registered"
+        await asyncio.sleep(0.01)
+
+
 async def test_session_changed_pushes_seat_counts_and_status(live):
     address, api = live
     course, lead = await g.course(api), await g.instructor(api)
@@ -55,10 +65,9 @@ async def test_session_changed_pushes_seat_counts_and_status(live):
     async with websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {ADMIN_TOKEN}"}}))
         assert (await _next_message(ws, deadline))["type"] == "connection_ack"
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+        await subscribe(ws, api, {"id": "1", "type": "subscribe", "payload": {
             "query": "subscription($id: ID!) { sessionChanged(sessionId: $id) { id status seatsTaken seatsLeft "
-                     "waitlistCount startsAt endsAt } }", "variables": {"id": session}}}))
-        await asyncio.sleep(0.2)  # the subscription registers on the bus before the change below
+                     "waitlistCount startsAt endsAt } }", "variables": {"id": session}}}, deadline)
 
         first = await g.enroll(api, session, a)
         pushed = await _next_message(ws, deadline)

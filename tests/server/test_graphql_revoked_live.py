@@ -2,14 +2,13 @@
 (as the same token over HTTP is answered 401), instead of pushing the roster once more."""
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import websockets
 
 from tests.server import graph as g
-from tests.server.test_graphql_live import _next_message
+from tests.server.test_graphql_live import _next_message, subscribe
 
 ISSUE = """mutation($i: IssueTokenInput!) { issueToken(input: $i) { token tokenId errors { code } } }"""
 REVOKE = """mutation($i: RevokeTokenInput!) { revokeToken(input: $i) { errors { code } } }"""
@@ -27,9 +26,8 @@ async def test_a_revoked_token_ends_an_open_subscription(live):
         await ws.send(json.dumps({"type": "connection_init",
                                   "payload": {"Authorization": f"Bearer {coordinator['token']}"}}))
         assert (await _next_message(ws, deadline))["type"] == "connection_ack"
-        await ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                  "payload": {"query": WATCH, "variables": {"id": session}}}))
-        await asyncio.sleep(0.2)  # the subscription registers on the bus before the change below
+        await subscribe(ws, api, {"id": "1", "type": "subscribe", "payload": {"query": WATCH, "variables": {"id": session}}},
+                        deadline)
 
         await g.enroll(api, session, await g.person(api))
         pushed = await _next_message(ws, deadline)

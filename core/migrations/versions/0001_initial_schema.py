@@ -6,7 +6,6 @@ Create Date: 2026-11-21 21:04:50.888757
 """
 from alembic import op
 import sqlalchemy as sa
-import podium.core.models
 
 
 revision = '0001'
@@ -18,7 +17,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('audit_entry',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('action', sa.String(length=100), nullable=False),
     sa.Column('target_type', sa.String(length=64), nullable=False),
@@ -39,7 +38,7 @@ def upgrade() -> None:
     sa.Column('default_capacity', sa.Integer(), nullable=False),
     sa.Column('required_qualifications', sa.JSON(), nullable=False),
     sa.Column('certification_validity_days', sa.Integer(), nullable=True),
-    sa.Column('created_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
@@ -53,12 +52,12 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sa.String(length=200), nullable=False),
     sa.Column('status', sa.Enum('PENDING', 'DELIVERED', 'DEAD', name='outboxstatus', native_enum=False, length=24), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('deliver_after', podium.core.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('leased_until', podium.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('deliver_after', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('leased_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lease_owner', sa.String(length=100), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('delivered_at', podium.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('idempotency_key')
     )
@@ -72,7 +71,7 @@ def upgrade() -> None:
     sa.Column('email', sa.String(length=320), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('external_ids', sa.JSON(), nullable=False),
-    sa.Column('created_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
     )
@@ -100,8 +99,8 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.Enum('ADMIN', 'COORDINATOR', 'INSTRUCTOR', 'LEARNER', name='role', native_enum=False, length=24), nullable=False),
-    sa.Column('created_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', podium.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
@@ -113,7 +112,7 @@ def upgrade() -> None:
     sa.Column('course_id', sa.Integer(), nullable=False),
     sa.Column('lms_course_ref', sa.String(length=200), nullable=True),
     sa.Column('lms_connector', sa.String(length=64), nullable=True),
-    sa.Column('created_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -130,7 +129,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=64), nullable=True),
     sa.Column('external_id', sa.String(length=200), nullable=True),
     sa.Column('calendar_url', sa.Text(), nullable=True),
-    sa.Column('created_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['venue_id'], ['venue.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source', 'external_id')
@@ -143,15 +142,15 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('course_id', sa.Integer(), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('starts_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('delivery_mode', sa.Enum('IN_PERSON', 'VIRTUAL', 'HYBRID', name='deliverymode', native_enum=False, length=24), nullable=False),
     sa.Column('status', sa.Enum('DRAFT', 'SCHEDULED', 'CANCELLED', 'COMPLETED', name='sessionstatus', native_enum=False, length=24), nullable=False),
     sa.Column('capacity', sa.Integer(), nullable=False),
     sa.Column('setup_minutes', sa.Integer(), nullable=False),
     sa.Column('teardown_minutes', sa.Integer(), nullable=False),
-    sa.Column('enrollment_cutoff_at', podium.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('enrollment_cutoff_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('requires_approval', sa.Boolean(), nullable=False),
     sa.Column('sequence', sa.Integer(), nullable=False),
     sa.Column('cancel_reason', sa.Text(), nullable=True),
@@ -160,8 +159,8 @@ def upgrade() -> None:
     sa.Column('meeting_join_url', sa.Text(), nullable=True),
     sa.Column('meeting_external_id', sa.String(length=200), nullable=True),
     sa.Column('meeting_error', sa.Text(), nullable=True),
-    sa.Column('created_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -174,8 +173,8 @@ def upgrade() -> None:
     sa.Column('resource_id', sa.Integer(), nullable=False),
     sa.Column('session_id', sa.Integer(), nullable=True),
     sa.Column('role', sa.Enum('LEAD_INSTRUCTOR', 'CO_FACILITATOR', 'ROOM', 'EQUIPMENT', name='bookingrole', native_enum=False, length=24), nullable=False),
-    sa.Column('starts_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('source', sa.String(length=64), nullable=False),
     sa.Column('external_uid', sa.String(length=400), nullable=True),
@@ -201,8 +200,8 @@ def upgrade() -> None:
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('course_id', sa.Integer(), nullable=False),
     sa.Column('program_id', sa.Integer(), nullable=True),
-    sa.Column('issued_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', podium.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['course_id'], ['course.id'], ),
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.ForeignKeyConstraint(['program_id'], ['program.id'], ),
@@ -222,8 +221,8 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('meeting_registrant_id', sa.String(length=200), nullable=True),
     sa.Column('meeting_join_url', sa.Text(), nullable=True),
-    sa.Column('created_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['learner_id'], ['person.id'], ),
     sa.ForeignKeyConstraint(['session_id'], ['session.id'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -254,8 +253,8 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('offset_days', sa.Integer(), nullable=False),
     sa.Column('required', sa.Boolean(), nullable=False),
-    sa.Column('opens_at', podium.core.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('due_at', podium.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opens_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('session_id', sa.Integer(), nullable=True),
     sa.Column('lms_activity_ref', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['program_id'], ['program.id'], ),
@@ -283,7 +282,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=True),
     sa.Column('email', sa.String(length=320), nullable=True),
     sa.Column('minutes_attended', sa.Integer(), nullable=False),
-    sa.Column('created_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['session_id'], ['session.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -296,7 +295,7 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('PRESENT', 'LATE', 'LEFT_EARLY', 'ABSENT', 'EXCUSED', name='attendancestatus', native_enum=False, length=24), nullable=False),
     sa.Column('minutes_attended', sa.Integer(), nullable=True),
     sa.Column('source', sa.String(length=64), nullable=False),
-    sa.Column('recorded_at', podium.core.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['enrollment_id'], ['enrollment.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('enrollment_id')
@@ -306,7 +305,7 @@ def upgrade() -> None:
     sa.Column('stage_id', sa.Integer(), nullable=False),
     sa.Column('learner_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.Enum('NOT_STARTED', 'IN_PROGRESS', 'COMPLETED', 'OVERDUE', name='stagestatus', native_enum=False, length=24), nullable=False),
-    sa.Column('completed_at', podium.core.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['learner_id'], ['person.id'], ),
     sa.ForeignKeyConstraint(['stage_id'], ['program_stage.id'], ),
     sa.PrimaryKeyConstraint('id'),

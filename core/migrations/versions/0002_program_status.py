@@ -6,7 +6,6 @@ Create Date: 2026-11-21 22:18:55.004066
 """
 from alembic import op
 import sqlalchemy as sa
-import podium.core.models
 
 
 revision = '0002'
@@ -18,7 +17,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('program', schema=None) as batch_op:
         batch_op.add_column(sa.Column('status', sa.Enum('ACTIVE', 'CANCELLED', name='programstatus', native_enum=False, length=24), server_default='ACTIVE', nullable=False))
-        batch_op.add_column(sa.Column('cancelled_at', podium.core.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('cancel_reason', sa.String(length=500), nullable=True))
 
 
