@@ -225,7 +225,9 @@ async def in_process(path: Path, runs: int) -> tuple[float, float]:
 
 
 def serve(target: str, port: int, path: Path) -> subprocess.Popen:
-    env = {**os.environ, "PODIUM_DATABASE_URL": f"sqlite+aiosqlite:///{path}", "PODIUM_BENCH_DB": str(path)}
+    # Rate limits off: this measures what serving a page costs, not how many a client may ask for.
+    env = {**os.environ, "PODIUM_DATABASE_URL": f"sqlite+aiosqlite:///{path}", "PODIUM_BENCH_DB": str(path),
+           "PODIUM_RATE_LIMIT_POINTS": "0", "PODIUM_ANONYMOUS_RATE_LIMIT_POINTS": "0"}
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", target, "--host", "127.0.0.1",
                                 "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
                                env=env, cwd=Path(__file__).resolve().parent)
