@@ -12,6 +12,7 @@ PIP_COMPILE := $(PIP_TOOLS)/pip-compile --quiet --generate-hashes --allow-unsafe
 
 .PHONY: run test install bench schema clean lock upgrade graphiql
 GRAPHIQL := server/graphiql
+GRAPHIQL_DIR := $(VENV)/share/podium-graphiql
 
 $(BIN)/podium: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +29,13 @@ install: $(BIN)/podium graphiql
 
 # GraphiQL and React from the npm registry, at the versions and integrity hashes of the committed lock;
 # Podium serves them at /graphql/static/. Without npm, GET /graphql says how to install them.
-graphiql: $(GRAPHIQL)/node_modules/.package-lock.json
+graphiql: $(GRAPHIQL_DIR)/node_modules/.package-lock.json
 
-$(GRAPHIQL)/node_modules/.package-lock.json: $(GRAPHIQL)/package-lock.json
-	@if command -v npm >/dev/null; then npm ci --prefix $(GRAPHIQL) --ignore-scripts --no-audit --no-fund --loglevel=error; \
+# Installed into the venv (not the source tree), where `podium.server.graphiql` looks for them.
+$(GRAPHIQL_DIR)/node_modules/.package-lock.json: $(GRAPHIQL)/package-lock.json $(BIN)/podium
+	@if command -v npm >/dev/null; then mkdir -p $(GRAPHIQL_DIR) \
+		&& cp $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json $(GRAPHIQL_DIR)/ \
+		&& npm ci --prefix $(GRAPHIQL_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: GraphiQL's assets are not installed (the API works without them)"; fi
 
 run: install
@@ -62,4 +66,4 @@ upgrade:
 	$(MAKE) test
 
 clean:
-	rm -rf $(VENV) podium.db podium.db-wal podium.db-shm $(GRAPHIQL)/node_modules artifacts
+	rm -rf $(VENV) podium.db podium.db-wal podium.db-shm artifacts

@@ -2,7 +2,7 @@
 
 The third-party files (GraphiQL, React) are fetched from the npm registry by `make install`
 (`npm ci` against the committed package-lock.json, which pins every version with its integrity
-hash) into `node_modules/` beside this file, which git ignores.
+hash) into the Python environment (`<prefix>/share/podium-graphiql/`), never into the source tree.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import functools
 import hashlib
 import html
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +19,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
 HERE = Path(__file__).parent
-NODE_MODULES = HERE / "node_modules"
-INSTALL_COMMAND = f"npm ci --prefix {HERE} --ignore-scripts --no-audit --no-fund"
+INSTALL_DIR = Path(sys.prefix) / "share" / "podium-graphiql"  # beside the environment Podium runs in
+NODE_MODULES = INSTALL_DIR / "node_modules"
+INSTALL_COMMAND = (f"mkdir -p {INSTALL_DIR} && cp {HERE}/package.json {HERE}/package-lock.json {INSTALL_DIR}/ && "
+                   f"npm ci --prefix {INSTALL_DIR} --ignore-scripts --no-audit --no-fund")
 
 # name served under /graphql/static/<package>@<version>/ -> (package, file inside it)
 ASSETS = {
