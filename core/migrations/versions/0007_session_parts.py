@@ -46,10 +46,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('part_attendance', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_part_attendance_part_id'), ['part_id'], unique=False)
-    with op.batch_alter_table('booking', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('part_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_booking_part_id'), ['part_id'], unique=False)
-        batch_op.create_foreign_key('fk_booking_part_id_session_part', 'session_part', ['part_id'], ['id'])
+    if op.get_bind().dialect.name == 'sqlite':
+        # SQLite adds a nullable column with its reference in place: no copy of the (large) booking table
+        op.execute("ALTER TABLE booking ADD COLUMN part_id INTEGER REFERENCES session_part (id)")
+        op.create_index('ix_booking_part_id', 'booking', ['part_id'], unique=False)
+    else:
+        op.add_column('booking', sa.Column('part_id', sa.Integer(), nullable=True))
+        op.create_index('ix_booking_part_id', 'booking', ['part_id'], unique=False)
+        op.create_foreign_key('fk_booking_part_id_session_part', 'booking', 'session_part', ['part_id'], ['id'])
     with op.batch_alter_table('course', schema=None) as batch_op:
         batch_op.add_column(sa.Column('minimum_parts_attended', sa.Integer(), nullable=True))
 
@@ -68,10 +72,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('course', schema=None) as batch_op:
         batch_op.drop_column('minimum_parts_attended')
-    with op.batch_alter_table('booking', schema=None) as batch_op:
-        batch_op.drop_constraint('fk_booking_part_id_session_part', type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_booking_part_id'))
-        batch_op.drop_column('part_id')
+    op.drop_index('ix_booking_part_id', table_name='booking')
+    if op.get_bind().dialect.name == 'sqlite':
+        with op.batch_alter_table('booking', schema=None) as batch_op:  # the unnamed reference goes with the copy
+            batch_op.drop_column('part_id')
+    else:
+        op.drop_constraint('fk_booking_part_id_session_part', 'booking', type_='foreignkey')
+        op.drop_column('booking', 'part_id')
     with op.batch_alter_table('part_attendance', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_part_attendance_part_id'))
     op.drop_table('part_attendance')
