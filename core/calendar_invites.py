@@ -34,6 +34,10 @@ def part_label(position: int, count: int) -> str | None:
     return f"part {position} of {count}" if count > 1 else None
 
 
+def series_description(series: dict[str, Any]) -> str:
+    return f"Occurrence {series['occurrence']} of {series['count']} of a series ({series['rule']})"
+
+
 def series_uid(series_id: int, organizer_email: str) -> str:
     domain = organizer_email.rpartition("@")[2] or "podium.invalid"
     return f"series-{series_id}@{domain}"
@@ -78,8 +82,10 @@ def session_invite(invite: dict[str, Any]) -> bytes:
         event.add("status", "CANCELLED" if invite["method"] == "CANCEL" else "CONFIRMED")
         if invite.get("location"):
             event.add("location", invite["location"])
-        if invite.get("description"):
-            event.add("description", invite["description"])
+        lines = [invite.get("description") or ""] + ([series_description(invite["series"])]
+                                                     if invite.get("series") else [])
+        if any(lines):
+            event.add("description", "\n".join(line for line in lines if line))
         add_relations(event, {"parent_uid": invite["uid"] if part["uid"] != invite["uid"] else None,
                               "series": invite.get("series")})
         organizer = vCalAddress(f"mailto:{invite['organizer']}")

@@ -31,6 +31,7 @@ class Clash:
     starts_at: object
     ends_at: object
     session_id: int | None = None
+    occurrence: int | None = None  # the occurrence of a series it stands in the way of
 
 
 @dataclass

@@ -121,6 +121,11 @@ def _years_from(instant: datetime, years: int) -> datetime:
         return instant.replace(year=year, day=28)
 
 
+def latest_start(settings: Settings | None = None, now: datetime | None = None) -> datetime:
+    """The latest instant a session may start: `schedule_horizon_years` from now."""
+    return _years_from(now or utc_now(), (settings or Settings()).schedule_horizon_years)
+
+
 def session_span(starts_at: datetime, ends_at: datetime, settings: Settings | None = None, *,
                  now: datetime | None = None, start_field: str = "startsAt",
                  end_field: str = "endsAt") -> tuple[datetime, datetime]:
@@ -133,7 +138,7 @@ def session_span(starts_at: datetime, ends_at: datetime, settings: Settings | No
                           end_field)
     now = now or utc_now()
     earliest = _years_from(now, -settings.schedule_history_years)
-    latest = _years_from(now, settings.schedule_horizon_years)
+    latest = latest_start(settings, now)
     if not earliest <= starts_at <= latest:
         raise DomainError(ErrorCode.INVALID_TIME_RANGE,
                           f"A session starts between {settings.schedule_history_years} year(s) ago and "

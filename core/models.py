@@ -288,6 +288,32 @@ class SessionPart(Base):
     ends_at: Mapped[datetime]
 
 
+class SessionSeries(Base):
+    """A repeating session: an RFC 5545 RRULE expanded on the wall clock of `timezone`. Each occurrence is
+    a session of its own (SeriesOccurrence), with its own enrolments and attendance."""
+
+    __tablename__ = "session_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(Text)  # one line, "RRULE:…"
+    timezone: Mapped[str] = mapped_column(String(64))
+    occurrences: Mapped[int]  # how many sessions it made
+    except_dates: Mapped[list[Any]] = mapped_column(default=list)  # ISO local dates left out
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class SeriesOccurrence(Base):
+    """A session's place in its series."""
+
+    __tablename__ = "series_occurrence"
+    __table_args__ = (UniqueConstraint("series_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("session_series.id"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id"), unique=True)
+    number: Mapped[int]  # from 1, in time order
+
+
 class Booking(Base):
     """A resource held for an interval that includes setup and teardown buffers.
 

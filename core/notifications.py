@@ -16,11 +16,12 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .calendar_invites import part_uid, session_invite, session_uid
+from .calendar_invites import part_uid, series_uid, session_invite, session_uid
 from .ids import from_global_id
 from .instants import utc_now
 from .models import (
-    Booking, BookingRole, Course, Enrollment, EnrollmentStatus, Person, Resource, Session, SessionPart, SessionStatus,
+    Booking, BookingRole, Course, Enrollment, EnrollmentStatus, Person, Resource, SeriesOccurrence, Session,
+    SessionPart, SessionSeries, SessionStatus,
 )
 from .providers import Attachment, Notification
 from .settings import Settings
@@ -38,15 +39,28 @@ def _when(starts_at: datetime, ends_at: datetime, tz: str) -> str:
 
 
 def session_facts(session: Session, course: Course, starts_at: datetime, ends_at: datetime, sequence: int,
-                  settings: Settings, parts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """`parts`: the session's parts as events carry them (`{part, startsAt, endsAt}`); None: one part."""
+                  settings: Settings, parts: list[dict[str, Any]] | None = None,
+                  series: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`parts`: the session's parts as events carry them (`{part, startsAt, endsAt}`); None: one part.
+    `series`: its series' facts (`series_facts`) when it is an occurrence of one."""
     parts = parts or [{"part": 1, "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat()}]
     return {"session_id": session.id, "title": session.title, "course_title": course.title, "course_code": course.code,
             "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "timezone": session.timezone,
             "delivery_mode": session.delivery_mode.value, "join_url": None, HOST_LINK: session.meeting_join_url,
             "sequence": sequence, "uid": session_uid(session.id, settings.organizer_email),
             "parts": [{"part": p["part"], "uid": part_uid(session.id, p["part"], settings.organizer_email),
-                       "starts_at": p["startsAt"], "ends_at": p["endsAt"]} for p in parts]}
+                       "starts_at": p["startsAt"], "ends_at": p["endsAt"]} for p in parts],
+            "series": series}
+
+
+async def series_facts(db: AsyncSession, session_id: int, settings: Settings) -> dict[str, Any] | None:
+    """What invites say of the session's series: its UID, rule, and which occurrence of how many."""
+    row = (await db.execute(select(SessionSeries.id, SessionSeries.rule, SessionSeries.occurrences,
+                                   SeriesOccurrence.number)
+                            .join(SeriesOccurrence, SeriesOccurrence.series_id == SessionSeries.id)
+                            .where(SeriesOccurrence.session_id == session_id))).first()
+    return None if row is None else {"uid": series_uid(row.id, settings.organizer_email), "rule": row.rule,
+                                     "occurrence": row.number, "count": row.occurrences}
 
 
 async def current_parts(db: AsyncSession, session_id: int) -> list[dict[str, Any]]:
@@ -59,7 +73,7 @@ async def current_parts(db: AsyncSession, session_id: int) -> list[dict[str, Any
 async def current_facts(db: AsyncSession, session: Session, course: Course, settings: Settings) -> dict[str, Any]:
     """`session_facts` of the session as it is now, with its parts."""
     return session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings,
-                         await current_parts(db, session.id))
+                         await current_parts(db, session.id), await series_facts(db, session.id, settings))
 
 
 def _when_parts(parts: list[dict[str, Any]], tz: str) -> str:
@@ -154,7 +168,7 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
     session, course = found
     facts = session_facts(session, course, datetime.fromisoformat(payload["startsAt"]),
                           datetime.fromisoformat(payload["endsAt"]), payload["sequence"], settings,
-                          payload.get("parts"))
+                          payload.get("parts"), await series_facts(db, session.id, settings))
     instructors = await session_instructors(db, session.id)
     planned: list[dict[str, Any]] = []
     if event["type"] == "session.scheduled":

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ..audit import Actor, record_change
-from ..calendar_invites import part_label, part_uid, published_calendar, session_uid
+from ..calendar_invites import part_label, part_uid, published_calendar, series_description, series_uid, session_uid
 from ..errors import DomainError, ErrorCode
 from ..instants import utc_now
 from ..models import (
     Booking, BookingRole, CalendarFeed, Course, DeliveryMode, Enrollment, EnrollmentStatus, Person, Resource,
-    ResourceKind, Session, SessionPart, SessionStatus, Venue,
+    ResourceKind, SeriesOccurrence, Session, SessionPart, SessionSeries, SessionStatus, Venue,
 )
 from .records import get_or_404
 
@@ -108,13 +108,17 @@ EVENT_COLUMNS = (Session.id.label("session_id"), Session.title, SessionPart.posi
                  PART_COUNT.label("part_count"), SessionPart.starts_at, SessionPart.ends_at, Session.timezone,
                  Session.delivery_mode, Session.status, Session.sequence, Session.updated_at, Session.meeting_join_url,
                  Session.cancel_reason, Course.code.label("course_code"), Course.title.label("course_title"),
-                 ROOM.name.label("room_name"), Venue.name.label("venue_name"), Venue.address.label("venue_address"))
+                 ROOM.name.label("room_name"), Venue.name.label("venue_name"), Venue.address.label("venue_address"),
+                 SeriesOccurrence.series_id, SeriesOccurrence.number.label("series_number"),
+                 SessionSeries.rule.label("series_rule"), SessionSeries.occurrences.label("series_count"))
 
 
 def _with_places(query):
     """Each session's parts (a row each), course, and its room and venue (the latest room booking, kept
     when cancelled)."""
     return (query.outerjoin(SessionPart, SessionPart.session_id == Session.id)
+            .outerjoin(SeriesOccurrence, SeriesOccurrence.session_id == Session.id)
+            .outerjoin(SessionSeries, SessionSeries.id == SeriesOccurrence.series_id)
             .outerjoin(Course, Course.id == Session.course_id).outerjoin(ROOM, ROOM.id == ROOM_OF_SESSION)
             .outerjoin(Venue, Venue.id == ROOM.venue_id))
 
@@ -155,12 +159,18 @@ def _event(row, organizer_email: str, personal: bool) -> dict[str, Any]:
     lines = [f"{row.course_code}: {row.course_title}" + (f" ({label})" if label else "")]
     if join:
         lines.append(f"Join: {join}")
+    series = None
+    if row.series_id is not None:
+        series = {"uid": series_uid(row.series_id, organizer_email), "rule": row.series_rule,
+                  "occurrence": row.series_number, "count": row.series_count}
+        lines.append(series_description(series))
     if row.status is SessionStatus.CANCELLED and row.cancel_reason:
         lines.append(f"Cancelled: {row.cancel_reason}")
     uid = session_uid(row.session_id, organizer_email)
     return {"uid": part_uid(row.session_id, row.part, organizer_email), "sequence": row.sequence,
             "starts_at": row.starts_at, "ends_at": row.ends_at, "timezone": row.timezone, "updated_at": row.updated_at,
             "summary": f"{row.title} ({label})" if label else row.title, "parent_uid": uid if row.part > 1 else None,
+            "series": series,
             "status": "CANCELLED" if row.status is SessionStatus.CANCELLED else "CONFIRMED",
             "location": place or join, "url": join, "description": "\n".join(lines)}
 

@@ -255,14 +255,13 @@ async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, deliv
 
 
 async def create_session(db: AsyncSession, actor: Actor, plan: SessionPlan, parts: list[PartSpan],
-                         **columns: Any) -> Session:
-    """Write a checked session, its parts and each part's bookings, audited and announced; `columns` are
-    more Session columns (a series occurrence's)."""
+                         series: dict[str, Any] | None = None) -> Session:
+    """Write a checked session, its parts and each part's bookings, audited and announced; `series`: the
+    series facts its event carries (`{id, rule, occurrence, count}`), for an occurrence of one."""
     session = Session(course_id=plan.course.id, title=plan.title, starts_at=parts[0][0], ends_at=parts[-1][1],
                       timezone=plan.timezone, delivery_mode=plan.delivery_mode, status=SessionStatus.SCHEDULED,
                       capacity=plan.capacity, setup_minutes=plan.setup_minutes, teardown_minutes=plan.teardown_minutes,
-                      enrollment_cutoff_at=plan.enrollment_cutoff_at, requires_approval=plan.requires_approval,
-                      **columns)
+                      enrollment_cutoff_at=plan.enrollment_cutoff_at, requires_approval=plan.requires_approval)
     db.add(session)
     await db.flush()
     rows = [SessionPart(session_id=session.id, position=index + 1, starts_at=part_start, ends_at=part_end)
@@ -284,7 +283,8 @@ async def create_session(db: AsyncSession, actor: Actor, plan: SessionPlan, part
                   {**snapshot(session), "bookings": bookings, "parts": parts_payload(rows)})
     emit(db, "session.scheduled", session_event_payload(
         session, rows, instructors=[to_global_id("Resource", r.id) for r in plan.instructors],
-        room=to_global_id("Resource", plan.room.id) if plan.room else None), session_ordering_key(session.id))
+        room=to_global_id("Resource", plan.room.id) if plan.room else None, **({"series": series} if series else {})),
+        session_ordering_key(session.id))
     return session
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,14 +14,16 @@ from podium.core.models import BookingRole, EnrollmentStatus, MeetingStatus
 from podium.core.models import Course as CourseRow
 from podium.core.models import Resource as ResourceRow
 from podium.core.models import Session as SessionRow
+from podium.core.models import SeriesOccurrence as SeriesOccurrenceRow
 from podium.core.models import SessionPart as SessionPartRow
+from podium.core.models import SessionSeries as SessionSeriesRow
 from podium.core.models import UnmatchedParticipant as UnmatchedRow
 from podium.core.services.capacity import enrolments_sql, seats_taken_sql
 
 from ..relay import global_id
 from ..catalogue.types import COURSE_COLUMNS, RESOURCE_COLUMNS, Resource, course_from, resource_from
 from ..permissions import MeetingAccess, meeting_access, visible_unmatched
-from .types import Booking, Meeting, Session, SessionPart, UnmatchedParticipant
+from .types import Booking, Meeting, Series, Session, SessionPart, UnmatchedParticipant
 
 SESSION_COLUMNS = (SessionRow.id, SessionRow.title, SessionRow.starts_at, SessionRow.ends_at, SessionRow.timezone,
                    SessionRow.delivery_mode, SessionRow.status, SessionRow.capacity, SessionRow.meeting_provider,
@@ -31,6 +33,16 @@ TEACHING = {BookingRole.LEAD_INSTRUCTOR: 0, BookingRole.CO_FACILITATOR: 1}
 COUNT_COLUMNS = (seats_taken_sql().label("seats_taken"),
                  enrolments_sql(EnrollmentStatus.WAITLISTED).label("waitlist_count"))
 """Evaluated only for the rows a page returns."""
+
+
+SERIES_COLUMNS = (SessionSeriesRow.id, SessionSeriesRow.rule, SessionSeriesRow.timezone, SessionSeriesRow.occurrences,
+                  SessionSeriesRow.except_dates)
+
+
+def series_from(row) -> Series:
+    """From a row with SERIES_COLUMNS."""
+    return Series(id=global_id("Series", row.id), pk=row.id, rule=row.rule, timezone=row.timezone,
+                  occurrences=row.occurrences, except_dates=[date.fromisoformat(d) for d in row.except_dates or []])
 
 
 def session_rows() -> Select:
@@ -118,6 +130,32 @@ def loaders(context) -> dict:
             found[row.session_id].append(SessionPart(part=row.position, starts_at=row.starts_at, ends_at=row.ends_at))
         return [found[i] for i in ids]
 
+    async def session_series(ids: list[int]) -> list[tuple[Series, int] | None]:
+        """Each session's series and its occurrence number (None outside a series)."""
+        async with context.reading() as db:
+            rows = (await db.execute(select(SeriesOccurrenceRow.session_id, SeriesOccurrenceRow.number,
+                                            *SERIES_COLUMNS)
+                                     .join(SessionSeriesRow, SessionSeriesRow.id == SeriesOccurrenceRow.series_id)
+                                     .where(SeriesOccurrenceRow.session_id.in_(ids)))).all()
+        found = {row.session_id: (series_from(row), row.number) for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def series(ids: list[int]) -> list[Series | None]:
+        async with context.reading() as db:
+            rows = (await db.execute(select(*SERIES_COLUMNS).where(SessionSeriesRow.id.in_(ids)))).all()
+        found = {row.id: series_from(row) for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def series_session_ids(ids: list[int]) -> list[list[int]]:
+        async with context.reading() as db:
+            rows = (await db.execute(select(SeriesOccurrenceRow.series_id, SeriesOccurrenceRow.session_id)
+                                     .where(SeriesOccurrenceRow.series_id.in_(ids))
+                                     .order_by(SeriesOccurrenceRow.series_id, SeriesOccurrenceRow.number))).all()
+        found: dict[int, list[int]] = defaultdict(list)
+        for row in rows:
+            found[row.series_id].append(row.session_id)
+        return [found[i] for i in ids]
+
     async def booking_windows(keys: list[tuple[int, datetime, datetime]]) -> list[list]:
         """Active bookings of resources overlapping [from, to): one statement per window asked for."""
         windows: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
@@ -161,6 +199,7 @@ def loaders(context) -> dict:
         return [access.get(i, MeetingAccess()) for i in ids]
 
     return {"sessions": sessions, "session_bookings": session_bookings, "session_parts": session_parts,
+            "session_series": session_series, "series": series, "series_session_ids": series_session_ids,
             "meeting_access": meeting_access_of,
             "unmatched_participants": unmatched_participants,
             "booking_windows": booking_windows}

@@ -1,7 +1,7 @@
 """Inputs of the scheduling operations."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 
@@ -57,6 +57,26 @@ class ScheduleSessionInput:
     parts: list[SessionPartInput] | None = strawberry.field(default=None, description=(
         "A session over several intervals (a course of three days): at least one part, in time order, not "
         "overlapping; the first starts at startsAt, the last ends at endsAt. Null: one part, startsAt to endsAt."))
+
+
+@strawberry.input(description="A session repeated by an RFC 5545 RRULE: every field of ScheduleSessionInput "
+                               "describes the first occurrence.")
+class ScheduleSeriesInput(ScheduleSessionInput):
+    recurrence: str = strawberry.field(description=(
+        "One RRULE line with COUNT or UNTIL, FREQ DAILY, WEEKLY, MONTHLY or YEARLY, at most 366 occurrences, "
+        "e.g. RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10. Expanded on the wall clock of `timezone` from startsAt."))
+    except_dates: list[date] | None = strawberry.field(default=None, description=(
+        "Local dates the rule makes that the series leaves out (a holiday)."))
+    dry_run: bool | None = strawberry.field(default=None, description=(
+        "true: check every occurrence and answer what would be made, writing nothing."))
+
+
+@strawberry.input
+class CancelSeriesInput:
+    series_id: strawberry.ID
+    from_: datetime | None = strawberry.field(default=None, name="from", description=(
+        "Cancel the occurrences starting at or after this instant; null: every one still SCHEDULED."))
+    reason: str | None = None
 
 
 @strawberry.input(description="Only the fields given change.")

@@ -6,21 +6,50 @@ import strawberry
 from strawberry.types import Info
 
 from podium.core.models import DeliveryMode as CoreDeliveryMode
-from podium.core.services import enrollment, scheduling
+from podium.core.services import enrollment, scheduling, series
 
-from ..changes import attempt_then_load
+from ..changes import attempt, attempt_then_load
 from ..errors import UserError
 from ..permissions import check_staff
 from ..relay import decode_id
 from .inputs import (
-    CancelSessionInput, ChangeSessionCapacityInput, RescheduleSessionInput, ScheduleSessionInput, SessionPartInput,
-    UpdateSessionInput,
+    CancelSeriesInput, CancelSessionInput, ChangeSessionCapacityInput, RescheduleSessionInput, ScheduleSeriesInput,
+    ScheduleSessionInput, SessionPartInput, UpdateSessionInput,
 )
-from .types import Conflict, Session
+from .types import Conflict, Series, SeriesOccurrence, Session, SessionPart
 
 
 def _spans(parts: list[SessionPartInput] | None) -> list[tuple] | None:
     return None if parts is None else [(p.starts_at, p.ends_at) for p in parts]
+
+
+def _session_fields(input: ScheduleSessionInput) -> dict:
+    """What a session is, from a schedule input, as the services take it (not when: that is the caller's)."""
+    return {"course_id": decode_id(input.course_id, "Course", "courseId"), "timezone": input.timezone,
+            "delivery_mode": CoreDeliveryMode(input.delivery_mode),
+            "instructor_ids": [decode_id(i, "Resource", "instructorIds") for i in input.instructor_ids],
+            "capacity": input.capacity,
+            "room_id": decode_id(input.room_id, "Resource", "roomId") if input.room_id is not None else None,
+            "equipment_ids": [decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
+            "title": input.title, "requires_approval": bool(input.requires_approval), "join_url": input.join_url}
+
+
+@strawberry.type
+class ScheduleSeriesPayload:
+    series: Series | None = strawberry.field(description="Null in a dry run, or when refused.")
+    sessions: list[Session] = strawberry.field(description="The sessions made, in time order (none in a dry run).")
+    occurrences: list[SeriesOccurrence] = strawberry.field(description=(
+        "Every occurrence made, or in a dry run that would be made; empty when refused."))
+    errors: list[UserError]
+    conflicts: list[Conflict] = strawberry.field(description="Every clash, each with the occurrence it is in "
+                                                             "the way of; nothing was made.")
+
+
+@strawberry.type
+class CancelSeriesPayload:
+    series: Series | None
+    sessions: list[Session] = strawberry.field(description="The sessions this call cancelled.")
+    errors: list[UserError]
 
 
 @strawberry.type
@@ -44,15 +73,8 @@ class SchedulingMutations:
         async def work(db, actor):
             check_staff(info.context.caller)
             return (await scheduling.schedule_session(
-                db, actor, course_id=decode_id(input.course_id, "Course", "courseId"),
-                starts_at=input.starts_at, ends_at=input.ends_at, timezone=input.timezone,
-                delivery_mode=CoreDeliveryMode(input.delivery_mode),
-                instructor_ids=[decode_id(i, "Resource", "instructorIds") for i in input.instructor_ids],
-                capacity=input.capacity,
-                room_id=decode_id(input.room_id, "Resource", "roomId") if input.room_id is not None else None,
-                equipment_ids=[decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
-                title=input.title, requires_approval=bool(input.requires_approval), join_url=input.join_url,
-                settings=info.context.plugins.settings, parts=_spans(input.parts))).id
+                db, actor, starts_at=input.starts_at, ends_at=input.ends_at, settings=info.context.plugins.settings,
+                parts=_spans(input.parts), **_session_fields(input))).id
 
         return await _payload(info, work)
 
@@ -67,6 +89,47 @@ class SchedulingMutations:
                                                         parts=_spans(input.parts))).id
 
         return await _payload(info, work)
+
+    @strawberry.mutation(description="Every occurrence of an RRULE as a session, checked as scheduleSession checks "
+                                     "one; all of them or none.")
+    async def schedule_series(self, info: Info, input: ScheduleSeriesInput) -> ScheduleSeriesPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            made, found, sessions = await series.schedule_series(
+                db, actor, recurrence=input.recurrence, starts_at=input.starts_at, ends_at=input.ends_at,
+                parts=_spans(input.parts), except_dates=input.except_dates, dry_run=bool(input.dry_run),
+                settings=info.context.plugins.settings, **_session_fields(input))
+            return (made.id if made else None, [(o.number, o.parts) for o in found], [s.id for s in sessions])
+
+        result, errors, error = await attempt(info, work)
+        conflicts = [Conflict(resource_pk=c.resource_id, starts_at=c.starts_at, ends_at=c.ends_at,
+                              occurrence=c.occurrence) for c in (error.conflicts if error else [])]
+        if result is None:
+            return ScheduleSeriesPayload(series=None, sessions=[], occurrences=[], errors=errors, conflicts=conflicts)
+        series_pk, found, session_pks = result
+        made = await info.context.loaders.series.load(series_pk) if series_pk is not None else None
+        sessions = [s for s in await info.context.loaders.sessions.load_many(session_pks) if s is not None]
+        occurrences = [SeriesOccurrence(occurrence=n, starts_at=parts[0][0], ends_at=parts[-1][1],
+                                        parts=[SessionPart(part=i + 1, starts_at=s, ends_at=e)
+                                               for i, (s, e) in enumerate(parts)]) for n, parts in found]
+        return ScheduleSeriesPayload(series=made, sessions=sessions, occurrences=occurrences, errors=errors,
+                                     conflicts=conflicts)
+
+    @strawberry.mutation(description="Cancels a series' occurrences from an instant on (all still scheduled by "
+                                     "default), each as cancelSession would; the earlier ones stay.")
+    async def cancel_series(self, info: Info, input: CancelSeriesInput) -> CancelSeriesPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            made, cancelled = await series.cancel_series(db, actor, decode_id(input.series_id, "Series", "seriesId"),
+                                                         input.from_, input.reason)
+            return made.id, [s.id for s in cancelled]
+
+        result, errors, _ = await attempt(info, work)
+        if result is None:
+            return CancelSeriesPayload(series=None, sessions=[], errors=errors)
+        sessions = [s for s in await info.context.loaders.sessions.load_many(result[1]) if s is not None]
+        return CancelSeriesPayload(series=await info.context.loaders.series.load(result[0]), sessions=sessions,
+                                   errors=errors)
 
     @strawberry.mutation(description="Changes only the fields sent, without moving the session: a meeting link "
                                      "entered by hand (seated learners' links follow).")

@@ -2,7 +2,7 @@
 instructors, seat counts): the sessions page resolves plain attributes, not one resolver per field."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -136,6 +136,17 @@ class Session(Node):
     async def unmatched_participants(self, info: Info) -> list[UnmatchedParticipant]:
         return await info.context.loaders.unmatched_participants.load(self.pk)
 
+    @strawberry.field(description="The series this session is an occurrence of; null for a session scheduled "
+                                  "on its own.")
+    async def series(self, info: Info) -> Series | None:
+        found = await info.context.loaders.session_series.load(self.pk)
+        return None if found is None else found[0]
+
+    @strawberry.field(description="Which occurrence of its series this session is (from 1); null outside a series.")
+    async def series_occurrence(self, info: Info) -> int | None:
+        found = await info.context.loaders.session_series.load(self.pk)
+        return None if found is None else found[1]
+
     @strawberry.field(description="Its parts, in time order: one for a session on one interval.")
     async def parts(self, info: Info) -> list[SessionPart]:
         return await info.context.loaders.session_parts.load(self.pk)
@@ -156,6 +167,30 @@ class Session(Node):
                                            first, after)
 
 
+@strawberry.type(description="A repeating session: an RFC 5545 RRULE expanded on the local wall clock of its "
+                              "timezone; each occurrence is a session of its own.")
+class Series:
+    id: strawberry.ID
+    pk: strawberry.Private[int]
+    rule: str = strawberry.field(description="The RRULE, one line, e.g. RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10.")
+    timezone: str = strawberry.field(description="The IANA timezone whose wall clock the rule follows.")
+    occurrences: int = strawberry.field(description="How many sessions the series made (exceptDates left out).")
+    except_dates: list[date] = strawberry.field(description="Local dates of the rule left out.")
+
+    @strawberry.field(description="Its sessions in time order, cancelled ones included.")
+    async def sessions(self, info: Info) -> list[Session]:
+        ids = await info.context.loaders.series_session_ids.load(self.pk)
+        return [s for s in await info.context.loaders.sessions.load_many(ids) if s is not None]
+
+
+@strawberry.type(description="A session a series makes (or, in a dry run, would make).")
+class SeriesOccurrence:
+    occurrence: int = strawberry.field(description="From 1, in time order.")
+    starts_at: datetime
+    ends_at: datetime
+    parts: list[SessionPart]
+
+
 @strawberry.type
 class SessionConnection(Connection[Session]):
     pass
@@ -166,6 +201,8 @@ class Conflict:
     resource_pk: strawberry.Private[int]
     starts_at: datetime
     ends_at: datetime
+    occurrence: int | None = strawberry.field(default=None, description=(
+        "scheduleSeries: the occurrence (from 1) this booking stands in the way of; null otherwise."))
 
     @strawberry.field
     async def resource(self, info: Info) -> Resource:
