@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .money import DEFAULT_CURRENCY, check_currency
 from .plugin_settings import field_type, parse_setting
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./podium.db"
@@ -101,6 +102,7 @@ class Settings:
     auth_failure_limit: int = 100
     request_timeout_seconds: float = 30.0
     redis_url: str | None = None
+    currency: str = DEFAULT_CURRENCY  # ISO 4217: every amount of this installation is in it (core/money.py)
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
@@ -127,7 +129,7 @@ class Settings:
     def __post_init__(self) -> None:
         """Checked however the settings are made (environment or code), so an app never runs with them."""
         problems = _production_problems({"admin_token": self.admin_token,
-                                         "sqlite_synchronous": self.sqlite_synchronous})
+                                         "sqlite_synchronous": self.sqlite_synchronous, "currency": self.currency})
         if problems:
             raise SettingsError("; ".join(problems))
 
@@ -142,4 +144,7 @@ def _production_problems(values: Mapping[str, Any]) -> list[str]:
     synchronous = values.get("sqlite_synchronous")
     if synchronous is not None and synchronous.upper() not in SQLITE_SYNCHRONOUS:
         problems.append(f"PODIUM_SQLITE_SYNCHRONOUS: one of {', '.join(SQLITE_SYNCHRONOUS)}, got {synchronous!r}")
+    currency = values.get("currency")
+    if currency is not None and check_currency(currency):
+        problems.append(f"PODIUM_CURRENCY: {check_currency(currency)}")
     return problems

@@ -11,6 +11,7 @@ from .access.mutations import AccessMutations
 from .calendar.mutations import CalendarMutations
 from .catalogue.mutations import CatalogueMutations
 from .catalogue.queries import CatalogueQueries
+from .costs.mutations import CostMutations
 from .enrollment.mutations import EnrollmentMutations
 from .enrollment.types import Enrollment
 from .execution import execution_context_class
@@ -32,7 +33,7 @@ SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
-                                    OutboxMutations, ProgramMutations, CalendarMutations))
+                                    OutboxMutations, ProgramMutations, CalendarMutations, CostMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):
