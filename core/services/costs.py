@@ -32,7 +32,7 @@ from ..events import emit
 from ..ids import to_global_id
 from ..models import (
     Attendance, AttendanceStatus, Booking, BookingRole, CostCategory, Course, CourseCost, Enrollment, RateUnit,
-    Resource, Session, SessionCost, SessionStatus,
+    Resource, Session, SessionCost, SessionPart, SessionStatus,
 )
 from ..money import divide, parse_amount
 from .capacity import seats_taken_sql
@@ -79,10 +79,15 @@ def attended_sql(session_id: Any = Session.id) -> ColumnElement:
             .correlate(Session).scalar_subquery())
 
 
+def delivered_minutes_sql(session_id: Any = Session.id) -> ColumnElement:
+    """How long a session is taught: the sum of its parts' lengths (no setup, no nights between parts)."""
+    return (select(func.coalesce(func.sum(minutes_between(SessionPart.starts_at, SessionPart.ends_at)), 0))
+            .where(SessionPart.session_id == session_id).correlate(Session).scalar_subquery())
+
+
 def attended_minutes_sql(session_id: Any = Session.id) -> ColumnElement:
-    """Learner-minutes attended: each attendee's recorded minutes, or the session's length when none were."""
-    return (select(func.coalesce(func.sum(func.coalesce(Attendance.minutes_attended,
-                                                        minutes_between(Session.starts_at, Session.ends_at))), 0))
+    """Learner-minutes attended: each attendee's recorded minutes, or the session's taught length when none were."""
+    return (select(func.coalesce(func.sum(func.coalesce(Attendance.minutes_attended, delivered_minutes_sql())), 0))
             .select_from(Attendance).join(Enrollment, Enrollment.id == Attendance.enrollment_id)
             .where(Enrollment.session_id == session_id, Attendance.status.in_(ATTENDED))
             .correlate(Session).scalar_subquery())
