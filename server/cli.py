@@ -263,7 +263,7 @@ def list_plugins() -> None:
 def outbox_list(status: list[str] = typer.Option(None, help="PENDING, DELIVERED or DEAD; repeat for several."),
                 failing: bool = typer.Option(False, help="Only pending messages that failed at least once."),
                 limit: int = typer.Option(50, min=1, max=1000)) -> None:
-    """Counts per status, then the latest messages (newest first)."""
+    """Counts per status, the periodic jobs (unless filtered), then the latest messages (newest first)."""
     from podium.core.models import OutboxStatus
 
     try:
@@ -272,9 +272,10 @@ def outbox_list(status: list[str] = typer.Option(None, help="PENDING, DELIVERED 
         raise typer.BadParameter("status is PENDING, DELIVERED or DEAD") from None
     counts, rows, jobs = asyncio.run(_outbox(lambda db: _overview(db, statuses, failing, limit)))
     typer.echo("  ".join(f"{k.lower()}: {v}" for k, v in counts.items()))
-    typer.echo("periodic jobs (each tick once across all processes; ticks are plugin_call periodic.<job>):")
-    for line in jobs:
-        typer.echo(f"  {line}")
+    if not statuses and not failing:  # filtered: the matching messages only
+        typer.echo("periodic jobs (each tick once across all processes; ticks are plugin_call periodic.<job>):")
+        for line in jobs:
+            typer.echo(f"  {line}")
     for m in rows:
         due = "" if m.status.value != "PENDING" else f" due {m.deliver_after:%Y-%m-%d %H:%M:%S}Z"
         error = f" — {m.last_error}" if m.last_error else ""

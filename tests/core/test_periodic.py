@@ -125,3 +125,27 @@ async def test_the_prune_job_deletes_delivered_rows_past_retention_and_nothing_e
 
 async def _ran_once(sessions) -> bool:
     return any(r.summary != "old" and r.finished_at is not None for r in await runs(sessions, "prune"))
+
+
+async def test_podium_outbox_list_shows_each_job_its_last_and_next_tick(sessions, database_url):
+    from typer.testing import CliRunner
+
+    from podium.server.cli import app
+
+    settings = settings_from(NO_PLUGINS, plugins=())
+    ended = await past_session(sessions, 45)
+    await periodic.start_periodic(sessions, settings)
+    async with dispatching(sessions, settings):
+        await eventually(lambda: _at_least(sessions, "complete_sessions", 1), what="a tick of session completion")
+        await eventually(lambda: _at_least(sessions, "prune", 1), what="a tick of prune")
+    assert await status(sessions, ended) is SessionStatus.COMPLETED
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["outbox", "list"],
+                                     env={"PODIUM_DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    at = lines.index("  complete_sessions every 60s (PODIUM_COMPLETE_SESSIONS_EVERY_SECONDS): SCHEDULED sessions "
+                     "that ended PODIUM_SESSION_COMPLETION_GRACE_MINUTES ago become COMPLETED")
+    assert lines[at + 1].startswith("    last tick ") and lines[at + 1].endswith(": 1 session(s) completed")
+    assert lines[at + 2].startswith("    next tick due ")
+    assert any(line.startswith("  prune every 3600s (PODIUM_PRUNE_EVERY_SECONDS)") for line in lines)
+    assert any(" PENDING plugin_call periodic.complete_sessions -> - attempts=0 due " in line for line in lines)
