@@ -8,8 +8,9 @@ from strawberry.types import Info
 from podium.core.models import DeliveryMode as CoreDeliveryMode
 from podium.core.services import enrollment, scheduling, series
 
+from ..budgets.warnings import budget_warnings
 from ..changes import attempt, attempt_then_load
-from ..errors import UserError
+from ..errors import UserError, Warning
 from ..permissions import check_staff
 from ..relay import decode_id
 from .inputs import (
@@ -31,7 +32,8 @@ def _session_fields(input: ScheduleSessionInput) -> dict:
             "capacity": input.capacity,
             "room_id": decode_id(input.room_id, "Resource", "roomId") if input.room_id is not None else None,
             "equipment_ids": [decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
-            "title": input.title, "requires_approval": bool(input.requires_approval), "join_url": input.join_url}
+            "title": input.title, "requires_approval": bool(input.requires_approval), "join_url": input.join_url,
+            "setup_minutes": input.setup_minutes or 0, "teardown_minutes": input.teardown_minutes or 0}
 
 
 @strawberry.type
@@ -57,38 +59,50 @@ class SessionPayload:
     session: Session | None
     errors: list[UserError]
     conflicts: list[Conflict]
+    warnings: list[Warning] = strawberry.field(description=(
+        "scheduleSession and rescheduleSession: BUDGET_EXCEEDED for each budget holding the session that is over "
+        "after the change (which went through)."))
 
 
-async def _payload(info: Info, work) -> SessionPayload:
+async def _payload(info: Info, work, warnings: list[Warning] | None = None) -> SessionPayload:
     session, errors, error = await attempt_then_load(info, work, "sessions")
     conflicts = [Conflict(resource_pk=c.resource_id, starts_at=c.starts_at, ends_at=c.ends_at)
                  for c in (error.conflicts if error else [])]
-    return SessionPayload(session=session, errors=errors, conflicts=conflicts)
+    return SessionPayload(session=session, errors=errors, conflicts=conflicts,
+                          warnings=(warnings or []) if session is not None else [])
 
 
 @strawberry.type
 class SchedulingMutations:
     @strawberry.mutation
     async def schedule_session(self, info: Info, input: ScheduleSessionInput) -> SessionPayload:
+        warnings: list[Warning] = []
+
         async def work(db, actor):
             check_staff(info.context.caller)
-            return (await scheduling.schedule_session(
+            session = (await scheduling.schedule_session(
                 db, actor, starts_at=input.starts_at, ends_at=input.ends_at, settings=info.context.plugins.settings,
                 parts=_spans(input.parts), **_session_fields(input))).id
+            warnings.extend(await budget_warnings(info, db, [session]))
+            return session
 
-        return await _payload(info, work)
+        return await _payload(info, work, warnings)
 
     @strawberry.mutation(description="Moves the session (every part, or one) and their bookings at once, or nothing; "
                                      "tells the enrolled.")
     async def reschedule_session(self, info: Info, input: RescheduleSessionInput) -> SessionPayload:
+        warnings: list[Warning] = []
+
         async def work(db, actor):
             check_staff(info.context.caller)
-            return (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
-                                                        input.starts_at, input.ends_at,
-                                                        settings=info.context.plugins.settings, part=input.part,
-                                                        parts=_spans(input.parts))).id
+            session = (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
+                                                           input.starts_at, input.ends_at,
+                                                           settings=info.context.plugins.settings, part=input.part,
+                                                           parts=_spans(input.parts))).id
+            warnings.extend(await budget_warnings(info, db, [session]))
+            return session
 
-        return await _payload(info, work)
+        return await _payload(info, work, warnings)
 
     @strawberry.mutation(description="Every occurrence of an RRULE as a session, checked as scheduleSession checks "
                                      "one; all of them or none.")
