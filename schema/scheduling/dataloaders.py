@@ -146,16 +146,6 @@ def loaders(context) -> dict:
         found = {row.id: series_from(row) for row in rows}
         return [found.get(i) for i in ids]
 
-    async def series_session_ids(ids: list[int]) -> list[list[int]]:
-        async with context.reading() as db:
-            rows = (await db.execute(select(SeriesOccurrenceRow.series_id, SeriesOccurrenceRow.session_id)
-                                     .where(SeriesOccurrenceRow.series_id.in_(ids))
-                                     .order_by(SeriesOccurrenceRow.series_id, SeriesOccurrenceRow.number))).all()
-        found: dict[int, list[int]] = defaultdict(list)
-        for row in rows:
-            found[row.series_id].append(row.session_id)
-        return [found[i] for i in ids]
-
     async def booking_windows(keys: list[tuple[int, datetime, datetime]]) -> list[list]:
         """Active bookings of resources overlapping [from, to): one statement per window asked for."""
         windows: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
@@ -199,7 +189,7 @@ def loaders(context) -> dict:
         return [access.get(i, MeetingAccess()) for i in ids]
 
     return {"sessions": sessions, "session_bookings": session_bookings, "session_parts": session_parts,
-            "session_series": session_series, "series": series, "series_session_ids": series_session_ids,
+            "session_series": session_series, "series": series,
             "meeting_access": meeting_access_of,
             "unmatched_participants": unmatched_participants,
             "booking_windows": booking_windows}

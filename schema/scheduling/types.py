@@ -204,11 +204,6 @@ class Series:
     occurrences: int = strawberry.field(description="How many sessions the series made (exceptDates left out).")
     except_dates: list[date] = strawberry.field(description="Local dates of the rule left out.")
 
-    @strawberry.field(description="Its sessions in time order, cancelled ones included.")
-    async def sessions(self, info: Info) -> list[Session]:
-        ids = await info.context.loaders.series_session_ids.load(self.pk)
-        return [s for s in await info.context.loaders.sessions.load_many(ids) if s is not None]
-
 
 @strawberry.type(description="A session a series makes (or, in a dry run, would make).")
 class SeriesOccurrence:

@@ -21,7 +21,7 @@ from tests.server.conftest import ADMIN_TOKEN, Api, StoryPlugins
 
 ORGANIZER = "noreply@podium.invalid"
 SERIES = """mutation($i: ScheduleSeriesInput!) { scheduleSeries(input: $i) {
-  series { id rule timezone occurrences sessions { id seriesOccurrence } }
+  series { id rule timezone occurrences }
   sessions { id startsAt series { id } seriesOccurrence }
   occurrences { occurrence startsAt endsAt parts { part startsAt } }
   errors { code field message } conflicts { occurrence startsAt endsAt resource { id } } } }"""
