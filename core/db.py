@@ -29,6 +29,12 @@ def create_engine(url: str, *, synchronous: str = "FULL", statement_timeout: flo
     `synchronous=FULL` unless told otherwise, so an acknowledged commit survives a power loss.
     `statement_timeout` (seconds, 0 none) stops any one SQL statement that runs longer."""
     if is_sqlite(url):
+        if str(url).startswith("sqlite+aiosqlite"):
+            from .sqlite_driver import dbapi
+
+            one_hop = dbapi()
+            if one_hop is not None:
+                kwargs.setdefault("module", one_hop)
         kwargs.setdefault("connect_args", {"timeout": 60})
         kwargs.setdefault("pool_size", 8)
         kwargs.setdefault("max_overflow", 8)
