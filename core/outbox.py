@@ -9,8 +9,10 @@ Kinds of message:
 - `reminder`: due `deliver_after`; becomes notifications unless the session moved or was cancelled.
 - `plugin_call`: work for a provider (target = its name, topic = a name registered with `plugin_call`).
 
-Workers claim due messages under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE`
-on SQLite), so several processes share the work; a crashed worker's lease runs out and its messages
+Events and due reminders are database work: a worker claims them a batch at a time and expands them
+in the same transaction (no lease needed), each ordering key's messages in id order. Deliveries to
+plugins are claimed under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on
+SQLite), so several processes share the work; a crashed worker's lease runs out and its messages
 are taken again, with the same idempotency key. Messages of one consumer (kind, target) with the same
 `ordering_key` go out in id order, which is commit order. Consumers take turns, and none has more than
 its share of a process's deliveries under way, so one that hangs leaves the others their slots.
@@ -57,6 +59,7 @@ PRUNE_BATCH = 1000
 LOCAL_KINDS = (EVENT_KIND, REMINDER_KIND)  # expanded by the dispatcher in the database, not handed to a plugin
 LOCAL_BATCH = 200       # local messages claimed and expanded per transaction
 INSERT_CHUNK = 500      # rows per multi-row INSERT (SQLite allows 32,766 bound values)
+GATHER_SECONDS = 0.05  # after a wake-up, the dispatcher lets more commits arrive before it claims
 LOCAL_CLAIM_LOCK = 0x706F6469756D  # PostgreSQL advisory lock: one worker at a time claims local messages
 PRUNE_EVERY = timedelta(hours=1)
 
@@ -209,6 +212,7 @@ class Dispatcher:
                     continue
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
+                    await asyncio.sleep(GATHER_SECONDS)  # a burst of commits is taken as one batch, not one each
                 except TimeoutError:
                     pass
         finally:
