@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -188,9 +189,13 @@ def floor_app():
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     pool: list[asyncpg.Pool] = []
 
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        pool.append(await asyncpg.create_pool(dsn, min_size=10, max_size=30))  # Podium's pool: 10 + 20 overflow
+        yield
+        await pool[0].close()
+
     async def enrol_pg(request: Request) -> Response:
-        if not pool:
-            pool.append(await asyncpg.create_pool(dsn, min_size=10, max_size=30))
         session_id, learner_id = _request_of(await request.body())
         now = datetime.now(timezone.utc)
         async with pool[0].acquire() as conn:
@@ -223,7 +228,7 @@ def floor_app():
                                    f"session:{session_id}", payload, event_id, now)
         return Response(_answer(enrollment_id, state, position), media_type="application/json")
 
-    return Starlette(routes=[Route("/graphql", enrol_pg, methods=["POST"])])
+    return Starlette(routes=[Route("/graphql", enrol_pg, methods=["POST"])], lifespan=lifespan)
 
 
 # --- servers ----------------------------------------------------------------------------------------
@@ -353,7 +358,7 @@ async def rush(port: int, session_id: int, learners: range, connections: int, de
                     "content-type": "application/json", "authorization": f"Bearer {token_of(learner)}"}),
                     max(deadline - time.monotonic(), 0.1))
                 latencies.append(time.perf_counter() - t0)
-                answer = json.loads(content)
+                answer = json.loads(content) if status == 200 else {}
                 if status != 200 or answer.get("errors") or answer["data"]["enroll"]["errors"]:
                     raise RuntimeError(f"learner {learner}: HTTP {status} {content[:300]!r}")
                 answers.append(answer["data"]["enroll"]["enrollment"])
