@@ -43,7 +43,6 @@ from .audit import Actor, record_change
 from .db import changing
 from .errors import DomainError, ErrorCode
 from .events import EVENT_KIND, DomainEvent
-from .idempotency import prune as prune_idempotency_keys
 from .instants import utc_now
 from .models import OutboxMessage, OutboxStatus
 from .settings import Settings
@@ -61,7 +60,6 @@ LOCAL_BATCH = 200       # local messages claimed and expanded per transaction
 INSERT_CHUNK = 500      # rows per multi-row INSERT (SQLite allows 32,766 bound values)
 GATHER_SECONDS = 0.05  # after a wake-up, the dispatcher lets more commits arrive before it claims
 LOCAL_CLAIM_LOCK = 0x706F6469756D  # PostgreSQL advisory lock: one worker at a time claims local messages
-PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -172,7 +170,6 @@ class Dispatcher:
         self._inflight: set[asyncio.Task] = set()
         self._outcomes: list[Outcome] = []
         self._unsubscribe = None
-        self._pruned_at: datetime | None = None
         import_core_services()
         bus = sessions.kw.get("info", {}).get("bus")
         if bus is not None:  # committed changes in this process wake us at once
@@ -198,9 +195,7 @@ class Dispatcher:
                 free = expanded = 0
                 claimed: list[QueuedMessage] = []
                 try:
-                    await self._prune_now_and_then()
                     await self._record_outcomes()
-                    await self._prune_hourly()
                     expanded = await self.expand_due()
                     free = self.settings.outbox_concurrency - len(self._inflight) - len(self._outcomes)
                     if free > 0:
@@ -229,40 +224,16 @@ class Dispatcher:
                 self._unsubscribe()
             log.info("outbox dispatcher %s stopped", self.owner)
 
-    async def _prune_hourly(self) -> None:
-        """Housekeeping the worker does anyway: idempotency keys past their 24 hours."""
-        now = utc_now()
-        if self._pruned_at is None or now - self._pruned_at >= timedelta(hours=1):
-            async with self.sessions() as db, changing(db):
-                await prune_idempotency_keys(db, now)
-            self._pruned_at = now
-
     async def _start(self, claimed: list[QueuedMessage]) -> None:
-        """Deliveries to plugins run as tasks; fan-outs and reminders are database work, done here at once."""
-        local = [m for m in claimed if m.kind in (EVENT_KIND, REMINDER_KIND)]
+        """Deliveries to plugins run as tasks."""
         for message in claimed:
-            if message.kind not in (EVENT_KIND, REMINDER_KIND):
-                task = asyncio.create_task(self._deliver(message))
-                self._inflight.add(task)
-                task.add_done_callback(self._done)
-        if local:
-            await self._expand(local)
-            self.wake()  # their children are due now
+            task = asyncio.create_task(self._deliver(message))
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task) -> None:
         self._inflight.discard(task)
         self.wake()
-
-    async def _prune_now_and_then(self) -> None:
-        """Delivered rows past their retention go at most once an hour (and at start); the audit log stays."""
-        now = utc_now()
-        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
-            return
-        self._pruned_at = now
-        pruned = await prune_delivered(self.sessions, now - timedelta(days=self.settings.outbox_retention_days))
-        if pruned:
-            log.info("pruned %d delivered outbox messages older than %g days", pruned,
-                     self.settings.outbox_retention_days)
 
     # --- claiming -----------------------------------------------------------------------------
 
@@ -272,11 +243,13 @@ class Dispatcher:
         return max(1, min(self.settings.outbox_consumer_concurrency, self.settings.outbox_concurrency - 1))
 
     async def claim(self, limit: int) -> list[QueuedMessage]:
-        """Due messages, in turns: each consumer's oldest first, none past `consumer_cap` under way here."""
+        """Due deliveries, in turns: each consumer's oldest first, none past `consumer_cap` under way here.
+        (Events and reminders are `expand_due`'s.)"""
         now = utc_now()
         async with self.sessions() as db:  # a plain read first: an idle poll takes no write lock
             if await db.scalar(select(OutboxMessage.id).where(
-                    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now).limit(1)) is None:
+                    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now,
+                    OutboxMessage.kind.not_in(LOCAL_KINDS)).limit(1)) is None:
                 return []
         async with self.sessions() as db, changing(db):
             target = func.coalesce(OutboxMessage.target, "")
@@ -289,6 +262,7 @@ class Dispatcher:
                 OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.lease_owner == self.owner,
                 OutboxMessage.leased_until >= now).group_by(OutboxMessage.kind, target).subquery())
             free = (OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now,
+                    OutboxMessage.kind.not_in(LOCAL_KINDS),
                     or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now))
             due = (select(OutboxMessage.id, (func.coalesce(under_way.c.n, 0) + func.row_number().over(
                 partition_by=(OutboxMessage.kind, target), order_by=OutboxMessage.id)).label("turn"))
@@ -416,26 +390,6 @@ class Dispatcher:
             await db.execute(select(func.pg_advisory_xact_lock(LOCAL_CLAIM_LOCK)))
             query = query.with_for_update(of=OutboxMessage)
         return [QueuedMessage(*row) for row in (await db.execute(query)).all()]
-
-    async def _expand(self, messages: list[QueuedMessage]) -> None:
-        """Expand claimed (leased) events and due reminders, in one transaction for the lot.
-
-        If the lot fails, each is tried in its own transaction, so one bad message fails alone.
-        """
-        try:
-            async with self.sessions() as db, changing(db):
-                await self._expand_lot(db, messages)
-            return
-        except Exception as exc:
-            if len(messages) == 1:
-                self._outcomes.append(Outcome(messages[0], f"{type(exc).__name__}: {exc}"))
-                return
-        for message in messages:
-            try:
-                async with self.sessions() as db, changing(db):
-                    await self._expand_lot(db, [message])
-            except Exception as exc:
-                self._outcomes.append(Outcome(message, f"{type(exc).__name__}: {exc}"))
 
     async def _expand_lot(self, db: AsyncSession, messages: list[QueuedMessage]) -> None:
         """Every message's children in message order (one multi-row INSERT), every message DELIVERED
