@@ -27,6 +27,8 @@ stages) to 50."""
 
 LIST_CAPS = {
     "Resource.bookings": 200,            # a window of at most 92 days (scheduling/queries.py)
+    "Resource.timeOff": 200,             # a window of at most 366 days (availability/queries.py)
+    "Resource.hoursExceptions": 367,     # one per date of a window of at most 366 days
     "Session.unmatchedParticipants": 100,
     "Program.readiness": 100,
     "Program.certifications": 100,

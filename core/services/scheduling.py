@@ -1,7 +1,8 @@
 """Scheduling: sessions and the bookings of instructors, rooms and equipment.
 
 Rule 2 (no double booking) and rule 4 (qualifications) live here; rule 1's room check is
-`capacity.check_room_capacity`, the locks are in `locks`.
+`capacity.check_room_capacity`, rule 8's (working hours, time off) `availability.check_availability`, the
+locks are in `locks`.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from ..models import (
     Session, SessionStatus,
 )
 from ..settings import Settings
-from . import meetings
+from . import availability, meetings
 from .capacity import check_room_capacity
 from .locks import lock_resources, lock_session, session_ordering_key
 from .program_calendar import follow_reschedule
@@ -115,9 +116,10 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
                            equipment_ids: list[int] | None = None, title: str | None = None,
                            requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
                            enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None,
-                           join_url: str | None = None) -> Session:
+                           join_url: str | None = None, allow_outside_hours: bool = False) -> Session:
     """`settings` (the running app's) bound how long and how far ahead or back a session may be; `join_url`,
-    for a VIRTUAL or HYBRID session, is a meeting link entered by hand (no conferencing plugin is asked)."""
+    for a VIRTUAL or HYBRID session, is a meeting link entered by hand (no conferencing plugin is asked);
+    `allow_outside_hours` books resources outside their hours or time off (staff only, audited)."""
     starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
     timezone = limits.timezone(timezone)
     title = limits.text(title, "title", required=False)
@@ -154,6 +156,8 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
     held_from, held_to = _booked_interval(starts_at, ends_at, setup_minutes, teardown_minutes)
     all_resources = instructors + ([room] if room else []) + equipment
     _refuse_clashes(await find_clashes(db, all_resources, held_from, held_to))
+    await availability.check_availability(db, actor, all_resources, held_from, held_to,
+                                          allow_outside_hours=allow_outside_hours)
 
     session = Session(course_id=course.id, title=title or course.title, starts_at=starts_at,
                       ends_at=ends_at, timezone=timezone, delivery_mode=delivery_mode,
@@ -202,7 +206,7 @@ async def _keep_attendance_true(db: AsyncSession, session_id: int, starts_at: da
 
 
 async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
-                             ends_at: datetime, *, settings: Settings) -> Session:
+                             ends_at: datetime, *, settings: Settings, allow_outside_hours: bool = False) -> Session:
     """Move a session and all its bookings at once, or change nothing; `settings` (the running app's)
     say when the notices of a blended program's moved session go out, and bound its new times."""
     starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
@@ -216,6 +220,8 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
                          session.timezone)
     held_from, held_to = _booked_interval(starts_at, ends_at, session.setup_minutes, session.teardown_minutes)
     _refuse_clashes(await find_clashes(db, resources, held_from, held_to, exclude_session_id=session.id))
+    await availability.check_availability(db, actor, resources, held_from, held_to,
+                                          allow_outside_hours=allow_outside_hours)
     before = snapshot(session)
     session.starts_at, session.ends_at = starts_at, ends_at
     session.sequence += 1

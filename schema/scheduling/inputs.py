@@ -8,6 +8,10 @@ import strawberry
 from .types import DeliveryMode, SessionStatus
 
 
+ALLOW_OUTSIDE_HOURS = ("Default false; true books the instructors, room and equipment even outside their working "
+                       "hours or during their time off (an admin's or a coordinator's call; audited).")
+
+
 @strawberry.input
 class SessionFilter:
     from_: datetime | None = strawberry.field(default=None, name="from",
@@ -48,6 +52,7 @@ class ScheduleSessionInput:
     join_url: str | None = strawberry.field(default=None, description=(
         "VIRTUAL and HYBRID: a meeting link entered by hand (Teams, Meet, ...), an http or https address of at "
         "most 2,000 characters; the meeting is then `manual` and READY, and no conferencing plugin is asked."))
+    allow_outside_hours: bool | None = strawberry.field(default=None, description=ALLOW_OUTSIDE_HOURS)
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -63,6 +68,7 @@ class RescheduleSessionInput:
     session_id: strawberry.ID
     starts_at: datetime
     ends_at: datetime
+    allow_outside_hours: bool | None = strawberry.field(default=None, description=ALLOW_OUTSIDE_HOURS)
 
 
 @strawberry.input

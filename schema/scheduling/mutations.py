@@ -47,7 +47,7 @@ class SchedulingMutations:
                 room_id=decode_id(input.room_id, "Resource", "roomId") if input.room_id is not None else None,
                 equipment_ids=[decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
                 title=input.title, requires_approval=bool(input.requires_approval), join_url=input.join_url,
-                settings=info.context.plugins.settings)).id
+                settings=info.context.plugins.settings, allow_outside_hours=bool(input.allow_outside_hours))).id
 
         return await _payload(info, work)
 
@@ -57,7 +57,8 @@ class SchedulingMutations:
             check_staff(info.context.caller)
             return (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
                                                         input.starts_at, input.ends_at,
-                                                        settings=info.context.plugins.settings)).id
+                                                        settings=info.context.plugins.settings,
+                                                        allow_outside_hours=bool(input.allow_outside_hours))).id
 
         return await _payload(info, work)
 
