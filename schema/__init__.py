@@ -9,6 +9,7 @@ from strawberry.tools import merge_types
 
 from .access.mutations import AccessMutations
 from .availability.mutations import AvailabilityMutations
+from .availability.queries import AvailabilityQueries
 from .calendar.mutations import CalendarMutations
 from .catalogue.mutations import CatalogueMutations
 from .catalogue.queries import CatalogueQueries
@@ -31,7 +32,8 @@ from .scheduling.types import Session
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries))
+Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries,
+                              AvailabilityQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
                                     OutboxMutations, ProgramMutations, CalendarMutations, AvailabilityMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))

@@ -49,3 +49,32 @@ class AddTimeOffInput:
 @strawberry.input
 class RemoveTimeOffInput:
     time_off_id: strawberry.ID
+
+
+@strawberry.input(description="What to find free slots for; see docs/api.md, \"Availability search\".")
+class AvailabilityInput:
+    from_: datetime = strawberry.field(name="from", description="Candidate starts from here, on the granularity's "
+                                                                "grid.")
+    to: datetime = strawberry.field(description="Every part ends by then; at most 42 days after from.")
+    resource_ids: list[strawberry.ID] | None = strawberry.field(default=None, description=(
+        "Resources that must all be free (at most 50)."))
+    instructor_candidates: list[strawberry.ID] | None = strawberry.field(default=None, description=(
+        "Instructors of whom any one will do, qualified for courseId on each part's date (at most 50)."))
+    room_candidates: list[strawberry.ID] | None = strawberry.field(default=None, description=(
+        "Rooms of which any one will do (at most 50)."))
+    course_id: strawberry.ID | None = strawberry.field(default=None, description=(
+        "The course: instructors must hold its qualifications; its duration is the default durationMinutes."))
+    duration_minutes: int | None = strawberry.field(default=None, description="Minutes of each part, 5 to 1440.")
+    learner_ids: list[strawberry.ID] | None = strawberry.field(default=None, description=(
+        "Learners whose own timezones rank the slots (at most 5,000)."))
+    learner_timezones: list[str] | None = strawberry.field(default=None, description=(
+        "Or: one IANA timezone per learner (at most 5,000)."))
+    learner_window: LocalHoursInput | None = strawberry.field(default=None, description=(
+        "The local hours that suit a learner; default 09:00-17:00."))
+    granularity_minutes: int | None = strawberry.field(default=None, description=(
+        "Minutes between candidate starts, 5 to 1440; default 30."))
+    parts: int | None = strawberry.field(default=None, description=(
+        "Parts on consecutive days at the same local time in `timezone`, 1 to 14; default 1."))
+    timezone: str | None = strawberry.field(default=None, description=(
+        "The session's timezone: for the parts' days and the qualifications' dates; default UTC."))
+    first: int | None = strawberry.field(default=None, description="Slots to return, 1 to 200; default 50.")
