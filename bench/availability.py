@@ -78,9 +78,10 @@ async def build(url: str) -> tuple[list[int], list[int], list[dict]]:
     async with engine.begin() as conn:
         await conn.execute(insert(t["resource"]), [
             {"id": i, "kind": "INSTRUCTOR", "name": f"Instructor {i}", "timezone": "Europe/London",
-             "email": f"i{i}@example.com", "features": [], "created_at": now} for i in instructor_ids]
+             "email": f"i{i}@example.com", "capacity": None, "features": [], "created_at": now}
+            for i in instructor_ids]
             + [{"id": i, "kind": "ROOM", "name": f"Room {i}", "timezone": "Europe/London", "capacity": 20,
-                "features": [], "created_at": now} for i in room_ids])
+                "email": None, "features": [], "created_at": now} for i in room_ids])
         await conn.execute(insert(t["time_off"]), [
             {"resource_id": i, "starts_at": WINDOW_FROM + timedelta(days=i % 20),
              "ends_at": WINDOW_FROM + timedelta(days=i % 20 + 3), "reason": "Leave", "created_at": now}
