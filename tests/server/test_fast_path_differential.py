@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from graphql import (
-    FieldNode, GraphQLEnumType, GraphQLField, GraphQLID, GraphQLInt, GraphQLInterfaceType, GraphQLList,
-    GraphQLNonNull, GraphQLUnionType, InlineFragmentNode, ListValueNode, ObjectValueNode,
+    FieldNode, GraphQLEnumType, GraphQLField, GraphQLID, GraphQLInputObjectType, GraphQLInt, GraphQLInterfaceType,
+    GraphQLList, GraphQLNonNull, GraphQLUnionType, InlineFragmentNode, ListValueNode, ObjectValueNode,
     OperationDefinitionNode, OperationType, TokenKind, VariableNode, ast_from_value, get_named_type, is_leaf_type,
     parse, print_ast, type_from_ast, validate,
 )
@@ -85,6 +85,11 @@ def _value(name: str, graphql_type, ids: dict[str, list[str]]):
         return ids[name[:-2].capitalize()][0]
     if named.name == "DateTime":
         return FAR_FUTURE if name == "to" else FAR_PAST
+    if named.name == "Date":
+        return (FAR_FUTURE if name == "to" else FAR_PAST).date()
+    if isinstance(named, GraphQLInputObjectType):  # its required fields, filled the same way
+        return {field: _value(field, value.type, ids) for field, value in named.fields.items()
+                if isinstance(value.type, GraphQLNonNull)}
     if named.name == "Boolean":
         return False
     if isinstance(named, GraphQLEnumType):
@@ -192,6 +197,14 @@ def _uses(document) -> dict[str, tuple[str, list[str]]]:
     return uses
 
 
+def _as_variable(graphql_type, value):
+    """A value of `_value` as JSON variables carry it (input objects field by field)."""
+    named = get_named_type(graphql_type)
+    if isinstance(named, GraphQLInputObjectType):
+        return {field: _as_variable(named.fields[field].type, item) for field, item in value.items()}
+    return named.coerce_output_value(value)
+
+
 def variables_for(text: str, ids: dict[str, list[str]]) -> dict | None:
     """Values for a document's variables from what each is passed as; None when one cannot be filled."""
     document, values = parse(text), {}
@@ -209,7 +222,7 @@ def variables_for(text: str, ids: dict[str, list[str]]) -> dict | None:
                 else:
                     graphql_type = type_from_ast(SCHEMA, definition.type)
                     value = _value(argument, graphql_type, ids)
-                    value = value if value is None else get_named_type(graphql_type).coerce_output_value(value)
+                    value = value if value is None else _as_variable(graphql_type, value)
             except Unfillable:
                 return None
             if value is not None:
