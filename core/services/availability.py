@@ -2,7 +2,7 @@
 judged on its own local clock, unless an admin or a coordinator overrides it (audited).
 
 `check_availability` is the rule, called by scheduling next to the conflict check, under the same
-locks, for every interval a change books. The hours themselves are set here; the interval arithmetic is
+locks, for every interval a change books (each part's, with its buffers). The hours themselves are set here; the interval arithmetic is
 core/working_hours.py, which the free-slot search (`free_slots.py`) shares.
 """
 from __future__ import annotations
@@ -69,35 +69,39 @@ def _shown(resource: Resource, gap: Interval) -> str:
     return f"{start:%Y-%m-%d %H:%M}–{until} {resource.timezone}"
 
 
-async def check_availability(db: AsyncSession, actor: Actor, resources: list[Resource], starts_at: datetime,
-                             ends_at: datetime, *, allow_outside_hours: bool = False,
-                             field_name: str = "startsAt") -> None:
-    """Rule 8 for one booked interval: every resource keeps it within its hours and outside its time off,
-    or the change is refused with OUTSIDE_AVAILABILITY naming the resource and the interval (the pieces
-    in `conflicts`). `allow_outside_hours`, an admin's or a coordinator's alone, books anyway and audits it."""
+async def check_availability(db: AsyncSession, actor: Actor, resources: list[Resource], held: list[Interval], *,
+                             allow_outside_hours: bool = False, field_name: str = "startsAt") -> None:
+    """Rule 8 for every booked interval (`held`: each part's, buffers included): every resource keeps each
+    within its hours and outside its time off, or the change is refused with OUTSIDE_AVAILABILITY naming the
+    resource and the interval (the pieces in `conflicts`). `allow_outside_hours`, an admin's or a
+    coordinator's alone, books anyway and audits it. Two statements, however many resources and intervals."""
     if allow_outside_hours and actor.role not in STAFF_ROLES:
         raise DomainError(ErrorCode.FORBIDDEN, "Only an admin or a coordinator may book outside working hours.",
                           "allowOutsideHours")
-    found = await calendars(db, resources, starts_at, ends_at)
-    outside: list[tuple[Resource, list[Interval], bool]] = []
+    if not resources or not held:
+        return
+    found = await calendars(db, resources, min(s for s, _ in held), max(e for _, e in held))
+    outside: list[tuple[Resource, Interval, list[Interval], bool]] = []
     for resource in resources:
         calendar = found[resource.id]
-        pieces = working_hours.gaps(calendar.free(), starts_at, ends_at)
-        if pieces:
-            away = any(s < ends_at and e > starts_at for s, e in calendar.time_off)
-            outside.append((resource, pieces, away))
+        free = calendar.free()
+        for starts_at, ends_at in held:
+            pieces = working_hours.gaps(free, starts_at, ends_at)
+            if pieces:
+                away = any(s < ends_at and e > starts_at for s, e in calendar.time_off)
+                outside.append((resource, (starts_at, ends_at), pieces, away))
     if not outside:
         return
     if allow_outside_hours:
-        for resource, pieces, away in outside:
+        for resource, (starts_at, ends_at), pieces, away in outside:
             record_change(db, actor, "availability.override", "Resource", resource.id, None, {
                 "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "time_off": away,
                 "outside": [[s.isoformat(), e.isoformat()] for s, e in pieces]})
         return
     reasons = "; ".join(f"{r.name} is {'on time off' if away else 'outside their hours'} "
-                        f"{', '.join(_shown(r, p) for p in pieces)}" for r, pieces, away in outside)
+                        f"{', '.join(_shown(r, p) for p in pieces)}" for r, _, pieces, away in outside)
     raise DomainError(ErrorCode.OUTSIDE_AVAILABILITY, f"Not available: {reasons}.", field_name,
-                      conflicts=[Clash(r.id, r.name, s, e) for r, pieces, _ in outside for s, e in pieces])
+                      conflicts=[Clash(r.id, r.name, s, e) for r, _, pieces, _ in outside for s, e in pieces])
 
 
 # --- setting hours and time off --------------------------------------------------------------
