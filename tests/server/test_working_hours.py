@@ -264,3 +264,23 @@ async def test_only_staff_change_hours_and_time_off(api):
                             "endsAt": "2027-03-02T10:00:00Z"}, "addTimeOff")):
         data = (await api.data(query, {"i": values}, token=instructor))[name]
         assert [e["code"] for e in data["errors"]] == ["FORBIDDEN"], name
+
+
+async def test_every_part_of_a_multi_day_session_is_held_to_the_hours(api):
+    """Friday and Monday parts fit the default hours; a Saturday part does not, and is the one named."""
+    course, aiko = await g.course(api), await tokyo_instructor(api)
+    friday = weekday_ahead(4)
+    saturday, monday = friday + timedelta(days=1), friday + timedelta(days=3)
+
+    def parts_input(days: list[date]) -> dict:
+        parts = [{"startsAt": local(day, 10, TOKYO).isoformat(), "endsAt": local(day, 16, TOKYO).isoformat()}
+                 for day in days]
+        return {**session_input(course, [aiko], local(days[0], 10, TOKYO)), "endsAt": parts[-1]["endsAt"],
+                "parts": parts}
+
+    weekend = await schedule(api, parts_input([friday, saturday]))
+    assert [e["code"] for e in weekend["errors"]] == ["OUTSIDE_AVAILABILITY"]
+    assert f"{saturday.isoformat()} 10:00–16:00 Asia/Tokyo" in weekend["errors"][0]["message"]
+    assert friday.isoformat() not in weekend["errors"][0]["message"]
+    # Overnight between the parts is no booking: the instructor's hours need not cover it.
+    assert (await schedule(api, parts_input([friday, monday])))["errors"] == []
