@@ -42,7 +42,7 @@ SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
                "outbox_backoff_seconds", "schedule_history_years", "rate_limit_points", "anonymous_rate_limit_points",
-               "auth_failure_limit", "request_timeout_seconds"}
+               "auth_failure_limit", "request_timeout_seconds", "late_cancel_hours"}
 """Numbers where 0 means something (off, at once); every other number must be above 0."""
 
 
@@ -101,6 +101,7 @@ class Settings:
     auth_failure_limit: int = 100
     request_timeout_seconds: float = 30.0
     redis_url: str | None = None
+    late_cancel_hours: int = 48  # a cancellation less than this before the start is late (reports)
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
