@@ -22,6 +22,7 @@ from .programs.mutations import ProgramMutations
 from .programs.queries import ProgramQueries
 from .programs.types import Certification, Program
 from .relay import MAX_PAGE
+from .reports.queries import ReportQueries
 from .scheduling.mutations import SchedulingMutations
 from .scheduling.queries import SessionQueries
 from .scheduling.subscriptions import SessionSubscriptions
@@ -30,7 +31,8 @@ from .scheduling.types import Session
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries))
+Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries,
+                                      ReportQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
                                     OutboxMutations, ProgramMutations, CalendarMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
