@@ -468,7 +468,7 @@ async def run_report(db: AsyncSession, metrics: Sequence[Metric], group_by: Sequ
             totals[metric] = (int((await db.execute(_certification_query(metric, span, report_filter, now, [])[0]))
                                   .scalar_one()), None)
 
-    keys = sorted({key for groups in per_metric.values() for key in groups}, key=_sort_key)
+    keys = sorted({key for groups in per_metric.values() for key in groups}, key=_sort_key) if group_by else []
     if len(keys) > MAX_GROUPS:
         raise DomainError(ErrorCode.INVALID, f"The report would have more than {MAX_GROUPS:,} rows; group by "
                           "less or shorten the period.", "groupBy")
