@@ -31,6 +31,7 @@ from podium.schema.context import REQUEST_ID_KEY
 from podium.schema.limits import RETRY_AFTER_SECONDS
 
 from .calendar import ROUTES as CALENDAR_ROUTES
+from .exports import ROUTES as EXPORT_ROUTES
 from .graphiql import static_asset
 from .shutdown import arm_sigterm_watchdog
 
@@ -180,7 +181,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
 
     graphql = graphql_app(state)
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/graphql", graphql, methods=["GET", "POST"]),
-              WebSocketRoute("/graphql", graphql), *CALENDAR_ROUTES]
+              WebSocketRoute("/graphql", graphql), *CALENDAR_ROUTES, *EXPORT_ROUTES]
     if settings.graphiql:
         routes.append(Route("/graphql/static/{asset:path}", static_asset))
     app = Starlette(routes=routes, middleware=[Middleware(RequestIds), *cors_middleware(settings)], lifespan=lifespan)
