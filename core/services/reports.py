@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, func, literal, or_, select
+from sqlalchemy import Integer, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
@@ -301,10 +301,6 @@ def _booking_facts(span: Period, report_filter: ReportFilter):
             .join(Session, Session.id == Booking.session_id)
             .where(Booking.active, *_session_conditions(Session, span, report_filter))
             .group_by(Booking.session_id).subquery("booking_facts"))
-
-
-SESSION_COLUMNS = ("capacity", "enrolled", "waitlisted", "enrolled_started", "attended", "absent", "cancelled",
-                   "late_cancelled", "instructor_seconds", "room_seconds")
 
 
 def _session_query(span: Period, report_filter: ReportFilter, settings: Settings, now: datetime,
