@@ -55,13 +55,15 @@ async def _flush_unique(db: AsyncSession, what: str, field: str) -> None:
 async def create_course(db: AsyncSession, actor: Actor, *, code: str, title: str, duration_minutes: int,
                         default_capacity: int, description: str | None = None,
                         required_qualifications: list[str] | None = None,
-                        certification_validity_days: int | None = None) -> Course:
+                        certification_validity_days: int | None = None,
+                        minimum_parts_attended: int | None = None) -> Course:
     code = limits.text(code, "code", limits.CODE)
     course = Course(code=code, title=limits.text(title, "title"), description=_description(description),
                     duration_minutes=_require_positive(duration_minutes, "durationMinutes"),
                     default_capacity=_require_positive(default_capacity, "defaultCapacity"),
                     required_qualifications=_names(required_qualifications, "requiredQualifications"),
-                    certification_validity_days=_require_positive(certification_validity_days, "certificationValidityDays", True))
+                    certification_validity_days=_require_positive(certification_validity_days, "certificationValidityDays", True),
+                    minimum_parts_attended=_require_positive(minimum_parts_attended, "minimumPartsAttended", True))
     if await db.scalar(select(func.count()).where(Course.code == code)):
         raise DomainError(ErrorCode.DUPLICATE, f"Course code {code!r} is already taken.", "code")
     db.add(course)
@@ -78,7 +80,8 @@ async def update_course(db: AsyncSession, actor: Actor, course_id: int, **change
               "duration_minutes": lambda v: _require_positive(v, "durationMinutes"),
               "default_capacity": lambda v: _require_positive(v, "defaultCapacity"),
               "required_qualifications": lambda v: _names(v, "requiredQualifications"),
-              "certification_validity_days": lambda v: _require_positive(v, "certificationValidityDays", True)}
+              "certification_validity_days": lambda v: _require_positive(v, "certificationValidityDays", True),
+              "minimum_parts_attended": lambda v: _require_positive(v, "minimumPartsAttended", True)}
     for name, value in changes.items():
         if name not in checks:
             raise DomainError(ErrorCode.INVALID, f"A course has no changeable field {name!r}.", name)

@@ -18,6 +18,8 @@ class CreateCourseInput:
     required_qualifications: list[str] | None = None
     certification_validity_days: int | None = strawberry.field(
         default=None, description="How long a certification from this course's programs lasts; null: no expiry.")
+    minimum_parts_attended: int | None = strawberry.field(default=None, description=(
+        "How many parts of a multi-part session a learner attends to have attended the session; null: every part."))
 
 
 @strawberry.input
@@ -79,6 +81,7 @@ class UpdateCourseInput:
     default_capacity: int | None = strawberry.UNSET
     required_qualifications: list[str] | None = strawberry.UNSET
     certification_validity_days: int | None = strawberry.UNSET
+    minimum_parts_attended: int | None = strawberry.UNSET
 
 
 @strawberry.input(description="Only the fields given change.")

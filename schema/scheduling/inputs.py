@@ -31,6 +31,12 @@ class SessionFilter:
                                                                         "false: those that have ended.")
 
 
+@strawberry.input(description="One part of a session: [startsAt, endsAt).")
+class SessionPartInput:
+    starts_at: datetime
+    ends_at: datetime
+
+
 @strawberry.input
 class ScheduleSessionInput:
     course_id: strawberry.ID
@@ -48,6 +54,9 @@ class ScheduleSessionInput:
     join_url: str | None = strawberry.field(default=None, description=(
         "VIRTUAL and HYBRID: a meeting link entered by hand (Teams, Meet, ...), an http or https address of at "
         "most 2,000 characters; the meeting is then `manual` and READY, and no conferencing plugin is asked."))
+    parts: list[SessionPartInput] | None = strawberry.field(default=None, description=(
+        "A session over several intervals (a course of three days): at least one part, in time order, not "
+        "overlapping; the first starts at startsAt, the last ends at endsAt. Null: one part, startsAt to endsAt."))
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -63,6 +72,13 @@ class RescheduleSessionInput:
     session_id: strawberry.ID
     starts_at: datetime
     ends_at: datetime
+    part: int | None = strawberry.field(default=None, description=(
+        "Move only this part (from 1) to [startsAt, endsAt); the others stay. Null, without parts: the session "
+        "moves whole, every part by the same shift on the session's local clock, to startsAt (endsAt is then "
+        "the last part's end after that shift)."))
+    parts: list[SessionPartInput] | None = strawberry.field(default=None, description=(
+        "New intervals of every part, as many as the session has (startsAt and endsAt are the first's start "
+        "and the last's end)."))
 
 
 @strawberry.input
