@@ -219,16 +219,28 @@ class _Shape:
             elif dimension is Dimension.DELIVERY_MODE:
                 self.columns.append(session.delivery_mode)
             elif dimension is Dimension.VENUE:
-                room_booking, room = aliased(Booking), aliased(Resource)
-                self.query = (self.query.outerjoin(room_booking, and_(
-                    room_booking.session_id == session.id, room_booking.role == BookingRole.ROOM, room_booking.active))
-                    .outerjoin(room, room.id == room_booking.resource_id))
-                self.columns.append(room.venue_id)
+                venues = _session_venues()
+                self.query = self.query.outerjoin(venues, venues.c.session_id == session.id)
+                self.columns.append(venues.c.venue_id)
             elif dimension is Dimension.INSTRUCTOR:
-                self.teaching = aliased(Booking)
-                self.query = self.query.outerjoin(self.teaching, and_(
-                    self.teaching.session_id == session.id, self.teaching.role.in_(TEACHING), self.teaching.active))
-                self.columns.append(self.teaching.resource_id)
+                self.teaching = _session_teachers()
+                self.query = self.query.outerjoin(self.teaching, self.teaching.c.session_id == session.id)
+                self.columns.append(self.teaching.c.resource_id)
+
+
+def _session_venues():
+    """Each session's venues (those of its rooms, once each, whatever the number of its parts)."""
+    return (select(Booking.session_id, Resource.venue_id).join(Resource, Resource.id == Booking.resource_id)
+            .where(Booking.role == BookingRole.ROOM, Booking.active, Booking.session_id.is_not(None))
+            .distinct().subquery("session_venues"))
+
+
+def _session_teachers():
+    """Each session's instructors, once each, with the seconds each is booked for it (over all its parts)."""
+    return (select(Booking.session_id, Booking.resource_id,
+                   func.sum(seconds_between(Booking.starts_at, Booking.ends_at)).label("seconds"))
+            .where(Booking.role.in_(TEACHING), Booking.active, Booking.session_id.is_not(None))
+            .group_by(Booking.session_id, Booking.resource_id).subquery("session_teachers"))
 
 
 def _session_conditions(session, span: Period, report_filter: ReportFilter) -> list:
@@ -310,9 +322,8 @@ def _session_query(span: Period, report_filter: ReportFilter, settings: Settings
             .outerjoin(booked, booked.c.session_id == Session.id))
     shape = _Shape(base, Session, Session.course_id, Session.starts_at, span.months(), dimensions)
     # Grouped by instructor, an instructor's utilisation counts their own bookings, not their co-facilitators'.
-    instructor_seconds = (_sum(case((shape.teaching.id.is_not(None),
-                                     seconds_between(shape.teaching.starts_at, shape.teaching.ends_at)), else_=0))
-                          if shape.teaching is not None else _sum(booked.c.instructor_seconds))
+    instructor_seconds = (_sum(shape.teaching.c.seconds) if shape.teaching is not None
+                          else _sum(booked.c.instructor_seconds))
     aggregates = [_sum(Session.capacity), _sum(facts.c.enrolled), _sum(facts.c.waitlisted),
                   _sum(facts.c.enrolled_started), _sum(facts.c.attended), _sum(facts.c.absent),
                   _sum(facts.c.cancelled), _sum(facts.c.late_cancelled), instructor_seconds,

@@ -109,9 +109,9 @@ class Expected:
             return [session["deliveryMode"]]
         if dimension == "VENUE":
             return [session["venue"]["id"] if session["venue"] else None]
-        teachers = [x["resource"]["id"] for x in session["bookings"]
+        teachers = [x["resource"]["id"] for x in session["bookings"]  # a booking per part: each teacher once
                     if x["role"] in ("LEAD_INSTRUCTOR", "CO_FACILITATOR")]
-        return teachers or [None]
+        return list(dict.fromkeys(teachers)) or [None]
 
     def compute(self, dimension: str | None) -> dict:
         """{key: {metric: (value, numerator, denominator)}}; key None is the totals."""
@@ -285,3 +285,25 @@ async def test_the_statements_of_a_report_do_not_grow_with_its_groups(app, api):
     many, large = await _statements(app, api, variables)
     assert len(small["report"]["rows"]) == 1 and len(large["report"]["rows"]) == 12
     assert few == many <= 12, (few, many)
+
+
+async def test_a_session_of_several_parts_counts_once_with_every_part_booked(app, api):
+    sessions = app.state.podium.sessions
+    course, lead, room = await b.course(sessions), await b.instructor(sessions), await b.room(sessions, capacity=20)
+    start = b.soon(days=10)
+    parts = [(start + timedelta(days=d), start + timedelta(days=d, hours=3)) for d in (0, 1)]
+    from podium.core.db import changing
+    from podium.core.services import scheduling
+
+    async with sessions() as db, changing(db):
+        await scheduling.schedule_session(db, b.ADMIN, course_id=course.id, starts_at=parts[0][0], ends_at=parts[-1][1],
+                                          timezone="Europe/London", delivery_mode=DeliveryMode.IN_PERSON,
+                                          instructor_ids=[lead.id], room_id=room.id, capacity=20, parts=parts)
+    for dimension in ("INSTRUCTOR", "VENUE", "COURSE"):
+        answer = (await api.data(REPORT, {"i": {
+            "metrics": ["FILL_RATE", "INSTRUCTOR_UTILISATION", "ROOM_UTILISATION"], "from": str(start.date()),
+            "to": str((start + timedelta(days=3)).date()), "groupBy": [dimension]}}))["report"]
+        assert len(answer["rows"]) == 1, dimension
+        fill, teaching, rooms = answer["rows"][0]["values"]
+        assert (fill["numerator"], fill["denominator"]) == ("0", "20"), dimension  # the capacity once
+        assert teaching["numerator"] == rooms["numerator"] == "6.00", dimension  # 3 hours on each of 2 days
