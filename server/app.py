@@ -24,15 +24,18 @@ from podium.core.migrate import head_revision, schema_problem, schema_revision
 from podium.core.events import EventBus
 from podium.core.outbox import Dispatcher
 from podium.core.services.calendar_refresh import start_calendar_refresh
+from podium.core.services.periodic import start_periodic
 from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.services import meetings
 from podium.core.settings import Settings, SettingsError
 from podium.schema.context import REQUEST_ID_KEY
 from podium.schema.limits import RETRY_AFTER_SECONDS
 
+from .broadcast import broadcasting
 from .calendar import ROUTES as CALENDAR_ROUTES
 from .exports import ROUTES as EXPORT_ROUTES
 from .graphiql import static_asset
+from .logs import REQUEST_ID as CURRENT_REQUEST_ID
 from .shutdown import arm_sigterm_watchdog
 
 log = logging.getLogger("podium.server")
@@ -85,6 +88,7 @@ class RequestIds:
         given = Headers(scope=scope).get("x-request-id")
         request_id = given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
         scope[REQUEST_ID_KEY] = request_id
+        CURRENT_REQUEST_ID.set(request_id)  # every log line of this request names it (server/logs.py)
 
         async def send_with_id(message) -> None:
             if message["type"] == "http.response.start":
@@ -117,7 +121,8 @@ def graphql_app(state: AppState):
                          graphiql_page=graphiql_page if settings.graphiql else None,
                          body_timeout_seconds=settings.body_timeout_seconds, introspection=settings.introspection,
                          cost_limits=CostLimits(settings.max_query_cost, settings.max_anonymous_query_cost),
-                         throttle=Throttle(settings), request_timeout=settings.request_timeout_seconds)
+                         throttle=Throttle(settings, key_prefix=settings.redis_prefix),
+                         request_timeout=settings.request_timeout_seconds)
 
 
 ORIGIN = re.compile(r"https?://[^/\s]+")
@@ -137,12 +142,14 @@ def cors_middleware(settings: Settings) -> list[Middleware]:
                        expose_headers=["X-Request-ID", "Idempotent-Replayed"], max_age=600)]
 
 
-async def _start_calendar_refresh(sessions, plugins) -> None:
-    """Room calendars on a schedule; a database not answering yet only delays it to the next start."""
+async def _start_schedules(sessions, plugins, settings: Settings) -> None:
+    """Periodic jobs and room calendars on a schedule; a database not answering yet only delays them to the
+    next start (of this or any other process)."""
     try:
+        await start_periodic(sessions, settings)
         await start_calendar_refresh(sessions, plugins)
     except Exception as exc:
-        log.warning("room calendar refresh not planned: %s", exc)
+        log.warning("periodic jobs not planned: %s", exc)
 
 
 def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, Any]] = ()) -> Starlette:
@@ -165,19 +172,20 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
             if routes:
                 app.router.routes.append(Mount(f"/plugins/{name}", routes=routes))
         runner = None
-        if settings.outbox_in_serve:
-            await _start_calendar_refresh(state.sessions, plugins)
-            state.dispatcher = Dispatcher(state.sessions, plugins, settings)
-            runner = asyncio.create_task(state.dispatcher.run())
-        try:
-            yield
-        finally:
-            if runner is not None:
-                state.dispatcher.stop()
-                await runner
-            await plugins.stop()
-            await engine.dispose()
-            disarm_watchdog()
+        async with broadcasting(bus, settings):
+            if settings.outbox_in_serve:
+                await _start_schedules(state.sessions, plugins, settings)
+                state.dispatcher = Dispatcher(state.sessions, plugins, settings)
+                runner = asyncio.create_task(state.dispatcher.run())
+            try:
+                yield
+            finally:
+                if runner is not None:
+                    state.dispatcher.stop()
+                    await runner
+                await plugins.stop()
+                await engine.dispose()
+                disarm_watchdog()
 
     graphql = graphql_app(state)
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/graphql", graphql, methods=["GET", "POST"]),

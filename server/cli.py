@@ -139,9 +139,10 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     import uvicorn
 
     from podium.core.migrate import upgrade
+    from podium.server.logs import configure_logging, log_config
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
+    configure_logging(log_level, settings.log_format)
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
     else:
@@ -153,9 +154,15 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
         _load_demo(settings)
     from podium.server.shutdown import GRACEFUL_SECONDS
 
+    if workers > 1 and not settings.redis_url:
+        logging.getLogger("podium.server").warning(
+            "%d workers without PODIUM_REDIS_URL: live updates (sessionChanged) are per worker, so a subscriber "
+            "misses the changes the other workers make, and rate limits are counted per worker. Set "
+            "PODIUM_REDIS_URL to share them.", workers)
     typer.echo(f"Podium on http://{host}:{port}/graphql with {_safe_url(settings.database_url)}")
     uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
+                log_level=log_level, log_config=log_config(log_level, settings.log_format),
+                timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
 
 
 def uvicorn_limits(settings: Settings) -> dict:
@@ -186,11 +193,13 @@ async def _schema_problem(settings: Settings) -> str | None:
 @app.command()
 def worker(log_level: str = typer.Option("info"), concurrency: int = typer.Option(None, min=1,
            help="Deliveries at a time (default PODIUM_OUTBOX_CONCURRENCY).")) -> None:
-    """Deliver outbox messages in this process until SIGTERM or Ctrl-C; run as many as you like."""
+    """Deliver outbox messages and run the periodic jobs' ticks in this process until SIGTERM or Ctrl-C;
+    run as many as you like (each message and each tick is done by one of them)."""
     from podium.core.migrate import upgrade
+    from podium.server.logs import configure_logging
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
+    configure_logging(log_level, settings.log_format)
     if concurrency:
         settings = replace(settings, outbox_concurrency=concurrency)
     if is_sqlite(settings.database_url):
@@ -202,11 +211,14 @@ async def _work(settings: Settings) -> None:
     import signal
 
     from podium.core.db import create_engine, create_sessionmaker
+    from podium.core.events import EventBus
     from podium.core.outbox import Dispatcher
+    from podium.server.broadcast import broadcasting
 
     plugins = await _started_plugins(settings)
     engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
-    dispatcher = Dispatcher(create_sessionmaker(engine), plugins, settings)
+    bus = EventBus()  # what the worker changes (a meeting made) reaches live subscribers through Redis
+    dispatcher = Dispatcher(create_sessionmaker(engine, bus), plugins, settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, dispatcher.stop)
@@ -214,9 +226,12 @@ async def _work(settings: Settings) -> None:
                f"plugins: {', '.join(plugins.loaded) or 'none'}")
     try:
         from podium.core.services.calendar_refresh import start_calendar_refresh
+        from podium.core.services.periodic import start_periodic
 
-        await start_calendar_refresh(dispatcher.sessions, plugins)
-        await dispatcher.run()
+        async with broadcasting(bus, settings):
+            await start_periodic(dispatcher.sessions, settings)
+            await start_calendar_refresh(dispatcher.sessions, plugins)
+            await dispatcher.run()
     finally:
         await plugins.stop()
         await engine.dispose()
@@ -260,15 +275,19 @@ def list_plugins() -> None:
 def outbox_list(status: list[str] = typer.Option(None, help="PENDING, DELIVERED or DEAD; repeat for several."),
                 failing: bool = typer.Option(False, help="Only pending messages that failed at least once."),
                 limit: int = typer.Option(50, min=1, max=1000)) -> None:
-    """Counts per status, then the latest messages (newest first)."""
+    """Counts per status, the periodic jobs (unless filtered), then the latest messages (newest first)."""
     from podium.core.models import OutboxStatus
 
     try:
         statuses = [OutboxStatus(s.upper()) for s in status or []]
     except ValueError:
         raise typer.BadParameter("status is PENDING, DELIVERED or DEAD") from None
-    counts, rows = asyncio.run(_outbox(lambda db: _overview(db, statuses, failing, limit)))
+    counts, rows, jobs = asyncio.run(_outbox(lambda db: _overview(db, statuses, failing, limit)))
     typer.echo("  ".join(f"{k.lower()}: {v}" for k, v in counts.items()))
+    if not statuses and not failing:  # filtered: the matching messages only
+        typer.echo("periodic jobs (each tick once across all processes; ticks are plugin_call periodic.<job>):")
+        for line in jobs:
+            typer.echo(f"  {line}")
     for m in rows:
         due = "" if m.status.value != "PENDING" else f" due {m.deliver_after:%Y-%m-%d %H:%M:%S}Z"
         error = f" — {m.last_error}" if m.last_error else ""
@@ -278,7 +297,8 @@ def outbox_list(status: list[str] = typer.Option(None, help="PENDING, DELIVERED 
 
 @outbox_app.command("prune")
 def outbox_prune() -> None:
-    """Delete delivered messages older than PODIUM_OUTBOX_RETENTION_DAYS (the dispatcher also does, hourly)."""
+    """Delete delivered messages older than PODIUM_OUTBOX_RETENTION_DAYS now (the periodic job `prune` also does,
+    every PODIUM_PRUNE_EVERY_SECONDS)."""
     settings = Settings.from_env()
     pruned = asyncio.run(_prune(settings))
     typer.echo(f"{pruned} delivered message(s) older than {settings.outbox_retention_days} days pruned")
@@ -306,8 +326,11 @@ async def _prune(settings: Settings) -> int:
 
 async def _overview(db, statuses, failing, limit):
     from podium.core.outbox import outbox_overview
+    from podium.core.services.periodic import describe, periodic_overview
 
-    return await outbox_overview(db, statuses, failing, limit)
+    counts, rows = await outbox_overview(db, statuses, failing, limit)
+    jobs = [line for state in await periodic_overview(db, Settings.from_env()) for line in describe(state)]
+    return counts, rows, jobs
 
 
 @outbox_app.command("retry")
