@@ -20,11 +20,11 @@ from .db import changing, create_engine, create_sessionmaker
 from .errors import DomainError
 from .instants import utc_now
 from .models import (
-    AttendanceStatus, Course, DeliveryMode, Enrollment, EnrollmentStatus, Person, Program, Resource, ResourceKind,
-    Session, SessionStatus,
+    AttendanceStatus, CostCategory, Course, DeliveryMode, Enrollment, EnrollmentStatus, Person, Program, Resource, ResourceKind,
+    RateUnit, Session, SessionStatus,
 )
 from .providers import CompletionReport
-from .services import attendance, availability, catalogue, enrollment, journeys, programs, scheduling
+from .services import attendance, availability, catalogue, costs, enrollment, journeys, programs, scheduling
 from .settings import Settings
 
 DEMO_MARKER = "SAFE-101"
@@ -89,7 +89,7 @@ async def load_demo(settings: Settings, progress: Progress = lambda _step, _done
             now = utc_now()
             async with changing(db):
                 progress("catalogue", 0)
-                rooms, instructors, courses, learners = await _catalogue(db, rng, now.date())
+                rooms, instructors, courses, learners = await _catalogue(db, rng, now.date(), settings.currency)
             learner_ids = [learner.id for learner in learners]
             progress("sessions", 1)
             sessions = await _sessions(db, rng, now, rooms, instructors, courses)
@@ -104,7 +104,7 @@ async def load_demo(settings: Settings, progress: Progress = lambda _step, _done
         await engine.dispose()
 
 
-async def _catalogue(db, rng, today: date):
+async def _catalogue(db, rng, today: date, currency: str):
     rooms: list[Resource] = []
     for name, address, city, country, tz, venue_rooms in VENUES:
         venue = await catalogue.create_venue(db, ACTOR, name=name, address=address, city=city, country=country,
@@ -112,8 +112,9 @@ async def _catalogue(db, rng, today: date):
         for room_name, capacity in venue_rooms:
             rooms.append(await catalogue.create_resource(
                 db, ACTOR, kind=ResourceKind.ROOM, name=f"{name} · {room_name}", timezone=tz, capacity=capacity,
-                venue_id=venue.id, cost_rate=rng.choice([40, 60, 85]), features=["projector", "whiteboard"],
-                weekly_hours=HOURS))
+                venue_id=venue.id, features=["projector", "whiteboard"], weekly_hours=HOURS))
+            await costs.set_cost_rate(db, ACTOR, rooms[-1].id, str(rng.choice([40, 60, 85])), RateUnit.HOURLY,
+                                      currency=currency)
     for name, tz in (("Projector kit 1", "Europe/London"), ("VR headsets (10)", "America/New_York")):
         await catalogue.create_resource(db, ACTOR, kind=ResourceKind.EQUIPMENT, name=name, timezone=tz)
     instructors = []
@@ -125,7 +126,9 @@ async def _catalogue(db, rng, today: date):
         await catalogue.create_person(db, ACTOR, name=name, email=email, timezone=tz)
         instructors.append(await catalogue.create_resource(
             db, ACTOR, kind=ResourceKind.INSTRUCTOR, name=name, timezone=tz, email=email, qualifications=valid,
-            cost_rate=rng.choice([90, 120, 150]), weekly_hours=HOURS))
+            weekly_hours=HOURS))
+        rate, unit = rng.choice([("90", RateUnit.HOURLY), ("120", RateUnit.HOURLY), ("600", RateUnit.DAILY)])
+        await costs.set_cost_rate(db, ACTOR, instructors[-1].id, rate, unit, currency=currency)
     # Ben is on leave for a week a fortnight from now: the demo schedules around it.
     leave = datetime.combine(today + timedelta(days=14), time(0), ZoneInfo(instructors[1].timezone))
     await availability.add_time_off(db, ACTOR, instructors[1].id, leave, leave + timedelta(days=7), "Annual leave")
@@ -134,6 +137,12 @@ async def _catalogue(db, rng, today: date):
                                              certification_validity_days=validity,
                                              description=f"{title}: a live course.")
                for code, title, minutes, capacity, quals, validity in COURSES]
+    for course in courses:  # printed materials for everyone; lunch on courses of a working day
+        extras = [costs.PerLearnerCost(CostCategory.MATERIALS, "Course handbook", "12")]
+        if course.duration_minutes >= 6 * 60:
+            extras.append(costs.PerLearnerCost(CostCategory.CATERING, "Lunch and coffee", "18.50"))
+        await costs.set_course_costs(db, ACTOR, course.id, currency=currency, per_learner_costs=extras,
+                                     price=str(course.duration_minutes // 60 * 75))
     learners = []
     for index in range(200):
         first, last = FIRST[index % len(FIRST)], LAST[(index // len(FIRST)) % len(LAST)]

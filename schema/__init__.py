@@ -10,9 +10,14 @@ from strawberry.tools import merge_types
 from .access.mutations import AccessMutations
 from .availability.mutations import AvailabilityMutations
 from .availability.queries import AvailabilityQueries
+from .audit.queries import AuditQueries
+from .budgets.mutations import BudgetMutations
+from .budgets.queries import BudgetQueries
+from .budgets.types import Budget
 from .calendar.mutations import CalendarMutations
 from .catalogue.mutations import CatalogueMutations
 from .catalogue.queries import CatalogueQueries
+from .costs.mutations import CostMutations
 from .enrollment.mutations import EnrollmentMutations
 from .enrollment.types import Enrollment
 from .execution import execution_context_class
@@ -24,6 +29,7 @@ from .programs.mutations import ProgramMutations
 from .programs.queries import ProgramQueries
 from .programs.types import Certification, Program
 from .relay import MAX_PAGE
+from .reports.queries import ReportQueries
 from .scheduling.mutations import SchedulingMutations
 from .scheduling.queries import SessionQueries
 from .scheduling.subscriptions import SessionSubscriptions
@@ -33,9 +39,10 @@ from .scheduling.types import Session
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries,
-                              AvailabilityQueries))
+                              BudgetQueries, ReportQueries, AuditQueries, AvailabilityQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
-                                    OutboxMutations, ProgramMutations, CalendarMutations, AvailabilityMutations))
+                                    OutboxMutations, ProgramMutations, CalendarMutations, CostMutations,
+                                    BudgetMutations, AvailabilityMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):
@@ -45,7 +52,7 @@ class PodiumSchema(strawberry.Schema):
 
 schema = PodiumSchema(
     query=Query, mutation=Mutation, subscription=Subscription,
-    types=[Course, Person, Resource, Venue, Session, Enrollment, Program, Certification],
+    types=[Course, Person, Resource, Venue, Session, Enrollment, Program, Certification, Budget],
     extensions=extensions(),
     config=StrawberryConfig(relay_max_results=MAX_PAGE),
     execution_context_class=execution_context_class(),
