@@ -26,6 +26,7 @@ from ..ids import to_global_id
 from ..instants import UTC, local_shift, require_aware
 from ..models import SeriesOccurrence, Session, SessionSeries, SessionStatus
 from ..settings import Settings
+from . import availability
 from .records import get_or_404
 from .scheduling import PartSpan, cancel_session, check_plan, create_session, plan_session, session_parts
 
@@ -171,7 +172,7 @@ def _tagged(clashes: list[Clash], found: list[Occurrence], held: list[list[PartS
 async def schedule_series(db: AsyncSession, actor: Actor, *, recurrence: str, starts_at: datetime,
                           ends_at: datetime, parts: list[PartSpan] | None = None,
                           except_dates: list[date] | None = None, dry_run: bool = False,
-                          settings: Settings | None = None, **session: Any) -> tuple[SessionSeries | None,
+                          settings: Settings | None = None, allow_outside_hours: bool = False, **session: Any) -> tuple[SessionSeries | None,
                                                                                      list[Occurrence], list[Session]]:
     """Check every occurrence, then make them all (a SessionSeries and one session each), or none:
     RESOURCE_CONFLICT lists each clash with its occurrence. `dry_run`: check, and write nothing."""
@@ -191,6 +192,8 @@ async def schedule_series(db: AsyncSession, actor: Actor, *, recurrence: str, st
         who = ", ".join(sorted({c.resource_name for c in clashes}))
         raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Occurrence(s) {numbers} clash: {who} already booked; "
                           "no session of the series was made.", "recurrence", conflicts=clashes)
+    await availability.check_availability(db, actor, plan.resources, [h for intervals in held for h in intervals],
+                                          allow_outside_hours=allow_outside_hours, field_name="recurrence")
     if dry_run:
         return None, found, []
     series = SessionSeries(rule=line, timezone=timezone, occurrences=len(found),

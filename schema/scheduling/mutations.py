@@ -82,7 +82,8 @@ class SchedulingMutations:
             check_staff(info.context.caller)
             session = (await scheduling.schedule_session(
                 db, actor, starts_at=input.starts_at, ends_at=input.ends_at, settings=info.context.plugins.settings,
-                parts=_spans(input.parts), **_session_fields(input))).id
+                parts=_spans(input.parts), allow_outside_hours=bool(input.allow_outside_hours),
+                **_session_fields(input))).id
             warnings.extend(await budget_warnings(info, db, [session]))
             return session
 
@@ -98,7 +99,8 @@ class SchedulingMutations:
             session = (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
                                                            input.starts_at, input.ends_at,
                                                            settings=info.context.plugins.settings, part=input.part,
-                                                           parts=_spans(input.parts))).id
+                                                           parts=_spans(input.parts),
+                                                           allow_outside_hours=bool(input.allow_outside_hours))).id
             warnings.extend(await budget_warnings(info, db, [session]))
             return session
 
@@ -112,6 +114,7 @@ class SchedulingMutations:
             made, found, sessions = await series.schedule_series(
                 db, actor, recurrence=input.recurrence, starts_at=input.starts_at, ends_at=input.ends_at,
                 parts=_spans(input.parts), except_dates=input.except_dates, dry_run=bool(input.dry_run),
+                allow_outside_hours=bool(input.allow_outside_hours),
                 settings=info.context.plugins.settings, **_session_fields(input))
             return (made.id if made else None, [(o.number, o.parts) for o in found], [s.id for s in sessions])
 
