@@ -59,7 +59,8 @@ PRUNE_EVERY = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class QueuedMessage:
-    """A claimed message as plain values (no ORM object outlives its transaction)."""
+    """One outbox message being delivered, as plain values: `payload`, `idempotency_key` (the same on every
+    retry), `attempts` so far, `target`, `topic`."""
 
     id: int
     kind: str
@@ -142,6 +143,7 @@ class Outcome:
 
     message: QueuedMessage
     error: str | None = None          # None: delivered
+    exception: BaseException | None = None    # logged with its traceback
 
 
 class Dispatcher:
@@ -310,7 +312,7 @@ class Dispatcher:
             raise
         except Exception as exc:  # a plugin's failure or time-out: recorded and retried, never raised
             error = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-            self._outcomes.append(Outcome(message, error))
+            self._outcomes.append(Outcome(message, error, exc))
             return
         self._outcomes.append(Outcome(message))
 
@@ -327,12 +329,16 @@ class Dispatcher:
             channel = self.plugins.provider("channels", message.target)
             await channel.deliver(notification_from_message(message, self.settings))
         elif message.kind == PLUGIN_CALL_KIND:
-            call = PLUGIN_CALLS.get(message.topic)
+            call = self._plugin_call(message.topic)
             if call is None:
                 raise LookupError(f"no plugin call registered for {message.topic!r}")
             await call.perform(self, message)
         else:
             raise LookupError(f"unknown outbox message kind {message.kind!r}")
+
+    def _plugin_call(self, topic: str) -> PluginCall | None:
+        """A core service's topic, or one a plugin registered (`podium_outbox_topics`)."""
+        return PLUGIN_CALLS.get(topic) or (self.plugins.topics.get(topic) if self.plugins is not None else None)
 
     # --- fan-out and reminders: database work, all or nothing --------------------------------
 
@@ -348,14 +354,14 @@ class Dispatcher:
             return
         except Exception as exc:
             if len(messages) == 1:
-                self._outcomes.append(Outcome(messages[0], f"{type(exc).__name__}: {exc}"))
+                self._outcomes.append(Outcome(messages[0], f"{type(exc).__name__}: {exc}", exc))
                 return
         for message in messages:
             try:
                 async with self.sessions() as db, changing(db):
                     await self._expand_one(db, message)
             except Exception as exc:
-                self._outcomes.append(Outcome(message, f"{type(exc).__name__}: {exc}"))
+                self._outcomes.append(Outcome(message, f"{type(exc).__name__}: {exc}", exc))
 
     async def _expand_one(self, db: AsyncSession, message: QueuedMessage) -> None:
         from .notifications import notifications_for_event, reminder_for_event, reminder_notifications
@@ -419,7 +425,7 @@ class Dispatcher:
             self._outcomes[:0] = outcomes
             raise
         for outcome in dead:
-            call = PLUGIN_CALLS.get(outcome.message.topic) if outcome.message.kind == PLUGIN_CALL_KIND else None
+            call = self._plugin_call(outcome.message.topic) if outcome.message.kind == PLUGIN_CALL_KIND else None
             if call is not None and call.on_dead is not None:
                 try:
                     await call.on_dead(self, outcome.message, outcome.error)
@@ -434,7 +440,7 @@ class Dispatcher:
         delay = backoff_delay(attempts, self.settings.outbox_backoff_seconds, self.settings.outbox_backoff_max_seconds)
         log.warning("outbox message %s (%s %s -> %s) failed, attempt %d%s: %s", message.id, message.kind,
                     message.topic, message.target or "-", attempts, ", now DEAD" if dead else f", again in {delay:.1f}s",
-                    outcome.error)
+                    outcome.error, exc_info=outcome.exception)
         result = await db.execute(update(OutboxMessage).where(
             OutboxMessage.id == message.id, OutboxMessage.lease_owner == self.owner).values(
             status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,

@@ -13,6 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file sent with a notification (a session invite carries its `.ics`)."""
+
     filename: str
     content_type: str
     content: bytes
@@ -20,6 +22,8 @@ class Attachment:
 
 @dataclass(frozen=True)
 class Notification:
+    """One message for one person, as every channel receives it; `idempotency_key` is the same on every retry."""
+
     kind: str                  # e.g. "enrollment.confirmed", "session.rescheduled"
     to: str                    # the recipient's email
     name: str                  # the recipient's name
@@ -32,6 +36,8 @@ class Notification:
 
 @runtime_checkable
 class NotificationChannel(Protocol):
+    """Delivers notifications (email, SMS, chat); `deliver` raises to have one retried."""
+
     name: str
 
     async def deliver(self, notification: Notification) -> None: ...
@@ -41,6 +47,8 @@ class NotificationChannel(Protocol):
 
 @dataclass(frozen=True)
 class MeetingSpec:
+    """The meeting a session needs: what a conferencing provider creates, finds or updates."""
+
     session_id: str            # global ID; providers store it on the meeting to find it again
     title: str
     starts_at: datetime
@@ -51,12 +59,16 @@ class MeetingSpec:
 
 @dataclass(frozen=True)
 class MeetingInfo:
+    """A meeting the provider made or found: its id there, and the link to join it."""
+
     external_id: str
     join_url: str
 
 
 @dataclass(frozen=True)
 class Registrant:
+    """One learner registered with a meeting, and their personal join link."""
+
     registrant_id: str
     join_url: str
 
@@ -89,6 +101,8 @@ class NoParticipantsReport(LookupError):
 
 @runtime_checkable
 class ConferencingProvider(Protocol):
+    """Makes, moves and ends a session's online meeting, registers learners and reports who joined."""
+
     name: str
     attendance_rules: AttendanceRules     # how its participants report is judged (the plugin's settings)
 
@@ -113,6 +127,8 @@ class ConferencingProvider(Protocol):
 
 @dataclass(frozen=True)
 class RoomRecord:
+    """A room as a venue system lists it."""
+
     external_id: str
     name: str
     capacity: int
@@ -122,6 +138,8 @@ class RoomRecord:
 
 @dataclass(frozen=True)
 class VenueRecord:
+    """A venue, with its rooms, as a venue system lists it."""
+
     external_id: str
     name: str
     timezone: str
@@ -131,6 +149,8 @@ class VenueRecord:
 
 @dataclass(frozen=True)
 class BusyTime:
+    """A time a room is taken in its own calendar (a booking Podium did not make)."""
+
     uid: str                   # stable per occurrence, so a re-read updates instead of duplicating
     starts_at: datetime
     ends_at: datetime
@@ -139,6 +159,8 @@ class BusyTime:
 
 @runtime_checkable
 class VenueSource(Protocol):
+    """Lists venues and rooms, and reads the rooms' busy times from their calendars."""
+
     name: str
 
     async def venues(self) -> list[VenueRecord]: ...
@@ -161,6 +183,8 @@ class CompletionReport:
 
 @runtime_checkable
 class LmsConnector(Protocol):
+    """Enrols a program's learners in an LMS course, reads their completion and pushes attendance back."""
+
     name: str
 
     async def find_user(self, email: str) -> str | None: ...

@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
     plugins = create_plugin_manager(settings, extra_plugins)
     state = AppState(settings=settings, engine=engine, sessions=create_sessionmaker(engine, bus), bus=bus,
                      plugins=plugins)
+    plugins.bind(state.sessions)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

@@ -9,12 +9,15 @@ import typer
 
 from podium.core.db import is_sqlite
 from podium.core.settings import Settings
+from podium.server.plugin_cli import check_plugins, list_plugins, plugin_app
 
 app = typer.Typer(help="Podium: an open, headless Training Management System core.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 outbox_app = typer.Typer(help="The outbox: what is pending, failing and dead; retry the dead.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+app.command("plugins")(list_plugins)
+app.add_typer(plugin_app, name="plugin")
 
 
 @app.callback()
@@ -142,6 +145,7 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
+    asyncio.run(check_plugins(settings))       # every plugin's problem at once, one line each, exit 2
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
     else:
@@ -206,7 +210,7 @@ async def _work(settings: Settings) -> None:
 
     plugins = await _started_plugins(settings)
     engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
-    dispatcher = Dispatcher(create_sessionmaker(engine), plugins, settings)
+    dispatcher = Dispatcher(plugins.bind(create_sessionmaker(engine)).sessions, plugins, settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, dispatcher.stop)
@@ -223,37 +227,10 @@ async def _work(settings: Settings) -> None:
 
 
 async def _started_plugins(settings: Settings):
-    """Plugins loaded and started, or a plain message and exit status 1 when their settings are wrong."""
-    from podium.core.plugins import PluginError, load_plugins
+    """Plugins loaded and started, or every plugin's problems, one line each, and exit status 2."""
+    from podium.server.plugin_cli import started_plugins
 
-    try:
-        return await load_plugins(settings)
-    except PluginError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
-@app.command("plugins")
-def list_plugins() -> None:
-    """The loaded plugins: version, where they come from, hooks, and what they provide (secrets masked)."""
-    from podium.core.plugin_settings import describe
-
-    plugins = asyncio.run(_started_plugins(Settings.from_env()))
-    if not plugins.loaded:
-        typer.echo("no plugins loaded")
-    for name, plugin in plugins.loaded.items():
-        typer.echo(f"{name} {plugin.version} ({plugin.source})")
-        typer.echo(f"  hooks: {', '.join(plugins.hooks_of(name)) or 'none'}")
-        if "podium_event" in plugins.hooks_of(name):
-            typer.echo("  events: " + ("every event" if name in plugins.event_receivers()
-                                       else "none (idle: its settings are not given)"))
-        for (kind, provider_name), owner in plugins.provided_by.items():
-            if owner != name:
-                continue
-            provider = plugins.provider(kind, provider_name)
-            config = getattr(provider, "config", None)
-            shown = ", ".join(f"{k}={v}" for k, v in describe(config).items()) if config is not None else ""
-            typer.echo(f"  {kind}: {provider_name}" + (f" ({shown})" if shown else ""))
+    return await started_plugins(settings)
 
 
 @outbox_app.command("list")

@@ -29,7 +29,7 @@ def settings_from(env: dict[str, str], **fields) -> Settings:
 @asynccontextmanager
 async def dispatching(sessions, settings: Settings, extra=()):
     """The dispatcher running in the background, as inside `podium serve`, stopped cleanly afterwards."""
-    plugins = await load_plugins(settings, extra)
+    plugins = (await load_plugins(settings, extra)).bind(sessions)
     dispatcher = Dispatcher(sessions, plugins, settings)
     task = asyncio.create_task(dispatcher.run())
     try:

@@ -5,24 +5,22 @@ name; an activity ref is a course module id (the `id=` of /mod/<type>/view.php?i
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from podium.core.instants import UTC, utc_now
-from podium.core.providers import CompletionReport
-from podium.core.services.journeys import ATTENDED as JOURNEY_ATTENDED
+from podium.plugin import ATTENDED_STATUSES, CompletionReport
 
 from .client import MoodleClient, MoodleError
 from .config import MoodleConfig
 
 COMPLETE_STATES = {1, 2}          # COMPLETION_COMPLETE, COMPLETION_COMPLETE_PASS (3 is COMPLETE_FAIL)
 # What completes a live stage is Podium's rule (journeys.ATTENDED); "COMPLETED" is a plain yes.
-ATTENDED = {status.value for status in JOURNEY_ATTENDED} | {"COMPLETED"}
+ATTENDED = ATTENDED_STATUSES | {"COMPLETED"}
 
 
 def _moment(timestamp: Any) -> datetime:
     """Moodle times are Unix seconds; 0 means "not recorded"."""
-    return datetime.fromtimestamp(int(timestamp), UTC) if timestamp else utc_now()
+    return datetime.fromtimestamp(int(timestamp), timezone.utc) if timestamp else datetime.now(timezone.utc)
 
 
 def _whole_id(ref: str, what: str, wsfunction: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from podium.core.providers import (
+from podium.plugin import (
     AttendanceRules, MeetingInfo, MeetingSpec, NoParticipantsReport, ParticipantSegment, Registrant,
 )
 
