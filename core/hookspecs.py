@@ -16,8 +16,8 @@ hookimpl = pluggy.HookimplMarker("podium")
 
 @hookspec
 def podium_notification_channels(settings, context):
-    """Return notification channel objects (`NotificationChannel`: `name`, `async deliver(notification)`,
-    optionally `kinds`, the notification kinds it wants); called once at start-up.
+    """Return notification channel objects (`NotificationChannel`: `name`, `async deliver(notification)`);
+    called once at start-up.
 
     Example: `return [SmsChannel(context.load_settings(SmsSettings))] if context.is_configured() else []`
     """
@@ -26,8 +26,7 @@ def podium_notification_channels(settings, context):
 @hookspec
 def podium_conferencing_providers(settings, context):
     """Return conferencing provider objects (`ConferencingProvider`) that create, update and delete
-    meetings and report participants; called once at start-up. A session uses the one named in
-    `scheduleSession(conferencing:)`, its course's default, or `PODIUM_DEFAULT_CONFERENCING`.
+    meetings and report participants; called once at start-up.
     """
 
 
@@ -40,8 +39,7 @@ def podium_venue_sources(settings, context):
 @hookspec
 def podium_lms_connectors(settings, context):
     """Return LMS connector objects (`LmsConnector`) that enrol learners, read completion and push
-    attendance back; called once at start-up. A program names one in `lmsConnector` (by the
-    connector's name or the plugin's)."""
+    attendance back; called once at start-up. A program names one in `lmsConnector`."""
 
 
 @hookspec
