@@ -26,7 +26,8 @@ def podium_notification_channels(settings, context):
 @hookspec
 def podium_conferencing_providers(settings, context):
     """Return conferencing provider objects (`ConferencingProvider`) that create, update and delete
-    meetings and report participants; called once at start-up.
+    meetings and report participants; called once at start-up. A session's meeting goes to the provider
+    it names (`scheduleSession(conferencing:)`), else its course's default, else `PODIUM_DEFAULT_CONFERENCING`.
     """
 
 
@@ -39,7 +40,8 @@ def podium_venue_sources(settings, context):
 @hookspec
 def podium_lms_connectors(settings, context):
     """Return LMS connector objects (`LmsConnector`) that enrol learners, read completion and push
-    attendance back; called once at start-up. A program names one in `lmsConnector`."""
+    attendance back; called once at start-up. A program names one in `lmsConnector`, by the connector's
+    name or its plugin's."""
 
 
 @hookspec

@@ -140,6 +140,7 @@ class Course(Base):
     default_capacity: Mapped[int]
     required_qualifications: Mapped[list[Any]] = mapped_column(default=list)
     certification_validity_days: Mapped[int | None]
+    default_conferencing: Mapped[str | None] = mapped_column(String(64))  # a provider name or "manual"
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     search_text: Mapped[str | None] = mapped_column(Text, info={"derived": True})  # code, title, description
 

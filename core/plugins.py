@@ -24,6 +24,7 @@ from . import hookspecs
 from .db import changing
 from .outbox import PLUGIN_CALL_KIND, PLUGIN_CALLS, PluginCall, QueuedMessage, enqueue
 from .plugin_settings import SECRET, PluginSettingsError, describe, env_prefix, is_configured, load_plugin_settings
+from .services.conferencing import MANUAL
 from .settings import Settings
 
 log = logging.getLogger("podium.plugins")
@@ -195,9 +196,13 @@ class Plugins:
         for impl in self._impls("podium_receives_events"):
             if await started(impl) is False:
                 self.idle.add(impl.plugin_name)
-        if problems:
+        lines = [problems[name] for name in self.loaded if name in problems]
+        default = self.settings.default_conferencing
+        if default not in (None, MANUAL, *self.providers["conferencing"]):
+            lines.append(f"PODIUM_DEFAULT_CONFERENCING names {default!r}, which no loaded plugin provides "
+                         f"(loaded: {', '.join(self.providers['conferencing']) or 'none'}; or {MANUAL!r})")
+        if lines:
             await self._close_providers()
-            lines = [problems[name] for name in self.loaded if name in problems]
             raise PluginError("; ".join(lines), lines)
         self.started = True
         return self
@@ -283,6 +288,14 @@ class Plugins:
             return self.providers[kind][name]
         except KeyError:
             raise PluginError(f"no {kind} provider named {name!r} is loaded") from None
+
+    def provider_name(self, kind: str, name: str) -> str | None:
+        """A provider of `kind` named by its own name or by its plugin's (when that plugin provides just one);
+        None when neither is loaded."""
+        if name in self.providers[kind]:
+            return name
+        owned = [provider for (k, provider), plugin in self.provided_by.items() if k == kind and plugin == name]
+        return owned[0] if len(owned) == 1 else None
 
     @property
     def channels(self) -> dict[str, Any]:

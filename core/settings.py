@@ -101,6 +101,7 @@ class Settings:
     auth_failure_limit: int = 100
     request_timeout_seconds: float = 30.0
     redis_url: str | None = None
+    default_conferencing: str | None = None  # the provider of a session that names none; "manual": no plugin
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 

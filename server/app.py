@@ -25,7 +25,7 @@ from podium.core.events import EventBus
 from podium.core.outbox import Dispatcher
 from podium.core.services.calendar_refresh import start_calendar_refresh
 from podium.core.plugins import Plugins, create_plugin_manager
-from podium.core.services import meetings
+from podium.core.services.conferencing import choose_conferencing
 from podium.core.settings import Settings, SettingsError
 from podium.schema.context import REQUEST_ID_KEY
 from podium.schema.limits import RETRY_AFTER_SECONDS
@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
         tune_garbage_collection()
         disarm_watchdog = arm_sigterm_watchdog()
         await plugins.start()
-        meetings.choose_conferencing(state.sessions, plugins.providers["conferencing"])
+        choose_conferencing(state.sessions, plugins.providers["conferencing"], settings.default_conferencing)
         for name, routes in plugins.routes.items():
             if routes:
                 app.router.routes.append(Mount(f"/plugins/{name}", routes=routes))

@@ -11,7 +11,7 @@ from pathlib import Path
 import podium.plugin as public
 from podium.core import hookspecs
 
-GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+GUIDE = Path(__file__).resolve().parents[1] / "docs/plugins.md"
 SECTIONS = {
     "hooks": lambda: hook_reference(),
     "public API": lambda: api_reference(),

@@ -16,6 +16,7 @@ from ..events import emit
 from ..ids import to_global_id
 from ..models import Course, Person, Qualification, Resource, ResourceKind, Venue
 from .capacity import check_room_keeps_sessions
+from .conferencing import check_conferencing
 from .records import get_or_404, snapshot
 
 
@@ -55,9 +56,11 @@ async def _flush_unique(db: AsyncSession, what: str, field: str) -> None:
 async def create_course(db: AsyncSession, actor: Actor, *, code: str, title: str, duration_minutes: int,
                         default_capacity: int, description: str | None = None,
                         required_qualifications: list[str] | None = None,
-                        certification_validity_days: int | None = None) -> Course:
+                        certification_validity_days: int | None = None,
+                        default_conferencing: str | None = None) -> Course:
     code = limits.text(code, "code", limits.CODE)
-    course = Course(code=code, title=limits.text(title, "title"), description=_description(description),
+    course = Course(default_conferencing=check_conferencing(db, default_conferencing, "defaultConferencing"),
+                    code=code, title=limits.text(title, "title"), description=_description(description),
                     duration_minutes=_require_positive(duration_minutes, "durationMinutes"),
                     default_capacity=_require_positive(default_capacity, "defaultCapacity"),
                     required_qualifications=_names(required_qualifications, "requiredQualifications"),
@@ -78,7 +81,8 @@ async def update_course(db: AsyncSession, actor: Actor, course_id: int, **change
               "duration_minutes": lambda v: _require_positive(v, "durationMinutes"),
               "default_capacity": lambda v: _require_positive(v, "defaultCapacity"),
               "required_qualifications": lambda v: _names(v, "requiredQualifications"),
-              "certification_validity_days": lambda v: _require_positive(v, "certificationValidityDays", True)}
+              "certification_validity_days": lambda v: _require_positive(v, "certificationValidityDays", True),
+              "default_conferencing": lambda v: check_conferencing(db, v, "defaultConferencing")}
     for name, value in changes.items():
         if name not in checks:
             raise DomainError(ErrorCode.INVALID, f"A course has no changeable field {name!r}.", name)

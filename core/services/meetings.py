@@ -29,6 +29,7 @@ from ..models import (
 from ..outbox import PLUGIN_CALL_KIND, Dispatcher, QueuedMessage, call_plugin, plugin_call
 from ..providers import ConferencingProvider, MeetingSpec, NoParticipantsReport
 from .attendance_import import ImportResult, import_attendance
+from .conferencing import CONFERENCED, MANUAL, active_provider
 from .locks import lock_session, session_ordering_key
 from .records import get_or_404
 
@@ -38,12 +39,8 @@ REGISTRANTS = "meeting.registrants"    # register enrolled learners
 UNREGISTER = "meeting.unregister"      # take a cancelled learner's registration back
 ATTENDANCE = "meeting.attendance"      # turn the participants report into attendance
 # Attendance imports carry no ordering key: one waiting for its time would hold back the session's other calls.
-CONFERENCING_INFO_KEY = "conferencing"
 log = logging.getLogger("podium.meetings")
 
-CONFERENCED = (DeliveryMode.VIRTUAL, DeliveryMode.HYBRID)
-MANUAL = "manual"
-"""The provider of a meeting whose link staff entered by hand: no plugin makes, moves or ends it."""
 MAX_LINK = 2000
 MEETING_FIELDS = ("meeting_provider", "meeting_status", "meeting_join_url", "meeting_external_id", "meeting_error")
 
@@ -109,16 +106,14 @@ async def set_manual_link(db: AsyncSession, session: Session, url: str | None) -
 
 # --- planning (inside the change's transaction) ------------------------------------------
 
-def choose_conferencing(sessions: async_sessionmaker[AsyncSession], providers: dict[str, Any]) -> str | None:
-    """At start-up: new meetings go to the first loaded conferencing provider; none loaded, no meetings."""
-    name = next(iter(providers), None)
-    sessions.kw.setdefault("info", {})[CONFERENCING_INFO_KEY] = name
-    return name
-
-
-def active_provider(db: AsyncSession) -> str | None:
-    """The conferencing provider the app runs with (set on the sessionmaker by the composition root)."""
-    return db.info.get(CONFERENCING_INFO_KEY)
+async def plan_new_meeting(db: AsyncSession, session: Session, provider: str | None, join_url: str | None) -> None:
+    """A new session's meeting, by the provider chosen for it (`conferencing.session_conferencing`): a pasted
+    link READY at once; `manual` without one waits for staff to paste it; a plugin's PENDING until it answers."""
+    if join_url is not None:
+        await set_manual_link(db, session, join_url)
+    elif provider is not None and needs_meeting(session):
+        session.meeting_provider = provider
+    await plan_meeting(db, session)
 
 
 async def plan_meeting(db: AsyncSession, session: Session) -> None:
@@ -128,11 +123,11 @@ async def plan_meeting(db: AsyncSession, session: Session) -> None:
     asks no plugin: it ends with its session.
     """
     if session.meeting_provider == MANUAL:
-        if not needs_meeting(session):
+        if not needs_meeting(session) and session.meeting_status is not None:
             session.meeting_status, session.meeting_join_url = MeetingStatus.CANCELLED, None
         return
     provider = session.meeting_provider or active_provider(db)
-    if provider is None or (session.meeting_status is None and not needs_meeting(session)):
+    if provider in (None, MANUAL) or (session.meeting_status is None and not needs_meeting(session)):
         return
     if needs_meeting(session) and session.meeting_status in (None, MeetingStatus.FAILED, MeetingStatus.CANCELLED):
         session.meeting_provider, session.meeting_status, session.meeting_error = provider, MeetingStatus.PENDING, None
@@ -148,7 +143,7 @@ def plan_registration(db: AsyncSession, session: Session, enrollment: Enrollment
         enrollment.meeting_join_url = session.meeting_join_url
         return
     provider = session.meeting_provider or active_provider(db)
-    if provider is not None and needs_meeting(session):
+    if provider not in (None, MANUAL) and needs_meeting(session):
         db.add(OutboxMessage(kind=PLUGIN_CALL_KIND, topic=REGISTRANTS, target=provider,
                              ordering_key=session_ordering_key(session.id),
                              payload={"session_id": session.id}, idempotency_key=f"{REGISTRANTS}:{uuid.uuid4()}"))

@@ -27,6 +27,7 @@ from ..models import (
 from ..settings import Settings
 from . import meetings
 from .capacity import check_room_capacity
+from .conferencing import session_conferencing
 from .locks import lock_resources, lock_session, session_ordering_key
 from .program_calendar import follow_reschedule
 from .records import get_or_404, snapshot
@@ -115,9 +116,10 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
                            equipment_ids: list[int] | None = None, title: str | None = None,
                            requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
                            enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None,
-                           join_url: str | None = None) -> Session:
+                           join_url: str | None = None, conferencing: str | None = None) -> Session:
     """`settings` (the running app's) bound how long and how far ahead or back a session may be; `join_url`,
-    for a VIRTUAL or HYBRID session, is a meeting link entered by hand (no conferencing plugin is asked)."""
+    for a VIRTUAL or HYBRID session, is a meeting link entered by hand (no conferencing plugin is asked);
+    `conferencing` names the provider that makes its meeting (`conferencing.session_conferencing`)."""
     starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
     timezone = limits.timezone(timezone)
     title = limits.text(title, "title", required=False)
@@ -130,6 +132,7 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
         if not 0 <= value <= MAX_BUFFER_MINUTES:
             raise DomainError(ErrorCode.INVALID, f"{field} must be between 0 and {MAX_BUFFER_MINUTES}.", field)
     course = await get_or_404(db, Course, course_id, "courseId")
+    provider = session_conferencing(db, conferencing, course.default_conferencing, delivery_mode, join_url)
     capacity = course.default_capacity if capacity is None else capacity
     if capacity <= 0:
         raise DomainError(ErrorCode.INVALID, "capacity must be at least 1.", "capacity")
@@ -168,9 +171,7 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
         for resource, role in zip(all_resources, roles):
             db.add(Booking(resource_id=resource.id, session_id=session.id, role=role, starts_at=held_from,
                            ends_at=held_to))
-    if join_url is not None:
-        await meetings.set_manual_link(db, session, join_url)
-    await meetings.plan_meeting(db, session)
+    await meetings.plan_new_meeting(db, session, provider, join_url)
     bookings = {r.id: role.value for r, role in zip(all_resources, roles)}
     record_change(db, actor, "session.schedule", "Session", session.id, None, {**snapshot(session), "bookings": bookings})
     emit(db, "session.scheduled", session_event_payload(

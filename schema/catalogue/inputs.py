@@ -18,6 +18,9 @@ class CreateCourseInput:
     required_qualifications: list[str] | None = None
     certification_validity_days: int | None = strawberry.field(
         default=None, description="How long a certification from this course's programs lasts; null: no expiry.")
+    default_conferencing: str | None = strawberry.field(default=None, description=(
+        "The conferencing provider this course's VIRTUAL and HYBRID sessions use when scheduleSession names "
+        "none: a loaded provider's name (e.g. `zoom`) or `manual`; null: PODIUM_DEFAULT_CONFERENCING."))
 
 
 @strawberry.input
@@ -79,6 +82,8 @@ class UpdateCourseInput:
     default_capacity: int | None = strawberry.UNSET
     required_qualifications: list[str] | None = strawberry.UNSET
     certification_validity_days: int | None = strawberry.UNSET
+    default_conferencing: str | None = strawberry.field(default=strawberry.UNSET, description=(
+        "A loaded conferencing provider's name or `manual`; null: PODIUM_DEFAULT_CONFERENCING."))
 
 
 @strawberry.input(description="Only the fields given change.")

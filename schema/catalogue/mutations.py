@@ -57,7 +57,8 @@ class CatalogueMutations:
                 db, actor, code=input.code, title=input.title, description=input.description,
                 duration_minutes=input.duration_minutes, default_capacity=input.default_capacity,
                 required_qualifications=input.required_qualifications,
-                certification_validity_days=input.certification_validity_days)).id
+                certification_validity_days=input.certification_validity_days,
+                default_conferencing=input.default_conferencing)).id
 
         course, errors, _ = await attempt_then_load(info, work, "courses")
         return CoursePayload(course=course, errors=errors)
@@ -92,7 +93,7 @@ class CatalogueMutations:
             return (await catalogue.update_course(
                 db, actor, decode_id(input.course_id, "Course", "courseId"),
                 **given(input, "title", "description", "duration_minutes", "default_capacity",
-                        "required_qualifications", "certification_validity_days"))).id
+                        "required_qualifications", "certification_validity_days", "default_conferencing"))).id
 
         course, errors, _ = await attempt_then_load(info, work, "courses")
         return CoursePayload(course=course, errors=errors)

@@ -45,6 +45,9 @@ class Course(Node):
     required_qualifications: list[str]
     certification_validity_days: int | None = strawberry.field(
         description="How long a certification from this course's programs lasts; null: no expiry.")
+    default_conferencing: str | None = strawberry.field(description=(
+        "The conferencing provider its VIRTUAL and HYBRID sessions use when scheduleSession names none "
+        "(a provider's name or `manual`); null: PODIUM_DEFAULT_CONFERENCING."))
 
     @strawberry.field(description="This course's sessions, ordered by startsAt, then id.")
     async def sessions(self, info: Info,
@@ -58,7 +61,8 @@ class Course(Node):
 
 COURSE_COLUMNS = tuple(c.label(f"course_{c.key}") for c in (
     CourseRow.id, CourseRow.code, CourseRow.title, CourseRow.description, CourseRow.duration_minutes,
-    CourseRow.default_capacity, CourseRow.required_qualifications, CourseRow.certification_validity_days))
+    CourseRow.default_capacity, CourseRow.required_qualifications, CourseRow.certification_validity_days,
+    CourseRow.default_conferencing))
 """Labelled `course_…`, so a session row joined with its course reads both by name."""
 
 
@@ -68,7 +72,8 @@ def course_from(v) -> Course:
                   description=v.course_description, duration_minutes=v.course_duration_minutes,
                   default_capacity=v.course_default_capacity,
                   required_qualifications=list(v.course_required_qualifications or []),
-                  certification_validity_days=v.course_certification_validity_days)
+                  certification_validity_days=v.course_certification_validity_days,
+                  default_conferencing=v.course_default_conferencing)
 
 
 @strawberry.type(description="Someone Podium knows: a learner, an instructor's person, staff. Through `me`, "

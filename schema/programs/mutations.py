@@ -74,8 +74,12 @@ class ProgramMutations:
         async def work(db, actor):
             check_staff(info.context.caller)
             connector = (input.lms_connector or "").strip()
-            if connector and info.context.plugins is not None and connector not in lms_connectors(info):
-                raise DomainError(ErrorCode.INVALID, f"No LMS connector {connector!r} is loaded.", "lmsConnector")
+            if connector and info.context.plugins is not None:
+                named = info.context.plugins.provider_name("lms_connectors", connector)
+                if named is None:
+                    raise DomainError(ErrorCode.INVALID, f"No LMS connector {connector[:64]!r} is loaded (loaded: "
+                                      f"{', '.join(lms_connectors(info)) or 'none'}).", "lmsConnector")
+                connector = named
             activities: dict[str, str] = {}
             for index, item in enumerate(input.stage_activities or []):
                 if item.stage_key in activities:

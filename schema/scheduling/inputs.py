@@ -48,6 +48,11 @@ class ScheduleSessionInput:
     join_url: str | None = strawberry.field(default=None, description=(
         "VIRTUAL and HYBRID: a meeting link entered by hand (Teams, Meet, ...), an http or https address of at "
         "most 2,000 characters; the meeting is then `manual` and READY, and no conferencing plugin is asked."))
+    conferencing: str | None = strawberry.field(default=None, description=(
+        "VIRTUAL and HYBRID: who makes the meeting, a loaded conferencing provider's name (e.g. `zoom`) or "
+        "`manual` (staff paste the link: joinUrl now, or updateSession later). Default: the course's "
+        "defaultConferencing, else PODIUM_DEFAULT_CONFERENCING, else the first provider loaded. An unknown "
+        "or unloaded name is INVALID with the field conferencing."))
 
 
 @strawberry.input(description="Only the fields given change.")

@@ -47,7 +47,7 @@ class SchedulingMutations:
                 room_id=decode_id(input.room_id, "Resource", "roomId") if input.room_id is not None else None,
                 equipment_ids=[decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
                 title=input.title, requires_approval=bool(input.requires_approval), join_url=input.join_url,
-                settings=info.context.plugins.settings)).id
+                conferencing=input.conferencing, settings=info.context.plugins.settings)).id
 
         return await _payload(info, work)
 

@@ -42,3 +42,10 @@ def test_podium_plugins_shows_every_plugins_settings_masked_and_whether_configur
     assert "settings (PODIUM_WEBHOOK_*, not configured): url=(required), secret=(required), timeout=10.0" in out
     assert "conferencing: zoom" in out
     assert "zoom-secret-value" not in out
+
+
+def test_a_default_conferencing_provider_that_is_not_loaded_stops_start_up(tmp_path):
+    run = podium(tmp_path, "plugins", env={"PODIUM_PLUGINS": "zoom", "PODIUM_DEFAULT_CONFERENCING": "jitsi"})
+    assert run.returncode == 2
+    assert [line for line in run.stderr.splitlines() if line.startswith("error")] == [
+        "error: PODIUM_DEFAULT_CONFERENCING names 'jitsi', which no loaded plugin provides (loaded: none; or 'manual')"]

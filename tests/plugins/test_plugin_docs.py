@@ -21,7 +21,8 @@ def test_a_changed_docstring_shows_as_drift():
 
 
 def test_podium_plugin_docs_rewrites_only_the_generated_sections(tmp_path):
-    guide = tmp_path / "plugins.md"
+    guide = tmp_path / "docs/plugins.md"
+    guide.parent.mkdir()
     text = GUIDE.read_text()
     stale = text.replace(hook_specs()[0][1].__doc__.strip().splitlines()[0], "stale words")
     guide.write_text(stale + "\nProse after.\n")

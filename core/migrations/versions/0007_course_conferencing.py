@@ -1,0 +1,23 @@
+"""courses may name the conferencing provider their sessions use by default
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-26 04:40:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('course', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('default_conferencing', sa.String(length=64), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('course', schema=None) as batch_op:
+        batch_op.drop_column('default_conferencing')
