@@ -16,8 +16,8 @@ hookimpl = pluggy.HookimplMarker("podium")
 
 @hookspec
 def podium_notification_channels(settings, context):
-    """Return notification channel objects (`NotificationChannel`: `name`, `async deliver(notification)`);
-    called once at start-up.
+    """Return notification channel objects (`NotificationChannel`: `name`, `async deliver(notification)`,
+    and optionally `kinds`, the set of notification kinds it wants); called once at start-up.
 
     Example: `return [SmsChannel(context.load_settings(SmsSettings))] if context.is_configured() else []`
     """

@@ -46,14 +46,14 @@ def session_facts(session: Session, course: Course, starts_at: datetime, ends_at
 
 
 def plan_notification(kind: str, to: str, name: str, tz: str, facts: dict[str, Any], settings: Settings,
-                      invite: str | None = None, **extra: Any) -> dict[str, Any]:
+                      invite: str | None = None, phone: str | None = None, **extra: Any) -> dict[str, Any]:
     """One message; it carries a join link only when `extra` gives one (`join_url`): the meeting's own for an
     instructor (`facts[HOST_LINK]`), a seated learner's personal one, none for anyone else."""
     starts_at, ends_at = datetime.fromisoformat(facts["starts_at"]), datetime.fromisoformat(facts["ends_at"])
     context = {**facts, **extra, "recipient_name": name, "when": _when(starts_at, ends_at, facts["timezone"]),
                "when_local": _when(starts_at, ends_at, tz) if tz != facts["timezone"] else None}
     context.pop(HOST_LINK, None)
-    planned: dict[str, Any] = {"kind": kind, "to": to, "name": name, "context": context, "invite": None}
+    planned: dict[str, Any] = {"kind": kind, "to": to, "name": name, "phone": phone, "context": context, "invite": None}
     if invite:
         planned["invite"] = {"method": invite, "uid": facts["uid"], "sequence": facts["sequence"],
                              "starts_at": facts["starts_at"], "ends_at": facts["ends_at"],
@@ -116,7 +116,7 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
                 Enrollment.session_id == session.id, Enrollment.learner_id == learner.id,
                 Enrollment.status == EnrollmentStatus.ENROLLED))
         return [plan_notification(kind, learner.email, learner.name, learner.timezone, facts, settings, invite,
-                                  waitlist_position=payload["after"].get("waitlistPosition"), reason=payload.get("reason"),
+                                  phone=learner.phone, waitlist_position=payload["after"].get("waitlistPosition"), reason=payload.get("reason"),
                                   join_url=own_link)]
 
     if event["type"] not in ("session.scheduled", "session.rescheduled", "session.cancelled"):
@@ -143,7 +143,7 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
                                                                  EnrollmentStatus.WAITLISTED]):
         invite = method if status is EnrollmentStatus.ENROLLED else None
         planned.append(plan_notification(kind, person.email, person.name, person.timezone, facts, settings, invite,
-                                         enrollment_status=status.value, join_url=link, **extra))
+                                         phone=person.phone, enrollment_status=status.value, join_url=link, **extra))
     for resource in instructors:
         planned.append(plan_notification(kind, resource.email, resource.name, resource.timezone, facts, settings,
                                          method, enrollment_status=None, join_url=facts[HOST_LINK], **extra))
@@ -173,7 +173,7 @@ async def reminder_notifications(db: AsyncSession, reminder: dict[str, Any], set
         return None
     facts = session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
     return [plan_notification("session.reminder", person.email, person.name, person.timezone, facts, settings,
-                              join_url=link)
+                              phone=person.phone, join_url=link)
             for person, _, link in await _learners(db, session.id, [EnrollmentStatus.ENROLLED])]
 
 
@@ -199,7 +199,7 @@ def render(planned: dict[str, Any], settings: Settings, idempotency_key: str) ->
     if planned.get("invite"):
         method = planned["invite"]["method"]
         attachments = (Attachment("invite.ics", f"text/calendar; method={method}", session_invite(planned["invite"])),)
-    return Notification(kind=planned["kind"], to=planned["to"], name=planned["name"],
+    return Notification(kind=planned["kind"], to=planned["to"], name=planned["name"], phone=planned.get("phone"),
                         subject=" ".join(subject.split()), text=text.lstrip("\n"), html=html,
                         idempotency_key=idempotency_key, attachments=attachments)
 

@@ -398,7 +398,7 @@ class Dispatcher:
         return [dict(kind=NOTIFICATION_KIND, topic=planned["kind"], target=channel, payload=planned,
                      ordering_key=ordering_key,
                      idempotency_key=f"{key_prefix}:{channel}:{planned['to']}:{planned['kind']}")
-                for channel in self.plugins.channels]
+                for channel in self.plugins.channels_for(planned["kind"])]
 
     # --- recording outcomes ------------------------------------------------------------------------
 

@@ -62,6 +62,12 @@ class PluginSettingsView:
     problem: str | None         # what is wrong with them, when something is
 
 
+def _kinds_ok(kinds: Any) -> bool:
+    """None (every kind), or a non-empty collection of kind names (a lone string is a typo for {"..."})."""
+    return kinds is None or (isinstance(kinds, (set, frozenset, list, tuple)) and bool(kinds)
+                             and all(isinstance(k, str) and k for k in kinds))
+
+
 def _as_given(cls: type, prefix: str, env: Mapping[str, str]) -> dict[str, str]:
     """Settings that do not load, shown as given: secrets masked, unset fields as their default."""
     shown = {}
@@ -183,6 +189,9 @@ class Plugins:
                                                               "provider without a name")
                     elif name in self.providers[kind]:
                         problems.setdefault(impl.plugin_name, f"two {kind} providers are named {name!r}")
+                    elif kind == "channels" and not _kinds_ok(getattr(provider, "kinds", None)):
+                        problems.setdefault(impl.plugin_name, f"plugin {impl.plugin_name!r}: channel {name!r} has "
+                                                              "`kinds` that is not a set of notification kinds")
                     else:
                         self.providers[kind][name] = provider
                         self.provided_by[(kind, name)] = impl.plugin_name
@@ -296,6 +305,11 @@ class Plugins:
             return name
         owned = [provider for (k, provider), plugin in self.provided_by.items() if k == kind and plugin == name]
         return owned[0] if len(owned) == 1 else None
+
+    def channels_for(self, kind: str) -> list[str]:
+        """The channels a notification of `kind` goes to: those without `kinds`, and those whose `kinds` has it."""
+        return [name for name, channel in self.channels.items()
+                if getattr(channel, "kinds", None) is None or kind in channel.kinds]
 
     @property
     def channels(self) -> dict[str, Any]:

@@ -32,11 +32,13 @@ class Notification:
     html: str
     idempotency_key: str
     attachments: tuple[Attachment, ...] = ()
+    phone: str | None = None   # the recipient's phone number, E.164 (`Person.phone`); None when unknown
 
 
 @runtime_checkable
 class NotificationChannel(Protocol):
-    """Delivers notifications (email, SMS, chat); `deliver` raises to have one retried."""
+    """Delivers notifications (email, SMS, chat); `deliver` raises to have one retried. A channel with a
+    `kinds` attribute (a set of notification kinds) receives only those; without it, every kind."""
 
     name: str
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from podium.core import hookimpl
 from podium.core.models import OutboxMessage
 from podium.core.outbox import Dispatcher
-from podium.core.plugins import load_plugins
+from podium.core.plugins import PluginContext, create_plugin_manager, load_plugins
 from podium.core.settings import Settings
 
 QUICK = dict(outbox_poll_seconds=0.1, outbox_backoff_seconds=0.05, outbox_backoff_max_seconds=0.5,
@@ -24,6 +24,11 @@ QUICK = dict(outbox_poll_seconds=0.1, outbox_backoff_seconds=0.05, outbox_backof
 def settings_from(env: dict[str, str], **fields) -> Settings:
     """Settings read from `env` as Podium would, with quick outbox timings unless told otherwise."""
     return replace(Settings.from_env(env), **{**QUICK, **fields})
+
+
+def plugin_context(settings: Settings, plugin: str) -> PluginContext:
+    """The context Podium would hand `plugin`'s hooks, for calling one of them directly."""
+    return create_plugin_manager(replace(settings, plugins=(plugin,))).context(plugin)
 
 
 @asynccontextmanager

@@ -95,10 +95,10 @@ async def update_course(db: AsyncSession, actor: Actor, course_id: int, **change
 # --- people ----------------------------------------------------------------------------
 
 async def create_person(db: AsyncSession, actor: Actor, *, name: str, email: str, timezone: str,
-                        external_ids: dict[str, str] | None = None) -> Person:
+                        external_ids: dict[str, str] | None = None, phone: str | None = None) -> Person:
     email = limits.email(email)
     person = Person(name=limits.text(name, "name"), email=email, timezone=limits.timezone(timezone),
-                    external_ids=dict(external_ids or {}))
+                    phone=limits.phone(phone), external_ids=dict(external_ids or {}))
     if await db.scalar(select(func.count()).where(Person.email == email)):
         raise DomainError(ErrorCode.DUPLICATE, f"Email {email} is already taken.", "email")
     db.add(person)
@@ -113,6 +113,7 @@ async def update_person(db: AsyncSession, actor: Actor, person_id: int, **change
     checks = {"name": lambda v: limits.text(v, "name"),
               "email": limits.email,
               "timezone": limits.timezone,
+              "phone": limits.phone,
               "external_ids": lambda v: {**person.external_ids, **(v or {})}}
     for name, value in changes.items():
         if name not in checks:

@@ -28,6 +28,9 @@ class CreatePersonInput:
     name: str
     email: str
     timezone: str
+    phone: str | None = strawberry.field(default=None, description=(
+        "International form with + and the country code (e.g. +44 20 7946 0958); stored as E.164. For SMS "
+        "channels."))
 
 
 @strawberry.input
@@ -92,6 +95,7 @@ class UpdatePersonInput:
     name: str | None = strawberry.UNSET
     email: str | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
+    phone: str | None = strawberry.field(default=strawberry.UNSET, description="As in createPerson; null removes it.")
 
 
 @strawberry.input(description="Only the fields given change; `qualifications` replaces the whole list. A room "

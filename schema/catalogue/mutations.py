@@ -68,7 +68,7 @@ class CatalogueMutations:
         async def work(db, actor):
             check_staff(info.context.caller)
             return (await catalogue.create_person(db, actor, name=input.name, email=input.email,
-                                                  timezone=input.timezone)).id
+                                                  timezone=input.timezone, phone=input.phone)).id
 
         person, errors, _ = await attempt_then_load(info, work, "people")
         return PersonPayload(person=person, errors=errors)
@@ -103,7 +103,7 @@ class CatalogueMutations:
         async def work(db, actor):
             check_staff(info.context.caller)
             return (await catalogue.update_person(db, actor, decode_id(input.person_id, "Person", "personId"),
-                                                  **given(input, "name", "email", "timezone"))).id
+                                                  **given(input, "name", "email", "timezone", "phone"))).id
 
         person, errors, _ = await attempt_then_load(info, work, "people")
         return PersonPayload(person=person, errors=errors)

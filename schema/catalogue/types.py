@@ -84,6 +84,7 @@ class Person(Node):
     name: str
     email: str
     timezone: str
+    phone: str | None = strawberry.field(description="E.164 (e.g. +442079460958), for SMS channels; null: none.")
 
     @strawberry.field(description="This person's enrolments, ordered by the session's startsAt, then id: what the "
                                   "caller may see of them (a learner only their own; an instructor those in "
@@ -134,12 +135,13 @@ class Person(Node):
         return await calendar_feed_url(info, person_id=self.pk)
 
 
-PERSON_COLUMNS = (PersonRow.id, PersonRow.name, PersonRow.email, PersonRow.timezone)
+PERSON_COLUMNS = (PersonRow.id, PersonRow.name, PersonRow.email, PersonRow.timezone, PersonRow.phone)
 
 
 def person_from(v) -> Person:
     """From a row with PERSON_COLUMNS."""
-    return Person(id=global_id("Person", v.id), pk=v.id, name=v.name, email=v.email, timezone=v.timezone)
+    return Person(id=global_id("Person", v.id), pk=v.id, name=v.name, email=v.email, timezone=v.timezone,
+                  phone=v.phone)
 
 
 @strawberry.type

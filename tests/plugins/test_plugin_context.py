@@ -114,3 +114,20 @@ async def test_a_context_gives_a_plugin_its_own_providers_and_nothing_of_others(
     with pytest.raises(PluginError, match="has not opened"):
         async with plugins.context("owner").changing():
             pass
+
+
+async def test_a_channel_whose_kinds_is_not_a_set_of_kinds_stops_start_up():
+    class Typo:
+        name = "typo"
+        kinds = "session.reminder"
+
+        async def deliver(self, notification):
+            pass
+
+    class Plugin:
+        @hookimpl
+        def podium_notification_channels(self):
+            return [Typo()]
+
+    with pytest.raises(PluginError, match="channel 'typo' has `kinds`"):
+        await load_plugins(settings_from({}, plugins=()), [("typo", Plugin())])

@@ -12,6 +12,7 @@ from podium.plugins import lms_moodle
 from podium.plugins.lms_moodle.client import MoodleError
 from podium.plugins.lms_moodle.config import MoodleConfig
 from podium.plugins.lms_moodle.provider import MoodleConnector
+from tests.dispatching import plugin_context
 from tests.plugins.lms_moodle.fake_moodle import TOKEN, FakeMoodle
 from tests.live_server import serve
 
@@ -175,18 +176,19 @@ async def test_a_wrong_site_address_or_a_dead_site_is_a_clear_error(moodle):
 def test_settings_come_from_the_environment_and_a_half_configuration_is_refused():
     settings = Settings.from_env({"PODIUM_MOODLE_URL": "https://lms.example.org/", "PODIUM_MOODLE_TOKEN": "t0k",
                                   "PODIUM_MOODLE_STUDENT_ROLE_ID": "7"})
-    [found] = lms_moodle.podium_lms_connectors(settings=settings)
+    [found] = lms_moodle.podium_lms_connectors(context=plugin_context(settings, "lms_moodle"))
     assert found.name == "moodle" and isinstance(found, LmsConnector)
     config = found.config
     assert (config.url, config.token, config.student_role_id, config.timeout_seconds) == (
         "https://lms.example.org", "t0k", 7, 20)
     assert "t0k" not in repr(config)
-    assert lms_moodle.podium_lms_connectors(settings=Settings.from_env({})) == []      # not configured: off
+    unconfigured = plugin_context(Settings.from_env({}), "lms_moodle")
+    assert lms_moodle.podium_lms_connectors(context=unconfigured) == []      # not configured: off
     for env, complaint in (({"PODIUM_MOODLE_URL": "https://lms.example.org"}, "PODIUM_MOODLE_TOKEN is required"),
                            ({"PODIUM_MOODLE_TOKEN": "t"}, "PODIUM_MOODLE_URL is required"),
                            ({"PODIUM_MOODLE_URL": "lms.example.org", "PODIUM_MOODLE_TOKEN": "t"}, "http"),
                            ({"PODIUM_MOODLE_URL": "https://x.org", "PODIUM_MOODLE_TOKEN": "t",
                              "PODIUM_MOODLE_TIMEOUT_SECONDS": "soon"}, "PODIUM_MOODLE_TIMEOUT_SECONDS")):
         with pytest.raises(PluginSettingsError, match=complaint) as caught:
-            lms_moodle.podium_lms_connectors(settings=Settings.from_env(env))
+            lms_moodle.podium_lms_connectors(context=plugin_context(Settings.from_env(env), "lms_moodle"))
         assert "t0k" not in str(caught.value)

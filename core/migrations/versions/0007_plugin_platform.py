@@ -1,4 +1,4 @@
-"""courses may name the conferencing provider their sessions use by default
+"""plugin platform: courses name their sessions' default conferencing provider; people get a phone number
 
 Revision ID: 0007
 Revises: 0006
@@ -16,8 +16,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('course', schema=None) as batch_op:
         batch_op.add_column(sa.Column('default_conferencing', sa.String(length=64), nullable=True))
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('phone', sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('person', schema=None) as batch_op:
+        batch_op.drop_column('phone')
     with op.batch_alter_table('course', schema=None) as batch_op:
         batch_op.drop_column('default_conferencing')
