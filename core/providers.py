@@ -180,7 +180,7 @@ class CompletionReport:
     """What the LMS knows of one learner in one course."""
 
     activities: dict[str, datetime | None] = field(default_factory=dict)   # activity ref -> completed at
-    course_completed_at: datetime | None = None
+    course_completed_at: datetime | None = None     # optional; Podium judges completion from the stages
 
 
 @runtime_checkable
@@ -197,3 +197,6 @@ class LmsConnector(Protocol):
 
     async def push_attendance(self, course_ref: str, user_ref: str, session_title: str, status: str,
                               details: dict[str, Any] | None = None) -> None: ...
+
+    # Optional: `async activities(course_ref) -> dict[str, str]` (activity ref -> name) lets createProgram
+    # refuse a stage whose activity the course does not have; `async check()` serves `podium plugins --check`.

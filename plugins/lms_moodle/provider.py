@@ -61,21 +61,9 @@ class MoodleConnector:
                                             courseid=course_id, userid=user_id)
         done = {str(a["cmid"]): _moment(a.get("timecompleted")) if a.get("state") in COMPLETE_STATES else None
                 for a in activities.get("statuses", [])}
-        return CompletionReport(activities=done, course_completed_at=await self._course_completed_at(course_id, user_id))
-
-    async def _course_completed_at(self, course_id: int, user_id: int) -> datetime | None:
-        try:
-            status = await self.client.call("core_completion_get_course_completion_status",
-                                            courseid=course_id, userid=user_id)
-        except MoodleError as exc:
-            if exc.errorcode == "nocriteriaset":      # the course has no completion criteria: never "completed"
-                return None
-            raise
-        course = status["completionstatus"]
-        if not course.get("completed"):
-            return None
-        times = [c.get("timecompleted") or 0 for c in course.get("completions", [])]
-        return _moment(max(times, default=0))
+        # Course completion is not asked for: Podium decides completion from the program's stages, so one
+        # call per learner is all a sync costs.
+        return CompletionReport(activities=done)
 
     async def push_attendance(self, course_ref: str, user_ref: str, session_title: str, status: str,
                               details: dict[str, Any] | None = None) -> None:
@@ -97,6 +85,12 @@ class MoodleConnector:
             raise MoodleError(wsfunction, "completionnotenabled",
                               f"activity {cmid} has completion tracking off, so Moodle kept nothing; turn on "
                               "activity completion for it")
+
+    async def activities(self, course_ref: str) -> dict[str, str]:
+        """The course's activities, course module id -> name: what createProgram checks stage refs against."""
+        sections = await self.client.call("core_course_get_contents", courseid=await self._course_id(course_ref))
+        return {str(module["id"]): str(module.get("name", "")) for section in sections
+                for module in section.get("modules", [])}
 
     async def _course_id(self, course_ref: str) -> int:
         """A numeric ref is the course id; anything else is looked up once as the course's short name."""

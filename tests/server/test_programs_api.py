@@ -276,7 +276,7 @@ async def _flipped_program_queued(api, sessions) -> tuple[str, datetime, datetim
     learners = [await g.person(api) for _ in range(2)]
     before = utc_now()
     created = await _create(api, course, [session], learners, template="flipped", lmsCourseRef="course-1",
-                            lmsConnector="testlms")
+                            lmsConnector="testlms", stageActivities=w.stage_refs("flipped"))
     assert created["errors"] == []
     return session, g.at(days=5), before, utc_now()
 

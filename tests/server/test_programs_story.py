@@ -29,7 +29,7 @@ async def test_sandwich_for_30_readiness_attendance_certification(story):
     created = (await api.data(w.CREATE, {"i": {
         "templateKey": "sandwich", "courseId": course, "liveSessionIds": live, "learnerIds": learners,
         "lmsCourseRef": w.COURSE_REF, "lmsConnector": "testlms",
-        "stageActivities": [{"stageKey": "prework", "lmsActivityRef": "cm-11"}]}}))["createProgram"]
+        "stageActivities": w.stage_refs("sandwich", prework="cm-11")}}))["createProgram"]
     assert created["errors"] == [] and created["waitlisted"] == []
     assert {p["status"] for p in created["placements"]} == {"ENROLLED"}
     program = created["program"]["id"]
@@ -125,7 +125,8 @@ async def test_prework_reminders_and_moved_due_dates_reach_the_learners(story):
     plugins.lms.complete(w.COURSE_REF, emails[0], "prework", datetime.now(timezone.utc))
     created = (await api.data(w.CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": [session],
                                              "learnerIds": learners, "lmsCourseRef": w.COURSE_REF,
-                                             "lmsConnector": "testlms"}}))["createProgram"]
+                                             "lmsConnector": "testlms", "stageActivities": w.stage_refs("flipped")}}
+                                 ))["createProgram"]
     assert created["errors"] == []
 
     await w.time_comes(sessions, "program.send_prework_reminders")
@@ -155,7 +156,8 @@ async def test_the_lms_is_synced_on_a_schedule(story):
     plugins.lms.add_user(email)
     created = (await api.data(w.CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": [session],
                                              "learnerIds": [learner], "lmsCourseRef": w.COURSE_REF,
-                                             "lmsConnector": "testlms"}}))["createProgram"]
+                                             "lmsConnector": "testlms", "stageActivities": w.stage_refs("flipped")}}
+                                 ))["createProgram"]
     program = created["program"]["id"]
     plugins.lms.complete(w.COURSE_REF, email, "prework", datetime.now(timezone.utc).replace(microsecond=0))
 
