@@ -119,6 +119,8 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
                                   phone=learner.phone, waitlist_position=payload["after"].get("waitlistPosition"), reason=payload.get("reason"),
                                   join_url=own_link)]
 
+    if event["type"] in ("session.meeting_replaced", "session.meeting_changed"):
+        return await _meeting_notices(db, event, settings)
     if event["type"] not in ("session.scheduled", "session.rescheduled", "session.cancelled"):
         return []
     session_ref = from_global_id(payload["session"])
@@ -149,6 +151,30 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
                                          method, enrollment_status=None, join_url=facts[HOST_LINK], **extra))
     seen: set[str] = set()
     return [p for p in planned if not (p["to"] in seen or seen.add(p["to"]))]
+
+
+async def _meeting_notices(db: AsyncSession, event: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
+    """A meeting the provider lost was made anew: every seated learner gets their new link. A meeting that
+    FAILED for good: the session's instructors are told, since no one can join until someone acts."""
+    payload = event["payload"]
+    failed = event["type"] == "session.meeting_changed" and (payload.get("after") or {}).get("status") == "FAILED"
+    if event["type"] == "session.meeting_changed" and not failed:
+        return []
+    session_ref = from_global_id(payload["session"])
+    found = await session_with_course(db, session_ref[1]) if session_ref else None
+    if found is None or found[0].status is not SessionStatus.SCHEDULED:
+        return []
+    session, course = found
+    facts = session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
+    if failed:
+        return [plan_notification("session.meeting_failed", r.email, r.name, r.timezone, facts, settings,
+                                  provider=payload.get("provider"), error=payload["after"].get("error"))
+                for r in await session_instructors(db, session.id)]
+    return [plan_notification("session.meeting_replaced", person.email, person.name, person.timezone, facts, settings,
+                              phone=person.phone, join_url=link)
+            for person, _, link in await _learners(db, session.id, [EnrollmentStatus.ENROLLED])] + [
+            plan_notification("session.meeting_replaced", r.email, r.name, r.timezone, facts, settings,
+                              join_url=facts[HOST_LINK]) for r in await session_instructors(db, session.id)]
 
 
 def reminder_for_event(event: dict[str, Any], settings: Settings) -> dict[str, Any] | None:

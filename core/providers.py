@@ -97,6 +97,11 @@ class AttendanceRules:
     report_delay_minutes: int = 15        # the report is asked for this long after the end (webhooks come sooner)
 
 
+class MeetingGone(LookupError):
+    """The provider no longer has the meeting (someone deleted it there): raised by `update_meeting`.
+    Podium then makes a new one once and sends the learners their new links, or marks it FAILED."""
+
+
 class NoParticipantsReport(LookupError):
     """The provider has no participants report for the meeting: nobody joined, or it has not ended (yet)."""
 

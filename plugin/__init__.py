@@ -11,7 +11,7 @@ from podium.core.plugin_settings import PluginSettingsError, describe, is_config
 from podium.core.plugins import OutboxTopic, PluginContext, PluginError
 from podium.core.providers import (
     Attachment, AttendanceRules, BusyTime, CompletionReport, ConferencingProvider, LmsConnector,
-    MeetingInfo, MeetingSpec, NoParticipantsReport, Notification, NotificationChannel, ParticipantSegment,
+    MeetingGone, MeetingInfo, MeetingSpec, NoParticipantsReport, Notification, NotificationChannel, ParticipantSegment,
     Registrant, RoomRecord, VenueRecord, VenueSource,
 )
 from podium.core.services.journeys import ATTENDED as _ATTENDED
@@ -29,7 +29,7 @@ __all__ = [
     "NotificationChannel", "Notification", "Attachment",
     # conferencing
     "ConferencingProvider", "MeetingSpec", "MeetingInfo", "Registrant", "ParticipantSegment", "AttendanceRules",
-    "NoParticipantsReport",
+    "NoParticipantsReport", "MeetingGone",
     # venue sources
     "VenueSource", "VenueRecord", "RoomRecord", "BusyTime",
     # LMS connectors

@@ -27,7 +27,7 @@ from ..models import (
     DeliveryMode, Enrollment, EnrollmentStatus, MeetingStatus, OutboxMessage, Person, Session, SessionStatus,
 )
 from ..outbox import PLUGIN_CALL_KIND, Dispatcher, QueuedMessage, call_plugin, plugin_call
-from ..providers import ConferencingProvider, MeetingSpec, NoParticipantsReport
+from ..providers import ConferencingProvider, MeetingGone, MeetingSpec, NoParticipantsReport
 from .attendance_import import ImportResult, import_attendance
 from .conferencing import CONFERENCED, MANUAL, active_provider
 from .locks import lock_session, session_ordering_key
@@ -212,7 +212,8 @@ async def meeting_ready(db: AsyncSession, actor: Actor, session_id: int, provide
 
 
 async def meeting_failed(db: AsyncSession, actor: Actor, session_id: int, reason: str) -> Session:
-    """Every retry ran out: say why, so a coordinator can act (or reschedule, which tries again)."""
+    """Every retry ran out: say why, so a coordinator can act (or reschedule, which tries again); the
+    session's instructors are told (`session.meeting_failed`)."""
     session = await lock_session(db, session_id)
     if session.meeting_status is MeetingStatus.CANCELLED:
         return session
@@ -224,6 +225,27 @@ async def meeting_cancelled(db: AsyncSession, actor: Actor, session_id: int) -> 
     session = await lock_session(db, session_id)
     return await _change_meeting(db, actor, session, "session.meeting.cancel", meeting_status=MeetingStatus.CANCELLED,
                                  meeting_join_url=None, meeting_error=None)
+
+
+def lost_reason(provider: str) -> str:
+    """What a meeting the provider lost says while its replacement is being made (`Session.meeting.error`)."""
+    return f"{provider} no longer has this meeting (it was deleted there); a new one is being made"
+
+
+async def meeting_lost(db: AsyncSession, actor: Actor, session_id: int, provider: str) -> Session:
+    """The provider no longer has the meeting: PENDING again with no link, and the seats' registrations,
+    which went with it, forgotten, so the new meeting registers every learner again."""
+    session = await lock_session(db, session_id)
+    if session.meeting_status is MeetingStatus.CANCELLED:
+        return session
+    cleared = (await db.execute(update(Enrollment).where(
+        Enrollment.session_id == session_id, Enrollment.meeting_registrant_id.is_not(None))
+        .values(meeting_registrant_id=None, meeting_join_url=None).execution_options(synchronize_session=False))).rowcount
+    if cleared:
+        record_change(db, actor, "session.meeting.registrants_lost", "Session", session_id,
+                      {"registered_seats": cleared}, {"registered_seats": 0})
+    return await _change_meeting(db, actor, session, "session.meeting.lost", meeting_status=MeetingStatus.PENDING,
+                                 meeting_external_id=None, meeting_join_url=None, meeting_error=lost_reason(provider))
 
 
 async def record_registrant(db: AsyncSession, actor: Actor, enrollment_id: int, registrant_id: str,
@@ -258,6 +280,7 @@ class SessionView:
     provider: str | None
     status: MeetingStatus | None
     external_id: str | None
+    error: str | None
 
 
 async def _view(sessions: async_sessionmaker[AsyncSession], session_id: int) -> SessionView:
@@ -267,7 +290,7 @@ async def _view(sessions: async_sessionmaker[AsyncSession], session_id: int) -> 
             raise LookupError(f"no session {session_id}")
         return SessionView(s.id, meeting_spec(s), needs_meeting(s), s.status is SessionStatus.COMPLETED,
                            s.meeting_provider, s.meeting_status,
-                           s.meeting_external_id)
+                           s.meeting_external_id, s.meeting_error)
 
 
 async def sync_meeting(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider, session_id: int,
@@ -292,11 +315,22 @@ async def sync_meeting(sessions: async_sessionmaker[AsyncSession], provider: Con
         return
     if view.past:
         return
-    if view.external_id is None:
+    replaced = view.external_id is None and view.error == lost_reason(provider.name)
+    if view.external_id is not None:
+        try:
+            await provider.update_meeting(view.external_id, view.spec)
+        except MeetingGone as gone:
+            # Deleted at the provider: its link is dead now, so the session shows none; one new meeting is
+            # made below. If that fails, the outbox's retries end in FAILED and the instructors are told.
+            log.warning("%s no longer has the meeting of session %s (%s); making a new one", provider.name,
+                        session_id, gone)
+            async with sessions() as db, changing(db):
+                await meeting_lost(db, actor, session_id, provider.name)
+            replaced = True
+    if view.external_id is None or replaced:
         info = await provider.find_meeting(view.spec) or await provider.create_meeting(view.spec)
         external_id, join_url = info.external_id, info.join_url
     else:
-        await provider.update_meeting(view.external_id, view.spec)
         async with sessions() as db:
             current = await db.get(Session, session_id, populate_existing=True)
             external_id, join_url = view.external_id, current.meeting_join_url
@@ -308,6 +342,13 @@ async def sync_meeting(sessions: async_sessionmaker[AsyncSession], provider: Con
                               idempotency_key=f"{ATTENDANCE}:{session_id}:{session.sequence}:poll",
                               deliver_after=report_due(session.ends_at, provider))
     await sync_registrants(sessions, provider, session_id, actor)
+    if replaced:
+        async with sessions() as db, changing(db):
+            session = await lock_session(db, session_id)
+            emit(db, "session.meeting_replaced", {
+                "session": to_global_id("Session", session_id), "provider": provider.name,
+                "joinUrl": session.meeting_join_url, "externalId": session.meeting_external_id,
+            }, session_ordering_key(session_id))
 
 
 async def sync_registrants(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider,

@@ -5,7 +5,7 @@ import logging
 from datetime import datetime, timezone
 
 from podium.plugin import (
-    AttendanceRules, MeetingInfo, MeetingSpec, NoParticipantsReport, ParticipantSegment, Registrant,
+    AttendanceRules, MeetingGone, MeetingInfo, MeetingSpec, NoParticipantsReport, ParticipantSegment, Registrant,
 )
 
 from .client import ZoomAmbiguous, ZoomClient, ZoomError, ZoomUnavailable
@@ -79,7 +79,12 @@ class ZoomProvider:
         return None
 
     async def update_meeting(self, external_id: str, spec: MeetingSpec) -> None:
-        await self.client.update_meeting(external_id, _meeting_fields(spec))
+        try:
+            await self.client.update_meeting(external_id, _meeting_fields(spec))
+        except ZoomError as exc:
+            if exc.status == 404:                  # deleted in Zoom: Podium makes a new one
+                raise MeetingGone(str(exc)) from exc
+            raise
 
     async def delete_meeting(self, external_id: str) -> None:
         await self.client.delete_meeting(external_id)
