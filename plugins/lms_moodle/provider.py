@@ -13,6 +13,10 @@ from podium.plugin import ATTENDED_STATUSES, CompletionReport
 from .client import MoodleClient, MoodleError
 from .config import MoodleConfig
 
+FUNCTIONS = ("core_user_get_users_by_field", "core_user_get_users", "enrol_manual_enrol_users",
+             "core_completion_get_activities_completion_status", "core_completion_override_activity_completion_status",
+             "core_course_get_courses_by_field", "core_course_get_contents")
+"""Every web service function the connector calls: the external service must offer them all."""
 COMPLETE_STATES = {1, 2}          # COMPLETION_COMPLETE, COMPLETION_COMPLETE_PASS (3 is COMPLETE_FAIL)
 # What completes a live stage is Podium's rule (journeys.ATTENDED); "COMPLETED" is a plain yes.
 ATTENDED = ATTENDED_STATUSES | {"COMPLETED"}
@@ -36,6 +40,18 @@ class MoodleConnector:
         self.config = config
         self.client = client or MoodleClient(config.url, config.token, timeout=config.timeout_seconds)
         self._course_ids: dict[str, int] = {}
+
+    async def check(self) -> list[str]:
+        """`podium plugins --check`: the token works (`core_webservice_get_site_info`), and the service has every
+        function Podium calls; raises naming those it lacks."""
+        info = await self.client.call("core_webservice_get_site_info")
+        offered = {str(f.get("name")) for f in info.get("functions", [])}
+        missing = sorted(set(FUNCTIONS) - offered)
+        said = [f"site {info.get('sitename', '?')!r} (Moodle {info.get('release', '?')}) as {info.get('username', '?')}"]
+        if missing:
+            raise MoodleError("core_webservice_get_site_info", "missingfunctions",
+                              f"{said[0]}: the service lacks {', '.join(missing)}; add them to the external service")
+        return said + [f"all {len(FUNCTIONS)} web service functions Podium calls are in the service"]
 
     async def find_user(self, email: str) -> str | None:
         """The exact address first; then any case of it, since Moodle on PostgreSQL compares emails exactly."""

@@ -52,6 +52,10 @@ class ZoomProvider:
         """Called by the plugin manager at shutdown: close the HTTP connections."""
         await self.client.aclose()
 
+    async def check(self) -> str:
+        """`podium plugins --check`: the Server-to-Server OAuth app's credentials get a token."""
+        return await self.client.check_token()
+
     async def create_meeting(self, spec: MeetingSpec) -> MeetingInfo:
         """Create, and after an unsure attempt look for the meeting it may have made before trying again."""
         body = {**_meeting_fields(spec), "settings": {"approval_type": AUTO_APPROVE_REGISTRANTS,

@@ -49,3 +49,33 @@ def test_a_default_conferencing_provider_that_is_not_loaded_stops_start_up(tmp_p
     assert run.returncode == 2
     assert [line for line in run.stderr.splitlines() if line.startswith("error")] == [
         "error: PODIUM_DEFAULT_CONFERENCING names 'jitsi', which no loaded plugin provides (loaded: none; or 'manual')"]
+
+
+def test_podium_plugins_check_asks_each_provider_whether_it_works(tmp_path):
+    from tests.live_server import serve
+    from tests.plugins.lms_moodle.fake_moodle import TOKEN, FakeMoodle
+    from tests.plugins.zoom import fake_zoom as zoom
+
+    moodle = FakeMoodle()
+    moodle.service_functions = set(FakeMoodle.IMPLEMENTED) - {"core_course_get_contents"}
+    with serve(zoom.create_app(zoom.FakeZoom())) as zoom_url, serve(moodle.app()) as moodle_url:
+        env = {"PODIUM_PLUGINS": "zoom,lms_moodle,email", "PODIUM_ZOOM_ACCOUNT_ID": zoom.ACCOUNT_ID,
+               "PODIUM_ZOOM_CLIENT_ID": zoom.CLIENT_ID, "PODIUM_ZOOM_CLIENT_SECRET": zoom.CLIENT_SECRET,
+               "PODIUM_ZOOM_API_BASE": f"{zoom_url}/v2", "PODIUM_ZOOM_OAUTH_BASE": zoom_url,
+               "PODIUM_MOODLE_URL": moodle_url, "PODIUM_MOODLE_TOKEN": TOKEN}
+        run = podium(tmp_path, "plugins", "--check", env=env)
+        assert run.returncode == 1, run.stdout + run.stderr         # Moodle's service lacks a function
+        out = run.stdout
+        assert f"check: token granted by {zoom_url} for account {zoom.ACCOUNT_ID}" in out
+        assert "check: FAILED: MoodleError: " in out and "the service lacks core_course_get_contents" in out
+        assert TOKEN not in out and zoom.CLIENT_SECRET not in out
+
+        moodle.service_functions = None
+        run = podium(tmp_path, "plugins", "--check", env=env)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "check: site 'Fake Moodle' (Moodle 4.3 (Build: 20231009)) as podium-service" in run.stdout
+        assert "check: all 7 web service functions Podium calls are in the service" in run.stdout
+
+        run = podium(tmp_path, "plugins", "--check", env={**env, "PODIUM_ZOOM_CLIENT_SECRET": "wrong"})
+        assert run.returncode == 1
+        assert "check: FAILED: ZoomError: Zoom answered 401: Invalid client_id or client_secret" in run.stdout
