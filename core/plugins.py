@@ -454,6 +454,13 @@ def create_plugin_manager(settings: Settings, extra: Iterable[tuple[str, Any]] =
     return Plugins(manager=manager, settings=settings, loaded=loaded)
 
 
+async def start_plugins(env: Mapping[str, str]) -> Plugins:
+    """For a plugin's own tests: the plugins Podium loads from these variables (`PODIUM_PLUGINS` among them),
+    started as `podium serve` starts them. `.loaded` (name -> `source`, `version`), `.providers` (kind ->
+    name -> provider); `await .stop()` when done."""
+    return await load_plugins(Settings.from_env(env))
+
+
 async def load_plugins(settings: Settings, extra: Iterable[tuple[str, Any]] = ()) -> Plugins:
     """Create the manager and start it: what `podium serve` and `podium worker` do."""
     return await create_plugin_manager(settings, extra).start()

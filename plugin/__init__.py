@@ -8,7 +8,7 @@ from podium.core.errors import DomainError, ErrorCode
 from podium.core.hookspecs import hookimpl
 from podium.core.outbox import QueuedMessage
 from podium.core.plugin_settings import PluginSettingsError, describe, is_configured, load_plugin_settings, secret
-from podium.core.plugins import OutboxTopic, PluginContext, PluginError
+from podium.core.plugins import OutboxTopic, PluginContext, PluginError, start_plugins
 from podium.core.providers import (
     Attachment, AttendanceRules, BusyTime, CompletionReport, ConferencingProvider, LmsConnector,
     MeetingGone, MeetingInfo, MeetingSpec, NoParticipantsReport, Notification, NotificationChannel, ParticipantSegment,
@@ -34,6 +34,8 @@ __all__ = [
     "VenueSource", "VenueRecord", "RoomRecord", "BusyTime",
     # LMS connectors
     "LmsConnector", "CompletionReport", "ATTENDED_STATUSES",
+    # a plugin's own tests
+    "start_plugins",
     # errors
     "PluginError", "PluginSettingsError", "DomainError", "ErrorCode",
 ]

@@ -97,6 +97,22 @@ async def _check(provider) -> int:
     return 0
 
 
+@plugin_app.command("new")
+def plugin_new(name: str = typer.Argument(..., help="The plugin's name: lower-case letters, digits and _."),
+               kind: str = typer.Option(..., help="channel, conferencing, lms or venue."),
+               directory: str = typer.Option(".", "--dir", help="Where to write podium-<name>/.")) -> None:
+    """Write a pip-installable plugin skeleton (entry point, settings, provider, its own passing tests)."""
+    from podium.server.plugin_template import write_plugin
+
+    try:
+        root = write_plugin(name, kind, Path(directory))
+    except (ValueError, FileExistsError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{root}: pip install -e '{root}[test]', then `podium plugins` lists {name}; "
+               f"`python -m pytest {root}` runs its tests")
+
+
 @plugin_app.command("docs")
 def plugin_docs(path: str = typer.Option("", help="The guide to update; default docs/plugins.md.")) -> None:
     """Regenerate the hook reference and the public API table of the plugin guide from the docstrings."""
