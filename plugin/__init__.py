@@ -5,7 +5,7 @@ everything else under `podium.*` is private and may change in any release. The g
 name below, is docs/plugins.md.
 """
 from podium.core.errors import DomainError, ErrorCode
-from podium.core.hookspecs import hookimpl
+from podium.core import hookspecs as _hookspecs
 from podium.core.outbox import QueuedMessage
 from podium.core.plugin_settings import PluginSettingsError, describe, is_configured, load_plugin_settings, secret
 from podium.core.plugins import OutboxTopic, PluginContext, PluginError, start_plugins
@@ -15,6 +15,9 @@ from podium.core.providers import (
     Registrant, RoomRecord, VenueRecord, VenueSource,
 )
 from podium.core.services.journeys import ATTENDED as _ATTENDED
+
+hookimpl = _hookspecs.hookimpl
+"""Marks a plugin's function (or method) as a hook implementation: `@hookimpl` above `def podium_<hook>(...)`."""
 
 ATTENDED_STATUSES: frozenset[str] = frozenset(status.value for status in _ATTENDED)
 """The attendance statuses that complete a program's live stage (PRESENT, LATE): what an LMS connector

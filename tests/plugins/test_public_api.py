@@ -7,6 +7,7 @@ import inspect
 from pathlib import Path
 
 import podium.plugin as public
+from podium.server.plugin_docs import describe_name
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs/plugins.md"
@@ -41,6 +42,7 @@ def test_every_public_name_is_documented():
     section = text.split("## The public API", 1)[1].split("\n## ", 1)[0]
     undocumented = [name for name in public.__all__ if f"`{name}`" not in section]
     assert undocumented == [], "docs/plugins.md, 'The public API', does not name these"
+    assert [name for name in public.__all__ if not describe_name(name)] == [], "these have no description"
     for name in public.__all__:
         value = getattr(public, name)
         if inspect.isclass(value) or inspect.isfunction(value):
