@@ -170,6 +170,7 @@ class Plugins:
         if self.started:
             return self
         problems: dict[str, str] = {}            # plugin -> its first problem (its settings error names them all)
+        causes: list[BaseException] = []
 
         async def started(impl: pluggy.HookImpl) -> Any:
             if impl.plugin_name in problems:
@@ -178,6 +179,7 @@ class Plugins:
                 return await self._start_hook(impl)
             except PluginError as exc:
                 problems[impl.plugin_name] = str(exc)
+                causes.append(exc.__cause__ or exc)
                 return None
 
         for kind, hook_name in PROVIDER_HOOKS.items():
@@ -212,7 +214,7 @@ class Plugins:
                          f"(loaded: {', '.join(self.providers['conferencing']) or 'none'}; or {MANUAL!r})")
         if lines:
             await self._close_providers()
-            raise PluginError("; ".join(lines), lines)
+            raise PluginError("; ".join(lines), lines) from (causes[0] if causes else None)
         self.started = True
         return self
 

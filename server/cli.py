@@ -145,7 +145,6 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
-    asyncio.run(check_plugins(settings))       # every plugin's problem at once, one line each, exit 2
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
     else:
@@ -153,6 +152,7 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
         if problem:
             typer.echo(f"error: {problem}", err=True)
             raise typer.Exit(2)
+    asyncio.run(check_plugins(settings))       # every plugin's problem at once, one line each, exit 2
     if demo:
         _load_demo(settings)
     from podium.server.shutdown import GRACEFUL_SECONDS
