@@ -141,6 +141,7 @@ class Course(Base):
     required_qualifications: Mapped[list[Any]] = mapped_column(default=list)
     certification_validity_days: Mapped[int | None]
     default_conferencing: Mapped[str | None] = mapped_column(String(64))  # a provider name or "manual"
+    minimum_parts_attended: Mapped[int | None]  # of a multi-part session; None: every part (services/attendance.py)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     search_text: Mapped[str | None] = mapped_column(Text, info={"derived": True})  # code, title, description
 
@@ -240,7 +241,8 @@ class Qualification(Base):
 # --- sessions, bookings, enrolments ----------------------------------------------------
 
 class Session(Base):
-    """One live occurrence of a course."""
+    """One live occurrence of a course, in one or more parts (SessionPart); `starts_at` is the first
+    part's start and `ends_at` the last part's end."""
 
     __tablename__ = "session"
     __table_args__ = (Index("ix_session_starts_at_id", "starts_at", "id"), Index("ix_session_ends_at", "ends_at"))
@@ -271,6 +273,21 @@ class Session(Base):
 
     course: Mapped[Course] = relationship(lazy="raise")
     bookings: Mapped[list["Booking"]] = relationship(lazy="raise", back_populates="session", order_by="Booking.id")
+    parts: Mapped[list["SessionPart"]] = relationship(lazy="raise", order_by="SessionPart.position")
+
+
+class SessionPart(Base):
+    """One interval of a session (a day of a three-day course); every session has at least one.
+    Its resources are booked for it alone (Booking.part_id); attendance is recorded per part."""
+
+    __tablename__ = "session_part"
+    __table_args__ = (UniqueConstraint("session_id", "position"), Index("ix_session_part_starts_at", "starts_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id"))
+    position: Mapped[int]  # 1-based, in time order
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
 
 
 class Booking(Base):
@@ -289,6 +306,7 @@ class Booking(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id"))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("session.id"), index=True)
+    part_id: Mapped[int | None] = mapped_column(ForeignKey("session_part.id"), index=True)  # null when imported
     role: Mapped[BookingRole] = mapped_column(enum_column(BookingRole))
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
@@ -327,6 +345,9 @@ class Enrollment(Base):
 
 
 class Attendance(Base):
+    """A learner's attendance of the whole session, derived from their PartAttendance rows by the rule in
+    core/services/attendance.py (for a one-part session: that part's record)."""
+
     __tablename__ = "attendance"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -337,6 +358,21 @@ class Attendance(Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
     enrollment: Mapped[Enrollment] = relationship(lazy="raise", back_populates="attendance")
+
+
+class PartAttendance(Base):
+    """A learner's attendance of one part of a session, as recorded (manually or by a plugin)."""
+
+    __tablename__ = "part_attendance"
+    __table_args__ = (UniqueConstraint("enrollment_id", "part_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("session_part.id"), index=True)
+    status: Mapped[AttendanceStatus] = mapped_column(enum_column(AttendanceStatus))
+    minutes_attended: Mapped[int | None]
+    source: Mapped[str] = mapped_column(String(64), default="MANUAL")
+    recorded_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
 class UnmatchedParticipant(Base):

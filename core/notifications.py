@@ -16,11 +16,11 @@ import jinja2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .calendar_invites import session_invite, session_uid
+from .calendar_invites import part_uid, session_invite, session_uid
 from .ids import from_global_id
 from .instants import utc_now
 from .models import (
-    Booking, BookingRole, Course, Enrollment, EnrollmentStatus, Person, Resource, Session, SessionStatus,
+    Booking, BookingRole, Course, Enrollment, EnrollmentStatus, Person, Resource, Session, SessionPart, SessionStatus,
 )
 from .providers import Attachment, Notification
 from .settings import Settings
@@ -38,11 +38,33 @@ def _when(starts_at: datetime, ends_at: datetime, tz: str) -> str:
 
 
 def session_facts(session: Session, course: Course, starts_at: datetime, ends_at: datetime, sequence: int,
-                  settings: Settings) -> dict[str, Any]:
+                  settings: Settings, parts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """`parts`: the session's parts as events carry them (`{part, startsAt, endsAt}`); None: one part."""
+    parts = parts or [{"part": 1, "startsAt": starts_at.isoformat(), "endsAt": ends_at.isoformat()}]
     return {"session_id": session.id, "title": session.title, "course_title": course.title, "course_code": course.code,
             "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "timezone": session.timezone,
             "delivery_mode": session.delivery_mode.value, "join_url": None, HOST_LINK: session.meeting_join_url,
-            "sequence": sequence, "uid": session_uid(session.id, settings.organizer_email)}
+            "sequence": sequence, "uid": session_uid(session.id, settings.organizer_email),
+            "parts": [{"part": p["part"], "uid": part_uid(session.id, p["part"], settings.organizer_email),
+                       "starts_at": p["startsAt"], "ends_at": p["endsAt"]} for p in parts]}
+
+
+async def current_parts(db: AsyncSession, session_id: int) -> list[dict[str, Any]]:
+    """A session's parts now, shaped as events carry them."""
+    return [{"part": p.position, "startsAt": p.starts_at.isoformat(), "endsAt": p.ends_at.isoformat()}
+            for p in (await db.scalars(select(SessionPart).where(SessionPart.session_id == session_id)
+                                       .order_by(SessionPart.position))).all()]
+
+
+async def current_facts(db: AsyncSession, session: Session, course: Course, settings: Settings) -> dict[str, Any]:
+    """`session_facts` of the session as it is now, with its parts."""
+    return session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings,
+                         await current_parts(db, session.id))
+
+
+def _when_parts(parts: list[dict[str, Any]], tz: str) -> str:
+    return "; ".join(_when(datetime.fromisoformat(p["starts_at"]), datetime.fromisoformat(p["ends_at"]), tz)
+                     for p in parts)
 
 
 def plan_notification(kind: str, to: str, name: str, tz: str, facts: dict[str, Any], settings: Settings,
@@ -50,8 +72,9 @@ def plan_notification(kind: str, to: str, name: str, tz: str, facts: dict[str, A
     """One message; it carries a join link only when `extra` gives one (`join_url`): the meeting's own for an
     instructor (`facts[HOST_LINK]`), a seated learner's personal one, none for anyone else."""
     starts_at, ends_at = datetime.fromisoformat(facts["starts_at"]), datetime.fromisoformat(facts["ends_at"])
-    context = {**facts, **extra, "recipient_name": name, "when": _when(starts_at, ends_at, facts["timezone"]),
-               "when_local": _when(starts_at, ends_at, tz) if tz != facts["timezone"] else None}
+    parts = facts.get("parts") or [{"starts_at": facts["starts_at"], "ends_at": facts["ends_at"]}]
+    context = {**facts, **extra, "recipient_name": name, "when": _when_parts(parts, facts["timezone"]),
+               "when_local": _when_parts(parts, tz) if tz != facts["timezone"] else None}
     context.pop(HOST_LINK, None)
     planned: dict[str, Any] = {"kind": kind, "to": to, "name": name, "phone": phone, "context": context, "invite": None}
     if invite:
@@ -59,7 +82,8 @@ def plan_notification(kind: str, to: str, name: str, tz: str, facts: dict[str, A
                              "starts_at": facts["starts_at"], "ends_at": facts["ends_at"],
                              "timezone": facts["timezone"], "summary": facts["title"],
                              "location": context["join_url"], "organizer": settings.organizer_email,
-                             "attendee": to, "attendee_name": name}
+                             "attendee": to, "attendee_name": name, "parts": facts.get("parts"),
+                             "series": facts.get("series")}
     return planned
 
 
@@ -70,9 +94,11 @@ async def session_with_course(db: AsyncSession, session_id: int) -> tuple[Sessio
 
 
 async def session_instructors(db: AsyncSession, session_id: int) -> list[Resource]:
-    return list((await db.scalars(select(Resource).join(Booking, Booking.resource_id == Resource.id).where(
+    """Each once (a session of several parts books them once per part), the lead first."""
+    found = (await db.scalars(select(Resource).join(Booking, Booking.resource_id == Resource.id).where(
         Booking.session_id == session_id, Booking.role.in_([BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR]),
-        Resource.email.is_not(None)).order_by(Booking.id))).all())
+        Resource.email.is_not(None)).order_by(Booking.id))).all()
+    return list({r.id: r for r in found}.values())
 
 
 async def _learners(db: AsyncSession, session_id: int,
@@ -104,7 +130,7 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
         if found is None or learner is None:
             return []
         session, course = found
-        facts = session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
+        facts = await current_facts(db, session, course, settings)
         invite = None
         if kind in ("enrollment.confirmed", "enrollment.promoted") and session.status is SessionStatus.SCHEDULED:
             invite = "REQUEST"
@@ -129,7 +155,8 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
         return []
     session, course = found
     facts = session_facts(session, course, datetime.fromisoformat(payload["startsAt"]),
-                          datetime.fromisoformat(payload["endsAt"]), payload["sequence"], settings)
+                          datetime.fromisoformat(payload["endsAt"]), payload["sequence"], settings,
+                          payload.get("parts"))
     instructors = await session_instructors(db, session.id)
     planned: list[dict[str, Any]] = []
     if event["type"] == "session.scheduled":
@@ -197,7 +224,7 @@ async def reminder_notifications(db: AsyncSession, reminder: dict[str, Any], set
     session, course = found
     if session.status is not SessionStatus.SCHEDULED or session.sequence != reminder["sequence"]:
         return None
-    facts = session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
+    facts = await current_facts(db, session, course, settings)
     return [plan_notification("session.reminder", person.email, person.name, person.timezone, facts, settings,
                               phone=person.phone, join_url=link)
             for person, _, link in await _learners(db, session.id, [EnrollmentStatus.ENROLLED])]

@@ -80,7 +80,7 @@ async def time_passes(sessions, *session_ids: int, ended: bool = True) -> dateti
     Attendance is only true from the start."""
     from sqlalchemy import select
 
-    from podium.core.models import Booking, Session
+    from podium.core.models import Booking, Session, SessionPart
 
     now, starts = datetime.now(timezone.utc), {}
     async with sessions() as db, changing(db):
@@ -90,4 +90,6 @@ async def time_passes(sessions, *session_ids: int, ended: bool = True) -> dateti
             starts[session.id] = session.starts_at
             for booking in (await db.scalars(select(Booking).where(Booking.session_id == session.id))).all():
                 booking.starts_at, booking.ends_at = booking.starts_at - shift, booking.ends_at - shift
+            for part in (await db.scalars(select(SessionPart).where(SessionPart.session_id == session.id))).all():
+                part.starts_at, part.ends_at = part.starts_at - shift, part.ends_at - shift
     return starts[session_ids[0]]

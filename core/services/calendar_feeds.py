@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from ..audit import Actor, record_change
-from ..calendar_invites import published_calendar, session_uid
+from ..calendar_invites import part_label, part_uid, published_calendar, session_uid
 from ..errors import DomainError, ErrorCode
 from ..instants import utc_now
 from ..models import (
     Booking, BookingRole, CalendarFeed, Course, DeliveryMode, Enrollment, EnrollmentStatus, Person, Resource,
-    ResourceKind, Session, SessionStatus, Venue,
+    ResourceKind, Session, SessionPart, SessionStatus, Venue,
 )
 from .records import get_or_404
 
@@ -102,15 +102,20 @@ def _feed_sessions(feed) -> ColumnElement[bool]:
 ROOM = aliased(Resource, name="room")
 ROOM_OF_SESSION = (select(Booking.resource_id).where(Booking.session_id == Session.id, Booking.role == BookingRole.ROOM)
                    .order_by(Booking.id.desc()).limit(1).correlate(Session).scalar_subquery())
-EVENT_COLUMNS = (Session.id.label("session_id"), Session.title, Session.starts_at, Session.ends_at, Session.timezone,
+PART_COUNT = (select(func.count()).select_from(SessionPart).where(SessionPart.session_id == Session.id)
+              .correlate(Session).scalar_subquery())
+EVENT_COLUMNS = (Session.id.label("session_id"), Session.title, SessionPart.position.label("part"),
+                 PART_COUNT.label("part_count"), SessionPart.starts_at, SessionPart.ends_at, Session.timezone,
                  Session.delivery_mode, Session.status, Session.sequence, Session.updated_at, Session.meeting_join_url,
                  Session.cancel_reason, Course.code.label("course_code"), Course.title.label("course_title"),
                  ROOM.name.label("room_name"), Venue.name.label("venue_name"), Venue.address.label("venue_address"))
 
 
 def _with_places(query):
-    """Each session's course, and its room and venue (the latest room booking, kept when cancelled)."""
-    return (query.outerjoin(Course, Course.id == Session.course_id).outerjoin(ROOM, ROOM.id == ROOM_OF_SESSION)
+    """Each session's parts (a row each), course, and its room and venue (the latest room booking, kept
+    when cancelled)."""
+    return (query.outerjoin(SessionPart, SessionPart.session_id == Session.id)
+            .outerjoin(Course, Course.id == Session.course_id).outerjoin(ROOM, ROOM.id == ROOM_OF_SESSION)
             .outerjoin(Venue, Venue.id == ROOM.venue_id))
 
 
@@ -132,7 +137,7 @@ def feed_query(hashed: str):
             .outerjoin(own, and_(own.session_id == Session.id, own.learner_id == feed.person_id,
                                  own.status == EnrollmentStatus.ENROLLED))
             .where(feed.token_hash == hashed)
-            .order_by(Session.starts_at, Session.id))
+            .order_by(Session.starts_at, Session.id, SessionPart.position))
 
 
 def _event(row, organizer_email: str, personal: bool) -> dict[str, Any]:
@@ -146,13 +151,16 @@ def _event(row, organizer_email: str, personal: bool) -> dict[str, Any]:
             if personal and virtual else None)
     place = (", ".join(p for p in (row.room_name, row.venue_name, row.venue_address) if p)
              if mode is not DeliveryMode.VIRTUAL else "")
-    lines = [f"{row.course_code}: {row.course_title}"]
+    label = part_label(row.part, row.part_count)
+    lines = [f"{row.course_code}: {row.course_title}" + (f" ({label})" if label else "")]
     if join:
         lines.append(f"Join: {join}")
     if row.status is SessionStatus.CANCELLED and row.cancel_reason:
         lines.append(f"Cancelled: {row.cancel_reason}")
-    return {"uid": session_uid(row.session_id, organizer_email), "sequence": row.sequence, "starts_at": row.starts_at,
-            "ends_at": row.ends_at, "timezone": row.timezone, "updated_at": row.updated_at, "summary": row.title,
+    uid = session_uid(row.session_id, organizer_email)
+    return {"uid": part_uid(row.session_id, row.part, organizer_email), "sequence": row.sequence,
+            "starts_at": row.starts_at, "ends_at": row.ends_at, "timezone": row.timezone, "updated_at": row.updated_at,
+            "summary": f"{row.title} ({label})" if label else row.title, "parent_uid": uid if row.part > 1 else None,
             "status": "CANCELLED" if row.status is SessionStatus.CANCELLED else "CONFIRMED",
             "location": place or join, "url": join, "description": "\n".join(lines)}
 
@@ -171,5 +179,6 @@ async def feed_calendar(db: AsyncSession, token: str, organizer_email: str) -> b
 async def session_calendar(db: AsyncSession, session_id: int, organizer_email: str) -> bytes | None:
     """One session as a public `.ics` download: the catalogue's facts, no join URL."""
     query = _with_places(select(*EVENT_COLUMNS, literal(None).label("own_join_url")).select_from(Session))
-    row = (await db.execute(query.where(Session.id == session_id))).first()
-    return None if row is None else published_calendar(row.title, [_event(row, organizer_email, personal=False)])
+    rows = (await db.execute(query.where(Session.id == session_id).order_by(SessionPart.position))).all()
+    return (None if not rows else
+            published_calendar(rows[0].title, [_event(row, organizer_email, personal=False) for row in rows]))

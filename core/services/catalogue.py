@@ -57,14 +57,16 @@ async def create_course(db: AsyncSession, actor: Actor, *, code: str, title: str
                         default_capacity: int, description: str | None = None,
                         required_qualifications: list[str] | None = None,
                         certification_validity_days: int | None = None,
-                        default_conferencing: str | None = None) -> Course:
+                        default_conferencing: str | None = None,
+                        minimum_parts_attended: int | None = None) -> Course:
     code = limits.text(code, "code", limits.CODE)
     course = Course(default_conferencing=check_conferencing(db, default_conferencing, "defaultConferencing"),
                     code=code, title=limits.text(title, "title"), description=_description(description),
                     duration_minutes=_require_positive(duration_minutes, "durationMinutes"),
                     default_capacity=_require_positive(default_capacity, "defaultCapacity"),
                     required_qualifications=_names(required_qualifications, "requiredQualifications"),
-                    certification_validity_days=_require_positive(certification_validity_days, "certificationValidityDays", True))
+                    certification_validity_days=_require_positive(certification_validity_days, "certificationValidityDays", True),
+                    minimum_parts_attended=_require_positive(minimum_parts_attended, "minimumPartsAttended", True))
     if await db.scalar(select(func.count()).where(Course.code == code)):
         raise DomainError(ErrorCode.DUPLICATE, f"Course code {code!r} is already taken.", "code")
     db.add(course)
@@ -82,7 +84,8 @@ async def update_course(db: AsyncSession, actor: Actor, course_id: int, **change
               "default_capacity": lambda v: _require_positive(v, "defaultCapacity"),
               "required_qualifications": lambda v: _names(v, "requiredQualifications"),
               "certification_validity_days": lambda v: _require_positive(v, "certificationValidityDays", True),
-              "default_conferencing": lambda v: check_conferencing(db, v, "defaultConferencing")}
+              "default_conferencing": lambda v: check_conferencing(db, v, "defaultConferencing"),
+              "minimum_parts_attended": lambda v: _require_positive(v, "minimumPartsAttended", True)}
     for name, value in changes.items():
         if name not in checks:
             raise DomainError(ErrorCode.INVALID, f"A course has no changeable field {name!r}.", name)

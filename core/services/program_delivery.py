@@ -22,7 +22,7 @@ from ..instants import utc_now
 from ..models import (
     Person, Program, ProgramLearner, ProgramStatus, Session, SessionStatus, StageKind,
 )
-from ..notifications import plan_notification, session_facts, session_instructors, session_with_course
+from ..notifications import current_facts, plan_notification, session_instructors, session_with_course
 from ..outbox import NOTIFICATION_KIND, Dispatcher, QueuedMessage, enqueue, enqueue_many, plugin_call
 from ..settings import Settings
 from .journeys import journeys, programs_in_progress, readiness, sync_program
@@ -171,8 +171,7 @@ async def _notice(dispatcher: Dispatcher, db: AsyncSession,
     session, course = found
     if session.status is not SessionStatus.SCHEDULED or session.sequence != payload["sequence"]:
         return None
-    return session, program, session_facts(session, course, session.starts_at, session.ends_at, session.sequence,
-                                           dispatcher.settings)
+    return session, program, await current_facts(db, session, course, dispatcher.settings)
 
 
 async def _program_learners(db: AsyncSession, program_id: int) -> list[Person]:
@@ -266,7 +265,7 @@ async def _cancelled(dispatcher: Dispatcher, message: QueuedMessage) -> None:
         if program is None or found is None:
             return
         session, course = found
-        facts = session_facts(session, course, session.starts_at, session.ends_at, session.sequence, dispatcher.settings)
+        facts = await current_facts(db, session, course, dispatcher.settings)
         planned = [plan_notification("program.cancelled", p.email, p.name, p.timezone, facts, dispatcher.settings,
                                      program_title=program.title, reason=program.cancel_reason,
                                      enrollments_cancelled=payload["enrollments_cancelled"])

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,10 +21,10 @@ from ..audit import Actor, record_change
 from ..errors import Clash, DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
-from ..instants import local_date, require_aware, require_range, utc_now
+from ..instants import local_date, local_shift, require_aware, require_range, utc_now, wall_clock_gap
 from ..models import (
-    Attendance, AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, Enrollment, Resource, ResourceKind,
-    Session, SessionStatus,
+    AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, PartAttendance, Resource, ResourceKind, Session,
+    SessionPart, SessionStatus,
 )
 from ..settings import Settings
 from . import meetings
@@ -35,8 +37,13 @@ from .records import get_or_404, snapshot
 MAX_BUFFER_MINUTES = 24 * 60
 
 
-def session_event_payload(session: Session, **extra: Any) -> dict[str, Any]:
-    return {
+PartSpan = tuple[datetime, datetime]
+"""A part's interval [starts_at, ends_at), aware UTC."""
+
+
+def session_event_payload(session: Session, parts: list[SessionPart] | None = None, **extra: Any) -> dict[str, Any]:
+    """An event's facts of a session; `parts`, when given, as `parts: [{part, startsAt, endsAt}]`."""
+    payload = {
         "session": to_global_id("Session", session.id),
         "course": to_global_id("Course", session.course_id),
         "title": session.title,
@@ -47,12 +54,53 @@ def session_event_payload(session: Session, **extra: Any) -> dict[str, Any]:
         "status": session.status.value,
         "capacity": session.capacity,
         "sequence": session.sequence,
-        **extra,
     }
+    if parts is not None:
+        payload["parts"] = parts_payload(parts)
+    return {**payload, **extra}
 
 
-def _booked_interval(starts_at: datetime, ends_at: datetime, setup: int, teardown: int) -> tuple[datetime, datetime]:
-    return starts_at - timedelta(minutes=setup), ends_at + timedelta(minutes=teardown)
+def parts_payload(parts: list[SessionPart]) -> list[dict[str, Any]]:
+    return [{"part": p.position, "startsAt": p.starts_at.isoformat(), "endsAt": p.ends_at.isoformat()} for p in parts]
+
+
+def session_parts(starts_at: datetime, ends_at: datetime, parts: list[PartSpan] | None,
+                  settings: Settings | None = None) -> list[PartSpan]:
+    """A session's parts, checked: at least one, each ending after it starts, in time order without overlap,
+    the first starting at `starts_at` and the last ending at `ends_at`; no parts given: one part, the session."""
+    if parts is None:
+        return [limits.session_span(starts_at, ends_at, settings)]
+    given = limits.items(parts, "parts")
+    if not given:
+        raise DomainError(ErrorCode.INVALID, "A session has at least one part.", "parts")
+    checked: list[PartSpan] = []
+    for index, (part_start, part_end) in enumerate(given):
+        part_start, part_end = require_range(part_start, part_end, f"parts.{index}.startsAt", f"parts.{index}.endsAt")
+        if checked and part_start < checked[-1][1]:
+            raise DomainError(ErrorCode.INVALID_TIME_RANGE, f"Part {index + 1} starts before part {index} ends: parts "
+                              "are listed in time order and do not overlap.", f"parts.{index}.startsAt")
+        checked.append((part_start, part_end))
+    starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
+    if checked[0][0] != starts_at:
+        raise DomainError(ErrorCode.INVALID_TIME_RANGE, "startsAt is the first part's start.", "startsAt")
+    if checked[-1][1] != ends_at:
+        raise DomainError(ErrorCode.INVALID_TIME_RANGE, "endsAt is the last part's end.", "endsAt")
+    return checked
+
+
+def held_intervals(parts: list[PartSpan], setup: int, teardown: int) -> list[PartSpan]:
+    """What each part books: its interval plus setup before and teardown after. Where the buffers of two
+    parts would meet, the gap between them is shared (teardown first), so a session never overlaps itself."""
+    held: list[PartSpan] = []
+    for index, (part_start, part_end) in enumerate(parts):
+        held_from = part_start - timedelta(minutes=setup)
+        if held:
+            held_from = max(held_from, held[-1][1])
+        held_to = part_end + timedelta(minutes=teardown)
+        if index + 1 < len(parts):
+            held_to = min(held_to, max(part_end, parts[index + 1][0] - timedelta(minutes=setup)))
+        held.append((held_from, held_to))
+    return held
 
 
 # --- the rules ---------------------------------------------------------------------------
@@ -76,16 +124,31 @@ def check_qualifications(course: Course, instructors: list[Resource], starts_at:
 async def find_clashes(db: AsyncSession, resources: list[Resource], starts_at: datetime, ends_at: datetime,
                        exclude_session_id: int | None = None) -> list[Clash]:
     """Rule 2: active bookings of these resources that overlap [starts_at, ends_at)."""
+    return await find_clashes_in(db, resources, [(starts_at, ends_at)], exclude_session_id)
+
+
+async def find_clashes_in(db: AsyncSession, resources: list[Resource], intervals: list[PartSpan],
+                          exclude_session_id: int | None = None) -> list[Clash]:
+    """Rule 2 for several intervals (a session's parts, a series' occurrences) in one statement."""
     names = {r.id: r.name for r in resources}
-    query = select(Booking).where(Booking.resource_id.in_(names), Booking.active,
-                                  Booking.starts_at < ends_at, Booking.ends_at > starts_at)
+    if not names or not intervals:
+        return []
+    overlaps = or_(*(and_(Booking.starts_at < held_to, Booking.ends_at > held_from) for held_from, held_to in intervals))
+    query = select(Booking).where(Booking.resource_id.in_(names), Booking.active, overlaps)
     if exclude_session_id is not None:
         query = query.where(or_(Booking.session_id.is_(None), Booking.session_id != exclude_session_id))
     rows = (await db.scalars(query.order_by(Booking.starts_at, Booking.id))).all()
     return [Clash(b.resource_id, names[b.resource_id], b.starts_at, b.ends_at, b.session_id) for b in rows]
 
 
-def _refuse_clashes(clashes: list[Clash]) -> None:
+async def check_parts(db: AsyncSession, resources: list[Resource], held: list[PartSpan],
+                      exclude_session_id: int | None = None) -> list[Clash]:
+    """Where the bookings of parts are checked (each held interval, buffers included): the clashes of rule 2,
+    returned so that a series can list every one."""
+    return await find_clashes_in(db, resources, held, exclude_session_id)
+
+
+def refuse_clashes(clashes: list[Clash]) -> None:
     if clashes:
         who = ", ".join(sorted({c.resource_name for c in clashes}))
         raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Already booked at that time: {who}.", "startsAt",
@@ -93,8 +156,8 @@ def _refuse_clashes(clashes: list[Clash]) -> None:
 
 
 @asynccontextmanager
-async def _writing_bookings(db: AsyncSession, resources: list[Resource], starts_at: datetime, ends_at: datetime,
-                            session_id: int) -> AsyncIterator[None]:
+async def _writing_bookings(db: AsyncSession, resources: list[Resource], held: list[PartSpan],
+                            session_id: int | None) -> AsyncIterator[None]:
     """Bookings written in a savepoint: when the PostgreSQL exclusion constraint (rule 2's backstop)
     refuses them, the clashes are read back and refused like any other."""
     try:
@@ -103,24 +166,61 @@ async def _writing_bookings(db: AsyncSession, resources: list[Resource], starts_
     except IntegrityError as exc:
         if "booking_no_overlap" not in str(exc.orig):
             raise
-        _refuse_clashes(await find_clashes(db, resources, starts_at, ends_at, exclude_session_id=session_id))
+        refuse_clashes(await find_clashes_in(db, resources, held, exclude_session_id=session_id))
         raise DomainError(ErrorCode.RESOURCE_CONFLICT, "A resource was booked at that time meanwhile.",
                           "startsAt") from None
 
 
 # --- services ----------------------------------------------------------------------------
 
-async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, starts_at: datetime,
-                           ends_at: datetime, timezone: str, delivery_mode: DeliveryMode,
-                           instructor_ids: list[int], capacity: int | None = None, room_id: int | None = None,
-                           equipment_ids: list[int] | None = None, title: str | None = None,
-                           requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
-                           enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None,
-                           join_url: str | None = None, conferencing: str | None = None) -> Session:
-    """`settings` (the running app's) bound how long and how far ahead or back a session may be; `join_url`,
-    for a VIRTUAL or HYBRID session, is a meeting link entered by hand (no conferencing plugin is asked);
-    `conferencing` names the provider that makes its meeting (`conferencing.session_conferencing`)."""
-    starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
+@dataclass
+class SessionPlan:
+    """A session's checked input with its resources locked: what scheduling one session or a series needs."""
+
+    course: Course
+    title: str
+    timezone: str
+    delivery_mode: DeliveryMode
+    capacity: int
+    instructors: list[Resource]
+    room: Resource | None
+    equipment: list[Resource]
+    setup_minutes: int
+    teardown_minutes: int
+    enrollment_cutoff_at: datetime | None
+    requires_approval: bool
+    join_url: str | None
+    conferencing: str | None = None       # who makes its meeting (`conferencing.session_conferencing`)
+
+    @property
+    def resources(self) -> list[Resource]:
+        return self.instructors + ([self.room] if self.room else []) + self.equipment
+
+    @property
+    def roles(self) -> list[BookingRole]:
+        roles = [BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(self.instructors) - 1)
+        return roles + [BookingRole.ROOM] * (self.room is not None) + [BookingRole.EQUIPMENT] * len(self.equipment)
+
+    def held(self, parts: list[PartSpan]) -> list[PartSpan]:
+        return held_intervals(parts, self.setup_minutes, self.teardown_minutes)
+
+
+async def check_plan(db: AsyncSession, plan: SessionPlan, parts: list[PartSpan]) -> list[Clash]:
+    """The rules of a new session on these parts: qualifications per part, the room's seats (raised), and
+    the clashes of every part's bookings (returned)."""
+    for part_start, _ in parts:
+        check_qualifications(plan.course, plan.instructors, part_start, plan.timezone)
+    check_room_capacity(plan.capacity, plan.room, plan.delivery_mode)
+    return await check_parts(db, plan.resources, plan.held(parts))
+
+
+async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, delivery_mode: DeliveryMode,
+                       instructor_ids: list[int], capacity: int | None = None, room_id: int | None = None,
+                       equipment_ids: list[int] | None = None, title: str | None = None,
+                       requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
+                       enrollment_cutoff_at: datetime | None = None, join_url: str | None = None,
+                       conferencing: str | None = None) -> SessionPlan:
+    """Check what a session is (not when) and lock its resources, in the one lock order."""
     timezone = limits.timezone(timezone)
     title = limits.text(title, "title", required=False)
     instructor_ids = limits.items(instructor_ids, "instructorIds")
@@ -132,7 +232,8 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
         if not 0 <= value <= MAX_BUFFER_MINUTES:
             raise DomainError(ErrorCode.INVALID, f"{field} must be between 0 and {MAX_BUFFER_MINUTES}.", field)
     course = await get_or_404(db, Course, course_id, "courseId")
-    provider = session_conferencing(db, conferencing, course.default_conferencing, delivery_mode, join_url)
+    provider = session_conferencing(db, conferencing, course.default_conferencing, delivery_mode,
+                                    meetings.manual_link(join_url))
     capacity = course.default_capacity if capacity is None else capacity
     if capacity <= 0:
         raise DomainError(ErrorCode.INVALID, "capacity must be at least 1.", "capacity")
@@ -150,34 +251,67 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
     locked = await lock_resources(db, {"instructorIds": (instructor_ids, ResourceKind.INSTRUCTOR),
                                        "roomId": ([room_id] if room_id is not None else [], ResourceKind.ROOM),
                                        "equipmentIds": (equipment_ids, ResourceKind.EQUIPMENT)})
-    instructors, equipment = locked["instructorIds"], locked["equipmentIds"]
     room = locked["roomId"][0] if locked["roomId"] else None
-    check_qualifications(course, instructors, starts_at, timezone)
-    check_room_capacity(capacity, room, delivery_mode)
-    held_from, held_to = _booked_interval(starts_at, ends_at, setup_minutes, teardown_minutes)
-    all_resources = instructors + ([room] if room else []) + equipment
-    _refuse_clashes(await find_clashes(db, all_resources, held_from, held_to))
+    return SessionPlan(course=course, title=title or course.title, timezone=timezone, delivery_mode=delivery_mode,
+                       capacity=capacity, instructors=locked["instructorIds"], room=room,
+                       equipment=locked["equipmentIds"], setup_minutes=setup_minutes,
+                       teardown_minutes=teardown_minutes, enrollment_cutoff_at=enrollment_cutoff_at,
+                       requires_approval=requires_approval, join_url=join_url, conferencing=provider)
 
-    session = Session(course_id=course.id, title=title or course.title, starts_at=starts_at,
-                      ends_at=ends_at, timezone=timezone, delivery_mode=delivery_mode,
-                      status=SessionStatus.SCHEDULED, capacity=capacity, setup_minutes=setup_minutes,
-                      teardown_minutes=teardown_minutes, enrollment_cutoff_at=enrollment_cutoff_at,
-                      requires_approval=requires_approval)
+
+async def create_session(db: AsyncSession, actor: Actor, plan: SessionPlan, parts: list[PartSpan],
+                         **columns: Any) -> Session:
+    """Write a checked session, its parts and each part's bookings, audited and announced; `columns` are
+    more Session columns (a series occurrence's)."""
+    session = Session(course_id=plan.course.id, title=plan.title, starts_at=parts[0][0], ends_at=parts[-1][1],
+                      timezone=plan.timezone, delivery_mode=plan.delivery_mode, status=SessionStatus.SCHEDULED,
+                      capacity=plan.capacity, setup_minutes=plan.setup_minutes, teardown_minutes=plan.teardown_minutes,
+                      enrollment_cutoff_at=plan.enrollment_cutoff_at, requires_approval=plan.requires_approval,
+                      **columns)
     db.add(session)
     await db.flush()
-    roles = [BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(instructors) - 1)
-    roles += [BookingRole.ROOM] * (room is not None) + [BookingRole.EQUIPMENT] * len(equipment)
-    async with _writing_bookings(db, all_resources, held_from, held_to, session.id):
-        for resource, role in zip(all_resources, roles):
-            db.add(Booking(resource_id=resource.id, session_id=session.id, role=role, starts_at=held_from,
-                           ends_at=held_to))
-    await meetings.plan_new_meeting(db, session, provider, join_url)
-    bookings = {r.id: role.value for r, role in zip(all_resources, roles)}
-    record_change(db, actor, "session.schedule", "Session", session.id, None, {**snapshot(session), "bookings": bookings})
+    rows = [SessionPart(session_id=session.id, position=index + 1, starts_at=part_start, ends_at=part_end)
+            for index, (part_start, part_end) in enumerate(parts)]
+    db.add_all(rows)
+    await db.flush()
+    held = plan.held(parts)
+    resources, roles = plan.resources, plan.roles
+    async with _writing_bookings(db, resources, held, session.id):
+        for row, (held_from, held_to) in zip(rows, held):
+            for resource, role in zip(resources, roles):
+                db.add(Booking(resource_id=resource.id, session_id=session.id, part_id=row.id, role=role,
+                               starts_at=held_from, ends_at=held_to))
+    await meetings.plan_new_meeting(db, session, plan.conferencing, plan.join_url)
+    bookings = {r.id: role.value for r, role in zip(resources, roles)}
+    record_change(db, actor, "session.schedule", "Session", session.id, None,
+                  {**snapshot(session), "bookings": bookings, "parts": parts_payload(rows)})
     emit(db, "session.scheduled", session_event_payload(
-        session, instructors=[to_global_id("Resource", r.id) for r in instructors],
-        room=to_global_id("Resource", room.id) if room else None), session_ordering_key(session.id))
+        session, rows, instructors=[to_global_id("Resource", r.id) for r in plan.instructors],
+        room=to_global_id("Resource", plan.room.id) if plan.room else None), session_ordering_key(session.id))
     return session
+
+
+async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, starts_at: datetime,
+                           ends_at: datetime, timezone: str, delivery_mode: DeliveryMode,
+                           instructor_ids: list[int], capacity: int | None = None, room_id: int | None = None,
+                           equipment_ids: list[int] | None = None, title: str | None = None,
+                           requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
+                           enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None,
+                           join_url: str | None = None, parts: list[PartSpan] | None = None,
+                           conferencing: str | None = None) -> Session:
+    """`settings` (the running app's) bound how long and how far ahead or back a session may be; `join_url`,
+    for a VIRTUAL or HYBRID session, is a meeting link entered by hand (no conferencing plugin is asked);
+    `parts`, when given, are the session's intervals (otherwise it is one part, startsAt to endsAt);
+    `conferencing` names the provider that makes its meeting (`conferencing.session_conferencing`)."""
+    spans = session_parts(starts_at, ends_at, parts, settings)
+    plan = await plan_session(db, course_id=course_id, timezone=timezone, delivery_mode=delivery_mode,
+                              instructor_ids=instructor_ids, capacity=capacity, room_id=room_id,
+                              equipment_ids=equipment_ids, title=title, requires_approval=requires_approval,
+                              setup_minutes=setup_minutes, teardown_minutes=teardown_minutes,
+                              enrollment_cutoff_at=enrollment_cutoff_at, join_url=join_url,
+                              conferencing=conferencing)
+    refuse_clashes(await check_plan(db, plan, spans))
+    return await create_session(db, actor, plan, spans)
 
 
 def _require_scheduled(session: Session) -> None:
@@ -190,44 +324,91 @@ async def session_bookings(db: AsyncSession, session_id: int) -> list[Booking]:
                                   .execution_options(populate_existing=True))).all())
 
 
-async def _keep_attendance_true(db: AsyncSession, session_id: int, starts_at: datetime) -> None:
-    """Records are true (rule 10): a session learners attended cannot move to a start still to come."""
-    if starts_at <= utc_now():
+async def session_part_rows(db: AsyncSession, session_id: int) -> list[SessionPart]:
+    return list((await db.scalars(select(SessionPart).where(SessionPart.session_id == session_id)
+                                  .order_by(SessionPart.position).execution_options(populate_existing=True))).all())
+
+
+async def _keep_attendance_true(db: AsyncSession, moved: dict[int, datetime]) -> None:
+    """Records are true (rule 10): a part learners attended cannot move to a start still to come.
+    `moved`: part id -> its new start."""
+    now = utc_now()
+    future = [part_id for part_id, starts_at in moved.items() if starts_at > now]
+    if not future:
         return
-    attended = await db.scalar(select(Attendance.id).join(Enrollment, Enrollment.id == Attendance.enrollment_id).where(
-        Enrollment.session_id == session_id,
-        Attendance.status.not_in((AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED))).limit(1))
+    attended = await db.scalar(select(PartAttendance.id).where(
+        PartAttendance.part_id.in_(future),
+        PartAttendance.status.not_in((AttendanceStatus.ABSENT, AttendanceStatus.EXCUSED))).limit(1))
     if attended is not None:
         raise DomainError(ErrorCode.INVALID_TIME_RANGE, "Learners were recorded attending this session: it can "
                           "only move to a start that has passed.", "startsAt")
 
 
+def _moved_parts(session: Session, current: list[SessionPart], starts_at: datetime, ends_at: datetime,
+                 part: int | None, parts: list[PartSpan] | None) -> list[PartSpan]:
+    """The new intervals of every part: `parts` (as many as the session has), or one `part` moved to
+    [starts_at, ends_at), or, neither given, the whole session moved on its local clock to `starts_at`."""
+    if parts is not None:
+        if part is not None:
+            raise DomainError(ErrorCode.INVALID, "Give part or parts, not both.", "part")
+        if len(parts) != len(current):
+            raise DomainError(ErrorCode.INVALID, f"The session has {len(current)} part(s): give every one.", "parts")
+        return list(parts)
+    starts_at, ends_at = require_range(starts_at, ends_at)
+    spans = [(p.starts_at, p.ends_at) for p in current]
+    if part is not None:
+        if not 1 <= part <= len(current):
+            raise DomainError(ErrorCode.NOT_FOUND, f"The session has no part {part}; it has {len(current)}.", "part")
+        spans[part - 1] = (starts_at, ends_at)
+        return spans
+    if len(current) == 1:
+        return [(starts_at, ends_at)]
+    tz = ZoneInfo(session.timezone)
+    delta = wall_clock_gap(session.starts_at, starts_at, tz)
+    shifted = [(local_shift(s, tz, delta), local_shift(e, tz, delta)) for s, e in spans]
+    if ends_at != shifted[-1][1]:
+        raise DomainError(ErrorCode.INVALID_TIME_RANGE, f"Moved whole, on its local clock, the session ends "
+                          f"{shifted[-1][1].isoformat()}; give that as endsAt, or move parts with part or parts.",
+                          "endsAt")
+    return shifted
+
+
 async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
-                             ends_at: datetime, *, settings: Settings) -> Session:
-    """Move a session and all its bookings at once, or change nothing; `settings` (the running app's)
-    say when the notices of a blended program's moved session go out, and bound its new times."""
-    starts_at, ends_at = limits.session_span(starts_at, ends_at, settings)
+                             ends_at: datetime, *, settings: Settings, part: int | None = None,
+                             parts: list[PartSpan] | None = None) -> Session:
+    """Move a session (all its parts, or one) and their bookings at once, or change nothing; `settings` (the
+    running app's) say when the notices of a blended program's moved session go out, and bound its new times."""
     session = await lock_session(db, session_id)
     _require_scheduled(session)
-    await _keep_attendance_true(db, session.id, starts_at)
+    current = await session_part_rows(db, session.id)
+    proposed = _moved_parts(session, current, starts_at, ends_at, part, parts)
+    spans = session_parts(proposed[0][0], proposed[-1][1], proposed, settings)
+    await _keep_attendance_true(db, {row.id: span[0] for row, span in zip(current, spans)
+                                     if (row.starts_at, row.ends_at) != span})
     bookings = await session_bookings(db, session.id)
     resources = (await lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
     course = await get_or_404(db, Course, session.course_id, "sessionId")
-    check_qualifications(course, [r for r in resources if r.kind is ResourceKind.INSTRUCTOR], starts_at,
-                         session.timezone)
-    held_from, held_to = _booked_interval(starts_at, ends_at, session.setup_minutes, session.teardown_minutes)
-    _refuse_clashes(await find_clashes(db, resources, held_from, held_to, exclude_session_id=session.id))
-    before = snapshot(session)
-    session.starts_at, session.ends_at = starts_at, ends_at
+    instructors = [r for r in resources if r.kind is ResourceKind.INSTRUCTOR]
+    for part_start, _ in spans:
+        check_qualifications(course, instructors, part_start, session.timezone)
+    held = held_intervals(spans, session.setup_minutes, session.teardown_minutes)
+    refuse_clashes(await check_parts(db, resources, held, exclude_session_id=session.id))
+    before = {**snapshot(session), "parts": parts_payload(current)}
+    session.starts_at, session.ends_at = spans[0][0], spans[-1][1]
     session.sequence += 1
-    async with _writing_bookings(db, resources, held_from, held_to, session.id):
+    held_by_part = {row.id: interval for row, interval in zip(current, held)}
+    async with _writing_bookings(db, resources, held, session.id):
+        for row, (part_start, part_end) in zip(current, spans):
+            row.starts_at, row.ends_at = part_start, part_end
         for booking in bookings:
-            booking.starts_at, booking.ends_at = held_from, held_to
+            booking.starts_at, booking.ends_at = held_by_part.get(booking.part_id, (held[0][0], held[-1][1]))
     await meetings.plan_meeting(db, session)
     await follow_reschedule(db, session, datetime.fromisoformat(before["starts_at"]), settings)
-    record_change(db, actor, "session.reschedule", "Session", session.id, before, snapshot(session))
+    record_change(db, actor, "session.reschedule", "Session", session.id, before,
+                  {**snapshot(session), "parts": parts_payload(current)})
     emit(db, "session.rescheduled", session_event_payload(
-        session, before={"startsAt": before["starts_at"], "endsAt": before["ends_at"]}),
+        session, current, before={"startsAt": before["starts_at"], "endsAt": before["ends_at"],
+                                  "parts": before["parts"]}),
         session_ordering_key(session.id))
     return session
 
@@ -264,7 +445,8 @@ async def cancel_session(db: AsyncSession, actor: Actor, session_id: int, reason
     await db.flush()
     await meetings.plan_meeting(db, session)
     record_change(db, actor, "session.cancel", "Session", session.id, before, snapshot(session))
-    emit(db, "session.cancelled", session_event_payload(session, reason=reason), session_ordering_key(session.id))
+    emit(db, "session.cancelled", session_event_payload(session, await session_part_rows(db, session.id),
+                                                        reason=reason), session_ordering_key(session.id))
     return session
 
 

@@ -21,6 +21,8 @@ class CreateCourseInput:
     default_conferencing: str | None = strawberry.field(default=None, description=(
         "The conferencing provider this course's VIRTUAL and HYBRID sessions use when scheduleSession names "
         "none: a loaded provider's name (e.g. `zoom`) or `manual`; null: PODIUM_DEFAULT_CONFERENCING."))
+    minimum_parts_attended: int | None = strawberry.field(default=None, description=(
+        "How many parts of a multi-part session a learner attends to have attended the session; null: every part."))
 
 
 @strawberry.input
@@ -87,6 +89,7 @@ class UpdateCourseInput:
     certification_validity_days: int | None = strawberry.UNSET
     default_conferencing: str | None = strawberry.field(default=strawberry.UNSET, description=(
         "A loaded conferencing provider's name or `manual`; null: PODIUM_DEFAULT_CONFERENCING."))
+    minimum_parts_attended: int | None = strawberry.UNSET
 
 
 @strawberry.input(description="Only the fields given change.")

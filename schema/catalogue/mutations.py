@@ -58,7 +58,8 @@ class CatalogueMutations:
                 duration_minutes=input.duration_minutes, default_capacity=input.default_capacity,
                 required_qualifications=input.required_qualifications,
                 certification_validity_days=input.certification_validity_days,
-                default_conferencing=input.default_conferencing)).id
+                default_conferencing=input.default_conferencing,
+                minimum_parts_attended=input.minimum_parts_attended)).id
 
         course, errors, _ = await attempt_then_load(info, work, "courses")
         return CoursePayload(course=course, errors=errors)
@@ -93,7 +94,8 @@ class CatalogueMutations:
             return (await catalogue.update_course(
                 db, actor, decode_id(input.course_id, "Course", "courseId"),
                 **given(input, "title", "description", "duration_minutes", "default_capacity",
-                        "required_qualifications", "certification_validity_days", "default_conferencing"))).id
+                        "required_qualifications", "certification_validity_days",
+                        "minimum_parts_attended", "default_conferencing"))).id
 
         course, errors, _ = await attempt_then_load(info, work, "courses")
         return CoursePayload(course=course, errors=errors)

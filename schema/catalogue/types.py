@@ -48,6 +48,9 @@ class Course(Node):
     default_conferencing: str | None = strawberry.field(description=(
         "The conferencing provider its VIRTUAL and HYBRID sessions use when scheduleSession names none "
         "(a provider's name or `manual`); null: PODIUM_DEFAULT_CONFERENCING."))
+    minimum_parts_attended: int | None = strawberry.field(description=(
+        "How many parts of a multi-part session a learner attends to have attended the session (PRESENT, LATE "
+        "or LEFT_EARLY at that many parts); null: every part. Capped at the session's number of parts."))
 
     @strawberry.field(description="This course's sessions, ordered by startsAt, then id.")
     async def sessions(self, info: Info,
@@ -62,7 +65,7 @@ class Course(Node):
 COURSE_COLUMNS = tuple(c.label(f"course_{c.key}") for c in (
     CourseRow.id, CourseRow.code, CourseRow.title, CourseRow.description, CourseRow.duration_minutes,
     CourseRow.default_capacity, CourseRow.required_qualifications, CourseRow.certification_validity_days,
-    CourseRow.default_conferencing))
+    CourseRow.default_conferencing, CourseRow.minimum_parts_attended))
 """Labelled `course_…`, so a session row joined with its course reads both by name."""
 
 
@@ -73,7 +76,8 @@ def course_from(v) -> Course:
                   default_capacity=v.course_default_capacity,
                   required_qualifications=list(v.course_required_qualifications or []),
                   certification_validity_days=v.course_certification_validity_days,
-                  default_conferencing=v.course_default_conferencing)
+                  default_conferencing=v.course_default_conferencing,
+                  minimum_parts_attended=v.course_minimum_parts_attended)
 
 
 @strawberry.type(description="Someone Podium knows: a learner, an instructor's person, staff. Through `me`, "

@@ -29,6 +29,9 @@ class AttendanceRecordInput:
     enrollment_id: strawberry.ID
     status: AttendanceStatus
     minutes_attended: int | None = None
+    part: int | None = strawberry.field(default=None, description=(
+        "The part (from 1) this record is about; null: every part of the session, so PRESENT, LATE or "
+        "LEFT_EARLY then need its last part to have started."))
 
 
 @strawberry.input

@@ -82,7 +82,7 @@ class EnrollmentMutations:
             await check_attendance_of(db, info.context.caller, session_id)
             records = [attendance.AttendanceRecord(
                 enrollment_id=decode_id(r.enrollment_id, "Enrollment", f"records.{i}.enrollmentId"),
-                status=CoreAttendanceStatus(r.status), minutes_attended=r.minutes_attended)
+                status=CoreAttendanceStatus(r.status), minutes_attended=r.minutes_attended, part=r.part)
                 for i, r in enumerate(input.records)]
             return [e.id for e in await attendance.record_attendance(db, actor, session_id, records)]
 

@@ -29,6 +29,14 @@ class Attendance:
     source: str
 
 
+@strawberry.type(description="A learner's attendance of one part of a session, as recorded.")
+class PartAttendance:
+    part: int = strawberry.field(description="The part's position in its session, from 1.")
+    status: AttendanceStatus
+    minutes_attended: int | None
+    source: str
+
+
 @strawberry.type
 class Enrollment(Node):
     id: strawberry.ID
@@ -55,9 +63,15 @@ class Enrollment(Node):
     async def learner(self, info: Info) -> Person:
         return await info.context.loaders.people.load(self.learner_pk)
 
-    @strawberry.field
+    @strawberry.field(description="The learner's attendance of the whole session, derived from partAttendance by "
+                                  "the course's minimumPartsAttended (docs/api.md, Multi-part sessions); for a "
+                                  "one-part session, that part's record. Null until known.")
     async def attendance(self, info: Info) -> Attendance | None:
         return await info.context.loaders.attendance.load(self.pk)
+
+    @strawberry.field(description="The learner's attendance of each part recorded so far, in part order.")
+    async def part_attendance(self, info: Info) -> list[PartAttendance]:
+        return await info.context.loaders.part_attendance.load(self.pk)
 
 
 @strawberry.type

@@ -14,13 +14,14 @@ from podium.core.models import BookingRole, EnrollmentStatus, MeetingStatus
 from podium.core.models import Course as CourseRow
 from podium.core.models import Resource as ResourceRow
 from podium.core.models import Session as SessionRow
+from podium.core.models import SessionPart as SessionPartRow
 from podium.core.models import UnmatchedParticipant as UnmatchedRow
 from podium.core.services.capacity import enrolments_sql, seats_taken_sql
 
 from ..relay import global_id
 from ..catalogue.types import COURSE_COLUMNS, RESOURCE_COLUMNS, Resource, course_from, resource_from
 from ..permissions import MeetingAccess, meeting_access, visible_unmatched
-from .types import Booking, Meeting, Session, UnmatchedParticipant
+from .types import Booking, Meeting, Session, SessionPart, UnmatchedParticipant
 
 SESSION_COLUMNS = (SessionRow.id, SessionRow.title, SessionRow.starts_at, SessionRow.ends_at, SessionRow.timezone,
                    SessionRow.delivery_mode, SessionRow.status, SessionRow.capacity, SessionRow.meeting_provider,
@@ -56,13 +57,13 @@ async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, 
         .where(BookingRow.session_id.in_([row.id for row in rows]),
                BookingRow.role.in_((*TEACHING, BookingRole.ROOM)))
         .order_by(BookingRow.session_id, BookingRow.id))).all()
-    teachers: dict[int, list[tuple[int, Resource]]] = defaultdict(list)
+    teachers: dict[int, dict[int, tuple[int, Resource]]] = defaultdict(dict)  # once each, of every part
     rooms: dict[int, Resource] = {}
     for row in teaching:
         if row.role is BookingRole.ROOM:
             rooms[row.session_id] = _resource(resources, row)
         else:
-            teachers[row.session_id].append((TEACHING[row.role], _resource(resources, row)))
+            teachers[row.session_id].setdefault(row.id, (TEACHING[row.role], _resource(resources, row)))
     courses = {}
     built = []
     for row in rows:
@@ -74,7 +75,7 @@ async def build_sessions(db: AsyncSession, rows: Sequence, resources: dict[int, 
             ends_at=row.ends_at, timezone=row.timezone, delivery_mode=row.delivery_mode, status=row.status,
             capacity=row.capacity, seats_taken=row.seats_taken, seats_left=max(row.capacity - row.seats_taken, 0),
             waitlist_count=row.waitlist_count,
-            instructors=[r for _, r in sorted(teachers[row.id], key=lambda t: t[0])], room=rooms.get(row.id),
+            instructors=[r for _, r in sorted(teachers[row.id].values(), key=lambda t: t[0])], room=rooms.get(row.id),
             meeting=Meeting(session_pk=row.id, provider=row.meeting_provider,
                             status=row.meeting_status or MeetingStatus.PENDING, link=row.meeting_join_url,
                             meeting_id=row.meeting_external_id, failure=row.meeting_error)
@@ -94,16 +95,28 @@ def loaders(context) -> dict:
         async with context.reading() as db:
             rows = (await db.execute(
                 select(BookingRow.session_id, BookingRow.role, BookingRow.starts_at, BookingRow.ends_at,
-                       *RESOURCE_COLUMNS)
+                       SessionPartRow.position, *RESOURCE_COLUMNS)
                 .join(ResourceRow, ResourceRow.id == BookingRow.resource_id)
+                .outerjoin(SessionPartRow, SessionPartRow.id == BookingRow.part_id)
                 .where(BookingRow.session_id.in_(ids), BookingRow.active)
-                .order_by(BookingRow.session_id, BookingRow.id))).all()
+                .order_by(BookingRow.session_id, SessionPartRow.position, BookingRow.id))).all()
         held: dict[int, list[Booking]] = defaultdict(list)
         for row in rows:
             held[row.session_id].append(Booking(resource=_resource(context.loaders.resource_objects, row),
                                                 role=row.role, starts_at=row.starts_at, ends_at=row.ends_at,
-                                                session_pk=row.session_id))
+                                                session_pk=row.session_id, part=row.position))
         return [held[i] for i in ids]
+
+    async def session_parts(ids: list[int]) -> list[list[SessionPart]]:
+        async with context.reading() as db:
+            rows = (await db.execute(select(SessionPartRow.session_id, SessionPartRow.position,
+                                            SessionPartRow.starts_at, SessionPartRow.ends_at)
+                                     .where(SessionPartRow.session_id.in_(ids))
+                                     .order_by(SessionPartRow.session_id, SessionPartRow.position))).all()
+        found: dict[int, list[SessionPart]] = defaultdict(list)
+        for row in rows:
+            found[row.session_id].append(SessionPart(part=row.position, starts_at=row.starts_at, ends_at=row.ends_at))
+        return [found[i] for i in ids]
 
     async def booking_windows(keys: list[tuple[int, datetime, datetime]]) -> list[list]:
         """Active bookings of resources overlapping [from, to): one statement per window asked for."""
@@ -115,7 +128,8 @@ def loaders(context) -> dict:
             async with context.reading() as db:
                 rows = (await db.execute(
                     select(BookingRow.resource_id, BookingRow.role, BookingRow.starts_at, BookingRow.ends_at,
-                           BookingRow.session_id)
+                           BookingRow.session_id, SessionPartRow.position)
+                    .outerjoin(SessionPartRow, SessionPartRow.id == BookingRow.part_id)
                     .where(BookingRow.resource_id.in_(resource_ids), BookingRow.active,
                            BookingRow.starts_at < to, BookingRow.ends_at > from_)
                     .order_by(BookingRow.resource_id, BookingRow.starts_at, BookingRow.id))).all()
@@ -146,6 +160,7 @@ def loaders(context) -> dict:
             access = await meeting_access(db, context.caller, ids)
         return [access.get(i, MeetingAccess()) for i in ids]
 
-    return {"sessions": sessions, "session_bookings": session_bookings, "meeting_access": meeting_access_of,
+    return {"sessions": sessions, "session_bookings": session_bookings, "session_parts": session_parts,
+            "meeting_access": meeting_access_of,
             "unmatched_participants": unmatched_participants,
             "booking_windows": booking_windows}

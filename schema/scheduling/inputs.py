@@ -31,6 +31,12 @@ class SessionFilter:
                                                                         "false: those that have ended.")
 
 
+@strawberry.input(description="One part of a session: [startsAt, endsAt).")
+class SessionPartInput:
+    starts_at: datetime
+    ends_at: datetime
+
+
 @strawberry.input
 class ScheduleSessionInput:
     course_id: strawberry.ID
@@ -53,6 +59,9 @@ class ScheduleSessionInput:
         "`manual` (staff paste the link: joinUrl now, or updateSession later). Default: the course's "
         "defaultConferencing, else PODIUM_DEFAULT_CONFERENCING, else the first provider loaded. An unknown "
         "or unloaded name is INVALID with the field conferencing."))
+    parts: list[SessionPartInput] | None = strawberry.field(default=None, description=(
+        "A session over several intervals (a course of three days): at least one part, in time order, not "
+        "overlapping; the first starts at startsAt, the last ends at endsAt. Null: one part, startsAt to endsAt."))
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -68,6 +77,13 @@ class RescheduleSessionInput:
     session_id: strawberry.ID
     starts_at: datetime
     ends_at: datetime
+    part: int | None = strawberry.field(default=None, description=(
+        "Move only this part (from 1) to [startsAt, endsAt); the others stay. Null, without parts: the session "
+        "moves whole, every part by the same shift on the session's local clock, to startsAt (endsAt is then "
+        "the last part's end after that shift)."))
+    parts: list[SessionPartInput] | None = strawberry.field(default=None, description=(
+        "New intervals of every part, as many as the session has (startsAt and endsAt are the first's start "
+        "and the last's end)."))
 
 
 @strawberry.input

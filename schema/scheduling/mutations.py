@@ -13,9 +13,14 @@ from ..errors import UserError
 from ..permissions import check_staff
 from ..relay import decode_id
 from .inputs import (
-    CancelSessionInput, ChangeSessionCapacityInput, RescheduleSessionInput, ScheduleSessionInput, UpdateSessionInput,
+    CancelSessionInput, ChangeSessionCapacityInput, RescheduleSessionInput, ScheduleSessionInput, SessionPartInput,
+    UpdateSessionInput,
 )
 from .types import Conflict, Session
+
+
+def _spans(parts: list[SessionPartInput] | None) -> list[tuple] | None:
+    return None if parts is None else [(p.starts_at, p.ends_at) for p in parts]
 
 
 @strawberry.type
@@ -47,17 +52,19 @@ class SchedulingMutations:
                 room_id=decode_id(input.room_id, "Resource", "roomId") if input.room_id is not None else None,
                 equipment_ids=[decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
                 title=input.title, requires_approval=bool(input.requires_approval), join_url=input.join_url,
-                conferencing=input.conferencing, settings=info.context.plugins.settings)).id
+                settings=info.context.plugins.settings, parts=_spans(input.parts), conferencing=input.conferencing)).id
 
         return await _payload(info, work)
 
-    @strawberry.mutation(description="Moves the session and all its bookings at once, or nothing; tells the enrolled.")
+    @strawberry.mutation(description="Moves the session (every part, or one) and their bookings at once, or nothing; "
+                                     "tells the enrolled.")
     async def reschedule_session(self, info: Info, input: RescheduleSessionInput) -> SessionPayload:
         async def work(db, actor):
             check_staff(info.context.caller)
             return (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
                                                         input.starts_at, input.ends_at,
-                                                        settings=info.context.plugins.settings)).id
+                                                        settings=info.context.plugins.settings, part=input.part,
+                                                        parts=_spans(input.parts))).id
 
         return await _payload(info, work)
 

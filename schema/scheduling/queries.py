@@ -138,8 +138,8 @@ async def resource_bookings(info: Info, resource: Resource, from_: datetime, to:
         raise ClientError(f"A bookings window is at most {BOOKINGS_WINDOW.days} days; ask for several.",
                           ErrorCode.INVALID)
     rows = await info.context.loaders.booking_windows.load((resource.pk, from_, to))
-    return [Booking(resource=resource, role=r.role, starts_at=r.starts_at, ends_at=r.ends_at, session_pk=r.session_id)
-            for r in rows]
+    return [Booking(resource=resource, role=r.role, starts_at=r.starts_at, ends_at=r.ends_at, session_pk=r.session_id,
+                    part=r.position) for r in rows]
 
 
 @strawberry.type

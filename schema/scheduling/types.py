@@ -67,6 +67,14 @@ class UnmatchedParticipant:
     source: str
 
 
+@strawberry.type(description="One interval of a session: a day of a three-day course. Every session has at "
+                              "least one; startsAt is the first part's start, endsAt the last part's end.")
+class SessionPart:
+    part: int = strawberry.field(description="Its position in the session, from 1, in time order.")
+    starts_at: datetime
+    ends_at: datetime
+
+
 @strawberry.type
 class Booking:
     resource: Resource
@@ -74,6 +82,9 @@ class Booking:
     starts_at: datetime
     ends_at: datetime
     session_pk: strawberry.Private[int | None]
+    part: int | None = strawberry.field(default=None, description=(
+        "The part of the session this booking holds the resource for (setup and teardown included); null for "
+        "a booking imported from an outside system."))
 
     @strawberry.field(description="Null for a booking imported from an outside system (a room calendar).")
     async def session(self, info: Info) -> Session | None:
@@ -125,7 +136,12 @@ class Session(Node):
     async def unmatched_participants(self, info: Info) -> list[UnmatchedParticipant]:
         return await info.context.loaders.unmatched_participants.load(self.pk)
 
-    @strawberry.field(description="Active bookings: instructors, room, equipment, with setup and teardown.")
+    @strawberry.field(description="Its parts, in time order: one for a session on one interval.")
+    async def parts(self, info: Info) -> list[SessionPart]:
+        return await info.context.loaders.session_parts.load(self.pk)
+
+    @strawberry.field(description="Active bookings: instructors, room, equipment, with setup and teardown; one "
+                                  "of each per part.")
     async def bookings(self, info: Info) -> list[Booking]:
         return await info.context.loaders.session_bookings.load(self.pk)
 

@@ -137,3 +137,84 @@ def test_migrations_define_their_own_column_types():
     """A migration is history: it may not import the live models, whose types can change later."""
     versions = (Path(__file__).parents[2] / "core" / "migrations" / "versions").glob("*.py")
     assert [v.name for v in versions if re.search(r"^\s*(from|import) podium\b", v.read_text(), re.M)] == []
+
+
+def test_0007_makes_every_existing_session_a_session_of_one_part(own_database):
+    """A session written before parts existed, with a booking and a learner's attendance, comes out of the
+    upgrade as one part with its own interval; the booking is that part's and so is the attendance."""
+    import sqlalchemy as sa
+    from datetime import datetime, timezone
+
+    from podium.core.models import Booking, PartAttendance, SessionPart
+
+    config = alembic_config(own_database)
+    command.upgrade(config, "0006")
+    sqlite = own_database.startswith("sqlite")
+
+    def at(hour):
+        instant = datetime(2027, 3, 2, hour, tzinfo=timezone.utc)
+        return instant.replace(tzinfo=None) if sqlite else instant
+
+    def table(name, *columns):
+        return sa.table(name, *(sa.column(c, t) for c, t in columns))
+
+    moment, text_, integer = sa.DateTime(timezone=True), sa.String(), sa.Integer()
+    rows = [
+        (table("course", ("id", integer), ("code", text_), ("title", text_), ("duration_minutes", integer),
+               ("default_capacity", integer), ("required_qualifications", sa.JSON()), ("created_at", moment)),
+         {"id": 1, "code": "C", "title": "Course", "duration_minutes": 60, "default_capacity": 5,
+          "required_qualifications": [], "created_at": at(1)}),
+        (table("person", ("id", integer), ("name", text_), ("email", text_), ("timezone", text_),
+               ("external_ids", sa.JSON()), ("created_at", moment)),
+         {"id": 1, "name": "Ada", "email": "ada@example.com", "timezone": "Europe/Berlin", "external_ids": {},
+          "created_at": at(1)}),
+        (table("resource", ("id", integer), ("kind", text_), ("name", text_), ("timezone", text_),
+               ("features", sa.JSON()), ("created_at", moment)),
+         {"id": 1, "kind": "INSTRUCTOR", "name": "Ines", "timezone": "Europe/Berlin", "features": [],
+          "created_at": at(1)}),
+        (table("session", ("id", integer), ("course_id", integer), ("title", text_), ("starts_at", moment),
+               ("ends_at", moment), ("timezone", text_), ("delivery_mode", text_), ("status", text_),
+               ("capacity", integer), ("setup_minutes", integer), ("teardown_minutes", integer),
+               ("requires_approval", sa.Boolean()), ("sequence", integer), ("created_at", moment),
+               ("updated_at", moment)),
+         {"id": 1, "course_id": 1, "title": "Before parts", "starts_at": at(9), "ends_at": at(12),
+          "timezone": "Europe/Berlin", "delivery_mode": "VIRTUAL", "status": "SCHEDULED", "capacity": 5,
+          "setup_minutes": 0, "teardown_minutes": 0, "requires_approval": False, "sequence": 0,
+          "created_at": at(1), "updated_at": at(1)}),
+        (table("booking", ("id", integer), ("resource_id", integer), ("session_id", integer), ("role", text_),
+               ("starts_at", moment), ("ends_at", moment), ("active", sa.Boolean()), ("source", text_)),
+         {"id": 1, "resource_id": 1, "session_id": 1, "role": "LEAD_INSTRUCTOR", "starts_at": at(9),
+          "ends_at": at(12), "active": True, "source": "podium"}),
+        (table("enrollment", ("id", integer), ("session_id", integer), ("learner_id", integer), ("status", text_),
+               ("created_at", moment), ("updated_at", moment)),
+         {"id": 1, "session_id": 1, "learner_id": 1, "status": "ENROLLED", "created_at": at(1), "updated_at": at(1)}),
+        (table("attendance", ("id", integer), ("enrollment_id", integer), ("status", text_),
+               ("minutes_attended", integer), ("source", text_), ("recorded_at", moment)),
+         {"id": 1, "enrollment_id": 1, "status": "LATE", "minutes_attended": 150, "source": "MANUAL",
+          "recorded_at": at(13)}),
+    ]
+
+    async def write():
+        engine = create_engine(own_database)
+        async with engine.begin() as conn:
+            for t, values in rows:
+                await conn.execute(t.insert().values(**values))
+        await engine.dispose()
+
+    async def read():
+        engine = create_engine(own_database)
+        from sqlalchemy.ext.asyncio import AsyncSession
+        async with AsyncSession(engine) as db:
+            parts = (await db.scalars(sa.select(SessionPart))).all()
+            booking = await db.scalar(sa.select(Booking))
+            attended = (await db.scalars(sa.select(PartAttendance))).all()
+        await engine.dispose()
+        return parts, booking, attended
+
+    asyncio.run(write())
+    command.upgrade(config, "head")
+    parts, booking, attended = asyncio.run(read())
+    assert [(p.session_id, p.position, p.starts_at.hour, p.ends_at.hour) for p in parts] == [(1, 1, 9, 12)]
+    assert booking.part_id == parts[0].id
+    assert [(a.enrollment_id, a.part_id, a.status.value, a.minutes_attended) for a in attended] == [
+        (1, parts[0].id, "LATE", 150)]

@@ -105,13 +105,13 @@ async def _a_morning_and_an_afternoon(sessions):
 async def test_the_postgresql_backstop_names_the_clash(sessions, engine, monkeypatch):
     """When the check misses a clash, the exclusion constraint refuses it, with the same names and conflicts."""
     course, lead, start, morning, afternoon = await _a_morning_and_an_afternoon(sessions)
-    check = scheduling.find_clashes
+    check = scheduling.find_clashes_in
 
     async def check_blind_once(*args, **kw):
         checks.append(args)
         return [] if len(checks) == 1 else await check(*args, **kw)
 
-    monkeypatch.setattr(scheduling, "find_clashes", check_blind_once)
+    monkeypatch.setattr(scheduling, "find_clashes_in", check_blind_once)
 
     async def reschedule_afternoon():
         async with sessions() as db, changing(db):
