@@ -443,6 +443,22 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
 
 
+class PeriodicRun(Base):
+    """One tick of a periodic job (core/services/periodic.py): at most one row per job and due time, so
+    however many processes hold the tick in turn, its work is done once; `attempts` > 1 means a process
+    died or failed holding it and another took it over."""
+
+    __tablename__ = "periodic_run"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100))  # the process that ran it last: host:pid:random
+    attempts: Mapped[int] = mapped_column(default=1)
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(index=True)
+    summary: Mapped[str | None] = mapped_column(Text)
+
+
 # --- blended programs -------------------------------------------------------------------
 
 class ProgramTemplate(Base):

@@ -41,7 +41,6 @@ from .audit import Actor, record_change
 from .db import changing
 from .errors import DomainError, ErrorCode
 from .events import EVENT_KIND, DomainEvent
-from .idempotency import prune as prune_idempotency_keys
 from .instants import utc_now
 from .models import OutboxMessage, OutboxStatus
 from .settings import Settings
@@ -54,7 +53,6 @@ REMINDER_KIND = "reminder"
 PLUGIN_CALL_KIND = "plugin_call"
 MAX_ERROR_CHARS = 2000
 PRUNE_BATCH = 1000
-PRUNE_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -165,7 +163,6 @@ class Dispatcher:
         self._inflight: set[asyncio.Task] = set()
         self._outcomes: list[Outcome] = []
         self._unsubscribe = None
-        self._pruned_at: datetime | None = None
         import_core_services()
         bus = sessions.kw.get("info", {}).get("bus")
         if bus is not None:  # committed changes in this process wake us at once
@@ -191,9 +188,7 @@ class Dispatcher:
                 free = 0
                 claimed: list[QueuedMessage] = []
                 try:
-                    await self._prune_now_and_then()
                     await self._record_outcomes()
-                    await self._prune_hourly()
                     free = self.settings.outbox_concurrency - len(self._inflight) - len(self._outcomes)
                     if free > 0:
                         claimed = await self.claim(free)
@@ -220,14 +215,6 @@ class Dispatcher:
                 self._unsubscribe()
             log.info("outbox dispatcher %s stopped", self.owner)
 
-    async def _prune_hourly(self) -> None:
-        """Housekeeping the worker does anyway: idempotency keys past their 24 hours."""
-        now = utc_now()
-        if self._pruned_at is None or now - self._pruned_at >= timedelta(hours=1):
-            async with self.sessions() as db, changing(db):
-                await prune_idempotency_keys(db, now)
-            self._pruned_at = now
-
     async def _start(self, claimed: list[QueuedMessage]) -> None:
         """Deliveries to plugins run as tasks; fan-outs and reminders are database work, done here at once."""
         local = [m for m in claimed if m.kind in (EVENT_KIND, REMINDER_KIND)]
@@ -243,17 +230,6 @@ class Dispatcher:
     def _done(self, task: asyncio.Task) -> None:
         self._inflight.discard(task)
         self.wake()
-
-    async def _prune_now_and_then(self) -> None:
-        """Delivered rows past their retention go at most once an hour (and at start); the audit log stays."""
-        now = utc_now()
-        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
-            return
-        self._pruned_at = now
-        pruned = await prune_delivered(self.sessions, now - timedelta(days=self.settings.outbox_retention_days))
-        if pruned:
-            log.info("pruned %d delivered outbox messages older than %g days", pruned,
-                     self.settings.outbox_retention_days)
 
     # --- claiming -----------------------------------------------------------------------------
 

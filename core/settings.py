@@ -42,7 +42,8 @@ SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
 
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
                "outbox_backoff_seconds", "schedule_history_years", "rate_limit_points", "anonymous_rate_limit_points",
-               "auth_failure_limit", "request_timeout_seconds"}
+               "auth_failure_limit", "request_timeout_seconds",
+               "session_completion_grace_minutes"}
 """Numbers where 0 means something (off, at once); every other number must be above 0."""
 
 
@@ -75,7 +76,11 @@ class Settings:
     outbox_concurrency: int = 16
     outbox_consumer_concurrency: int = 4
     outbox_poll_seconds: float = 1.0
-    outbox_retention_days: int = 30  # delivered outbox rows older than this are pruned, hourly
+    outbox_retention_days: int = 30  # delivered outbox rows older than this are pruned by the `prune` job
+    # Periodic jobs (core/services/periodic.py): how often each runs, once across all processes.
+    complete_sessions_every_seconds: float = 60.0
+    session_completion_grace_minutes: int = 30  # a session is COMPLETED this long after it ends
+    prune_every_seconds: float = 3600.0
     readiness_notice_hours: int = 24
     prework_reminder_days: int = 3
     program_sync_hours: int = 6

@@ -24,6 +24,7 @@ from podium.core.migrate import head_revision, schema_problem, schema_revision
 from podium.core.events import EventBus
 from podium.core.outbox import Dispatcher
 from podium.core.services.calendar_refresh import start_calendar_refresh
+from podium.core.services.periodic import start_periodic
 from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.services.conferencing import choose_conferencing
 from podium.core.settings import Settings, SettingsError
@@ -136,12 +137,14 @@ def cors_middleware(settings: Settings) -> list[Middleware]:
                        expose_headers=["X-Request-ID", "Idempotent-Replayed"], max_age=600)]
 
 
-async def _start_calendar_refresh(sessions, plugins) -> None:
-    """Room calendars on a schedule; a database not answering yet only delays it to the next start."""
+async def _start_schedules(sessions, plugins, settings: Settings) -> None:
+    """Periodic jobs and room calendars on a schedule; a database not answering yet only delays them to the
+    next start (of this or any other process)."""
     try:
+        await start_periodic(sessions, settings)
         await start_calendar_refresh(sessions, plugins)
     except Exception as exc:
-        log.warning("room calendar refresh not planned: %s", exc)
+        log.warning("periodic jobs not planned: %s", exc)
 
 
 def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, Any]] = ()) -> Starlette:
@@ -166,7 +169,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
                 app.router.routes.append(Mount(f"/plugins/{name}", routes=routes))
         runner = None
         if settings.outbox_in_serve:
-            await _start_calendar_refresh(state.sessions, plugins)
+            await _start_schedules(state.sessions, plugins, settings)
             state.dispatcher = Dispatcher(state.sessions, plugins, settings)
             runner = asyncio.create_task(state.dispatcher.run())
         try:

@@ -190,7 +190,8 @@ async def _schema_problem(settings: Settings) -> str | None:
 @app.command()
 def worker(log_level: str = typer.Option("info"), concurrency: int = typer.Option(None, min=1,
            help="Deliveries at a time (default PODIUM_OUTBOX_CONCURRENCY).")) -> None:
-    """Deliver outbox messages in this process until SIGTERM or Ctrl-C; run as many as you like."""
+    """Deliver outbox messages and run the periodic jobs' ticks in this process until SIGTERM or Ctrl-C;
+    run as many as you like (each message and each tick is done by one of them)."""
     from podium.core.migrate import upgrade
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -218,7 +219,9 @@ async def _work(settings: Settings) -> None:
                f"plugins: {', '.join(plugins.loaded) or 'none'}")
     try:
         from podium.core.services.calendar_refresh import start_calendar_refresh
+        from podium.core.services.periodic import start_periodic
 
+        await start_periodic(dispatcher.sessions, settings)
         await start_calendar_refresh(dispatcher.sessions, plugins)
         await dispatcher.run()
     finally:
@@ -237,15 +240,19 @@ async def _started_plugins(settings: Settings):
 def outbox_list(status: list[str] = typer.Option(None, help="PENDING, DELIVERED or DEAD; repeat for several."),
                 failing: bool = typer.Option(False, help="Only pending messages that failed at least once."),
                 limit: int = typer.Option(50, min=1, max=1000)) -> None:
-    """Counts per status, then the latest messages (newest first)."""
+    """Counts per status, the periodic jobs (unless filtered), then the latest messages (newest first)."""
     from podium.core.models import OutboxStatus
 
     try:
         statuses = [OutboxStatus(s.upper()) for s in status or []]
     except ValueError:
         raise typer.BadParameter("status is PENDING, DELIVERED or DEAD") from None
-    counts, rows = asyncio.run(_outbox(lambda db: _overview(db, statuses, failing, limit)))
+    counts, rows, jobs = asyncio.run(_outbox(lambda db: _overview(db, statuses, failing, limit)))
     typer.echo("  ".join(f"{k.lower()}: {v}" for k, v in counts.items()))
+    if not statuses and not failing:  # filtered: the matching messages only
+        typer.echo("periodic jobs (each tick once across all processes; ticks are plugin_call periodic.<job>):")
+        for line in jobs:
+            typer.echo(f"  {line}")
     for m in rows:
         due = "" if m.status.value != "PENDING" else f" due {m.deliver_after:%Y-%m-%d %H:%M:%S}Z"
         error = f" — {m.last_error}" if m.last_error else ""
@@ -255,7 +262,8 @@ def outbox_list(status: list[str] = typer.Option(None, help="PENDING, DELIVERED 
 
 @outbox_app.command("prune")
 def outbox_prune() -> None:
-    """Delete delivered messages older than PODIUM_OUTBOX_RETENTION_DAYS (the dispatcher also does, hourly)."""
+    """Delete delivered messages older than PODIUM_OUTBOX_RETENTION_DAYS now (the periodic job `prune` also does,
+    every PODIUM_PRUNE_EVERY_SECONDS)."""
     settings = Settings.from_env()
     pruned = asyncio.run(_prune(settings))
     typer.echo(f"{pruned} delivered message(s) older than {settings.outbox_retention_days} days pruned")
@@ -283,8 +291,11 @@ async def _prune(settings: Settings) -> int:
 
 async def _overview(db, statuses, failing, limit):
     from podium.core.outbox import outbox_overview
+    from podium.core.services.periodic import describe, periodic_overview
 
-    return await outbox_overview(db, statuses, failing, limit)
+    counts, rows = await outbox_overview(db, statuses, failing, limit)
+    jobs = [line for state in await periodic_overview(db, Settings.from_env()) for line in describe(state)]
+    return counts, rows, jobs
 
 
 @outbox_app.command("retry")

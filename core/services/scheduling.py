@@ -458,15 +458,23 @@ async def resource_bookings(db: AsyncSession, resource_id: int, starts_at: datet
         and_(Booking.starts_at < ends_at, Booking.ends_at > starts_at)).order_by(Booking.starts_at))).all())
 
 
-async def complete_past_sessions(db: AsyncSession, actor: Actor, now: datetime | None = None) -> int:
-    """Mark scheduled sessions that have ended as COMPLETED; returns how many."""
-    now = now or utc_now()
-    ids = (await db.scalars(select(Session.id).where(Session.status == SessionStatus.SCHEDULED,
-                                                     Session.ends_at <= now))).all()
+async def complete_past_sessions(db: AsyncSession, actor: Actor, now: datetime | None = None, *,
+                                 grace: timedelta = timedelta(0), limit: int | None = None) -> int:
+    """Mark SCHEDULED sessions that ended at least `grace` before `now` as COMPLETED, each audited with one
+    `session.completed` event, oldest first (at most `limit`); returns how many. The periodic job
+    `complete_sessions` (services/periodic.py) calls it; each session is re-checked under its lock, so a
+    cancel or a move that commits meanwhile wins."""
+    cutoff = (now or utc_now()) - grace
+    query = select(Session.id).where(Session.status == SessionStatus.SCHEDULED, Session.ends_at <= cutoff)
+    ids = (await db.scalars(query.order_by(Session.ends_at, Session.id).limit(limit))).all()
+    completed = 0
     for sid in ids:
         session = await lock_session(db, sid)
+        if session.status is not SessionStatus.SCHEDULED or session.ends_at > cutoff:
+            continue
         before = snapshot(session)
         session.status = SessionStatus.COMPLETED
         record_change(db, actor, "session.complete", "Session", sid, before, snapshot(session))
         emit(db, "session.completed", session_event_payload(session), session_ordering_key(sid))
-    return len(ids)
+        completed += 1
+    return completed

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from podium.core.instants import utc_now
 from podium.core.models import AuditEntry, OutboxMessage, OutboxStatus
+from podium.core.services.periodic import start_periodic
 from podium.server.cli import app
 from tests.dispatching import dispatching, eventually, outbox_rows, settings_from
 
@@ -43,11 +44,14 @@ EXPECTED = sorted([("DELIVERED", "seed-1"), ("PENDING", "seed-2"), ("PENDING", "
                    ("DEAD", "seed-4"), ("DEAD", "seed-5")])
 
 
-async def test_the_dispatcher_prunes_delivered_rows_past_retention(sessions):
+async def test_the_periodic_prune_job_prunes_delivered_rows_past_retention(sessions):
     await _seed(sessions)
-    async with dispatching(sessions, settings_from({"PODIUM_PLUGINS": ""}, plugins=())):
+    settings = settings_from({"PODIUM_PLUGINS": ""}, plugins=())
+    await start_periodic(sessions, settings)
+    async with dispatching(sessions, settings):
         await eventually(lambda: _gone(sessions, "seed-0"), what="the old delivered row pruned")
-    assert await _left(sessions) == (EXPECTED, 1)
+    left, audit = await _left(sessions)
+    assert ([row for row in left if row[1].startswith("seed-")], audit) == (EXPECTED, 1)
 
 
 async def _gone(sessions, key: str) -> bool:

@@ -1,0 +1,210 @@
+"""Periodic jobs across real `podium worker` processes: each tick once, counted in the database; a past
+session COMPLETED once with one `session.completed` event, also when the worker holding its tick is SIGKILLed."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from podium.core.db import create_engine, create_sessionmaker
+from podium.core.ids import from_global_id
+from podium.core.instants import utc_now
+from podium.core.models import AuditEntry, OutboxStatus, PeriodicRun, Session, SessionStatus
+from podium.core.services import periodic
+from tests import builders as b
+from tests.dispatching import eventually, outbox_rows
+
+TICK_SECONDS = 1.0
+TICKS = 20
+WORKERS = 3
+
+
+def start_worker(database_url: str, tmp_path, n: int, **env) -> subprocess.Popen:
+    """`podium worker` as its own OS process, with one-second ticks and short outbox timings."""
+    env = {**os.environ, "PODIUM_DATABASE_URL": database_url, "PODIUM_PLUGINS": "logbook",
+           "PODIUM_LOGBOOK_PATH": str(tmp_path / "logbook.jsonl"),
+           "PODIUM_COMPLETE_SESSIONS_EVERY_SECONDS": str(TICK_SECONDS), "PODIUM_PRUNE_EVERY_SECONDS": str(TICK_SECONDS),
+           "PODIUM_SESSION_COMPLETION_GRACE_MINUTES": "0", "PODIUM_OUTBOX_POLL_SECONDS": "0.1",
+           "PODIUM_OUTBOX_BACKOFF_SECONDS": "0.1", **env}
+    log = open(tmp_path / f"worker-{n}.log", "wb")
+    return subprocess.Popen([sys.executable, "-m", "podium.server.cli", "worker", "--log-level", "warning"],
+                            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop(workers: list[subprocess.Popen], tmp_path) -> None:
+    """SIGTERM each live worker; each must stop cleanly (exit 0)."""
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    try:
+        for n, worker in enumerate(workers):
+            if worker.returncode != -signal.SIGKILL:
+                code = worker.wait(timeout=60)
+                assert code == 0, (tmp_path / f"worker-{n}.log").read_text()
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+
+
+async def runs(sessions, job: str) -> list[PeriodicRun]:
+    async with sessions() as db:
+        return list((await db.scalars(select(PeriodicRun).where(PeriodicRun.job == job)
+                                      .order_by(PeriodicRun.due_at))).all())
+
+
+async def finished(sessions, job: str) -> int:
+    return len([r for r in await runs(sessions, job) if r.finished_at is not None])
+
+
+async def sessions_ending(sessions, ends: list) -> list[int]:
+    """One virtual session per moment, each with its own instructor (so none clashes), ending then."""
+    course = await b.course(sessions)
+    ids = []
+    for end in ends:
+        teacher = await b.instructor(sessions)
+        made = await b.session(sessions, course_id=course.id, instructor_ids=[teacher.id],
+                               starts_at=end - timedelta(hours=1), minutes=60)
+        ids.append(made.id)
+    return ids
+
+
+async def completion_record(sessions, session_ids: list[int]) -> tuple[dict, Counter, Counter]:
+    """Each session's status, and per session: `session.completed` events and `session.complete` audit rows."""
+    async with sessions() as db:
+        statuses = dict((await db.execute(select(Session.id, Session.status).where(Session.id.in_(session_ids)))).all())
+        audit = Counter((await db.scalars(select(AuditEntry.target_id).where(
+            AuditEntry.action == "session.complete"))).all())
+    events = Counter(from_global_id(m.payload["payload"]["session"])[1]
+                     for m in await outbox_rows(sessions, kind="event", topic="session.completed"))
+    return statuses, events, audit
+
+
+async def test_three_workers_run_each_periodic_tick_once_over_twenty_ticks(sessions, database_url, tmp_path):
+    """Twenty sessions end a second apart while three workers run: every tick of every job has one run row
+    with one attempt, every tick message was delivered once, and every session was completed exactly once."""
+    first = utc_now() + timedelta(seconds=3)
+    session_ids = await sessions_ending(sessions, [first + timedelta(seconds=k * TICK_SECONDS) for k in range(TICKS)])
+    workers = [start_worker(database_url, tmp_path, n) for n in range(WORKERS)]
+    try:
+        for job in periodic.JOBS:
+            await eventually(lambda: _enough(sessions, job), timeout=180, interval=0.5,
+                             what=f"{TICKS} ticks of {job}")
+        await eventually(lambda: _all_completed(sessions, session_ids), timeout=120, interval=0.5,
+                         what="every session completed")
+    finally:
+        stop(workers, tmp_path)
+
+    owners = Counter()
+    for job in periodic.JOBS:
+        done = await runs(sessions, job)
+        assert len(done) >= TICKS
+        assert all(r.finished_at is not None and r.attempts == 1 for r in done), [
+            (r.due_at, r.attempts, r.owner) for r in done if r.finished_at is None or r.attempts != 1]
+        ticks = await outbox_rows(sessions, topic=f"periodic.{job}")
+        delivered = [m for m in ticks if m.status is OutboxStatus.DELIVERED]
+        assert all(m.attempts == 1 for m in delivered)       # each tick message handed out once
+        assert {r.due_at for r in done} == {periodic.slot_start(m.payload["slot"], TICK_SECONDS) for m in delivered}
+        slots = sorted(m.payload["slot"] for m in delivered)
+        gaps = [(a, b) for a, b in zip(slots, slots[1:]) if b != a + 1]
+        owners.update(r.owner.split(":")[-2] for r in done)
+        print(f"{job}: {len(done)} ticks run once each, by {len(set(r.owner for r in done))} worker(s); "
+              f"ticks skipped for lateness: {gaps}")
+    assert len(owners) >= 2, owners                           # the work was shared, not one worker's alone
+
+    statuses, events, audit = await completion_record(sessions, session_ids)
+    assert set(statuses.values()) == {SessionStatus.COMPLETED}
+    assert events == Counter({sid: 1 for sid in session_ids})
+    assert audit == Counter({sid: 1 for sid in session_ids})
+
+
+async def _all_completed(sessions, session_ids: list[int]) -> bool:
+    statuses, _, _ = await completion_record(sessions, session_ids)
+    return set(statuses.values()) == {SessionStatus.COMPLETED}
+
+
+async def _enough(sessions, job: str) -> bool:
+    return await finished(sessions, job) >= TICKS
+
+
+async def test_a_sigkilled_workers_tick_is_taken_over_and_the_session_completed_once(postgresql_sessions, tmp_path):
+    """A worker takes the tick and blocks on the session's row lock (held by this test); it is SIGKILLed there.
+    Once its lease runs out another worker runs the tick: the session is COMPLETED, with one event and one
+    audit row, and the tick's run row shows the second attempt by another worker."""
+    sessions, database_url = postgresql_sessions
+    (session_id,) = await sessions_ending(sessions, [utc_now() - timedelta(minutes=1)])
+    engine = create_engine(database_url)
+    holder = await engine.connect()
+    transaction = await holder.begin()
+    await holder.execute(select(Session.id).where(Session.id == session_id).with_for_update())
+    timings = {"PODIUM_OUTBOX_TIMEOUT_SECONDS": "5", "PODIUM_OUTBOX_LEASE_SECONDS": "6"}
+    workers = [start_worker(database_url, tmp_path, n, **timings) for n in range(WORKERS)]
+    try:
+        taken = await eventually(lambda: _taken(sessions), timeout=120, interval=0.02,
+                                 what="a worker to take the first tick")
+        pid = int(taken.owner.split(":")[-2])
+        (victim,) = [w for w in workers if w.pid == pid]
+        victim.send_signal(signal.SIGKILL)
+        assert victim.wait(timeout=10) == -signal.SIGKILL
+        await transaction.rollback()                          # the row lock goes; the victim's transaction died
+        await holder.close()
+
+        async def completed_by_another():
+            run = await _run_of(sessions, taken.due_at)
+            return run if run.finished_at is not None else None
+        run = await eventually(completed_by_another, timeout=120, interval=0.2, what="the tick taken over")
+        await eventually(lambda: _enough_after(sessions, taken.due_at, 3), timeout=120, interval=0.5,
+                         what="three more ticks")
+    finally:
+        stop(workers, tmp_path)
+        await engine.dispose()
+
+    assert run.attempts == 2 and run.owner != taken.owner and run.summary == "1 session(s) completed"
+    statuses, events, audit = await completion_record(sessions, [session_id])
+    assert statuses == {session_id: SessionStatus.COMPLETED}
+    assert events == Counter({session_id: 1}) and audit == Counter({session_id: 1})
+    later = [r for r in await runs(sessions, "complete_sessions") if r.due_at > taken.due_at]
+    assert later and all(r.attempts == 1 and r.finished_at is not None and str(pid) not in r.owner for r in later)
+    assert all(r.summary == "0 session(s) completed" for r in later)
+
+
+async def _taken(sessions) -> PeriodicRun | None:
+    for run in await runs(sessions, "complete_sessions"):
+        if run.finished_at is None:
+            return run
+    return None
+
+
+async def _run_of(sessions, due_at) -> PeriodicRun:
+    async with sessions() as db:
+        return await db.scalar(select(PeriodicRun).where(PeriodicRun.job == "complete_sessions",
+                                                         PeriodicRun.due_at == due_at))
+
+
+async def _enough_after(sessions, due_at, n: int) -> bool:
+    return len([r for r in await runs(sessions, "complete_sessions")
+                if r.due_at > due_at and r.finished_at is not None]) >= n
+
+
+@pytest.fixture
+async def postgresql_sessions(template_databases):
+    """Sessions on a clean PostgreSQL database, and its URL (this test needs row locks that block)."""
+    from sqlalchemy import text
+
+    from podium.core.models import Base
+
+    if "postgresql" not in template_databases:
+        raise AssertionError("PostgreSQL is not answering on 127.0.0.1:5432")
+    url = template_databases["postgresql"]
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield create_sessionmaker(engine), url
+    await engine.dispose()
