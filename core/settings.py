@@ -38,6 +38,7 @@ class SettingsError(ValueError):
 
 MIN_ADMIN_TOKEN_LENGTH = 32
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
+LOG_FORMATS = ("text", "json")
 
 
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
@@ -105,7 +106,9 @@ class Settings:
     rate_limit_seconds: int = 60
     auth_failure_limit: int = 100
     request_timeout_seconds: float = 30.0
-    redis_url: str | None = None
+    redis_url: str | None = None  # rate limits and live updates shared by every process (docs/operations.md)
+    redis_prefix: str = "podium"  # Redis keys and the live-update channel start with it: one per installation
+    log_format: str = "text"  # text, or json: one JSON object per line
     default_conferencing: str | None = None  # the provider of a session that names none; "manual": no plugin
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
@@ -133,7 +136,8 @@ class Settings:
     def __post_init__(self) -> None:
         """Checked however the settings are made (environment or code), so an app never runs with them."""
         problems = _production_problems({"admin_token": self.admin_token,
-                                         "sqlite_synchronous": self.sqlite_synchronous})
+                                         "sqlite_synchronous": self.sqlite_synchronous,
+                                         "log_format": self.log_format})
         if problems:
             raise SettingsError("; ".join(problems))
 
@@ -148,4 +152,7 @@ def _production_problems(values: Mapping[str, Any]) -> list[str]:
     synchronous = values.get("sqlite_synchronous")
     if synchronous is not None and synchronous.upper() not in SQLITE_SYNCHRONOUS:
         problems.append(f"PODIUM_SQLITE_SYNCHRONOUS: one of {', '.join(SQLITE_SYNCHRONOUS)}, got {synchronous!r}")
+    log_format = values.get("log_format")
+    if log_format is not None and log_format not in LOG_FORMATS:
+        problems.append(f"PODIUM_LOG_FORMAT: one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
     return problems
