@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .money import DEFAULT_CURRENCY, check_currency
 from .plugin_settings import field_type, parse_setting
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./podium.db"
@@ -109,6 +110,7 @@ class Settings:
     redis_url: str | None = None  # rate limits and live updates shared by every process (docs/operations.md)
     redis_prefix: str = "podium"  # Redis keys and the live-update channel start with it: one per installation
     log_format: str = "text"  # text, or json: one JSON object per line
+    currency: str = DEFAULT_CURRENCY  # ISO 4217: every amount of this installation is in it (core/money.py)
     default_conferencing: str | None = None  # the provider of a session that names none; "manual": no plugin
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
@@ -137,7 +139,7 @@ class Settings:
         """Checked however the settings are made (environment or code), so an app never runs with them."""
         problems = _production_problems({"admin_token": self.admin_token,
                                          "sqlite_synchronous": self.sqlite_synchronous,
-                                         "log_format": self.log_format})
+                                         "log_format": self.log_format, "currency": self.currency})
         if problems:
             raise SettingsError("; ".join(problems))
 
@@ -155,4 +157,7 @@ def _production_problems(values: Mapping[str, Any]) -> list[str]:
     log_format = values.get("log_format")
     if log_format is not None and log_format not in LOG_FORMATS:
         problems.append(f"PODIUM_LOG_FORMAT: one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    currency = values.get("currency")
+    if currency is not None and check_currency(currency):
+        problems.append(f"PODIUM_CURRENCY: {check_currency(currency)}")
     return problems

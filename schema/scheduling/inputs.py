@@ -54,6 +54,11 @@ class ScheduleSessionInput:
     join_url: str | None = strawberry.field(default=None, description=(
         "VIRTUAL and HYBRID: a meeting link entered by hand (Teams, Meet, ...), an http or https address of at "
         "most 2,000 characters; the meeting is then `manual` and READY, and no conferencing plugin is asked."))
+    setup_minutes: int | None = strawberry.field(default=None, description=(
+        "Minutes every resource is booked before the start (0 to 1440, default 0): the room is set up, the "
+        "instructors arrive. Booked time is what resources cost."))
+    teardown_minutes: int | None = strawberry.field(default=None, description="Minutes every resource stays booked "
+                                                                              "after the end (0 to 1440, default 0).")
     conferencing: str | None = strawberry.field(default=None, description=(
         "VIRTUAL and HYBRID: who makes the meeting, a loaded conferencing provider's name (e.g. `zoom`) or "
         "`manual` (staff paste the link: joinUrl now, or updateSession later). Default: the course's "
