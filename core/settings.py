@@ -44,7 +44,7 @@ LOG_FORMATS = ("text", "json")
 
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
                "outbox_backoff_seconds", "schedule_history_years", "rate_limit_points", "anonymous_rate_limit_points",
-               "auth_failure_limit", "request_timeout_seconds",
+               "auth_failure_limit", "request_timeout_seconds", "late_cancel_hours",
                "session_completion_grace_minutes"}
 """Numbers where 0 means something (off, at once); every other number must be above 0."""
 
@@ -111,6 +111,7 @@ class Settings:
     redis_prefix: str = "podium"  # Redis keys and the live-update channel start with it: one per installation
     log_format: str = "text"  # text, or json: one JSON object per line
     currency: str = DEFAULT_CURRENCY  # ISO 4217: every amount of this installation is in it (core/money.py)
+    late_cancel_hours: int = 48  # a cancellation less than this before the start is late (reports)
     default_conferencing: str | None = None  # the provider of a session that names none; "manual": no plugin
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
