@@ -20,6 +20,20 @@ class ErrorCode(str, enum.Enum):
     UNAVAILABLE = "UNAVAILABLE"
     SESSION_NOT_STARTED = "SESSION_NOT_STARTED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    OUTSIDE_AVAILABILITY = "OUTSIDE_AVAILABILITY"
+
+
+class WarningCode(str, enum.Enum):
+    BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+
+
+@dataclass(frozen=True)
+class DomainWarning:
+    """Something a change should be told, that does not stop it (warnings are data: they change nothing)."""
+
+    code: WarningCode
+    message: str
+    budget_id: int | None = None
 
 
 @dataclass

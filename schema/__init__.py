@@ -8,9 +8,16 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from .access.mutations import AccessMutations
+from .availability.mutations import AvailabilityMutations
+from .availability.queries import AvailabilityQueries
+from .audit.queries import AuditQueries
+from .budgets.mutations import BudgetMutations
+from .budgets.queries import BudgetQueries
+from .budgets.types import Budget
 from .calendar.mutations import CalendarMutations
 from .catalogue.mutations import CatalogueMutations
 from .catalogue.queries import CatalogueQueries
+from .costs.mutations import CostMutations
 from .enrollment.mutations import EnrollmentMutations
 from .enrollment.types import Enrollment
 from .execution import execution_context_class
@@ -22,6 +29,7 @@ from .programs.mutations import ProgramMutations
 from .programs.queries import ProgramQueries
 from .programs.types import Certification, Program
 from .relay import MAX_PAGE
+from .reports.queries import ReportQueries
 from .scheduling.mutations import SchedulingMutations
 from .scheduling.queries import SessionQueries
 from .scheduling.subscriptions import SessionSubscriptions
@@ -30,9 +38,11 @@ from .scheduling.types import Session
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries))
+Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries,
+                              BudgetQueries, ReportQueries, AuditQueries, AvailabilityQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
-                                    OutboxMutations, ProgramMutations, CalendarMutations))
+                                    OutboxMutations, ProgramMutations, CalendarMutations, CostMutations,
+                                    BudgetMutations, AvailabilityMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):
@@ -42,7 +52,7 @@ class PodiumSchema(strawberry.Schema):
 
 schema = PodiumSchema(
     query=Query, mutation=Mutation, subscription=Subscription,
-    types=[Course, Person, Resource, Venue, Session, Enrollment, Program, Certification],
+    types=[Course, Person, Resource, Venue, Session, Enrollment, Program, Certification, Budget],
     extensions=extensions(),
     config=StrawberryConfig(relay_max_results=MAX_PAGE),
     execution_context_class=execution_context_class(),

@@ -34,6 +34,7 @@ from podium.schema.limits import RETRY_AFTER_SECONDS
 
 from .broadcast import broadcasting
 from .calendar import ROUTES as CALENDAR_ROUTES
+from .exports import ROUTES as EXPORT_ROUTES
 from .graphiql import static_asset
 from .logs import REQUEST_ID as CURRENT_REQUEST_ID
 from .metrics import Metrics, mark_process_dead, metrics, watch_pool
@@ -195,7 +196,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
     graphql = graphql_app(state)
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
               Route("/graphql", graphql, methods=["GET", "POST"]),
-              WebSocketRoute("/graphql", graphql), *CALENDAR_ROUTES]
+              WebSocketRoute("/graphql", graphql), *CALENDAR_ROUTES, *EXPORT_ROUTES]
     if settings.graphiql:
         routes.append(Route("/graphql/static/{asset:path}", static_asset))
     app = Starlette(routes=routes, middleware=[Middleware(RequestIds), *cors_middleware(settings)], lifespan=lifespan)

@@ -19,6 +19,8 @@ from ..permissions import is_staff, require_signed_in, sees_staff_contacts
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
+    from ..availability.types import HoursException, TimeOff, WorkingHours
+    from ..costs.types import CostRate, Money, PerLearnerCost
     from ..enrollment.types import EnrollmentConnection, EnrollmentStatus
     from ..programs.types import CertificationConnection, LearnerJourneyConnection
     from ..scheduling.inputs import SessionFilter
@@ -31,6 +33,8 @@ SCHEDULING_TYPES = "podium.schema.scheduling.types"
 SCHEDULING_INPUTS = "podium.schema.scheduling.inputs"
 ENROLLMENT_TYPES = "podium.schema.enrollment.types"
 PROGRAM_TYPES = "podium.schema.programs.types"
+AVAILABILITY_TYPES = "podium.schema.availability.types"
+COST_TYPES = "podium.schema.costs.types"
 
 
 @strawberry.type
@@ -57,6 +61,18 @@ class Course(Node):
         from ..scheduling.queries import session_connection
 
         return await session_connection(info, filter, first, after, course_id=self.pk)
+
+    @strawberry.field(description="The price per seat of its sessions (a session may have its own); null: none.")
+    async def price(self, info: Info) -> Annotated["Money", strawberry.lazy(COST_TYPES)] | None:
+        from ..costs.fields import course_price
+
+        return await course_price(info, self.pk)
+
+    @strawberry.field(description="Costs per learner of each of its sessions (materials, catering); staff only.")
+    async def per_learner_costs(self, info: Info) -> list[Annotated["PerLearnerCost", strawberry.lazy(COST_TYPES)]]:
+        from ..costs.fields import course_per_learner_costs
+
+        return await course_per_learner_costs(info, self.pk)
 
 
 COURSE_COLUMNS = tuple(c.label(f"course_{c.key}") for c in (
@@ -206,6 +222,13 @@ class Resource(Node):
             return None
         return await calendar_feed_url(info, resource_id=self.pk)
 
+    @strawberry.field(description="What it costs while booked; null: nothing. Admins and coordinators only "
+                                  "(FORBIDDEN for anyone else).")
+    async def cost_rate(self, info: Info) -> Annotated["CostRate", strawberry.lazy(COST_TYPES)] | None:
+        from ..costs.fields import resource_cost_rate
+
+        return await resource_cost_rate(info, self.pk)
+
     @strawberry.field
     async def qualifications(self, info: Info) -> list[Qualification]:
         return await info.context.loaders.qualifications.load(self.pk)
@@ -217,6 +240,30 @@ class Resource(Node):
 
         require_signed_in(info.context.caller, "bookings")
         return await resource_bookings(info, self, from_, to)
+
+    @strawberry.field(description="Weekly working (instructors) or opening (rooms) hours on the resource's own "
+                                  "clock; the default until set: Monday to Friday 09:00-17:00 for instructors and "
+                                  "rooms, always for equipment.")
+    async def working_hours(self, info: Info) -> list[Annotated["WorkingHours", strawberry.lazy(AVAILABILITY_TYPES)]]:
+        return await info.context.loaders.working_hours.load(self.pk)
+
+    @strawberry.field(description="Dated exceptions to the weekly hours with a date in [from, to], at most 366 "
+                                  "days apart; for signed-in callers.")
+    async def hours_exceptions(self, info: Info, from_: Annotated[date, strawberry.argument(name="from")],
+                               to: date) -> list[Annotated["HoursException", strawberry.lazy(AVAILABILITY_TYPES)]]:
+        from ..availability.queries import resource_hours_exceptions
+
+        require_signed_in(info.context.caller, "hours")
+        return await resource_hours_exceptions(info, self.pk, from_, to)
+
+    @strawberry.field(description="Time off overlapping [from, to), at most 366 days apart; for signed-in callers "
+                                  "(the reason for staff only).")
+    async def time_off(self, info: Info, from_: Annotated[datetime, strawberry.argument(name="from")],
+                       to: datetime) -> list[Annotated["TimeOff", strawberry.lazy(AVAILABILITY_TYPES)]]:
+        from ..availability.queries import resource_time_off
+
+        require_signed_in(info.context.caller, "time off")
+        return await resource_time_off(info, self.pk, from_, to)
 
 
 RESOURCE_COLUMNS = (ResourceRow.id, ResourceRow.kind, ResourceRow.name, ResourceRow.timezone, ResourceRow.capacity,
