@@ -65,7 +65,8 @@ LOCAL_CLAIM_LOCK = 0x706F6469756D  # PostgreSQL advisory lock: one worker at a t
 
 @dataclass(frozen=True)
 class QueuedMessage:
-    """A claimed message as plain values (no ORM object outlives its transaction)."""
+    """One outbox message being delivered, as plain values: `payload`, `idempotency_key` (the same on every
+    retry), `attempts` so far, `target`, `topic`."""
 
     id: int
     kind: str
