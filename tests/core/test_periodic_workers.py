@@ -23,6 +23,9 @@ from tests.dispatching import eventually, outbox_rows
 TICK_SECONDS = 1.0
 TICKS = 20
 WORKERS = 3
+JOBS = ("complete_sessions", "lms_sync", "prune")
+"""Every job whose interval can be a second; `room_calendars` (the venues plugin reads calendars at most
+every minute) runs on the same ticks: tests/plugins/venues/test_calendar_schedule.py."""
 
 
 def start_worker(database_url: str, tmp_path, n: int, **env) -> subprocess.Popen:
@@ -30,7 +33,7 @@ def start_worker(database_url: str, tmp_path, n: int, **env) -> subprocess.Popen
     env = {**os.environ, "PODIUM_DATABASE_URL": database_url, "PODIUM_PLUGINS": "logbook",
            "PODIUM_LOGBOOK_PATH": str(tmp_path / "logbook.jsonl"),
            "PODIUM_COMPLETE_SESSIONS_EVERY_SECONDS": str(TICK_SECONDS), "PODIUM_PRUNE_EVERY_SECONDS": str(TICK_SECONDS),
-           "PODIUM_SESSION_COMPLETION_GRACE_MINUTES": "0", "PODIUM_OUTBOX_POLL_SECONDS": "0.1",
+           "PODIUM_PROGRAM_SYNC_HOURS": repr(TICK_SECONDS / 3600), "PODIUM_SESSION_COMPLETION_GRACE_MINUTES": "0", "PODIUM_OUTBOX_POLL_SECONDS": "0.1",
            "PODIUM_OUTBOX_BACKOFF_SECONDS": "0.1", **env}
     log = open(tmp_path / f"worker-{n}.log", "wb")
     return subprocess.Popen([sys.executable, "-m", "podium.server.cli", "worker", "--log-level", "warning"],
@@ -93,7 +96,7 @@ async def test_three_workers_run_each_periodic_tick_once_over_twenty_ticks(sessi
     session_ids = await sessions_ending(sessions, [first + timedelta(seconds=k * TICK_SECONDS) for k in range(TICKS)])
     workers = [start_worker(database_url, tmp_path, n) for n in range(WORKERS)]
     try:
-        for job in periodic.JOBS:
+        for job in JOBS:
             await eventually(lambda: _enough(sessions, job), timeout=180, interval=0.5,
                              what=f"{TICKS} ticks of {job}")
         await eventually(lambda: _all_completed(sessions, session_ids), timeout=120, interval=0.5,
@@ -102,7 +105,7 @@ async def test_three_workers_run_each_periodic_tick_once_over_twenty_ticks(sessi
         stop(workers, tmp_path)
 
     owners = Counter()
-    for job in periodic.JOBS:
+    for job in JOBS:
         done = await runs(sessions, job)
         assert len(done) >= TICKS
         assert all(r.finished_at is not None and r.attempts == 1 for r in done), [
