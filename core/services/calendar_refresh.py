@@ -64,6 +64,12 @@ async def queue_room_reads(tick: Tick) -> str:
     return summary
 
 
+@plugin_call("venue_calendars.tick")
+async def _retired_tick(dispatcher, message: QueuedMessage) -> None:
+    """A per-source tick planned before room calendars became the periodic job `room_calendars` (a database
+    upgraded with one pending): delivered as done, so the old chain ends instead of failing until DEAD."""
+
+
 @plugin_call(ROOM)
 async def perform_room(dispatcher, message: QueuedMessage) -> None:
     """Refresh one room. A calendar that cannot be read is logged and left for the next tick (its last
