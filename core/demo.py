@@ -19,11 +19,11 @@ from .db import changing, create_engine, create_sessionmaker
 from .errors import DomainError
 from .instants import utc_now
 from .models import (
-    AttendanceStatus, Course, DeliveryMode, Enrollment, EnrollmentStatus, Person, Program, Resource, ResourceKind,
-    Session, SessionStatus,
+    AttendanceStatus, CostCategory, Course, DeliveryMode, Enrollment, EnrollmentStatus, Person, Program, Resource, ResourceKind,
+    RateUnit, Session, SessionStatus,
 )
 from .providers import CompletionReport
-from .services import attendance, catalogue, enrollment, journeys, programs, scheduling
+from .services import attendance, catalogue, costs, enrollment, journeys, programs, scheduling
 from .settings import Settings
 
 DEMO_MARKER = "SAFE-101"
@@ -86,7 +86,7 @@ async def load_demo(settings: Settings, progress: Progress = lambda _step, _done
             now = utc_now()
             async with changing(db):
                 progress("catalogue", 0)
-                rooms, instructors, courses, learners = await _catalogue(db, rng, now.date())
+                rooms, instructors, courses, learners = await _catalogue(db, rng, now.date(), settings.currency)
             learner_ids = [learner.id for learner in learners]
             progress("sessions", 1)
             sessions = await _sessions(db, rng, now, rooms, instructors, courses)
@@ -101,7 +101,7 @@ async def load_demo(settings: Settings, progress: Progress = lambda _step, _done
         await engine.dispose()
 
 
-async def _catalogue(db, rng, today: date):
+async def _catalogue(db, rng, today: date, currency: str):
     rooms: list[Resource] = []
     for name, address, city, country, tz, venue_rooms in VENUES:
         venue = await catalogue.create_venue(db, ACTOR, name=name, address=address, city=city, country=country,
@@ -109,7 +109,9 @@ async def _catalogue(db, rng, today: date):
         for room_name, capacity in venue_rooms:
             rooms.append(await catalogue.create_resource(
                 db, ACTOR, kind=ResourceKind.ROOM, name=f"{name} · {room_name}", timezone=tz, capacity=capacity,
-                venue_id=venue.id, cost_rate=rng.choice([40, 60, 85]), features=["projector", "whiteboard"]))
+                venue_id=venue.id, features=["projector", "whiteboard"]))
+            await costs.set_cost_rate(db, ACTOR, rooms[-1].id, str(rng.choice([40, 60, 85])), RateUnit.HOURLY,
+                                      currency=currency)
     for name, tz in (("Projector kit 1", "Europe/London"), ("VR headsets (10)", "America/New_York")):
         await catalogue.create_resource(db, ACTOR, kind=ResourceKind.EQUIPMENT, name=name, timezone=tz)
     instructors = []
@@ -120,13 +122,20 @@ async def _catalogue(db, rng, today: date):
         email = name.lower().replace(" ", ".") + "@podium.example"
         await catalogue.create_person(db, ACTOR, name=name, email=email, timezone=tz)
         instructors.append(await catalogue.create_resource(
-            db, ACTOR, kind=ResourceKind.INSTRUCTOR, name=name, timezone=tz, email=email, qualifications=valid,
-            cost_rate=rng.choice([90, 120, 150])))
+            db, ACTOR, kind=ResourceKind.INSTRUCTOR, name=name, timezone=tz, email=email, qualifications=valid))
+        rate, unit = rng.choice([("90", RateUnit.HOURLY), ("120", RateUnit.HOURLY), ("600", RateUnit.DAILY)])
+        await costs.set_cost_rate(db, ACTOR, instructors[-1].id, rate, unit, currency=currency)
     courses = [await catalogue.create_course(db, ACTOR, code=code, title=title, duration_minutes=minutes,
                                              default_capacity=capacity, required_qualifications=quals,
                                              certification_validity_days=validity,
                                              description=f"{title}: a live course.")
                for code, title, minutes, capacity, quals, validity in COURSES]
+    for course in courses:  # printed materials for everyone; lunch on courses of a working day
+        extras = [costs.PerLearnerCost(CostCategory.MATERIALS, "Course handbook", "12")]
+        if course.duration_minutes >= 6 * 60:
+            extras.append(costs.PerLearnerCost(CostCategory.CATERING, "Lunch and coffee", "18.50"))
+        await costs.set_course_costs(db, ACTOR, course.id, currency=currency, per_learner_costs=extras,
+                                     price=str(course.duration_minutes // 60 * 75))
     learners = []
     for index in range(200):
         first, last = FIRST[index % len(FIRST)], LAST[(index // len(FIRST)) % len(LAST)]

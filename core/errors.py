@@ -22,6 +22,19 @@ class ErrorCode(str, enum.Enum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
+class WarningCode(str, enum.Enum):
+    BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+
+
+@dataclass(frozen=True)
+class DomainWarning:
+    """Something a change should be told, that does not stop it (warnings are data: they change nothing)."""
+
+    code: WarningCode
+    message: str
+    budget_id: int | None = None
+
+
 @dataclass
 class Clash:
     """One booking that stands in the way of a schedule or reschedule."""

@@ -1,12 +1,13 @@
-"""Domain events: written to the outbox in the change's transaction (rule 7), and
-handed to in-process listeners (live subscriptions) once that transaction commits."""
+"""Domain events: written to the outbox in the change's transaction (rule 7), and handed to live
+listeners once that transaction commits: this process's at once, every other process's through a relay."""
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from .instants import utc_now
 from .models import OutboxMessage
 
 EVENT_KIND = "event"
+log = logging.getLogger("podium.events")
 
 
 @dataclass(frozen=True)
@@ -27,21 +29,52 @@ class DomainEvent:
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "occurred_at": self.occurred_at.isoformat(), "payload": self.payload}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any], ordering_key: str | None = None) -> "DomainEvent":
+        return cls(id=data["id"], type=data["type"], occurred_at=datetime.fromisoformat(data["occurred_at"]),
+                   payload=data["payload"], ordering_key=ordering_key)
+
+
+RESYNC = "podium.resync"
+"""Not a domain event: the bus may have missed events (its relay reconnected), so listeners re-read."""
+
+
+class Relay(Protocol):
+    """Carries committed events to the other processes (server/broadcast.py: Redis pub/sub)."""
+
+    def send(self, events: list[DomainEvent]) -> None: ...
+
 
 @dataclass
 class EventBus:
-    """In-process fan-out of committed events (one per process; Redis can extend it across workers)."""
+    """Committed events to this process's listeners (live subscriptions, the dispatcher's wake-up) at
+    once, and through `relay`, when there is one, to every other process's listeners."""
 
     listeners: list[Callable[[DomainEvent], None]] = field(default_factory=list)
+    relay: Relay | None = None
 
     def subscribe(self, listener: Callable[[DomainEvent], None]) -> Callable[[], None]:
         self.listeners.append(listener)
         return lambda: self.listeners.remove(listener)
 
     def publish(self, events: list[DomainEvent]) -> None:
+        """Called after the commit that wrote `events`."""
+        self.deliver(events)
+        if self.relay is not None:
+            self.relay.send(events)
+
+    def deliver(self, events: list[DomainEvent]) -> None:
+        """Hand events to this process's listeners only (the relay's receiving end calls this too)."""
         for event in events:
             for listener in list(self.listeners):
-                listener(event)
+                try:
+                    listener(event)
+                except Exception:  # one broken listener must not starve the others
+                    log.exception("event listener failed on %s", event.type)
+
+    def resync(self) -> None:
+        """Tell every listener that events may have been missed (they re-read what they show)."""
+        self.deliver([DomainEvent(id=str(uuid.uuid4()), type=RESYNC, occurred_at=utc_now(), payload={})])
 
 
 def emit(db: AsyncSession, type_: str, payload: dict[str, Any], ordering_key: str | None = None) -> DomainEvent:

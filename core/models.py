@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON, CheckConstraint, Date, DateTime, Enum, ForeignKey, Index, Numeric, String, Text,
+    JSON, BigInteger, CheckConstraint, Date, DateTime, Enum, ForeignKey, Index, String, Text,
     UniqueConstraint, event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -114,6 +114,31 @@ class OutboxStatus(str, enum.Enum):
     DEAD = "DEAD"
 
 
+class RateUnit(str, enum.Enum):
+    """How a resource's cost rate applies to the time it is booked (core/services/costs.py)."""
+
+    HOURLY = "HOURLY"
+    DAILY = "DAILY"  # per day started, a day being up to 8 booked hours
+    PER_SESSION = "PER_SESSION"
+
+
+class CostCategory(str, enum.Enum):
+    INSTRUCTOR = "INSTRUCTOR"
+    VENUE = "VENUE"
+    EQUIPMENT = "EQUIPMENT"
+    MATERIALS = "MATERIALS"
+    CATERING = "CATERING"
+    TRAVEL = "TRAVEL"
+    OTHER = "OTHER"
+
+
+class BudgetScope(str, enum.Enum):
+    COURSE = "COURSE"
+    PROGRAM = "PROGRAM"
+    VENUE = "VENUE"
+    EVERYTHING = "EVERYTHING"
+
+
 class StageKind(str, enum.Enum):
     SELF_PACED = "SELF_PACED"
     LIVE = "LIVE"
@@ -140,6 +165,7 @@ class Course(Base):
     default_capacity: Mapped[int]
     required_qualifications: Mapped[list[Any]] = mapped_column(default=list)
     certification_validity_days: Mapped[int | None]
+    price_minor: Mapped[int | None] = mapped_column(BigInteger)  # per seat, minor units of the currency
     minimum_parts_attended: Mapped[int | None]  # of a multi-part session; None: every part (services/attendance.py)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     search_text: Mapped[str | None] = mapped_column(Text, info={"derived": True})  # code, title, description
@@ -214,7 +240,8 @@ class Resource(Base):
     capacity: Mapped[int | None]
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     venue_id: Mapped[int | None] = mapped_column(ForeignKey("venue.id"), index=True)
-    cost_rate: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
+    cost_rate_minor: Mapped[int | None] = mapped_column(BigInteger)  # money: minor units of the currency
+    cost_rate_unit: Mapped[RateUnit | None] = mapped_column(enum_column(RateUnit))
     features: Mapped[list[Any]] = mapped_column(default=list)
     source: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(200))
@@ -265,6 +292,7 @@ class Session(Base):
     meeting_join_url: Mapped[str | None] = mapped_column(Text)
     meeting_external_id: Mapped[str | None] = mapped_column(String(200))
     meeting_error: Mapped[str | None] = mapped_column(Text)
+    price_minor: Mapped[int | None] = mapped_column(BigInteger)  # per seat; null: the course's price
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
     search_text: Mapped[str | None] = mapped_column(Text, info={"derived": True})  # the title
@@ -358,6 +386,56 @@ class Attendance(Base):
     enrollment: Mapped[Enrollment] = relationship(lazy="raise", back_populates="attendance")
 
 
+# --- costs and budgets (core/services/costs.py, budgets.py) ------------------------------
+
+class CourseCost(Base):
+    """A cost per learner of every session of a course (materials, catering)."""
+
+    __tablename__ = "course_cost"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    category: Mapped[CostCategory] = mapped_column(enum_column(CostCategory))
+    description: Mapped[str] = mapped_column(String(200))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class SessionCost(Base):
+    """A cost line entered by hand on one session; `incurred` ones stay when the session is cancelled."""
+
+    __tablename__ = "session_cost"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id"), index=True)
+    category: Mapped[CostCategory] = mapped_column(enum_column(CostCategory))
+    description: Mapped[str] = mapped_column(String(200))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    per_learner: Mapped[bool] = mapped_column(default=False)
+    incurred: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Budget(Base):
+    """An amount to spend on a scope over a period: whole days `period_from` to `period_to` (inclusive) on
+    the budget's clock; `starts_at`/`ends_at` are that period as UTC instants (derived), which a session's
+    start falls in."""
+
+    __tablename__ = "budget"
+    __table_args__ = (CheckConstraint("period_from <= period_to", name="ck_budget_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    period_from: Mapped[date] = mapped_column(Date)
+    period_to: Mapped[date] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    scope: Mapped[BudgetScope] = mapped_column(enum_column(BudgetScope))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("course.id"))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("program.id"))
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venue.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
 class PartAttendance(Base):
     """A learner's attendance of one part of a session, as recorded (manually or by a plugin)."""
 

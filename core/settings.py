@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .money import DEFAULT_CURRENCY, check_currency
 from .plugin_settings import field_type, parse_setting
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./podium.db"
@@ -38,6 +39,7 @@ class SettingsError(ValueError):
 
 MIN_ADMIN_TOKEN_LENGTH = 32
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL", "EXTRA")
+LOG_FORMATS = ("text", "json")
 
 
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
@@ -105,7 +107,10 @@ class Settings:
     rate_limit_seconds: int = 60
     auth_failure_limit: int = 100
     request_timeout_seconds: float = 30.0
-    redis_url: str | None = None
+    redis_url: str | None = None  # rate limits and live updates shared by every process (docs/operations.md)
+    redis_prefix: str = "podium"  # Redis keys and the live-update channel start with it: one per installation
+    log_format: str = "text"  # text, or json: one JSON object per line
+    currency: str = DEFAULT_CURRENCY  # ISO 4217: every amount of this installation is in it (core/money.py)
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
@@ -132,7 +137,8 @@ class Settings:
     def __post_init__(self) -> None:
         """Checked however the settings are made (environment or code), so an app never runs with them."""
         problems = _production_problems({"admin_token": self.admin_token,
-                                         "sqlite_synchronous": self.sqlite_synchronous})
+                                         "sqlite_synchronous": self.sqlite_synchronous,
+                                         "log_format": self.log_format, "currency": self.currency})
         if problems:
             raise SettingsError("; ".join(problems))
 
@@ -147,4 +153,10 @@ def _production_problems(values: Mapping[str, Any]) -> list[str]:
     synchronous = values.get("sqlite_synchronous")
     if synchronous is not None and synchronous.upper() not in SQLITE_SYNCHRONOUS:
         problems.append(f"PODIUM_SQLITE_SYNCHRONOUS: one of {', '.join(SQLITE_SYNCHRONOUS)}, got {synchronous!r}")
+    log_format = values.get("log_format")
+    if log_format is not None and log_format not in LOG_FORMATS:
+        problems.append(f"PODIUM_LOG_FORMAT: one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    currency = values.get("currency")
+    if currency is not None and check_currency(currency):
+        problems.append(f"PODIUM_CURRENCY: {check_currency(currency)}")
     return problems

@@ -8,9 +8,13 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from .access.mutations import AccessMutations
+from .budgets.mutations import BudgetMutations
+from .budgets.queries import BudgetQueries
+from .budgets.types import Budget
 from .calendar.mutations import CalendarMutations
 from .catalogue.mutations import CatalogueMutations
 from .catalogue.queries import CatalogueQueries
+from .costs.mutations import CostMutations
 from .enrollment.mutations import EnrollmentMutations
 from .enrollment.types import Enrollment
 from .execution import execution_context_class
@@ -30,9 +34,11 @@ from .scheduling.types import Session
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries))
+Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries,
+                              BudgetQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
-                                    OutboxMutations, ProgramMutations, CalendarMutations))
+                                    OutboxMutations, ProgramMutations, CalendarMutations, CostMutations,
+                                    BudgetMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):
@@ -42,7 +48,7 @@ class PodiumSchema(strawberry.Schema):
 
 schema = PodiumSchema(
     query=Query, mutation=Mutation, subscription=Subscription,
-    types=[Course, Person, Resource, Venue, Session, Enrollment, Program, Certification],
+    types=[Course, Person, Resource, Venue, Session, Enrollment, Program, Certification, Budget],
     extensions=extensions(),
     config=StrawberryConfig(relay_max_results=MAX_PAGE),
     execution_context_class=execution_context_class(),

@@ -3,12 +3,18 @@ query itself as a GraphQL error with a `code` extension, anything else masked (s
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.types import Info
 
-from podium.core.errors import DomainError
+from podium.core.errors import DomainError, DomainWarning
 from podium.core.errors import ErrorCode as CoreErrorCode
+from podium.core.errors import WarningCode as CoreWarningCode
+
+if TYPE_CHECKING:
+    from .budgets.types import Budget
 
 ErrorCode = strawberry.enum(CoreErrorCode, name="ErrorCode")
 
@@ -43,3 +49,22 @@ def field_path(field: str | None) -> list[str] | None:
 
 def user_error(error: DomainError) -> UserError:
     return UserError(code=error.code, message=error.message, field=field_path(error.field))
+
+
+WarningCode = strawberry.enum(CoreWarningCode, name="WarningCode")
+
+
+@strawberry.type(description="Something the caller should know about a change that went through: warnings are "
+                              "data, like errors, and change nothing.")
+class Warning:
+    code: WarningCode
+    message: str
+    budget_pk: strawberry.Private[int | None] = None
+
+    @strawberry.field(description="BUDGET_EXCEEDED: the budget that is over.")
+    async def budget(self, info: Info) -> Annotated["Budget", strawberry.lazy("podium.schema.budgets.types")] | None:
+        return None if self.budget_pk is None else await info.context.loaders.budgets.load(self.budget_pk)
+
+
+def warning(found: DomainWarning) -> Warning:
+    return Warning(code=found.code, message=found.message, budget_pk=found.budget_id)

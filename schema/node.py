@@ -10,7 +10,7 @@ from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.models import Person as PersonRow
 from podium.core.models import Program as ProgramRow
 
-from .permissions import visible_enrollments, visible_people, visible_programs
+from .permissions import is_staff, visible_enrollments, visible_people, visible_programs
 from .programs.queries import certification_node
 from .relay import Node
 
@@ -48,6 +48,8 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         return await loaders.programs.load(pk) if ok else None
     if type_name == "Certification":
         return await certification_node(info, pk)
+    if type_name == "Budget":
+        return await loaders.budgets.load(pk) if is_staff(context.caller) else None
     return None
 
 

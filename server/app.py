@@ -30,8 +30,10 @@ from podium.core.settings import Settings, SettingsError
 from podium.schema.context import REQUEST_ID_KEY
 from podium.schema.limits import RETRY_AFTER_SECONDS
 
+from .broadcast import broadcasting
 from .calendar import ROUTES as CALENDAR_ROUTES
 from .graphiql import static_asset
+from .logs import REQUEST_ID as CURRENT_REQUEST_ID
 from .shutdown import arm_sigterm_watchdog
 
 log = logging.getLogger("podium.server")
@@ -84,6 +86,7 @@ class RequestIds:
         given = Headers(scope=scope).get("x-request-id")
         request_id = given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
         scope[REQUEST_ID_KEY] = request_id
+        CURRENT_REQUEST_ID.set(request_id)  # every log line of this request names it (server/logs.py)
 
         async def send_with_id(message) -> None:
             if message["type"] == "http.response.start":
@@ -116,7 +119,8 @@ def graphql_app(state: AppState):
                          graphiql_page=graphiql_page if settings.graphiql else None,
                          body_timeout_seconds=settings.body_timeout_seconds, introspection=settings.introspection,
                          cost_limits=CostLimits(settings.max_query_cost, settings.max_anonymous_query_cost),
-                         throttle=Throttle(settings), request_timeout=settings.request_timeout_seconds)
+                         throttle=Throttle(settings, key_prefix=settings.redis_prefix),
+                         request_timeout=settings.request_timeout_seconds)
 
 
 ORIGIN = re.compile(r"https?://[^/\s]+")
@@ -165,19 +169,20 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
             if routes:
                 app.router.routes.append(Mount(f"/plugins/{name}", routes=routes))
         runner = None
-        if settings.outbox_in_serve:
-            await _start_schedules(state.sessions, plugins, settings)
-            state.dispatcher = Dispatcher(state.sessions, plugins, settings)
-            runner = asyncio.create_task(state.dispatcher.run())
-        try:
-            yield
-        finally:
-            if runner is not None:
-                state.dispatcher.stop()
-                await runner
-            await plugins.stop()
-            await engine.dispose()
-            disarm_watchdog()
+        async with broadcasting(bus, settings):
+            if settings.outbox_in_serve:
+                await _start_schedules(state.sessions, plugins, settings)
+                state.dispatcher = Dispatcher(state.sessions, plugins, settings)
+                runner = asyncio.create_task(state.dispatcher.run())
+            try:
+                yield
+            finally:
+                if runner is not None:
+                    state.dispatcher.stop()
+                    await runner
+                await plugins.stop()
+                await engine.dispose()
+                disarm_watchdog()
 
     graphql = graphql_app(state)
     routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -139,9 +139,10 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     import uvicorn
 
     from podium.core.migrate import upgrade
+    from podium.server.logs import configure_logging, log_config
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
+    configure_logging(log_level, settings.log_format)
     if is_sqlite(settings.database_url):
         upgrade(settings.database_url)
     else:
@@ -153,9 +154,15 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
         _load_demo(settings)
     from podium.server.shutdown import GRACEFUL_SECONDS
 
+    if workers > 1 and not settings.redis_url:
+        logging.getLogger("podium.server").warning(
+            "%d workers without PODIUM_REDIS_URL: live updates (sessionChanged) are per worker, so a subscriber "
+            "misses the changes the other workers make, and rate limits are counted per worker. Set "
+            "PODIUM_REDIS_URL to share them.", workers)
     typer.echo(f"Podium on http://{host}:{port}/graphql with {_safe_url(settings.database_url)}")
     uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
+                log_level=log_level, log_config=log_config(log_level, settings.log_format),
+                timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
 
 
 def uvicorn_limits(settings: Settings) -> dict:
@@ -189,9 +196,10 @@ def worker(log_level: str = typer.Option("info"), concurrency: int = typer.Optio
     """Deliver outbox messages and run the periodic jobs' ticks in this process until SIGTERM or Ctrl-C;
     run as many as you like (each message and each tick is done by one of them)."""
     from podium.core.migrate import upgrade
+    from podium.server.logs import configure_logging
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings.from_env()
+    configure_logging(log_level, settings.log_format)
     if concurrency:
         settings = replace(settings, outbox_concurrency=concurrency)
     if is_sqlite(settings.database_url):
@@ -203,11 +211,14 @@ async def _work(settings: Settings) -> None:
     import signal
 
     from podium.core.db import create_engine, create_sessionmaker
+    from podium.core.events import EventBus
     from podium.core.outbox import Dispatcher
+    from podium.server.broadcast import broadcasting
 
     plugins = await _started_plugins(settings)
     engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
-    dispatcher = Dispatcher(create_sessionmaker(engine), plugins, settings)
+    bus = EventBus()  # what the worker changes (a meeting made) reaches live subscribers through Redis
+    dispatcher = Dispatcher(create_sessionmaker(engine, bus), plugins, settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, dispatcher.stop)
@@ -216,8 +227,9 @@ async def _work(settings: Settings) -> None:
     try:
         from podium.core.services.periodic import start_periodic
 
-        await start_periodic(dispatcher.sessions, settings, plugins)
-        await dispatcher.run()
+        async with broadcasting(bus, settings):
+            await start_periodic(dispatcher.sessions, settings, plugins)
+            await dispatcher.run()
     finally:
         await plugins.stop()
         await engine.dispose()

@@ -203,18 +203,16 @@ def _calendar_url(kind: ResourceKind, url: str | None) -> str | None:
 async def create_resource(db: AsyncSession, actor: Actor, *, kind: ResourceKind, name: str, timezone: str,
                           capacity: int | None = None, email: str | None = None,
                           qualifications: list[tuple[str, date | None]] | None = None,
-                          venue_id: int | None = None, cost_rate: float | None = None,
+                          venue_id: int | None = None,
                           features: list[str] | None = None, source: str | None = None,
                           external_id: str | None = None, calendar_url: str | None = None) -> Resource:
     kind = ResourceKind(kind)
     _check_resource_shape(kind, capacity, email, venue_id)
     if venue_id is not None:
         await get_or_404(db, Venue, venue_id, "venueId")
-    if cost_rate is not None and cost_rate < 0:
-        raise DomainError(ErrorCode.INVALID, "costRate must not be negative.", "costRate")
     resource = Resource(kind=kind, name=limits.text(name, "name"), timezone=limits.timezone(timezone),
                         capacity=_require_positive(capacity, "capacity", True),
-                        email=limits.email(email) if email else None, venue_id=venue_id, cost_rate=cost_rate,
+                        email=limits.email(email) if email else None, venue_id=venue_id,
                         features=_features(features),
                         source=limits.text(source, "source", limits.CODE, required=False),
                         external_id=limits.text(external_id, "externalId", limits.REF, required=False),
@@ -248,8 +246,8 @@ async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **ch
             resource.timezone = limits.timezone(value)
         elif name == "features":
             resource.features = _features(value)
-        elif name in {"capacity", "cost_rate"}:
-            setattr(resource, name, value)
+        elif name == "capacity":
+            resource.capacity = value
         else:
             raise DomainError(ErrorCode.INVALID, f"A resource has no changeable field {name!r}.", name)
     _check_resource_shape(resource.kind, resource.capacity, resource.email, resource.venue_id)

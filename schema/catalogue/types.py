@@ -19,6 +19,7 @@ from ..permissions import is_staff, require_signed_in, sees_staff_contacts
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
+    from ..costs.types import CostRate, Money, PerLearnerCost
     from ..enrollment.types import EnrollmentConnection, EnrollmentStatus
     from ..programs.types import CertificationConnection, LearnerJourneyConnection
     from ..scheduling.inputs import SessionFilter
@@ -31,6 +32,7 @@ SCHEDULING_TYPES = "podium.schema.scheduling.types"
 SCHEDULING_INPUTS = "podium.schema.scheduling.inputs"
 ENROLLMENT_TYPES = "podium.schema.enrollment.types"
 PROGRAM_TYPES = "podium.schema.programs.types"
+COST_TYPES = "podium.schema.costs.types"
 
 
 @strawberry.type
@@ -57,6 +59,18 @@ class Course(Node):
         from ..scheduling.queries import session_connection
 
         return await session_connection(info, filter, first, after, course_id=self.pk)
+
+    @strawberry.field(description="The price per seat of its sessions (a session may have its own); null: none.")
+    async def price(self, info: Info) -> Annotated["Money", strawberry.lazy(COST_TYPES)] | None:
+        from ..costs.fields import course_price
+
+        return await course_price(info, self.pk)
+
+    @strawberry.field(description="Costs per learner of each of its sessions (materials, catering); staff only.")
+    async def per_learner_costs(self, info: Info) -> list[Annotated["PerLearnerCost", strawberry.lazy(COST_TYPES)]]:
+        from ..costs.fields import course_per_learner_costs
+
+        return await course_per_learner_costs(info, self.pk)
 
 
 COURSE_COLUMNS = tuple(c.label(f"course_{c.key}") for c in (
@@ -205,6 +219,13 @@ class Resource(Node):
         if self.kind is not CoreResourceKind.ROOM or not is_staff(info.context.caller):
             return None
         return await calendar_feed_url(info, resource_id=self.pk)
+
+    @strawberry.field(description="What it costs while booked; null: nothing. Admins and coordinators only "
+                                  "(FORBIDDEN for anyone else).")
+    async def cost_rate(self, info: Info) -> Annotated["CostRate", strawberry.lazy(COST_TYPES)] | None:
+        from ..costs.fields import resource_cost_rate
+
+        return await resource_cost_rate(info, self.pk)
 
     @strawberry.field
     async def qualifications(self, info: Info) -> list[Qualification]:

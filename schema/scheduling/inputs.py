@@ -54,6 +54,11 @@ class ScheduleSessionInput:
     join_url: str | None = strawberry.field(default=None, description=(
         "VIRTUAL and HYBRID: a meeting link entered by hand (Teams, Meet, ...), an http or https address of at "
         "most 2,000 characters; the meeting is then `manual` and READY, and no conferencing plugin is asked."))
+    setup_minutes: int | None = strawberry.field(default=None, description=(
+        "Minutes every resource is booked before the start (0 to 1440, default 0): the room is set up, the "
+        "instructors arrive. Booked time is what resources cost."))
+    teardown_minutes: int | None = strawberry.field(default=None, description="Minutes every resource stays booked "
+                                                                              "after the end (0 to 1440, default 0).")
     parts: list[SessionPartInput] | None = strawberry.field(default=None, description=(
         "A session over several intervals (a course of three days): at least one part, in time order, not "
         "overlapping; the first starts at startsAt, the last ends at endsAt. Null: one part, startsAt to endsAt."))

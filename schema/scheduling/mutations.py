@@ -8,8 +8,9 @@ from strawberry.types import Info
 from podium.core.models import DeliveryMode as CoreDeliveryMode
 from podium.core.services import enrollment, scheduling
 
+from ..budgets.warnings import budget_warnings
 from ..changes import attempt_then_load
-from ..errors import UserError
+from ..errors import UserError, Warning
 from ..permissions import check_staff
 from ..relay import decode_id
 from .inputs import (
@@ -28,22 +29,28 @@ class SessionPayload:
     session: Session | None
     errors: list[UserError]
     conflicts: list[Conflict]
+    warnings: list[Warning] = strawberry.field(description=(
+        "scheduleSession and rescheduleSession: BUDGET_EXCEEDED for each budget holding the session that is over "
+        "after the change (which went through)."))
 
 
-async def _payload(info: Info, work) -> SessionPayload:
+async def _payload(info: Info, work, warnings: list[Warning] | None = None) -> SessionPayload:
     session, errors, error = await attempt_then_load(info, work, "sessions")
     conflicts = [Conflict(resource_pk=c.resource_id, starts_at=c.starts_at, ends_at=c.ends_at)
                  for c in (error.conflicts if error else [])]
-    return SessionPayload(session=session, errors=errors, conflicts=conflicts)
+    return SessionPayload(session=session, errors=errors, conflicts=conflicts,
+                          warnings=(warnings or []) if session is not None else [])
 
 
 @strawberry.type
 class SchedulingMutations:
     @strawberry.mutation
     async def schedule_session(self, info: Info, input: ScheduleSessionInput) -> SessionPayload:
+        warnings: list[Warning] = []
+
         async def work(db, actor):
             check_staff(info.context.caller)
-            return (await scheduling.schedule_session(
+            session = (await scheduling.schedule_session(
                 db, actor, course_id=decode_id(input.course_id, "Course", "courseId"),
                 starts_at=input.starts_at, ends_at=input.ends_at, timezone=input.timezone,
                 delivery_mode=CoreDeliveryMode(input.delivery_mode),
@@ -52,21 +59,28 @@ class SchedulingMutations:
                 room_id=decode_id(input.room_id, "Resource", "roomId") if input.room_id is not None else None,
                 equipment_ids=[decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
                 title=input.title, requires_approval=bool(input.requires_approval), join_url=input.join_url,
+                setup_minutes=input.setup_minutes or 0, teardown_minutes=input.teardown_minutes or 0,
                 settings=info.context.plugins.settings, parts=_spans(input.parts))).id
+            warnings.extend(await budget_warnings(info, db, [session]))
+            return session
 
-        return await _payload(info, work)
+        return await _payload(info, work, warnings)
 
     @strawberry.mutation(description="Moves the session (every part, or one) and their bookings at once, or nothing; "
                                      "tells the enrolled.")
     async def reschedule_session(self, info: Info, input: RescheduleSessionInput) -> SessionPayload:
+        warnings: list[Warning] = []
+
         async def work(db, actor):
             check_staff(info.context.caller)
-            return (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
-                                                        input.starts_at, input.ends_at,
-                                                        settings=info.context.plugins.settings, part=input.part,
-                                                        parts=_spans(input.parts))).id
+            session = (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
+                                                           input.starts_at, input.ends_at,
+                                                           settings=info.context.plugins.settings, part=input.part,
+                                                           parts=_spans(input.parts))).id
+            warnings.extend(await budget_warnings(info, db, [session]))
+            return session
 
-        return await _payload(info, work)
+        return await _payload(info, work, warnings)
 
     @strawberry.mutation(description="Changes only the fields sent, without moving the session: a meeting link "
                                      "entered by hand (seated learners' links follow).")

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from podium.core.errors import DomainError, ErrorCode
+from podium.core.events import RESYNC
 from podium.core.ids import to_global_id
 
 from ..access.callers import Unauthenticated
@@ -35,7 +36,7 @@ class SessionSubscriptions:
         wanted, changed = to_global_id("Session", pk), asyncio.Event()
 
         def listen(event) -> None:
-            if event.payload.get("session") == wanted:
+            if event.payload.get("session") == wanted or event.type == RESYNC:  # RESYNC: events may be lost
                 changed.set()
 
         unsubscribe = context.bus.subscribe(listen)

@@ -19,6 +19,7 @@ from ..relay import Connection, Node
 
 if TYPE_CHECKING:
     from ..enrollment.types import EnrollmentConnection, EnrollmentStatus
+    from ..costs.types import Money, SessionCosts
     from ..programs.types import Program
 
 DeliveryMode = strawberry.enum(CoreDeliveryMode, name="DeliveryMode")
@@ -27,6 +28,7 @@ BookingRole = strawberry.enum(CoreBookingRole, name="BookingRole")
 MeetingStatus = strawberry.enum(CoreMeetingStatus, name="MeetingStatus")
 
 ENROLLMENT_TYPES = "podium.schema.enrollment.types"
+COST_TYPES = "podium.schema.costs.types"
 PROGRAM_TYPES = "podium.schema.programs.types"
 
 
@@ -144,6 +146,31 @@ class Session(Node):
                                   "of each per part.")
     async def bookings(self, info: Info) -> list[Booking]:
         return await info.context.loaders.session_bookings.load(self.pk)
+
+    @strawberry.field(description="What the session costs, line by line, planned and actual; admins and "
+                                  "coordinators only (FORBIDDEN for anyone else).")
+    async def costs(self, info: Info) -> Annotated["SessionCosts", strawberry.lazy(COST_TYPES)]:
+        from ..costs.fields import session_costs
+
+        return await session_costs(info, self.pk)
+
+    @strawberry.field(description="The price per seat: the session's own, else its course's; null when neither has one.")
+    async def price(self, info: Info) -> Annotated["Money", strawberry.lazy(COST_TYPES)] | None:
+        from ..costs.fields import session_price
+
+        return await session_price(info, self.pk)
+
+    @strawberry.field(description="price x seats taken (nothing for a cancelled session); staff only.")
+    async def revenue(self, info: Info) -> Annotated["Money", strawberry.lazy(COST_TYPES)]:
+        from ..costs.fields import session_revenue
+
+        return await session_revenue(info, self.pk)
+
+    @strawberry.field(description="revenue - costs.planned (negative: a loss); staff only.")
+    async def margin(self, info: Info) -> Annotated["Money", strawberry.lazy(COST_TYPES)]:
+        from ..costs.fields import session_margin
+
+        return await session_margin(info, self.pk)
 
     @strawberry.field(description="The roster: what the caller may see of it (docs/api.md, Enrolment).")
     async def enrollments(self, info: Info,

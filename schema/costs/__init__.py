@@ -1,0 +1,1 @@
+"""Costs: money, rates, per-learner costs, session cost lines, prices."""
