@@ -22,6 +22,11 @@ class Actor:
         return cls(label=what, role=Role.ADMIN)
 
 
+def person_actor(person_id: int) -> str:
+    """The actor label of a change made with a person's token: what `auditLog(actorId:)` looks for."""
+    return f"api:person:{person_id}"
+
+
 def record_change(db: AsyncSession, actor: Actor, action: str, target_type: str, target_id: int | None,
                   before: dict[str, Any] | None, after: dict[str, Any] | None) -> AuditEntry:
     entry = AuditEntry(actor=actor.label, action=action, target_type=target_type, target_id=target_id,

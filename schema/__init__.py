@@ -8,6 +8,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from .access.mutations import AccessMutations
+from .availability.mutations import AvailabilityMutations
+from .availability.queries import AvailabilityQueries
+from .audit.queries import AuditQueries
 from .budgets.mutations import BudgetMutations
 from .budgets.queries import BudgetQueries
 from .budgets.types import Budget
@@ -26,6 +29,7 @@ from .programs.mutations import ProgramMutations
 from .programs.queries import ProgramQueries
 from .programs.types import Certification, Program
 from .relay import MAX_PAGE
+from .reports.queries import ReportQueries
 from .scheduling.mutations import SchedulingMutations
 from .scheduling.queries import SessionQueries
 from .scheduling.subscriptions import SessionSubscriptions
@@ -35,10 +39,10 @@ from .scheduling.types import Session
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries,
-                              BudgetQueries))
+                              BudgetQueries, ReportQueries, AuditQueries, AvailabilityQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
                                     OutboxMutations, ProgramMutations, CalendarMutations, CostMutations,
-                                    BudgetMutations))
+                                    BudgetMutations, AvailabilityMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):

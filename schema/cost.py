@@ -27,11 +27,19 @@ stages) to 50."""
 
 LIST_CAPS = {
     "Resource.bookings": 200,            # a window of at most 92 days (scheduling/queries.py)
+    "Resource.timeOff": 200,             # a window of at most 366 days (availability/queries.py)
+    "Resource.hoursExceptions": 367,     # one per date of a window of at most 366 days
+    "Availability.slots": 200,           # `first` is at most 200 (core/limits.py AVAILABILITY_SLOTS)
+    "AvailabilitySlot.parts": 14,        # AVAILABILITY_PARTS
     "Session.unmatchedParticipants": 100,
     "Program.readiness": 100,
     "Program.certifications": 100,
     "Query.expiringCertifications": 1_000,  # its documented cap
     "Query.programTemplates": 100,
+    "Report.rows": 1_000,                # at most 10,000; most reports have far fewer (reports/types.py)
+    "Report.totals": 10,                 # one per Metric
+    "ReportRow.values": 10,
+    "ReportRow.dimensions": 5,           # one per Dimension
 }
 """Lists that can hold more than the default; the caps are estimates for costing, documented in
 docs/operations.md."""

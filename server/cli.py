@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import replace
 
@@ -160,9 +161,32 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
             "misses the changes the other workers make, and rate limits are counted per worker. Set "
             "PODIUM_REDIS_URL to share them.", workers)
     typer.echo(f"Podium on http://{host}:{port}/graphql with {_safe_url(settings.database_url)}")
-    uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, log_config=log_config(log_level, settings.log_format),
-                timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
+    with _metrics_shared_by(workers):
+        uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, log_config=log_config(log_level, settings.log_format),
+                    timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
+
+
+@contextlib.contextmanager
+def _metrics_shared_by(workers: int):
+    """Worker processes write their metrics to files in a fresh PROMETHEUS_MULTIPROC_DIR, removed when
+    serve ends; one set by the operator is used as it is (empty it before each start)."""
+    import os
+    import shutil
+    import tempfile
+
+    from podium.server.metrics import MULTIPROC_DIR
+
+    if workers == 1 or os.environ.get(MULTIPROC_DIR):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="podium-metrics-")
+    os.environ[MULTIPROC_DIR] = directory  # inherited by the workers uvicorn starts
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_DIR, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def uvicorn_limits(settings: Settings) -> dict:
@@ -378,6 +402,172 @@ async def _outbox(action):
         await engine.dispose()
 
 
+
+# --- reports ---------------------------------------------------------------------------------------
+
+@app.command("report")
+def report(metrics: list[str] = typer.Argument(..., help="fill-rate, waitlist-demand, attendance-rate, no-show-rate, "
+                                               "late-cancellation-rate, completion-rate, certified-count, "
+                                               "expiring-soon, instructor-utilisation, room-utilisation"),
+           by: list[str] = typer.Option(None, "--by", help="course, venue, instructor, month or delivery-mode; "
+                                        "repeat to group by several."),
+           from_: str = typer.Option(..., "--from", help="The first day, YYYY-MM-DD."),
+           to: str = typer.Option(None, "--to", help="The last day (included); default a year after --from."),
+           timezone: str = typer.Option("UTC", help="The IANA zone of the days and months."),
+           format: str = typer.Option("table", "--format", help="table, csv or json.")) -> None:
+    """KPIs over a period, grouped, as the GraphQL `report` computes them (README, "Reports and exports")."""
+    from datetime import date, timedelta
+
+    from podium.core.errors import DomainError
+    from podium.core.services import reports
+
+    try:
+        chosen = [reports.Metric(m.strip().upper().replace("-", "_")) for m in metrics]
+        dimensions = [reports.Dimension(d.strip().upper().replace("-", "_")) for d in by or []]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if format not in ("table", "csv", "json"):
+        raise typer.BadParameter("--format is table, csv or json")
+    try:
+        first = date.fromisoformat(from_)
+        last = date.fromisoformat(to) if to else first.replace(year=first.year + 1) - timedelta(days=1)
+    except ValueError as exc:
+        raise typer.BadParameter(f"a day is YYYY-MM-DD: {exc}") from None
+    settings = Settings.from_env()
+    try:
+        span = reports.period(first, last, timezone)
+        answer = asyncio.run(_outbox(lambda db: reports.run_report(db, chosen, dimensions, span, settings=settings)))
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _print_report(answer, format)
+
+
+def _print_report(answer, format: str) -> None:
+    import csv
+    import json
+    import sys
+
+    header = [d.value.lower() for d in answer.group_by] + [m.value.lower() for m in answer.metrics]
+    lines = [[d.label for d in row.dimensions] + [_shown(v.value) for v in row.values] for row in answer.rows]
+    totals = ["total"] * min(len(answer.group_by), 1) + [""] * max(len(answer.group_by) - 1, 0) \
+        + [_shown(v.value) for v in answer.totals]
+    if format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerows([header, *lines, totals])
+    elif format == "json":
+        typer.echo(json.dumps({
+            "from": answer.period.first.isoformat(), "to": answer.period.last.isoformat(),
+            "timezone": answer.period.timezone,
+            "rows": [{"dimensions": {d.dimension.value: {"key": d.key, "label": d.label} for d in row.dimensions},
+                      "values": {v.metric.value: _json_value(v) for v in row.values}} for row in answer.rows],
+            "totals": {v.metric.value: _json_value(v) for v in answer.totals}}, indent=2))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{answer.period.first} to {answer.period.last} ({answer.period.timezone})")
+        for index, name in enumerate(header):
+            table.add_column(name.replace("_", " "), justify="left" if index < len(answer.group_by) else "right")
+        for line in lines:
+            table.add_row(*line)
+        table.add_row(*totals, style="bold", end_section=True)
+        Console().print(table)
+
+
+def _shown(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _json_value(value) -> dict:
+    return {"value": None if value.value is None else str(value.value), "numerator": str(value.numerator),
+            "denominator": None if value.denominator is None else str(value.denominator)}
+
+
+# --- exports ---------------------------------------------------------------------------------------
+
+@app.command("export")
+def export(name: str = typer.Argument(..., help="enrollments, attendance, audit or report"),
+           from_: str = typer.Option(..., "--from", help="The first day, YYYY-MM-DD."),
+           to: str = typer.Option(None, "--to", help="The last day (included); default a year after --from."),
+           format: str = typer.Option("csv", "--format", help="csv or xlsx."),
+           output: str = typer.Option(None, "--output", "-o", help="The file to write; default "
+                                      "podium-NAME-FROM-TO.csv (or .xlsx); '-' writes CSV to standard output."),
+           timezone: str = typer.Option("UTC", help="The IANA zone of the days."),
+           metric: list[str] = typer.Option(None, "--metric", help="report: a metric (fill-rate, ...); repeat."),
+           by: list[str] = typer.Option(None, "--by", help="report: a dimension (course, month, ...); repeat.")) -> None:
+    """Write an export (as GET /exports/NAME.csv does) to a CSV or XLSX file, with a progress bar."""
+    from datetime import date, timedelta
+
+    from podium.core.errors import DomainError
+    from podium.core.services import exports
+
+    if format not in ("csv", "xlsx"):
+        raise typer.BadParameter("--format is csv or xlsx")
+    try:
+        first = date.fromisoformat(from_)
+        last = date.fromisoformat(to) if to else first.replace(year=first.year + 1) - timedelta(days=1)
+    except ValueError as exc:
+        raise typer.BadParameter(f"a day is YYYY-MM-DD: {exc}") from None
+    try:
+        req = exports.request(name, first, last, timezone, metric or [], by or [])
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if output == "-" and format == "xlsx":
+        raise typer.BadParameter("an XLSX export goes to a file: give --output")
+    target = output or f"podium-{name}-{first}-{last}.{format}"
+    try:
+        written = asyncio.run(_write_export(Settings.from_env(), req, format, target))
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if target != "-":
+        typer.echo(f"{written:,} rows written to {target}")
+
+
+async def _write_export(settings: Settings, req, format: str, target: str) -> int:
+    """Page by page into the file (an XLSX in openpyxl's write-only mode), so memory stays flat."""
+    import csv
+    import sys
+
+    from podium.core.db import create_engine, create_sessionmaker
+    from podium.core.services import exports
+
+    engine = create_engine(settings.database_url)
+    written = 0
+    try:
+        async with create_sessionmaker(engine)() as db:
+            total = await exports.count_rows(db, req)
+            with _progress_bar() as bar:
+                task = bar.add_task(f"export {req.name}", total=total)
+                if format == "xlsx":
+                    from openpyxl import Workbook
+
+                    book = Workbook(write_only=True)
+                    sheet = book.create_sheet(req.name)
+                    sheet.append(exports.header(req))
+                    async for page in exports.rows(db, req, settings):
+                        for row in page:
+                            sheet.append([exports.safe_cell(v) for v in row])
+                        written += len(page)
+                        bar.update(task, advance=len(page))
+                    book.save(target)
+                    return written
+                out = sys.stdout if target == "-" else open(target, "w", newline="", encoding="utf-8")
+                try:
+                    writer = csv.writer(out, lineterminator="\r\n")
+                    writer.writerow(exports.header(req))
+                    async for page in exports.rows(db, req, settings):
+                        writer.writerows([exports.safe_cell(v) for v in row] for row in page)
+                        written += len(page)
+                        bar.update(task, advance=len(page))
+                finally:
+                    if out is not sys.stdout:
+                        out.close()
+    finally:
+        await engine.dispose()
+    return written
 
 # --- venues, rooms and room calendars (the venues plugin) ----------------------------------------
 

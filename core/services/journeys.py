@@ -239,12 +239,16 @@ def expiring_filter(within_days: int, now: datetime | None = None) -> list:
     if not 0 <= within_days <= 3650:
         raise DomainError(ErrorCode.INVALID, "withinDays must be between 0 and 3650.", "withinDays")
     now = now or utc_now()
-    later = aliased(Certification)
-    superseded = exists().where(later.person_id == Certification.person_id,
-                                later.course_id == Certification.course_id, later.id != Certification.id,
-                                or_(later.expires_at.is_(None), later.expires_at > Certification.expires_at))
     return [Certification.expires_at >= now, Certification.expires_at <= now + timedelta(days=within_days),
-            ~superseded]
+            not_superseded()]
+
+
+def not_superseded():
+    """No later certification of the same person for the same course outlasts this one (as SQL)."""
+    later = aliased(Certification)
+    return ~exists().where(later.person_id == Certification.person_id,
+                           later.course_id == Certification.course_id, later.id != Certification.id,
+                           or_(later.expires_at.is_(None), later.expires_at > Certification.expires_at))
 
 
 async def expiring_certifications(db: AsyncSession, within_days: int, now: datetime | None = None, *,

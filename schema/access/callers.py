@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from podium.core.audit import Actor
+from podium.core.audit import Actor, person_actor
 from podium.core.instants import utc_now
 from podium.core.models import ApiToken, Person, Role
 from podium.core.services.access import hash_token
@@ -24,8 +24,8 @@ class Caller:
         return self.role is not None
 
     def actor(self) -> Actor:
-        label = f"person:{self.person_id}" if self.person_id else "admin-token" if self.role else "anonymous"
-        return Actor(label=f"api:{label}", person_id=self.person_id, role=self.role)
+        label = person_actor(self.person_id) if self.person_id else "api:admin-token" if self.role else "api:anonymous"
+        return Actor(label=label, person_id=self.person_id, role=self.role)
 
 
 ANONYMOUS = Caller()

@@ -9,10 +9,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from graphql import (
-    FieldNode, GraphQLEnumType, GraphQLField, GraphQLID, GraphQLInt, GraphQLInterfaceType, GraphQLList,
+    FieldNode, GraphQLEnumType, GraphQLField, GraphQLID, GraphQLInputObjectType, GraphQLInt, GraphQLInterfaceType,
+    GraphQLList,
     GraphQLNonNull, GraphQLUnionType, InlineFragmentNode, ListValueNode, ObjectValueNode,
     OperationDefinitionNode, OperationType, TokenKind, VariableNode, ast_from_value, get_named_type, is_leaf_type,
-    parse, print_ast, type_from_ast, validate,
+    Undefined, parse, print_ast, type_from_ast, validate, value_from_ast_untyped,
 )
 from graphql.language import Lexer, Source
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -78,7 +79,15 @@ def _value(name: str, graphql_type, ids: dict[str, list[str]]):
     if not isinstance(graphql_type, GraphQLNonNull):
         return None
     if isinstance(graphql_type.of_type, GraphQLList):
+        item = get_named_type(graphql_type.of_type)
+        if isinstance(item, GraphQLEnumType):  # e.g. a report's metrics: the first one
+            return [next(iter(item.values.values())).value]
         raise Unfillable(name)
+    if isinstance(named, GraphQLInputObjectType):  # e.g. a report's input: its required fields
+        return {field: _value(field, value.type, ids) for field, value in named.fields.items()
+                if isinstance(value.type, GraphQLNonNull) and value.default_value is Undefined}
+    if named.name == "Date":
+        return (FAR_FUTURE if name == "to" else FAR_PAST).date()
     if named is GraphQLInt:
         return 3650 if name == "withinDays" else 3
     if named is GraphQLID and name.endswith("Id") and ids.get(name[:-2].capitalize()):
@@ -209,7 +218,10 @@ def variables_for(text: str, ids: dict[str, list[str]]) -> dict | None:
                 else:
                     graphql_type = type_from_ast(SCHEMA, definition.type)
                     value = _value(argument, graphql_type, ids)
-                    value = value if value is None else get_named_type(graphql_type).coerce_output_value(value)
+                    if isinstance(value, (dict, list)):  # an input object or a list, spelled as JSON
+                        value = value_from_ast_untyped(ast_from_value(value, graphql_type))
+                    else:
+                        value = value if value is None else get_named_type(graphql_type).coerce_output_value(value)
             except Unfillable:
                 return None
             if value is not None:

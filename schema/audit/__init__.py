@@ -1,0 +1,1 @@
+"""The audit log, readable by ADMINs."""
