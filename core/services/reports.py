@@ -32,6 +32,8 @@ from ..models import (
     SessionStatus, StageKind, UTCDateTime, Venue,
 )
 from ..settings import Settings
+from ..money import divide, format_amount
+from .costs import attended_minutes_sql, session_costs_sql
 from .journeys import ATTENDED, not_superseded
 
 MAX_YEARS = 5
@@ -60,6 +62,10 @@ class Metric(str, enum.Enum):
     EXPIRING_SOON = "EXPIRING_SOON"
     INSTRUCTOR_UTILISATION = "INSTRUCTOR_UTILISATION"
     ROOM_UTILISATION = "ROOM_UTILISATION"
+    PLANNED_COST = "PLANNED_COST"
+    ACTUAL_COST = "ACTUAL_COST"
+    COST_PER_LEARNER = "COST_PER_LEARNER"
+    COST_PER_ATTENDED_HOUR = "COST_PER_ATTENDED_HOUR"
 
 
 class Dimension(str, enum.Enum):
@@ -73,7 +79,9 @@ class Dimension(str, enum.Enum):
 COUNTS = {Metric.WAITLIST_DEMAND, Metric.CERTIFIED_COUNT, Metric.EXPIRING_SOON}
 """Metrics that are a count, not a ratio."""
 UTILISATION = {Metric.INSTRUCTOR_UTILISATION: ResourceKind.INSTRUCTOR, Metric.ROOM_UTILISATION: ResourceKind.ROOM}
-SESSION_METRICS = {Metric.FILL_RATE, Metric.WAITLIST_DEMAND, Metric.ATTENDANCE_RATE, Metric.NO_SHOW_RATE,
+MONEY = {Metric.PLANNED_COST, Metric.ACTUAL_COST, Metric.COST_PER_LEARNER, Metric.COST_PER_ATTENDED_HOUR}
+"""Cost metrics (core/services/costs.py): amounts in the installation's currency."""
+SESSION_METRICS = {*MONEY, Metric.FILL_RATE, Metric.WAITLIST_DEMAND, Metric.ATTENDANCE_RATE, Metric.NO_SHOW_RATE,
                    Metric.LATE_CANCELLATION_RATE, *UTILISATION}
 
 
@@ -315,11 +323,25 @@ def _booking_facts(span: Period, report_filter: ReportFilter):
             .group_by(Booking.session_id).subquery("booking_facts"))
 
 
+def _cost_facts(span: Period, report_filter: ReportFilter):
+    """Per session of the period: planned and actual cost (minor units, the sum of its cost lines as
+    core/services/costs.py computes them) and learner-minutes attended."""
+    where = _session_conditions(Session, span, report_filter)
+    costs = session_costs_sql(*where).subquery("cost_totals")
+    return (select(Session.id.label("session_id"), func.coalesce(costs.c.planned, 0).label("planned"),
+                   func.coalesce(costs.c.actual, 0).label("actual"),
+                   attended_minutes_sql().label("attended_minutes"))
+            .outerjoin(costs, costs.c.session_id == Session.id).where(*where).subquery("cost_facts"))
+
+
 def _session_query(span: Period, report_filter: ReportFilter, settings: Settings, now: datetime,
-                   dimensions: Sequence[Dimension]):
+                   dimensions: Sequence[Dimension], with_costs: bool = False):
     facts, booked = _enrolment_facts(span, report_filter, settings, now), _booking_facts(span, report_filter)
     base = (select().select_from(Session).outerjoin(facts, facts.c.session_id == Session.id)
             .outerjoin(booked, booked.c.session_id == Session.id))
+    costs = _cost_facts(span, report_filter) if with_costs else None
+    if costs is not None:
+        base = base.outerjoin(costs, costs.c.session_id == Session.id)
     shape = _Shape(base, Session, Session.course_id, Session.starts_at, span.months(), dimensions)
     # Grouped by instructor, an instructor's utilisation counts their own bookings, not their co-facilitators'.
     instructor_seconds = (_sum(shape.teaching.c.seconds) if shape.teaching is not None
@@ -328,6 +350,8 @@ def _session_query(span: Period, report_filter: ReportFilter, settings: Settings
                   _sum(facts.c.enrolled_started), _sum(facts.c.attended), _sum(facts.c.absent),
                   _sum(facts.c.cancelled), _sum(facts.c.late_cancelled), instructor_seconds,
                   _sum(booked.c.room_seconds)]
+    if costs is not None:
+        aggregates += [_sum(costs.c.planned), _sum(costs.c.actual), _sum(costs.c.attended_minutes)]
     query = shape.query.add_columns(*shape.columns, *aggregates).where(*_session_conditions(Session, span, report_filter))
     return query.group_by(*shape.columns) if shape.columns else query, len(shape.columns)
 
@@ -411,7 +435,17 @@ def _hours(seconds: int) -> Decimal:
     return (Decimal(seconds) / 3600).quantize(HOUR_PLACES, rounding=ROUND_HALF_EVEN)
 
 
-def _value(metric: Metric, numerator: int, denominator: int | None) -> MetricValue:
+def _value(metric: Metric, numerator: int, denominator: int | None, currency: str = "EUR") -> MetricValue:
+    if metric in (Metric.PLANNED_COST, Metric.ACTUAL_COST):
+        return MetricValue(metric, format_amount(numerator, currency), format_amount(numerator, currency), None)
+    if metric is Metric.COST_PER_LEARNER:
+        each = divide(numerator, denominator or 0)
+        return MetricValue(metric, None if each is None else format_amount(each, currency),
+                           format_amount(numerator, currency), denominator or 0)
+    if metric is Metric.COST_PER_ATTENDED_HOUR:  # the denominator is learner-minutes attended
+        each = divide(numerator * 60, denominator or 0)
+        return MetricValue(metric, None if each is None else format_amount(each, currency),
+                           format_amount(numerator, currency), _hours((denominator or 0) * 60))
     if metric in COUNTS:
         return MetricValue(metric, numerator, numerator, None)
     if metric in UTILISATION:
@@ -421,8 +455,13 @@ def _value(metric: Metric, numerator: int, denominator: int | None) -> MetricVal
 
 def _from_session_facts(metric: Metric, facts: Sequence[int]) -> tuple[int, int | None]:
     (capacity, enrolled, waitlisted, enrolled_started, attended, absent, cancelled, late_cancelled,
-     instructor_seconds, room_seconds) = (int(v or 0) for v in facts)
+     instructor_seconds, room_seconds, *costs) = (int(v or 0) for v in facts)
+    planned, actual, attended_minutes = costs or (0, 0, 0)
     return {
+        Metric.PLANNED_COST: (planned, None),
+        Metric.ACTUAL_COST: (actual, None),
+        Metric.COST_PER_LEARNER: (planned, enrolled),
+        Metric.COST_PER_ATTENDED_HOUR: (actual, attended_minutes),
         Metric.FILL_RATE: (enrolled, capacity),
         Metric.WAITLIST_DEMAND: (waitlisted, None),
         Metric.ATTENDANCE_RATE: (attended, enrolled_started),
@@ -456,9 +495,10 @@ async def run_report(db: AsyncSession, metrics: Sequence[Metric], group_by: Sequ
     totals: dict[Metric, tuple[int, int | None]] = {}
 
     if SESSION_METRICS & set(metrics):
-        query, width = _session_query(span, report_filter, settings, now, group_by)
+        with_costs = bool(MONEY & set(metrics))
+        query, width = _session_query(span, report_filter, settings, now, group_by, with_costs)
         grouped = await _grouped(db, query, width)
-        total_query, _ = _session_query(span, report_filter, settings, now, [])
+        total_query, _ = _session_query(span, report_filter, settings, now, [], with_costs)
         overall = (await db.execute(total_query)).one()
         for metric in SESSION_METRICS & set(metrics):
             per_metric[metric] = {key: _from_session_facts(metric, facts) for key, facts in grouped.items()}
@@ -483,11 +523,12 @@ async def run_report(db: AsyncSession, metrics: Sequence[Metric], group_by: Sequ
     await _divide_utilisation(db, metrics, group_by, span, report_filter, per_metric, totals, labels)
     for key in keys:
         dims = [_dimension_value(d, k, labels) for d, k in zip(group_by, key)]
-        values = [_value(m, *per_metric[m].get(key, (0, 0 if m not in COUNTS else None))) for m in metrics]
+        values = [_value(m, *per_metric[m].get(key, (0, 0 if m not in COUNTS else None)), settings.currency)
+                  for m in metrics]
         report.rows.append(ReportRow(dims, values))
     report.rows.sort(key=lambda row: [(d.key is None, d.label.casefold() if d.dimension is not Dimension.MONTH
                                        else d.key or "") for d in row.dimensions])
-    report.totals = [_value(m, *totals[m]) for m in metrics]
+    report.totals = [_value(m, *totals[m], settings.currency) for m in metrics]
     return report
 
 

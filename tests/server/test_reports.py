@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -26,9 +26,10 @@ REPORT = """query($i: ReportInput!) { report(input: $i) { from to startsAt endsA
   totals { metric value numerator denominator } } }"""
 SESSIONS = """query($after: String, $from: DateTime, $to: DateTime) {
   sessions(first: 40, after: $after, filter: {from: $from, to: $to}) { pageInfo { hasNextPage endCursor }
-  edges { node { id startsAt status deliveryMode capacity course { id } venue { id }
+  edges { node { id startsAt endsAt status deliveryMode capacity course { id } venue { id }
+    costs { planned { amount } actual { amount } }
     bookings { role startsAt endsAt resource { id kind } }
-    enrollments(first: 100) { edges { node { id status attendance { status } } } } } } } }"""
+    enrollments(first: 100) { edges { node { id status attendance { status minutesAttended } } } } } } } }"""
 RESOURCES = """query($kind: ResourceKind!, $after: String) { resources(kind: $kind, first: 100, after: $after) {
   pageInfo { hasNextPage endCursor } edges { node { id timezone venue { id } } } } }"""
 PROGRAMS = """{ programs(first: 100) { edges { node { id status course { id }
@@ -36,7 +37,8 @@ PROGRAMS = """{ programs(first: 100) { edges { node { id status course { id }
   journeys(first: 100) { totalCount edges { node { completed } } } } } } }"""
 CANCEL = """mutation($i: CancelEnrollmentInput!) { cancelEnrollment(input: $i) { errors { code } } }"""
 ALL_METRICS = ["FILL_RATE", "WAITLIST_DEMAND", "ATTENDANCE_RATE", "NO_SHOW_RATE", "LATE_CANCELLATION_RATE",
-               "COMPLETION_RATE", "CERTIFIED_COUNT", "EXPIRING_SOON", "INSTRUCTOR_UTILISATION", "ROOM_UTILISATION"]
+               "COMPLETION_RATE", "CERTIFIED_COUNT", "EXPIRING_SOON", "INSTRUCTOR_UTILISATION", "ROOM_UTILISATION",
+               "PLANNED_COST", "ACTUAL_COST", "COST_PER_LEARNER", "COST_PER_ATTENDED_HOUR"]
 
 
 @pytest.fixture
@@ -67,6 +69,11 @@ def _rate(numerator, denominator) -> str | None:
     if not denominator:
         return None
     return str((Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+
+
+def _money(amount: Decimal, by: int) -> str | None:
+    """Per learner or per hour: to the cent, half away from zero (core/money.py's one rule)."""
+    return None if not by else str((amount / by).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def _working_seconds(zone_name: str, start: datetime, end: datetime) -> int:
@@ -120,8 +127,14 @@ class Expected:
             for key in (self.keys_of(s, dimension) if dimension else [None]):
                 f = facts[key]
                 f["capacity"] += s["capacity"]
+                f["planned"] += Decimal(s["costs"]["planned"]["amount"])
+                f["actual"] += Decimal(s["costs"]["actual"]["amount"])
+                length = int((_instant(s["endsAt"]) - _instant(s["startsAt"])).total_seconds() // 60)
                 started = _instant(s["startsAt"]) <= self.now
                 for e in (edge["node"] for edge in s["enrollments"]["edges"]):
+                    status = (e["attendance"] or {}).get("status")
+                    if status in ("PRESENT", "LATE", "LEFT_EARLY"):  # what costs count as attended
+                        f["attended_minutes"] += e["attendance"]["minutesAttended"] or length
                     if e["status"] == "ENROLLED":
                         f["enrolled"] += 1
                         if started:
@@ -156,6 +169,9 @@ class Expected:
                 "LATE_CANCELLATION_RATE": _rate(f["late"], f["enrolled"] + f["cancelled"]),
                 "INSTRUCTOR_UTILISATION": _rate(f["instructor_seconds"], working_i),
                 "ROOM_UTILISATION": _rate(f["room_seconds"], working_r),
+                "PLANNED_COST": f"{f['planned']:.2f}", "ACTUAL_COST": f"{f['actual']:.2f}",
+                "COST_PER_LEARNER": _money(f["planned"], f["enrolled"]),
+                "COST_PER_ATTENDED_HOUR": _money(f["actual"] * 60, f["attended_minutes"]),
             }
         self._programs(dimension, out)
         return out
