@@ -1,6 +1,7 @@
 """The demo data set: the case the field calls a spreadsheet nightmare.
 
-Four venues across two time zones, eight instructors (one qualification about to expire),
+Four venues across two time zones, eight instructors (one qualification about to expire, one on
+leave for a week), all working and open Monday to Friday 08:00-18:00 on their own clocks,
 twelve courses, about fifty sessions over the next eight weeks, 200 learners, one full
 session with a waitlist, attendance on past sessions, and a sandwich blended program for twenty
 learners, some of whom have done the pre-work. Loading twice changes nothing.
@@ -23,7 +24,7 @@ from .models import (
     RateUnit, Session, SessionStatus,
 )
 from .providers import CompletionReport
-from .services import attendance, catalogue, costs, enrollment, journeys, programs, scheduling
+from .services import attendance, availability, catalogue, costs, enrollment, journeys, programs, scheduling
 from .settings import Settings
 
 DEMO_MARKER = "SAFE-101"
@@ -63,6 +64,8 @@ INSTRUCTORS = [
     ("Grace Kim", "America/New_York", ["Data Instructor", "Leadership Coach"]),
     ("Hiro Tanaka", "America/New_York", ["Fire Warden Instructor", "Safety Trainer"]),
 ]
+HOURS = [(day, "08:00", "18:00") for day in ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY")]
+"""The demo's instructors' working hours and its rooms' opening hours, each on its own clock."""
 FIRST = ["Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Riley", "Jamie", "Avery", "Quinn",
          "Noah", "Olivia", "Liam", "Emma", "Mia", "Lucas", "Zoe", "Ethan", "Isla", "Leo"]
 LAST = ["Smith", "Jones", "Brown", "Wilson", "Taylor", "Davies", "Evans", "Thomas", "Johnson", "Roberts"]
@@ -109,7 +112,7 @@ async def _catalogue(db, rng, today: date, currency: str):
         for room_name, capacity in venue_rooms:
             rooms.append(await catalogue.create_resource(
                 db, ACTOR, kind=ResourceKind.ROOM, name=f"{name} · {room_name}", timezone=tz, capacity=capacity,
-                venue_id=venue.id, features=["projector", "whiteboard"]))
+                venue_id=venue.id, features=["projector", "whiteboard"], weekly_hours=HOURS))
             await costs.set_cost_rate(db, ACTOR, rooms[-1].id, str(rng.choice([40, 60, 85])), RateUnit.HOURLY,
                                       currency=currency)
     for name, tz in (("Projector kit 1", "Europe/London"), ("VR headsets (10)", "America/New_York")):
@@ -122,9 +125,13 @@ async def _catalogue(db, rng, today: date, currency: str):
         email = name.lower().replace(" ", ".") + "@podium.example"
         await catalogue.create_person(db, ACTOR, name=name, email=email, timezone=tz)
         instructors.append(await catalogue.create_resource(
-            db, ACTOR, kind=ResourceKind.INSTRUCTOR, name=name, timezone=tz, email=email, qualifications=valid))
+            db, ACTOR, kind=ResourceKind.INSTRUCTOR, name=name, timezone=tz, email=email, qualifications=valid,
+            weekly_hours=HOURS))
         rate, unit = rng.choice([("90", RateUnit.HOURLY), ("120", RateUnit.HOURLY), ("600", RateUnit.DAILY)])
         await costs.set_cost_rate(db, ACTOR, instructors[-1].id, rate, unit, currency=currency)
+    # Ben is on leave for a week a fortnight from now: the demo schedules around it.
+    leave = datetime.combine(today + timedelta(days=14), time(0), ZoneInfo(instructors[1].timezone))
+    await availability.add_time_off(db, ACTOR, instructors[1].id, leave, leave + timedelta(days=7), "Annual leave")
     courses = [await catalogue.create_course(db, ACTOR, code=code, title=title, duration_minutes=minutes,
                                              default_capacity=capacity, required_qualifications=quals,
                                              certification_validity_days=validity,
@@ -166,7 +173,10 @@ async def _sessions(db, rng, now: datetime, rooms, instructors, courses) -> list
         day = (now + timedelta(days=rng.randint(-14, 56))).date()
         if day.weekday() >= 5:
             day += timedelta(days=7 - day.weekday())
-        starts = datetime.combine(day, time(rng.choice([9, 10, 13])), ZoneInfo(tz))
+        hour = rng.choice([9, 10, 13])
+        if hour * 60 + minutes + 15 > 18 * 60:
+            hour = 9  # a long course starts early enough to end, teardown and all, within the 08:00-18:00 hours
+        starts = datetime.combine(day, time(hour), ZoneInfo(tz))
         try:
             async with changing(db):
                 session = (await scheduling.schedule_session(

@@ -139,3 +139,35 @@ def session_span(starts_at: datetime, ends_at: datetime, settings: Settings | No
                           f"A session starts between {settings.schedule_history_years} year(s) ago and "
                           f"{settings.schedule_horizon_years} year(s) from now.", start_field)
     return starts_at, ends_at
+
+
+# --- the free-slot search (services/free_slots.py) ----------------------------------------------
+
+AVAILABILITY_WINDOW_DAYS = 42
+"""The longest [from, to) one availability search covers: six weeks."""
+AVAILABILITY_GRANULARITY = (5, 24 * 60)
+"""Minutes between candidate starts: at least 5 (so at most 12,096 starts in a window), at most a day."""
+AVAILABILITY_DURATION = (5, 24 * 60)
+"""Minutes of one part of a searched session."""
+AVAILABILITY_PARTS = 14
+"""Parts (consecutive days) of one searched session."""
+AVAILABILITY_SLOTS = (50, 200)
+"""Slots one search returns: by default, and at most."""
+
+
+def bounded(value: int | None, field: str, low: int, high: int, default: int | None = None) -> int:
+    """A whole number within [low, high]; None takes `default` (refused when there is none)."""
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise DomainError(ErrorCode.INVALID, f"{field} must be a whole number from {low} to {high}.", field)
+    return value
+
+
+def availability_window(starts_at: datetime, ends_at: datetime) -> tuple[datetime, datetime]:
+    """The [from, to) of a free-slot search, in UTC: at most AVAILABILITY_WINDOW_DAYS long."""
+    starts_at, ends_at = require_range(starts_at, ends_at, "from", "to")
+    if ends_at - starts_at > timedelta(days=AVAILABILITY_WINDOW_DAYS):
+        raise DomainError(ErrorCode.INVALID, f"An availability search covers at most {AVAILABILITY_WINDOW_DAYS} "
+                                             "days; search several windows.", "to")
+    return starts_at, ends_at

@@ -246,6 +246,9 @@ class Resource(Base):
     source: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(200))
     calendar_url: Mapped[str | None] = mapped_column(Text)
+    # [[weekday, start minute, end minute], ...] on the resource's own clock; null: its kind's default
+    # (core/working_hours.py).
+    weekly_hours: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     qualifications: Mapped[list["Qualification"]] = relationship(
@@ -261,6 +264,32 @@ class Qualification(Base):
     resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     valid_until: Mapped[date | None] = mapped_column(Date)
+
+
+class HoursException(Base):
+    """One local date on which a resource keeps other hours than its weekly ones (none: closed)."""
+
+    __tablename__ = "hours_exception"
+    __table_args__ = (UniqueConstraint("resource_id", "on_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id", ondelete="CASCADE"))
+    on_date: Mapped[date] = mapped_column(Date)
+    hours: Mapped[list[Any]] = mapped_column(default=list)  # [[start minute, end minute], ...]
+
+
+class TimeOff(Base):
+    """A span in which a resource is not to be booked (leave, maintenance); the reason is for staff."""
+
+    __tablename__ = "time_off"
+    __table_args__ = (Index("ix_time_off_resource_time", "resource_id", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resource.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
 # --- sessions, bookings, enrolments ----------------------------------------------------

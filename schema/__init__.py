@@ -8,6 +8,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from .access.mutations import AccessMutations
+from .availability.mutations import AvailabilityMutations
+from .availability.queries import AvailabilityQueries
 from .audit.queries import AuditQueries
 from .budgets.mutations import BudgetMutations
 from .budgets.queries import BudgetQueries
@@ -37,10 +39,10 @@ from .scheduling.types import Session
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries,
-                              BudgetQueries, ReportQueries, AuditQueries))
+                              BudgetQueries, ReportQueries, AuditQueries, AvailabilityQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
                                     OutboxMutations, ProgramMutations, CalendarMutations, CostMutations,
-                                    BudgetMutations))
+                                    BudgetMutations, AvailabilityMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):

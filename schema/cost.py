@@ -27,6 +27,10 @@ stages) to 50."""
 
 LIST_CAPS = {
     "Resource.bookings": 200,            # a window of at most 92 days (scheduling/queries.py)
+    "Resource.timeOff": 200,             # a window of at most 366 days (availability/queries.py)
+    "Resource.hoursExceptions": 367,     # one per date of a window of at most 366 days
+    "Availability.slots": 200,           # `first` is at most 200 (core/limits.py AVAILABILITY_SLOTS)
+    "AvailabilitySlot.parts": 14,        # AVAILABILITY_PARTS
     "Session.unmatchedParticipants": 100,
     "Program.readiness": 100,
     "Program.certifications": 100,

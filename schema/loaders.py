@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from strawberry.dataloader import DataLoader
 
+from .availability import dataloaders as availability
 from .budgets import dataloaders as budgets
 from .catalogue import dataloaders as catalogue
 from .costs import dataloaders as costs
@@ -16,6 +17,6 @@ from .scheduling import dataloaders as scheduling
 class Loaders:
     def __init__(self, context) -> None:
         self.resource_objects: dict = {}  # one Resource object per id in a request, shared by session views
-        for module in (catalogue, scheduling, enrollment, rosters, programs, costs, budgets):
+        for module in (catalogue, scheduling, enrollment, rosters, programs, costs, budgets, availability):
             for name, load in module.loaders(context).items():
                 setattr(self, name, DataLoader(load_fn=load))

@@ -8,8 +8,12 @@ from podium.core.audit import Actor
 from podium.core.db import changing
 from podium.core.models import DeliveryMode, ResourceKind
 from podium.core.services import catalogue, scheduling
+from podium.core.working_hours import WEEKDAYS
 
 ADMIN = Actor.system("test-admin")
+ALWAYS = [(day, "00:00", "24:00") for day in WEEKDAYS]
+"""Working hours of every hour of the week: the builders' instructors and rooms are bookable whenever a test
+schedules them (tests of working hours give their own)."""
 _serial = count(1)
 
 
@@ -48,14 +52,16 @@ async def instructor(sessions, qualifications=(), **kw):
     async with sessions() as db, changing(db):
         return await catalogue.create_resource(db, ADMIN, **{"kind": ResourceKind.INSTRUCTOR, "name": f"Instructor {n}",
                                                             "timezone": "Europe/London", "email": f"i{n}@example.com",
-                                                            "qualifications": list(qualifications), **kw})
+                                                            "qualifications": list(qualifications),
+                                                            "weekly_hours": ALWAYS, **kw})
 
 
 async def room(sessions, capacity=30, **kw):
     n = next(_serial)
     async with sessions() as db, changing(db):
         return await catalogue.create_resource(db, ADMIN, **{"kind": ResourceKind.ROOM, "name": f"Room {n}",
-                                                            "timezone": "Europe/London", "capacity": capacity, **kw})
+                                                            "timezone": "Europe/London", "capacity": capacity,
+                                                            "weekly_hours": ALWAYS, **kw})
 
 
 async def equipment(sessions, **kw):

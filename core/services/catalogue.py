@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from .. import limits
+from .. import limits, working_hours
 from ..audit import Actor, record_change
 from ..errors import DomainError, ErrorCode
 from ..events import emit
@@ -205,8 +205,13 @@ async def create_resource(db: AsyncSession, actor: Actor, *, kind: ResourceKind,
                           qualifications: list[tuple[str, date | None]] | None = None,
                           venue_id: int | None = None,
                           features: list[str] | None = None, source: str | None = None,
-                          external_id: str | None = None, calendar_url: str | None = None) -> Resource:
+                          external_id: str | None = None, calendar_url: str | None = None,
+                          weekly_hours: list[tuple[str, str, str]] | None = None) -> Resource:
+    """`weekly_hours`: (weekday, "09:00", "17:00") triples on the resource's clock; None: its kind's default
+    (availability.set_working_hours changes them later)."""
     kind = ResourceKind(kind)
+    weekly = None if weekly_hours is None else working_hours.weekly_hours(
+        limits.items(weekly_hours, "workingHours", 7 * working_hours.MAX_RANGES_PER_DAY), "workingHours")
     _check_resource_shape(kind, capacity, email, venue_id)
     if venue_id is not None:
         await get_or_404(db, Venue, venue_id, "venueId")
@@ -216,7 +221,8 @@ async def create_resource(db: AsyncSession, actor: Actor, *, kind: ResourceKind,
                         features=_features(features),
                         source=limits.text(source, "source", limits.CODE, required=False),
                         external_id=limits.text(external_id, "externalId", limits.REF, required=False),
-                        calendar_url=_calendar_url(kind, calendar_url), qualifications=_qualifications(qualifications))
+                        calendar_url=_calendar_url(kind, calendar_url), qualifications=_qualifications(qualifications),
+                        weekly_hours=None if weekly is None else [list(entry) for entry in weekly])
     db.add(resource)
     await _flush_unique(db, f"Resource {external_id!r} from {source!r}", "externalId")
     record_change(db, actor, "resource.create", "Resource", resource.id, None, resource_snapshot(resource))

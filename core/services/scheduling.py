@@ -1,7 +1,8 @@
 """Scheduling: sessions and the bookings of instructors, rooms and equipment.
 
 Rule 2 (no double booking) and rule 4 (qualifications) live here; rule 1's room check is
-`capacity.check_room_capacity`, the locks are in `locks`.
+`capacity.check_room_capacity`, rule 8's (working hours, time off) `availability.check_availability`, the
+locks are in `locks`.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from ..models import (
     SessionPart, SessionStatus,
 )
 from ..settings import Settings
-from . import meetings
+from . import availability, meetings
 from .capacity import check_room_capacity
 from .locks import lock_resources, lock_session, session_ordering_key
 from .program_calendar import follow_reschedule
@@ -294,10 +295,12 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
                            equipment_ids: list[int] | None = None, title: str | None = None,
                            requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
                            enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None,
-                           join_url: str | None = None, parts: list[PartSpan] | None = None) -> Session:
+                           join_url: str | None = None, parts: list[PartSpan] | None = None,
+                           allow_outside_hours: bool = False) -> Session:
     """`settings` (the running app's) bound how long and how far ahead or back a session may be; `join_url`,
     for a VIRTUAL or HYBRID session, is a meeting link entered by hand (no conferencing plugin is asked);
-    `parts`, when given, are the session's intervals (otherwise it is one part, startsAt to endsAt)."""
+    `parts`, when given, are the session's intervals (otherwise it is one part, startsAt to endsAt);
+    `allow_outside_hours` books resources outside their hours or time off (staff only, audited)."""
     spans = session_parts(starts_at, ends_at, parts, settings)
     plan = await plan_session(db, course_id=course_id, timezone=timezone, delivery_mode=delivery_mode,
                               instructor_ids=instructor_ids, capacity=capacity, room_id=room_id,
@@ -305,6 +308,8 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
                               setup_minutes=setup_minutes, teardown_minutes=teardown_minutes,
                               enrollment_cutoff_at=enrollment_cutoff_at, join_url=join_url)
     refuse_clashes(await check_plan(db, plan, spans))
+    await availability.check_availability(db, actor, plan.resources, plan.held(spans),
+                                          allow_outside_hours=allow_outside_hours)
     return await create_session(db, actor, plan, spans)
 
 
@@ -369,7 +374,7 @@ def _moved_parts(session: Session, current: list[SessionPart], starts_at: dateti
 
 async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
                              ends_at: datetime, *, settings: Settings, part: int | None = None,
-                             parts: list[PartSpan] | None = None) -> Session:
+                             parts: list[PartSpan] | None = None, allow_outside_hours: bool = False) -> Session:
     """Move a session (all its parts, or one) and their bookings at once, or change nothing; `settings` (the
     running app's) say when the notices of a blended program's moved session go out, and bound its new times."""
     session = await lock_session(db, session_id)
@@ -387,6 +392,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
         check_qualifications(course, instructors, part_start, session.timezone)
     held = held_intervals(spans, session.setup_minutes, session.teardown_minutes)
     refuse_clashes(await check_parts(db, resources, held, exclude_session_id=session.id))
+    await availability.check_availability(db, actor, resources, held, allow_outside_hours=allow_outside_hours)
     before = {**snapshot(session), "parts": parts_payload(current)}
     session.starts_at, session.ends_at = spans[0][0], spans[-1][1]
     session.sequence += 1

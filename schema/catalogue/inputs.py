@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from .types import ResourceKind
+
+if TYPE_CHECKING:
+    from ..availability.inputs import WorkingHoursInput
 
 
 @strawberry.input
@@ -46,6 +50,9 @@ class CreateResourceInput:
     calendar_url: str | None = strawberry.field(default=None, description="Rooms: an iCalendar feed (http, https or "
                                                 "webcal) of when the room is busy outside Podium.")
     venue_id: strawberry.ID | None = strawberry.field(default=None, description="Rooms: the venue the room is in.")
+    working_hours: list[Annotated["WorkingHoursInput", strawberry.lazy("podium.schema.availability.inputs")]] | None = (
+        strawberry.field(default=None, description="Weekly hours on the resource's clock; default Monday to Friday "
+                                                   "09:00-17:00 (instructors, rooms) or always (equipment)."))
 
 
 @strawberry.input

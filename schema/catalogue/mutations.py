@@ -81,7 +81,9 @@ class CatalogueMutations:
                 db, actor, kind=CoreResourceKind(input.kind), name=input.name, timezone=input.timezone,
                 capacity=input.capacity, email=input.email, calendar_url=input.calendar_url,
                 venue_id=_venue_id(input.venue_id),
-                qualifications=[(q.name, q.valid_until) for q in input.qualifications or []])).id
+                qualifications=[(q.name, q.valid_until) for q in input.qualifications or []],
+                weekly_hours=None if input.working_hours is None else [
+                    (h.weekday, h.starts_at, h.ends_at) for h in input.working_hours])).id
 
         resource, errors, _ = await attempt_then_load(info, work, "resources")
         return ResourcePayload(resource=resource, errors=errors)

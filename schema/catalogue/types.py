@@ -19,6 +19,7 @@ from ..permissions import is_staff, require_signed_in, sees_staff_contacts
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
+    from ..availability.types import HoursException, TimeOff, WorkingHours
     from ..costs.types import CostRate, Money, PerLearnerCost
     from ..enrollment.types import EnrollmentConnection, EnrollmentStatus
     from ..programs.types import CertificationConnection, LearnerJourneyConnection
@@ -32,6 +33,7 @@ SCHEDULING_TYPES = "podium.schema.scheduling.types"
 SCHEDULING_INPUTS = "podium.schema.scheduling.inputs"
 ENROLLMENT_TYPES = "podium.schema.enrollment.types"
 PROGRAM_TYPES = "podium.schema.programs.types"
+AVAILABILITY_TYPES = "podium.schema.availability.types"
 COST_TYPES = "podium.schema.costs.types"
 
 
@@ -238,6 +240,30 @@ class Resource(Node):
 
         require_signed_in(info.context.caller, "bookings")
         return await resource_bookings(info, self, from_, to)
+
+    @strawberry.field(description="Weekly working (instructors) or opening (rooms) hours on the resource's own "
+                                  "clock; the default until set: Monday to Friday 09:00-17:00 for instructors and "
+                                  "rooms, always for equipment.")
+    async def working_hours(self, info: Info) -> list[Annotated["WorkingHours", strawberry.lazy(AVAILABILITY_TYPES)]]:
+        return await info.context.loaders.working_hours.load(self.pk)
+
+    @strawberry.field(description="Dated exceptions to the weekly hours with a date in [from, to], at most 366 "
+                                  "days apart; for signed-in callers.")
+    async def hours_exceptions(self, info: Info, from_: Annotated[date, strawberry.argument(name="from")],
+                               to: date) -> list[Annotated["HoursException", strawberry.lazy(AVAILABILITY_TYPES)]]:
+        from ..availability.queries import resource_hours_exceptions
+
+        require_signed_in(info.context.caller, "hours")
+        return await resource_hours_exceptions(info, self.pk, from_, to)
+
+    @strawberry.field(description="Time off overlapping [from, to), at most 366 days apart; for signed-in callers "
+                                  "(the reason for staff only).")
+    async def time_off(self, info: Info, from_: Annotated[datetime, strawberry.argument(name="from")],
+                       to: datetime) -> list[Annotated["TimeOff", strawberry.lazy(AVAILABILITY_TYPES)]]:
+        from ..availability.queries import resource_time_off
+
+        require_signed_in(info.context.caller, "time off")
+        return await resource_time_off(info, self.pk, from_, to)
 
 
 RESOURCE_COLUMNS = (ResourceRow.id, ResourceRow.kind, ResourceRow.name, ResourceRow.timezone, ResourceRow.capacity,

@@ -8,6 +8,10 @@ import strawberry
 from .types import DeliveryMode, SessionStatus
 
 
+ALLOW_OUTSIDE_HOURS = ("Default false; true books the instructors, room and equipment even outside their working "
+                       "hours or during their time off (an admin's or a coordinator's call; audited).")
+
+
 @strawberry.input
 class SessionFilter:
     from_: datetime | None = strawberry.field(default=None, name="from",
@@ -62,6 +66,7 @@ class ScheduleSessionInput:
     parts: list[SessionPartInput] | None = strawberry.field(default=None, description=(
         "A session over several intervals (a course of three days): at least one part, in time order, not "
         "overlapping; the first starts at startsAt, the last ends at endsAt. Null: one part, startsAt to endsAt."))
+    allow_outside_hours: bool | None = strawberry.field(default=None, description=ALLOW_OUTSIDE_HOURS)
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -84,6 +89,7 @@ class RescheduleSessionInput:
     parts: list[SessionPartInput] | None = strawberry.field(default=None, description=(
         "New intervals of every part, as many as the session has (startsAt and endsAt are the first's start "
         "and the last's end)."))
+    allow_outside_hours: bool | None = strawberry.field(default=None, description=ALLOW_OUTSIDE_HOURS)
 
 
 @strawberry.input

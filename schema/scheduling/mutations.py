@@ -60,7 +60,8 @@ class SchedulingMutations:
                 equipment_ids=[decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
                 title=input.title, requires_approval=bool(input.requires_approval), join_url=input.join_url,
                 setup_minutes=input.setup_minutes or 0, teardown_minutes=input.teardown_minutes or 0,
-                settings=info.context.plugins.settings, parts=_spans(input.parts))).id
+                settings=info.context.plugins.settings, parts=_spans(input.parts),
+                allow_outside_hours=bool(input.allow_outside_hours))).id
             warnings.extend(await budget_warnings(info, db, [session]))
             return session
 
@@ -76,7 +77,8 @@ class SchedulingMutations:
             session = (await scheduling.reschedule_session(db, actor, decode_id(input.session_id, "Session", "sessionId"),
                                                            input.starts_at, input.ends_at,
                                                            settings=info.context.plugins.settings, part=input.part,
-                                                           parts=_spans(input.parts))).id
+                                                           parts=_spans(input.parts),
+                                                           allow_outside_hours=bool(input.allow_outside_hours))).id
             warnings.extend(await budget_warnings(info, db, [session]))
             return session
 

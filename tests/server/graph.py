@@ -20,6 +20,12 @@ CANCEL_ENROLLMENT = """mutation($i: CancelEnrollmentInput!) { cancelEnrollment(i
   enrollment { id status waitlistPosition } errors { code field message } } }"""
 
 
+ALWAYS = [{"weekday": day, "startsAt": "00:00", "endsAt": "24:00"}
+          for day in ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")]
+"""Working hours of every hour of the week: the helpers' instructors and rooms are bookable whenever a test
+schedules them (tests of working hours give their own)."""
+
+
 def at(days: int = 7, hour: int = 9) -> datetime:
     base = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0, hour=hour)
     return base + timedelta(days=days)
@@ -47,13 +53,14 @@ async def instructor(api, email: str | None = None, **kw) -> str:
     n = next(_serial)
     return await created(api, RESOURCE, "createResource", "resource", {
         "kind": "INSTRUCTOR", "name": f"Instructor {n}", "timezone": "Europe/London",
-        "email": email or f"i{n}@example.com", **kw})
+        "email": email or f"i{n}@example.com", "workingHours": ALWAYS, **kw})
 
 
-async def room(api, capacity: int = 30) -> str:
+async def room(api, capacity: int = 30, **kw) -> str:
     n = next(_serial)
     return await created(api, RESOURCE, "createResource", "resource", {
-        "kind": "ROOM", "name": f"Room {n}", "timezone": "Europe/London", "capacity": capacity})
+        "kind": "ROOM", "name": f"Room {n}", "timezone": "Europe/London", "capacity": capacity,
+        "workingHours": ALWAYS, **kw})
 
 
 async def token(api, person_id: str, role: str) -> str:

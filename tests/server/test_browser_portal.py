@@ -25,7 +25,8 @@ async def _venue_room(api: Api, name: str, city: str) -> str:
     venue = (await api.data(VENUE, {"i": {"name": name, "city": city, "timezone": "Europe/London",
                                          "address": "1 High Street"}}))["createVenue"]["venue"]["id"]
     return await g.created(api, g.RESOURCE, "createResource", "resource", {
-        "kind": "ROOM", "name": f"{name} room", "timezone": "Europe/London", "capacity": 20, "venueId": venue})
+        "kind": "ROOM", "name": f"{name} room", "timezone": "Europe/London", "capacity": 20, "venueId": venue,
+        "workingHours": g.ALWAYS})
 
 
 async def _catalogue(api: Api) -> str:

@@ -45,7 +45,8 @@ async def _world(api):
     teacher = await g.instructor(api)
     venue = (await api.data(VENUE, {"i": {"name": "Centre", "timezone": "Europe/London"}}))["createVenue"]["venue"]["id"]
     room = await g.created(api, g.RESOURCE, "createResource", "resource", {
-        "kind": "ROOM", "name": "Room A", "timezone": "Europe/London", "capacity": 20, "venueId": venue})
+        "kind": "ROOM", "name": "Room A", "timezone": "Europe/London", "capacity": 20, "venueId": venue,
+        "workingHours": g.ALWAYS})
     for resource, amount in ((teacher, "100"), (room, "50")):
         assert (await api.data(RATE, {"i": {"resourceId": resource, "amount": amount, "unit": "HOURLY"}})
                 )["setResourceCostRate"]["errors"] == []

@@ -288,7 +288,8 @@ async def leak_world(api, app) -> LeakWorld:
     dual_as_instructor = await g.instructor(api, email="dual@example.com", name="Dual Role")
     other_instructor = await g.instructor(api, email="other-teacher@example.com")
     room = (await api.data(g.RESOURCE, {"i": {"kind": "ROOM", "name": "Hall", "timezone": "UTC", "capacity": 9,
-                                              "calendarUrl": "https://rooms.example/cal/room-secret.ics"}}))
+                                              "calendarUrl": "https://rooms.example/cal/room-secret.ics",
+                                              "workingHours": g.ALWAYS}}))
     room = room["createResource"]["resource"]["id"]
     taught = await g.session(api, course, [dual_as_instructor], capacity=5, deliveryMode="HYBRID", roomId=room)
     attended = await g.session(api, course, [other_instructor], capacity=2, starts_at=g.at(days=8))  # dual learns in it

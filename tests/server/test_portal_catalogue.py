@@ -25,7 +25,8 @@ async def venue(api, **kw) -> str:
 
 async def room_in(api, venue_id: str, capacity: int = 30) -> str:
     data = await api.data(ROOM, {"i": {"kind": "ROOM", "name": f"Room in {venue_id[-4:]}", "timezone": "Europe/London",
-                                       "capacity": capacity, "venueId": venue_id}})
+                                       "capacity": capacity, "venueId": venue_id,
+                                       "workingHours": g.ALWAYS}})
     assert data["createResource"]["errors"] == [], data
     return data["createResource"]["resource"]["id"]
 

@@ -1,0 +1,1 @@
+"""Working hours, dated exceptions, time off and the free-slot search."""
