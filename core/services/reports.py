@@ -34,6 +34,7 @@ from ..models import (
 from ..settings import Settings
 from ..money import divide, format_amount
 from .costs import attended_minutes_sql, session_costs_sql
+from . import availability
 from .journeys import ATTENDED, not_superseded
 
 MAX_YEARS = 5
@@ -44,9 +45,6 @@ RATE_PLACES = Decimal("0.0001")
 """Rates are rounded half to even to four places (0.8125 is 81.25 %)."""
 HOUR_PLACES = Decimal("0.01")
 """Hours (utilisation's numerator and denominator) are shown to two places; the rate uses exact seconds."""
-WORKDAY = (time(9), time(17))
-"""Working (and opening) hours where no other model exists: 09:00 to 17:00, Monday to Friday, on the
-resource's own clock: 8 hours a weekday."""
 REPORTED = (SessionStatus.SCHEDULED, SessionStatus.COMPLETED)
 TEACHING = (BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR)
 
@@ -396,31 +394,21 @@ def _certification_query(metric: Metric, span: Period, report_filter: ReportFilt
 
 # --- working hours: the utilisation denominators ---------------------------------------------------
 
-def working_seconds(zone_name: str, buckets: list[tuple[str, datetime, datetime]]) -> dict[str, int]:
-    """Seconds of 09:00-17:00 on weekdays, on `zone_name`'s clock, within each bucket (name, start, end)."""
-    zone, out = ZoneInfo(zone_name), {}
-    for name, start, end in buckets:
-        total = 0
-        day = start.astimezone(zone).date() - timedelta(days=1)
-        while datetime.combine(day, WORKDAY[0], zone) < end:
-            if day.weekday() < 5:
-                opens = datetime.combine(day, WORKDAY[0], zone).astimezone(ZoneInfo("UTC"))
-                closes = datetime.combine(day, WORKDAY[1], zone).astimezone(ZoneInfo("UTC"))
-                overlap = (min(closes, end) - max(opens, start)).total_seconds()
-                total += max(int(overlap), 0)
-            day += timedelta(days=1)
-        out[name] = total
-    return out
+def seconds_within(intervals: Sequence[tuple[datetime, datetime]],
+                   buckets: list[tuple[str, datetime, datetime]]) -> dict[str, int]:
+    """Seconds of the (merged) intervals that fall within each bucket (name, start, end)."""
+    return {name: sum(max(int((min(end, e) - max(start, s)).total_seconds()), 0) for s, e in intervals
+                      if s < end and e > start) for name, start, end in buckets}
 
 
-async def _resources(db: AsyncSession, kind: ResourceKind, report_filter: ReportFilter) -> list[tuple[int, str, int | None]]:
-    """(id, timezone, venue id) of the resources whose hours the utilisation divides by."""
-    query = select(Resource.id, Resource.timezone, Resource.venue_id).where(Resource.kind == kind)
+async def _resources(db: AsyncSession, kind: ResourceKind, report_filter: ReportFilter) -> list[Resource]:
+    """The resources whose hours the utilisation divides by."""
+    query = select(Resource).where(Resource.kind == kind)
     if kind is ResourceKind.INSTRUCTOR and report_filter.instructor_id is not None:
         query = query.where(Resource.id == report_filter.instructor_id)
     if kind is ResourceKind.ROOM and report_filter.venue_id is not None:
         query = query.where(Resource.venue_id == report_filter.venue_id)
-    return [tuple(row) for row in (await db.execute(query)).all()]
+    return list((await db.scalars(query.order_by(Resource.id))).all())
 
 
 # --- the report -------------------------------------------------------------------------------------
@@ -543,11 +531,12 @@ async def _divide_utilisation(db, metrics, group_by, span: Period, report_filter
     for metric, kind in UTILISATION.items():
         if metric not in metrics:
             continue
-        resources = await _resources(db, kind, report_filter)
-        hours = {zone: working_seconds(zone, buckets) for zone in {tz for _, tz, _ in resources}}
+        found = await _resources(db, kind, report_filter)
+        calendars = await availability.calendars(db, found, span.starts_at, span.ends_at)
+        resources = [(r.id, r.venue_id, seconds_within(calendars[r.id].free(), buckets)) for r in found]
 
         def capacity(month: str, chosen) -> int:
-            return sum(hours[tz][month] for rid, tz, venue in resources if chosen(rid, venue))
+            return sum(hours[month] for rid, venue, hours in resources if chosen(rid, venue))
 
         pins = Dimension.INSTRUCTOR if kind is ResourceKind.INSTRUCTOR else Dimension.VENUE
         for key, (seconds, _none) in list(per_metric[metric].items()):

@@ -30,8 +30,9 @@ SESSIONS = """query($after: String, $from: DateTime, $to: DateTime) {
     costs { planned { amount } actual { amount } }
     bookings { role startsAt endsAt resource { id kind } }
     enrollments(first: 100) { edges { node { id status attendance { status minutesAttended } } } } } } } }"""
-RESOURCES = """query($kind: ResourceKind!, $after: String) { resources(kind: $kind, first: 100, after: $after) {
-  pageInfo { hasNextPage endCursor } edges { node { id timezone venue { id } } } } }"""
+RESOURCES = """query($kind: ResourceKind!, $after: String, $from: DateTime!, $to: DateTime!) {
+  resources(kind: $kind, first: 100, after: $after) { pageInfo { hasNextPage endCursor } edges { node {
+    id timezone venue { id } workingHours { weekday startsAt endsAt } timeOff(from: $from, to: $to) { startsAt endsAt } } } } }"""
 PROGRAMS = """{ programs(first: 100) { edges { node { id status course { id }
   sessions { id startsAt }
   journeys(first: 100) { totalCount edges { node { completed } } } } } } }"""
@@ -76,14 +77,24 @@ def _money(amount: Decimal, by: int) -> str | None:
     return None if not by else str((amount / by).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-def _working_seconds(zone_name: str, start: datetime, end: datetime) -> int:
-    """09:00-17:00 local on weekdays within [start, end): written here day by day, independently."""
-    zone, total = ZoneInfo(zone_name), 0
+WEEKDAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
+
+
+def _working_seconds(resource: dict, start: datetime, end: datetime) -> int:
+    """The resource's weekly hours (as the API shows them) on its own clock within [start, end): written here
+    day by day, independently (the demo has no exceptions or time off)."""
+    zone, total = ZoneInfo(resource["timezone"]), 0
     day = start.astimezone(zone).date() - timedelta(days=2)
     while day <= end.astimezone(zone).date() + timedelta(days=1):
-        if day.weekday() < 5:
-            opens, closes = datetime.combine(day, time(9), zone), datetime.combine(day, time(17), zone)
-            total += max(0, int((min(closes, end) - max(opens, start)).total_seconds()))
+        for hours in resource["workingHours"]:
+            if WEEKDAYS.index(hours["weekday"]) == day.weekday():
+                opens = datetime.combine(day, time.fromisoformat(hours["startsAt"]), zone)
+                closes = datetime.combine(day, time.fromisoformat(hours["endsAt"]), zone)  # no 24:00 in the demo
+                opens, closes = max(opens, start), min(closes, end)
+                total += max(0, int((closes - opens).total_seconds()))
+                for away in resource["timeOff"]:  # time off is not working time
+                    gone = min(closes, _instant(away["endsAt"])) - max(opens, _instant(away["startsAt"]))
+                    total -= max(0, int(gone.total_seconds()))
         day += timedelta(days=1)
     return total
 
@@ -159,8 +170,8 @@ class Expected:
             window = self.months()[key] if dimension == "MONTH" else (self.start, self.end)
             teachers = [i for i in self.instructors if dimension != "INSTRUCTOR" or i["id"] == key]
             rooms = [r for r in self.rooms if dimension != "VENUE" or (r["venue"] or {}).get("id") == key]
-            working_i = sum(_working_seconds(i["timezone"], *window) for i in teachers)
-            working_r = sum(_working_seconds(r["timezone"], *window) for r in rooms)
+            working_i = sum(_working_seconds(i, *window) for i in teachers)
+            working_r = sum(_working_seconds(r, *window) for r in rooms)
             out[key] = {
                 "FILL_RATE": _rate(f["enrolled"], f["capacity"]),
                 "WAITLIST_DEMAND": str(f["waitlisted"]),
@@ -208,8 +219,10 @@ async def test_reports_match_an_independent_computation_on_the_demo(demo_api):
             cancelled_at[e["id"]] = before
     sessions = await _pages(api, SESSIONS, "sessions", **{"from": f"{first}T00:00:00+00:00",
                                                           "to": f"{last + timedelta(days=1)}T00:00:00+00:00"})
-    instructors = await _pages(api, RESOURCES, "resources", kind="INSTRUCTOR")
-    rooms = await _pages(api, RESOURCES, "resources", kind="ROOM")
+    window = {"from": f"{first}T00:00:00+00:00", "to": f"{last + timedelta(days=1)}T00:00:00+00:00"}
+    instructors = await _pages(api, RESOURCES, "resources", kind="INSTRUCTOR", **window)
+    rooms = await _pages(api, RESOURCES, "resources", kind="ROOM", **window)
+    assert any(i["timeOff"] for i in instructors)  # the demo's annual leave counts against working hours
     programs = [e["node"] for e in (await api.data(PROGRAMS))["programs"]["edges"]]
     expected = Expected(sessions, instructors, rooms, programs, cancelled_at, now, first, last)
     assert sum(1 for s in expected.sessions if _instant(s["startsAt"]) <= now) >= 5  # attendance to compare
