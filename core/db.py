@@ -1,7 +1,10 @@
 """Engines, sessions and the one way to make a change: `changing(db)`."""
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +16,7 @@ from .settings import SQLITE_SYNCHRONOUS
 
 WRITE_OPTION = "podium_write"
 HELD = "podium_held_transaction"  # db.info flag: one transaction spans several changes (see changing_as_one)
+WRITE_WAIT_SECONDS = 60  # as long as SQLite's busy_timeout: then "database is locked", as before the gate
 
 
 def is_sqlite(engine_or_url) -> bool:
@@ -25,6 +29,12 @@ def create_engine(url: str, *, synchronous: str = "FULL", statement_timeout: flo
     `synchronous=FULL` unless told otherwise, so an acknowledged commit survives a power loss.
     `statement_timeout` (seconds, 0 none) stops any one SQL statement that runs longer."""
     if is_sqlite(url):
+        if str(url).startswith("sqlite+aiosqlite"):
+            from .sqlite_driver import dbapi
+
+            one_hop = dbapi()
+            if one_hop is not None:
+                kwargs.setdefault("module", one_hop)
         kwargs.setdefault("connect_args", {"timeout": 60})
         kwargs.setdefault("pool_size", 8)
         kwargs.setdefault("max_overflow", 8)
@@ -95,6 +105,32 @@ def create_sessionmaker(engine: AsyncEngine, bus: EventBus | None = None) -> asy
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info={"bus": bus})
 
 
+_write_gates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def _write_turn(engine: AsyncEngine | None) -> AsyncIterator[None]:
+    """On SQLite, a process's writers queue here in arrival order before BEGIN IMMEDIATE: SQLite's own
+    busy handler makes a waiting writer sleep and poll (up to 100 ms a nap), so under a rush most of
+    the time went to naps while the lock stood free. Other processes still meet the busy handler."""
+    if engine is None or not is_sqlite(engine):
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    gate = _write_gates.get(engine.sync_engine)
+    if gate is None or gate[0] is not loop:  # an asyncio.Lock belongs to one event loop
+        gate = _write_gates[engine.sync_engine] = (loop, asyncio.Lock())
+    lock = gate[1]
+    try:
+        await asyncio.wait_for(lock.acquire(), WRITE_WAIT_SECONDS)
+    except TimeoutError:
+        raise sqlite3.OperationalError("database is locked") from None  # what the busy handler would say
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 @asynccontextmanager
 async def changing(db: AsyncSession) -> AsyncIterator[AsyncSession]:
     """One write transaction: serialized on SQLite, committed at the end, rolled back on any error.
@@ -110,15 +146,16 @@ async def changing(db: AsyncSession) -> AsyncIterator[AsyncSession]:
     if db.in_transaction():
         await db.commit()  # only reads happened; committing keeps loaded objects usable
     take_pending_events(db)
-    try:
-        await db.connection(execution_options={WRITE_OPTION: True})
-        yield db
-        await db.commit()
-    except BaseException as error:
-        await (db.invalidate() if is_unavailable(error) else db.rollback())  # invalidate: a connection to
-        # a full, read-only or lost database is not reused, so service resumes by itself once it is fixed
-        take_pending_events(db)
-        raise
+    async with _write_turn(db.bind):
+        try:
+            await db.connection(execution_options={WRITE_OPTION: True})
+            yield db
+            await db.commit()
+        except BaseException as error:
+            await (db.invalidate() if is_unavailable(error) else db.rollback())  # invalidate: a connection to
+            # a full, read-only or lost database is not reused, so service resumes by itself once it is fixed
+            take_pending_events(db)
+            raise
     bus = db.info.get("bus")
     events = take_pending_events(db)
     if bus is not None and events:

@@ -9,8 +9,10 @@ Kinds of message:
 - `reminder`: due `deliver_after`; becomes notifications unless the session moved or was cancelled.
 - `plugin_call`: work for a provider (target = its name, topic = a name registered with `plugin_call`).
 
-Workers claim due messages under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE`
-on SQLite), so several processes share the work; a crashed worker's lease runs out and its messages
+Events and due reminders are database work: a worker claims them a batch at a time and expands them
+in the same transaction (no lease needed), each ordering key's messages in id order. Deliveries to
+plugins are claimed under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on
+SQLite), so several processes share the work; a crashed worker's lease runs out and its messages
 are taken again, with the same idempotency key. Messages of one consumer (kind, target) with the same
 `ordering_key` go out in id order, which is commit order. Consumers take turns, and none has more than
 its share of a process's deliveries under way, so one that hangs leaves the others their slots.
@@ -53,6 +55,11 @@ REMINDER_KIND = "reminder"
 PLUGIN_CALL_KIND = "plugin_call"
 MAX_ERROR_CHARS = 2000
 PRUNE_BATCH = 1000
+LOCAL_KINDS = (EVENT_KIND, REMINDER_KIND)  # expanded by the dispatcher in the database, not handed to a plugin
+LOCAL_BATCH = 200       # local messages claimed and expanded per transaction
+INSERT_CHUNK = 500      # rows per multi-row INSERT (SQLite allows 32,766 bound values)
+GATHER_SECONDS = 0.05  # after a wake-up, the dispatcher lets more commits arrive before it claims
+LOCAL_CLAIM_LOCK = 0x706F6469756D  # PostgreSQL advisory lock: one worker at a time claims local messages
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,9 @@ async def enqueue_many(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
     values = [{"status": OutboxStatus.PENDING, "attempts": 0, "created_at": now, "target": None,
                "ordering_key": None, **row, "deliver_after": row.get("deliver_after") or now} for row in rows]
     insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
-    await db.execute(insert(OutboxMessage).values(values).on_conflict_do_nothing(index_elements=["idempotency_key"]))
+    for start in range(0, len(values), INSERT_CHUNK):  # in order: ids follow the list, so children keep it
+        await db.execute(insert(OutboxMessage).values(values[start:start + INSERT_CHUNK])
+                         .on_conflict_do_nothing(index_elements=["idempotency_key"]))
 
 
 # --- plugin calls: work a core service hands to a provider ------------------------------------
@@ -183,20 +192,22 @@ class Dispatcher:
         try:
             while not self._stop.is_set():
                 self._wake.clear()
-                free = 0
+                free = expanded = 0
                 claimed: list[QueuedMessage] = []
                 try:
                     await self._record_outcomes()
+                    expanded = await self.expand_due()
                     free = self.settings.outbox_concurrency - len(self._inflight) - len(self._outcomes)
                     if free > 0:
                         claimed = await self.claim(free)
                         await self._start(claimed)
                 except Exception:  # the database is away: try again later, never die
                     log.exception("outbox dispatcher could not reach the database")
-                if claimed and len(claimed) == free:
+                if (claimed and len(claimed) == free) or expanded >= LOCAL_BATCH:
                     continue
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.settings.outbox_poll_seconds)
+                    await asyncio.sleep(GATHER_SECONDS)  # a burst of commits is taken as one batch, not one each
                 except TimeoutError:
                     pass
         finally:
@@ -214,16 +225,11 @@ class Dispatcher:
             log.info("outbox dispatcher %s stopped", self.owner)
 
     async def _start(self, claimed: list[QueuedMessage]) -> None:
-        """Deliveries to plugins run as tasks; fan-outs and reminders are database work, done here at once."""
-        local = [m for m in claimed if m.kind in (EVENT_KIND, REMINDER_KIND)]
+        """Deliveries to plugins run as tasks."""
         for message in claimed:
-            if message.kind not in (EVENT_KIND, REMINDER_KIND):
-                task = asyncio.create_task(self._deliver(message))
-                self._inflight.add(task)
-                task.add_done_callback(self._done)
-        if local:
-            await self._expand(local)
-            self.wake()  # their children are due now
+            task = asyncio.create_task(self._deliver(message))
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task) -> None:
         self._inflight.discard(task)
@@ -237,11 +243,13 @@ class Dispatcher:
         return max(1, min(self.settings.outbox_consumer_concurrency, self.settings.outbox_concurrency - 1))
 
     async def claim(self, limit: int) -> list[QueuedMessage]:
-        """Due messages, in turns: each consumer's oldest first, none past `consumer_cap` under way here."""
+        """Due deliveries, in turns: each consumer's oldest first, none past `consumer_cap` under way here.
+        (Events and reminders are `expand_due`'s.)"""
         now = utc_now()
         async with self.sessions() as db:  # a plain read first: an idle poll takes no write lock
             if await db.scalar(select(OutboxMessage.id).where(
-                    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now).limit(1)) is None:
+                    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now,
+                    OutboxMessage.kind.not_in(LOCAL_KINDS)).limit(1)) is None:
                 return []
         async with self.sessions() as db, changing(db):
             target = func.coalesce(OutboxMessage.target, "")
@@ -254,6 +262,7 @@ class Dispatcher:
                 OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.lease_owner == self.owner,
                 OutboxMessage.leased_until >= now).group_by(OutboxMessage.kind, target).subquery())
             free = (OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.deliver_after <= now,
+                    OutboxMessage.kind.not_in(LOCAL_KINDS),
                     or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now))
             due = (select(OutboxMessage.id, (func.coalesce(under_way.c.n, 0) + func.row_number().over(
                 partition_by=(OutboxMessage.kind, target), order_by=OutboxMessage.id)).label("turn"))
@@ -312,31 +321,98 @@ class Dispatcher:
 
     # --- fan-out and reminders: database work, all or nothing --------------------------------
 
-    async def _expand(self, messages: list[QueuedMessage]) -> None:
-        """Expand events and due reminders into child messages, in one transaction for the lot.
+    async def expand_due(self) -> int:
+        """Claim due events and reminders and expand them in the same transaction, up to LOCAL_BATCH
+        at a time (no lease needed: the claim and its outcome commit together). Returns how many.
 
-        If the lot fails, each is tried in its own transaction, so one bad message fails alone.
-        """
+        If the lot fails, they go one at a time, so one bad message fails alone, and holds back only
+        the messages after it with its ordering key."""
+        now = utc_now()
+        async with self.sessions() as db:  # a plain read first: an idle poll takes no write lock
+            if await db.scalar(select(OutboxMessage.id).where(
+                    OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.in_(LOCAL_KINDS),
+                    OutboxMessage.deliver_after <= now).limit(1)) is None:
+                return 0
+        messages: list[QueuedMessage] = []
         try:
             async with self.sessions() as db, changing(db):
-                for message in messages:
-                    await self._expand_one(db, message)
-            return
-        except Exception as exc:
-            if len(messages) == 1:
-                self._outcomes.append(Outcome(messages[0], f"{type(exc).__name__}: {exc}"))
-                return
-        for message in messages:
+                messages = await self._due_local(db, now, LOCAL_BATCH)
+                await self._expand_lot(db, messages)
+            return len(messages)
+        except Exception:
+            if not messages:
+                raise
+        done, failed = 0, []
+        for _ in messages:
+            message = None
             try:
                 async with self.sessions() as db, changing(db):
-                    await self._expand_one(db, message)
+                    found = await self._due_local(db, utc_now(), 1, failed)
+                    if not found:
+                        break
+                    message = found[0]
+                    await self._expand_lot(db, found)
+                done += 1
             except Exception as exc:
-                self._outcomes.append(Outcome(message, f"{type(exc).__name__}: {exc}"))
+                if message is None:
+                    raise
+                failed.append(message)
+                async with self.sessions() as db, changing(db):
+                    await self._record_failure(db, Outcome(message, f"{type(exc).__name__}: {exc}"), utc_now(),
+                                               leased=False)
+        return done
 
-    async def _expand_one(self, db: AsyncSession, message: QueuedMessage) -> None:
+    async def _due_local(self, db: AsyncSession, now: datetime, limit: int,
+                         failed: list[QueuedMessage] = ()) -> list[QueuedMessage]:
+        """Due events and reminders in id order; of one ordering key only those before any that waits
+        (backing off, or under way elsewhere), so the key's messages are expanded in order."""
+        target = func.coalesce(OutboxMessage.target, "")
+        waiting = (select(OutboxMessage.kind, target.label("target"), OutboxMessage.ordering_key,
+                          func.min(OutboxMessage.id).label("first"))
+                   .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.ordering_key.is_not(None),
+                          or_(OutboxMessage.deliver_after > now, OutboxMessage.leased_until >= now))
+                   .group_by(OutboxMessage.kind, target, OutboxMessage.ordering_key).subquery())
+        query = (select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.topic, OutboxMessage.target,
+                        OutboxMessage.ordering_key, OutboxMessage.payload, OutboxMessage.idempotency_key,
+                        OutboxMessage.attempts)
+                 .outerjoin(waiting, and_(waiting.c.kind == OutboxMessage.kind, waiting.c.target == target,
+                                          waiting.c.ordering_key == OutboxMessage.ordering_key))
+                 .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind.in_(LOCAL_KINDS),
+                        OutboxMessage.deliver_after <= now,
+                        or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now),
+                        or_(waiting.c.first.is_(None), OutboxMessage.id < waiting.c.first))
+                 .order_by(OutboxMessage.id).limit(limit))
+        for message in failed:  # failed in this pass: neither it nor what follows it under its key
+            query = query.where(OutboxMessage.id != message.id, or_(
+                OutboxMessage.kind != message.kind, target != (message.target or ""),
+                OutboxMessage.ordering_key.is_(None), OutboxMessage.ordering_key != message.ordering_key))
+        if db.bind.dialect.name == "postgresql":  # one claimer of local messages at a time keeps each key's order
+            await db.execute(select(func.pg_advisory_xact_lock(LOCAL_CLAIM_LOCK)))
+            query = query.with_for_update(of=OutboxMessage)
+        return [QueuedMessage(*row) for row in (await db.execute(query)).all()]
+
+    async def _expand_lot(self, db: AsyncSession, messages: list[QueuedMessage]) -> None:
+        """Every message's children in message order (one multi-row INSERT), every message DELIVERED
+        (one UPDATE, and one per message that carries a note)."""
+        children: list[dict[str, Any]] = []
+        notes: dict[int, str] = {}
+        for message in messages:
+            more, note = await self._children(db, message)
+            children += more
+            if note is not None:
+                notes[message.id] = note
+        await enqueue_many(db, children)
+        now = utc_now()
+        done = [m.id for m in messages if m.id not in notes]
+        for ids, note in ([(done, None)] if done else []) + [([i], n) for i, n in notes.items()]:
+            await db.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(
+                status=OutboxStatus.DELIVERED, delivered_at=now, attempts=OutboxMessage.attempts + 1,
+                leased_until=None, lease_owner=None, last_error=note).execution_options(synchronize_session=False))
+
+    async def _children(self, db: AsyncSession, message: QueuedMessage) -> tuple[list[dict[str, Any]], str | None]:
+        """What an event fans out into, or a due reminder becomes; and a note when it becomes nothing."""
         from .notifications import notifications_for_event, reminder_for_event, reminder_notifications
 
-        note = None
         if message.kind == EVENT_KIND:
             event = message.payload
             children = [dict(kind=PLUGIN_EVENT_KIND, topic=message.topic, target=plugin, payload=event,
@@ -350,16 +426,12 @@ class Dispatcher:
                 children.append(dict(kind=REMINDER_KIND, topic="session.reminder", payload=reminder["payload"],
                                      idempotency_key=f"{event['id']}:reminder",
                                      deliver_after=reminder["deliver_after"]))
-        else:
-            planned = await reminder_notifications(db, message.payload, self.settings)
-            if planned is None:
-                note = "skipped: the session moved or was cancelled"
-            children = [child for p in planned or []
-                        for child in self._per_channel(p, message.idempotency_key, message.ordering_key)]
-        await enqueue_many(db, children)
-        await db.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
-            status=OutboxStatus.DELIVERED, delivered_at=utc_now(), attempts=OutboxMessage.attempts + 1,
-            leased_until=None, lease_owner=None, last_error=note).execution_options(synchronize_session=False))
+            return children, None
+        planned = await reminder_notifications(db, message.payload, self.settings)
+        if planned is None:
+            return [], "skipped: the session moved or was cancelled"
+        return [child for p in planned for child in self._per_channel(p, message.idempotency_key,
+                                                                       message.ordering_key)], None
 
     def _per_channel(self, planned: dict[str, Any], key_prefix: str, ordering_key: str | None) -> list[dict[str, Any]]:
         """One message per channel; ordered per session and recipient, so one bad address holds back no one else."""
@@ -402,8 +474,9 @@ class Dispatcher:
                 except Exception:
                     log.exception("on_dead of plugin call %s failed", outcome.message.topic)
 
-    async def _record_failure(self, db: AsyncSession, outcome: Outcome, now: datetime) -> bool:
-        """Back off, or DEAD after the last attempt; True when it just died."""
+    async def _record_failure(self, db: AsyncSession, outcome: Outcome, now: datetime, leased: bool = True) -> bool:
+        """Back off, or DEAD after the last attempt; True when it just died. A leased message only while
+        this worker still holds it; an unleased one (see `expand_due`) while it is still PENDING."""
         message = outcome.message
         attempts = message.attempts + 1
         dead = attempts >= self.settings.outbox_max_attempts
@@ -411,8 +484,8 @@ class Dispatcher:
         log.warning("outbox message %s (%s %s -> %s) failed, attempt %d%s: %s", message.id, message.kind,
                     message.topic, message.target or "-", attempts, ", now DEAD" if dead else f", again in {delay:.1f}s",
                     outcome.error)
-        result = await db.execute(update(OutboxMessage).where(
-            OutboxMessage.id == message.id, OutboxMessage.lease_owner == self.owner).values(
+        held = OutboxMessage.lease_owner == self.owner if leased else OutboxMessage.status == OutboxStatus.PENDING
+        result = await db.execute(update(OutboxMessage).where(OutboxMessage.id == message.id, held).values(
             status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,
             deliver_after=now + timedelta(seconds=delay), leased_until=None, lease_owner=None,
             last_error=outcome.error[:MAX_ERROR_CHARS]).execution_options(synchronize_session=False))

@@ -40,7 +40,12 @@ async def seats_taken(db: AsyncSession, session_id: int) -> int:
 
 async def seats_free(db: AsyncSession, session: Session) -> int:
     """Seats a learner could take now (never negative)."""
-    return max(session.capacity - await seats_taken(db, session.id), 0)
+    return free_seats(session, await seats_taken(db, session.id))
+
+
+def free_seats(session: Session, taken: int) -> int:
+    """Seats left when `taken` are held (never negative)."""
+    return max(session.capacity - taken, 0)
 
 
 def check_room_capacity(capacity: int, room: Resource | None, mode: DeliveryMode) -> None:

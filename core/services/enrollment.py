@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import limits
@@ -18,8 +18,10 @@ from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import BookingRole, Enrollment, EnrollmentStatus, Person, Session, SessionStatus
 from . import meetings
-from .records import get_or_404, snapshot
-from .capacity import check_room_capacity, count_enrolments, seats_free, seats_taken
+from .records import snapshot
+from .capacity import (
+    check_room_capacity, enrolments_sql, free_seats, seats_free, seats_taken, seats_taken_sql,
+)
 from .locks import lock_resources, lock_session, session_ordering_key
 from .scheduling import session_bookings
 
@@ -40,13 +42,20 @@ def _event(db: AsyncSession, session: Session, enrollment: Enrollment, before: E
         meetings.plan_registration(db, session, enrollment)
 
 
-async def _seat_or_waitlist(db: AsyncSession, session: Session, enrollment: Enrollment) -> None:
-    """Rule 1 and 3: a free seat if there is one, else the end of the waitlist."""
-    if await seats_free(db, session):
+def _seat_or_waitlist(session: Session, enrollment: Enrollment, taken: int, waiting: int) -> None:
+    """Rule 1 and 3: a free seat if there is one (`taken` of the session's seats are), else the end of
+    the waitlist (`waiting` long), counted under the session's lock."""
+    if free_seats(session, taken):
         enrollment.status, enrollment.waitlist_position = EnrollmentStatus.ENROLLED, None
     else:
-        waiting = await count_enrolments(db, session.id, EnrollmentStatus.WAITLISTED)
         enrollment.status, enrollment.waitlist_position = EnrollmentStatus.WAITLISTED, waiting + 1
+
+
+async def _seat_counts(db: AsyncSession, session_id: int) -> tuple[int, int]:
+    """(seats taken, learners waiting) in one statement."""
+    row = (await db.execute(select(seats_taken_sql(session_id),
+                                   enrolments_sql(EnrollmentStatus.WAITLISTED, session_id)))).one()
+    return row[0], row[1]
 
 
 async def _leave_waitlist(db: AsyncSession, session_id: int, position: int) -> None:
@@ -88,24 +97,29 @@ def _require_open(session: Session) -> None:
 
 async def enroll(db: AsyncSession, actor: Actor, session_id: int, learner_id: int) -> Enrollment:
     session = await lock_session(db, session_id)
-    learner = await get_or_404(db, Person, learner_id, "learnerId")
+    # Under the lock, one statement: the learner, their enrolment here if any, seats taken, the waitlist.
+    found = (await db.execute(
+        select(Person.name, Enrollment, seats_taken_sql(session.id),
+               enrolments_sql(EnrollmentStatus.WAITLISTED, session.id))
+        .outerjoin(Enrollment, and_(Enrollment.learner_id == Person.id, Enrollment.session_id == session.id))
+        .where(Person.id == learner_id).execution_options(populate_existing=True))).first()
+    if found is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No person with that id.", "learnerId")
     _require_open(session)
-    enrollment = await db.scalar(select(Enrollment).where(
-        Enrollment.session_id == session.id, Enrollment.learner_id == learner.id)
-        .execution_options(populate_existing=True))
+    name, enrollment, taken, waiting = found
     if enrollment is not None and enrollment.status in ACTIVE:
-        raise DomainError(ErrorCode.ALREADY_ENROLLED, f"{learner.name} is already {enrollment.status.value.lower()}"
+        raise DomainError(ErrorCode.ALREADY_ENROLLED, f"{name} is already {enrollment.status.value.lower()}"
                           " in this session.", "learnerId")
     before = snapshot(enrollment) if enrollment else None
     if enrollment is None:
-        enrollment = Enrollment(session_id=session.id, learner_id=learner.id, status=EnrollmentStatus.PENDING_APPROVAL)
+        enrollment = Enrollment(session_id=session.id, learner_id=learner_id, status=EnrollmentStatus.PENDING_APPROVAL)
         db.add(enrollment)
     else:
         enrollment.created_at, enrollment.reason = utc_now(), None
     if session.requires_approval:
         enrollment.status, enrollment.waitlist_position = EnrollmentStatus.PENDING_APPROVAL, None
     else:
-        await _seat_or_waitlist(db, session, enrollment)
+        _seat_or_waitlist(session, enrollment, taken, waiting)
     await db.flush()
     record_change(db, actor, "enrollment.create", "Enrollment", enrollment.id, before, snapshot(enrollment))
     _event(db, session, enrollment, None, "enrolled")
@@ -155,7 +169,7 @@ async def decide_enrollment(db: AsyncSession, actor: Actor, enrollment_id: int, 
     before = snapshot(enrollment)
     if approve:
         _require_open(session)
-        await _seat_or_waitlist(db, session, enrollment)
+        _seat_or_waitlist(session, enrollment, *await _seat_counts(db, session.id))
     else:
         enrollment.status = EnrollmentStatus.CANCELLED
     enrollment.reason = reason

@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..permissions import check_attendance_of, check_enrolment_of, check_staff
 from ..relay import decode_id
 from .inputs import CancelEnrollmentInput, DecideEnrollmentInput, EnrollInput, RecordAttendanceInput
-from .types import Enrollment
+from .types import Enrollment, enrollment_from
 
 
 @strawberry.type
@@ -52,9 +52,11 @@ class EnrollmentMutations:
             session_id = decode_id(input.session_id, "Session", "sessionId")
             learner_id = decode_id(input.learner_id, "Person", "learnerId")
             check_enrolment_of(info.context.caller, learner_id)
-            return (await enrollment.enroll(db, actor, session_id, learner_id)).id
+            return await enrollment.enroll(db, actor, session_id, learner_id)
 
-        return await _payload(info, work)
+        # The committed row is the answer as written: no second read after the change.
+        row, errors, _ = await attempt(info, work)
+        return EnrollmentPayload(enrollment=None if row is None else enrollment_from(row), errors=errors)
 
     @strawberry.mutation(description="A freed seat goes to the first waitlisted learner at once.")
     async def cancel_enrollment(self, info: Info, input: CancelEnrollmentInput) -> EnrollmentPayload:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import subprocess
@@ -110,6 +111,9 @@ def test_backup_while_200_enrols_run_holds_a_consistent_prefix(tmp_path):
         "SELECT target_id FROM audit_entry WHERE action = 'enrollment.create' AND target_type = 'Enrollment'")}
     assert 50 <= len(enrolled) <= 150, len(enrolled)  # taken while enrols ran, not before or after them all
     assert audited == enrolled                        # every enrolment with its audit row, and no audit row alone
+    announced = {json.loads(row[0])["payload"]["enrollment"] for row in copy.execute(
+        "SELECT payload FROM outbox_message WHERE kind = 'event' AND topic = 'enrollment.changed'")}
+    assert announced == {to_global_id("Enrollment", pk) for pk in enrolled}   # and its outbox event, no more
     seats = copy.execute("SELECT count(*) FROM enrollment WHERE session_id = ? AND status = 'ENROLLED'",
                          (session_id,)).fetchone()[0]
     assert seats == len(enrolled)
