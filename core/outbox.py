@@ -27,6 +27,7 @@ import os
 import pkgutil
 import random
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -160,8 +161,10 @@ class Dispatcher:
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], plugins: Any, settings: Settings,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None,
+                 on_delivery: Callable[[str, str | None, float, str | None], None] | None = None) -> None:
         self.sessions = sessions
+        self.on_delivery = on_delivery  # (kind, target, seconds, error or None) after each attempt: metrics
         self.plugins = plugins
         self.settings = settings
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -288,6 +291,7 @@ class Dispatcher:
     # --- delivering to plugins -------------------------------------------------------------------
 
     async def _deliver(self, message: QueuedMessage) -> None:
+        started, error = time.monotonic(), None
         try:
             async with asyncio.timeout(self.settings.outbox_timeout_seconds):
                 await self._hand_over(message)
@@ -295,9 +299,9 @@ class Dispatcher:
             raise
         except Exception as exc:  # a plugin's failure or time-out: recorded and retried, never raised
             error = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-            self._outcomes.append(Outcome(message, error))
-            return
-        self._outcomes.append(Outcome(message))
+        self._outcomes.append(Outcome(message, error))
+        if self.on_delivery is not None:
+            self.on_delivery(message.kind, message.target, time.monotonic() - started, error)
 
     async def _hand_over(self, message: QueuedMessage) -> None:
         from .notifications import notification_from_message

@@ -1,10 +1,11 @@
-"""The composition root: settings, database, event bus and routes in one Starlette app."""
+"""The composition root: settings, database, event bus, metrics and routes in one Starlette app."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gc
 import logging
+import os
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from .calendar import ROUTES as CALENDAR_ROUTES
 from .exports import ROUTES as EXPORT_ROUTES
 from .graphiql import static_asset
 from .logs import REQUEST_ID as CURRENT_REQUEST_ID
+from .metrics import Metrics, mark_process_dead, metrics, watch_pool
 from .shutdown import arm_sigterm_watchdog
 
 log = logging.getLogger("podium.server")
@@ -50,6 +52,7 @@ class AppState:
     bus: EventBus
     plugins: Plugins
     dispatcher: Dispatcher | None = field(default=None, repr=False)
+    metrics: Metrics = field(default_factory=Metrics, repr=False)
     schema_head: str = field(default_factory=head_revision)
 
 
@@ -122,7 +125,7 @@ def graphql_app(state: AppState):
                          body_timeout_seconds=settings.body_timeout_seconds, introspection=settings.introspection,
                          cost_limits=CostLimits(settings.max_query_cost, settings.max_anonymous_query_cost),
                          throttle=Throttle(settings, key_prefix=settings.redis_prefix),
-                         request_timeout=settings.request_timeout_seconds)
+                         request_timeout=settings.request_timeout_seconds, observer=state.metrics)
 
 
 ORIGIN = re.compile(r"https?://[^/\s]+")
@@ -161,6 +164,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
     plugins = create_plugin_manager(settings, extra_plugins)
     state = AppState(settings=settings, engine=engine, sessions=create_sessionmaker(engine, bus), bus=bus,
                      plugins=plugins)
+    watch_pool(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -175,7 +179,8 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
         async with broadcasting(bus, settings):
             if settings.outbox_in_serve:
                 await _start_schedules(state.sessions, plugins, settings)
-                state.dispatcher = Dispatcher(state.sessions, plugins, settings)
+                state.dispatcher = Dispatcher(state.sessions, plugins, settings,
+                                              on_delivery=state.metrics.delivery_done)
                 runner = asyncio.create_task(state.dispatcher.run())
             try:
                 yield
@@ -185,10 +190,12 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
                     await runner
                 await plugins.stop()
                 await engine.dispose()
+                mark_process_dead(os.getpid())
                 disarm_watchdog()
 
     graphql = graphql_app(state)
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/graphql", graphql, methods=["GET", "POST"]),
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
+              Route("/graphql", graphql, methods=["GET", "POST"]),
               WebSocketRoute("/graphql", graphql), *CALENDAR_ROUTES, *EXPORT_ROUTES]
     if settings.graphiql:
         routes.append(Route("/graphql/static/{asset:path}", static_asset))

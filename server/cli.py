@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import replace
 
@@ -160,9 +161,32 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
             "misses the changes the other workers make, and rate limits are counted per worker. Set "
             "PODIUM_REDIS_URL to share them.", workers)
     typer.echo(f"Podium on http://{host}:{port}/graphql with {_safe_url(settings.database_url)}")
-    uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, log_config=log_config(log_level, settings.log_format),
-                timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
+    with _metrics_shared_by(workers):
+        uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, log_config=log_config(log_level, settings.log_format),
+                    timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
+
+
+@contextlib.contextmanager
+def _metrics_shared_by(workers: int):
+    """Worker processes write their metrics to files in a fresh PROMETHEUS_MULTIPROC_DIR, removed when
+    serve ends; one set by the operator is used as it is (empty it before each start)."""
+    import os
+    import shutil
+    import tempfile
+
+    from podium.server.metrics import MULTIPROC_DIR
+
+    if workers == 1 or os.environ.get(MULTIPROC_DIR):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="podium-metrics-")
+    os.environ[MULTIPROC_DIR] = directory  # inherited by the workers uvicorn starts
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_DIR, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def uvicorn_limits(settings: Settings) -> dict:
