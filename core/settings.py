@@ -85,7 +85,7 @@ class Settings:
     prune_every_seconds: float = 3600.0
     readiness_notice_hours: int = 24
     prework_reminder_days: int = 3
-    program_sync_hours: int = 6
+    program_sync_hours: float = 6.0  # the periodic job `lms_sync`; fractions allowed, 0 turns it off
     introspection: bool = True
     sqlite_synchronous: str = "FULL"
     body_timeout_seconds: float = 30.0

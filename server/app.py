@@ -24,7 +24,6 @@ from podium.core.db import check_writable, create_engine, create_sessionmaker
 from podium.core.migrate import head_revision, schema_problem, schema_revision
 from podium.core.events import EventBus
 from podium.core.outbox import Dispatcher
-from podium.core.services.calendar_refresh import start_calendar_refresh
 from podium.core.services.periodic import start_periodic
 from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.services.conferencing import choose_conferencing
@@ -146,11 +145,10 @@ def cors_middleware(settings: Settings) -> list[Middleware]:
 
 
 async def _start_schedules(sessions, plugins, settings: Settings) -> None:
-    """Periodic jobs and room calendars on a schedule; a database not answering yet only delays them to the
-    next start (of this or any other process)."""
+    """Periodic jobs (session completion, pruning, room calendars, LMS sync) planned; a database not
+    answering yet only delays them to the next start (of this or any other process)."""
     try:
-        await start_periodic(sessions, settings)
-        await start_calendar_refresh(sessions, plugins)
+        await start_periodic(sessions, settings, plugins)
     except Exception as exc:
         log.warning("periodic jobs not planned: %s", exc)
 

@@ -253,12 +253,10 @@ async def _work(settings: Settings) -> None:
     typer.echo(f"podium worker {dispatcher.owner} on {_safe_url(settings.database_url)}; "
                f"plugins: {', '.join(plugins.loaded) or 'none'}")
     try:
-        from podium.core.services.calendar_refresh import start_calendar_refresh
         from podium.core.services.periodic import start_periodic
 
         async with broadcasting(bus, settings):
-            await start_periodic(dispatcher.sessions, settings)
-            await start_calendar_refresh(dispatcher.sessions, plugins)
+            await start_periodic(dispatcher.sessions, settings, plugins)
             await dispatcher.run()
     finally:
         await plugins.stop()
@@ -330,7 +328,7 @@ async def _overview(db, statuses, failing, limit):
     from podium.core.services.periodic import describe, periodic_overview
 
     counts, rows = await outbox_overview(db, statuses, failing, limit)
-    jobs = [line for state in await periodic_overview(db, Settings.from_env()) for line in describe(state)]
+    jobs = [line for state in await periodic_overview(db) for line in describe(state)]
     return counts, rows, jobs
 
 
@@ -590,9 +588,7 @@ async def _import_venues(settings: Settings, location: str | None) -> int:
     from podium.core.services.venue_sync import import_venues
     from podium.plugins.venues.client import VenueFeedError
 
-    from podium.core.services.calendar_refresh import start_calendar_refresh
-
-    plugins, source = await _venue_source(settings)
+    _, source = await _venue_source(settings)
     try:
         records = await (source.read_venues(location) if location else source.venues())
     except VenueFeedError as exc:
@@ -606,7 +602,6 @@ async def _import_venues(settings: Settings, location: str | None) -> int:
             report = await import_venues(
                 sessions, Actor.system("cli:venues import"), source.name, records,
                 progress=lambda record: bar.update(task, advance=1, description=f"venue {record.name}"))
-        await start_calendar_refresh(sessions, plugins)      # room calendars now re-read on a schedule
     finally:
         await engine.dispose()
     typer.echo(f"venues: {report.venues_created} created, {report.venues_updated} updated, "

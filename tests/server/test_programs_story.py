@@ -166,16 +166,16 @@ async def test_the_lms_is_synced_on_a_schedule(story):
         return journeys[0]["node"]["stages"][0]["status"]
 
     assert await prework_status() != "COMPLETED"
-    await w.time_comes(sessions, "program.sync")
+    await w.time_comes(sessions, "periodic.lms_sync")     # the next tick of the periodic LMS sync comes
     await eventually(lambda: _completed(prework_status), what="the scheduled sync to record the pre-work")
 
-    async def next_sync_queued():
-        """The second round; the first may still be PENDING for a moment after it recorded the pre-work."""
+    async def next_tick_queued():
+        """The tick after; the one that synced may still be PENDING for a moment after it recorded the pre-work."""
         async with sessions() as db:
             return [m for m in (await db.scalars(select(OutboxMessage).where(
-                OutboxMessage.topic == "program.sync", OutboxMessage.status == OutboxStatus.PENDING))).all()
-                if m.payload.get("round") == 2]
-    (queued,) = await eventually(next_sync_queued, what="the next sync queued")
+                OutboxMessage.topic == "periodic.lms_sync", OutboxMessage.status == OutboxStatus.PENDING))).all()
+                if m.deliver_after > utc_now()]
+    (queued,) = await eventually(next_tick_queued, what="the next tick queued")
     assert queued.deliver_after > utc_now() + timedelta(hours=5)
 
 
