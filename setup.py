@@ -6,7 +6,8 @@ import warnings
 
 from setuptools import find_namespace_packages, setup
 
-LAYERS = {"core": "podium.core", "schema": "podium.schema", "plugins": "podium.plugins", "server": "podium.server"}
+LAYERS = {"core": "podium.core", "schema": "podium.schema", "plugins": "podium.plugins", "plugin": "podium.plugin",
+          "server": "podium.server"}
 
 # An editable install maps the layer folders through an import finder, and setuptools notes each time
 # that a folder named like the package could shadow it; no folder here is named `podium`.

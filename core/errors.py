@@ -6,6 +6,8 @@ from dataclasses import dataclass, field as dc_field
 
 
 class ErrorCode(str, enum.Enum):
+    """Why a change was refused: the `code` of a `DomainError` and of the API's errors."""
+
     INVALID = "INVALID"
     NOT_FOUND = "NOT_FOUND"
     FORBIDDEN = "FORBIDDEN"

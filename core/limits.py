@@ -10,6 +10,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
 
+import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import DomainError, ErrorCode
@@ -34,6 +35,8 @@ URL = 2000
 """Addresses of outside calendars."""
 EMAIL = 320
 """An email address (email-validator refuses longer ones anyway)."""
+PHONE = 40
+"""A phone number as typed, spaces and dashes included (E.164 itself is at most 16 characters)."""
 LIST = 50
 """Items in one list: qualifications, features, stage activities, instructor, equipment and session ids."""
 COHORT = 5000
@@ -73,6 +76,25 @@ def items(values: Sequence[T] | None, field: str, max_items: int = LIST) -> list
     if len(values) > max_items:
         raise DomainError(ErrorCode.INVALID, f"{field} has more than {max_items} items.", field)
     return values
+
+
+def phone(value: Any, field: str = "phone") -> str | None:
+    """A phone number in international form (a + and the country code), stored as E.164 (+442079460958);
+    blank is none. Checked with `phonenumbers`, so a number no country uses is refused."""
+    raw = value.strip() if isinstance(value, str) else ""
+    if not raw:
+        return None
+    refused = DomainError(ErrorCode.INVALID, f"{field} must be a phone number in international form, with + and "
+                          "the country code (e.g. +44 20 7946 0958).", field)
+    if len(raw) > PHONE:
+        raise refused
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        raise refused from None
+    if not phonenumbers.is_valid_number(number):
+        raise refused
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def email(value: Any, field: str = "email") -> str:

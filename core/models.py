@@ -166,6 +166,7 @@ class Course(Base):
     required_qualifications: Mapped[list[Any]] = mapped_column(default=list)
     certification_validity_days: Mapped[int | None]
     price_minor: Mapped[int | None] = mapped_column(BigInteger)  # per seat, minor units of the currency
+    default_conferencing: Mapped[str | None] = mapped_column(String(64))  # a provider name or "manual"
     minimum_parts_attended: Mapped[int | None]  # of a multi-part session; None: every part (services/attendance.py)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     search_text: Mapped[str | None] = mapped_column(Text, info={"derived": True})  # code, title, description
@@ -178,6 +179,7 @@ class Person(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320), unique=True)
     timezone: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))     # E.164, e.g. +442079460958
     external_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 

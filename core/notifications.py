@@ -82,7 +82,7 @@ def _when_parts(parts: list[dict[str, Any]], tz: str) -> str:
 
 
 def plan_notification(kind: str, to: str, name: str, tz: str, facts: dict[str, Any], settings: Settings,
-                      invite: str | None = None, **extra: Any) -> dict[str, Any]:
+                      invite: str | None = None, phone: str | None = None, **extra: Any) -> dict[str, Any]:
     """One message; it carries a join link only when `extra` gives one (`join_url`): the meeting's own for an
     instructor (`facts[HOST_LINK]`), a seated learner's personal one, none for anyone else."""
     starts_at, ends_at = datetime.fromisoformat(facts["starts_at"]), datetime.fromisoformat(facts["ends_at"])
@@ -90,7 +90,7 @@ def plan_notification(kind: str, to: str, name: str, tz: str, facts: dict[str, A
     context = {**facts, **extra, "recipient_name": name, "when": _when_parts(parts, facts["timezone"]),
                "when_local": _when_parts(parts, tz) if tz != facts["timezone"] else None}
     context.pop(HOST_LINK, None)
-    planned: dict[str, Any] = {"kind": kind, "to": to, "name": name, "context": context, "invite": None}
+    planned: dict[str, Any] = {"kind": kind, "to": to, "name": name, "phone": phone, "context": context, "invite": None}
     if invite:
         planned["invite"] = {"method": invite, "uid": facts["uid"], "sequence": facts["sequence"],
                              "starts_at": facts["starts_at"], "ends_at": facts["ends_at"],
@@ -156,9 +156,11 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
                 Enrollment.session_id == session.id, Enrollment.learner_id == learner.id,
                 Enrollment.status == EnrollmentStatus.ENROLLED))
         return [plan_notification(kind, learner.email, learner.name, learner.timezone, facts, settings, invite,
-                                  waitlist_position=payload["after"].get("waitlistPosition"), reason=payload.get("reason"),
+                                  phone=learner.phone, waitlist_position=payload["after"].get("waitlistPosition"), reason=payload.get("reason"),
                                   join_url=own_link)]
 
+    if event["type"] in ("session.meeting_replaced", "session.meeting_changed"):
+        return await _meeting_notices(db, event, settings)
     if event["type"] not in ("session.scheduled", "session.rescheduled", "session.cancelled"):
         return []
     session_ref = from_global_id(payload["session"])
@@ -184,12 +186,36 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
                                                                  EnrollmentStatus.WAITLISTED]):
         invite = method if status is EnrollmentStatus.ENROLLED else None
         planned.append(plan_notification(kind, person.email, person.name, person.timezone, facts, settings, invite,
-                                         enrollment_status=status.value, join_url=link, **extra))
+                                         phone=person.phone, enrollment_status=status.value, join_url=link, **extra))
     for resource in instructors:
         planned.append(plan_notification(kind, resource.email, resource.name, resource.timezone, facts, settings,
                                          method, enrollment_status=None, join_url=facts[HOST_LINK], **extra))
     seen: set[str] = set()
     return [p for p in planned if not (p["to"] in seen or seen.add(p["to"]))]
+
+
+async def _meeting_notices(db: AsyncSession, event: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
+    """A meeting the provider lost was made anew: every seated learner gets their new link. A meeting that
+    FAILED for good: the session's instructors are told, since no one can join until someone acts."""
+    payload = event["payload"]
+    failed = event["type"] == "session.meeting_changed" and (payload.get("after") or {}).get("status") == "FAILED"
+    if event["type"] == "session.meeting_changed" and not failed:
+        return []
+    session_ref = from_global_id(payload["session"])
+    found = await session_with_course(db, session_ref[1]) if session_ref else None
+    if found is None or found[0].status is not SessionStatus.SCHEDULED:
+        return []
+    session, course = found
+    facts = session_facts(session, course, session.starts_at, session.ends_at, session.sequence, settings)
+    if failed:
+        return [plan_notification("session.meeting_failed", r.email, r.name, r.timezone, facts, settings,
+                                  provider=payload.get("provider"), error=payload["after"].get("error"))
+                for r in await session_instructors(db, session.id)]
+    return [plan_notification("session.meeting_replaced", person.email, person.name, person.timezone, facts, settings,
+                              phone=person.phone, join_url=link)
+            for person, _, link in await _learners(db, session.id, [EnrollmentStatus.ENROLLED])] + [
+            plan_notification("session.meeting_replaced", r.email, r.name, r.timezone, facts, settings,
+                              join_url=facts[HOST_LINK]) for r in await session_instructors(db, session.id)]
 
 
 def reminder_for_event(event: dict[str, Any], settings: Settings) -> dict[str, Any] | None:
@@ -214,7 +240,7 @@ async def reminder_notifications(db: AsyncSession, reminder: dict[str, Any], set
         return None
     facts = await current_facts(db, session, course, settings)
     return [plan_notification("session.reminder", person.email, person.name, person.timezone, facts, settings,
-                              join_url=link)
+                              phone=person.phone, join_url=link)
             for person, _, link in await _learners(db, session.id, [EnrollmentStatus.ENROLLED])]
 
 
@@ -240,7 +266,7 @@ def render(planned: dict[str, Any], settings: Settings, idempotency_key: str) ->
     if planned.get("invite"):
         method = planned["invite"]["method"]
         attachments = (Attachment("invite.ics", f"text/calendar; method={method}", session_invite(planned["invite"])),)
-    return Notification(kind=planned["kind"], to=planned["to"], name=planned["name"],
+    return Notification(kind=planned["kind"], to=planned["to"], name=planned["name"], phone=planned.get("phone"),
                         subject=" ".join(subject.split()), text=text.lstrip("\n"), html=html,
                         idempotency_key=idempotency_key, attachments=attachments)
 

@@ -27,6 +27,7 @@ import os
 import pkgutil
 import random
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -64,7 +65,8 @@ LOCAL_CLAIM_LOCK = 0x706F6469756D  # PostgreSQL advisory lock: one worker at a t
 
 @dataclass(frozen=True)
 class QueuedMessage:
-    """A claimed message as plain values (no ORM object outlives its transaction)."""
+    """One outbox message being delivered, as plain values: `payload`, `idempotency_key` (the same on every
+    retry), `attempts` so far, `target`, `topic`."""
 
     id: int
     kind: str
@@ -149,6 +151,7 @@ class Outcome:
 
     message: QueuedMessage
     error: str | None = None          # None: delivered
+    exception: BaseException | None = None    # logged with its traceback
 
 
 class Dispatcher:
@@ -160,8 +163,10 @@ class Dispatcher:
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], plugins: Any, settings: Settings,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None,
+                 on_delivery: Callable[[str, str | None, float, str | None], None] | None = None) -> None:
         self.sessions = sessions
+        self.on_delivery = on_delivery  # (kind, target, seconds, error or None) after each attempt: metrics
         self.plugins = plugins
         self.settings = settings
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -288,6 +293,7 @@ class Dispatcher:
     # --- delivering to plugins -------------------------------------------------------------------
 
     async def _deliver(self, message: QueuedMessage) -> None:
+        started, error, failure = time.monotonic(), None, None
         try:
             async with asyncio.timeout(self.settings.outbox_timeout_seconds):
                 await self._hand_over(message)
@@ -295,9 +301,10 @@ class Dispatcher:
             raise
         except Exception as exc:  # a plugin's failure or time-out: recorded and retried, never raised
             error = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-            self._outcomes.append(Outcome(message, error))
-            return
-        self._outcomes.append(Outcome(message))
+            failure = exc
+        self._outcomes.append(Outcome(message, error, failure))
+        if self.on_delivery is not None:
+            self.on_delivery(message.kind, message.target, time.monotonic() - started, error)
 
     async def _hand_over(self, message: QueuedMessage) -> None:
         from .notifications import notification_from_message
@@ -312,12 +319,16 @@ class Dispatcher:
             channel = self.plugins.provider("channels", message.target)
             await channel.deliver(notification_from_message(message, self.settings))
         elif message.kind == PLUGIN_CALL_KIND:
-            call = PLUGIN_CALLS.get(message.topic)
+            call = self._plugin_call(message.topic)
             if call is None:
                 raise LookupError(f"no plugin call registered for {message.topic!r}")
             await call.perform(self, message)
         else:
             raise LookupError(f"unknown outbox message kind {message.kind!r}")
+
+    def _plugin_call(self, topic: str) -> PluginCall | None:
+        """A core service's topic, or one a plugin registered (`podium_outbox_topics`)."""
+        return PLUGIN_CALLS.get(topic) or (self.plugins.topics.get(topic) if self.plugins is not None else None)
 
     # --- fan-out and reminders: database work, all or nothing --------------------------------
 
@@ -358,7 +369,7 @@ class Dispatcher:
                     raise
                 failed.append(message)
                 async with self.sessions() as db, changing(db):
-                    await self._record_failure(db, Outcome(message, f"{type(exc).__name__}: {exc}"), utc_now(),
+                    await self._record_failure(db, Outcome(message, f"{type(exc).__name__}: {exc}", exc), utc_now(),
                                                leased=False)
         return done
 
@@ -440,7 +451,7 @@ class Dispatcher:
         return [dict(kind=NOTIFICATION_KIND, topic=planned["kind"], target=channel, payload=planned,
                      ordering_key=ordering_key,
                      idempotency_key=f"{key_prefix}:{channel}:{planned['to']}:{planned['kind']}")
-                for channel in self.plugins.channels]
+                for channel in self.plugins.channels_for(planned["kind"])]
 
     # --- recording outcomes ------------------------------------------------------------------------
 
@@ -467,7 +478,7 @@ class Dispatcher:
             self._outcomes[:0] = outcomes
             raise
         for outcome in dead:
-            call = PLUGIN_CALLS.get(outcome.message.topic) if outcome.message.kind == PLUGIN_CALL_KIND else None
+            call = self._plugin_call(outcome.message.topic) if outcome.message.kind == PLUGIN_CALL_KIND else None
             if call is not None and call.on_dead is not None:
                 try:
                     await call.on_dead(self, outcome.message, outcome.error)
@@ -483,7 +494,7 @@ class Dispatcher:
         delay = backoff_delay(attempts, self.settings.outbox_backoff_seconds, self.settings.outbox_backoff_max_seconds)
         log.warning("outbox message %s (%s %s -> %s) failed, attempt %d%s: %s", message.id, message.kind,
                     message.topic, message.target or "-", attempts, ", now DEAD" if dead else f", again in {delay:.1f}s",
-                    outcome.error)
+                    outcome.error, exc_info=outcome.exception)
         held = OutboxMessage.lease_owner == self.owner if leased else OutboxMessage.status == OutboxStatus.PENDING
         result = await db.execute(update(OutboxMessage).where(OutboxMessage.id == message.id, held).values(
             status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,

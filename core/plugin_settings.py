@@ -90,5 +90,5 @@ def describe(config: Any) -> dict[str, str]:
     shown: dict[str, str] = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        shown[f.name] = ("***" if value else "(unset)") if f.metadata.get(SECRET) else str(value)
+        shown[f.name] = ("***" if value else "(unset)") if f.metadata.get(SECRET) else "(unset)" if value is None else str(value)
     return shown

@@ -13,6 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Attachment:
+    """A file sent with a notification (a session invite carries its `.ics`)."""
+
     filename: str
     content_type: str
     content: bytes
@@ -20,6 +22,8 @@ class Attachment:
 
 @dataclass(frozen=True)
 class Notification:
+    """One message for one person, as every channel receives it; `idempotency_key` is the same on every retry."""
+
     kind: str                  # e.g. "enrollment.confirmed", "session.rescheduled"
     to: str                    # the recipient's email
     name: str                  # the recipient's name
@@ -28,10 +32,14 @@ class Notification:
     html: str
     idempotency_key: str
     attachments: tuple[Attachment, ...] = ()
+    phone: str | None = None   # the recipient's phone number, E.164 (`Person.phone`); None when unknown
 
 
 @runtime_checkable
 class NotificationChannel(Protocol):
+    """Delivers notifications (email, SMS, chat); `deliver` raises to have one retried. A channel with a
+    `kinds` attribute (a set of notification kinds) receives only those; without it, every kind."""
+
     name: str
 
     async def deliver(self, notification: Notification) -> None: ...
@@ -41,6 +49,8 @@ class NotificationChannel(Protocol):
 
 @dataclass(frozen=True)
 class MeetingSpec:
+    """The meeting a session needs: what a conferencing provider creates, finds or updates."""
+
     session_id: str            # global ID; providers store it on the meeting to find it again
     title: str
     starts_at: datetime
@@ -51,12 +61,16 @@ class MeetingSpec:
 
 @dataclass(frozen=True)
 class MeetingInfo:
+    """A meeting the provider made or found: its id there, and the link to join it."""
+
     external_id: str
     join_url: str
 
 
 @dataclass(frozen=True)
 class Registrant:
+    """One learner registered with a meeting, and their personal join link."""
+
     registrant_id: str
     join_url: str
 
@@ -83,12 +97,19 @@ class AttendanceRules:
     report_delay_minutes: int = 15        # the report is asked for this long after the end (webhooks come sooner)
 
 
+class MeetingGone(LookupError):
+    """The provider no longer has the meeting (someone deleted it there): raised by `update_meeting`.
+    Podium then makes a new one once and sends the learners their new links, or marks it FAILED."""
+
+
 class NoParticipantsReport(LookupError):
     """The provider has no participants report for the meeting: nobody joined, or it has not ended (yet)."""
 
 
 @runtime_checkable
 class ConferencingProvider(Protocol):
+    """Makes, moves and ends a session's online meeting, registers learners and reports who joined."""
+
     name: str
     attendance_rules: AttendanceRules     # how its participants report is judged (the plugin's settings)
 
@@ -113,6 +134,8 @@ class ConferencingProvider(Protocol):
 
 @dataclass(frozen=True)
 class RoomRecord:
+    """A room as a venue system lists it."""
+
     external_id: str
     name: str
     capacity: int
@@ -122,6 +145,8 @@ class RoomRecord:
 
 @dataclass(frozen=True)
 class VenueRecord:
+    """A venue, with its rooms, as a venue system lists it."""
+
     external_id: str
     name: str
     timezone: str
@@ -131,6 +156,8 @@ class VenueRecord:
 
 @dataclass(frozen=True)
 class BusyTime:
+    """A time a room is taken in its own calendar (a booking Podium did not make)."""
+
     uid: str                   # stable per occurrence, so a re-read updates instead of duplicating
     starts_at: datetime
     ends_at: datetime
@@ -139,6 +166,8 @@ class BusyTime:
 
 @runtime_checkable
 class VenueSource(Protocol):
+    """Lists venues and rooms, and reads the rooms' busy times from their calendars."""
+
     name: str
 
     async def venues(self) -> list[VenueRecord]: ...
@@ -156,11 +185,13 @@ class CompletionReport:
     """What the LMS knows of one learner in one course."""
 
     activities: dict[str, datetime | None] = field(default_factory=dict)   # activity ref -> completed at
-    course_completed_at: datetime | None = None
+    course_completed_at: datetime | None = None     # optional; Podium judges completion from the stages
 
 
 @runtime_checkable
 class LmsConnector(Protocol):
+    """Enrols a program's learners in an LMS course, reads their completion and pushes attendance back."""
+
     name: str
 
     async def find_user(self, email: str) -> str | None: ...
@@ -171,3 +202,6 @@ class LmsConnector(Protocol):
 
     async def push_attendance(self, course_ref: str, user_ref: str, session_title: str, status: str,
                               details: dict[str, Any] | None = None) -> None: ...
+
+    # Optional: `async activities(course_ref) -> dict[str, str]` (activity ref -> name) lets createProgram
+    # refuse a stage whose activity the course does not have; `async check()` serves `podium plugins --check`.

@@ -85,7 +85,7 @@ class Settings:
     prune_every_seconds: float = 3600.0
     readiness_notice_hours: int = 24
     prework_reminder_days: int = 3
-    program_sync_hours: int = 6
+    program_sync_hours: float = 6.0  # the periodic job `lms_sync`; fractions allowed, 0 turns it off
     introspection: bool = True
     sqlite_synchronous: str = "FULL"
     body_timeout_seconds: float = 30.0
@@ -110,8 +110,10 @@ class Settings:
     redis_url: str | None = None  # rate limits and live updates shared by every process (docs/operations.md)
     redis_prefix: str = "podium"  # Redis keys and the live-update channel start with it: one per installation
     log_format: str = "text"  # text, or json: one JSON object per line
+    metrics_token: str | None = None  # GET /metrics with this bearer token; unset: only from this machine
     currency: str = DEFAULT_CURRENCY  # ISO 4217: every amount of this installation is in it (core/money.py)
     late_cancel_hours: int = 48  # a cancellation less than this before the start is late (reports)
+    default_conferencing: str | None = None  # the provider of a session that names none; "manual": no plugin
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)
 
@@ -139,7 +141,8 @@ class Settings:
         """Checked however the settings are made (environment or code), so an app never runs with them."""
         problems = _production_problems({"admin_token": self.admin_token,
                                          "sqlite_synchronous": self.sqlite_synchronous,
-                                         "log_format": self.log_format, "currency": self.currency})
+                                         "log_format": self.log_format, "currency": self.currency,
+                                         "metrics_token": self.metrics_token})
         if problems:
             raise SettingsError("; ".join(problems))
 
@@ -157,6 +160,9 @@ def _production_problems(values: Mapping[str, Any]) -> list[str]:
     log_format = values.get("log_format")
     if log_format is not None and log_format not in LOG_FORMATS:
         problems.append(f"PODIUM_LOG_FORMAT: one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    metrics_token = values.get("metrics_token")
+    if metrics_token is not None and len(metrics_token) < MIN_ADMIN_TOKEN_LENGTH:
+        problems.append(f"PODIUM_METRICS_TOKEN: at least {MIN_ADMIN_TOKEN_LENGTH} characters, got {len(metrics_token)}")
     currency = values.get("currency")
     if currency is not None and check_currency(currency):
         problems.append(f"PODIUM_CURRENCY: {check_currency(currency)}")

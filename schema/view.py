@@ -8,7 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from cross_web import HTTPException
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
@@ -37,6 +37,17 @@ from .throttle import RateLimited, Throttle, token_key
 
 log = logging.getLogger("podium.graphql")
 CONTEXT_KEY = "podium.context"
+ANSWER_KEY = "podium.answer"  # scope: the operation name and the GraphQL error codes of the answer
+
+
+class Observer(Protocol):
+    """What the server measures (server/metrics.py); the API itself knows nothing of Prometheus."""
+
+    def request_done(self, operation: str | None, seconds: float, error_codes: list[str]) -> None: ...
+
+    def subscription_opened(self) -> None: ...
+
+    def subscription_closed(self) -> None: ...
 
 
 class BodyTooLarge(Exception):
@@ -105,6 +116,16 @@ class TransportWS(BaseGraphQLTransportWSHandler):
             return
         await super().handle_subscribe(message)
 
+    async def run_operation(self, operation) -> None:
+        observer = self.view.observer
+        if observer is not None:
+            observer.subscription_opened()
+        try:
+            await super().run_operation(operation)
+        finally:
+            if observer is not None:
+                observer.subscription_closed()
+
 
 class PodiumGraphQL(GraphQL):
     graphql_transport_ws_handler_class = TransportWS
@@ -113,7 +134,8 @@ class PodiumGraphQL(GraphQL):
                  admin_token: str | None, max_body_bytes: int, plugins: Any = None,
                  graphiql_page: Callable[[], Response] | None = None, body_timeout_seconds: float = 30.0,
                  introspection: bool = True, cost_limits: CostLimits | None = None,
-                 throttle: Throttle | None = None, request_timeout: float = 0) -> None:
+                 throttle: Throttle | None = None, request_timeout: float = 0,
+                 observer: Observer | None = None) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql_page else None, allow_queries_via_get=False,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one docs/api.md promises
         self.sessions, self.bus, self.plugins = sessions, bus, plugins
@@ -122,6 +144,7 @@ class PodiumGraphQL(GraphQL):
         self.body_timeout_seconds, self.introspection = body_timeout_seconds, introspection
         self.cost_limits, self.throttle, self.request_timeout = cost_limits, throttle, request_timeout
         self.heavy_turns = asyncio.Semaphore(1)
+        self.observer = observer
 
     async def render_graphql_ide(self, request) -> Response:
         """Podium's own page (server/graphiql), not strawberry's, which loads its scripts from a CDN."""
@@ -130,7 +153,12 @@ class PodiumGraphQL(GraphQL):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             if scope["type"] == "http":
+                started = time.monotonic()
                 await self._http(scope, receive, send)
+                if self.observer is not None:
+                    answer = scope.get(ANSWER_KEY) or {}
+                    self.observer.request_done(answer.get("operation"), time.monotonic() - started,
+                                               answer.get("codes", []))
             else:
                 await super().__call__(scope, receive, send)
         finally:
@@ -185,6 +213,8 @@ class PodiumGraphQL(GraphQL):
             response = JSONResponse({"errors": [{"message": UNAVAILABLE_MESSAGE,
                                                  "extensions": {"code": "UNAVAILABLE", "requestId": request_id}}]})
             answer_unavailable(response)
+        if self.observer is not None and "codes" not in scope.setdefault(ANSWER_KEY, {}):
+            scope[ANSWER_KEY]["codes"] = _codes_of(response)  # refused before execution: 4xx, 503
         await response(scope, receive, send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
@@ -238,6 +268,7 @@ class PodiumGraphQL(GraphQL):
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
         """A mutation request with an Idempotency-Key runs once per key (idempotency.py); the rest as usual."""
+        request.scope.setdefault(ANSWER_KEY, {})["operation"] = request_data.operation_name
         key = request.headers.get(IDEMPOTENCY_HEADER)
 
         async def execute():
@@ -261,7 +292,13 @@ class PodiumGraphQL(GraphQL):
         return answer
 
     async def process_result(self, request, result):
-        return result.answer if isinstance(result, StoredAnswer) else await super().process_result(request, result)
+        if isinstance(result, StoredAnswer):
+            return result.answer
+        answer = await super().process_result(request, result)
+        if self.observer is not None:
+            codes = request.scope.setdefault(ANSWER_KEY, {}).setdefault("codes", [])
+            codes += [_code_of(error) for error in answer.get("errors") or []]
+        return answer
 
     async def get_context(self, request, response) -> Context:
         context = Context(self.sessions, self.bus, request=request, response=response, plugins=self.plugins,
@@ -329,6 +366,23 @@ class PodiumGraphQL(GraphQL):
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"))
+
+
+def _code_of(error: object) -> str:
+    extensions = error.get("extensions") if isinstance(error, dict) else None
+    code = extensions.get("code") if isinstance(extensions, dict) else None
+    return code if isinstance(code, str) else "GRAPHQL_VALIDATION"  # parse and validation errors carry none
+
+
+def _codes_of(response: Response) -> list[str]:
+    """The codes of an answer Podium made before executing (it is small: a few errors)."""
+    if not isinstance(response, JSONResponse) or response.status_code == 200:
+        return []
+    try:
+        errors = json.loads(response.body).get("errors") or []
+    except (ValueError, AttributeError):
+        return []
+    return [_code_of(error) for error in errors]
 
 
 NUL_ESCAPE = re.compile(r"\\u(0000|\{0+\})")

@@ -1,10 +1,11 @@
-"""The composition root: settings, database, event bus and routes in one Starlette app."""
+"""The composition root: settings, database, event bus, metrics and routes in one Starlette app."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import gc
 import logging
+import os
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -23,10 +24,9 @@ from podium.core.db import check_writable, create_engine, create_sessionmaker
 from podium.core.migrate import head_revision, schema_problem, schema_revision
 from podium.core.events import EventBus
 from podium.core.outbox import Dispatcher
-from podium.core.services.calendar_refresh import start_calendar_refresh
 from podium.core.services.periodic import start_periodic
 from podium.core.plugins import Plugins, create_plugin_manager
-from podium.core.services import meetings
+from podium.core.services.conferencing import choose_conferencing
 from podium.core.settings import Settings, SettingsError
 from podium.schema.context import REQUEST_ID_KEY
 from podium.schema.limits import RETRY_AFTER_SECONDS
@@ -36,6 +36,7 @@ from .calendar import ROUTES as CALENDAR_ROUTES
 from .exports import ROUTES as EXPORT_ROUTES
 from .graphiql import static_asset
 from .logs import REQUEST_ID as CURRENT_REQUEST_ID
+from .metrics import Metrics, mark_process_dead, metrics, watch_pool
 from .shutdown import arm_sigterm_watchdog
 
 log = logging.getLogger("podium.server")
@@ -50,6 +51,7 @@ class AppState:
     bus: EventBus
     plugins: Plugins
     dispatcher: Dispatcher | None = field(default=None, repr=False)
+    metrics: Metrics = field(default_factory=Metrics, repr=False)
     schema_head: str = field(default_factory=head_revision)
 
 
@@ -122,7 +124,7 @@ def graphql_app(state: AppState):
                          body_timeout_seconds=settings.body_timeout_seconds, introspection=settings.introspection,
                          cost_limits=CostLimits(settings.max_query_cost, settings.max_anonymous_query_cost),
                          throttle=Throttle(settings, key_prefix=settings.redis_prefix),
-                         request_timeout=settings.request_timeout_seconds)
+                         request_timeout=settings.request_timeout_seconds, observer=state.metrics)
 
 
 ORIGIN = re.compile(r"https?://[^/\s]+")
@@ -143,11 +145,10 @@ def cors_middleware(settings: Settings) -> list[Middleware]:
 
 
 async def _start_schedules(sessions, plugins, settings: Settings) -> None:
-    """Periodic jobs and room calendars on a schedule; a database not answering yet only delays them to the
-    next start (of this or any other process)."""
+    """Periodic jobs (session completion, pruning, room calendars, LMS sync) planned; a database not
+    answering yet only delays them to the next start (of this or any other process)."""
     try:
-        await start_periodic(sessions, settings)
-        await start_calendar_refresh(sessions, plugins)
+        await start_periodic(sessions, settings, plugins)
     except Exception as exc:
         log.warning("periodic jobs not planned: %s", exc)
 
@@ -161,13 +162,15 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
     plugins = create_plugin_manager(settings, extra_plugins)
     state = AppState(settings=settings, engine=engine, sessions=create_sessionmaker(engine, bus), bus=bus,
                      plugins=plugins)
+    plugins.bind(state.sessions)
+    watch_pool(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         tune_garbage_collection()
         disarm_watchdog = arm_sigterm_watchdog()
         await plugins.start()
-        meetings.choose_conferencing(state.sessions, plugins.providers["conferencing"])
+        choose_conferencing(state.sessions, plugins.providers["conferencing"], settings.default_conferencing)
         for name, routes in plugins.routes.items():
             if routes:
                 app.router.routes.append(Mount(f"/plugins/{name}", routes=routes))
@@ -175,7 +178,8 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
         async with broadcasting(bus, settings):
             if settings.outbox_in_serve:
                 await _start_schedules(state.sessions, plugins, settings)
-                state.dispatcher = Dispatcher(state.sessions, plugins, settings)
+                state.dispatcher = Dispatcher(state.sessions, plugins, settings,
+                                              on_delivery=state.metrics.delivery_done)
                 runner = asyncio.create_task(state.dispatcher.run())
             try:
                 yield
@@ -185,10 +189,12 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
                     await runner
                 await plugins.stop()
                 await engine.dispose()
+                mark_process_dead(os.getpid())
                 disarm_watchdog()
 
     graphql = graphql_app(state)
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/graphql", graphql, methods=["GET", "POST"]),
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
+              Route("/graphql", graphql, methods=["GET", "POST"]),
               WebSocketRoute("/graphql", graphql), *CALENDAR_ROUTES, *EXPORT_ROUTES]
     if settings.graphiql:
         routes.append(Route("/graphql/static/{asset:path}", static_asset))

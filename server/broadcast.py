@@ -41,6 +41,7 @@ class RedisRelay:
         self.origin = uuid.uuid4().hex
         self.outgoing: deque[str] = deque()
         self.overflowed = False
+        self.sending = False
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.connected = asyncio.Event()  # set while the listener is subscribed (tests and /readyz-like checks)
@@ -71,7 +72,7 @@ class RedisRelay:
         """Publish what is queued (for a short while), then close."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(flush_seconds):
-                while self.outgoing:
+                while self.outgoing or self.sending:
                     self._wake.set()
                     await asyncio.sleep(0.01)
         for task in self._tasks:
@@ -82,30 +83,39 @@ class RedisRelay:
     async def _publish(self) -> None:
         failures = 0
         while True:
-            if not self.outgoing:
+            if not self.outgoing and not self.overflowed:
                 self._wake.clear()
                 await self._wake.wait()
-            batch = [self.outgoing[i] for i in range(min(len(self.outgoing), PUBLISH_BATCH))]
-            if self.overflowed:
-                batch.append(json.dumps({"origin": self.origin, "resync": True}))
+            batch = [self.outgoing.popleft() for _ in range(min(len(self.outgoing), PUBLISH_BATCH))]
+            resync, self.overflowed = self.overflowed, False
+            self.sending = True
             try:
                 async with self.client.pipeline(transaction=False) as pipe:
                     for message in batch:
                         pipe.publish(self.channel, message)
+                    if resync:  # events were dropped: every process re-reads instead
+                        pipe.publish(self.channel, json.dumps({"origin": self.origin, "resync": True}))
                     await pipe.execute()
             except (RedisError, OSError) as error:
+                self._put_back(batch, resync)
                 failures += 1
                 if failures == 1:
                     log.warning("Redis publish failed, %d event(s) kept for a retry: %s", len(self.outgoing), error)
                 await asyncio.sleep(_delay(failures))
                 continue
+            finally:
+                self.sending = False
             if failures:
                 log.info("Redis publish works again")
             failures = 0
-            sent = len(batch) - (1 if self.overflowed else 0)
-            for _ in range(sent):
-                self.outgoing.popleft()
-            self.overflowed = False
+
+    def _put_back(self, batch: list[str], resync: bool) -> None:
+        """A batch that did not go out goes back in front, in order; past the limit the oldest go."""
+        self.outgoing.extendleft(reversed(batch))
+        self.overflowed = self.overflowed or resync
+        while len(self.outgoing) > QUEUE_LIMIT:
+            self.outgoing.popleft()
+            self.overflowed = True
 
     async def _listen(self) -> None:
         failures = 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import replace
 
@@ -9,12 +10,15 @@ import typer
 
 from podium.core.db import is_sqlite
 from podium.core.settings import Settings
+from podium.server.plugin_cli import check_plugins, list_plugins, plugin_app
 
 app = typer.Typer(help="Podium: an open, headless Training Management System core.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 outbox_app = typer.Typer(help="The outbox: what is pending, failing and dead; retry the dead.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
+app.command("plugins")(list_plugins)
+app.add_typer(plugin_app, name="plugin")
 
 
 @app.callback()
@@ -150,6 +154,7 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
         if problem:
             typer.echo(f"error: {problem}", err=True)
             raise typer.Exit(2)
+    asyncio.run(check_plugins(settings))       # every plugin's problem at once, one line each, exit 2
     if demo:
         _load_demo(settings)
     from podium.server.shutdown import GRACEFUL_SECONDS
@@ -160,9 +165,32 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
             "misses the changes the other workers make, and rate limits are counted per worker. Set "
             "PODIUM_REDIS_URL to share them.", workers)
     typer.echo(f"Podium on http://{host}:{port}/graphql with {_safe_url(settings.database_url)}")
-    uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, log_config=log_config(log_level, settings.log_format),
-                timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
+    with _metrics_shared_by(workers):
+        uvicorn.run("podium.server.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_level=log_level, log_config=log_config(log_level, settings.log_format),
+                    timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_limits(settings))
+
+
+@contextlib.contextmanager
+def _metrics_shared_by(workers: int):
+    """Worker processes write their metrics to files in a fresh PROMETHEUS_MULTIPROC_DIR, removed when
+    serve ends; one set by the operator is used as it is (empty it before each start)."""
+    import os
+    import shutil
+    import tempfile
+
+    from podium.server.metrics import MULTIPROC_DIR
+
+    if workers == 1 or os.environ.get(MULTIPROC_DIR):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="podium-metrics-")
+    os.environ[MULTIPROC_DIR] = directory  # inherited by the workers uvicorn starts
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_DIR, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def uvicorn_limits(settings: Settings) -> dict:
@@ -218,19 +246,17 @@ async def _work(settings: Settings) -> None:
     plugins = await _started_plugins(settings)
     engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
     bus = EventBus()  # what the worker changes (a meeting made) reaches live subscribers through Redis
-    dispatcher = Dispatcher(create_sessionmaker(engine, bus), plugins, settings)
+    dispatcher = Dispatcher(plugins.bind(create_sessionmaker(engine, bus)).sessions, plugins, settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, dispatcher.stop)
     typer.echo(f"podium worker {dispatcher.owner} on {_safe_url(settings.database_url)}; "
                f"plugins: {', '.join(plugins.loaded) or 'none'}")
     try:
-        from podium.core.services.calendar_refresh import start_calendar_refresh
         from podium.core.services.periodic import start_periodic
 
         async with broadcasting(bus, settings):
-            await start_periodic(dispatcher.sessions, settings)
-            await start_calendar_refresh(dispatcher.sessions, plugins)
+            await start_periodic(dispatcher.sessions, settings, plugins)
             await dispatcher.run()
     finally:
         await plugins.stop()
@@ -238,37 +264,10 @@ async def _work(settings: Settings) -> None:
 
 
 async def _started_plugins(settings: Settings):
-    """Plugins loaded and started, or a plain message and exit status 1 when their settings are wrong."""
-    from podium.core.plugins import PluginError, load_plugins
+    """Plugins loaded and started, or every plugin's problems, one line each, and exit status 2."""
+    from podium.server.plugin_cli import started_plugins
 
-    try:
-        return await load_plugins(settings)
-    except PluginError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
-@app.command("plugins")
-def list_plugins() -> None:
-    """The loaded plugins: version, where they come from, hooks, and what they provide (secrets masked)."""
-    from podium.core.plugin_settings import describe
-
-    plugins = asyncio.run(_started_plugins(Settings.from_env()))
-    if not plugins.loaded:
-        typer.echo("no plugins loaded")
-    for name, plugin in plugins.loaded.items():
-        typer.echo(f"{name} {plugin.version} ({plugin.source})")
-        typer.echo(f"  hooks: {', '.join(plugins.hooks_of(name)) or 'none'}")
-        if "podium_event" in plugins.hooks_of(name):
-            typer.echo("  events: " + ("every event" if name in plugins.event_receivers()
-                                       else "none (idle: its settings are not given)"))
-        for (kind, provider_name), owner in plugins.provided_by.items():
-            if owner != name:
-                continue
-            provider = plugins.provider(kind, provider_name)
-            config = getattr(provider, "config", None)
-            shown = ", ".join(f"{k}={v}" for k, v in describe(config).items()) if config is not None else ""
-            typer.echo(f"  {kind}: {provider_name}" + (f" ({shown})" if shown else ""))
+    return await started_plugins(settings)
 
 
 @outbox_app.command("list")
@@ -329,7 +328,7 @@ async def _overview(db, statuses, failing, limit):
     from podium.core.services.periodic import describe, periodic_overview
 
     counts, rows = await outbox_overview(db, statuses, failing, limit)
-    jobs = [line for state in await periodic_overview(db, Settings.from_env()) for line in describe(state)]
+    jobs = [line for state in await periodic_overview(db) for line in describe(state)]
     return counts, rows, jobs
 
 
@@ -589,9 +588,7 @@ async def _import_venues(settings: Settings, location: str | None) -> int:
     from podium.core.services.venue_sync import import_venues
     from podium.plugins.venues.client import VenueFeedError
 
-    from podium.core.services.calendar_refresh import start_calendar_refresh
-
-    plugins, source = await _venue_source(settings)
+    _, source = await _venue_source(settings)
     try:
         records = await (source.read_venues(location) if location else source.venues())
     except VenueFeedError as exc:
@@ -605,7 +602,6 @@ async def _import_venues(settings: Settings, location: str | None) -> int:
             report = await import_venues(
                 sessions, Actor.system("cli:venues import"), source.name, records,
                 progress=lambda record: bar.update(task, advance=1, description=f"venue {record.name}"))
-        await start_calendar_refresh(sessions, plugins)      # room calendars now re-read on a schedule
     finally:
         await engine.dispose()
     typer.echo(f"venues: {report.venues_created} created, {report.venues_updated} updated, "

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from podium.core import hookimpl
 from podium.core.models import OutboxMessage
 from podium.core.outbox import Dispatcher
-from podium.core.plugins import load_plugins
+from podium.core.plugins import PluginContext, create_plugin_manager, load_plugins
 from podium.core.settings import Settings
 
 QUICK = dict(outbox_poll_seconds=0.1, outbox_backoff_seconds=0.05, outbox_backoff_max_seconds=0.5,
@@ -26,10 +26,15 @@ def settings_from(env: dict[str, str], **fields) -> Settings:
     return replace(Settings.from_env(env), **{**QUICK, **fields})
 
 
+def plugin_context(settings: Settings, plugin: str) -> PluginContext:
+    """The context Podium would hand `plugin`'s hooks, for calling one of them directly."""
+    return create_plugin_manager(replace(settings, plugins=(plugin,))).context(plugin)
+
+
 @asynccontextmanager
 async def dispatching(sessions, settings: Settings, extra=()):
     """The dispatcher running in the background, as inside `podium serve`, stopped cleanly afterwards."""
-    plugins = await load_plugins(settings, extra)
+    plugins = (await load_plugins(settings, extra)).bind(sessions)
     dispatcher = Dispatcher(sessions, plugins, settings)
     task = asyncio.create_task(dispatcher.run())
     try:

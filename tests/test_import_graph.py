@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-LAYERS = {"core": "podium.core", "schema": "podium.schema", "plugins": "podium.plugins", "server": "podium.server"}
+LAYERS = {"core": "podium.core", "schema": "podium.schema", "plugins": "podium.plugins", "plugin": "podium.plugin",
+          "server": "podium.server"}
 
 
 def modules() -> dict[str, Path]:

@@ -1,27 +1,29 @@
 """Room calendars re-read on a schedule, through the outbox.
 
-Every `refresh_minutes` a tick per venue source (a plugin call) fans out one plugin call per room and
-plans the next tick, so each room's read is timed out, leased and ordered on its own. Ticks are keyed
-by their time slot: every process may plan the current one at start-up, and it still runs once.
+The periodic job `room_calendars` (services/periodic.py: each tick once across all processes) queues,
+in one transaction with its tick's run row, one plugin call per room with a calendar, keyed by room and
+tick, so each room's read is timed out, leased and ordered on its own. Its interval is the venue
+sources' `refresh_minutes` (the shortest, if several); with no venue source loaded it is off.
 """
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from ..audit import Actor
 from ..db import changing
-from ..instants import UTC, utc_now
+from ..instants import utc_now
 from ..models import Resource
 from ..outbox import QueuedMessage, call_plugin, plugin_call
+from ..settings import Settings
+from .periodic import Tick, periodic
 from .venue_sync import refresh_room, rooms_to_read
 
 log = logging.getLogger("podium.calendar_refresh")
 
-TICK = "venue_calendars.tick"
 ROOM = "venue_calendars.room"
 DEFAULT_REFRESH_MINUTES = 15
 DEFAULT_HORIZON_DAYS = 180
@@ -33,55 +35,39 @@ def cadence(source: Any) -> tuple[int, int]:
             int(getattr(source, "horizon_days", DEFAULT_HORIZON_DAYS)))
 
 
-def slot_of(moment: datetime, minutes: int) -> int:
-    return int(moment.timestamp() // (minutes * 60))
+def _sources(plugins: Any) -> list[tuple[str, Any]]:
+    names = sorted(plugins.providers.get("venue_sources", {})) if plugins is not None else []
+    return [(name, plugins.provider("venue_sources", name)) for name in names]
 
 
-def slot_start(slot: int, minutes: int) -> datetime:
-    return datetime.fromtimestamp(slot * minutes * 60, UTC)
+def refresh_every(_settings: Settings, plugins: Any) -> float | None:
+    """Seconds between ticks: the shortest `refresh_minutes` of the loaded venue sources; None without one."""
+    minutes = [cadence(source)[0] for _, source in _sources(plugins)]
+    return 60.0 * min(minutes) if minutes else None
 
 
-async def plan_tick(db, source_name: str, minutes: int, horizon_days: int, slot: int) -> None:
-    await call_plugin(db, provider=source_name, topic=TICK,
-                      payload={"minutes": minutes, "horizon_days": horizon_days, "slot": slot},
-                      idempotency_key=f"{TICK}:{source_name}:{minutes}:{slot}",
-                      deliver_after=slot_start(slot, minutes))
+@periodic("room_calendars", setting="PODIUM_VENUES_REFRESH_MINUTES", every=refresh_every,
+          does="one read per room with a calendar (or with busy times from one) is queued, "
+               "each room's own outbox message")
+async def queue_room_reads(tick: Tick) -> str:
+    queued = 0
+    async with tick.sessions() as db, changing(db):
+        for name, source in _sources(tick.plugins):
+            horizon = cadence(source)[1]
+            for room_id, *_ in await rooms_to_read(db, name, tick.now):
+                await call_plugin(db, provider=name, topic=ROOM, payload={"room_id": room_id, "horizon_days": horizon},
+                                  idempotency_key=f"{ROOM}:{name}:{room_id}:{tick.due_at.isoformat()}",
+                                  ordering_key=f"room:{room_id}")
+                queued += 1
+        summary = f"{queued} room calendar read(s) queued"
+        await tick.finish(db, summary)
+    return summary
 
 
-async def start_calendar_refresh(sessions, plugins, now: datetime | None = None) -> list[str]:
-    """Plan the current tick of every loaded venue source that has rooms to read; returns their names.
-
-    `podium serve`, `podium worker` and `podium venues import` call it, so a chain starts with the
-    first room calendar and survives restarts; a site without room calendars gets no ticks.
-    """
-    now = now or utc_now()
-    planned = []
-    async with sessions() as db, changing(db):
-        for name in sorted(plugins.providers["venue_sources"]):
-            if not await rooms_to_read(db, name, now):
-                continue
-            minutes, horizon = cadence(plugins.provider("venue_sources", name))
-            await plan_tick(db, name, minutes, horizon, slot_of(now, minutes))
-            planned.append(name)
-    return planned
-
-
-@plugin_call(TICK)
-async def perform_tick(dispatcher, message: QueuedMessage) -> None:
-    """One plugin call per room, then the next tick; a tick from older settings ends its chain."""
-    source = dispatcher.plugins.provider("venue_sources", message.target)
-    minutes, horizon = message.payload["minutes"], message.payload["horizon_days"]
-    if cadence(source) != (minutes, horizon):
-        return  # the settings changed: start-up planned a chain with the new ones
-    now = utc_now()
-    slot = message.payload["slot"]
-    async with dispatcher.sessions() as db, changing(db):
-        for room_id, *_ in await rooms_to_read(db, message.target, now):
-            await call_plugin(db, provider=message.target, topic=ROOM,
-                              payload={"room_id": room_id, "horizon_days": horizon},
-                              idempotency_key=f"{ROOM}:{message.target}:{room_id}:{minutes}:{slot}",
-                              ordering_key=f"room:{room_id}")
-        await plan_tick(db, message.target, minutes, horizon, max(slot + 1, slot_of(now, minutes) + 1))
+@plugin_call("venue_calendars.tick")
+async def _retired_tick(dispatcher, message: QueuedMessage) -> None:
+    """A per-source tick planned before room calendars became the periodic job `room_calendars` (a database
+    upgraded with one pending): delivered as done, so the old chain ends instead of failing until DEAD."""
 
 
 @plugin_call(ROOM)

@@ -16,6 +16,7 @@ from ..events import emit
 from ..ids import to_global_id
 from ..models import Course, Person, Qualification, Resource, ResourceKind, Venue
 from .capacity import check_room_keeps_sessions
+from .conferencing import check_conferencing
 from .records import get_or_404, snapshot
 
 
@@ -56,9 +57,11 @@ async def create_course(db: AsyncSession, actor: Actor, *, code: str, title: str
                         default_capacity: int, description: str | None = None,
                         required_qualifications: list[str] | None = None,
                         certification_validity_days: int | None = None,
+                        default_conferencing: str | None = None,
                         minimum_parts_attended: int | None = None) -> Course:
     code = limits.text(code, "code", limits.CODE)
-    course = Course(code=code, title=limits.text(title, "title"), description=_description(description),
+    course = Course(default_conferencing=check_conferencing(db, default_conferencing, "defaultConferencing"),
+                    code=code, title=limits.text(title, "title"), description=_description(description),
                     duration_minutes=_require_positive(duration_minutes, "durationMinutes"),
                     default_capacity=_require_positive(default_capacity, "defaultCapacity"),
                     required_qualifications=_names(required_qualifications, "requiredQualifications"),
@@ -81,6 +84,7 @@ async def update_course(db: AsyncSession, actor: Actor, course_id: int, **change
               "default_capacity": lambda v: _require_positive(v, "defaultCapacity"),
               "required_qualifications": lambda v: _names(v, "requiredQualifications"),
               "certification_validity_days": lambda v: _require_positive(v, "certificationValidityDays", True),
+              "default_conferencing": lambda v: check_conferencing(db, v, "defaultConferencing"),
               "minimum_parts_attended": lambda v: _require_positive(v, "minimumPartsAttended", True)}
     for name, value in changes.items():
         if name not in checks:
@@ -94,10 +98,10 @@ async def update_course(db: AsyncSession, actor: Actor, course_id: int, **change
 # --- people ----------------------------------------------------------------------------
 
 async def create_person(db: AsyncSession, actor: Actor, *, name: str, email: str, timezone: str,
-                        external_ids: dict[str, str] | None = None) -> Person:
+                        external_ids: dict[str, str] | None = None, phone: str | None = None) -> Person:
     email = limits.email(email)
     person = Person(name=limits.text(name, "name"), email=email, timezone=limits.timezone(timezone),
-                    external_ids=dict(external_ids or {}))
+                    phone=limits.phone(phone), external_ids=dict(external_ids or {}))
     if await db.scalar(select(func.count()).where(Person.email == email)):
         raise DomainError(ErrorCode.DUPLICATE, f"Email {email} is already taken.", "email")
     db.add(person)
@@ -112,6 +116,7 @@ async def update_person(db: AsyncSession, actor: Actor, person_id: int, **change
     checks = {"name": lambda v: limits.text(v, "name"),
               "email": limits.email,
               "timezone": limits.timezone,
+              "phone": limits.phone,
               "external_ids": lambda v: {**person.external_ids, **(v or {})}}
     for name, value in changes.items():
         if name not in checks:

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Boolean, ColumnElement, Integer, Select, String, case, cast, false, func, literal, null, or_, select,
+    BigInteger, Boolean, ColumnElement, Integer, Select, String, case, cast, false, func, true, literal, null, or_, select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,13 +94,13 @@ def attended_minutes_sql(session_id: Any = Session.id) -> ColumnElement:
 
 
 def _line(session_id, source: str, ref_id, category, label, unit, rate, planned_qty, actual_qty, planned, actual,
-          incurred=false()):
+          incurred=false(), per_learner=false()):
     return (session_id.label("session_id"), literal(source, String).label("source"),
             cast(ref_id, Integer).label("ref_id"), cast(category, String).label("category"),
             cast(label, String).label("label"), cast(unit, String).label("unit"), cast(rate, BigInteger).label("rate"),
             cast(planned_qty, BigInteger).label("planned_quantity"), cast(actual_qty, BigInteger).label("actual_quantity"),
             cast(planned, BigInteger).label("planned"), cast(actual, BigInteger).label("actual"),
-            cast(incurred, Boolean).label("incurred"))
+            cast(incurred, Boolean).label("incurred"), cast(per_learner, Boolean).label("per_learner"))
 
 
 def booked_cost(rate: ColumnElement, unit: ColumnElement, minutes: ColumnElement) -> ColumnElement:
@@ -113,7 +113,7 @@ def booked_cost(rate: ColumnElement, unit: ColumnElement, minutes: ColumnElement
 def cost_lines_sql(*session_filter: ColumnElement) -> Select:
     """Every cost line of the sessions matching `session_filter` (WHERE clauses on Session), one row each:
     session_id, source (RESOURCE, COURSE, MANUAL), ref_id, category, label, unit, rate, planned_quantity,
-    actual_quantity (minutes booked, or learners), planned, actual (minor units), incurred."""
+    actual_quantity (minutes booked, or learners), planned, actual (minor units), incurred, per_learner."""
     live = Session.status != SessionStatus.CANCELLED
     minutes = cast(func.sum(minutes_between(Booking.starts_at, Booking.ends_at)), BigInteger)
     unit = cast(Resource.cost_rate_unit, String)
@@ -130,7 +130,8 @@ def cost_lines_sql(*session_filter: ColumnElement) -> Select:
     seats, attended = seats_taken_sql(), attended_sql()
     per_course = (select(*_line(Session.id, "COURSE", CourseCost.id, CourseCost.category, CourseCost.description,
                                 null(), CourseCost.amount_minor, seats, attended,
-                                CourseCost.amount_minor * seats, CourseCost.amount_minor * attended))
+                                CourseCost.amount_minor * seats, CourseCost.amount_minor * attended,
+                                per_learner=true()))
                   .select_from(Session).join(CourseCost, CourseCost.course_id == Session.course_id)
                   .where(live, *session_filter))
     each = SessionCost.per_learner
@@ -139,7 +140,7 @@ def cost_lines_sql(*session_filter: ColumnElement) -> Select:
                             case((each, attended), else_=1),
                             case((each, SessionCost.amount_minor * seats), else_=SessionCost.amount_minor),
                             case((each, SessionCost.amount_minor * attended), else_=SessionCost.amount_minor),
-                            SessionCost.incurred))
+                            SessionCost.incurred, SessionCost.per_learner))
               .select_from(SessionCost).join(Session, Session.id == SessionCost.session_id)
               .where(or_(live, SessionCost.incurred), *session_filter))
     return union_all(resources, per_course, manual)
@@ -176,6 +177,7 @@ class CostLine:
     planned: int
     actual: int
     incurred: bool = False
+    per_learner: bool = False
 
     @property
     def derived(self) -> bool:
@@ -232,7 +234,7 @@ async def session_costs(db: AsyncSession, session_ids: list[int]) -> dict[int, S
             session_id=row.session_id, source=row.source, ref_id=row.ref_id, category=CostCategory(row.category),
             label=row.label, unit=RateUnit(row.unit) if row.unit else None, rate=row.rate,
             planned_quantity=row.planned_quantity, actual_quantity=row.actual_quantity, planned=row.planned,
-            actual=row.actual, incurred=bool(row.incurred)))
+            actual=row.actual, incurred=bool(row.incurred), per_learner=bool(row.per_learner)))
     totals = session_costs_sql(Session.id.in_(session_ids)).subquery("totals")
     summary = (await db.execute(
         select(Session.id, Session.status, seats_taken_sql().label("seats"), attended_sql().label("attended"),

@@ -27,8 +27,9 @@ from ..models import (
     DeliveryMode, Enrollment, EnrollmentStatus, MeetingStatus, OutboxMessage, Person, Session, SessionStatus,
 )
 from ..outbox import PLUGIN_CALL_KIND, Dispatcher, QueuedMessage, call_plugin, plugin_call
-from ..providers import ConferencingProvider, MeetingSpec, NoParticipantsReport
+from ..providers import ConferencingProvider, MeetingGone, MeetingSpec, NoParticipantsReport
 from .attendance_import import ImportResult, import_attendance
+from .conferencing import CONFERENCED, MANUAL, active_provider
 from .locks import lock_session, session_ordering_key
 from .records import get_or_404
 
@@ -38,12 +39,8 @@ REGISTRANTS = "meeting.registrants"    # register enrolled learners
 UNREGISTER = "meeting.unregister"      # take a cancelled learner's registration back
 ATTENDANCE = "meeting.attendance"      # turn the participants report into attendance
 # Attendance imports carry no ordering key: one waiting for its time would hold back the session's other calls.
-CONFERENCING_INFO_KEY = "conferencing"
 log = logging.getLogger("podium.meetings")
 
-CONFERENCED = (DeliveryMode.VIRTUAL, DeliveryMode.HYBRID)
-MANUAL = "manual"
-"""The provider of a meeting whose link staff entered by hand: no plugin makes, moves or ends it."""
 MAX_LINK = 2000
 MEETING_FIELDS = ("meeting_provider", "meeting_status", "meeting_join_url", "meeting_external_id", "meeting_error")
 
@@ -109,16 +106,14 @@ async def set_manual_link(db: AsyncSession, session: Session, url: str | None) -
 
 # --- planning (inside the change's transaction) ------------------------------------------
 
-def choose_conferencing(sessions: async_sessionmaker[AsyncSession], providers: dict[str, Any]) -> str | None:
-    """At start-up: new meetings go to the first loaded conferencing provider; none loaded, no meetings."""
-    name = next(iter(providers), None)
-    sessions.kw.setdefault("info", {})[CONFERENCING_INFO_KEY] = name
-    return name
-
-
-def active_provider(db: AsyncSession) -> str | None:
-    """The conferencing provider the app runs with (set on the sessionmaker by the composition root)."""
-    return db.info.get(CONFERENCING_INFO_KEY)
+async def plan_new_meeting(db: AsyncSession, session: Session, provider: str | None, join_url: str | None) -> None:
+    """A new session's meeting, by the provider chosen for it (`conferencing.session_conferencing`): a pasted
+    link READY at once; `manual` without one waits for staff to paste it; a plugin's PENDING until it answers."""
+    if join_url is not None:
+        await set_manual_link(db, session, join_url)
+    elif provider is not None and needs_meeting(session):
+        session.meeting_provider = provider
+    await plan_meeting(db, session)
 
 
 async def plan_meeting(db: AsyncSession, session: Session) -> None:
@@ -128,11 +123,11 @@ async def plan_meeting(db: AsyncSession, session: Session) -> None:
     asks no plugin: it ends with its session.
     """
     if session.meeting_provider == MANUAL:
-        if not needs_meeting(session):
+        if not needs_meeting(session) and session.meeting_status is not None:
             session.meeting_status, session.meeting_join_url = MeetingStatus.CANCELLED, None
         return
     provider = session.meeting_provider or active_provider(db)
-    if provider is None or (session.meeting_status is None and not needs_meeting(session)):
+    if provider in (None, MANUAL) or (session.meeting_status is None and not needs_meeting(session)):
         return
     if needs_meeting(session) and session.meeting_status in (None, MeetingStatus.FAILED, MeetingStatus.CANCELLED):
         session.meeting_provider, session.meeting_status, session.meeting_error = provider, MeetingStatus.PENDING, None
@@ -148,7 +143,7 @@ def plan_registration(db: AsyncSession, session: Session, enrollment: Enrollment
         enrollment.meeting_join_url = session.meeting_join_url
         return
     provider = session.meeting_provider or active_provider(db)
-    if provider is not None and needs_meeting(session):
+    if provider not in (None, MANUAL) and needs_meeting(session):
         db.add(OutboxMessage(kind=PLUGIN_CALL_KIND, topic=REGISTRANTS, target=provider,
                              ordering_key=session_ordering_key(session.id),
                              payload={"session_id": session.id}, idempotency_key=f"{REGISTRANTS}:{uuid.uuid4()}"))
@@ -217,7 +212,8 @@ async def meeting_ready(db: AsyncSession, actor: Actor, session_id: int, provide
 
 
 async def meeting_failed(db: AsyncSession, actor: Actor, session_id: int, reason: str) -> Session:
-    """Every retry ran out: say why, so a coordinator can act (or reschedule, which tries again)."""
+    """Every retry ran out: say why, so a coordinator can act (or reschedule, which tries again); the
+    session's instructors are told (`session.meeting_failed`)."""
     session = await lock_session(db, session_id)
     if session.meeting_status is MeetingStatus.CANCELLED:
         return session
@@ -229,6 +225,27 @@ async def meeting_cancelled(db: AsyncSession, actor: Actor, session_id: int) -> 
     session = await lock_session(db, session_id)
     return await _change_meeting(db, actor, session, "session.meeting.cancel", meeting_status=MeetingStatus.CANCELLED,
                                  meeting_join_url=None, meeting_error=None)
+
+
+def lost_reason(provider: str) -> str:
+    """What a meeting the provider lost says while its replacement is being made (`Session.meeting.error`)."""
+    return f"{provider} no longer has this meeting (it was deleted there); a new one is being made"
+
+
+async def meeting_lost(db: AsyncSession, actor: Actor, session_id: int, provider: str) -> Session:
+    """The provider no longer has the meeting: PENDING again with no link, and the seats' registrations,
+    which went with it, forgotten, so the new meeting registers every learner again."""
+    session = await lock_session(db, session_id)
+    if session.meeting_status is MeetingStatus.CANCELLED:
+        return session
+    cleared = (await db.execute(update(Enrollment).where(
+        Enrollment.session_id == session_id, Enrollment.meeting_registrant_id.is_not(None))
+        .values(meeting_registrant_id=None, meeting_join_url=None).execution_options(synchronize_session=False))).rowcount
+    if cleared:
+        record_change(db, actor, "session.meeting.registrants_lost", "Session", session_id,
+                      {"registered_seats": cleared}, {"registered_seats": 0})
+    return await _change_meeting(db, actor, session, "session.meeting.lost", meeting_status=MeetingStatus.PENDING,
+                                 meeting_external_id=None, meeting_join_url=None, meeting_error=lost_reason(provider))
 
 
 async def record_registrant(db: AsyncSession, actor: Actor, enrollment_id: int, registrant_id: str,
@@ -263,6 +280,7 @@ class SessionView:
     provider: str | None
     status: MeetingStatus | None
     external_id: str | None
+    error: str | None
 
 
 async def _view(sessions: async_sessionmaker[AsyncSession], session_id: int) -> SessionView:
@@ -272,7 +290,7 @@ async def _view(sessions: async_sessionmaker[AsyncSession], session_id: int) -> 
             raise LookupError(f"no session {session_id}")
         return SessionView(s.id, meeting_spec(s), needs_meeting(s), s.status is SessionStatus.COMPLETED,
                            s.meeting_provider, s.meeting_status,
-                           s.meeting_external_id)
+                           s.meeting_external_id, s.meeting_error)
 
 
 async def sync_meeting(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider, session_id: int,
@@ -297,11 +315,22 @@ async def sync_meeting(sessions: async_sessionmaker[AsyncSession], provider: Con
         return
     if view.past:
         return
-    if view.external_id is None:
+    replaced = view.external_id is None and view.error == lost_reason(provider.name)
+    if view.external_id is not None:
+        try:
+            await provider.update_meeting(view.external_id, view.spec)
+        except MeetingGone as gone:
+            # Deleted at the provider: its link is dead now, so the session shows none; one new meeting is
+            # made below. If that fails, the outbox's retries end in FAILED and the instructors are told.
+            log.warning("%s no longer has the meeting of session %s (%s); making a new one", provider.name,
+                        session_id, gone)
+            async with sessions() as db, changing(db):
+                await meeting_lost(db, actor, session_id, provider.name)
+            replaced = True
+    if view.external_id is None or replaced:
         info = await provider.find_meeting(view.spec) or await provider.create_meeting(view.spec)
         external_id, join_url = info.external_id, info.join_url
     else:
-        await provider.update_meeting(view.external_id, view.spec)
         async with sessions() as db:
             current = await db.get(Session, session_id, populate_existing=True)
             external_id, join_url = view.external_id, current.meeting_join_url
@@ -313,6 +342,13 @@ async def sync_meeting(sessions: async_sessionmaker[AsyncSession], provider: Con
                               idempotency_key=f"{ATTENDANCE}:{session_id}:{session.sequence}:poll",
                               deliver_after=report_due(session.ends_at, provider))
     await sync_registrants(sessions, provider, session_id, actor)
+    if replaced:
+        async with sessions() as db, changing(db):
+            session = await lock_session(db, session_id)
+            emit(db, "session.meeting_replaced", {
+                "session": to_global_id("Session", session_id), "provider": provider.name,
+                "joinUrl": session.meeting_join_url, "externalId": session.meeting_external_id,
+            }, session_ordering_key(session_id))
 
 
 async def sync_registrants(sessions: async_sessionmaker[AsyncSession], provider: ConferencingProvider,

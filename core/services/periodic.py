@@ -22,26 +22,22 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ..audit import Actor
 from ..db import changing
-from ..idempotency import prune as prune_idempotency_keys
 from ..instants import UTC, utc_now
 from ..models import OutboxMessage, OutboxStatus, PeriodicRun
-from ..outbox import PLUGIN_CALL_KIND, QueuedMessage, enqueue, plugin_call, prune_delivered
+from ..outbox import PLUGIN_CALL_KIND, QueuedMessage, enqueue, import_core_services, plugin_call
 from ..settings import Settings
-from .scheduling import complete_past_sessions
 
 log = logging.getLogger("podium.periodic")
 
 TOPIC_PREFIX = "periodic."
-COMPLETE_BATCH = 500
-"""Sessions completed per tick at most (one transaction); a backlog goes on at the next tick."""
 
 
 @dataclass
@@ -51,6 +47,7 @@ class Tick:
     job: "PeriodicJob"
     sessions: async_sessionmaker[AsyncSession]
     settings: Settings
+    plugins: Any
     due_at: datetime
     now: datetime
     owner: str
@@ -68,30 +65,32 @@ class Tick:
 @dataclass(frozen=True)
 class PeriodicJob:
     name: str
-    setting: str                                 # the Settings field with its interval in seconds
+    variable: str                                # the setting that says how often, for the docs and the list
     does: str                                    # one line for `podium outbox list` and the docs
     run: Callable[[Tick], Awaitable[str]]        # the work; returns a one-line summary
-
-    def every(self, settings: Settings) -> float:
-        return float(getattr(settings, self.setting))
+    every: Callable[[Settings, Any], float | None]  # its interval in seconds from settings and plugins; None: off
 
     @property
     def topic(self) -> str:
         return TOPIC_PREFIX + self.name
 
-    @property
-    def variable(self) -> str:
-        return f"PODIUM_{self.setting.upper()}"
-
 
 JOBS: dict[str, PeriodicJob] = {}
 
 
-def periodic(name: str, *, setting: str, does: str):
+def seconds_of(setting: str, unit: float = 1.0) -> Callable[[Settings, Any], float | None]:
+    """The interval from a core setting in `unit`s of seconds; 0 turns the job off."""
+    return lambda settings, _plugins: float(getattr(settings, setting)) * unit or None
+
+
+def periodic(name: str, *, setting: str, does: str, every: Callable[[Settings, Any], float | None] | None = None):
     """Register a periodic job: `run(tick)` does the work and returns a summary; it may call
-    `tick.finish(db, summary)` in its last transaction (else it is marked finished after it returns)."""
+    `tick.finish(db, summary)` in its last transaction (else it is marked finished after it returns).
+    Its interval is the core setting `setting` in seconds, unless `every(settings, plugins)` says otherwise
+    (`setting` then names the variable it reads). Jobs are registered where their work is defined."""
     def register(run: Callable[[Tick], Awaitable[str]]):
-        job = PeriodicJob(name, setting, does, run)
+        variable = setting if setting.startswith("PODIUM_") else f"PODIUM_{setting.upper()}"
+        job = PeriodicJob(name, variable, does, run, every or seconds_of(setting))
         JOBS[name] = job
         plugin_call(job.topic, on_dead=_plan_current)(perform_tick)
         return run
@@ -121,16 +120,21 @@ async def plan_tick(db: AsyncSession, job: PeriodicJob, every: float, slot: int)
                   deliver_after=slot_start(slot, every))
 
 
-async def start_periodic(sessions: async_sessionmaker[AsyncSession], settings: Settings,
+async def start_periodic(sessions: async_sessionmaker[AsyncSession], settings: Settings, plugins: Any,
                          now: datetime | None = None) -> list[str]:
-    """Plan every job's current tick (due at once); `podium serve` (with its dispatcher) and `podium worker`
-    call it at start, so the chains start with the first process and survive restarts."""
+    """Plan the current tick (due at once) of every job that is on; returns their names. `podium serve`
+    (with its dispatcher) and `podium worker` call it at start, so the chains start with the first
+    process and survive restarts."""
+    import_core_services()
     now = now or utc_now()
+    planned = []
     async with sessions() as db, changing(db):
         for job in JOBS.values():
-            every = job.every(settings)
-            await plan_tick(db, job, every, slot_of(now, every))
-    return list(JOBS)
+            every = job.every(settings, plugins)
+            if every is not None:
+                await plan_tick(db, job, every, slot_of(now, every))
+                planned.append(job.name)
+    return planned
 
 
 async def _take(db: AsyncSession, job: PeriodicJob, due_at: datetime, owner: str, now: datetime) -> bool:
@@ -154,9 +158,9 @@ async def _take(db: AsyncSession, job: PeriodicJob, due_at: datetime, owner: str
 async def perform_tick(dispatcher, message: QueuedMessage) -> None:
     """Plan the next tick, take this one, run the job, mark it finished."""
     job = JOBS[message.payload["job"]]
-    every = job.every(dispatcher.settings)
+    every = job.every(dispatcher.settings, dispatcher.plugins)
     if every != message.payload["every"]:
-        return  # planned under another interval: start-up planned the chain of the current one
+        return  # planned under another interval, or the job is off now: start-up planned the current chain
     now = utc_now()
     slot = message.payload["slot"]
     due_at = slot_start(slot, every)
@@ -166,7 +170,7 @@ async def perform_tick(dispatcher, message: QueuedMessage) -> None:
         await plan_tick(db, job, every, max(slot + 1, slot_of(now, every)))
         if not await _take(db, job, due_at, dispatcher.owner, now):
             return
-    tick = Tick(job, dispatcher.sessions, dispatcher.settings, due_at, now, dispatcher.owner)
+    tick = Tick(job, dispatcher.sessions, dispatcher.settings, dispatcher.plugins, due_at, now, dispatcher.owner)
     summary = await job.run(tick)
     if not tick.finished:
         async with dispatcher.sessions() as db, changing(db):
@@ -178,37 +182,11 @@ async def _plan_current(dispatcher, message: QueuedMessage, error: str) -> None:
     """A tick that failed its last attempt is DEAD (shown by `podium outbox list`), but its chain goes on:
     normally its next tick was planned before the job ran; if even that failed, it is planned now."""
     job = JOBS[message.payload["job"]]
-    every = job.every(dispatcher.settings)
+    every = job.every(dispatcher.settings, dispatcher.plugins)
+    if every is None:
+        return
     async with dispatcher.sessions() as db, changing(db):
         await plan_tick(db, job, every, max(message.payload["slot"] + 1, slot_of(utc_now(), every)))
-
-
-# --- the jobs ------------------------------------------------------------------------------------
-
-@periodic("complete_sessions", setting="complete_sessions_every_seconds",
-          does="SCHEDULED sessions that ended PODIUM_SESSION_COMPLETION_GRACE_MINUTES ago become COMPLETED")
-async def complete_sessions(tick: Tick) -> str:
-    async with tick.sessions() as db, changing(db):
-        completed = await complete_past_sessions(
-            db, Actor.system("periodic:complete_sessions"), tick.now,
-            grace=timedelta(minutes=tick.settings.session_completion_grace_minutes), limit=COMPLETE_BATCH)
-        summary = f"{completed} session(s) completed"
-        await tick.finish(db, summary)
-    return summary
-
-
-@periodic("prune", setting="prune_every_seconds",
-          does="delivered outbox messages past PODIUM_OUTBOX_RETENTION_DAYS, idempotency keys past 24 hours "
-               "and finished periodic runs past the retention are deleted (never the audit log)")
-async def prune(tick: Tick) -> str:
-    before = tick.now - timedelta(days=tick.settings.outbox_retention_days)
-    messages = await prune_delivered(tick.sessions, before)
-    async with tick.sessions() as db, changing(db):
-        keys = await prune_idempotency_keys(db, tick.now)
-        runs = (await db.execute(delete(PeriodicRun).where(PeriodicRun.finished_at < before))).rowcount
-        summary = f"pruned {messages} delivered message(s), {keys} idempotency key(s), {runs} periodic run(s)"
-        await tick.finish(db, summary)
-    return summary
 
 
 # --- what operators see --------------------------------------------------------------------------
@@ -216,17 +194,18 @@ async def prune(tick: Tick) -> str:
 @dataclass(frozen=True)
 class JobState:
     job: PeriodicJob
-    every: float
+    every: float | None                          # as the running processes planned it (from the latest tick)
     last: PeriodicRun | None                     # the latest finished run
     running: PeriodicRun | None                  # a run taken and not finished (under way, or its process died)
     next_due: datetime | None                    # the planned tick's due time
     failing: OutboxMessage | None                # a tick message that failed (pending again or DEAD)
 
 
-async def periodic_overview(db: AsyncSession, settings: Settings) -> list[JobState]:
+async def periodic_overview(db: AsyncSession) -> list[JobState]:
     """Each job: its interval, its last finished run, one under way, its next tick and a failing one."""
+    import_core_services()
     states = []
-    for job in JOBS.values():
+    for job in sorted(JOBS.values(), key=lambda job: job.name):
         runs = select(PeriodicRun).where(PeriodicRun.job == job.name)
         last = await db.scalar(runs.where(PeriodicRun.finished_at.is_not(None)).order_by(PeriodicRun.due_at.desc()))
         running = await db.scalar(runs.where(PeriodicRun.finished_at.is_(None)).order_by(PeriodicRun.due_at.desc()))
@@ -236,14 +215,16 @@ async def periodic_overview(db: AsyncSession, settings: Settings) -> list[JobSta
         failing = await db.scalar(select(OutboxMessage).where(
             *ticks, OutboxMessage.last_error.is_not(None), OutboxMessage.status != OutboxStatus.DELIVERED)
             .order_by(OutboxMessage.id.desc()).limit(1))
-        states.append(JobState(job, job.every(settings), last, running, next_due, failing))
+        latest = await db.scalar(select(OutboxMessage.payload).where(*ticks).order_by(OutboxMessage.id.desc()).limit(1))
+        states.append(JobState(job, latest["every"] if latest else None, last, running, next_due, failing))
     return states
 
 
 def describe(state: JobState) -> list[str]:
     """Lines for `podium outbox list`."""
     job = state.job
-    lines = [f"{job.name} every {state.every:g}s ({job.variable}): {job.does}"]
+    every = f"every {state.every:g}s" if state.every is not None else "never planned"
+    lines = [f"{job.name} {every} ({job.variable}): {job.does}"]
     if state.last is not None:
         lines.append(f"  last tick {state.last.due_at:%Y-%m-%d %H:%M:%S}Z by {state.last.owner}"
                      f"{f' (attempt {state.last.attempts})' if state.last.attempts > 1 else ''}: {state.last.summary}")

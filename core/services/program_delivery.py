@@ -26,6 +26,7 @@ from ..notifications import current_facts, plan_notification, session_instructor
 from ..outbox import NOTIFICATION_KIND, Dispatcher, QueuedMessage, enqueue, enqueue_many, plugin_call
 from ..settings import Settings
 from .journeys import journeys, programs_in_progress, readiness, sync_program
+from .periodic import Tick, periodic, seconds_of
 
 log = logging.getLogger("podium.programs")
 
@@ -53,10 +54,9 @@ async def _call(db: AsyncSession, topic: str, target: str | None, key: str, payl
 
 async def queue_program(db: AsyncSession, program: Program, learner_ids: list[int], sessions: list[Session],
                         settings: Settings) -> None:
-    """A new program: enrol the cohort in the LMS course, plan each session's notices, start the sync."""
+    """A new program: enrol the cohort in the LMS course, plan each session's notices (the periodic job
+    `lms_sync` syncs it while it is in progress)."""
     await queue_lms_enrolment(db, program, learner_ids)
-    if program.lms_connector:
-        await queue_sync(db, program.id, program.lms_connector, settings)
     for session in sessions:
         await queue_session_notices(db, program.id, session, settings)
 
@@ -70,13 +70,20 @@ async def queue_lms_enrolment(db: AsyncSession, program: Program, learner_ids: l
                     {"program_id": program.id, "learner_id": learner_id, "course_ref": program.lms_course_ref})
 
 
-async def queue_sync(db: AsyncSession, program_id: int, connector: str, settings: Settings,
-                     round_: int = 1) -> None:
-    """Sync `round_` of a program; each sync queues the next, so a retried one does not queue two."""
-    if settings.program_sync_hours <= 0:
-        return
-    await _call(db, LMS_SYNC, connector, f"{_key(program_id)}:sync:{round_}",
-                {"program_id": program_id, "round": round_}, utc_now() + timedelta(hours=settings.program_sync_hours))
+@periodic("lms_sync", setting="program_sync_hours", every=seconds_of("program_sync_hours", 3600),
+          does="one LMS completion sync is queued per blended program in progress with an LMS connector")
+async def queue_syncs(tick: Tick) -> str:
+    """A sync per program still in progress, keyed by program and tick, queued with the tick's run row."""
+    async with tick.sessions() as db, changing(db):
+        in_progress = await programs_in_progress(db, tick.now)
+        rows = (await db.execute(select(Program.id, Program.lms_connector).where(
+            Program.id.in_(in_progress), Program.lms_connector.is_not(None)).order_by(Program.id))).all()
+        for program_id, connector in rows:
+            await _call(db, LMS_SYNC, connector, f"{_key(program_id)}:sync:{tick.due_at.isoformat()}",
+                        {"program_id": program_id})
+        summary = f"{len(rows)} program sync(s) queued"
+        await tick.finish(db, summary)
+    return summary
 
 
 async def queue_session_notices(db: AsyncSession, program_id: int, session: Session, settings: Settings) -> None:
@@ -154,10 +161,6 @@ async def _scheduled_sync(dispatcher: Dispatcher, message: QueuedMessage) -> Non
         if await _active(db, program_id) is None:
             return
         await sync_program(db, WORKER, program_id, {connector.name: connector})
-        async with changing(db):
-            if program_id in await programs_in_progress(db):
-                await queue_sync(db, program_id, connector.name, dispatcher.settings,
-                                 message.payload.get("round", 1) + 1)
 
 
 async def _notice(dispatcher: Dispatcher, db: AsyncSession,

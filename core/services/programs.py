@@ -8,6 +8,7 @@ instead puts every learner in every session (recurring workshops).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -260,7 +261,8 @@ def _days_apart(anchor: Session, session: Session) -> int:
 
 
 def _stage_rows(program_id: int, template: Template, groups: list[list[_Draft]],
-                anchor: Session, activities: dict[str, str]) -> list[ProgramStage]:
+                anchor: Session, activities: dict[str, str], by_key: bool) -> list[ProgramStage]:
+    """`by_key`: without an LMS, a self-paced or assessment stage without an activity is known by its key."""
     offsets = [s.offset_days for s in template.stages]
     rows = []
     for position, group in enumerate(groups):
@@ -277,8 +279,23 @@ def _stage_rows(program_id: int, template: Template, groups: list[list[_Draft]],
                 program_id=program_id, key=draft.key, position=position, kind=stage.kind, title=draft.title,
                 offset_days=draft.offset_days, required=stage.required, opens_at=opens_at, due_at=due_at,
                 session_id=draft.session.id if draft.session else None,
-                lms_activity_ref=activities.get(stage.key, None if stage.kind is StageKind.LIVE else stage.key)))
+                lms_activity_ref=activities.get(stage.key, stage.key if by_key and stage.kind is not StageKind.LIVE
+                                                else None)))
     return rows
+
+
+def _check_lms_activities(template: Template, activities: dict[str, str], known: Mapping[str, str] | None,
+                          course_ref: str | None) -> None:
+    """Every required self-paced or assessment stage names its LMS activity, and every named activity is
+    one the LMS course has (when known): refused, naming each stage, rather than never seeing completion."""
+    missing = [s.key for s in template.stages if s.required and s.kind is not StageKind.LIVE and s.key not in activities]
+    absent = [key for key, ref in activities.items() if known is not None and ref not in known]
+    if not missing and not absent:
+        return
+    problems = [f"stage {key!r} names no LMS activity" for key in missing]
+    problems += [f"stage {key!r}: LMS course {course_ref!r} has no activity {activities[key]!r}" for key in absent]
+    raise DomainError(ErrorCode.INVALID, "; ".join(problems) + " (give each in stageActivities, as the activity's "
+                      "id in the LMS course).", f"stageActivities.{(missing + absent)[0]}")
 
 
 def _stage_activities(given: dict[str, str] | None) -> dict[str, str]:
@@ -367,13 +384,16 @@ async def _first_with_a_seat(db: AsyncSession, sessions: list[Session]) -> Sessi
 async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, course_id: int,
                          live_session_ids: list[int], learner_ids: list[int], title: str | None = None,
                          lms_course_ref: str | None = None, lms_connector: str | None = None,
-                         stage_activities: dict[str, str] | None = None, settings: Settings) -> ProgramCreated:
+                         stage_activities: dict[str, str] | None = None, settings: Settings,
+                         lms_activities: Mapping[str, str] | None = None) -> ProgramCreated:
     """Instantiate a template for a course and a cohort, and place the cohort in the live sessions.
 
     `settings` (the running app's) say when the LMS is synced and the sessions' notices go out.
 
-    A self-paced or assessment stage's LMS activity is `stage_activities[stage key]`, else the stage
-    key itself; a LIVE stage's (where attendance is pushed back) is `stage_activities[key]` or none.
+    A stage's LMS activity is `stage_activities[stage key]`. With an LMS, every required self-paced or
+    assessment stage must name one, and each named one must be in `lms_activities` (the LMS course's
+    activities, ref -> name, when the connector can list them): completion is never silently unseen. A
+    LIVE stage's activity is where attendance is pushed back (optional).
     """
     title = limits.text(title, "title", required=False)
     lms_course_ref = limits.text(lms_course_ref, "lmsCourseRef", limits.REF, required=False)
@@ -389,6 +409,8 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
     unknown = sorted(set(activities) - {s.key for s in template.stages})
     if unknown:
         raise DomainError(ErrorCode.INVALID, f"No stage {unknown[0]!r} in this template.", "stageActivities")
+    if lms_connector is not None:
+        _check_lms_activities(template, activities, lms_activities, lms_course_ref)
     sessions = await _load_sessions(db, list(live_session_ids), course.id)
     await _check_learners(db, list(learner_ids))
     groups, split = _lay_out(template, sessions)
@@ -399,7 +421,7 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
                       lms_connector=lms_connector)
     db.add(program)
     await db.flush()
-    stages = _stage_rows(program.id, template, groups, sessions[0], activities)
+    stages = _stage_rows(program.id, template, groups, sessions[0], activities, by_key=lms_connector is None)
     db.add_all(stages)
     db.add_all(ProgramLearner(program_id=program.id, learner_id=lid) for lid in learner_ids)
     await db.flush()

@@ -22,16 +22,19 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
-from .. import limits
+from .. import limits, working_hours
 from ..errors import DomainError, ErrorCode
 from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import (
-    Attendance, AttendanceStatus, AuditEntry, Booking, BookingRole, Certification, Course, DeliveryMode, Enrollment,
+    Attendance, AttendanceStatus, AuditEntry, HoursException, TimeOff, Booking, BookingRole, Certification, Course, DeliveryMode, Enrollment,
     EnrollmentStatus, Program, ProgramLearner, ProgramStage, ProgramStatus, Resource, ResourceKind, Session,
     SessionStatus, StageKind, UTCDateTime, Venue,
 )
 from ..settings import Settings
+from ..money import divide, format_amount
+from .costs import attended_minutes_sql, session_costs_sql
+from . import availability
 from .journeys import ATTENDED, not_superseded
 
 MAX_YEARS = 5
@@ -42,9 +45,6 @@ RATE_PLACES = Decimal("0.0001")
 """Rates are rounded half to even to four places (0.8125 is 81.25 %)."""
 HOUR_PLACES = Decimal("0.01")
 """Hours (utilisation's numerator and denominator) are shown to two places; the rate uses exact seconds."""
-WORKDAY = (time(9), time(17))
-"""Working (and opening) hours where no other model exists: 09:00 to 17:00, Monday to Friday, on the
-resource's own clock: 8 hours a weekday."""
 REPORTED = (SessionStatus.SCHEDULED, SessionStatus.COMPLETED)
 TEACHING = (BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR)
 
@@ -60,6 +60,10 @@ class Metric(str, enum.Enum):
     EXPIRING_SOON = "EXPIRING_SOON"
     INSTRUCTOR_UTILISATION = "INSTRUCTOR_UTILISATION"
     ROOM_UTILISATION = "ROOM_UTILISATION"
+    PLANNED_COST = "PLANNED_COST"
+    ACTUAL_COST = "ACTUAL_COST"
+    COST_PER_LEARNER = "COST_PER_LEARNER"
+    COST_PER_ATTENDED_HOUR = "COST_PER_ATTENDED_HOUR"
 
 
 class Dimension(str, enum.Enum):
@@ -73,7 +77,9 @@ class Dimension(str, enum.Enum):
 COUNTS = {Metric.WAITLIST_DEMAND, Metric.CERTIFIED_COUNT, Metric.EXPIRING_SOON}
 """Metrics that are a count, not a ratio."""
 UTILISATION = {Metric.INSTRUCTOR_UTILISATION: ResourceKind.INSTRUCTOR, Metric.ROOM_UTILISATION: ResourceKind.ROOM}
-SESSION_METRICS = {Metric.FILL_RATE, Metric.WAITLIST_DEMAND, Metric.ATTENDANCE_RATE, Metric.NO_SHOW_RATE,
+MONEY = {Metric.PLANNED_COST, Metric.ACTUAL_COST, Metric.COST_PER_LEARNER, Metric.COST_PER_ATTENDED_HOUR}
+"""Cost metrics (core/services/costs.py): amounts in the installation's currency."""
+SESSION_METRICS = {*MONEY, Metric.FILL_RATE, Metric.WAITLIST_DEMAND, Metric.ATTENDANCE_RATE, Metric.NO_SHOW_RATE,
                    Metric.LATE_CANCELLATION_RATE, *UTILISATION}
 
 
@@ -315,11 +321,25 @@ def _booking_facts(span: Period, report_filter: ReportFilter):
             .group_by(Booking.session_id).subquery("booking_facts"))
 
 
+def _cost_facts(span: Period, report_filter: ReportFilter):
+    """Per session of the period: planned and actual cost (minor units, the sum of its cost lines as
+    core/services/costs.py computes them) and learner-minutes attended."""
+    where = _session_conditions(Session, span, report_filter)
+    costs = session_costs_sql(*where).subquery("cost_totals")
+    return (select(Session.id.label("session_id"), func.coalesce(costs.c.planned, 0).label("planned"),
+                   func.coalesce(costs.c.actual, 0).label("actual"),
+                   attended_minutes_sql().label("attended_minutes"))
+            .outerjoin(costs, costs.c.session_id == Session.id).where(*where).subquery("cost_facts"))
+
+
 def _session_query(span: Period, report_filter: ReportFilter, settings: Settings, now: datetime,
-                   dimensions: Sequence[Dimension]):
+                   dimensions: Sequence[Dimension], with_costs: bool = False):
     facts, booked = _enrolment_facts(span, report_filter, settings, now), _booking_facts(span, report_filter)
     base = (select().select_from(Session).outerjoin(facts, facts.c.session_id == Session.id)
             .outerjoin(booked, booked.c.session_id == Session.id))
+    costs = _cost_facts(span, report_filter) if with_costs else None
+    if costs is not None:
+        base = base.outerjoin(costs, costs.c.session_id == Session.id)
     shape = _Shape(base, Session, Session.course_id, Session.starts_at, span.months(), dimensions)
     # Grouped by instructor, an instructor's utilisation counts their own bookings, not their co-facilitators'.
     instructor_seconds = (_sum(shape.teaching.c.seconds) if shape.teaching is not None
@@ -328,6 +348,8 @@ def _session_query(span: Period, report_filter: ReportFilter, settings: Settings
                   _sum(facts.c.enrolled_started), _sum(facts.c.attended), _sum(facts.c.absent),
                   _sum(facts.c.cancelled), _sum(facts.c.late_cancelled), instructor_seconds,
                   _sum(booked.c.room_seconds)]
+    if costs is not None:
+        aggregates += [_sum(costs.c.planned), _sum(costs.c.actual), _sum(costs.c.attended_minutes)]
     query = shape.query.add_columns(*shape.columns, *aggregates).where(*_session_conditions(Session, span, report_filter))
     return query.group_by(*shape.columns) if shape.columns else query, len(shape.columns)
 
@@ -372,31 +394,50 @@ def _certification_query(metric: Metric, span: Period, report_filter: ReportFilt
 
 # --- working hours: the utilisation denominators ---------------------------------------------------
 
-def working_seconds(zone_name: str, buckets: list[tuple[str, datetime, datetime]]) -> dict[str, int]:
-    """Seconds of 09:00-17:00 on weekdays, on `zone_name`'s clock, within each bucket (name, start, end)."""
-    zone, out = ZoneInfo(zone_name), {}
-    for name, start, end in buckets:
-        total = 0
-        day = start.astimezone(zone).date() - timedelta(days=1)
-        while datetime.combine(day, WORKDAY[0], zone) < end:
-            if day.weekday() < 5:
-                opens = datetime.combine(day, WORKDAY[0], zone).astimezone(ZoneInfo("UTC"))
-                closes = datetime.combine(day, WORKDAY[1], zone).astimezone(ZoneInfo("UTC"))
-                overlap = (min(closes, end) - max(opens, start)).total_seconds()
-                total += max(int(overlap), 0)
-            day += timedelta(days=1)
-        out[name] = total
-    return out
+def seconds_within(intervals: Sequence[tuple[datetime, datetime]],
+                   buckets: list[tuple[str, datetime, datetime]]) -> dict[str, int]:
+    """Seconds of the (merged) intervals that fall within each bucket (name, start, end)."""
+    return {name: sum(max(int((min(end, e) - max(start, s)).total_seconds()), 0) for s, e in intervals
+                      if s < end and e > start) for name, start, end in buckets}
 
 
-async def _resources(db: AsyncSession, kind: ResourceKind, report_filter: ReportFilter) -> list[tuple[int, str, int | None]]:
-    """(id, timezone, venue id) of the resources whose hours the utilisation divides by."""
-    query = select(Resource.id, Resource.timezone, Resource.venue_id).where(Resource.kind == kind)
+async def _resources(db: AsyncSession, kind: ResourceKind, report_filter: ReportFilter) -> list[Resource]:
+    """The resources whose hours the utilisation divides by."""
+    query = select(Resource).where(Resource.kind == kind)
     if kind is ResourceKind.INSTRUCTOR and report_filter.instructor_id is not None:
         query = query.where(Resource.id == report_filter.instructor_id)
     if kind is ResourceKind.ROOM and report_filter.venue_id is not None:
         query = query.where(Resource.venue_id == report_filter.venue_id)
-    return [tuple(row) for row in (await db.execute(query)).all()]
+    return list((await db.scalars(query.order_by(Resource.id))).all())
+
+
+async def _working_seconds(db: AsyncSession, resources: list[Resource], span: Period,
+                           buckets: list[tuple[str, datetime, datetime]]) -> dict[int, dict[str, int]]:
+    """Each resource's working seconds per bucket, by the availability rules (its weekly hours and dated
+    exceptions on its own clock, less time off). Resources with the same weekly hours and timezone and no
+    exception or time off in the period share one computation, so 500 instructors cost a few."""
+    ids = [r.id for r in resources]
+    special = set((await db.scalars(select(HoursException.resource_id).where(
+        HoursException.resource_id.in_(ids), HoursException.on_date >= span.first - timedelta(days=1),
+        HoursException.on_date <= span.last + timedelta(days=1)))).all()) if ids else set()
+    special |= set((await db.scalars(select(TimeOff.resource_id).where(
+        TimeOff.resource_id.in_(ids), TimeOff.starts_at < _at(span.ends_at), TimeOff.ends_at > _at(span.starts_at))
+    )).all()) if ids else set()
+    calendars = await availability.calendars(db, [r for r in resources if r.id in special], span.starts_at,
+                                             span.ends_at)
+    shared: dict[tuple, dict[str, int]] = {}
+    out = {}
+    for resource in resources:
+        if resource.id in special:
+            out[resource.id] = seconds_within(calendars[resource.id].free(), buckets)
+            continue
+        weekly = working_hours.weekly_of(resource.kind, resource.weekly_hours)
+        key = (weekly, resource.timezone)
+        if key not in shared:
+            shared[key] = seconds_within(working_hours.open_intervals(
+                weekly, {}, resource.timezone, span.starts_at, span.ends_at), buckets)
+        out[resource.id] = shared[key]
+    return out
 
 
 # --- the report -------------------------------------------------------------------------------------
@@ -411,7 +452,17 @@ def _hours(seconds: int) -> Decimal:
     return (Decimal(seconds) / 3600).quantize(HOUR_PLACES, rounding=ROUND_HALF_EVEN)
 
 
-def _value(metric: Metric, numerator: int, denominator: int | None) -> MetricValue:
+def _value(metric: Metric, numerator: int, denominator: int | None, currency: str = "EUR") -> MetricValue:
+    if metric in (Metric.PLANNED_COST, Metric.ACTUAL_COST):
+        return MetricValue(metric, format_amount(numerator, currency), format_amount(numerator, currency), None)
+    if metric is Metric.COST_PER_LEARNER:
+        each = divide(numerator, denominator or 0)
+        return MetricValue(metric, None if each is None else format_amount(each, currency),
+                           format_amount(numerator, currency), denominator or 0)
+    if metric is Metric.COST_PER_ATTENDED_HOUR:  # the denominator is learner-minutes attended
+        each = divide(numerator * 60, denominator or 0)
+        return MetricValue(metric, None if each is None else format_amount(each, currency),
+                           format_amount(numerator, currency), _hours((denominator or 0) * 60))
     if metric in COUNTS:
         return MetricValue(metric, numerator, numerator, None)
     if metric in UTILISATION:
@@ -421,8 +472,13 @@ def _value(metric: Metric, numerator: int, denominator: int | None) -> MetricVal
 
 def _from_session_facts(metric: Metric, facts: Sequence[int]) -> tuple[int, int | None]:
     (capacity, enrolled, waitlisted, enrolled_started, attended, absent, cancelled, late_cancelled,
-     instructor_seconds, room_seconds) = (int(v or 0) for v in facts)
+     instructor_seconds, room_seconds, *costs) = (int(v or 0) for v in facts)
+    planned, actual, attended_minutes = costs or (0, 0, 0)
     return {
+        Metric.PLANNED_COST: (planned, None),
+        Metric.ACTUAL_COST: (actual, None),
+        Metric.COST_PER_LEARNER: (planned, enrolled),
+        Metric.COST_PER_ATTENDED_HOUR: (actual, attended_minutes),
         Metric.FILL_RATE: (enrolled, capacity),
         Metric.WAITLIST_DEMAND: (waitlisted, None),
         Metric.ATTENDANCE_RATE: (attended, enrolled_started),
@@ -456,9 +512,10 @@ async def run_report(db: AsyncSession, metrics: Sequence[Metric], group_by: Sequ
     totals: dict[Metric, tuple[int, int | None]] = {}
 
     if SESSION_METRICS & set(metrics):
-        query, width = _session_query(span, report_filter, settings, now, group_by)
+        with_costs = bool(MONEY & set(metrics))
+        query, width = _session_query(span, report_filter, settings, now, group_by, with_costs)
         grouped = await _grouped(db, query, width)
-        total_query, _ = _session_query(span, report_filter, settings, now, [])
+        total_query, _ = _session_query(span, report_filter, settings, now, [], with_costs)
         overall = (await db.execute(total_query)).one()
         for metric in SESSION_METRICS & set(metrics):
             per_metric[metric] = {key: _from_session_facts(metric, facts) for key, facts in grouped.items()}
@@ -483,11 +540,12 @@ async def run_report(db: AsyncSession, metrics: Sequence[Metric], group_by: Sequ
     await _divide_utilisation(db, metrics, group_by, span, report_filter, per_metric, totals, labels)
     for key in keys:
         dims = [_dimension_value(d, k, labels) for d, k in zip(group_by, key)]
-        values = [_value(m, *per_metric[m].get(key, (0, 0 if m not in COUNTS else None))) for m in metrics]
+        values = [_value(m, *per_metric[m].get(key, (0, 0 if m not in COUNTS else None)), settings.currency)
+                  for m in metrics]
         report.rows.append(ReportRow(dims, values))
     report.rows.sort(key=lambda row: [(d.key is None, d.label.casefold() if d.dimension is not Dimension.MONTH
                                        else d.key or "") for d in row.dimensions])
-    report.totals = [_value(m, *totals[m]) for m in metrics]
+    report.totals = [_value(m, *totals[m], settings.currency) for m in metrics]
     return report
 
 
@@ -502,11 +560,12 @@ async def _divide_utilisation(db, metrics, group_by, span: Period, report_filter
     for metric, kind in UTILISATION.items():
         if metric not in metrics:
             continue
-        resources = await _resources(db, kind, report_filter)
-        hours = {zone: working_seconds(zone, buckets) for zone in {tz for _, tz, _ in resources}}
+        found = await _resources(db, kind, report_filter)
+        hours = await _working_seconds(db, found, span, buckets)
+        resources = [(r.id, r.venue_id, hours[r.id]) for r in found]
 
         def capacity(month: str, chosen) -> int:
-            return sum(hours[tz][month] for rid, tz, venue in resources if chosen(rid, venue))
+            return sum(hours[month] for rid, venue, hours in resources if chosen(rid, venue))
 
         pins = Dimension.INSTRUCTOR if kind is ResourceKind.INSTRUCTOR else Dimension.VENUE
         for key, (seconds, _none) in list(per_metric[metric].items()):

@@ -30,6 +30,7 @@ from ..models import (
 from ..settings import Settings
 from . import availability, meetings
 from .capacity import check_room_capacity
+from .conferencing import session_conferencing
 from .locks import lock_resources, lock_session, session_ordering_key
 from .program_calendar import follow_reschedule
 from .records import get_or_404, snapshot
@@ -190,6 +191,7 @@ class SessionPlan:
     enrollment_cutoff_at: datetime | None
     requires_approval: bool
     join_url: str | None
+    conferencing: str | None = None       # who makes its meeting (`conferencing.session_conferencing`)
 
     @property
     def resources(self) -> list[Resource]:
@@ -217,7 +219,8 @@ async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, deliv
                        instructor_ids: list[int], capacity: int | None = None, room_id: int | None = None,
                        equipment_ids: list[int] | None = None, title: str | None = None,
                        requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
-                       enrollment_cutoff_at: datetime | None = None, join_url: str | None = None) -> SessionPlan:
+                       enrollment_cutoff_at: datetime | None = None, join_url: str | None = None,
+                       conferencing: str | None = None) -> SessionPlan:
     """Check what a session is (not when) and lock its resources, in the one lock order."""
     timezone = limits.timezone(timezone)
     title = limits.text(title, "title", required=False)
@@ -230,6 +233,8 @@ async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, deliv
         if not 0 <= value <= MAX_BUFFER_MINUTES:
             raise DomainError(ErrorCode.INVALID, f"{field} must be between 0 and {MAX_BUFFER_MINUTES}.", field)
     course = await get_or_404(db, Course, course_id, "courseId")
+    provider = session_conferencing(db, conferencing, course.default_conferencing, delivery_mode,
+                                    meetings.manual_link(join_url))
     capacity = course.default_capacity if capacity is None else capacity
     if capacity <= 0:
         raise DomainError(ErrorCode.INVALID, "capacity must be at least 1.", "capacity")
@@ -252,7 +257,7 @@ async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, deliv
                        capacity=capacity, instructors=locked["instructorIds"], room=room,
                        equipment=locked["equipmentIds"], setup_minutes=setup_minutes,
                        teardown_minutes=teardown_minutes, enrollment_cutoff_at=enrollment_cutoff_at,
-                       requires_approval=requires_approval, join_url=join_url)
+                       requires_approval=requires_approval, join_url=join_url, conferencing=provider)
 
 
 async def create_session(db: AsyncSession, actor: Actor, plan: SessionPlan, parts: list[PartSpan],
@@ -276,9 +281,7 @@ async def create_session(db: AsyncSession, actor: Actor, plan: SessionPlan, part
             for resource, role in zip(resources, roles):
                 db.add(Booking(resource_id=resource.id, session_id=session.id, part_id=row.id, role=role,
                                starts_at=held_from, ends_at=held_to))
-    if plan.join_url is not None:
-        await meetings.set_manual_link(db, session, plan.join_url)
-    await meetings.plan_meeting(db, session)
+    await meetings.plan_new_meeting(db, session, plan.conferencing, plan.join_url)
     bookings = {r.id: role.value for r, role in zip(resources, roles)}
     record_change(db, actor, "session.schedule", "Session", session.id, None,
                   {**snapshot(session), "bookings": bookings, "parts": parts_payload(rows)})
@@ -296,17 +299,19 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
                            requires_approval: bool = False, setup_minutes: int = 0, teardown_minutes: int = 0,
                            enrollment_cutoff_at: datetime | None = None, settings: Settings | None = None,
                            join_url: str | None = None, parts: list[PartSpan] | None = None,
-                           allow_outside_hours: bool = False) -> Session:
+                           conferencing: str | None = None, allow_outside_hours: bool = False) -> Session:
     """`settings` (the running app's) bound how long and how far ahead or back a session may be; `join_url`,
     for a VIRTUAL or HYBRID session, is a meeting link entered by hand (no conferencing plugin is asked);
     `parts`, when given, are the session's intervals (otherwise it is one part, startsAt to endsAt);
+    `conferencing` names the provider that makes its meeting (`conferencing.session_conferencing`);
     `allow_outside_hours` books resources outside their hours or time off (staff only, audited)."""
     spans = session_parts(starts_at, ends_at, parts, settings)
     plan = await plan_session(db, course_id=course_id, timezone=timezone, delivery_mode=delivery_mode,
                               instructor_ids=instructor_ids, capacity=capacity, room_id=room_id,
                               equipment_ids=equipment_ids, title=title, requires_approval=requires_approval,
                               setup_minutes=setup_minutes, teardown_minutes=teardown_minutes,
-                              enrollment_cutoff_at=enrollment_cutoff_at, join_url=join_url)
+                              enrollment_cutoff_at=enrollment_cutoff_at, join_url=join_url,
+                              conferencing=conferencing)
     refuse_clashes(await check_plan(db, plan, spans))
     await availability.check_availability(db, actor, plan.resources, plan.held(spans),
                                           allow_outside_hours=allow_outside_hours)

@@ -7,7 +7,7 @@ from email.utils import formataddr, formatdate
 
 import aiosmtplib
 
-from podium.core.providers import Notification
+from podium.plugin import Notification
 
 from .config import EmailSettings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from podium.core.plugin_settings import secret
+from podium.plugin import secret
 
 SETTINGS_NAME = "moodle"          # PODIUM_MOODLE_*, like the connector's name
 STUDENT_ROLE_ID = 5               # Moodle's built-in "student" role

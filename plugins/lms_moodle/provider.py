@@ -5,24 +5,26 @@ name; an activity ref is a course module id (the `id=` of /mod/<type>/view.php?i
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from podium.core.instants import UTC, utc_now
-from podium.core.providers import CompletionReport
-from podium.core.services.journeys import ATTENDED as JOURNEY_ATTENDED
+from podium.plugin import ATTENDED_STATUSES, CompletionReport
 
 from .client import MoodleClient, MoodleError
 from .config import MoodleConfig
 
+FUNCTIONS = ("core_user_get_users_by_field", "core_user_get_users", "enrol_manual_enrol_users",
+             "core_completion_get_activities_completion_status", "core_completion_override_activity_completion_status",
+             "core_course_get_courses_by_field", "core_course_get_contents")
+"""Every web service function the connector calls: the external service must offer them all."""
 COMPLETE_STATES = {1, 2}          # COMPLETION_COMPLETE, COMPLETION_COMPLETE_PASS (3 is COMPLETE_FAIL)
 # What completes a live stage is Podium's rule (journeys.ATTENDED); "COMPLETED" is a plain yes.
-ATTENDED = {status.value for status in JOURNEY_ATTENDED} | {"COMPLETED"}
+ATTENDED = ATTENDED_STATUSES | {"COMPLETED"}
 
 
 def _moment(timestamp: Any) -> datetime:
     """Moodle times are Unix seconds; 0 means "not recorded"."""
-    return datetime.fromtimestamp(int(timestamp), UTC) if timestamp else utc_now()
+    return datetime.fromtimestamp(int(timestamp), timezone.utc) if timestamp else datetime.now(timezone.utc)
 
 
 def _whole_id(ref: str, what: str, wsfunction: str) -> int:
@@ -38,6 +40,18 @@ class MoodleConnector:
         self.config = config
         self.client = client or MoodleClient(config.url, config.token, timeout=config.timeout_seconds)
         self._course_ids: dict[str, int] = {}
+
+    async def check(self) -> list[str]:
+        """`podium plugins --check`: the token works (`core_webservice_get_site_info`), and the service has every
+        function Podium calls; raises naming those it lacks."""
+        info = await self.client.call("core_webservice_get_site_info")
+        offered = {str(f.get("name")) for f in info.get("functions", [])}
+        missing = sorted(set(FUNCTIONS) - offered)
+        said = [f"site {info.get('sitename', '?')!r} (Moodle {info.get('release', '?')}) as {info.get('username', '?')}"]
+        if missing:
+            raise MoodleError("core_webservice_get_site_info", "missingfunctions",
+                              f"{said[0]}: the service lacks {', '.join(missing)}; add them to the external service")
+        return said + [f"all {len(FUNCTIONS)} web service functions Podium calls are in the service"]
 
     async def find_user(self, email: str) -> str | None:
         """The exact address first; then any case of it, since Moodle on PostgreSQL compares emails exactly."""
@@ -63,21 +77,9 @@ class MoodleConnector:
                                             courseid=course_id, userid=user_id)
         done = {str(a["cmid"]): _moment(a.get("timecompleted")) if a.get("state") in COMPLETE_STATES else None
                 for a in activities.get("statuses", [])}
-        return CompletionReport(activities=done, course_completed_at=await self._course_completed_at(course_id, user_id))
-
-    async def _course_completed_at(self, course_id: int, user_id: int) -> datetime | None:
-        try:
-            status = await self.client.call("core_completion_get_course_completion_status",
-                                            courseid=course_id, userid=user_id)
-        except MoodleError as exc:
-            if exc.errorcode == "nocriteriaset":      # the course has no completion criteria: never "completed"
-                return None
-            raise
-        course = status["completionstatus"]
-        if not course.get("completed"):
-            return None
-        times = [c.get("timecompleted") or 0 for c in course.get("completions", [])]
-        return _moment(max(times, default=0))
+        # Course completion is not asked for: Podium decides completion from the program's stages, so one
+        # call per learner is all a sync costs.
+        return CompletionReport(activities=done)
 
     async def push_attendance(self, course_ref: str, user_ref: str, session_title: str, status: str,
                               details: dict[str, Any] | None = None) -> None:
@@ -99,6 +101,12 @@ class MoodleConnector:
             raise MoodleError(wsfunction, "completionnotenabled",
                               f"activity {cmid} has completion tracking off, so Moodle kept nothing; turn on "
                               "activity completion for it")
+
+    async def activities(self, course_ref: str) -> dict[str, str]:
+        """The course's activities, course module id -> name: what createProgram checks stage refs against."""
+        sections = await self.client.call("core_course_get_contents", courseid=await self._course_id(course_ref))
+        return {str(module["id"]): str(module.get("name", "")) for section in sections
+                for module in section.get("modules", [])}
 
     async def _course_id(self, course_ref: str) -> int:
         """A numeric ref is the course id; anything else is looked up once as the course's short name."""

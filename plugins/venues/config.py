@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from podium.core.plugin_settings import secret
+from podium.plugin import secret
 
 SETTINGS_NAME = "venues"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone as tz
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,11 +11,12 @@ from zoneinfo import ZoneInfo
 import icalendar
 import recurring_ical_events
 
-from podium.core.instants import UTC
-from podium.core.providers import BusyTime, RoomRecord, VenueRecord
+from podium.plugin import BusyTime, RoomRecord, VenueRecord
 
 from .client import VenueFeedClient, VenueFeedError, where
 from .config import VenuesConfig
+
+UTC = tz.utc
 
 MAX_UID = 400
 

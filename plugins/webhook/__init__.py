@@ -1,27 +1,27 @@
 """The `webhook` plugin: every domain event POSTed as JSON to one URL, signed with HMAC-SHA256."""
 from __future__ import annotations
 
-from podium.core import hookimpl
-from podium.core.plugin_settings import is_configured, load_plugin_settings
+from podium.plugin import hookimpl
 
 from .config import WebhookSettings
 from .client import send_event
 
 
 @hookimpl
-def podium_receives_events(settings):
-    """Without `PODIUM_WEBHOOK_*` settings there is nowhere to send events: no outbox rows for them."""
-    return is_configured("webhook", settings.env)
+def podium_receives_events(context):
+    """Without `PODIUM_WEBHOOK_*` settings there is nowhere to send events: no outbox rows for them.
+    Checks the settings at start-up too, so a typo stops Podium before it serves."""
+    if not context.is_configured():
+        return False
+    context.load_settings(WebhookSettings)
+    return True
 
 
 @hookimpl
-async def podium_event(event, settings):
-    await send_event(load_plugin_settings(WebhookSettings, "webhook", settings.env), event)
+async def podium_event(event, context):
+    await send_event(context.load_settings(WebhookSettings), event)
 
 
 @hookimpl
-def podium_notification_channels(settings):
-    """Nothing to contribute; checks the settings at start-up so a typo stops Podium before it serves."""
-    if is_configured("webhook", settings.env):
-        load_plugin_settings(WebhookSettings, "webhook", settings.env)
-    return []
+def podium_settings():
+    return WebhookSettings

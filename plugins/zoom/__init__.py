@@ -1,8 +1,7 @@
 """The `zoom` plugin: meetings for VIRTUAL and HYBRID sessions, registrants, attendance from Zoom's report."""
 from __future__ import annotations
 
-from podium.core import hookimpl
-from podium.core.plugin_settings import is_configured, load_plugin_settings
+from podium.plugin import hookimpl
 
 from .client import ZoomClient
 from .config import ZoomSettings
@@ -11,14 +10,19 @@ from .routes import webhook_routes
 
 
 @hookimpl
-def podium_conferencing_providers(settings):
-    if not is_configured("zoom", settings.env):
+def podium_conferencing_providers(context):
+    if not context.is_configured():
         return []
-    return [ZoomProvider(ZoomClient(load_plugin_settings(ZoomSettings, "zoom", settings.env)))]
+    return [ZoomProvider(ZoomClient(context.load_settings(ZoomSettings)))]
 
 
 @hookimpl
-def podium_routes(settings):
-    if not is_configured("zoom", settings.env):
+def podium_routes(context):
+    if not context.is_configured():
         return []
-    return webhook_routes(load_plugin_settings(ZoomSettings, "zoom", settings.env))
+    return webhook_routes(context.load_settings(ZoomSettings), context)
+
+
+@hookimpl
+def podium_settings():
+    return ZoomSettings

@@ -83,6 +83,12 @@ class ZoomClient:
                     await self.pause(attempt, response)
             raise ZoomUnavailable(f"Zoom OAuth did not answer ({error})")
 
+    async def check_token(self) -> str:
+        """For `podium plugins --check`: ask Zoom for a new token now; what it grants."""
+        self._token = None
+        await self._access_token()
+        return f"token granted by {self.settings.oauth_base} for account {self.settings.account_id}"
+
     # --- requests --------------------------------------------------------------------------
 
     def _backoff(self, attempt: int, response: httpx.Response | None) -> float:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from podium.core.providers import (
-    AttendanceRules, MeetingInfo, MeetingSpec, NoParticipantsReport, ParticipantSegment, Registrant,
+from podium.plugin import (
+    AttendanceRules, MeetingGone, MeetingInfo, MeetingSpec, NoParticipantsReport, ParticipantSegment, Registrant,
 )
 
 from .client import ZoomAmbiguous, ZoomClient, ZoomError, ZoomUnavailable
@@ -52,6 +52,10 @@ class ZoomProvider:
         """Called by the plugin manager at shutdown: close the HTTP connections."""
         await self.client.aclose()
 
+    async def check(self) -> str:
+        """`podium plugins --check`: the Server-to-Server OAuth app's credentials get a token."""
+        return await self.client.check_token()
+
     async def create_meeting(self, spec: MeetingSpec) -> MeetingInfo:
         """Create, and after an unsure attempt look for the meeting it may have made before trying again."""
         body = {**_meeting_fields(spec), "settings": {"approval_type": AUTO_APPROVE_REGISTRANTS,
@@ -79,7 +83,12 @@ class ZoomProvider:
         return None
 
     async def update_meeting(self, external_id: str, spec: MeetingSpec) -> None:
-        await self.client.update_meeting(external_id, _meeting_fields(spec))
+        try:
+            await self.client.update_meeting(external_id, _meeting_fields(spec))
+        except ZoomError as exc:
+            if exc.status == 404:                  # deleted in Zoom: Podium makes a new one
+                raise MeetingGone(str(exc)) from exc
+            raise
 
     async def delete_meeting(self, external_id: str) -> None:
         await self.client.delete_meeting(external_id)

@@ -8,8 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from podium.core.db import changing
-from podium.core.services import meetings
+from podium.plugin import PluginContext
 
 from .config import ZoomSettings
 from .webhook import MEETING_ENDED, URL_VALIDATION, WebhookRefused, url_validation_answer, verify
@@ -19,7 +18,7 @@ log = logging.getLogger("podium.plugins.zoom")
 MAX_BODY_BYTES = 256 * 1024
 
 
-def webhook_routes(settings: ZoomSettings, provider_name: str = "zoom") -> list[Route]:
+def webhook_routes(settings: ZoomSettings, context: PluginContext, provider_name: str = "zoom") -> list[Route]:
     async def receive(request: Request) -> Response:
         secret = settings.webhook_secret_token
         if not secret:
@@ -48,10 +47,9 @@ def webhook_routes(settings: ZoomSettings, provider_name: str = "zoom") -> list[
             if not isinstance(meeting, dict) or meeting.get("id") in (None, ""):
                 return JSONResponse({"error": "no meeting id"}, status_code=400)
             key = str(meeting.get("uuid") or f"{meeting['id']}:{message.get('event_ts', '')}")
-            async with request.app.state.podium.sessions() as db, changing(db):
-                session_id = await meetings.request_attendance_import(db, provider_name, str(meeting["id"]), key)
-            log.info("zoom meeting %s ended: %s", meeting["id"],
-                     "attendance import queued" if session_id else "not one of ours")
+            async with context.changing() as db:
+                ours = await context.meeting_ended(db, provider_name, str(meeting["id"]), key)
+            log.info("zoom meeting %s ended: %s", meeting["id"], "attendance import queued" if ours else "not one of ours")
         return JSONResponse({"status": "accepted"})
 
     return [Route("/webhook", receive, methods=["POST"])]

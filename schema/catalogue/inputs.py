@@ -22,6 +22,9 @@ class CreateCourseInput:
     required_qualifications: list[str] | None = None
     certification_validity_days: int | None = strawberry.field(
         default=None, description="How long a certification from this course's programs lasts; null: no expiry.")
+    default_conferencing: str | None = strawberry.field(default=None, description=(
+        "The conferencing provider this course's VIRTUAL and HYBRID sessions use when scheduleSession names "
+        "none: a loaded provider's name (e.g. `zoom`) or `manual`; null: PODIUM_DEFAULT_CONFERENCING."))
     minimum_parts_attended: int | None = strawberry.field(default=None, description=(
         "How many parts of a multi-part session a learner attends to have attended the session; null: every part."))
 
@@ -31,6 +34,9 @@ class CreatePersonInput:
     name: str
     email: str
     timezone: str
+    phone: str | None = strawberry.field(default=None, description=(
+        "International form with + and the country code (e.g. +44 20 7946 0958); stored as E.164. For SMS "
+        "channels."))
 
 
 @strawberry.input
@@ -88,6 +94,8 @@ class UpdateCourseInput:
     default_capacity: int | None = strawberry.UNSET
     required_qualifications: list[str] | None = strawberry.UNSET
     certification_validity_days: int | None = strawberry.UNSET
+    default_conferencing: str | None = strawberry.field(default=strawberry.UNSET, description=(
+        "A loaded conferencing provider's name or `manual`; null: PODIUM_DEFAULT_CONFERENCING."))
     minimum_parts_attended: int | None = strawberry.UNSET
 
 
@@ -97,6 +105,7 @@ class UpdatePersonInput:
     name: str | None = strawberry.UNSET
     email: str | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
+    phone: str | None = strawberry.field(default=strawberry.UNSET, description="As in createPerson; null removes it.")
 
 
 @strawberry.input(description="Only the fields given change; `qualifications` replaces the whole list. A room "

@@ -58,6 +58,7 @@ class CatalogueMutations:
                 duration_minutes=input.duration_minutes, default_capacity=input.default_capacity,
                 required_qualifications=input.required_qualifications,
                 certification_validity_days=input.certification_validity_days,
+                default_conferencing=input.default_conferencing,
                 minimum_parts_attended=input.minimum_parts_attended)).id
 
         course, errors, _ = await attempt_then_load(info, work, "courses")
@@ -68,7 +69,7 @@ class CatalogueMutations:
         async def work(db, actor):
             check_staff(info.context.caller)
             return (await catalogue.create_person(db, actor, name=input.name, email=input.email,
-                                                  timezone=input.timezone)).id
+                                                  timezone=input.timezone, phone=input.phone)).id
 
         person, errors, _ = await attempt_then_load(info, work, "people")
         return PersonPayload(person=person, errors=errors)
@@ -96,7 +97,7 @@ class CatalogueMutations:
                 db, actor, decode_id(input.course_id, "Course", "courseId"),
                 **given(input, "title", "description", "duration_minutes", "default_capacity",
                         "required_qualifications", "certification_validity_days",
-                        "minimum_parts_attended"))).id
+                        "minimum_parts_attended", "default_conferencing"))).id
 
         course, errors, _ = await attempt_then_load(info, work, "courses")
         return CoursePayload(course=course, errors=errors)
@@ -106,7 +107,7 @@ class CatalogueMutations:
         async def work(db, actor):
             check_staff(info.context.caller)
             return (await catalogue.update_person(db, actor, decode_id(input.person_id, "Person", "personId"),
-                                                  **given(input, "name", "email", "timezone"))).id
+                                                  **given(input, "name", "email", "timezone", "phone"))).id
 
         person, errors, _ = await attempt_then_load(info, work, "people")
         return PersonPayload(person=person, errors=errors)

@@ -49,6 +49,9 @@ class Course(Node):
     required_qualifications: list[str]
     certification_validity_days: int | None = strawberry.field(
         description="How long a certification from this course's programs lasts; null: no expiry.")
+    default_conferencing: str | None = strawberry.field(description=(
+        "The conferencing provider its VIRTUAL and HYBRID sessions use when scheduleSession names none "
+        "(a provider's name or `manual`); null: PODIUM_DEFAULT_CONFERENCING."))
     minimum_parts_attended: int | None = strawberry.field(description=(
         "How many parts of a multi-part session a learner attends to have attended the session (PRESENT, LATE "
         "or LEFT_EARLY at that many parts); null: every part. Capped at the session's number of parts."))
@@ -78,7 +81,7 @@ class Course(Node):
 COURSE_COLUMNS = tuple(c.label(f"course_{c.key}") for c in (
     CourseRow.id, CourseRow.code, CourseRow.title, CourseRow.description, CourseRow.duration_minutes,
     CourseRow.default_capacity, CourseRow.required_qualifications, CourseRow.certification_validity_days,
-    CourseRow.minimum_parts_attended))
+    CourseRow.default_conferencing, CourseRow.minimum_parts_attended))
 """Labelled `course_…`, so a session row joined with its course reads both by name."""
 
 
@@ -89,6 +92,7 @@ def course_from(v) -> Course:
                   default_capacity=v.course_default_capacity,
                   required_qualifications=list(v.course_required_qualifications or []),
                   certification_validity_days=v.course_certification_validity_days,
+                  default_conferencing=v.course_default_conferencing,
                   minimum_parts_attended=v.course_minimum_parts_attended)
 
 
@@ -100,6 +104,7 @@ class Person(Node):
     name: str
     email: str
     timezone: str
+    phone: str | None = strawberry.field(description="E.164 (e.g. +442079460958), for SMS channels; null: none.")
 
     @strawberry.field(description="This person's enrolments, ordered by the session's startsAt, then id: what the "
                                   "caller may see of them (a learner only their own; an instructor those in "
@@ -150,12 +155,13 @@ class Person(Node):
         return await calendar_feed_url(info, person_id=self.pk)
 
 
-PERSON_COLUMNS = (PersonRow.id, PersonRow.name, PersonRow.email, PersonRow.timezone)
+PERSON_COLUMNS = (PersonRow.id, PersonRow.name, PersonRow.email, PersonRow.timezone, PersonRow.phone)
 
 
 def person_from(v) -> Person:
     """From a row with PERSON_COLUMNS."""
-    return Person(id=global_id("Person", v.id), pk=v.id, name=v.name, email=v.email, timezone=v.timezone)
+    return Person(id=global_id("Person", v.id), pk=v.id, name=v.name, email=v.email, timezone=v.timezone,
+                  phone=v.phone)
 
 
 @strawberry.type

@@ -62,7 +62,7 @@ def _quantity(line: CoreCostLine, currency: str) -> str:
             days = -(-line.planned_quantity // (8 * 60))
             return f"{days} day{'s' if days != 1 else ''} ({hours}) at {rate}/day"
         return f"{rate} per session"
-    if line.planned_quantity == line.actual_quantity == 1 and line.source == "MANUAL" and line.planned == line.rate:
+    if not line.per_learner:
         return rate
     return f"{rate} per learner: {line.planned_quantity} planned, {line.actual_quantity} attended"
 
@@ -95,6 +95,11 @@ class CostLineType:
                                   "false: entered by hand (addSessionCost).")
     def derived(self) -> bool:
         return self.line.derived
+
+    @strawberry.field(description="true: the amount is a cost per learner times seats taken (planned) or learners "
+                                  "attended (actual).")
+    def per_learner(self) -> bool:
+        return self.line.per_learner
 
     @strawberry.field(description="Lines entered by hand: kept when the session is cancelled (always false for "
                                   "derived lines, which a cancellation drops).")

@@ -21,7 +21,9 @@ class CreateProgramInput:
     learner_ids: list[strawberry.ID]
     lms_course_ref: str | None = strawberry.field(default=None,
                                                   description="The LMS course holding the self-paced stages.")
-    lms_connector: str | None = strawberry.field(default=None, description='Plugin name, e.g. "moodle".')
+    lms_connector: str | None = strawberry.field(default=None, description=(
+        'The LMS connector: its own name (e.g. "moodle") or its plugin\'s (e.g. "lms_moodle"); '
+        "the program keeps the connector's name."))
     stage_activities: list[StageActivityInput] | None = strawberry.field(
         default=None, description="The LMS activity of each self-paced or assessment stage; by default its key.")
 

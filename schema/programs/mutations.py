@@ -26,6 +26,13 @@ from .types import (
 )
 
 
+@strawberry.type(description="A learner the LMS failed on in syncProgramProgress, and what it said.")
+class LmsFailure:
+    learner: Person
+    reason: str = strawberry.field(description="The LMS's answer, e.g. `MoodleError: Moodle refused "
+                                               "core_completion_get_activities_completion_status: ... [nopermissions]`.")
+
+
 @strawberry.type
 class ProgramPayload:
     program: Program | None
@@ -40,6 +47,8 @@ class ProgramPayload:
     lms_not_found: list[Person] = strawberry.field(description="syncProgramProgress: learners the LMS does not know.")
     lms_failed: list[Person] = strawberry.field(description="syncProgramProgress: learners the LMS failed on; "
                                                             "the next sync tries again.")
+    lms_failures: list[LmsFailure] = strawberry.field(
+        default_factory=list, description="syncProgramProgress: each learner the LMS failed on, with why.")
 
 
 @strawberry.type
@@ -62,7 +71,30 @@ async def _payload(info: Info, program_id: int | None, errors: list[UserError], 
         cancelled_enrollments=[e for e in await info.context.loaders.enrollments.load_many(
             lists.get("cancelled_enrollments", [])) if e],
         lms_not_found=[p for p in await people.load_many(lists.get("not_found", [])) if p],
-        lms_failed=[p for p in await people.load_many(lists.get("failed", [])) if p])
+        lms_failed=[p for p in await people.load_many(lists.get("failed", [])) if p],
+        lms_failures=[LmsFailure(learner=p, reason=reason) for p, reason in zip(
+            await people.load_many(list(lists.get("failures", {}))), lists.get("failures", {}).values()) if p])
+
+
+async def _lms_side(info: Info, input: CreateProgramInput) -> tuple[str | None, dict[str, str] | None]:
+    """The program's LMS connector (named by itself or its plugin) and its course's activities, asked before
+    any transaction opens; a connector without `activities()` lists none (then only missing ones are refused)."""
+    connector = (input.lms_connector or "").strip()
+    if not connector or info.context.plugins is None:
+        return connector or None, None
+    named = info.context.plugins.provider_name("lms_connectors", connector)
+    if named is None:
+        raise DomainError(ErrorCode.INVALID, f"No LMS connector {connector[:64]!r} is loaded (loaded: "
+                          f"{', '.join(lms_connectors(info)) or 'none'}).", "lmsConnector")
+    course_ref = (input.lms_course_ref or "").strip()
+    listing = getattr(lms_connectors(info)[named], "activities", None)
+    if listing is None or not course_ref or len(course_ref) > 200:
+        return named, None
+    try:
+        return named, dict(await listing(course_ref))
+    except Exception as exc:  # noqa: BLE001 - whatever the LMS said is what the coordinator must read
+        raise DomainError(ErrorCode.INVALID, f"The LMS could not list course {course_ref[:200]!r}'s activities: "
+                          f"{str(exc)[:500]}", "lmsCourseRef") from None
 
 
 @strawberry.type
@@ -71,11 +103,13 @@ class ProgramMutations:
                                      "live sessions (split across parallel ones, the first filled first) and "
                                      "enrolled in the LMS course.")
     async def create_program(self, info: Info, input: CreateProgramInput) -> ProgramPayload:
-        async def work(db, actor):
+        try:
             check_staff(info.context.caller)
-            connector = (input.lms_connector or "").strip()
-            if connector and info.context.plugins is not None and connector not in lms_connectors(info):
-                raise DomainError(ErrorCode.INVALID, f"No LMS connector {connector!r} is loaded.", "lmsConnector")
+            connector, lms_activities = await _lms_side(info, input)
+        except DomainError as error:
+            return await _payload(info, None, [user_error(error)])
+
+        async def work(db, actor):
             activities: dict[str, str] = {}
             for index, item in enumerate(input.stage_activities or []):
                 if item.stage_key in activities:
@@ -89,7 +123,7 @@ class ProgramMutations:
                                   for i, s in enumerate(input.live_session_ids)],
                 learner_ids=[decode_id(p, "Person", f"learnerIds.{i}") for i, p in enumerate(input.learner_ids)],
                 lms_course_ref=input.lms_course_ref, lms_connector=connector or None, stage_activities=activities,
-                settings=info.context.plugins.settings)
+                settings=info.context.plugins.settings, lms_activities=lms_activities)
             return created.program.id, [placement_from(p) for p in created.placements]
 
         result, errors, _ = await attempt(info, work)
@@ -159,7 +193,8 @@ class ProgramMutations:
                 certifications = [certification_from(c) for c in await journey_service.certifications(
                     db, program_id=program_id) if c.person_id in set(certified)]
         return await _payload(info, None if errors else program_id, errors, certified=certifications,
-                              not_found=pull.not_found, failed=sorted(pull.failed))
+                              not_found=pull.not_found, failed=sorted(pull.failed),
+                              failures=dict(sorted(pull.failed.items())))
 
     @strawberry.mutation(description="An organisation's own program template; ADMIN and COORDINATOR only.")
     async def create_program_template(self, info: Info, input: CreateProgramTemplateInput) -> ProgramTemplatePayload:

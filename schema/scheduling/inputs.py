@@ -63,6 +63,11 @@ class ScheduleSessionInput:
         "instructors arrive. Booked time is what resources cost."))
     teardown_minutes: int | None = strawberry.field(default=None, description="Minutes every resource stays booked "
                                                                               "after the end (0 to 1440, default 0).")
+    conferencing: str | None = strawberry.field(default=None, description=(
+        "VIRTUAL and HYBRID: who makes the meeting, a loaded conferencing provider's name (e.g. `zoom`) or "
+        "`manual` (staff paste the link: joinUrl now, or updateSession later). Default: the course's "
+        "defaultConferencing, else PODIUM_DEFAULT_CONFERENCING, else the first provider loaded. An unknown "
+        "or unloaded name is INVALID with the field conferencing."))
     parts: list[SessionPartInput] | None = strawberry.field(default=None, description=(
         "A session over several intervals (a course of three days): at least one part, in time order, not "
         "overlapping; the first starts at startsAt, the last ends at endsAt. Null: one part, startsAt to endsAt."))

@@ -33,7 +33,8 @@ def _session_fields(input: ScheduleSessionInput) -> dict:
             "room_id": decode_id(input.room_id, "Resource", "roomId") if input.room_id is not None else None,
             "equipment_ids": [decode_id(i, "Resource", "equipmentIds") for i in input.equipment_ids or []],
             "title": input.title, "requires_approval": bool(input.requires_approval), "join_url": input.join_url,
-            "setup_minutes": input.setup_minutes or 0, "teardown_minutes": input.teardown_minutes or 0}
+            "setup_minutes": input.setup_minutes or 0, "teardown_minutes": input.teardown_minutes or 0,
+            "conferencing": input.conferencing}
 
 
 @strawberry.type

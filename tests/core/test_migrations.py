@@ -218,3 +218,37 @@ def test_0007_makes_every_existing_session_a_session_of_one_part(own_database):
     assert booking.part_id == parts[0].id
     assert [(a.enrollment_id, a.part_id, a.status.value, a.minutes_attended) for a in attended] == [
         (1, parts[0].id, "LATE", 150)]
+
+
+def test_0009_keeps_an_old_resource_rate_as_an_hourly_rate_in_cents(own_database):
+    """A rate written before costs (a number with two decimals, no unit) becomes minor units per HOUR, and goes
+    back on a downgrade."""
+    import sqlalchemy as sa
+    from datetime import datetime, timezone
+
+    config = alembic_config(own_database)
+    command.upgrade(config, "0008")
+    created = datetime(2027, 3, 2, 9, tzinfo=timezone.utc)
+    if own_database.startswith("sqlite"):
+        created = created.replace(tzinfo=None)
+    resource = sa.table("resource", *(sa.column(c, t) for c, t in (
+        ("id", sa.Integer()), ("kind", sa.String()), ("name", sa.String()), ("timezone", sa.String()),
+        ("features", sa.JSON()), ("created_at", sa.DateTime(timezone=True)), ("cost_rate", sa.Numeric(12, 2)))))
+
+    async def run(statement):
+        engine = create_engine(own_database)
+        async with engine.begin() as conn:
+            result = (await conn.execute(statement)).all() if isinstance(statement, sa.Select) else \
+                await conn.execute(statement)
+        await engine.dispose()
+        return result
+
+    asyncio.run(run(resource.insert().values(id=1, kind="ROOM", name="Room", timezone="UTC", features=[],
+                                            created_at=created, cost_rate=85.5)))
+    command.upgrade(config, "head")
+    after = asyncio.run(run(sa.select(sa.column("cost_rate_minor"), sa.column("cost_rate_unit"))
+                            .select_from(sa.table("resource"))))
+    assert [tuple(row) for row in after] == [(8550, "HOURLY")]
+    command.downgrade(config, "0008")
+    back = asyncio.run(run(sa.select(sa.column("cost_rate")).select_from(sa.table("resource"))))
+    assert [float(row[0]) for row in back] == [85.5]

@@ -47,8 +47,9 @@ EXPECTED = sorted([("DELIVERED", "seed-1"), ("PENDING", "seed-2"), ("PENDING", "
 async def test_the_periodic_prune_job_prunes_delivered_rows_past_retention(sessions):
     await _seed(sessions)
     settings = settings_from({"PODIUM_PLUGINS": ""}, plugins=())
-    await start_periodic(sessions, settings)
-    async with dispatching(sessions, settings):
+    async with dispatching(sessions, settings) as dispatcher:
+        await start_periodic(sessions, settings, dispatcher.plugins)
+        dispatcher.wake()
         await eventually(lambda: _gone(sessions, "seed-0"), what="the old delivered row pruned")
     left, audit = await _left(sessions)
     assert ([row for row in left if row[1].startswith("seed-")], audit) == (EXPECTED, 1)

@@ -50,8 +50,9 @@ async def test_an_ended_session_is_completed_after_its_grace_once_evented_and_au
         await cancel_session(db, b.ADMIN, cancelled)
     settings = settings_from(NO_PLUGINS, plugins=(), complete_sessions_every_seconds=0.2,
                              session_completion_grace_minutes=30)
-    await periodic.start_periodic(sessions, settings)
-    async with dispatching(sessions, settings):
+    async with dispatching(sessions, settings) as dispatcher:
+        await periodic.start_periodic(sessions, settings, dispatcher.plugins)
+        dispatcher.wake()
         await eventually(lambda: _at_least(sessions, "complete_sessions", 3), what="three ticks of session completion")
     assert await status(sessions, long_ago) is SessionStatus.COMPLETED
     assert await status(sessions, just_now) is SessionStatus.SCHEDULED      # still inside its 30 minutes of grace
@@ -74,18 +75,20 @@ async def _at_least(sessions, job: str, n: int) -> bool:
 async def test_starting_many_times_plans_each_tick_once(sessions):
     settings = settings_from(NO_PLUGINS, plugins=())
     now = utc_now()
-    await asyncio.gather(*(periodic.start_periodic(sessions, settings, now) for _ in range(5)))
+    planned = await asyncio.gather(*(periodic.start_periodic(sessions, settings, None, now) for _ in range(5)))
+    assert sorted(planned[0]) == ["complete_sessions", "lms_sync", "prune"]  # no venue source: no room calendars
     ticks = await outbox_rows(sessions, kind="plugin_call")
-    assert sorted(m.topic for m in ticks) == sorted(f"periodic.{job}" for job in periodic.JOBS)
-    assert {"periodic.complete_sessions", "periodic.prune"} <= {m.topic for m in ticks}
+    assert sorted(m.topic for m in ticks) == ["periodic.complete_sessions", "periodic.lms_sync", "periodic.prune"]
+    assert await periodic.start_periodic(sessions, settings_from(NO_PLUGINS, plugins=(), program_sync_hours=0),
+                                         None, now) == ["complete_sessions", "prune"]       # 0: LMS sync off
 
 
 async def test_two_dispatchers_run_every_tick_once(sessions):
     """Two dispatchers (as two processes would) over ten ticks: one run row per tick, one attempt each,
     every tick message delivered once."""
     settings = settings_from(NO_PLUGINS, plugins=(), complete_sessions_every_seconds=0.2, prune_every_seconds=0.2)
-    await periodic.start_periodic(sessions, settings)
-    async with dispatching(sessions, settings), dispatching(sessions, settings):
+    async with dispatching(sessions, settings) as dispatcher, dispatching(sessions, settings):
+        await periodic.start_periodic(sessions, settings, dispatcher.plugins)
         await eventually(lambda: _at_least(sessions, "complete_sessions", 10), what="ten ticks")
         await eventually(lambda: _at_least(sessions, "prune", 10), what="ten ticks")
     for job in ("complete_sessions", "prune"):
@@ -112,8 +115,9 @@ async def test_the_prune_job_deletes_delivered_rows_past_retention_and_nothing_e
                           target_type="OutboxMessage", target_id=1))
         await db.commit()
     settings = settings_from(NO_PLUGINS, plugins=(), outbox_retention_days=30)
-    await periodic.start_periodic(sessions, settings)
-    async with dispatching(sessions, settings):
+    async with dispatching(sessions, settings) as dispatcher:
+        await periodic.start_periodic(sessions, settings, dispatcher.plugins)
+        dispatcher.wake()
         await eventually(lambda: _ran_once(sessions), what="the prune job")
     seeds = sorted(m.idempotency_key for m in await outbox_rows(sessions) if m.idempotency_key.startswith("seed-"))
     assert seeds == ["seed-1", "seed-2", "seed-3"]
@@ -134,8 +138,9 @@ async def test_podium_outbox_list_shows_each_job_its_last_and_next_tick(sessions
 
     settings = settings_from(NO_PLUGINS, plugins=())
     ended = await past_session(sessions, 45)
-    await periodic.start_periodic(sessions, settings)
-    async with dispatching(sessions, settings):
+    async with dispatching(sessions, settings) as dispatcher:
+        await periodic.start_periodic(sessions, settings, dispatcher.plugins)
+        dispatcher.wake()
         await eventually(lambda: _at_least(sessions, "complete_sessions", 1), what="a tick of session completion")
         await eventually(lambda: _at_least(sessions, "prune", 1), what="a tick of prune")
     assert await status(sessions, ended) is SessionStatus.COMPLETED

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -15,7 +17,7 @@ from sqlalchemy import select
 from podium.core.db import create_engine, create_sessionmaker
 from podium.core.ids import from_global_id
 from podium.core.instants import utc_now
-from podium.core.models import AuditEntry, OutboxStatus, PeriodicRun, Session, SessionStatus
+from podium.core.models import AuditEntry, OutboxMessage, OutboxStatus, PeriodicRun, Session, SessionStatus
 from podium.core.services import periodic
 from tests import builders as b
 from tests.dispatching import eventually, outbox_rows
@@ -23,6 +25,9 @@ from tests.dispatching import eventually, outbox_rows
 TICK_SECONDS = 1.0
 TICKS = 20
 WORKERS = 3
+JOBS = ("complete_sessions", "lms_sync", "prune")
+"""Every job whose interval can be a second; `room_calendars` (the venues plugin reads calendars at most
+every minute) runs on the same ticks: tests/plugins/venues/test_calendar_schedule.py."""
 
 
 def start_worker(database_url: str, tmp_path, n: int, **env) -> subprocess.Popen:
@@ -30,7 +35,7 @@ def start_worker(database_url: str, tmp_path, n: int, **env) -> subprocess.Popen
     env = {**os.environ, "PODIUM_DATABASE_URL": database_url, "PODIUM_PLUGINS": "logbook",
            "PODIUM_LOGBOOK_PATH": str(tmp_path / "logbook.jsonl"),
            "PODIUM_COMPLETE_SESSIONS_EVERY_SECONDS": str(TICK_SECONDS), "PODIUM_PRUNE_EVERY_SECONDS": str(TICK_SECONDS),
-           "PODIUM_SESSION_COMPLETION_GRACE_MINUTES": "0", "PODIUM_OUTBOX_POLL_SECONDS": "0.1",
+           "PODIUM_PROGRAM_SYNC_HOURS": repr(TICK_SECONDS / 3600), "PODIUM_SESSION_COMPLETION_GRACE_MINUTES": "0", "PODIUM_OUTBOX_POLL_SECONDS": "0.1",
            "PODIUM_OUTBOX_BACKOFF_SECONDS": "0.1", **env}
     log = open(tmp_path / f"worker-{n}.log", "wb")
     return subprocess.Popen([sys.executable, "-m", "podium.server.cli", "worker", "--log-level", "warning"],
@@ -93,7 +98,7 @@ async def test_three_workers_run_each_periodic_tick_once_over_twenty_ticks(sessi
     session_ids = await sessions_ending(sessions, [first + timedelta(seconds=k * TICK_SECONDS) for k in range(TICKS)])
     workers = [start_worker(database_url, tmp_path, n) for n in range(WORKERS)]
     try:
-        for job in periodic.JOBS:
+        for job in JOBS:
             await eventually(lambda: _enough(sessions, job), timeout=180, interval=0.5,
                              what=f"{TICKS} ticks of {job}")
         await eventually(lambda: _all_completed(sessions, session_ids), timeout=120, interval=0.5,
@@ -102,7 +107,7 @@ async def test_three_workers_run_each_periodic_tick_once_over_twenty_ticks(sessi
         stop(workers, tmp_path)
 
     owners = Counter()
-    for job in periodic.JOBS:
+    for job in JOBS:
         done = await runs(sessions, job)
         assert len(done) >= TICKS
         assert all(r.finished_at is not None and r.attempts == 1 for r in done), [
@@ -172,6 +177,92 @@ async def test_a_sigkilled_workers_tick_is_taken_over_and_the_session_completed_
     later = [r for r in await runs(sessions, "complete_sessions") if r.due_at > taken.due_at]
     assert later and all(r.attempts == 1 and r.finished_at is not None and str(pid) not in r.owner for r in later)
     assert all(r.summary == "0 session(s) completed" for r in later)
+
+
+async def test_on_sqlite_a_worker_sigkilled_holding_a_tick_loses_it_and_sessions_are_completed_once(
+        sqlite_sessions, tmp_path):
+    """SQLite has no row lock to hold a worker inside its tick, so the test watches the outbox and SIGKILLs the
+    worker the moment it holds a `complete_sessions` tick (a session having just ended), wherever it is in it:
+    before its run row, mid-transaction, or after its commit and before its delivery was recorded. Another
+    worker delivers the tick once the lease runs out; every session is COMPLETED with one event and one
+    audit row."""
+    sessions, database_url, path = sqlite_sessions
+    timings = {"PODIUM_OUTBOX_TIMEOUT_SECONDS": "2", "PODIUM_OUTBOX_LEASE_SECONDS": "3"}
+    workers = [start_worker(database_url, tmp_path, n, **timings) for n in range(WORKERS)]
+    ended, caught = [], None
+    try:
+        await eventually(lambda: _finished_any(sessions), timeout=120, interval=0.2, what="the workers to tick")
+        watcher = sqlite3.connect(path, timeout=30)
+        try:
+            for _ in range(15):                              # a tick holds for milliseconds: try a few
+                ended += await sessions_ending(sessions, [utc_now() - timedelta(minutes=1)])
+                caught = _holder_of_next_tick(watcher, deadline=time.monotonic() + 3 * TICK_SECONDS)
+                if caught is not None:
+                    break
+        finally:
+            watcher.close()
+        assert caught is not None, "no tick caught while held"
+        message_id, owner = caught
+        pid = int(owner.split(":")[-2])
+        (victim,) = [w for w in workers if w.pid == pid]
+        victim.send_signal(signal.SIGKILL)
+        assert victim.wait(timeout=10) == -signal.SIGKILL
+        await eventually(lambda: _delivered(sessions, message_id), timeout=120, interval=0.2,
+                         what="the killed worker's tick delivered by another")
+        await eventually(lambda: _all_completed(sessions, ended), timeout=120, interval=0.2,
+                         what="every session completed")
+    finally:
+        stop(workers, tmp_path)
+
+    statuses, events, audit = await completion_record(sessions, ended)
+    assert set(statuses.values()) == {SessionStatus.COMPLETED}
+    assert events == Counter({sid: 1 for sid in ended}) and audit == Counter({sid: 1 for sid in ended})
+    async with sessions() as db:
+        tick = await db.get(OutboxMessage, message_id)
+        run = await db.scalar(select(PeriodicRun).where(
+            PeriodicRun.job == "complete_sessions",
+            PeriodicRun.due_at == periodic.slot_start(tick.payload["slot"], TICK_SECONDS)))
+    # where the kill landed: before the run row (another wrote it), before its commit (taken over,
+    # attempt 2), or after it (finished by the victim; the tick was then delivered by another, not run again)
+    assert run is not None and run.finished_at is not None
+    print(f"killed {owner} holding tick #{message_id}: run row attempts={run.attempts}, "
+          f"finished by {'the victim' if run.owner == owner else 'another worker'}")
+    assert all(r.finished_at is not None for r in await runs(sessions, "complete_sessions"))
+
+
+def _holder_of_next_tick(watcher: sqlite3.Connection, deadline: float) -> tuple[int, str] | None:
+    """(message id, lease owner) of a `complete_sessions` tick a worker holds right now, polled until `deadline`."""
+    while time.monotonic() < deadline:
+        row = watcher.execute("SELECT id, lease_owner FROM outbox_message WHERE topic = 'periodic.complete_sessions' "
+                              "AND status = 'PENDING' AND lease_owner IS NOT NULL").fetchone()
+        if row is not None:
+            return row
+        time.sleep(0.001)
+    return None
+
+
+async def _finished_any(sessions) -> bool:
+    return await finished(sessions, "complete_sessions") > 0
+
+
+async def _delivered(sessions, message_id: int) -> bool:
+    async with sessions() as db:
+        return await db.scalar(select(OutboxMessage.status).where(OutboxMessage.id == message_id)) \
+            is OutboxStatus.DELIVERED
+
+
+@pytest.fixture
+async def sqlite_sessions(template_databases, tmp_path):
+    """Sessions on a fresh copy of the migrated SQLite database, its URL and its file."""
+    import shutil
+    from pathlib import Path
+
+    target = tmp_path / "podium.db"
+    shutil.copy(Path(template_databases["sqlite"].split("///", 1)[1]), target)
+    url = f"sqlite+aiosqlite:///{target}"
+    engine = create_engine(url)
+    yield create_sessionmaker(engine), url, str(target)
+    await engine.dispose()
 
 
 async def _taken(sessions) -> PeriodicRun | None:

@@ -21,7 +21,7 @@ from podium.core.services.attendance import AttendanceRecord, record_attendance
 from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN
-from tests.core.lms_double import LmsDouble
+from tests.core.lms_double import LmsDouble, by_key
 
 COURSE_REF = "course-42"
 UTC = timezone.utc
@@ -43,7 +43,8 @@ async def _setup(sessions, *, capacities=(15, 15), cohort=30, validity=365, star
     async with sessions() as db, changing(db):
         created = await programs.create_program(db, ADMIN, template_key=template, course_id=course.id,
                                                 live_session_ids=session_ids, learner_ids=learners,
-                                                lms_course_ref=COURSE_REF, lms_connector=lms.name, settings=Settings())
+                                                lms_course_ref=COURSE_REF, lms_connector=lms.name, settings=Settings(),
+                                                stage_activities=by_key(template))
         program_id = created.program.id
         placements = created.placements
     return course, session_ids, learners, lms, program_id, placements

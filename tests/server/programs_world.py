@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from podium.core.ids import from_global_id
 from podium.core.instants import utc_now
 from podium.core.models import OutboxMessage, OutboxStatus, Person
+from tests.core.lms_double import by_key
 
 CREATE = """mutation($i: CreateProgramInput!) { createProgram(input: $i) {
   program { id } placements { learner { id } session { id } status } waitlisted { learner { id } }
@@ -54,6 +55,11 @@ async def time_comes(sessions, topic: str) -> None:
                                                      OutboxMessage.status == OutboxStatus.PENDING)
                          .values(deliver_after=utc_now()))
         await db.commit()
+
+
+def stage_refs(template: str, **refs: str) -> list[dict[str, str]]:
+    """`by_key` as createProgram's stageActivities input."""
+    return [{"stageKey": key, "lmsActivityRef": ref} for key, ref in by_key(template, **refs).items()]
 
 
 def wall_clock(instant: str, tz: str) -> datetime:

@@ -3,6 +3,7 @@ cancellation, audit and events."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 import subprocess
 import sys
 import pytest
@@ -125,6 +126,8 @@ async def test_manual_lines_and_a_cancelled_session_keeps_only_incurred_costs(ap
     assert costs["actual"] == {"amount": "326.25"}
     manual = [line for line in costs["lines"] if line["id"]]
     assert [line["category"] for line in manual] == ["VENUE", "CATERING", "TRAVEL"]
+    assert [line["description"] for line in manual] == [
+        "Late-cancellation fee: 75.25", "Coffee: 3.10 per learner: 4 planned, 0 attended", "Train: 40.00"]
     removed = (await api.data(REMOVE, {"i": {"costId": manual[2]["id"]}}))["removeSessionCost"]
     assert removed["errors"] == [] and removed["session"]["costs"]["planned"] == {"amount": "298.65"}
     again = (await api.data(REMOVE, {"i": {"costId": manual[2]["id"]}}))["removeSessionCost"]
@@ -317,3 +320,60 @@ async def test_cost_statements_do_not_grow_with_the_sessions_asked_for(api, app)
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert statements[0] == statements[1]
+
+
+async def test_concurrent_cost_changes_all_count_and_sum_exactly(api, app):
+    """Twenty lines added at once and five course cost lists replaced at once: every line is there, the course
+    keeps one whole list, and the totals are the exact sums (no lost update, no half-replaced list)."""
+    import asyncio
+
+    course = await g.course(api)
+    teacher = await g.instructor(api)
+    session = await g.session(api, course, [teacher])
+    for learner in [await g.person(api) for _ in range(3)]:
+        await g.enroll(api, session, learner)
+    adds = [api.raw(ADD, {"i": {"sessionId": session, "category": "OTHER", "description": f"line {n}",
+                                "amount": "1.10"}}) for n in range(20)]
+    lists = [api.raw(COURSE_COSTS, {"i": {"courseId": course, "perLearnerCosts": [
+        {"category": "MATERIALS", "description": f"kit {n}", "amount": f"{n}.00"},
+        {"category": "CATERING", "description": f"lunch {n}", "amount": f"{n}.50"}]}}) for n in range(1, 6)]
+    answers = await asyncio.gather(*adds, *lists)
+    assert all(a.status_code == 200 and not a.json().get("errors") for a in answers)
+    assert all(not next(iter(a.json()["data"].values()))["errors"] for a in answers)
+    costs = (await api.data(COSTS, {"id": session}))["node"]["costs"]
+    per_learner = [line for line in costs["lines"] if line["derived"]]
+    assert len(per_learner) == 2
+    n = int(per_learner[0]["description"].split(":")[0].removeprefix("kit "))
+    assert per_learner[1]["description"].startswith(f"lunch {n}:")
+    # 20 x 1.10 = 22.00 by hand, plus 3 seats x (n.00 + n.50)
+    assert costs["planned"]["amount"] == format_amount(2200 + 3 * (n * 100 + n * 100 + 50), "EUR")
+
+
+async def test_a_session_in_parts_costs_each_parts_booking(api, app):
+    """Two days of 6 hours, each part booked with 30 minutes' setup: every booking is priced on its own interval."""
+    course = await g.course(api, durationMinutes=720)
+    hourly, daily = await g.instructor(api, name="Hourly Hana"), await g.instructor(api, name="Daily Dev")
+    await _rate(api, hourly, "90", "HOURLY")
+    await _rate(api, daily, "600", "DAILY")
+    first = g.at(days=12)
+    second = first + timedelta(days=1)
+    parts = [{"startsAt": first.isoformat(), "endsAt": (first + timedelta(hours=6)).isoformat()},
+             {"startsAt": second.isoformat(), "endsAt": (second + timedelta(hours=6)).isoformat()}]
+    session = await g.session(api, course, [hourly, daily], starts_at=first, minutes=24 * 60 + 360, setupMinutes=30,
+                              parts=parts)
+    learner = await g.person(api)
+    enrolment = (await g.enroll(api, session, learner))["enrollment"]["id"]
+    await g.time_passes(app.state.podium.sessions, session)
+    done = await api.data(ATTEND, {"i": {"sessionId": session, "records": [
+        {"enrollmentId": enrolment, "status": "PRESENT"}]}})
+    assert done["recordAttendance"]["errors"] == []
+    costs = (await api.data(COSTS, {"id": session}))["node"]["costs"]
+    # two bookings of 390 minutes each: 780 minutes = 13 h
+    assert [(line["description"], line["amount"]["amount"]) for line in costs["lines"]] == [
+        ("Hourly Hana: 13 h at 90.00/hour", "1170.00"),        # 13 x 90.00
+        ("Daily Dev: 2 days (13 h) at 600.00/day", "1200.00"),  # 13 h = 2 days of up to 8 h: 2 x 600.00
+    ]
+    # 1170.00 + 1200.00 = 2370.00; one learner attended both days: 12 learner-hours (the parts, not the night
+    # between them): 2370.00 / 12 = 197.50
+    assert costs["planned"]["amount"] == costs["actual"]["amount"] == "2370.00"
+    assert costs["perAttendedHour"] == {"amount": "197.50"}

@@ -9,6 +9,7 @@ from sqlalchemy import event, select
 
 from podium.core.instants import utc_now
 from podium.core.models import OutboxMessage
+from podium.core.services.periodic import start_periodic
 from podium.core.settings import Settings
 from podium.server.app import create_app
 from tests.server import graph as g
@@ -256,6 +257,8 @@ async def _app_with(database_url: str, **notices):
     app = create_app(Settings(database_url=database_url, admin_token=ADMIN_TOKEN, **notices),
                      extra_plugins=[("story", lms)])
     await app.state.podium.plugins.start()
+    state = app.state.podium
+    await start_periodic(state.sessions, state.settings, state.plugins)   # as serve does at start
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
         yield Api(client), app.state.podium.sessions
     await app.state.podium.plugins.stop()
@@ -276,7 +279,7 @@ async def _flipped_program_queued(api, sessions) -> tuple[str, datetime, datetim
     learners = [await g.person(api) for _ in range(2)]
     before = utc_now()
     created = await _create(api, course, [session], learners, template="flipped", lmsCourseRef="course-1",
-                            lmsConnector="testlms")
+                            lmsConnector="testlms", stageActivities=w.stage_refs("flipped"))
     assert created["errors"] == []
     return session, g.at(days=5), before, utc_now()
 
@@ -284,13 +287,13 @@ async def _flipped_program_queued(api, sessions) -> tuple[str, datetime, datetim
 async def test_the_apps_settings_say_when_summaries_reminders_and_syncs_are_queued(database_url):
     async with _app_with(database_url, readiness_notice_hours=5, prework_reminder_days=2,
                          program_sync_hours=1) as (api, sessions):
-        session, starts, before, after = await _flipped_program_queued(api, sessions)
+        session, starts, _, _ = await _flipped_program_queued(api, sessions)
         (summary,) = await _queued(sessions, "program.send_readiness")
         (reminder,) = await _queued(sessions, "program.send_prework_reminders")
         assert summary.deliver_after == starts - timedelta(hours=5), "5 hours before, not the default 24"
         assert reminder.deliver_after == starts - timedelta(days=2), "2 days before, not the default 3"
-        (sync,) = await _queued(sessions, "program.sync")
-        assert before + timedelta(hours=1) <= sync.deliver_after <= after + timedelta(hours=1), "hourly, not 6-hourly"
+        (tick,) = await _queued(sessions, "periodic.lms_sync")
+        assert tick.payload["every"] == 3600, "LMS syncs hourly, not 6-hourly"
 
         tz = (await api.data(SESSION, {"id": session}))["node"]["timezone"]
         moved_to = w.wall_clock(starts.isoformat(), tz) + timedelta(days=1)
@@ -312,6 +315,6 @@ async def test_zero_turns_summaries_reminders_and_syncs_off(database_url):
                                                   "startsAt": (starts + timedelta(hours=3)).isoformat(),
                                                   "endsAt": (starts + timedelta(hours=4)).isoformat()}})
         assert moved["rescheduleSession"]["errors"] == []
-        for topic in ("program.send_readiness", "program.send_prework_reminders", "program.sync"):
+        for topic in ("program.send_readiness", "program.send_prework_reminders", "periodic.lms_sync", "program.sync"):
             assert await _queued(sessions, topic) == [], topic
         assert len(await _queued(sessions, "program.lms_enrol")) == 2, "the program's other work is still queued"

@@ -53,7 +53,8 @@ async def test_added_learners_fill_sections_like_the_cohort_and_join_the_lms_cou
         plugins.lms.add_user(email)
     created = (await api.data(w.CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": live,
                                              "learnerIds": first, "lmsCourseRef": w.COURSE_REF,
-                                             "lmsConnector": "testlms"}}))["createProgram"]
+                                             "lmsConnector": "testlms", "stageActivities": w.stage_refs("flipped")}}
+                                 ))["createProgram"]
     program = created["program"]["id"]
     await eventually(lambda: len(plugins.lms.enrolled) == 4, what="the first cohort in the LMS course")
 

@@ -29,7 +29,7 @@ async def test_sandwich_for_30_readiness_attendance_certification(story):
     created = (await api.data(w.CREATE, {"i": {
         "templateKey": "sandwich", "courseId": course, "liveSessionIds": live, "learnerIds": learners,
         "lmsCourseRef": w.COURSE_REF, "lmsConnector": "testlms",
-        "stageActivities": [{"stageKey": "prework", "lmsActivityRef": "cm-11"}]}}))["createProgram"]
+        "stageActivities": w.stage_refs("sandwich", prework="cm-11")}}))["createProgram"]
     assert created["errors"] == [] and created["waitlisted"] == []
     assert {p["status"] for p in created["placements"]} == {"ENROLLED"}
     program = created["program"]["id"]
@@ -125,7 +125,8 @@ async def test_prework_reminders_and_moved_due_dates_reach_the_learners(story):
     plugins.lms.complete(w.COURSE_REF, emails[0], "prework", datetime.now(timezone.utc))
     created = (await api.data(w.CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": [session],
                                              "learnerIds": learners, "lmsCourseRef": w.COURSE_REF,
-                                             "lmsConnector": "testlms"}}))["createProgram"]
+                                             "lmsConnector": "testlms", "stageActivities": w.stage_refs("flipped")}}
+                                 ))["createProgram"]
     assert created["errors"] == []
 
     await w.time_comes(sessions, "program.send_prework_reminders")
@@ -155,7 +156,8 @@ async def test_the_lms_is_synced_on_a_schedule(story):
     plugins.lms.add_user(email)
     created = (await api.data(w.CREATE, {"i": {"templateKey": "flipped", "courseId": course, "liveSessionIds": [session],
                                              "learnerIds": [learner], "lmsCourseRef": w.COURSE_REF,
-                                             "lmsConnector": "testlms"}}))["createProgram"]
+                                             "lmsConnector": "testlms", "stageActivities": w.stage_refs("flipped")}}
+                                 ))["createProgram"]
     program = created["program"]["id"]
     plugins.lms.complete(w.COURSE_REF, email, "prework", datetime.now(timezone.utc).replace(microsecond=0))
 
@@ -164,16 +166,16 @@ async def test_the_lms_is_synced_on_a_schedule(story):
         return journeys[0]["node"]["stages"][0]["status"]
 
     assert await prework_status() != "COMPLETED"
-    await w.time_comes(sessions, "program.sync")
+    await w.time_comes(sessions, "periodic.lms_sync")     # the next tick of the periodic LMS sync comes
     await eventually(lambda: _completed(prework_status), what="the scheduled sync to record the pre-work")
 
-    async def next_sync_queued():
-        """The second round; the first may still be PENDING for a moment after it recorded the pre-work."""
+    async def next_tick_queued():
+        """The tick after; the one that synced may still be PENDING for a moment after it recorded the pre-work."""
         async with sessions() as db:
             return [m for m in (await db.scalars(select(OutboxMessage).where(
-                OutboxMessage.topic == "program.sync", OutboxMessage.status == OutboxStatus.PENDING))).all()
-                if m.payload.get("round") == 2]
-    (queued,) = await eventually(next_sync_queued, what="the next sync queued")
+                OutboxMessage.topic == "periodic.lms_sync", OutboxMessage.status == OutboxStatus.PENDING))).all()
+                if m.deliver_after > utc_now()]
+    (queued,) = await eventually(next_tick_queued, what="the next tick queued")
     assert queued.deliver_after > utc_now() + timedelta(hours=5)
 
 

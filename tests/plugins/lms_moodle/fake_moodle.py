@@ -224,7 +224,15 @@ class FakeMoodle:
         return [{"id": 1, "name": "General", "visible": 1, "summary": "", "summaryformat": 1, "section": 0,
                  "hiddenbynumsections": 0, "uservisible": True, "modules": modules}]
 
-    IMPLEMENTED = ("core_user_get_users_by_field", "core_user_get_users", "enrol_manual_enrol_users",
+    def core_webservice_get_site_info(self, p: dict[str, Any]) -> Any:
+        offered = self.service_functions if self.service_functions is not None else set(self.IMPLEMENTED)
+        return {"sitename": "Fake Moodle", "username": "podium-service", "firstname": "Podium", "lastname": "Service",
+                "fullname": "Podium Service", "lang": "en", "userid": 2, "siteurl": "https://moodle.example",
+                "release": "4.3 (Build: 20231009)", "version": "2023100900",
+                "functions": [{"name": name, "version": "2023100900"} for name in sorted(offered | {
+                    "core_webservice_get_site_info"})]}
+
+    IMPLEMENTED = ("core_webservice_get_site_info", "core_user_get_users_by_field", "core_user_get_users", "enrol_manual_enrol_users",
                    "core_completion_get_activities_completion_status", "core_completion_get_course_completion_status",
                    "core_completion_override_activity_completion_status", "core_course_get_courses_by_field",
                    "core_course_get_contents")

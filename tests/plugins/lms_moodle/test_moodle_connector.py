@@ -12,6 +12,7 @@ from podium.plugins import lms_moodle
 from podium.plugins.lms_moodle.client import MoodleError
 from podium.plugins.lms_moodle.config import MoodleConfig
 from podium.plugins.lms_moodle.provider import MoodleConnector
+from tests.dispatching import plugin_context
 from tests.plugins.lms_moodle.fake_moodle import TOKEN, FakeMoodle
 from tests.live_server import serve
 
@@ -70,7 +71,7 @@ async def test_a_course_may_be_named_by_its_short_name(moodle):
         await connector(moodle).enrol("NOPE", str(user))
 
 
-async def test_reads_activity_and_course_completion(moodle):
+async def test_reads_activity_completion_with_one_call_per_learner(moodle):
     user = moodle.add_user("ada@example.com")
     course = moodle.add_course("FIRE-101")
     reading, quiz, video = (moodle.add_activity(course, n) for n in ("Reading", "Quiz", "Video"))
@@ -83,15 +84,17 @@ async def test_reads_activity_and_course_completion(moodle):
     report = await lms.completion(str(course), str(user))
     assert report.activities == {str(reading): datetime.fromtimestamp(T0, timezone.utc), str(quiz): None,
                                  str(video): None}
-    assert report.course_completed_at is None
 
     moodle.complete(quiz, user, T0 + 120, state=2)
     moodle.complete(video, user, T0 + 180)
+    moodle.requests.clear()
     report = await lms.completion(str(course), str(user))
-    assert report.course_completed_at == datetime.fromtimestamp(T0 + 180, timezone.utc)
+    assert report.activities[str(video)] == datetime.fromtimestamp(T0 + 180, timezone.utc)
+    assert [dict(r)["wsfunction"] for r in moodle.requests] == ["core_completion_get_activities_completion_status"]
+    assert report.course_completed_at is None, "course completion is Podium's to judge, not asked of Moodle"
 
 
-async def test_a_course_without_completion_criteria_is_never_complete_but_activities_still_count(moodle):
+async def test_a_course_without_completion_criteria_still_counts_its_activities(moodle):
     user = moodle.add_user("ada@example.com")
     course = moodle.add_course("OPEN-1", completion_criteria=False)
     page = moodle.add_activity(course, "Welcome")
@@ -138,8 +141,8 @@ async def test_moodle_exceptions_become_clear_errors(moodle):
                                  "[invalidtoken]")
 
     with pytest.raises(MoodleError) as caught:
-        await connector(moodle).completion(str(course), str(user))      # not enrolled
-    assert (caught.value.errorcode, caught.value.message) == ("usernotenroled", "User is not enrolled in this course")
+        await connector(moodle).completion(str(course), "999")          # no such user
+    assert caught.value.errorcode == "invalidrecord"
 
     moodle.assignable_roles = {3}
     with pytest.raises(MoodleError, match=r"permission to assign this role \(5\)") as caught:
@@ -175,18 +178,19 @@ async def test_a_wrong_site_address_or_a_dead_site_is_a_clear_error(moodle):
 def test_settings_come_from_the_environment_and_a_half_configuration_is_refused():
     settings = Settings.from_env({"PODIUM_MOODLE_URL": "https://lms.example.org/", "PODIUM_MOODLE_TOKEN": "t0k",
                                   "PODIUM_MOODLE_STUDENT_ROLE_ID": "7"})
-    [found] = lms_moodle.podium_lms_connectors(settings=settings)
+    [found] = lms_moodle.podium_lms_connectors(context=plugin_context(settings, "lms_moodle"))
     assert found.name == "moodle" and isinstance(found, LmsConnector)
     config = found.config
     assert (config.url, config.token, config.student_role_id, config.timeout_seconds) == (
         "https://lms.example.org", "t0k", 7, 20)
     assert "t0k" not in repr(config)
-    assert lms_moodle.podium_lms_connectors(settings=Settings.from_env({})) == []      # not configured: off
+    unconfigured = plugin_context(Settings.from_env({}), "lms_moodle")
+    assert lms_moodle.podium_lms_connectors(context=unconfigured) == []      # not configured: off
     for env, complaint in (({"PODIUM_MOODLE_URL": "https://lms.example.org"}, "PODIUM_MOODLE_TOKEN is required"),
                            ({"PODIUM_MOODLE_TOKEN": "t"}, "PODIUM_MOODLE_URL is required"),
                            ({"PODIUM_MOODLE_URL": "lms.example.org", "PODIUM_MOODLE_TOKEN": "t"}, "http"),
                            ({"PODIUM_MOODLE_URL": "https://x.org", "PODIUM_MOODLE_TOKEN": "t",
                              "PODIUM_MOODLE_TIMEOUT_SECONDS": "soon"}, "PODIUM_MOODLE_TIMEOUT_SECONDS")):
         with pytest.raises(PluginSettingsError, match=complaint) as caught:
-            lms_moodle.podium_lms_connectors(settings=Settings.from_env(env))
+            lms_moodle.podium_lms_connectors(context=plugin_context(Settings.from_env(env), "lms_moodle"))
         assert "t0k" not in str(caught.value)

@@ -16,6 +16,7 @@ from podium.plugins.venues.client import VenueFeedError
 from podium.plugins.venues.config import VenuesConfig
 from podium.plugins.venues.provider import VenueFeedSource, parse_venues
 from tests.builders import ADMIN
+from tests.dispatching import plugin_context
 from tests.plugins.venues.fake_venue_system import FEED_TOKEN, FakeVenueSystem
 
 
@@ -136,13 +137,14 @@ def test_a_malformed_feed_names_the_offending_field(feed, complaint):
 def test_the_plugin_offers_its_venue_source_with_its_settings():
     settings = Settings.from_env({"PODIUM_VENUES_FEED": "/srv/venues.json", "PODIUM_VENUES_FEED_TOKEN": "s3cret",
                                   "PODIUM_VENUES_REFRESH_MINUTES": "5"})
-    [source] = venues_plugin.podium_venue_sources(settings=settings)
+    [source] = venues_plugin.podium_venue_sources(context=plugin_context(settings, "venues"))
     assert source.name == "venues" and isinstance(source, VenueSource)
     assert (source.config.feed, source.refresh_minutes, source.horizon_days) == ("/srv/venues.json", 5, 180)
     assert "s3cret" not in repr(source.config)
-    [unconfigured] = venues_plugin.podium_venue_sources(settings=Settings.from_env({}))   # calendars need no feed
+    bare = plugin_context(Settings.from_env({}), "venues")
+    [unconfigured] = venues_plugin.podium_venue_sources(context=bare)   # calendars need no feed
     assert unconfigured.config.feed is None
     for env, complaint in (({"PODIUM_VENUES_HORIZON_DAYS": "forever"}, "PODIUM_VENUES_HORIZON_DAYS"),
                            ({"PODIUM_VENUES_REFRESH_MINUTES": "0"}, "between 1 and 1440")):
         with pytest.raises(PluginSettingsError, match=complaint):
-            venues_plugin.podium_venue_sources(settings=Settings.from_env(env))
+            venues_plugin.podium_venue_sources(context=plugin_context(Settings.from_env(env), "venues"))

@@ -39,6 +39,7 @@ class FakeZoom:
     outage_seconds: float = 0.0            # answer 429/5xx to the API for this long after `start_outage`
     outage_until: float = 0.0
     made_but_failed: int = 0               # the next N creates make the meeting, then answer 502
+    refuse_creates: int = 0          # the next so many creates are refused (400, code 3000)
     made_but_late: int = 0                 # the next N creates make the meeting, then answer after `late_seconds`
     late_seconds: float = 0.0              # set it beyond the client's time-out
     meetings: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -123,6 +124,9 @@ def create_app(zoom: FakeZoom) -> Starlette:
         body = await request.json()
         if body.get("type") != 2 or not body.get("start_time") or not isinstance(body.get("duration"), int):
             return _zoom_error(400, 300, "Validation Failed.")
+        if zoom.refuse_creates > 0:
+            zoom.refuse_creates -= 1
+            return _zoom_error(400, 3000, "Cannot create meeting: the account reached its limit.")
         number = next(zoom._ids)
         settings = {"approval_type": 2, **(body.get("settings") or {})}
         meeting = {

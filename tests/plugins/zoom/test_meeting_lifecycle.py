@@ -9,6 +9,7 @@ from podium.core.audit import Actor
 from podium.core.db import changing
 from podium.core.models import AuditEntry, DeliveryMode, MeetingStatus, Session
 from podium.core.services import meetings, scheduling
+from podium.core.services.conferencing import choose_conferencing
 from podium.plugins.zoom.client import ZoomClient
 from podium.plugins.zoom.provider import ZoomProvider
 from podium.core.settings import Settings
@@ -27,7 +28,7 @@ async def _meeting(sessions, session_id):
 
 async def _virtual_session(sessions):
     """Scheduled with Zoom as the conferencing provider; the deliveries are called by hand below."""
-    meetings.choose_conferencing(sessions, {"zoom": object()})
+    choose_conferencing(sessions, {"zoom": object()})
     course = await b.course(sessions)
     lead = await b.instructor(sessions)
     return await b.session(sessions, course_id=course.id, instructor_ids=[lead.id])

@@ -8,6 +8,7 @@ from podium.core.db import changing
 from podium.core.models import AuditEntry, DeliveryMode, Enrollment, OutboxMessage, OutboxStatus, Session
 from podium.core.services import enrollment as enrollment_service
 from podium.core.services import meetings
+from podium.core.services.conferencing import choose_conferencing
 from tests import builders as b
 from tests.builders import ADMIN
 from tests.dispatching import eventually, outbox_rows, settings_from
@@ -58,7 +59,7 @@ async def test_only_virtual_and_hybrid_sessions_queue_registrations(sessions, fa
     course = await b.course(sessions)
     room = await b.room(sessions)
     learner = await b.person(sessions)
-    meetings.choose_conferencing(sessions, {"zoom": object()})
+    choose_conferencing(sessions, {"zoom": object()})
     kinds = {}
     for mode in (DeliveryMode.IN_PERSON, DeliveryMode.VIRTUAL, DeliveryMode.HYBRID):
         lead = await b.instructor(sessions)
@@ -76,7 +77,7 @@ async def test_only_virtual_and_hybrid_sessions_queue_registrations(sessions, fa
 
 async def test_a_learner_who_cancels_while_being_registered_gets_no_registrant(sessions, fake_zoom, zoom_provider):
     """The registration call was under way when the learner cancelled: the registrant Zoom made is taken back."""
-    meetings.choose_conferencing(sessions, {"zoom": zoom_provider})
+    choose_conferencing(sessions, {"zoom": zoom_provider})
     course = await b.course(sessions)
     lead = await b.instructor(sessions)
     learner = await b.person(sessions, name="Dan Delay", email="dan@example.com")

@@ -13,6 +13,7 @@ from podium.core.models import Attendance, AttendanceStatus, Enrollment, Meeting
 from podium.core.plugins import load_plugins
 from podium.core.services import enrollment as enrollment_service
 from podium.core.services import meetings, scheduling
+from podium.core.services.conferencing import choose_conferencing
 from podium.core.settings import Settings
 from tests import builders as b
 from tests.builders import ADMIN
@@ -34,7 +35,7 @@ async def zoom_running(sessions, settings):
     dispatcher = None
     try:
         async with dispatching(sessions, settings) as dispatcher:
-            assert meetings.choose_conferencing(sessions, dispatcher.plugins.providers["conferencing"]) == "zoom"
+            assert choose_conferencing(sessions, dispatcher.plugins.providers["conferencing"]).default == "zoom"
             yield dispatcher
     finally:
         if dispatcher is not None:

@@ -10,8 +10,7 @@ import json
 import os
 from dataclasses import dataclass
 
-from podium.core import hookimpl
-from podium.core.plugin_settings import is_configured, load_plugin_settings
+from podium.plugin import hookimpl, is_configured, load_plugin_settings
 
 __version__ = "1.2.0"
 

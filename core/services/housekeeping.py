@@ -1,0 +1,44 @@
+"""The core's own periodic jobs (services/periodic.py runs each tick once across all processes):
+sessions completed once they have ended, and pruning of what is past its time."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete
+
+from ..audit import Actor
+from ..db import changing
+from ..idempotency import prune as prune_idempotency_keys
+from ..models import PeriodicRun
+from ..outbox import prune_delivered
+from .periodic import Tick, periodic
+from .scheduling import complete_past_sessions
+
+COMPLETE_BATCH = 500
+"""Sessions completed per tick at most (one transaction); a backlog goes on at the next tick."""
+
+
+@periodic("complete_sessions", setting="complete_sessions_every_seconds",
+          does="SCHEDULED sessions that ended PODIUM_SESSION_COMPLETION_GRACE_MINUTES ago become COMPLETED")
+async def complete_sessions(tick: Tick) -> str:
+    async with tick.sessions() as db, changing(db):
+        completed = await complete_past_sessions(
+            db, Actor.system("periodic:complete_sessions"), tick.now,
+            grace=timedelta(minutes=tick.settings.session_completion_grace_minutes), limit=COMPLETE_BATCH)
+        summary = f"{completed} session(s) completed"
+        await tick.finish(db, summary)
+    return summary
+
+
+@periodic("prune", setting="prune_every_seconds",
+          does="delivered outbox messages past PODIUM_OUTBOX_RETENTION_DAYS, idempotency keys past 24 hours "
+               "and finished periodic runs past the retention are deleted (never the audit log)")
+async def prune(tick: Tick) -> str:
+    before = tick.now - timedelta(days=tick.settings.outbox_retention_days)
+    messages = await prune_delivered(tick.sessions, before)
+    async with tick.sessions() as db, changing(db):
+        keys = await prune_idempotency_keys(db, tick.now)
+        runs = (await db.execute(delete(PeriodicRun).where(PeriodicRun.finished_at < before))).rowcount
+        summary = f"pruned {messages} delivered message(s), {keys} idempotency key(s), {runs} periodic run(s)"
+        await tick.finish(db, summary)
+    return summary
