@@ -46,6 +46,12 @@ def require_timezone(name: str, field: str = "timezone") -> str:
     return name
 
 
+def local_midnight(day: date, tz: str | ZoneInfo) -> datetime:
+    """The UTC instant at which `day` begins on the wall clock of `tz` (whole local days: budgets, reports)."""
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    return datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
+
+
 def local_date(instant: datetime, tz: str) -> date:
     return instant.astimezone(ZoneInfo(tz)).date()
 

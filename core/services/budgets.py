@@ -10,9 +10,8 @@ warnings are data, and change nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, ColumnElement, Select, and_, case, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,7 +21,7 @@ from ..audit import Actor, record_change
 from ..errors import DomainError, DomainWarning, ErrorCode, WarningCode
 from ..events import emit
 from ..ids import to_global_id
-from ..instants import utc_now
+from ..instants import local_midnight, utc_now
 from ..models import (
     Booking, BookingRole, Budget, BudgetScope, Course, Program, ProgramStage, Resource, Session, SessionStatus, Venue,
 )
@@ -127,9 +126,7 @@ def _period(period_from: date, period_to: date, tz: str) -> tuple[datetime, date
         raise DomainError(ErrorCode.INVALID, "A budget's period is at most 10 years.", "period.to")
     if period_from.year < 1900 or period_to.year > 2998:
         raise DomainError(ErrorCode.INVALID, "A period lies within the years 1900 to 2998.", "period")
-    zone = ZoneInfo(tz)
-    return (datetime.combine(period_from, time(0), zone).astimezone(ZoneInfo("UTC")),
-            datetime.combine(period_to + timedelta(days=1), time(0), zone).astimezone(ZoneInfo("UTC")))
+    return local_midnight(period_from, tz), local_midnight(period_to + timedelta(days=1), tz)
 
 
 async def _scope(db: AsyncSession, budget: Budget, scope: BudgetScope, target_id: int | None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from .. import limits, working_hours
 from ..errors import DomainError, ErrorCode
 from ..ids import to_global_id
-from ..instants import utc_now
+from ..instants import local_midnight, utc_now
 from ..models import (
     Attendance, AttendanceStatus, AuditEntry, HoursException, TimeOff, Booking, BookingRole, Certification, Course, DeliveryMode, Enrollment,
     EnrollmentStatus, Program, ProgramLearner, ProgramStage, ProgramStatus, Resource, ResourceKind, Session,
@@ -107,8 +107,8 @@ class Period:
         month = self.first.replace(day=1)
         while month <= self.last:
             following = (month + timedelta(days=32)).replace(day=1)
-            start = max(_local_midnight(month, zone), self.starts_at)
-            end = min(_local_midnight(following, zone), self.ends_at)
+            start = max(local_midnight(month, zone), self.starts_at)
+            end = min(local_midnight(following, zone), self.ends_at)
             out.append((f"{month:%Y-%m}", start, end))
             month = following
         return out
@@ -146,10 +146,6 @@ class Report:
 
 # --- the input ------------------------------------------------------------------------------------
 
-def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), zone).astimezone(ZoneInfo("UTC"))
-
-
 def period(first: date, last: date, timezone: str = "UTC") -> Period:
     """A report's period, both days included; `first` after `last`, or more than MAX_YEARS, is INVALID."""
     timezone = limits.timezone(timezone, "timezone")
@@ -162,7 +158,7 @@ def period(first: date, last: date, timezone: str = "UTC") -> Period:
     if last >= longest:
         raise DomainError(ErrorCode.INVALID, f"A report covers at most {MAX_YEARS} years.", "to")
     zone = ZoneInfo(timezone)
-    return Period(first, last, timezone, _local_midnight(first, zone), _local_midnight(last + timedelta(days=1), zone))
+    return Period(first, last, timezone, local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone))
 
 
 def _distinct(values: Sequence, field_name: str) -> list:
