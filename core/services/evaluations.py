@@ -17,6 +17,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -148,6 +149,23 @@ def _new_request(enrollment_id: int, session_id: int, secret_key: str | None) ->
     nonce = secrets.token_urlsafe(32)
     return {"enrollment_id": enrollment_id, "session_id": session_id, "nonce": nonce,
             "token_hash": token_hash(evaluation_token(secret_key, nonce)), "requested_at": utc_now()}
+
+
+LATE_ATTENDANCE = timedelta(days=14)
+"""Attendance recorded after a session was completed still gets its learner asked, at the next tick of
+`complete_sessions`, for this long after the session ended."""
+
+
+async def recorded_late(db: AsyncSession, now: datetime) -> list[int]:
+    """COMPLETED sessions that ended within LATE_ATTENDANCE of `now`, of a course with a form, with an attended
+    learner not yet asked (their attendance was recorded after the completion). One statement (ix_session_ends_at)."""
+    asked = exists().where(EvaluationRequest.enrollment_id == Enrollment.id)
+    return list((await db.scalars(
+        select(Session.id).where(Session.status == SessionStatus.COMPLETED, Session.ends_at >= now - LATE_ATTENDANCE,
+                                 exists().where(EvaluationForm.course_id == Session.course_id),
+                                 exists().where(Enrollment.session_id == Session.id,
+                                                Attendance.enrollment_id == Enrollment.id, _attended(), ~asked))
+        .order_by(Session.id))).all())
 
 
 async def request_evaluations(db: AsyncSession, actor: Actor, session_ids: list[int], secret_key: str | None) -> int:

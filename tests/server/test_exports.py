@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import timedelta
 
 from sqlalchemy import event
@@ -13,6 +14,7 @@ from tests import builders as b
 from tests.server import graph as g
 from tests.server.conftest import ADMIN_TOKEN
 
+_tokens = itertools.count(1)
 RECORD = """mutation($i: RecordAttendanceInput!) { recordAttendance(input: $i) { errors { code field message } } }"""
 AUDIT_LOG = """query($target: ID, $actor: ID, $action: String, $first: Int, $after: String, $from: DateTime) {
   auditLog(targetId: $target, actorId: $actor, action: $action, first: $first, after: $after, from: $from) {
@@ -20,6 +22,8 @@ AUDIT_LOG = """query($target: ID, $actor: ID, $action: String, $first: Int, $aft
 
 
 async def _token(api, role: str, **person) -> tuple[str, str]:
+    # An address of its own: tests.builders and tests.server.graph count people apart, and this module uses both.
+    person.setdefault("email", f"{role.lower()}-{next(_tokens)}@exports.example.com")
     person_id = await g.person(api, **person)
     token = (await api.data(g.TOKEN, {"i": {"personId": person_id, "role": role}}))["issueToken"]["token"]
     return person_id, token
