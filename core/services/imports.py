@@ -147,44 +147,75 @@ class _DryRun(Exception):
     """Raised at the end of a dry run's transaction, so that it rolls back."""
 
 
+CHUNK_ROWS = 25
+"""Rows tried together in one savepoint (see `run_import`)."""
+
+
 async def run_import(sessions: async_sessionmaker[AsyncSession], actor: Actor, kind: str, rows: list[Row], *,
                      settings: Settings | None = None, dry_run: bool = False, batch_rows: int = 200,
                      progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Import `rows` of a sheet of `kind` (its header checked with `check_header`), each row in its own
-    savepoint, `batch_rows` rows per committed transaction (a dry run: all in one, rolled back)."""
-    spec = KINDS[kind]
-    handler = HANDLERS[kind]
+    """Import `rows` of a sheet of `kind` (its header checked with `check_header`), `batch_rows` rows per
+    committed transaction (a dry run: all in one, rolled back).
+
+    Within a batch, rows are tried `CHUNK_ROWS` at a time in one savepoint; when a row of a chunk is
+    refused, the chunk is rolled back and done again with each row in a savepoint of its own, so the
+    refused row writes nothing and the rows beside it stay. Rows of a clean chunk need no savepoint each:
+    two statements fewer a row (on PostgreSQL, where each savepoint's new name is a new prepared
+    statement, four round trips fewer)."""
     report = ImportReport(kind, dry_run=dry_run)
     ctx = _Context(actor, settings or Settings())
     size = max(len(rows), 1) if dry_run else max(batch_rows, 1)
     for start in range(0, len(rows), size):
         batch = rows[start:start + size]
-        counted = ImportReport(kind)
-        async with sessions() as db:
-            try:
-                async with changing_as_one(db):
-                    for row in batch:
-                        try:
-                            if row.stray is not None:
-                                raise DomainError(ErrorCode.INVALID, f"A value right of the last named column: "
-                                                  f"{_shown(row.stray)}.", None)
-                            async with changing(db):
-                                outcome = await handler(ctx, db, row)
-                        except DomainError as error:
-                            counted.refused.append(_refusal(spec, row, error))
-                        else:
-                            setattr(counted, outcome, getattr(counted, outcome) + 1)
-                        if progress is not None:
-                            progress(1)
-                    if dry_run:
-                        raise _DryRun
-            except _DryRun:
-                pass
+        counted = await _batch(sessions, ctx, KINDS[kind], batch, dry_run, progress)
         report.created += counted.created
         report.updated += counted.updated
         report.unchanged += counted.unchanged
         report.refused += counted.refused
     return report
+
+
+async def _batch(sessions: async_sessionmaker[AsyncSession], ctx: _Context, spec: Kind, batch: list[Row],
+                 dry_run: bool, progress: Callable[[int], None] | None) -> ImportReport:
+    """One transaction of rows, committed (rolled back in a dry run)."""
+    handler = HANDLERS[spec.name]
+    counted = ImportReport(spec.name)
+
+    async def one(db: AsyncSession, row: Row) -> str:
+        if row.stray is not None:
+            raise DomainError(ErrorCode.INVALID, f"A value right of the last named column: {_shown(row.stray)}.")
+        return await handler(ctx, db, row)
+
+    async with sessions() as db:
+        try:
+            async with changing_as_one(db):
+                if spec.name in PREFETCH:
+                    await PREFETCH[spec.name](ctx, db, batch)
+                for first in range(0, len(batch), CHUNK_ROWS):
+                    chunk = batch[first:first + CHUNK_ROWS]
+                    try:
+                        async with changing(db):        # a savepoint of the batch's transaction
+                            outcomes = [await one(db, row) for row in chunk]
+                    except DomainError:
+                        outcomes = []
+                        for row in chunk:               # again, each row in its own savepoint
+                            try:
+                                async with changing(db):
+                                    outcomes.append(await one(db, row))
+                            except DomainError as error:
+                                counted.refused.append(_refusal(spec, row, error))
+                    for outcome in outcomes:
+                        setattr(counted, outcome, getattr(counted, outcome) + 1)
+                    if progress is not None:
+                        progress(len(chunk))
+                if dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        finally:
+            ctx.people.clear()
+            ctx.emails.clear()
+    return counted
 
 
 def _refusal(spec: Kind, row: Row, error: DomainError) -> Refusal:
@@ -366,6 +397,10 @@ class _Context:
     settings: Settings
     courses: dict[str, int] = field(default_factory=dict)
     resources: dict[tuple[ResourceKind, str], int] = field(default_factory=dict)
+    # A batch's people, read in one statement before its rows: email -> (id, name, timezone, phone), or
+    # None when no one has that email; an email leaves once a row of it ran (a later row reads afresh).
+    people: dict[str, tuple[int, str, str, str | None] | None] = field(default_factory=dict)
+    emails: dict[int, str] = field(default_factory=dict)     # a batch's rows' emails (line -> normalised)
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
@@ -404,19 +439,42 @@ async def _course(ctx: _Context, db: AsyncSession, row: Row) -> str:
     return UPDATED
 
 
+async def _prefetch_people(ctx: _Context, db: AsyncSession, batch: list[Row]) -> None:
+    emails = set()
+    for row in batch:
+        try:
+            ctx.emails[row.line] = limits.email(_text(row, "email"))
+        except DomainError:
+            continue   # the row itself says so
+        emails.add(ctx.emails[row.line])
+    ctx.people = dict.fromkeys(emails)
+    for email in range(0, len(emails), 1000):
+        chunk = sorted(emails)[email:email + 1000]
+        for person_id, found, name, zone, phone in (await db.execute(select(
+                Person.id, Person.email, Person.name, Person.timezone, Person.phone)
+                .where(Person.email.in_(chunk)))).all():
+            ctx.people[found] = (person_id, name, zone, phone)
+
+
 async def _person(ctx: _Context, db: AsyncSession, row: Row) -> str:
-    email = limits.email(_text(row, "email"))
-    person = await db.scalar(select(Person).where(Person.email == email).execution_options(populate_existing=True))
+    email = ctx.emails.get(row.line) or limits.email(_text(row, "email"))
     name, zone, phone = _text(row, "name"), _text(row, "timezone"), _text(row, "phone")
-    if person is None:
+    if email in ctx.people:
+        known = ctx.people.pop(email)
+        stored = None if known is None else dict(zip(("id", "name", "timezone", "phone"), known))
+    else:
+        person = await db.scalar(select(Person).where(Person.email == email).execution_options(populate_existing=True))
+        stored = None if person is None else {"id": person.id, "name": person.name, "timezone": person.timezone,
+                                              "phone": person.phone}
+    if stored is None:
         await catalogue.create_person(db, ctx.actor, name=name, email=email, timezone=zone, phone=phone)
         return CREATED
     wanted = _given({"name": None if name is None else limits.text(name, "name"),
                      "timezone": None if zone is None else limits.timezone(zone), "phone": limits.phone(phone)})
-    changes = _different(person, wanted)
+    changes = {k: v for k, v in wanted.items() if stored[k] != v}
     if not changes:
         return UNCHANGED
-    await catalogue.update_person(db, ctx.actor, person.id, **changes)
+    await catalogue.update_person(db, ctx.actor, stored["id"], **changes)
     return UPDATED
 
 
@@ -687,6 +745,8 @@ async def _attendance(ctx: _Context, db: AsyncSession, row: Row) -> str:
         attendance.AttendanceRecord(enrollment_id, status, minutes, part)])
     return UPDATED if existing else CREATED
 
+
+PREFETCH = {"people": _prefetch_people}
 
 HANDLERS: dict[str, Callable[[_Context, AsyncSession, Row], Awaitable[str]]] = {
     "courses": _course, "people": _person, "resources": _resource, "sessions": _session,
