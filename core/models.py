@@ -229,6 +229,21 @@ class Venue(Base):
     city_key: Mapped[str | None] = mapped_column(String(200), index=True, info={"derived": True})  # the city folded
 
 
+class VenueTravel(Base):
+    """Minutes an instructor needs between two venues, the same either way: one row per pair, the lower venue
+    id first. No row: no travel time (core/services/travel.py)."""
+
+    __tablename__ = "venue_travel"
+    __table_args__ = (UniqueConstraint("venue_a_id", "venue_b_id"),
+                      CheckConstraint("venue_a_id < venue_b_id", name="ck_venue_travel_order"),
+                      CheckConstraint("minutes > 0", name="ck_venue_travel_minutes"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_a_id: Mapped[int] = mapped_column(ForeignKey("venue.id"))
+    venue_b_id: Mapped[int] = mapped_column(ForeignKey("venue.id"), index=True)
+    minutes: Mapped[int]
+
+
 class Resource(Base):
     """An instructor, a room or a piece of equipment: anything a session books."""
 

@@ -1,12 +1,13 @@
 """Scheduling: sessions and the bookings of instructors, rooms and equipment.
 
-Rule 2 (no double booking) and rule 4 (qualifications) live here; rule 1's room check is
+Rule 2 (no double booking) and rule 4 (qualifications) live here; rule 2b's (travel between venues)
+`travel.travel_clashes`, called from `check_parts` with rule 2's; rule 1's room check is
 `capacity.check_room_capacity`, rule 8's (working hours, time off) `availability.check_availability`, the
 locks are in `locks`.
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ from ..models import (
     SessionPart, SessionStatus,
 )
 from ..settings import Settings
-from . import availability, meetings
+from . import availability, meetings, travel
 from .capacity import check_room_capacity
 from .conferencing import session_conferencing
 from .locks import lock_resources, lock_session, session_ordering_key
@@ -129,30 +130,51 @@ async def find_clashes(db: AsyncSession, resources: list[Resource], starts_at: d
 
 
 async def find_clashes_in(db: AsyncSession, resources: list[Resource], intervals: list[PartSpan],
-                          exclude_session_id: int | None = None) -> list[Clash]:
-    """Rule 2 for several intervals (a session's parts, a series' occurrences) in one statement."""
+                          exclude_session_id: int | Collection[int] | None = None) -> list[Clash]:
+    """Rule 2 for several intervals (a session's parts, a series' occurrences) in one statement; the
+    bookings of the excluded session (or sessions: a series moving) do not count."""
     names = {r.id: r.name for r in resources}
     if not names or not intervals:
         return []
     overlaps = or_(*(and_(Booking.starts_at < held_to, Booking.ends_at > held_from) for held_from, held_to in intervals))
     query = select(Booking).where(Booking.resource_id.in_(names), Booking.active, overlaps)
-    if exclude_session_id is not None:
-        query = query.where(or_(Booking.session_id.is_(None), Booking.session_id != exclude_session_id))
+    excluded = _excluded(exclude_session_id)
+    if excluded:
+        query = query.where(or_(Booking.session_id.is_(None), Booking.session_id.not_in(excluded)))
     rows = (await db.scalars(query.order_by(Booking.starts_at, Booking.id))).all()
     return [Clash(b.resource_id, names[b.resource_id], b.starts_at, b.ends_at, b.session_id) for b in rows]
 
 
+def _excluded(exclude_session_id: int | Collection[int] | None) -> list[int]:
+    if exclude_session_id is None:
+        return []
+    return [exclude_session_id] if isinstance(exclude_session_id, int) else sorted(exclude_session_id)
+
+
 async def check_parts(db: AsyncSession, resources: list[Resource], held: list[PartSpan],
-                      exclude_session_id: int | None = None) -> list[Clash]:
-    """Where the bookings of parts are checked (each held interval, buffers included): the clashes of rule 2,
-    returned so that a series can list every one."""
-    return await find_clashes_in(db, resources, held, exclude_session_id)
+                      exclude_session_id: int | Collection[int] | None = None,
+                      delivery_mode: DeliveryMode | None = None) -> list[Clash]:
+    """Where the bookings of parts are checked (each held interval, buffers included): the clashes of rule 2
+    and, for an in-person or hybrid session in a venue, of rule 2b (travel between venues), returned so that
+    a series can list every one. Scheduling, rescheduling, series and multi-part sessions all come here."""
+    clashes = await find_clashes_in(db, resources, held, exclude_session_id)
+    return clashes + await travel.travel_clashes(db, resources, delivery_mode, held, _excluded(exclude_session_id))
+
+
+def clash_summary(clashes: list[Clash]) -> str:
+    """Who is in the way, in words: the booked, and the instructors who could not travel in time."""
+    booked = sorted({c.resource_name for c in clashes if c.travel_minutes is None})
+    travel_notes = list(dict.fromkeys(c.note or c.resource_name for c in clashes if c.travel_minutes is not None))
+    said = [f"already booked at that time: {', '.join(booked)}"] if booked else []
+    if travel_notes:
+        said.append(f"no time to travel: {'; '.join(travel_notes)}")
+    return "; ".join(said)
 
 
 def refuse_clashes(clashes: list[Clash]) -> None:
     if clashes:
-        who = ", ".join(sorted({c.resource_name for c in clashes}))
-        raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Already booked at that time: {who}.", "startsAt",
+        summary = clash_summary(clashes)
+        raise DomainError(ErrorCode.RESOURCE_CONFLICT, summary[0].upper() + summary[1:] + ".", "startsAt",
                           conflicts=clashes)
 
 
@@ -212,7 +234,7 @@ async def check_plan(db: AsyncSession, plan: SessionPlan, parts: list[PartSpan])
     for part_start, _ in parts:
         check_qualifications(plan.course, plan.instructors, part_start, plan.timezone)
     check_room_capacity(plan.capacity, plan.room, plan.delivery_mode)
-    return await check_parts(db, plan.resources, plan.held(parts))
+    return await check_parts(db, plan.resources, plan.held(parts), delivery_mode=plan.delivery_mode)
 
 
 async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, delivery_mode: DeliveryMode,
@@ -396,7 +418,8 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     for part_start, _ in spans:
         check_qualifications(course, instructors, part_start, session.timezone)
     held = held_intervals(spans, session.setup_minutes, session.teardown_minutes)
-    refuse_clashes(await check_parts(db, resources, held, exclude_session_id=session.id))
+    refuse_clashes(await check_parts(db, resources, held, exclude_session_id=session.id,
+                                     delivery_mode=session.delivery_mode))
     await availability.check_availability(db, actor, resources, held, allow_outside_hours=allow_outside_hours)
     before = {**snapshot(session), "parts": parts_payload(current)}
     session.starts_at, session.ends_at = spans[0][0], spans[-1][1]

@@ -9,7 +9,7 @@ scheduled by hand (rule 11): all of them, or none when any occurrence is refused
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -28,7 +28,9 @@ from ..models import SeriesOccurrence, Session, SessionSeries, SessionStatus
 from ..settings import Settings
 from . import availability
 from .records import get_or_404
-from .scheduling import PartSpan, cancel_session, check_plan, create_session, plan_session, session_parts
+from .scheduling import (
+    PartSpan, cancel_session, check_plan, clash_summary, create_session, plan_session, session_parts,
+)
 
 MAX_OCCURRENCES = 366
 RULE_LENGTH = 500
@@ -164,8 +166,7 @@ def _tagged(clashes: list[Clash], found: list[Occurrence], held: list[list[PartS
     for occurrence, intervals in zip(found, held):
         for clash in clashes:
             if any(clash.starts_at < end and clash.ends_at > start for start, end in intervals):
-                tagged.append(Clash(clash.resource_id, clash.resource_name, clash.starts_at, clash.ends_at,
-                                    clash.session_id, occurrence=occurrence.number))
+                tagged.append(replace(clash, occurrence=occurrence.number))
     return tagged
 
 
@@ -189,8 +190,7 @@ async def schedule_series(db: AsyncSession, actor: Actor, *, recurrence: str, st
     clashes = _tagged(await check_plan(db, plan, [p for o in found for p in o.parts]), found, held)
     if clashes:
         numbers = ", ".join(str(n) for n in sorted({c.occurrence for c in clashes}))
-        who = ", ".join(sorted({c.resource_name for c in clashes}))
-        raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Occurrence(s) {numbers} clash: {who} already booked; "
+        raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Occurrence(s) {numbers} clash: {clash_summary(clashes)}; "
                           "no session of the series was made.", "recurrence", conflicts=clashes)
     await availability.check_availability(db, actor, plan.resources, [h for intervals in held for h in intervals],
                                           allow_outside_hours=allow_outside_hours, field_name="recurrence")

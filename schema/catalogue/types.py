@@ -15,7 +15,7 @@ from podium.core.models import Venue as VenueRow
 from podium.core.models import ResourceKind as CoreResourceKind
 from podium.core.models import Role as CoreRole
 
-from ..permissions import is_staff, require_signed_in, sees_staff_contacts
+from ..permissions import is_staff, require_signed_in, require_staff, sees_staff_contacts
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
@@ -183,6 +183,30 @@ class Venue(Node):
     @strawberry.field(description="Its rooms, in the order they were created.")
     async def rooms(self, info: Info) -> list[Resource]:
         return await info.context.loaders.venue_rooms.load(self.pk)
+
+    @strawberry.field(description=(
+        "The travel times set from this venue to others (the same either way), shortest first; a venue not "
+        "listed is no travel away. Admins and coordinators only (FORBIDDEN for anyone else)."))
+    async def travel_times(self, info: Info) -> list["TravelTime"]:
+        require_staff(info.context.caller, "travel times")
+        return await info.context.loaders.venue_travel_times.load(self.pk)
+
+
+@strawberry.type(description=(
+    "The minutes an instructor needs between two venues, the same both ways: the conflict check keeps that "
+    "long between their in-person sessions at the two (setTravelTime)."))
+class TravelTime:
+    from_venue_pk: strawberry.Private[int]
+    to_venue_pk: strawberry.Private[int]
+    minutes: int = strawberry.field(description="0 to 1440; 0: no travel time.")
+
+    @strawberry.field
+    async def from_venue(self, info: Info) -> Venue:
+        return await info.context.loaders.venues.load(self.from_venue_pk)
+
+    @strawberry.field
+    async def to_venue(self, info: Info) -> Venue:
+        return await info.context.loaders.venues.load(self.to_venue_pk)
 
 
 VENUE_COLUMNS = (VenueRow.id, VenueRow.name, VenueRow.address, VenueRow.city, VenueRow.country, VenueRow.timezone)

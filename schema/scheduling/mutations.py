@@ -37,6 +37,11 @@ def _session_fields(input: ScheduleSessionInput) -> dict:
             "conferencing": input.conferencing}
 
 
+def conflict(clash) -> Conflict:
+    return Conflict(resource_pk=clash.resource_id, starts_at=clash.starts_at, ends_at=clash.ends_at,
+                    occurrence=clash.occurrence, travel_minutes=clash.travel_minutes)
+
+
 @strawberry.type
 class ScheduleSeriesPayload:
     series: Series | None = strawberry.field(description="Null in a dry run, or when refused.")
@@ -67,8 +72,7 @@ class SessionPayload:
 
 async def _payload(info: Info, work, warnings: list[Warning] | None = None) -> SessionPayload:
     session, errors, error = await attempt_then_load(info, work, "sessions")
-    conflicts = [Conflict(resource_pk=c.resource_id, starts_at=c.starts_at, ends_at=c.ends_at)
-                 for c in (error.conflicts if error else [])]
+    conflicts = [conflict(c) for c in (error.conflicts if error else [])]
     return SessionPayload(session=session, errors=errors, conflicts=conflicts,
                           warnings=(warnings or []) if session is not None else [])
 
@@ -120,8 +124,7 @@ class SchedulingMutations:
             return (made.id if made else None, [(o.number, o.parts) for o in found], [s.id for s in sessions])
 
         result, errors, error = await attempt(info, work)
-        conflicts = [Conflict(resource_pk=c.resource_id, starts_at=c.starts_at, ends_at=c.ends_at,
-                              occurrence=c.occurrence) for c in (error.conflicts if error else [])]
+        conflicts = [conflict(c) for c in (error.conflicts if error else [])]
         if result is None:
             return ScheduleSeriesPayload(series=None, sessions=[], occurrences=[], errors=errors, conflicts=conflicts)
         series_pk, found, session_pks = result

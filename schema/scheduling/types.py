@@ -224,7 +224,11 @@ class Conflict:
     starts_at: datetime
     ends_at: datetime
     occurrence: int | None = strawberry.field(default=None, description=(
-        "scheduleSeries: the occurrence (from 1) this booking stands in the way of; null otherwise."))
+        "scheduleSeries and rescheduleSeries: the occurrence (from 1) this booking stands in the way of; null "
+        "otherwise."))
+    travel_minutes: int | None = strawberry.field(default=None, description=(
+        "Travel between venues: the minutes the instructor needs to get here from (or on to) a session at "
+        "another venue; startsAt-endsAt is then the time kept for that travel, not a booking. Null: a booking."))
 
     @strawberry.field
     async def resource(self, info: Info) -> Resource:
