@@ -205,10 +205,13 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
     done = await invoke(write_csv(tmp_path / "a.csv", marks), "--kind", "attendance")
     assert "attendance: 0 created, 1 updated, 1 unchanged, 0 refused" in done.output, done.output
 
-    # A person whose name changed is updated through updatePerson, audited as the import.
-    renamed = write_csv(tmp_path / "people2.csv", [["email", "name", "timezone"], ["P0@example.com", "Pat", "Europe/London"]])
+    # A person whose name changed is updated through updatePerson, audited as the import; a second line of the
+    # same email is refused (else it would undo the first, and every run would change both again).
+    renamed = write_csv(tmp_path / "people2.csv", [["email", "name", "timezone"], ["P0@example.com", "Pat", "Europe/London"],
+                                                   ["p0@example.com", "Pete", "Europe/London"]])
     done = await invoke(renamed, "--kind", "people")
-    assert "people: 0 created, 1 updated, 0 unchanged, 0 refused" in done.output
+    assert "people: 0 created, 1 updated, 0 unchanged, 1 refused" in done.output, done.output
+    assert [r[:3] for r in refusals(done.output)] == [(3, "email", "DUPLICATE")]
     async with sessions() as db:
         entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "person.update"))
         assert entry.actor == "cli:import people2.csv" and entry.after["name"] == "Pat"
