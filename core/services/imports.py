@@ -147,6 +147,17 @@ class _DryRun(Exception):
     """Raised at the end of a dry run's transaction, so that it rolls back."""
 
 
+class ImportStopped(Exception):
+    """Something other than a refused row (the database lost, a bug) stopped the import in the batch
+    starting at `first_line`: that batch was rolled back, the batches before it stay committed, and
+    `report` counts those."""
+
+    def __init__(self, first_line: int, report: "ImportReport", cause: BaseException) -> None:
+        super().__init__(f"stopped in the rows from line {first_line} on (rolled back; the rows before are "
+                         f"imported): {type(cause).__name__}: {cause}")
+        self.first_line, self.report = first_line, report
+
+
 CHUNK_ROWS = 25
 """Rows tried together in one savepoint (see `run_import`)."""
 
@@ -168,7 +179,10 @@ async def run_import(sessions: async_sessionmaker[AsyncSession], actor: Actor, k
     size = max(len(rows), 1) if dry_run else max(batch_rows, 1)
     for start in range(0, len(rows), size):
         batch = rows[start:start + size]
-        counted = await _batch(sessions, ctx, KINDS[kind], batch, dry_run, progress)
+        try:
+            counted = await _batch(sessions, ctx, KINDS[kind], batch, dry_run, progress)
+        except Exception as error:  # noqa: BLE001 - whatever it is, say where the import stopped
+            raise ImportStopped(batch[0].line, report, error) from error
         report.created += counted.created
         report.updated += counted.updated
         report.unchanged += counted.unchanged
