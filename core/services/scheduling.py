@@ -532,15 +532,15 @@ async def resource_bookings(db: AsyncSession, resource_id: int, starts_at: datet
 
 
 async def complete_past_sessions(db: AsyncSession, actor: Actor, now: datetime | None = None, *,
-                                 grace: timedelta = timedelta(0), limit: int | None = None) -> int:
+                                 grace: timedelta = timedelta(0), limit: int | None = None) -> list[int]:
     """Mark SCHEDULED sessions that ended at least `grace` before `now` as COMPLETED, each audited with one
-    `session.completed` event, oldest first (at most `limit`); returns how many. The periodic job
+    `session.completed` event, oldest first (at most `limit`); returns their ids. The periodic job
     `complete_sessions` (services/periodic.py) calls it; each session is re-checked under its lock, so a
     cancel or a move that commits meanwhile wins."""
     cutoff = (now or utc_now()) - grace
     query = select(Session.id).where(Session.status == SessionStatus.SCHEDULED, Session.ends_at <= cutoff)
     ids = (await db.scalars(query.order_by(Session.ends_at, Session.id).limit(limit))).all()
-    completed = 0
+    completed = []
     for sid in ids:
         session = await lock_session(db, sid)
         if session.status is not SessionStatus.SCHEDULED or session.ends_at > cutoff:
@@ -549,5 +549,5 @@ async def complete_past_sessions(db: AsyncSession, actor: Actor, now: datetime |
         session.status = SessionStatus.COMPLETED
         record_change(db, actor, "session.complete", "Session", sid, before, snapshot(session))
         emit(db, "session.completed", session_event_payload(session), session_ordering_key(sid))
-        completed += 1
+        completed.append(sid)
     return completed

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..availability.types import HoursException, TimeOff, WorkingHours
     from ..costs.types import CostRate, Money, PerLearnerCost
     from ..enrollment.types import EnrollmentConnection, EnrollmentStatus
+    from ..evaluations.types import EvaluationForm
     from ..programs.types import CertificationConnection, LearnerJourneyConnection
     from ..scheduling.inputs import SessionFilter
     from ..scheduling.types import Booking, SessionConnection
@@ -76,6 +77,14 @@ class Course(Node):
         from ..costs.fields import course_per_learner_costs
 
         return await course_per_learner_costs(info, self.pk)
+
+    @strawberry.field(description="The evaluation form its attended learners are sent when a session is completed; "
+                                  "null: none, no one is asked.")
+    async def evaluation_form(self, info: Info
+                              ) -> Annotated["EvaluationForm", strawberry.lazy("podium.schema.evaluations.types")] | None:
+        from ..evaluations.fields import course_evaluation_form
+
+        return await course_evaluation_form(info, self.pk)
 
 
 COURSE_COLUMNS = tuple(c.label(f"course_{c.key}") for c in (
