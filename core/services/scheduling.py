@@ -340,7 +340,7 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
     return await create_session(db, actor, plan, spans)
 
 
-def _require_scheduled(session: Session) -> None:
+def require_scheduled(session: Session) -> None:
     if session.status is not SessionStatus.SCHEDULED:
         raise DomainError(ErrorCode.SESSION_NOT_OPEN, f"The session is {session.status.value.lower()}.", "sessionId")
 
@@ -399,37 +399,54 @@ def _moved_parts(session: Session, current: list[SessionPart], starts_at: dateti
     return shifted
 
 
-async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
-                             ends_at: datetime, *, settings: Settings, part: int | None = None,
-                             parts: list[PartSpan] | None = None, allow_outside_hours: bool = False) -> Session:
-    """Move a session (all its parts, or one) and their bookings at once, or change nothing; `settings` (the
-    running app's) say when the notices of a blended program's moved session go out, and bound its new times."""
-    session = await lock_session(db, session_id)
-    _require_scheduled(session)
-    current = await session_part_rows(db, session.id)
-    proposed = _moved_parts(session, current, starts_at, ends_at, part, parts)
-    spans = session_parts(proposed[0][0], proposed[-1][1], proposed, settings)
-    await _keep_attendance_true(db, {row.id: span[0] for row, span in zip(current, spans)
+@dataclass
+class Move:
+    """A SCHEDULED session (row-locked) with its parts, bookings and booked resources (row-locked), and the
+    new intervals of its parts: what rescheduling one session, or this and later occurrences of a series,
+    checks and then writes."""
+
+    session: Session
+    current: list[SessionPart]
+    spans: list[PartSpan]
+    bookings: list[Booking]
+    resources: list[Resource]
+
+    @property
+    def held(self) -> list[PartSpan]:
+        return held_intervals(self.spans, self.session.setup_minutes, self.session.teardown_minutes)
+
+
+async def check_move(db: AsyncSession, move: Move, course: Course,
+                     exclude_session_ids: Collection[int] | None = None) -> list[Clash]:
+    """The rules of moving a session: records stay true (raised), qualifications on every part's new date
+    (raised), and the clashes of rules 2 and 2b (returned), with the bookings of `exclude_session_ids`
+    (default: the session's own) left out."""
+    session = move.session
+    await _keep_attendance_true(db, {row.id: span[0] for row, span in zip(move.current, move.spans)
                                      if (row.starts_at, row.ends_at) != span})
-    bookings = await session_bookings(db, session.id)
-    resources = (await lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
-    course = await get_or_404(db, Course, session.course_id, "sessionId")
-    instructors = [r for r in resources if r.kind is ResourceKind.INSTRUCTOR]
-    for part_start, _ in spans:
+    instructors = [r for r in move.resources if r.kind is ResourceKind.INSTRUCTOR]
+    for part_start, _ in move.spans:
         check_qualifications(course, instructors, part_start, session.timezone)
-    held = held_intervals(spans, session.setup_minutes, session.teardown_minutes)
-    refuse_clashes(await check_parts(db, resources, held, exclude_session_id=session.id,
-                                     delivery_mode=session.delivery_mode))
-    await availability.check_availability(db, actor, resources, held, allow_outside_hours=allow_outside_hours)
+    return await check_parts(db, move.resources, move.held, exclude_session_ids or [session.id],
+                             delivery_mode=session.delivery_mode)
+
+
+async def move_session(db: AsyncSession, actor: Actor, move: Move, settings: Settings) -> Session:
+    """Write a checked move: the parts' and bookings' new times (bookings active again, if a series' move
+    set them aside), the meeting, the program stages that follow, audited and announced
+    (`session.rescheduled`, which tells the enrolled)."""
+    session, current, spans = move.session, move.current, move.spans
+    held = move.held
     before = {**snapshot(session), "parts": parts_payload(current)}
     session.starts_at, session.ends_at = spans[0][0], spans[-1][1]
     session.sequence += 1
     held_by_part = {row.id: interval for row, interval in zip(current, held)}
-    async with _writing_bookings(db, resources, held, session.id):
+    async with _writing_bookings(db, move.resources, held, session.id):
         for row, (part_start, part_end) in zip(current, spans):
             row.starts_at, row.ends_at = part_start, part_end
-        for booking in bookings:
+        for booking in move.bookings:
             booking.starts_at, booking.ends_at = held_by_part.get(booking.part_id, (held[0][0], held[-1][1]))
+            booking.active = True
     await meetings.plan_meeting(db, session)
     await follow_reschedule(db, session, datetime.fromisoformat(before["starts_at"]), settings)
     record_change(db, actor, "session.reschedule", "Session", session.id, before,
@@ -441,11 +458,39 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     return session
 
 
+async def set_bookings_aside(db: AsyncSession, moves: list[Move]) -> None:
+    """Several sessions moving at once (a series): their bookings inactive until each is written in its new
+    place, so none stands in another's way meanwhile (PostgreSQL's exclusion constraint checks each row)."""
+    for move in moves:
+        for booking in move.bookings:
+            booking.active = False
+    await db.flush()
+
+
+async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
+                             ends_at: datetime, *, settings: Settings, part: int | None = None,
+                             parts: list[PartSpan] | None = None, allow_outside_hours: bool = False) -> Session:
+    """Move a session (all its parts, or one) and their bookings at once, or change nothing; `settings` (the
+    running app's) say when the notices of a blended program's moved session go out, and bound its new times."""
+    session = await lock_session(db, session_id)
+    require_scheduled(session)
+    current = await session_part_rows(db, session.id)
+    proposed = _moved_parts(session, current, starts_at, ends_at, part, parts)
+    spans = session_parts(proposed[0][0], proposed[-1][1], proposed, settings)
+    bookings = await session_bookings(db, session.id)
+    resources = (await lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
+    course = await get_or_404(db, Course, session.course_id, "sessionId")
+    move = Move(session, current, spans, bookings, resources)
+    refuse_clashes(await check_move(db, move, course))
+    await availability.check_availability(db, actor, resources, move.held, allow_outside_hours=allow_outside_hours)
+    return await move_session(db, actor, move, settings)
+
+
 async def update_session(db: AsyncSession, actor: Actor, session_id: int, **changes: Any) -> Session:
     """Change what may change of a SCHEDULED session without moving it: `join_url`, a meeting link entered
     by hand (None takes it away, and a loaded conferencing plugin then makes one)."""
     session = await lock_session(db, session_id)
-    _require_scheduled(session)
+    require_scheduled(session)
     before = snapshot(session)
     for name, value in changes.items():
         if name != "join_url":
@@ -464,7 +509,7 @@ async def cancel_session(db: AsyncSession, actor: Actor, session_id: int, reason
     """Cancel a session: its bookings are freed; learners keep their enrolment record and are told."""
     reason = limits.text(reason, "reason", limits.NOTE, required=False, multiline=True)
     session = await lock_session(db, session_id)
-    _require_scheduled(session)
+    require_scheduled(session)
     before = snapshot(session)
     session.status = SessionStatus.CANCELLED
     session.cancel_reason = reason
