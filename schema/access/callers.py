@@ -4,7 +4,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium.core.audit import Actor, person_actor
@@ -71,8 +71,11 @@ async def caller_for(db: AsyncSession, token: str, admin_token: str | None) -> C
         return None
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Caller(role=Role.ADMIN)
-    row = (await db.execute(
-        select(ApiToken.role, Person.id, Person.email).join(Person, Person.id == ApiToken.person_id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None),
-               ApiToken.expires_at > utc_now()))).first()
+    row = (await db.execute(LIVE_TOKEN, {"token_hash": hash_token(token), "now": utc_now()})).first()
     return Caller(role=row.role, person_id=row.id, email=row.email) if row else None
+
+
+# Built once (every request asks it): its cache key and compiled form are reused, not rebuilt per request.
+LIVE_TOKEN = (select(ApiToken.role, Person.id, Person.email).join(Person, Person.id == ApiToken.person_id)
+              .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
+                     ApiToken.expires_at > bindparam("now")))
