@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium.core.audit import Actor, person_actor
+from podium.core.db import INLINE_OPTION
 from podium.core.instants import utc_now
 from podium.core.models import ApiToken, Person, Role
 from podium.core.services.access import hash_token
@@ -78,4 +79,5 @@ async def caller_for(db: AsyncSession, token: str, admin_token: str | None) -> C
 # Built once (every request asks it): its cache key and compiled form are reused, not rebuilt per request.
 LIVE_TOKEN = (select(ApiToken.role, Person.id, Person.email).join(Person, Person.id == ApiToken.person_id)
               .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
-                     ApiToken.expires_at > bindparam("now")))
+                     ApiToken.expires_at > bindparam("now"))
+              .execution_options(**{INLINE_OPTION: True}))  # one row by a unique hash: cheap
