@@ -559,10 +559,10 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
                  ) -> None:
     """Import rows through the same services as the API, keyed on natural keys (a re-run changes nothing).
     Prints what was created, updated, unchanged and refused, and each refused row with its line, column and
-    reason; exit status 1 if any row was refused, 2 if the file or its columns were."""
+    reason; exit status 1 if any row was refused, 2 if the file or its columns were (or the import stopped)."""
     from pathlib import Path
 
-    from podium.core.services.imports import KINDS, check_header
+    from podium.core.services.imports import KINDS, ImportStopped, check_header
     from podium.core.sheets import SheetError, read_sheet
 
     if kind not in KINDS:
@@ -581,7 +581,17 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
         from podium.core.migrate import upgrade
 
         upgrade(settings.database_url)
-    report = asyncio.run(_import_rows(settings, kind, rows, Path(file).name, dry_run, batch_rows))
+    else:
+        problem = asyncio.run(_schema_problem(settings))
+        if problem:
+            typer.echo(f"error: nothing imported: {problem}", err=True)
+            raise typer.Exit(2)
+    try:
+        report = asyncio.run(_import_rows(settings, kind, rows, Path(file).name, dry_run, batch_rows))
+    except ImportStopped as stopped:
+        typer.echo(stopped.report.summary())
+        typer.echo(f"error: {stopped}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(report.summary())
     for refusal in report.refused:
         where = f"line {refusal.line}" + (f", column {refusal.column}" if refusal.column else "")

@@ -147,6 +147,17 @@ class _DryRun(Exception):
     """Raised at the end of a dry run's transaction, so that it rolls back."""
 
 
+class ImportStopped(Exception):
+    """Something other than a refused row (the database lost, a bug) stopped the import in the batch
+    starting at `first_line`: that batch was rolled back, the batches before it stay committed, and
+    `report` counts those."""
+
+    def __init__(self, first_line: int, report: "ImportReport", cause: BaseException) -> None:
+        super().__init__(f"stopped in the rows from line {first_line} on (rolled back; the rows before are "
+                         f"imported): {type(cause).__name__}: {cause}")
+        self.first_line, self.report = first_line, report
+
+
 CHUNK_ROWS = 25
 """Rows tried together in one savepoint (see `run_import`)."""
 
@@ -164,10 +175,14 @@ async def run_import(sessions: async_sessionmaker[AsyncSession], actor: Actor, k
     statement, four round trips fewer)."""
     report = ImportReport(kind, dry_run=dry_run)
     ctx = _Context(actor, settings or Settings())
+    ctx.repeated = _repeated(kind, rows)
     size = max(len(rows), 1) if dry_run else max(batch_rows, 1)
     for start in range(0, len(rows), size):
         batch = rows[start:start + size]
-        counted = await _batch(sessions, ctx, KINDS[kind], batch, dry_run, progress)
+        try:
+            counted = await _batch(sessions, ctx, KINDS[kind], batch, dry_run, progress)
+        except Exception as error:  # noqa: BLE001 - whatever it is, say where the import stopped
+            raise ImportStopped(batch[0].line, report, error) from error
         report.created += counted.created
         report.updated += counted.updated
         report.unchanged += counted.unchanged
@@ -184,6 +199,10 @@ async def _batch(sessions: async_sessionmaker[AsyncSession], ctx: _Context, spec
     async def one(db: AsyncSession, row: Row) -> str:
         if row.stray is not None:
             raise DomainError(ErrorCode.INVALID, f"A value right of the last named column: {_shown(row.stray)}.")
+        if row.line in ctx.repeated:
+            first, column = ctx.repeated[row.line]
+            raise DomainError(ErrorCode.DUPLICATE, f"Line {first} has the same {KEYS[spec.name][0]}: a key is on "
+                              "one line of a sheet.", column)
         return await handler(ctx, db, row)
 
     async with sessions() as db:
@@ -216,6 +235,50 @@ async def _batch(sessions: async_sessionmaker[AsyncSession], ctx: _Context, spec
             ctx.people.clear()
             ctx.emails.clear()
     return counted
+
+
+def _repeated(kind: str, rows: list[Row]) -> dict[int, tuple[int, str]]:
+    """Rows whose key an earlier row of the sheet has: line -> (that line, the key's column). Two lines of
+    one key would make the second undo the first, and a re-run change both again."""
+    what, key = KEYS[kind]
+    first: dict[tuple, int] = {}
+    repeated = {}
+    for row in rows:
+        try:
+            found = key(row)
+        except DomainError:
+            continue                       # the row is refused for its own reason
+        if found is None:
+            continue
+        column, value = found
+        if value in first:
+            repeated[row.line] = (first[value], column)
+        else:
+            first[value] = row.line
+    return repeated
+
+
+def _folded(row: Row, column: str) -> str:
+    return (_text(row, column) or "").strip().lower()
+
+
+def _time_column(row: Row) -> str:
+    return "starts_at" if row.cells.get("starts_at") is not None or row.cells.get("date") is None else "start_time"
+
+
+KEYS: dict[str, tuple[str, Callable[[Row], tuple[str, tuple] | None]]] = {
+    "courses": ("code", lambda row: ("code", (_folded(row, "code"),))),
+    "people": ("email", lambda row: ("email", (_folded(row, "email"),))),
+    "resources": ("name", lambda row: ("name", ((_text(row, "name") or "").strip(),))),
+    "sessions": ("course, start and lead instructor", lambda row: (_time_column(row), (
+        _folded(row, "course_code"), _start(row), ((_names(row, "instructors") or [""])[0]).lower()))),
+    "enrollments": ("session and email", lambda row: ("email", (
+        _folded(row, "course_code"), _start(row), _folded(row, "instructor"), _folded(row, "email")))),
+    "attendance": ("session, email and part", lambda row: ("email", (
+        _folded(row, "course_code"), _start(row), _folded(row, "instructor"), _folded(row, "email"),
+        _integer(row, "part")))),
+}
+"""What keys a row of each kind (for the report), and the key itself, read from the row alone."""
 
 
 def _refusal(spec: Kind, row: Row, error: DomainError) -> Refusal:
@@ -401,6 +464,7 @@ class _Context:
     # None when no one has that email; an email leaves once a row of it ran (a later row reads afresh).
     people: dict[str, tuple[int, str, str, str | None] | None] = field(default_factory=dict)
     emails: dict[int, str] = field(default_factory=dict)     # a batch's rows' emails (line -> normalised)
+    repeated: dict[int, tuple[int, str]] = field(default_factory=dict)   # see `_repeated`
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
@@ -666,7 +730,7 @@ async def _same_session(ctx: _Context, db: AsyncSession, row: Row, session: Sess
               "join_url": session.meeting_join_url if session.meeting_provider == "manual" else None}
     wanted = {"timezone": zone, "instructors": instructor_ids, "room": room_id, "equipment": sorted(equipment_ids),
               **{k: v for k, v in fields.items() if k != "capacity"}}
-    if row.cells.get("delivery_mode") is not None or room_id is not None:
+    if row.cells.get("delivery_mode") is not None:
         wanted["delivery_mode"] = mode
     for name, value in wanted.items():
         if name in ("room", "equipment", "instructors") or value is not None:
@@ -692,7 +756,7 @@ async def _find_session(ctx: _Context, db: AsyncSession, row: Row) -> Session:
     lead = _text(row, "instructor")
     lead_id = None if lead is None else await _resource_id(ctx, db, ResourceKind.INSTRUCTOR, lead, "instructor")
     found = await _sessions_at(db, course_id, starts_at, lead_id)
-    column = "starts_at" if row.cells.get("starts_at") is not None else "start_time"
+    column = _time_column(row)
     if not found:
         raise DomainError(ErrorCode.NOT_FOUND, f"No session of {_text(row, 'course_code')!r} starts "
                           f"{starts_at.isoformat()}" + (f" led by {lead!r}." if lead else "."), column)

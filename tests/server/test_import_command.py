@@ -205,10 +205,13 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
     done = await invoke(write_csv(tmp_path / "a.csv", marks), "--kind", "attendance")
     assert "attendance: 0 created, 1 updated, 1 unchanged, 0 refused" in done.output, done.output
 
-    # A person whose name changed is updated through updatePerson, audited as the import.
-    renamed = write_csv(tmp_path / "people2.csv", [["email", "name", "timezone"], ["P0@example.com", "Pat", "Europe/London"]])
+    # A person whose name changed is updated through updatePerson, audited as the import; a second line of the
+    # same email is refused (else it would undo the first, and every run would change both again).
+    renamed = write_csv(tmp_path / "people2.csv", [["email", "name", "timezone"], ["P0@example.com", "Pat", "Europe/London"],
+                                                   ["p0@example.com", "Pete", "Europe/London"]])
     done = await invoke(renamed, "--kind", "people")
-    assert "people: 0 created, 1 updated, 0 unchanged, 0 refused" in done.output
+    assert "people: 0 created, 1 updated, 0 unchanged, 1 refused" in done.output, done.output
+    assert [r[:3] for r in refusals(done.output)] == [(3, "email", "DUPLICATE")]
     async with sessions() as db:
         entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "person.update"))
         assert entry.actor == "cli:import people2.csv" and entry.after["name"] == "Pat"
@@ -239,3 +242,42 @@ def test_sheets_are_read_with_the_line_numbers_a_person_sees(tmp_path):
     assert header == ["course_code", "capacity"]
     assert [(r.line, r.cells) for r in rows] == [(3, {"course_code": "A-1", "capacity": 20}),
                                                  (5, {"course_code": "B-2", "capacity": 7.5})]
+
+
+async def test_courses_and_resources_are_updated_through_their_services(database_url, sessions, monkeypatch, tmp_path):
+    monkeypatch.setenv("PODIUM_DATABASE_URL", database_url)
+    courses = [["code", "title", "duration_minutes", "default_capacity", "required_qualifications"],
+               ["SAF-1", "Safety", 60, 10, "First aid; Fire marshal"], ["SAF-2", "Safety 2", 0, 10, ""]]
+    done = await invoke(write_csv(tmp_path / "c.csv", courses), "--kind", "courses")
+    assert "courses: 1 created, 0 updated, 0 unchanged, 1 refused" in done.output, done.output
+    assert [r[:3] for r in refusals(done.output)] == [(3, "duration_minutes", "INVALID")]
+    courses[1][4] = "Fire marshal;First aid"                            # the same set, another order: unchanged
+    courses[2][2] = 90
+    done = await invoke(write_csv(tmp_path / "c.csv", courses), "--kind", "courses")
+    assert "courses: 1 created, 0 updated, 1 unchanged, 0 refused" in done.output, done.output
+    courses[1][3] = 12
+    done = await invoke(write_csv(tmp_path / "c.csv", courses), "--kind", "courses")
+    assert "courses: 0 created, 1 updated, 1 unchanged, 0 refused" in done.output, done.output
+
+    resources = [["name", "kind", "timezone", "email", "qualifications", "working_hours", "capacity"],
+                 ["Bea", "instructor", "Europe/Berlin", "bea@example.com", "First aid:2030-01-31", "", ""],
+                 ["Hall", "room", "Europe/Berlin", "", "", "MON-FRI 08:00-12:00 13:00-18:00", "40"]]
+    path = write_csv(tmp_path / "r.csv", resources)
+    assert "resources: 2 created" in (await invoke(path, "--kind", "resources")).output
+    assert "resources: 0 created, 0 updated, 2 unchanged" in (await invoke(path, "--kind", "resources")).output
+    resources[1][4] = "First aid:2031-01-31; Fire marshal"
+    resources[2][5] = "MON-SAT 08:00-18:00"
+    resources[2][1] = "ROOM"
+    path = write_csv(tmp_path / "r.csv", resources + [["Bea", "room", "Europe/Berlin", "", "", "", "5"]])
+    done = await invoke(path, "--kind", "resources")
+    assert "resources: 0 created, 2 updated, 0 unchanged, 1 refused" in done.output, done.output
+    assert [r[:3] for r in refusals(done.output)] == [(4, "name", "DUPLICATE")]
+    async with sessions() as db:
+        actions = (await db.scalars(select(AuditEntry.action).where(AuditEntry.actor == "cli:import r.csv")
+                                    .order_by(AuditEntry.id))).all()
+        assert actions == ["resource.create", "resource.create", "resource.update", "resource.working_hours"]
+        hall = await db.scalar(select(Resource).where(Resource.name == "Hall"))
+        assert hall.weekly_hours == [[day, 8 * 60, 18 * 60] for day in range(6)]
+    wrong_kind = write_csv(tmp_path / "k.csv", [["name", "kind", "timezone"], ["Hall", "equipment", "UTC"]])
+    done = await invoke(wrong_kind, "--kind", "resources")
+    assert [r[:3] for r in refusals(done.output)] == [(2, "kind", "INVALID")]
