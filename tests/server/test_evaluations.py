@@ -230,7 +230,8 @@ async def test_completed_session_to_requests_submissions_and_report(running):
     # 3: 100 x (2 - 1) / 3 = 33.33; answered 3 of 5 asked = 0.6000; gains 45.50 - 5.00 + 25.25 = 65.75 over 3
     # learners = 21.9166... = 21.92.
     today = date.today()
-    ask = {"metrics": METRICS, "from": (today - timedelta(days=3)).isoformat(), "to": (today + timedelta(days=1)).isoformat()}
+    ask = {"metrics": METRICS, "from": (today - timedelta(days=3)).isoformat(),
+           "to": (today + timedelta(days=1)).isoformat()}
     report = (await api.data(REPORT, {"i": {**ask, "groupBy": ["COURSE"]}}))["report"]
     assert _values(report["totals"]) == {"AVERAGE_RATING": ("4.00", "12", "3"), "NPS": ("33.33", "1", "3"),
                                          "EVALUATION_RESPONSE_RATE": ("0.6000", "3", "5"),
