@@ -38,12 +38,13 @@ from ..db import changing, changing_as_one
 from ..errors import DomainError, ErrorCode
 from ..instants import UTC
 from ..models import (
-    AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, Enrollment, EnrollmentStatus, PartAttendance,
-    Person, Resource, ResourceKind, Session, SessionPart, SessionStatus,
+    AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, Enrollment, PartAttendance, Person, RateUnit,
+    Resource, ResourceKind, Session, SessionPart, SessionStatus, Venue,
 )
+from ..money import parse_amount
 from ..settings import Settings
 from ..sheets import Row
-from . import attendance, availability, catalogue, enrollment, scheduling
+from . import attendance, availability, catalogue, costs, enrollment, scheduling
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 LIST_SEPARATOR = ";"
@@ -80,8 +81,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          ("description", "required_qualifications", "certification_validity_days", "minimum_parts_attended")),
     Kind("people", ("email", "name", "timezone"), ("phone",)),
     Kind("resources", ("name", "kind", "timezone"),
-         ("capacity", "email", "qualifications", "features", "working_hours"),
-         {"weekly": "working_hours", "workingHours": "working_hours"}),
+         ("capacity", "email", "qualifications", "features", "working_hours", "venue", "cost_rate", "cost_unit"),
+         {"weekly": "working_hours", "workingHours": "working_hours", "venueId": "venue", "amount": "cost_rate",
+          "unit": "cost_unit"}),
     Kind("sessions", ("course_code", "instructors"),
          WHEN + ("room", "equipment", "delivery_mode", "capacity", "title", "setup_minutes", "teardown_minutes",
                  "requires_approval", "join_url"),
@@ -611,10 +613,16 @@ async def _resource(ctx: _Context, db: AsyncSession, row: Row) -> str:
     values = _given({"timezone": _text(row, "timezone"), "capacity": _integer(row, "capacity"),
                      "email": _text(row, "email"), "features": _names(row, "features"),
                      "qualifications": _qualifications(row)})
+    venue = _text(row, "venue")
+    if venue is not None:
+        values["venue_id"] = await _venue_id(db, venue)
     hours = _working_hours(row)
+    rate, unit = _amount(row, "cost_rate"), _choice(row, "cost_unit", RateUnit)
     if not found:
-        await catalogue.create_resource(db, ctx.actor, kind=kind, name=name, weekly_hours=hours,
-                                        **{"timezone": None, **values})
+        made = await catalogue.create_resource(db, ctx.actor, kind=kind, name=name, weekly_hours=hours,
+                                               **{"timezone": None, **values})
+        if rate is not None:
+            await costs.set_cost_rate(db, ctx.actor, made.id, rate, unit, currency=ctx.settings.currency)
         return CREATED
     resource = found[0]
     if resource.kind is not kind:
@@ -634,13 +642,39 @@ async def _resource(ctx: _Context, db: AsyncSession, row: Row) -> str:
     if hours is not None:
         checked = [list(entry) for entry in working_hours.weekly_hours(hours, "workingHours")]
         weekly_changed = resource.weekly_hours != checked
-    if not changes and not weekly_changed:
+    rate_changed = rate is not None and (
+        parse_amount(rate, ctx.settings.currency, "amount") != resource.cost_rate_minor
+        or unit != resource.cost_rate_unit)
+    if not changes and not weekly_changed and not rate_changed:
         return UNCHANGED
     if changes:
         await catalogue.update_resource(db, ctx.actor, resource.id, **changes)
     if weekly_changed:
         await availability.set_working_hours(db, ctx.actor, resource.id, hours)
+    if rate_changed:
+        await costs.set_cost_rate(db, ctx.actor, resource.id, rate, unit, currency=ctx.settings.currency)
     return UPDATED
+
+
+async def _venue_id(db: AsyncSession, name: str) -> int:
+    ids = (await db.scalars(select(Venue.id).where(Venue.name == name).limit(2))).all()
+    if not ids:
+        raise DomainError(ErrorCode.NOT_FOUND, f"No venue {name!r} in Podium (podium venues import, or "
+                          "createVenue, makes venues).", "venue")
+    if len(ids) > 1:
+        raise DomainError(ErrorCode.INVALID, f"More than one venue is named {name!r}.", "venue")
+    return ids[0]
+
+
+def _amount(row: Row, column: str) -> str | None:
+    """Money as the decimal the cell shows ("90", "12.5"): a number cell is read through its shortest
+    decimal form, never computed with as a float."""
+    value = row.cells.get(column)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise DomainError(ErrorCode.INVALID, f"{column} must be a decimal amount such as 12.50.", column)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 async def _course_id(ctx: _Context, db: AsyncSession, row: Row) -> int:

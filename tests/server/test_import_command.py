@@ -15,8 +15,10 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from podium.core.db import changing
 from podium.core.instants import UTC
 from podium.core.models import AuditEntry, Booking, Enrollment, OutboxMessage, Person, Resource, Session
+from podium.core.services import catalogue
 from podium.core.sheets import read_sheet
 from podium.server.cli import app
 from tests import builders as b
@@ -259,25 +261,39 @@ async def test_courses_and_resources_are_updated_through_their_services(database
     done = await invoke(write_csv(tmp_path / "c.csv", courses), "--kind", "courses")
     assert "courses: 0 created, 1 updated, 1 unchanged, 0 refused" in done.output, done.output
 
-    resources = [["name", "kind", "timezone", "email", "qualifications", "working_hours", "capacity"],
-                 ["Bea", "instructor", "Europe/Berlin", "bea@example.com", "First aid:2030-01-31", "", ""],
-                 ["Hall", "room", "Europe/Berlin", "", "", "MON-FRI 08:00-12:00 13:00-18:00", "40"]]
-    path = write_csv(tmp_path / "r.csv", resources)
+    async with sessions() as db, changing(db):
+        await catalogue.create_venue(db, b.ADMIN, name="Campus", timezone="Europe/Berlin")
+    # A workbook: the rate of the hall is a number cell (40.5, read as the decimal it shows), Bea's is text.
+    resources = [["name", "kind", "timezone", "email", "qualifications", "working_hours", "capacity", "venue",
+                  "cost_rate", "cost_unit"],
+                 ["Bea", "instructor", "Europe/Berlin", "bea@example.com", "First aid:2030-01-31", None, None, None,
+                  "600", "daily"],
+                 ["Hall", "room", "Europe/Berlin", None, None, "MON-FRI 08:00-12:00 13:00-18:00", 40, "Campus",
+                  40.5, "HOURLY"]]
+    path = write_xlsx(tmp_path / "r.xlsx", resources)
     assert "resources: 2 created" in (await invoke(path, "--kind", "resources")).output
     assert "resources: 0 created, 0 updated, 2 unchanged" in (await invoke(path, "--kind", "resources")).output
     resources[1][4] = "First aid:2031-01-31; Fire marshal"
     resources[2][5] = "MON-SAT 08:00-18:00"
     resources[2][1] = "ROOM"
-    path = write_csv(tmp_path / "r.csv", resources + [["Bea", "room", "Europe/Berlin", "", "", "", "5"]])
+    resources[2][8] = 45
+    path = write_xlsx(tmp_path / "r.xlsx", resources + [["Bea", "room", "Europe/Berlin", None, None, None, 5]]
+                      + [["Kit", "equipment", "UTC", None, None, None, None, None, "12.345", "PER_SESSION"],
+                         ["Van", "equipment", "UTC", None, None, None, None, "Nowhere"]])
     done = await invoke(path, "--kind", "resources")
-    assert "resources: 0 created, 2 updated, 0 unchanged, 1 refused" in done.output, done.output
-    assert [r[:3] for r in refusals(done.output)] == [(4, "name", "DUPLICATE")]
+    assert "resources: 0 created, 2 updated, 0 unchanged, 3 refused" in done.output, done.output
+    assert [r[:3] for r in refusals(done.output)] == [(4, "name", "DUPLICATE"), (5, "cost_rate", "INVALID"),
+                                                      (6, "venue", "NOT_FOUND")]
     async with sessions() as db:
-        actions = (await db.scalars(select(AuditEntry.action).where(AuditEntry.actor == "cli:import r.csv")
+        actions = (await db.scalars(select(AuditEntry.action).where(AuditEntry.actor == "cli:import r.xlsx")
                                     .order_by(AuditEntry.id))).all()
-        assert actions == ["resource.create", "resource.create", "resource.update", "resource.working_hours"]
+        assert actions == ["resource.create", "resource.cost_rate", "resource.create", "resource.cost_rate",
+                           "resource.update", "resource.working_hours", "resource.cost_rate"]
         hall = await db.scalar(select(Resource).where(Resource.name == "Hall"))
         assert hall.weekly_hours == [[day, 8 * 60, 18 * 60] for day in range(6)]
+        assert (hall.cost_rate_minor, hall.cost_rate_unit.value, hall.venue_id is not None) == (4500, "HOURLY", True)
+        bea = await db.scalar(select(Resource).where(Resource.name == "Bea"))
+        assert (bea.cost_rate_minor, bea.cost_rate_unit.value) == (60000, "DAILY")
     wrong_kind = write_csv(tmp_path / "k.csv", [["name", "kind", "timezone"], ["Hall", "equipment", "UTC"]])
     done = await invoke(wrong_kind, "--kind", "resources")
     assert [r[:3] for r in refusals(done.output)] == [(2, "kind", "INVALID")]
