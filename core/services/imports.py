@@ -44,7 +44,7 @@ from ..models import (
 from ..money import parse_amount
 from ..settings import Settings
 from ..sheets import Row
-from . import attendance, availability, catalogue, costs, enrollment, scheduling
+from . import attendance, availability, budgets, catalogue, costs, enrollment, scheduling
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 LIST_SEPARATOR = ";"
@@ -134,6 +134,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     refused: list[Refusal] = field(default_factory=list)
+    warnings: dict[int, str] = field(default_factory=dict)   # budget id -> BUDGET_EXCEEDED message, once each
 
     @property
     def changes(self) -> int:
@@ -189,6 +190,7 @@ async def run_import(sessions: async_sessionmaker[AsyncSession], actor: Actor, k
         report.updated += counted.updated
         report.unchanged += counted.unchanged
         report.refused += counted.refused
+        report.warnings.update(counted.warnings)
     return report
 
 
@@ -229,6 +231,9 @@ async def _batch(sessions: async_sessionmaker[AsyncSession], ctx: _Context, spec
                         setattr(counted, outcome, getattr(counted, outcome) + 1)
                     if progress is not None:
                         progress(len(chunk))
+                if ctx.priced:   # as scheduleSession's payload: budgets left over (warnings, that change nothing)
+                    for warning in await budgets.exceeded_budgets(db, sorted(ctx.priced), currency=ctx.settings.currency):
+                        counted.warnings[warning.budget_id] = f"{warning.code.value}: {warning.message}"
                 if dry_run:
                     raise _DryRun
         except _DryRun:
@@ -236,6 +241,7 @@ async def _batch(sessions: async_sessionmaker[AsyncSession], ctx: _Context, spec
         finally:
             ctx.people.clear()
             ctx.emails.clear()
+            ctx.priced.clear()
     return counted
 
 
@@ -467,6 +473,7 @@ class _Context:
     people: dict[str, tuple[int, str, str, str | None] | None] = field(default_factory=dict)
     emails: dict[int, str] = field(default_factory=dict)     # a batch's rows' emails (line -> normalised)
     repeated: dict[int, tuple[int, str]] = field(default_factory=dict)   # see `_repeated`
+    priced: set[int] = field(default_factory=set)    # sessions a batch scheduled or changed (budget warnings)
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
@@ -653,6 +660,8 @@ async def _resource(ctx: _Context, db: AsyncSession, row: Row) -> str:
         await availability.set_working_hours(db, ctx.actor, resource.id, hours)
     if rate_changed:
         await costs.set_cost_rate(db, ctx.actor, resource.id, rate, unit, currency=ctx.settings.currency)
+        ctx.priced.update((await db.scalars(select(Booking.session_id).where(
+            Booking.resource_id == resource.id, Booking.active, Booking.session_id.is_not(None)))).all())
     return UPDATED
 
 
@@ -734,11 +743,12 @@ async def _session(ctx: _Context, db: AsyncSession, row: Row) -> str:
     if not found:
         if zone is None:
             raise DomainError(ErrorCode.INVALID, "timezone must not be empty: it is the session's clock.", "timezone")
-        await scheduling.schedule_session(
+        made = await scheduling.schedule_session(
             db, ctx.actor, course_id=course_id, starts_at=starts_at, ends_at=ends_at, timezone=zone,
             delivery_mode=mode, instructor_ids=instructor_ids, room_id=room_id, equipment_ids=equipment_ids,
             settings=ctx.settings, **{"setup_minutes": 0, "teardown_minutes": 0, "requires_approval": False,
                                       **_given(fields)})
+        ctx.priced.add(made.id)
         return CREATED
     return await _same_session(ctx, db, row, found[0], ends_at, zone, mode, instructor_ids, room_id, equipment_ids,
                                fields)
@@ -781,6 +791,8 @@ async def _same_session(ctx: _Context, db: AsyncSession, row: Row, session: Sess
     if fields["capacity"] is not None and fields["capacity"] != session.capacity:
         await enrollment.change_capacity(db, ctx.actor, session.id, fields["capacity"])
         changed = True
+    if changed:
+        ctx.priced.add(session.id)
     return UPDATED if changed else UNCHANGED
 
 

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from podium.core.db import changing
 from podium.core.instants import UTC
-from podium.core.models import AuditEntry, Booking, Enrollment, OutboxMessage, Person, Resource, Session
-from podium.core.services import catalogue
+from podium.core.models import AuditEntry, Booking, BudgetScope, Enrollment, OutboxMessage, Person, Resource, Session
+from podium.core.services import budgets, catalogue
 from podium.core.sheets import read_sheet
 from podium.server.cli import app
 from tests import builders as b
@@ -151,11 +151,16 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
     monkeypatch.setenv("PODIUM_DATABASE_URL", database_url)
     await invoke(write_csv(tmp_path / "c.csv", [["code", "title", "duration_minutes", "default_capacity"],
                                                 ["EX-1", "Excel", 120, 2]]), "--kind", "courses")
-    await invoke(write_csv(tmp_path / "r.csv", [["name", "kind", "timezone", "email", "capacity", "working_hours"],
+    await invoke(write_csv(tmp_path / "r.csv", [["name", "kind", "timezone", "email", "capacity", "working_hours",
+                                                 "cost_rate", "cost_unit"],
                                                 ["Ada", "instructor", "Europe/London", "ada@example.com", "",
-                                                 "MON-SUN 08:00-20:00"],
-                                                ["Lab", "room", "Europe/London", "", 10, "mon-sun 08:00-20:00"]]),
+                                                 "MON-SUN 08:00-20:00", "100", "HOURLY"],
+                                                ["Lab", "room", "Europe/London", "", 10, "mon-sun 08:00-20:00", "", ""]]),
                  "--kind", "resources")
+    async with sessions() as db, changing(db):
+        await budgets.create_budget(db, b.ADMIN, name="Training", period_from=date.today(),
+                                    period_to=date.today() + timedelta(days=60), timezone="Europe/London", amount="150",
+                                    scope=BudgetScope.EVERYTHING, currency="EUR")
     people = write_csv(tmp_path / "people.csv", [["email", "name", "timezone", "phone"]] + [
         [f"p{n}@example.com", f"P {n}", "Europe/London", ""] for n in range(3)])
     assert (await invoke(people, "--kind", "people")).exit_code == 0
@@ -170,6 +175,8 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
         ["EX-1", spring.isoformat(), "01:30", "03:00", "Europe/London", "Ada", "Lab", ""]])
     done = await invoke(sheet, "--kind", "sessions")
     assert "sessions: 1 created" in done.output and done.exit_code == 1, done.output
+    # As scheduleSession's payload says: Ada at 100/hour for 2 hours is over a budget of 150 (it still schedules).
+    assert "warning: BUDGET_EXCEEDED: Budget 'Training' is over by 50.00 EUR" in done.output
     [(line, column, code, message)] = refusals(done.output)
     assert (line, column, code) == (3, "start_time", "INVALID_TIME_RANGE") and "does not exist" in message
 
