@@ -86,7 +86,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
           "unit": "cost_unit"}),
     Kind("sessions", ("course_code", "instructors"),
          WHEN + ("room", "equipment", "delivery_mode", "capacity", "title", "setup_minutes", "teardown_minutes",
-                 "requires_approval", "join_url"),
+                 "requires_approval", "join_url", "allow_outside_hours"),
          {"courseId": "course_code", "instructorIds": "instructors", "roomId": "room", "equipmentIds": "equipment",
           "sessionId": "starts_at", "parts": "starts_at"},
          (("starts_at", "ends_at", "timezone"), ("date", "start_time", "end_time", "timezone"))),
@@ -746,8 +746,8 @@ async def _session(ctx: _Context, db: AsyncSession, row: Row) -> str:
         made = await scheduling.schedule_session(
             db, ctx.actor, course_id=course_id, starts_at=starts_at, ends_at=ends_at, timezone=zone,
             delivery_mode=mode, instructor_ids=instructor_ids, room_id=room_id, equipment_ids=equipment_ids,
-            settings=ctx.settings, **{"setup_minutes": 0, "teardown_minutes": 0, "requires_approval": False,
-                                      **_given(fields)})
+            settings=ctx.settings, allow_outside_hours=bool(_boolean(row, "allow_outside_hours")),
+            **{"setup_minutes": 0, "teardown_minutes": 0, "requires_approval": False, **_given(fields)})
         ctx.priced.add(made.id)
         return CREATED
     return await _same_session(ctx, db, row, found[0], ends_at, zone, mode, instructor_ids, room_id, equipment_ids,
@@ -786,7 +786,8 @@ async def _same_session(ctx: _Context, db: AsyncSession, row: Row, session: Sess
     changed = False
     if ends_at != session.ends_at:
         await scheduling.reschedule_session(db, ctx.actor, session.id, session.starts_at, ends_at,
-                                            settings=ctx.settings)
+                                            settings=ctx.settings,
+                                            allow_outside_hours=bool(_boolean(row, "allow_outside_hours")))
         changed = True
     if fields["capacity"] is not None and fields["capacity"] != session.capacity:
         await enrollment.change_capacity(db, ctx.actor, session.id, fields["capacity"])

@@ -169,16 +169,21 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
     day = weekdays_from(date.today() + timedelta(days=10), 1)[0]
     spring = date(date.today().year + 1, 3, 31)
     spring -= timedelta(days=(spring.weekday() + 1) % 7)               # the last Sunday of March: 01:00 -> 02:00
+    late = day + timedelta(days=70)                                     # after the budget's period
     sheet = write_csv(tmp_path / "s.csv", [
-        ["course_code", "date", "start_time", "end_time", "timezone", "instructors", "room", "capacity"],
-        ["EX-1", day.isoformat(), "10:00", "12:00", "Europe/London", "Ada", "Lab", ""],
-        ["EX-1", spring.isoformat(), "01:30", "03:00", "Europe/London", "Ada", "Lab", ""]])
+        ["course_code", "date", "start_time", "end_time", "timezone", "instructors", "room", "capacity",
+         "allow_outside_hours"],
+        ["EX-1", day.isoformat(), "10:00", "12:00", "Europe/London", "Ada", "Lab", "", ""],
+        ["EX-1", spring.isoformat(), "01:30", "03:00", "Europe/London", "Ada", "Lab", "", ""],
+        ["EX-1", late.isoformat(), "20:00", "21:00", "Europe/London", "Ada", "Lab", "", "no"],
+        ["EX-1", late.isoformat(), "20:30", "21:30", "Europe/London", "Ada", "Lab", "", "yes"]])
     done = await invoke(sheet, "--kind", "sessions")
-    assert "sessions: 1 created" in done.output and done.exit_code == 1, done.output
+    assert "sessions: 2 created, 0 updated, 0 unchanged, 2 refused" in done.output and done.exit_code == 1, done.output
     # As scheduleSession's payload says: Ada at 100/hour for 2 hours is over a budget of 150 (it still schedules).
     assert "warning: BUDGET_EXCEEDED: Budget 'Training' is over by 50.00 EUR" in done.output
-    [(line, column, code, message)] = refusals(done.output)
+    [(line, column, code, message), outside] = refusals(done.output)
     assert (line, column, code) == (3, "start_time", "INVALID_TIME_RANGE") and "does not exist" in message
+    assert outside[:3] == (4, "start_time", "OUTSIDE_AVAILABILITY")     # Ada and the lab close at 20:00
 
     # Enrolments: the course has 2 seats; the third learner waits; an unknown email is refused.
     enrol = write_csv(tmp_path / "e.csv", [["course_code", "date", "start_time", "timezone", "email"]] + [
@@ -195,7 +200,7 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
     done = await invoke(later, "--kind", "sessions")
     assert "sessions: 0 created, 1 updated, 0 unchanged, 0 refused" in done.output, done.output
     async with sessions() as db:
-        session = await db.scalar(select(Session))
+        session = await db.scalar(select(Session).order_by(Session.starts_at).limit(1))
         assert session.capacity == 3 and session.ends_at.astimezone(LONDON).hour == 12
         assert await db.scalar(select(func.count()).where(Enrollment.status == "ENROLLED")) == 3   # promoted
     moved = write_csv(tmp_path / "s3.csv", [["course_code", "starts_at", "ends_at", "timezone", "instructors"],
@@ -246,6 +251,9 @@ def test_sheets_are_read_with_the_line_numbers_a_person_sees(tmp_path):
     assert header == ["name", "note"]
     assert [(r.line, r.cells) for r in rows] == [(3, {"name": "Ann", "note": "two\nlines"}),
                                                  (5, {"name": "Bob", "note": None})]
+    path.write_text('Name;Note;\nAnn;"a, b; c"\n', encoding="utf-8")   # Excel's CSV where 1,5 is a number
+    header, rows = read_sheet(path)
+    assert header == ["name", "note"] and rows[0].cells == {"name": "Ann", "note": "a, b; c"}
     book = write_xlsx(tmp_path / "x.xlsx", [[], ["Course code", "Capacity"], ["A-1", 20], [], ["B-2", 7.5]])
     header, rows = read_sheet(book)
     assert header == ["course_code", "capacity"]
