@@ -383,7 +383,10 @@ async def _outbox(action):
 @app.command("report")
 def report(metrics: list[str] = typer.Argument(..., help="fill-rate, waitlist-demand, attendance-rate, no-show-rate, "
                                                "late-cancellation-rate, completion-rate, certified-count, "
-                                               "expiring-soon, instructor-utilisation, room-utilisation"),
+                                               "expiring-soon, instructor-utilisation, room-utilisation, planned-cost, "
+                                               "actual-cost, cost-per-learner, cost-per-attended-hour, "
+                                               "budget-consumption, average-rating, nps, evaluation-response-rate, "
+                                               "learning-gain"),
            by: list[str] = typer.Option(None, "--by", help="course, venue, instructor, month or delivery-mode; "
                                         "repeat to group by several."),
            from_: str = typer.Option(..., "--from", help="The first day, YYYY-MM-DD."),
