@@ -596,6 +596,8 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
         typer.echo(f"error: {stopped}", err=True)
         raise typer.Exit(2) from None
     typer.echo(report.summary())
+    for message in report.warnings.values():
+        typer.echo(f"warning: {message}")
     for refusal in report.refused:
         where = f"line {refusal.line}" + (f", column {refusal.column}" if refusal.column else "")
         typer.echo(f"refused {where}: {refusal.code}: {refusal.message}", err=True)
