@@ -101,3 +101,42 @@ def fix(built: Built, assignments: list[Assignment]) -> None:
 
 
 __all__ = ["first_fit", "hint", "fix", "np"]
+
+
+def repair(problem: Problem, built: Built, value) -> list[Assignment]:
+    """A solution's assignments with travel made good: sessions in time order keep their start and room;
+    one whose instructor cannot reach it in time (or overlaps) gets another free qualified instructor, or,
+    failing that, is left unplaced. `value(var)`: the solution's values."""
+    rows = []
+    for n, sv in enumerate(built.sessions):
+        if not value(sv.present):
+            rows.append((None, n, (-1, None, None)))
+            continue
+        c = int(value(sv.choice))
+        teacher = next((iid for iid, lit in sv.instructors.items() if value(lit)), None)
+        room = next((rid for rid, lit in sv.rooms.items() if value(lit)), None)
+        rows.append((int(built.cands[sv.request].held_start[c][0]), n, (c, teacher, room)))
+    holds: dict[int, list] = defaultdict(list)
+    for instructor in problem.instructors:
+        for (a, b), venue in zip(instructor.busy, instructor.busy_venues or [None] * len(instructor.busy)):
+            if venue is not None:
+                from .slots import minutes
+                holds[instructor.id].append((minutes(a, built.origin), minutes(b, built.origin), venue))
+    result: list[Assignment] = [(-1, None, None)] * len(built.sessions)
+    for start, n, (c, teacher, room) in sorted(rows, key=lambda r: (r[0] is None, r[0] or 0, r[1])):
+        if c < 0:
+            continue
+        sv = built.sessions[n]
+        cands = built.cands[sv.request]
+        held = [(int(a), int(b)) for a, b in zip(cands.held_start[c], cands.held_end[c])]
+        venue = built.room_venue.get(room) if room is not None else None
+        allowed_i, _ = built.allowed[sv.request]
+        options = [teacher] + [iid for iid, ok in allowed_i.items() if iid != teacher and ok[c]]
+        chosen = next((iid for iid in options if _free(holds[iid], held) and _travels(holds[iid], held, venue, problem)),
+                      None)
+        if chosen is None:
+            continue
+        for a, b in held:
+            insort(holds[chosen], (a, b, venue))
+        result[n] = (c, chosen, room)
+    return result

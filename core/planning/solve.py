@@ -10,14 +10,15 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
 from .decode import decode, travel_conflicts
 from .explain import precheck
+from .greedy import Assignment, first_fit, hint, repair
 from .model import Built, build, venue_literal
-from .problem import FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN, Problem, Progress, Solution
+from .problem import FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN, Problem, Progress, Solution, Unplaced
 from .slots import minutes
 
 MAX_TRAVEL_ROUNDS = 6
@@ -50,84 +51,195 @@ def workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+@dataclass
+class _Best:
+    """The best timetable found so far: its values, objective and the bound proven with it."""
+
+    values: object = None
+    objective: float | None = None
+    bound: float | None = None
+    optimal: bool = False
+
+
 def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None = None,
           on_progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
           seed: int = 0) -> Solution:
+    """The best timetable found within `time_limit` seconds (or until `cancel` is set)."""
     started = time.monotonic()
     skipped = precheck(problem)
+    if not problem.requests:
+        return Solution(OPTIMAL, [], [], 0.0, 0.0, solve_seconds=0.0)
     if len(skipped) == len(problem.requests):
-        built = Built(cp_model.CpModel(), problem.requests[0].window_from if problem.requests else None, [], [],
-                      skipped, {}, {}) if problem.requests else None
-        unplaced = decode(problem, built, lambda v: 0)[1] if built else []
-        return Solution(INFEASIBLE if problem.requests else OPTIMAL, [], unplaced,
+        built = Built(cp_model.CpModel(), problem.requests[0].window_from, [], [], skipped, {}, {})
+        return Solution(INFEASIBLE, [], decode(problem, built, lambda v: 0)[1],
                         solve_seconds=time.monotonic() - started)
     built = build(problem, skipped)
     if not built.sessions:
-        _, unplaced = decode(problem, built, lambda v: 0)
-        return Solution(INFEASIBLE, [], unplaced, solve_seconds=time.monotonic() - started)
+        return Solution(INFEASIBLE, [], decode(problem, built, lambda v: 0)[1],
+                        solve_seconds=time.monotonic() - started)
     deadline = started + time_limit
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = num_workers or workers()
-    solver.parameters.random_seed = seed
     watch = _Watch(started, on_progress, cancel)
-    if on_progress is not None:
-        solver.best_bound_callback = lambda bound: on_progress(Progress(
-            time.monotonic() - started, watch.objective, bound, watch.solutions))
     done = threading.Event()
+    current: list[cp_model.CpSolver | None] = [None]
+    best = _Best()
 
     def stopper() -> None:  # a client that goes away cancels the solve at once, not at the next solution
         while not done.wait(0.05):
             if cancel is not None and cancel.is_set():
-                solver.stop_search()
+                if current[0] is not None:
+                    current[0].stop_search()
                 return
 
     if cancel is not None:
         threading.Thread(target=stopper, daemon=True, name="podium-plan-cancel").start()
+    cancelled = (lambda: cancel is not None and cancel.is_set())
     try:
-        status = cp_model.UNKNOWN
+        hint(built, first_fit(problem, built))
+        first = _place_everything(problem, built, deadline, watch, current, seed)
+        if first is not None:
+            best = first
+            conflicts = travel_conflicts(problem, decode(problem, built, first.values.value)[0])
+            if conflicts:
+                _add_travel_cuts(problem, built, first.values, conflicts)
+                best = _Best(_Values.assigned(built, repair(problem, built, first.values.value)), None, None)
+            _hint(built, best.values)
         for _ in range(MAX_TRAVEL_ROUNDS):
-            solver.parameters.max_time_in_seconds = max(0.05, deadline - time.monotonic())
+            if cancelled() or deadline - time.monotonic() < 0.05:
+                break
+            solver = cp_model.CpSolver()
+            solver.parameters.num_workers = num_workers or workers()
+            solver.parameters.random_seed = seed
+            solver.parameters.cp_model_probing_level = 0
+            solver.parameters.max_time_in_seconds = deadline - time.monotonic()
+            if on_progress is not None:
+                solver.best_bound_callback = lambda bound: on_progress(Progress(
+                    time.monotonic() - started, watch.objective, bound, watch.solutions))
+            current[0] = solver
             status = solver.solve(built.model, watch)
+            if status == cp_model.INFEASIBLE and best.values is None:
+                best.optimal = True   # proven: nothing fits (cannot happen while sessions may stay unplaced)
+                break
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 break
-            placed, _ = decode(problem, built, solver.value)
-            conflicts = travel_conflicts(problem, placed)
-            if not conflicts or time.monotonic() >= deadline or (cancel is not None and cancel.is_set()):
+            values = _Values.of(built, solver)
+            best = _Best(values, solver.objective_value, solver.best_objective_bound, status == cp_model.OPTIMAL)
+            conflicts = travel_conflicts(problem, decode(problem, built, values.value)[0])
+            if not conflicts:
                 break
-            _add_travel_cuts(problem, built, solver, conflicts)
-            _hint(built, solver)
+            _add_travel_cuts(problem, built, values, conflicts)
+            best = _Best(_Values.assigned(built, repair(problem, built, values.value)), None, best.bound)
+            _hint(built, best.values)
     finally:
         done.set()
     seconds = time.monotonic() - started
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        placed, unplaced = decode(problem, built, solver.value)
-        conflicts = travel_conflicts(problem, placed)
-        if conflicts:   # out of time before the cuts settled: the sessions still too close are left out
-            dropped = {(k[0], k[1]) for _, k1, k2, _ in conflicts for k in (k1, k2) if k[0] != "busy"}
-            from .problem import Unplaced
-            for session in [p for p in placed if (p.request, p.index) in dropped][1::2] or \
-                    [p for p in placed if (p.request, p.index) in dropped][:1]:
-                placed.remove(session)
-                unplaced.append(Unplaced(session.request, session.index, "not placed within the time limit: "
-                                         "its instructor could not travel between venues in time"))
-            status = cp_model.FEASIBLE
-        return Solution(STATUS[status], placed, unplaced, solver.objective_value, solver.best_objective_bound,
-                        seconds, watch.first)
-    _, unplaced = decode(problem, built, lambda v: 0)
-    return Solution(STATUS[status], [], unplaced, None, None, seconds, None)
+    if best.values is None:
+        return Solution(UNKNOWN, [], decode(problem, built, lambda v: 0)[1], None, None, seconds, None)
+    placed, unplaced = decode(problem, built, best.values.value)
+    status = OPTIMAL if best.optimal else FEASIBLE
+    if best.objective is None:   # repaired after the last solve: scored by the same objective
+        best.objective = score(built, best.values)
+    return Solution(status, placed, unplaced, best.objective, best.bound, seconds, watch.first)
 
 
-def _hint(built: Built, solver: cp_model.CpSolver) -> None:
+def score(built: Built, values: _Values, time_limit: float = 5.0) -> float | None:
+    """The objective of fixed assignments, computed by the solver on a copy of the model pinned to them."""
+    model = built.model.clone()
+    model.clear_hints()
+    for sv in built.sessions:
+        for var in (sv.present, sv.choice, *sv.instructors.values(), *sv.rooms.values()):
+            model.add(var == values.value(var))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = time_limit
+    status = solver.solve(model)
+    return solver.objective_value if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
+
+
+def _hint(built: Built, solver: "_Values") -> None:
+    """Start the next solve from a solution."""
     model = built.model
     model.clear_hints()
     for sv in built.sessions:
-        model.add_hint(sv.present, solver.boolean_value(sv.present))
-        model.add_hint(sv.choice, solver.value(sv.choice))
+        model.add_hint(sv.present, bool(solver.value(sv.present)))
+        model.add_hint(sv.choice, int(solver.value(sv.choice)))
         for lit in (*sv.instructors.values(), *sv.rooms.values()):
-            model.add_hint(lit, solver.boolean_value(lit))
+            model.add_hint(lit, bool(solver.value(lit)))
 
 
-def _add_travel_cuts(problem: Problem, built: Built, solver: cp_model.CpSolver, conflicts: list[tuple]) -> None:
+class _Values:
+    """A solution's values of the decision variables, kept after its solver is gone."""
+
+    def __init__(self, values: dict) -> None:
+        self.values = values
+
+    def value(self, var) -> int:
+        return self.values.get(var.index, 0)
+
+    def boolean_value(self, var) -> bool:
+        return bool(self.values[var.index])
+
+    @classmethod
+    def assigned(cls, built: Built, assignments: list[Assignment]) -> "_Values":
+        values = {}
+        for sv, (c, teacher, room) in zip(built.sessions, assignments):
+            values[sv.present.index] = int(c >= 0)
+            values[sv.choice.index] = max(c, 0)
+            for iid, lit in sv.instructors.items():
+                values[lit.index] = int(iid == teacher)
+            for rid, lit in sv.rooms.items():
+                values[lit.index] = int(rid == room)
+            for venue, lit in sv.venue_literals.items():
+                values[lit.index] = int(room is not None and built.room_venue.get(room) == venue)
+        return cls(values)
+
+    @classmethod
+    def of(cls, built: Built, solver: cp_model.CpSolver) -> "_Values":
+        values = {}
+        for sv in built.sessions:
+            for var in (sv.present, sv.choice, *sv.instructors.values(), *sv.rooms.values()):
+                values[var.index] = solver.value(var)
+            for lit in sv.venue_literals.values():
+                values[lit.index] = solver.value(lit)
+        return cls(values)
+
+
+FIRST_PHASE = 0.5
+"""Of the time limit, at most this much goes to placing every session (a depth-first search in the
+requests' order); the rest improves the objective from there."""
+
+
+def _place_everything(problem: Problem, built: Built, deadline: float, watch: _Watch,
+                      current: list, seed: int) -> _Best | None:
+    """Every session placed, found by a depth-first search (earliest start, then a room and an instructor)
+    on a copy of the model where each must be: far faster to a full timetable than the optimiser, which
+    starts from it. None when it finds none in its share of the time (the optimiser then starts from first
+    fit)."""
+    budget = (deadline - time.monotonic()) * FIRST_PHASE
+    if budget < 0.2:
+        return None
+    model = built.model.clone()
+    model.clear_hints()
+    order = sorted(built.sessions, key=lambda sv: (problem.requests[sv.request].window_from, sv.request, sv.index))
+    for sv in order:
+        model.add(sv.present == 1)
+        model.add_decision_strategy([sv.choice], cp_model.CHOOSE_FIRST, cp_model.SELECT_MIN_VALUE)
+        model.add_decision_strategy([*sv.rooms.values(), *sv.instructors.values()], cp_model.CHOOSE_FIRST,
+                                    cp_model.SELECT_MAX_VALUE)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.search_branching = cp_model.FIXED_SEARCH
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.stop_after_first_solution = True
+    solver.parameters.max_time_in_seconds = budget
+    solver.parameters.random_seed = seed
+    current[0] = solver
+    status = solver.solve(model, watch)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    return _Best(_Values.of(built, solver), solver.objective_value, None)
+
+
+def _add_travel_cuts(problem: Problem, built: Built, solver: _Values, conflicts: list[tuple]) -> None:
     """For each pair of holds too close for the instructor's travel: if that instructor takes both at those
     venues, one ends at least the travel time before the other starts."""
     model = built.model
