@@ -25,6 +25,7 @@ from .limits import extensions
 from .node import NodeQueries
 from .outbox.mutations import OutboxMutations
 from .outbox.queries import OutboxQueries
+from .planning.mutations import PlanningMutations
 from .programs.mutations import ProgramMutations
 from .programs.queries import ProgramQueries
 from .programs.types import Certification, Program
@@ -42,7 +43,7 @@ Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, Out
                               BudgetQueries, ReportQueries, AuditQueries, AvailabilityQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
                                     OutboxMutations, ProgramMutations, CalendarMutations, CostMutations,
-                                    BudgetMutations, AvailabilityMutations))
+                                    BudgetMutations, AvailabilityMutations, PlanningMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):

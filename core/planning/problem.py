@@ -93,6 +93,7 @@ class Resource:
     busy_venues: tuple[int | None, ...] = ()   # instructors: the venue of each busy interval (travel), if known
     cost_rate_minor: int | None = None
     cost_unit: str | None = None               # HOURLY, DAILY (a day being up to 8 booked hours), PER_SESSION
+    hours: tuple[Interval, ...] | None = None  # the hours already expanded to UTC (None: from weekly/exceptions)
 
 
 @dataclass(frozen=True)

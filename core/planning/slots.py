@@ -124,7 +124,8 @@ def candidates(request: Request, timezones: list[str], granularity: int, origin:
 
 def free_intervals(resource: Resource, starts_at: datetime, ends_at: datetime) -> list[Interval]:
     """Where the resource may be booked: its hours (own clock), less time off, less what it already holds."""
-    hours = working_hours.open_intervals(resource.weekly, resource.exceptions, resource.timezone, starts_at, ends_at)
+    hours = list(resource.hours) if resource.hours is not None else working_hours.open_intervals(
+        resource.weekly, resource.exceptions, resource.timezone, starts_at, ends_at)
     taken = working_hours.merged(list(resource.time_off) + list(resource.busy))
     return working_hours.subtract(hours, taken)
 
