@@ -17,7 +17,7 @@ from ..working_hours import merged
 from .problem import (
     IN_PERSON, VIRTUAL, Instructor, PartSpec, PlacedSession, Problem, Request, Room, Venue, Weights,
 )
-from .slots import _local  # noqa: PLC2701  (same package)
+from .slots import local_instant
 
 ZONES = ("Europe/London", "America/New_York", "Europe/Berlin")
 QUALIFICATIONS = ("First Aid", "Forklift", "Fire Warden", "Manual Handling", "Food Hygiene")
@@ -97,7 +97,7 @@ def generate(seed: int, sessions: int = 20, instructors: int = 6, rooms: int = 4
         own = []
         for _ in range(busy_per_resource):
             day = start + timedelta(days=rng.randint(0, 7 * weeks - 1))
-            a = _local(day, rng.choice((10, 13, 15)) * 60, ZoneInfo(resource.timezone))
+            a = local_instant(day, rng.choice((10, 13, 15)) * 60, ZoneInfo(resource.timezone))
             b = a + timedelta(hours=1)
             own.append((a, b))
             busy[resource.id].append((a, b))
@@ -126,8 +126,8 @@ def generate(seed: int, sessions: int = 20, instructors: int = 6, rooms: int = 4
         spans = []
         for p in parts:
             begin = p.starts if p.starts is not None else minute
-            spans.append((_local(day + timedelta(days=p.day), begin, zone),
-                          _local(day + timedelta(days=p.day), begin + p.minutes, zone)))
+            spans.append((local_instant(day + timedelta(days=p.day), begin, zone),
+                          local_instant(day + timedelta(days=p.day), begin + p.minutes, zone)))
         if room is not None and not all(_inside(room.weekly, room.timezone, a, b) and
                                         not _overlaps(busy[room.id], a, b) for a, b in spans):
             continue

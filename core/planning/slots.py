@@ -42,7 +42,7 @@ def held_intervals(parts: list[Interval], setup: int, teardown: int) -> list[Int
     return held
 
 
-def _local(day: date, minute: int, zone: ZoneInfo) -> datetime | None:
+def local_instant(day: date, minute: int, zone: ZoneInfo) -> datetime | None:
     """The instant of local `minute` on `day`; None when the wall clock skips it (a DST gap)."""
     day, minute = day + timedelta(days=minute // DAY), minute % DAY
     wall = datetime.combine(day, time(minute // 60, minute % 60))
@@ -92,8 +92,8 @@ def candidates(request: Request, timezones: list[str], granularity: int, origin:
                 spans = []
                 for spec in specs:
                     begin = spec.starts if spec.starts is not None else minute
-                    start = _local(day + timedelta(days=spec.day), begin, zone)
-                    end = _local(day + timedelta(days=spec.day), begin + spec.minutes, zone)
+                    start = local_instant(day + timedelta(days=spec.day), begin, zone)
+                    end = local_instant(day + timedelta(days=spec.day), begin + spec.minutes, zone)
                     if start is None or end is None or end <= start:
                         break
                     if spans and start < spans[-1][1]:
