@@ -21,7 +21,7 @@ $(BIN)/podium: pyproject.toml requirements/dev.txt
 	# `logbook` plugin is not installed here (the suite installs it where only tests look: tests/conftest.py),
 	# and is removed from a venv made before, so `make run` never loads it.
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
-	@$(PIP) uninstall --quiet --yes podium-logbook >/dev/null 2>&1 || true
+	@$(PIP) uninstall --quiet --yes podium-logbook podium-jitsi >/dev/null 2>&1 || true
 	@$(PIP) check >/dev/null || { $(PIP) check; echo "requirements/ is out of date with pyproject.toml: run make lock"; exit 1; }
 	@touch $@
 

@@ -15,6 +15,9 @@ from .events import EventBus, take_pending_events
 from .settings import SQLITE_SYNCHRONOUS
 
 WRITE_OPTION = "podium_write"
+INLINE_OPTION = "podium_inline"
+"""`execution_options(podium_inline=True)`: a statement cheap enough (an indexed lookup of a row or a few)
+to run on the event loop's thread on SQLite rather than be handed to the connection's (sqlite_driver.py)."""
 HELD = "podium_held_transaction"  # db.info flag: one transaction spans several changes (see changing_as_one)
 WRITE_WAIT_SECONDS = 60  # as long as SQLite's busy_timeout: then "database is locked", as before the gate
 
@@ -70,7 +73,20 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn):
         # Writers take the write lock up front, so check-then-write never races (rule 1, 2).
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+        write = bool(conn.get_execution_options().get(WRITE_OPTION))
+        statement = "BEGIN IMMEDIATE" if write else "BEGIN"
+        adapted = conn.connection.dbapi_connection
+        if hasattr(adapted, "begin_with"):  # sqlite_driver: sent with the transaction's first statement
+            adapted.begin_with(statement, write)
+        else:
+            conn.exec_driver_sql(statement)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def on_statement(conn, cursor, statement, parameters, context, executemany):
+        if context is not None and context.execution_options.get(INLINE_OPTION):
+            adapted = conn.connection.dbapi_connection
+            if hasattr(adapted, "inline_next"):
+                adapted.inline_next = True
 
 
 class _StatementClock:

@@ -48,6 +48,8 @@ class Clash:
     ends_at: object
     session_id: int | None = None
     occurrence: int | None = None  # the occurrence of a series it stands in the way of
+    travel_minutes: int | None = None  # rule 2b: [starts_at, ends_at) is kept for travel between venues
+    note: str | None = None  # why, in words, when the interval is not simply a booking
 
 
 @dataclass

@@ -139,6 +139,20 @@ class BudgetScope(str, enum.Enum):
     EVERYTHING = "EVERYTHING"
 
 
+class QuestionKind(str, enum.Enum):
+    """What an evaluation question asks for (core/services/evaluations.py)."""
+
+    RATING_1_5 = "RATING_1_5"
+    NPS_0_10 = "NPS_0_10"
+    TEXT = "TEXT"
+    YES_NO = "YES_NO"
+
+
+class AssessmentKind(str, enum.Enum):
+    PRE = "PRE"
+    POST = "POST"
+
+
 class StageKind(str, enum.Enum):
     SELF_PACED = "SELF_PACED"
     LIVE = "LIVE"
@@ -227,6 +241,21 @@ class Venue(Base):
     source: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(200))
     city_key: Mapped[str | None] = mapped_column(String(200), index=True, info={"derived": True})  # the city folded
+
+
+class VenueTravel(Base):
+    """Minutes an instructor needs between two venues, the same either way: one row per pair, the lower venue
+    id first. No row: no travel time (core/services/travel.py)."""
+
+    __tablename__ = "venue_travel"
+    __table_args__ = (UniqueConstraint("venue_a_id", "venue_b_id"),
+                      CheckConstraint("venue_a_id < venue_b_id", name="ck_venue_travel_order"),
+                      CheckConstraint("minutes > 0", name="ck_venue_travel_minutes"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_a_id: Mapped[int] = mapped_column(ForeignKey("venue.id"))
+    venue_b_id: Mapped[int] = mapped_column(ForeignKey("venue.id"), index=True)
+    minutes: Mapped[int]
 
 
 class Resource(Base):
@@ -493,6 +522,69 @@ class Budget(Base):
     program_id: Mapped[int | None] = mapped_column(ForeignKey("program.id"))
     venue_id: Mapped[int | None] = mapped_column(ForeignKey("venue.id"))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- evaluations (core/services/evaluations.py) ----------------------------------------------
+
+class EvaluationForm(Base):
+    """A course's evaluation questionnaire: `questions` is a list of {key, kind, text, required}."""
+
+    __tablename__ = "evaluation_form"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    questions: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class EvaluationRequest(Base):
+    """An attended learner asked to evaluate a session (one per enrolment). The link's token is an HMAC of
+    `nonce` under the secret key; only its SHA-256 is stored, to find the request by. `responded_at` is set
+    once, by the one accepted answer."""
+
+    __tablename__ = "evaluation_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id"), unique=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utc_now)
+    responded_at: Mapped[datetime | None]
+
+
+class EvaluationAnswer(Base):
+    """One answer of a response: `value` for RATING_1_5 (1-5), NPS_0_10 (0-10) and YES_NO (1 yes, 0 no);
+    `text` for TEXT. The kind is kept with the answer, so a later change of the form changes no result."""
+
+    __tablename__ = "evaluation_answer"
+    __table_args__ = (UniqueConstraint("request_id", "question_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("evaluation_request.id"))
+    question_key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[QuestionKind] = mapped_column(enum_column(QuestionKind))
+    value: Mapped[int | None]
+    text: Mapped[str | None] = mapped_column(Text)
+
+
+class AssessmentScore(Base):
+    """A learner's knowledge check before (PRE) or after (POST) a session, in hundredths of a point of
+    0-100 (exact: 87.5 is 8750)."""
+
+    __tablename__ = "assessment_score"
+    __table_args__ = (UniqueConstraint("enrollment_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollment.id"))
+    kind: Mapped[AssessmentKind] = mapped_column(enum_column(AssessmentKind))
+    score_hundredths: Mapped[int]
+    source: Mapped[str] = mapped_column(String(64), default="MANUAL")
+    recorded_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
 class PartAttendance(Base):
     """A learner's attendance of one part of a session, as recorded (manually or by a plugin)."""
 

@@ -20,10 +20,11 @@ from .calendar_invites import part_uid, series_uid, session_invite, session_uid
 from .ids import from_global_id
 from .instants import utc_now
 from .models import (
-    Booking, BookingRole, Course, Enrollment, EnrollmentStatus, Person, Resource, SeriesOccurrence, Session,
+    Booking, BookingRole, Course, Enrollment, EnrollmentStatus, EvaluationForm, EvaluationRequest, Person, Resource, SeriesOccurrence, Session,
     SessionPart, SessionSeries, SessionStatus,
 )
 from .providers import Attachment, Notification
+from .services.evaluations import evaluation_token, evaluation_url
 from .settings import Settings
 
 BUNDLED_TEMPLATES = Path(__file__).with_name("templates")
@@ -161,6 +162,8 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
 
     if event["type"] in ("session.meeting_replaced", "session.meeting_changed"):
         return await _meeting_notices(db, event, settings)
+    if event["type"] == "evaluation.requested":
+        return await _evaluation_requests(db, event, settings)
     if event["type"] not in ("session.scheduled", "session.rescheduled", "session.cancelled"):
         return []
     session_ref = from_global_id(payload["session"])
@@ -216,6 +219,34 @@ async def _meeting_notices(db: AsyncSession, event: dict[str, Any], settings: Se
             for person, _, link in await _learners(db, session.id, [EnrollmentStatus.ENROLLED])] + [
             plan_notification("session.meeting_replaced", r.email, r.name, r.timezone, facts, settings,
                               join_url=facts[HOST_LINK]) for r in await session_instructors(db, session.id)]
+
+
+async def _evaluation_requests(db: AsyncSession, event: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
+    """Each learner asked (and not yet answered) gets their own link: the token is derived from the request's
+    nonce here, at fan-out, and is nowhere stored but in the message."""
+    payload = event["payload"]
+    session_ref = from_global_id(payload["session"])
+    found = await session_with_course(db, session_ref[1]) if session_ref else None
+    enrollment_ids = [ref[1] for ref in map(from_global_id, payload.get("enrollments") or []) if ref]
+    if found is None or not enrollment_ids:
+        return []
+    session, course = found
+    facts = await current_facts(db, session, course, settings)
+    rows = (await db.execute(
+        select(Person, EvaluationRequest.nonce, EvaluationForm.title)
+        .join(Enrollment, Enrollment.learner_id == Person.id)
+        .join(EvaluationRequest, EvaluationRequest.enrollment_id == Enrollment.id)
+        .join(EvaluationForm, EvaluationForm.course_id == session.course_id)
+        .where(EvaluationRequest.session_id == session.id, EvaluationRequest.enrollment_id.in_(enrollment_ids),
+               EvaluationRequest.responded_at.is_(None)).order_by(Enrollment.id))).all()
+    planned = []
+    for person, nonce, form_title in rows:
+        token = evaluation_token(settings.secret_key, nonce)
+        planned.append(plan_notification("evaluation.requested", person.email, person.name, person.timezone, facts,
+                                         settings, phone=person.phone, form_title=form_title, evaluation_token=token,
+                                         evaluation_url=evaluation_url(settings.evaluation_url, settings.public_url,
+                                                                       token)))
+    return planned
 
 
 def reminder_for_event(event: dict[str, Any], settings: Settings) -> dict[str, Any] | None:

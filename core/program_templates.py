@@ -2,7 +2,9 @@
 
 A stage opens `offset_days` from the anchor (first live) session's start, at the anchor's local
 wall-clock time, and is due `window_days` later (by default when the next stage opens).
-A LIVE stage takes its times from its session; `repeat` makes one LIVE stage per session given.
+A LIVE stage takes its times from its session; `repeat` makes one LIVE stage per session given, and
+such a template's program may take its sessions from a series instead (createProgram's `liveSeriesId`):
+`ongoing-blend`'s recurring workshops are a series' occurrences, every learner in every one.
 """
 from __future__ import annotations
 

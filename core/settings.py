@@ -99,6 +99,7 @@ class Settings:
     graphiql: bool = True  # GET /graphql serves GraphiQL (its assets from Podium itself)
     public_url: str | None = None  # Podium's address as clients reach it, for calendar feed URLs
     secret_key: str | None = None  # keys the calendar feed addresses (HMAC); set it in production
+    evaluation_url: str | None = None  # the evaluation page of your portal; {token} is replaced with the learner's
     # Bounds on work (docs/operations.md, "Costs, rate limits and timeouts"); 0 turns a rate limit or the timeout off.
     max_query_cost: int = 50_000
     max_anonymous_query_cost: int = 10_000

@@ -20,6 +20,9 @@ from .catalogue.queries import CatalogueQueries
 from .costs.mutations import CostMutations
 from .enrollment.mutations import EnrollmentMutations
 from .enrollment.types import Enrollment
+from .evaluations.mutations import EvaluationMutations
+from .evaluations.queries import EvaluationQueries
+from .evaluations.types import EvaluationForm
 from .execution import execution_context_class
 from .limits import extensions
 from .node import NodeQueries
@@ -40,10 +43,11 @@ from .scheduling.types import Session
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 
 Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, OutboxQueries, ProgramQueries,
-                              BudgetQueries, ReportQueries, AuditQueries, AvailabilityQueries))
+                              BudgetQueries, ReportQueries, AuditQueries, AvailabilityQueries, EvaluationQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
                                     OutboxMutations, ProgramMutations, CalendarMutations, CostMutations,
-                                    BudgetMutations, AvailabilityMutations, PlanningMutations))
+                                    BudgetMutations, AvailabilityMutations, EvaluationMutations,
+                                    PlanningMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):
@@ -53,7 +57,7 @@ class PodiumSchema(strawberry.Schema):
 
 schema = PodiumSchema(
     query=Query, mutation=Mutation, subscription=Subscription,
-    types=[Course, Person, Resource, Venue, Session, Enrollment, Program, Certification, Budget],
+    types=[Course, Person, Resource, Venue, Session, Enrollment, Program, Certification, Budget, EvaluationForm],
     extensions=extensions(),
     config=StrawberryConfig(relay_max_results=MAX_PAGE),
     execution_context_class=execution_context_class(),

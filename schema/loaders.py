@@ -9,6 +9,7 @@ from .budgets import dataloaders as budgets
 from .catalogue import dataloaders as catalogue
 from .costs import dataloaders as costs
 from .enrollment import dataloaders as enrollment
+from .evaluations import dataloaders as evaluations
 from .enrollment import queries as rosters
 from .programs import dataloaders as programs
 from .scheduling import dataloaders as scheduling
@@ -17,6 +18,7 @@ from .scheduling import dataloaders as scheduling
 class Loaders:
     def __init__(self, context) -> None:
         self.resource_objects: dict = {}  # one Resource object per id in a request, shared by session views
-        for module in (catalogue, scheduling, enrollment, rosters, programs, costs, budgets, availability):
+        for module in (catalogue, scheduling, enrollment, rosters, programs, costs, budgets, availability,
+                       evaluations):
             for name, load in module.loaders(context).items():
                 setattr(self, name, DataLoader(load_fn=load))

@@ -32,6 +32,8 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         return await loaders.sessions.load(pk)
     if type_name == "Venue":
         return await loaders.venues.load(pk)
+    if type_name == "EvaluationForm":
+        return await loaders.evaluation_forms.load(pk)
     if not context.caller.signed_in:
         return None
     if type_name == "Resource":

@@ -544,6 +544,85 @@ async def _write_export(settings: Settings, req, format: str, target: str) -> in
         await engine.dispose()
     return written
 
+# --- import from spreadsheets ----------------------------------------------------------------------
+
+@app.command("import")
+def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .xls or .ods file; its first "
+                                            "line names the columns (docs/import.md)."),
+                 kind: str = typer.Option(..., "--kind", help="courses, people, resources, sessions, enrollments "
+                                          "or attendance"),
+                 dry_run: bool = typer.Option(False, "--dry-run", help="Check every row as an import would, "
+                                              "and write nothing."),
+                 sheet: str = typer.Option(None, "--sheet", help="The workbook's sheet to read (default the first)."),
+                 batch_rows: int = typer.Option(200, "--batch-rows", min=1, max=10_000,
+                                                help="Rows per committed transaction (each row its own savepoint).")
+                 ) -> None:
+    """Import rows through the same services as the API, keyed on natural keys (a re-run changes nothing).
+    Prints what was created, updated, unchanged and refused, and each refused row with its line, column and
+    reason; exit status 1 if any row was refused, 2 if the file or its columns were (or the import stopped)."""
+    from pathlib import Path
+
+    from podium.core.services.imports import KINDS, ImportStopped, check_header
+    from podium.core.sheets import SheetError, read_sheet
+
+    if kind not in KINDS:
+        raise typer.BadParameter(f"--kind is one of {', '.join(KINDS)}")
+    try:
+        header, rows = read_sheet(file, sheet)
+    except SheetError as exc:
+        typer.echo(f"error: nothing imported: {exc}", err=True)
+        raise typer.Exit(2) from None
+    problems = check_header(KINDS[kind], header)
+    if problems:
+        typer.echo(f"error: nothing imported: {Path(file).name} is not a {kind} sheet: {'; '.join(problems)}", err=True)
+        raise typer.Exit(2)
+    settings = Settings.from_env()
+    if is_sqlite(settings.database_url):
+        from podium.core.migrate import upgrade
+
+        upgrade(settings.database_url)
+    else:
+        problem = asyncio.run(_schema_problem(settings))
+        if problem:
+            typer.echo(f"error: nothing imported: {problem}", err=True)
+            raise typer.Exit(2)
+    try:
+        report = asyncio.run(_import_rows(settings, kind, rows, Path(file).name, dry_run, batch_rows))
+    except ImportStopped as stopped:
+        typer.echo(stopped.report.summary())
+        typer.echo(f"error: {stopped}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(report.summary())
+    for refusal in report.refused:
+        where = f"line {refusal.line}" + (f", column {refusal.column}" if refusal.column else "")
+        typer.echo(f"refused {where}: {refusal.code}: {refusal.message}", err=True)
+    raise typer.Exit(1 if report.refused else 0)
+
+
+async def _import_rows(settings: Settings, kind: str, rows, name: str, dry_run: bool, batch_rows: int):
+    """The rows under a progress bar, with the plugins loaded as `podium serve` loads them (so a session's
+    meeting is planned as the API plans it); the actor of every change is `cli:import FILE`."""
+    from podium.core.audit import Actor
+    from podium.core.db import create_engine, create_sessionmaker
+    from podium.core.services.conferencing import choose_conferencing
+    from podium.core.services.imports import run_import
+
+    plugins = await _started_plugins(settings)
+    engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+    sessions = create_sessionmaker(engine)
+    plugins.bind(sessions)
+    choose_conferencing(sessions, plugins.providers["conferencing"], settings.default_conferencing)
+    try:
+        with _progress_bar() as bar:
+            task = bar.add_task(f"import {kind}" + (" (dry run)" if dry_run else ""), total=len(rows))
+            return await run_import(sessions, Actor.system(f"cli:import {name}"[:200]), kind, rows,
+                                    settings=settings, dry_run=dry_run, batch_rows=batch_rows,
+                                    progress=lambda n: bar.update(task, advance=n))
+    finally:
+        await plugins.stop()
+        await engine.dispose()
+
+
 # --- venues, rooms and room calendars (the venues plugin) ----------------------------------------
 
 venues_app = typer.Typer(help="Venues, rooms and room calendars (the venues plugin).", no_args_is_help=True)

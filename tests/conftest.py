@@ -25,21 +25,24 @@ from podium.core.events import EventBus
 from podium.core.migrate import upgrade
 from podium.core.models import Base
 
-THIRDPARTY = Path(__file__).parent / "thirdparty/podium-logbook"
+THIRDPARTY = Path(__file__).parent / "thirdparty"
 
 
 def install_test_plugins() -> Path:
-    """The third-party `logbook` plugin, installed as its own distribution (pip --target) into a directory
-    that only the tests put on the path, for this process and the servers and workers it starts: entry-point
-    discovery stays real, and `make run` never loads a test plugin. Reinstalled when its source changes."""
-    sources = sorted(f for f in THIRDPARTY.glob("*.*") if f.is_file())
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in sources)).hexdigest()[:12]
+    """The third-party plugins in tests/thirdparty (`podium-logbook`, `podium-jitsi`), each installed as its own
+    distribution (pip --target) into a directory that only the tests put on the path, for this process and the
+    servers and workers it starts: entry-point discovery stays real, and `make run` never loads a test plugin.
+    Reinstalled when their sources change."""
+    projects = sorted(d for d in THIRDPARTY.iterdir() if (d / "pyproject.toml").is_file())
+    sources = sorted(f for project in projects for f in project.glob("*.*") if f.is_file())
+    digest = hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in sources)).hexdigest()[:12]
     target = Path(sys.prefix) / "test-plugins" / digest
     if not target.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent))
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-                        "--no-build-isolation", "--no-index", "--target", str(staging), str(THIRDPARTY)], check=True)
+                        "--no-build-isolation", "--no-index", "--target", str(staging), *map(str, projects)],
+                       check=True)
         try:
             staging.rename(target)
         except OSError:  # a parallel run installed it first

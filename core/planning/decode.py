@@ -85,15 +85,21 @@ def violations(problem: Problem, placed: list[PlacedSession]) -> list[str]:
         for learner in request.learner_ids:
             for a, b in s.parts:
                 cohort[learner].append((a, b, (s.request, s.index)))
+    reach = timedelta(minutes=max(problem.travel_minutes.values(), default=0))
     for rid, items in holds.items():
         items.sort(key=lambda x: x[0])
-        for (a1, b1, k1, v1), (a2, b2, k2, v2) in zip(items, items[1:]):
-            if k1 != k2 and a2 < b1:
-                found.append(f"resource {rid} is double-booked by {k1} and {k2}")
-            elif k1 != k2 and v1 is not None and v2 is not None:
-                need = problem.travel(v1, v2)
-                if need and (a2 - b1) < timedelta(minutes=need):
-                    found.append(f"instructor {rid} cannot travel {need} min between {k1} and {k2}")
+        for n, (a1, b1, k1, v1) in enumerate(items):
+            for a2, b2, k2, v2 in items[n + 1:]:
+                if a2 >= b1 + reach and a2 >= b1:
+                    break
+                if k1 == k2:
+                    continue
+                if a2 < b1:
+                    found.append(f"resource {rid} is double-booked by {k1} and {k2}")
+                elif v1 is not None and v2 is not None:
+                    need = problem.travel(v1, v2)
+                    if need and (a2 - b1) < timedelta(minutes=need):
+                        found.append(f"instructor {rid} cannot travel {need} min between {k1} and {k2}")
     for learner, items in cohort.items():
         items.sort(key=lambda x: x[0])
         for (a1, b1, k1), (a2, b2, k2) in zip(items, items[1:]):
@@ -103,7 +109,7 @@ def violations(problem: Problem, placed: list[PlacedSession]) -> list[str]:
 
 
 def travel_conflicts(problem: Problem, placed: list[PlacedSession]) -> list[tuple]:
-    """Consecutive holds of an instructor at two venues too close for the travel between them:
+    """Holds of an instructor at two venues too close for the travel between them (every pair, as rule 2b):
     (instructor, (request, index, part), (request, index, part) or ("busy", n), minutes)."""
     if not problem.travel_minutes:
         return []
@@ -118,14 +124,20 @@ def travel_conflicts(problem: Problem, placed: list[PlacedSession]) -> list[tupl
             for iid in s.instructor_ids:
                 by_instructor[iid].append((a, b, venue, (s.request, s.index, j)))
     found = []
+    reach = timedelta(minutes=max(problem.travel_minutes.values(), default=0))
     for iid, items in by_instructor.items():
         instructor = instructors[iid]
         for n, ((a, b), venue) in enumerate(zip(instructor.busy, instructor.busy_venues)):
             if venue is not None:
                 items.append((a, b, venue, ("busy", n)))
         items.sort(key=lambda x: x[0])
-        for (a1, b1, v1, k1), (a2, b2, v2, k2) in zip(items, items[1:]):
-            need = problem.travel(v1, v2)
-            if need and a2 - b1 < timedelta(minutes=need) and (k1[0] != "busy" or k2[0] != "busy"):
-                found.append((iid, k1, k2, need))
+        for n, (a1, b1, v1, k1) in enumerate(items):   # every pair within reach, as rule 2b looks
+            for a2, b2, v2, k2 in items[n + 1:]:
+                if a2 >= b1 + reach:
+                    break
+                if a2 < b1 or (k1[0] == "busy" and k2[0] == "busy") or k1[:2] == k2[:2]:
+                    continue
+                need = problem.travel(v1, v2)
+                if need and a2 - b1 < timedelta(minutes=need):
+                    found.append((iid, k1, k2, need))
     return found

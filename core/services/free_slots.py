@@ -3,8 +3,14 @@ bookings, working hours, time off), with which of the candidate instructors and 
 learners each slot suits in their own local window.
 
 It reads in a fixed number of statements however long the history (resources, qualifications, the course,
-the learners' zones, hours exceptions, time off, bookings in the window), then merges sorted intervals in
-memory: each candidate start is a binary search per resource, never a query.
+the learners' zones, hours exceptions, time off, bookings in the window, and with rooms in venues the
+travel times and the instructors' in-person bookings), then merges sorted intervals in memory: each
+candidate start is a binary search per resource, never a query.
+
+Travel between venues (rule 2b, `travel.py`): when the rooms a slot would use are in a venue, an
+instructor's in-person bookings at another venue count as busy for the travel time before and after
+them. A required room fixes the venue; otherwise an instructor is listed when they can reach at least
+one of the slot's free candidate rooms in time.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from ..errors import DomainError, ErrorCode
 from ..instants import local_date, local_shift
 from ..models import Booking, Course, Person, Resource, ResourceKind
 from ..working_hours import Interval
+from . import travel
 from .availability import calendars
 from .records import get_or_404
 from .scheduling import check_qualifications
@@ -131,6 +138,41 @@ async def _busy(db: AsyncSession, ids: list[int], starts_at: datetime, ends_at: 
     return busy
 
 
+async def _travel_rule(db: AsyncSession, found: dict[int, Resource], venue_of: dict[int, int | None],
+                       free: dict[int, _Free], window_from: datetime, window_to: datetime):
+    """`fits_at(instructor, venue, spans)`: whether the instructor, free for `spans`, also has the travel time
+    to `venue` (None: a room in no venue) from their in-person bookings at other venues. Two statements when
+    the rooms are in venues with travel times, none otherwise."""
+    instructors = [rid for rid, r in found.items() if r.kind is ResourceKind.INSTRUCTOR]
+    venues = {v for v in venue_of.values() if v is not None}
+    minutes = await travel.travel_from(db, venues) if venues and instructors else {}
+    gaps: dict[int, dict[int, int]] = defaultdict(dict)
+    for (a, b), m in minutes.items():
+        if a in venues:
+            gaps[a][b] = m
+    if not gaps:
+        return lambda rid, venue, spans: True
+    reach = timedelta(minutes=max(minutes.values()))
+    others = await travel.in_person_bookings(db, instructors, {b for g in gaps.values() for b in g},
+                                             [(window_from, window_to)], reach)
+    away: dict[int, list[travel.InPersonBooking]] = defaultdict(list)
+    for booking in others:
+        away[booking.resource_id].append(booking)
+    cache: dict[tuple[int, int], _Free] = {}
+
+    def fits_at(rid: int, venue: int | None, spans: list[Interval]) -> bool:
+        if venue is None or venue not in gaps or not away.get(rid):
+            return True
+        if (rid, venue) not in cache:
+            kept = [(b.starts_at - timedelta(minutes=gaps[venue][b.venue_id]),
+                     b.ends_at + timedelta(minutes=gaps[venue][b.venue_id]))
+                    for b in away[rid] if b.venue_id in gaps[venue]]
+            cache[(rid, venue)] = _Free(working_hours.subtract(free[rid].intervals, working_hours.merged(kept)))
+        return all(cache[(rid, venue)].holds(s, e) for s, e in spans)
+
+    return fits_at
+
+
 async def find_slots(db: AsyncSession, search: SearchInput) -> SlotSearch:
     """Every start on the granularity's grid from `starts_at` whose parts (consecutive days at the same time on
     the `timezone` wall clock) all end by `ends_at` and find every required resource free, at least one free
@@ -159,6 +201,8 @@ async def find_slots(db: AsyncSession, search: SearchInput) -> SlotSearch:
     hours = await calendars(db, everyone, window_from, window_to)
     busy = await _busy(db, [r.id for r in everyone], window_from, window_to)
     free = {rid: _Free(working_hours.subtract(hours[rid].free(), busy.get(rid, []))) for rid in found}
+    venue_of = {rid: r.venue_id for rid, r in found.items() if r.kind is ResourceKind.ROOM}
+    fits_at = await _travel_rule(db, found, venue_of, free, window_from, window_to)
     every_day = tuple((day, start, end) for day in range(7) for start, end in window)
     learner_hours = {zone: _Free(working_hours.open_intervals(every_day, {}, zone, window_from, window_to))
                      for zone in zones}
@@ -186,10 +230,21 @@ async def find_slots(db: AsyncSession, search: SearchInput) -> SlotSearch:
         spans = [(s, s + length) for s in (local_shift(start, zone, timedelta(days=i)) for i in range(parts))]
         if spans[-1][1] > window_to:
             break
-        if all(fits(rid, spans) for rid in required):
-            leads = tuple(rid for rid in instructors if fits(rid, spans))
+        if all(fits(rid, spans) for rid in required if found[rid].kind is not ResourceKind.INSTRUCTOR):
             held_rooms = tuple(rid for rid in rooms if fits(rid, spans))
-            if (leads or not instructors) and (held_rooms or not rooms):
+            fixed = {venue_of[rid] for rid in required if venue_of.get(rid) is not None}
+            reachable = fixed or {venue_of[rid] for rid in held_rooms}
+
+            def teaches(rid: int) -> bool:
+                if not fits(rid, spans):
+                    return False
+                if fixed:
+                    return all(fits_at(rid, v, spans) for v in fixed)
+                return any(fits_at(rid, v, spans) for v in reachable) if reachable else True
+
+            leads = tuple(rid for rid in instructors if teaches(rid))
+            if (all(teaches(rid) for rid in required if found[rid].kind is ResourceKind.INSTRUCTOR)
+                    and (leads or not instructors) and (held_rooms or not rooms)):
                 suited = sum(count for z, count in zones.items()
                              if all(learner_hours[z].holds(s, e) for s, e in spans))
                 slots.append(Slot(spans[0][0], spans[-1][1], tuple(spans), leads, held_rooms, suited))

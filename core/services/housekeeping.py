@@ -11,6 +11,7 @@ from ..db import changing
 from ..idempotency import prune as prune_idempotency_keys
 from ..models import PeriodicRun
 from ..outbox import prune_delivered
+from .evaluations import recorded_late, request_evaluations
 from .periodic import Tick, periodic
 from .scheduling import complete_past_sessions
 
@@ -22,10 +23,15 @@ COMPLETE_BATCH = 500
           does="SCHEDULED sessions that ended PODIUM_SESSION_COMPLETION_GRACE_MINUTES ago become COMPLETED")
 async def complete_sessions(tick: Tick) -> str:
     async with tick.sessions() as db, changing(db):
+        actor = Actor.system("periodic:complete_sessions")
         completed = await complete_past_sessions(
-            db, Actor.system("periodic:complete_sessions"), tick.now,
-            grace=timedelta(minutes=tick.settings.session_completion_grace_minutes), limit=COMPLETE_BATCH)
-        summary = f"{completed} session(s) completed"
+            db, actor, tick.now, grace=timedelta(minutes=tick.settings.session_completion_grace_minutes),
+            limit=COMPLETE_BATCH)
+        # in the same transaction: every attended learner of a course with a form is asked, exactly once; and
+        # those whose attendance was recorded since their session was completed
+        late = [sid for sid in await recorded_late(db, tick.now) if sid not in completed]
+        asked = await request_evaluations(db, actor, completed + late, tick.settings.secret_key)
+        summary = f"{len(completed)} session(s) completed" + (f", {asked} evaluation(s) requested" if asked else "")
         await tick.finish(db, summary)
     return summary
 

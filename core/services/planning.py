@@ -33,7 +33,7 @@ from ..planning import problem as plain
 from ..planning.problem import Current, PartSpec, Problem, Progress, Request, Solution, Weights
 from ..planning.solve import solve
 from ..settings import Settings
-from . import scheduling
+from . import scheduling, travel
 from .availability import calendars
 from .records import get_or_404
 
@@ -185,9 +185,8 @@ def check_input(given: ProposeInput, settings: Settings) -> float:
 # --- reading the world as plain data --------------------------------------------------------------
 
 async def load_travel_minutes(db: AsyncSession, venue_ids: list[int]) -> dict[tuple[int, int], int]:
-    """Minutes of travel between venues, (a, b) -> minutes. The one place the planner asks: until the
-    travel times of issue 15 land (core/services/travel.py), no pair is known and travel costs nothing."""
-    return {}
+    """Minutes of travel between venues, (a, b) -> minutes, as rule 2b (services/travel.py) counts them."""
+    return await travel.load_travel_minutes(db, venue_ids)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import (
     Course, Enrollment, EnrollmentStatus, Person, Program, ProgramLearner, ProgramStage, ProgramStatus,
-    ProgramTemplate, STAFF_ROLES, Session, SessionStatus, StageKind,
+    ProgramTemplate, STAFF_ROLES, SeriesOccurrence, Session, SessionSeries, SessionStatus, StageKind,
 )
 from ..program_templates import BUILTIN_TEMPLATES
 from ..settings import Settings
@@ -334,6 +334,30 @@ async def _load_sessions(db: AsyncSession, ids: list[int], course_id: int) -> li
     return sorted(found.values(), key=lambda s: (s.starts_at, s.id))
 
 
+async def _series_sessions(db: AsyncSession, template: Template, series_id: int, course_id: int,
+                           session_ids: list[int]) -> list[int]:
+    """A series' occurrences still open for enrolment, in order: the live sessions of a template whose LIVE
+    stage repeats (recurring workshops)."""
+    if session_ids:
+        raise DomainError(ErrorCode.INVALID, "Give liveSessionIds or liveSeriesId, not both.", "liveSeriesId")
+    if not any(s.repeat for s in template.stages):
+        raise DomainError(ErrorCode.INVALID, f"Template {template.key!r} has no repeating LIVE stage: give its "
+                          "sessions as liveSessionIds.", "liveSeriesId")
+    series = await get_or_404(db, SessionSeries, series_id, "liveSeriesId")
+    now = utc_now()
+    rows = (await db.execute(select(Session.id, Session.course_id).join(
+        SeriesOccurrence, SeriesOccurrence.session_id == Session.id).where(
+        SeriesOccurrence.series_id == series.id, Session.status == SessionStatus.SCHEDULED,
+        func.coalesce(Session.enrollment_cutoff_at, Session.starts_at) > now)
+        .order_by(SeriesOccurrence.number))).all()
+    if not rows:
+        raise DomainError(ErrorCode.SESSION_NOT_OPEN, "No occurrence of the series is still open for enrolment.",
+                          "liveSeriesId")
+    if rows[0].course_id != course_id:
+        raise DomainError(ErrorCode.INVALID, "The series is not of this course.", "liveSeriesId")
+    return [row.id for row in rows]
+
+
 async def _check_learners(db: AsyncSession, ids: list[int]) -> None:
     if not 1 <= len(ids) <= MAX_COHORT:
         raise DomainError(ErrorCode.INVALID, f"A cohort has between 1 and {MAX_COHORT} learners.", "learnerIds")
@@ -385,7 +409,8 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
                          live_session_ids: list[int], learner_ids: list[int], title: str | None = None,
                          lms_course_ref: str | None = None, lms_connector: str | None = None,
                          stage_activities: dict[str, str] | None = None, settings: Settings,
-                         lms_activities: Mapping[str, str] | None = None) -> ProgramCreated:
+                         lms_activities: Mapping[str, str] | None = None,
+                         live_series_id: int | None = None) -> ProgramCreated:
     """Instantiate a template for a course and a cohort, and place the cohort in the live sessions.
 
     `settings` (the running app's) say when the LMS is synced and the sessions' notices go out.
@@ -394,6 +419,9 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
     assessment stage must name one, and each named one must be in `lms_activities` (the LMS course's
     activities, ref -> name, when the connector can list them): completion is never silently unseen. A
     LIVE stage's activity is where attendance is pushed back (optional).
+
+    `live_series_id`, for a template whose LIVE stage repeats (`ongoing-blend`), names a series instead of
+    `live_session_ids`: its occurrences still open for enrolment are the live sessions.
     """
     title = limits.text(title, "title", required=False)
     lms_course_ref = limits.text(lms_course_ref, "lmsCourseRef", limits.REF, required=False)
@@ -411,6 +439,8 @@ async def create_program(db: AsyncSession, actor: Actor, *, template_key: str, c
         raise DomainError(ErrorCode.INVALID, f"No stage {unknown[0]!r} in this template.", "stageActivities")
     if lms_connector is not None:
         _check_lms_activities(template, activities, lms_activities, lms_course_ref)
+    if live_series_id is not None:
+        live_session_ids = await _series_sessions(db, template, live_series_id, course.id, list(live_session_ids))
     sessions = await _load_sessions(db, list(live_session_ids), course.id)
     await _check_learners(db, list(learner_ids))
     groups, split = _lay_out(template, sessions)

@@ -34,6 +34,8 @@ from ..models import (
 from ..settings import Settings
 from ..money import divide, format_amount
 from .costs import attended_minutes_sql, session_costs_sql
+from .evaluations import FACTS as EVALUATION_FACTS
+from .evaluations import evaluation_facts_sql, format_score, ratio
 from . import availability
 from .journeys import ATTENDED, not_superseded
 
@@ -64,6 +66,10 @@ class Metric(str, enum.Enum):
     ACTUAL_COST = "ACTUAL_COST"
     COST_PER_LEARNER = "COST_PER_LEARNER"
     COST_PER_ATTENDED_HOUR = "COST_PER_ATTENDED_HOUR"
+    AVERAGE_RATING = "AVERAGE_RATING"
+    NPS = "NPS"
+    EVALUATION_RESPONSE_RATE = "EVALUATION_RESPONSE_RATE"
+    LEARNING_GAIN = "LEARNING_GAIN"
 
 
 class Dimension(str, enum.Enum):
@@ -79,6 +85,8 @@ COUNTS = {Metric.WAITLIST_DEMAND, Metric.CERTIFIED_COUNT, Metric.EXPIRING_SOON}
 UTILISATION = {Metric.INSTRUCTOR_UTILISATION: ResourceKind.INSTRUCTOR, Metric.ROOM_UTILISATION: ResourceKind.ROOM}
 MONEY = {Metric.PLANNED_COST, Metric.ACTUAL_COST, Metric.COST_PER_LEARNER, Metric.COST_PER_ATTENDED_HOUR}
 """Cost metrics (core/services/costs.py): amounts in the installation's currency."""
+EVALUATION_METRICS = {Metric.AVERAGE_RATING, Metric.NPS, Metric.EVALUATION_RESPONSE_RATE, Metric.LEARNING_GAIN}
+"""Evaluations (core/services/evaluations.py): of the sessions of the period, as the session metrics."""
 SESSION_METRICS = {*MONEY, Metric.FILL_RATE, Metric.WAITLIST_DEMAND, Metric.ATTENDANCE_RATE, Metric.NO_SHOW_RATE,
                    Metric.LATE_CANCELLATION_RATE, *UTILISATION}
 
@@ -350,6 +358,26 @@ def _session_query(span: Period, report_filter: ReportFilter, settings: Settings
     return query.group_by(*shape.columns) if shape.columns else query, len(shape.columns)
 
 
+def _evaluation_query(span: Period, report_filter: ReportFilter, dimensions: Sequence[Dimension]):
+    """Per group: evaluations requested and answered, ratings, NPS answers, and pre/post gains of the
+    sessions of the period (each session's facts summed; grouped by instructor, each instructor's sessions)."""
+    where = _session_conditions(Session, span, report_filter)
+    facts = evaluation_facts_sql(*where).subquery("evaluation_facts")
+    base = select().select_from(Session).join(facts, facts.c.session_id == Session.id)
+    shape = _Shape(base, Session, Session.course_id, Session.starts_at, span.months(), dimensions)
+    query = shape.query.add_columns(*shape.columns, *(_sum(facts.c[name]) for name in EVALUATION_FACTS)).where(*where)
+    return query.group_by(*shape.columns) if shape.columns else query, len(shape.columns)
+
+
+def _from_evaluation_facts(metric: Metric, facts: Sequence[int]) -> tuple[int, int]:
+    (requested, responded, rating_sum, ratings, promoters, detractors, nps_answers, gain_sum,
+     gains) = (int(v or 0) for v in facts)
+    return {Metric.AVERAGE_RATING: (rating_sum, ratings),
+            Metric.NPS: (promoters - detractors, nps_answers),
+            Metric.EVALUATION_RESPONSE_RATE: (responded, requested),
+            Metric.LEARNING_GAIN: (gain_sum, gains)}[metric]
+
+
 def _program_query(span: Period, report_filter: ReportFilter, dimensions: Sequence[Dimension]):
     """Journeys of ACTIVE programs whose first live session starts in the period: learners and completed
     (certified) ones. A journey is complete when every required stage is; the program then certifies."""
@@ -449,6 +477,13 @@ def _hours(seconds: int) -> Decimal:
 
 
 def _value(metric: Metric, numerator: int, denominator: int | None, currency: str = "EUR") -> MetricValue:
+    if metric is Metric.AVERAGE_RATING:  # mean of every RATING_1_5 answer, two places
+        return MetricValue(metric, ratio(numerator, denominator or 0), numerator, denominator or 0)
+    if metric is Metric.NPS:  # (promoters - detractors) x 100 / NPS answers: -100 to 100, two places
+        return MetricValue(metric, ratio(100 * numerator, denominator or 0), numerator, denominator or 0)
+    if metric is Metric.LEARNING_GAIN:  # the numerator is the sum of POST - PRE in hundredths of a point
+        return MetricValue(metric, ratio(numerator, 100 * (denominator or 0)), format_score(numerator),
+                           denominator or 0)
     if metric in (Metric.PLANNED_COST, Metric.ACTUAL_COST):
         return MetricValue(metric, format_amount(numerator, currency), format_amount(numerator, currency), None)
     if metric is Metric.COST_PER_LEARNER:
@@ -516,6 +551,13 @@ async def run_report(db: AsyncSession, metrics: Sequence[Metric], group_by: Sequ
         for metric in SESSION_METRICS & set(metrics):
             per_metric[metric] = {key: _from_session_facts(metric, facts) for key, facts in grouped.items()}
             totals[metric] = _from_session_facts(metric, overall)
+    if EVALUATION_METRICS & set(metrics):
+        query, width = _evaluation_query(span, report_filter, group_by)
+        grouped = await _grouped(db, query, width)
+        overall = (await db.execute(_evaluation_query(span, report_filter, [])[0])).one()
+        for metric in EVALUATION_METRICS & set(metrics):
+            per_metric[metric] = {key: _from_evaluation_facts(metric, facts) for key, facts in grouped.items()}
+            totals[metric] = _from_evaluation_facts(metric, overall)
     if Metric.COMPLETION_RATE in metrics:
         query, width = _program_query(span, report_filter, group_by)
         per_metric[Metric.COMPLETION_RATE] = {k: (int(v[0]), int(v[1])) for k, v in (await _grouped(db, query, width)).items()}

@@ -1,12 +1,13 @@
 """Scheduling: sessions and the bookings of instructors, rooms and equipment.
 
-Rule 2 (no double booking) and rule 4 (qualifications) live here; rule 1's room check is
+Rule 2 (no double booking) and rule 4 (qualifications) live here; rule 2b's (travel between venues)
+`travel.travel_clashes`, called from `check_parts` with rule 2's; rule 1's room check is
 `capacity.check_room_capacity`, rule 8's (working hours, time off) `availability.check_availability`, the
 locks are in `locks`.
 """
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ from ..models import (
     SessionPart, SessionStatus,
 )
 from ..settings import Settings
-from . import availability, meetings
+from . import availability, meetings, travel
 from .capacity import check_room_capacity
 from .conferencing import session_conferencing
 from .locks import lock_resources, lock_session, session_ordering_key
@@ -129,30 +130,51 @@ async def find_clashes(db: AsyncSession, resources: list[Resource], starts_at: d
 
 
 async def find_clashes_in(db: AsyncSession, resources: list[Resource], intervals: list[PartSpan],
-                          exclude_session_id: int | None = None) -> list[Clash]:
-    """Rule 2 for several intervals (a session's parts, a series' occurrences) in one statement."""
+                          exclude_session_id: int | Collection[int] | None = None) -> list[Clash]:
+    """Rule 2 for several intervals (a session's parts, a series' occurrences) in one statement; the
+    bookings of the excluded session (or sessions: a series moving) do not count."""
     names = {r.id: r.name for r in resources}
     if not names or not intervals:
         return []
     overlaps = or_(*(and_(Booking.starts_at < held_to, Booking.ends_at > held_from) for held_from, held_to in intervals))
     query = select(Booking).where(Booking.resource_id.in_(names), Booking.active, overlaps)
-    if exclude_session_id is not None:
-        query = query.where(or_(Booking.session_id.is_(None), Booking.session_id != exclude_session_id))
+    excluded = _excluded(exclude_session_id)
+    if excluded:
+        query = query.where(or_(Booking.session_id.is_(None), Booking.session_id.not_in(excluded)))
     rows = (await db.scalars(query.order_by(Booking.starts_at, Booking.id))).all()
     return [Clash(b.resource_id, names[b.resource_id], b.starts_at, b.ends_at, b.session_id) for b in rows]
 
 
+def _excluded(exclude_session_id: int | Collection[int] | None) -> list[int]:
+    if exclude_session_id is None:
+        return []
+    return [exclude_session_id] if isinstance(exclude_session_id, int) else sorted(exclude_session_id)
+
+
 async def check_parts(db: AsyncSession, resources: list[Resource], held: list[PartSpan],
-                      exclude_session_id: int | None = None) -> list[Clash]:
-    """Where the bookings of parts are checked (each held interval, buffers included): the clashes of rule 2,
-    returned so that a series can list every one."""
-    return await find_clashes_in(db, resources, held, exclude_session_id)
+                      exclude_session_id: int | Collection[int] | None = None,
+                      delivery_mode: DeliveryMode | None = None) -> list[Clash]:
+    """Where the bookings of parts are checked (each held interval, buffers included): the clashes of rule 2
+    and, for an in-person or hybrid session in a venue, of rule 2b (travel between venues), returned so that
+    a series can list every one. Scheduling, rescheduling, series and multi-part sessions all come here."""
+    clashes = await find_clashes_in(db, resources, held, exclude_session_id)
+    return clashes + await travel.travel_clashes(db, resources, delivery_mode, held, _excluded(exclude_session_id))
+
+
+def clash_summary(clashes: list[Clash]) -> str:
+    """Who is in the way, in words: the booked, and the instructors who could not travel in time."""
+    booked = sorted({c.resource_name for c in clashes if c.travel_minutes is None})
+    travel_notes = list(dict.fromkeys(c.note or c.resource_name for c in clashes if c.travel_minutes is not None))
+    said = [f"already booked at that time: {', '.join(booked)}"] if booked else []
+    if travel_notes:
+        said.append(f"no time to travel: {'; '.join(travel_notes)}")
+    return "; ".join(said)
 
 
 def refuse_clashes(clashes: list[Clash]) -> None:
     if clashes:
-        who = ", ".join(sorted({c.resource_name for c in clashes}))
-        raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Already booked at that time: {who}.", "startsAt",
+        summary = clash_summary(clashes)
+        raise DomainError(ErrorCode.RESOURCE_CONFLICT, summary[0].upper() + summary[1:] + ".", "startsAt",
                           conflicts=clashes)
 
 
@@ -212,7 +234,7 @@ async def check_plan(db: AsyncSession, plan: SessionPlan, parts: list[PartSpan])
     for part_start, _ in parts:
         check_qualifications(plan.course, plan.instructors, part_start, plan.timezone)
     check_room_capacity(plan.capacity, plan.room, plan.delivery_mode)
-    return await check_parts(db, plan.resources, plan.held(parts))
+    return await check_parts(db, plan.resources, plan.held(parts), delivery_mode=plan.delivery_mode)
 
 
 async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, delivery_mode: DeliveryMode,
@@ -318,7 +340,7 @@ async def schedule_session(db: AsyncSession, actor: Actor, *, course_id: int, st
     return await create_session(db, actor, plan, spans)
 
 
-def _require_scheduled(session: Session) -> None:
+def require_scheduled(session: Session) -> None:
     if session.status is not SessionStatus.SCHEDULED:
         raise DomainError(ErrorCode.SESSION_NOT_OPEN, f"The session is {session.status.value.lower()}.", "sessionId")
 
@@ -377,36 +399,54 @@ def _moved_parts(session: Session, current: list[SessionPart], starts_at: dateti
     return shifted
 
 
-async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
-                             ends_at: datetime, *, settings: Settings, part: int | None = None,
-                             parts: list[PartSpan] | None = None, allow_outside_hours: bool = False) -> Session:
-    """Move a session (all its parts, or one) and their bookings at once, or change nothing; `settings` (the
-    running app's) say when the notices of a blended program's moved session go out, and bound its new times."""
-    session = await lock_session(db, session_id)
-    _require_scheduled(session)
-    current = await session_part_rows(db, session.id)
-    proposed = _moved_parts(session, current, starts_at, ends_at, part, parts)
-    spans = session_parts(proposed[0][0], proposed[-1][1], proposed, settings)
-    await _keep_attendance_true(db, {row.id: span[0] for row, span in zip(current, spans)
+@dataclass
+class Move:
+    """A SCHEDULED session (row-locked) with its parts, bookings and booked resources (row-locked), and the
+    new intervals of its parts: what rescheduling one session, or this and later occurrences of a series,
+    checks and then writes."""
+
+    session: Session
+    current: list[SessionPart]
+    spans: list[PartSpan]
+    bookings: list[Booking]
+    resources: list[Resource]
+
+    @property
+    def held(self) -> list[PartSpan]:
+        return held_intervals(self.spans, self.session.setup_minutes, self.session.teardown_minutes)
+
+
+async def check_move(db: AsyncSession, move: Move, course: Course,
+                     exclude_session_ids: Collection[int] | None = None) -> list[Clash]:
+    """The rules of moving a session: records stay true (raised), qualifications on every part's new date
+    (raised), and the clashes of rules 2 and 2b (returned), with the bookings of `exclude_session_ids`
+    (default: the session's own) left out."""
+    session = move.session
+    await _keep_attendance_true(db, {row.id: span[0] for row, span in zip(move.current, move.spans)
                                      if (row.starts_at, row.ends_at) != span})
-    bookings = await session_bookings(db, session.id)
-    resources = (await lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
-    course = await get_or_404(db, Course, session.course_id, "sessionId")
-    instructors = [r for r in resources if r.kind is ResourceKind.INSTRUCTOR]
-    for part_start, _ in spans:
+    instructors = [r for r in move.resources if r.kind is ResourceKind.INSTRUCTOR]
+    for part_start, _ in move.spans:
         check_qualifications(course, instructors, part_start, session.timezone)
-    held = held_intervals(spans, session.setup_minutes, session.teardown_minutes)
-    refuse_clashes(await check_parts(db, resources, held, exclude_session_id=session.id))
-    await availability.check_availability(db, actor, resources, held, allow_outside_hours=allow_outside_hours)
+    return await check_parts(db, move.resources, move.held, exclude_session_ids or [session.id],
+                             delivery_mode=session.delivery_mode)
+
+
+async def move_session(db: AsyncSession, actor: Actor, move: Move, settings: Settings) -> Session:
+    """Write a checked move: the parts' and bookings' new times (bookings active again, if a series' move
+    set them aside), the meeting, the program stages that follow, audited and announced
+    (`session.rescheduled`, which tells the enrolled)."""
+    session, current, spans = move.session, move.current, move.spans
+    held = move.held
     before = {**snapshot(session), "parts": parts_payload(current)}
     session.starts_at, session.ends_at = spans[0][0], spans[-1][1]
     session.sequence += 1
     held_by_part = {row.id: interval for row, interval in zip(current, held)}
-    async with _writing_bookings(db, resources, held, session.id):
+    async with _writing_bookings(db, move.resources, held, session.id):
         for row, (part_start, part_end) in zip(current, spans):
             row.starts_at, row.ends_at = part_start, part_end
-        for booking in bookings:
+        for booking in move.bookings:
             booking.starts_at, booking.ends_at = held_by_part.get(booking.part_id, (held[0][0], held[-1][1]))
+            booking.active = True
     await meetings.plan_meeting(db, session)
     await follow_reschedule(db, session, datetime.fromisoformat(before["starts_at"]), settings)
     record_change(db, actor, "session.reschedule", "Session", session.id, before,
@@ -425,7 +465,7 @@ async def reassign_session(db: AsyncSession, actor: Actor, session_id: int, *, p
     closed room): every rule re-checked as when it was scheduled, its bookings moved to the new resources
     and times, the enrolled told as of a reschedule. Equipment stays as booked."""
     session = await lock_session(db, session_id)
-    _require_scheduled(session)
+    require_scheduled(session)
     current = await session_part_rows(db, session.id)
     if len(parts) != len(current):
         raise DomainError(ErrorCode.INVALID, f"The session has {len(current)} part(s): give every one.", "parts")
@@ -452,7 +492,7 @@ async def reassign_session(db: AsyncSession, actor: Actor, session_id: int, *, p
     roles = ([BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(instructors) - 1)
              + [BookingRole.ROOM] * (room is not None) + [BookingRole.EQUIPMENT] * len(equipment))
     held = held_intervals(spans, session.setup_minutes, session.teardown_minutes)
-    refuse_clashes(await check_parts(db, resources, held, exclude_session_id=session.id))
+    refuse_clashes(await check_parts(db, resources, held, [session.id], delivery_mode=session.delivery_mode))
     await availability.check_availability(db, actor, resources, held)
     before = {**snapshot(session), "parts": parts_payload(current),
               "bookings": {str(b.resource_id): b.role.value for b in bookings if b.active}}
@@ -484,11 +524,39 @@ async def reassign_session(db: AsyncSession, actor: Actor, session_id: int, *, p
     return session
 
 
+async def set_bookings_aside(db: AsyncSession, moves: list[Move]) -> None:
+    """Several sessions moving at once (a series): their bookings inactive until each is written in its new
+    place, so none stands in another's way meanwhile (PostgreSQL's exclusion constraint checks each row)."""
+    for move in moves:
+        for booking in move.bookings:
+            booking.active = False
+    await db.flush()
+
+
+async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, starts_at: datetime,
+                             ends_at: datetime, *, settings: Settings, part: int | None = None,
+                             parts: list[PartSpan] | None = None, allow_outside_hours: bool = False) -> Session:
+    """Move a session (all its parts, or one) and their bookings at once, or change nothing; `settings` (the
+    running app's) say when the notices of a blended program's moved session go out, and bound its new times."""
+    session = await lock_session(db, session_id)
+    require_scheduled(session)
+    current = await session_part_rows(db, session.id)
+    proposed = _moved_parts(session, current, starts_at, ends_at, part, parts)
+    spans = session_parts(proposed[0][0], proposed[-1][1], proposed, settings)
+    bookings = await session_bookings(db, session.id)
+    resources = (await lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
+    course = await get_or_404(db, Course, session.course_id, "sessionId")
+    move = Move(session, current, spans, bookings, resources)
+    refuse_clashes(await check_move(db, move, course))
+    await availability.check_availability(db, actor, resources, move.held, allow_outside_hours=allow_outside_hours)
+    return await move_session(db, actor, move, settings)
+
+
 async def update_session(db: AsyncSession, actor: Actor, session_id: int, **changes: Any) -> Session:
     """Change what may change of a SCHEDULED session without moving it: `join_url`, a meeting link entered
     by hand (None takes it away, and a loaded conferencing plugin then makes one)."""
     session = await lock_session(db, session_id)
-    _require_scheduled(session)
+    require_scheduled(session)
     before = snapshot(session)
     for name, value in changes.items():
         if name != "join_url":
@@ -507,7 +575,7 @@ async def cancel_session(db: AsyncSession, actor: Actor, session_id: int, reason
     """Cancel a session: its bookings are freed; learners keep their enrolment record and are told."""
     reason = limits.text(reason, "reason", limits.NOTE, required=False, multiline=True)
     session = await lock_session(db, session_id)
-    _require_scheduled(session)
+    require_scheduled(session)
     before = snapshot(session)
     session.status = SessionStatus.CANCELLED
     session.cancel_reason = reason
@@ -530,15 +598,15 @@ async def resource_bookings(db: AsyncSession, resource_id: int, starts_at: datet
 
 
 async def complete_past_sessions(db: AsyncSession, actor: Actor, now: datetime | None = None, *,
-                                 grace: timedelta = timedelta(0), limit: int | None = None) -> int:
+                                 grace: timedelta = timedelta(0), limit: int | None = None) -> list[int]:
     """Mark SCHEDULED sessions that ended at least `grace` before `now` as COMPLETED, each audited with one
-    `session.completed` event, oldest first (at most `limit`); returns how many. The periodic job
+    `session.completed` event, oldest first (at most `limit`); returns their ids. The periodic job
     `complete_sessions` (services/periodic.py) calls it; each session is re-checked under its lock, so a
     cancel or a move that commits meanwhile wins."""
     cutoff = (now or utc_now()) - grace
     query = select(Session.id).where(Session.status == SessionStatus.SCHEDULED, Session.ends_at <= cutoff)
     ids = (await db.scalars(query.order_by(Session.ends_at, Session.id).limit(limit))).all()
-    completed = 0
+    completed = []
     for sid in ids:
         session = await lock_session(db, sid)
         if session.status is not SessionStatus.SCHEDULED or session.ends_at > cutoff:
@@ -547,5 +615,5 @@ async def complete_past_sessions(db: AsyncSession, actor: Actor, now: datetime |
         session.status = SessionStatus.COMPLETED
         record_change(db, actor, "session.complete", "Session", sid, before, snapshot(session))
         emit(db, "session.completed", session_event_payload(session), session_ordering_key(sid))
-        completed += 1
+        completed.append(sid)
     return completed

@@ -9,8 +9,8 @@ scheduled by hand (rule 11): all of them, or none when any occurrence is refused
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,16 +19,20 @@ from dateutil.rrule import rrule, rrulestr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import limits
+from .. import limits, working_hours
 from ..audit import Actor, record_change
 from ..errors import Clash, DomainError, ErrorCode
 from ..ids import to_global_id
-from ..instants import UTC, local_shift, require_aware
-from ..models import SeriesOccurrence, Session, SessionSeries, SessionStatus
+from ..instants import UTC, local_shift, require_aware, wall_clock_gap
+from ..models import Course, SeriesOccurrence, Session, SessionSeries, SessionStatus
 from ..settings import Settings
 from . import availability
+from .locks import lock_resources, lock_session
 from .records import get_or_404
-from .scheduling import PartSpan, cancel_session, check_plan, create_session, plan_session, session_parts
+from .scheduling import (
+    Move, PartSpan, cancel_session, check_move, check_plan, clash_summary, create_session, move_session,
+    plan_session, require_scheduled, session_bookings, session_part_rows, session_parts, set_bookings_aside,
+)
 
 MAX_OCCURRENCES = 366
 RULE_LENGTH = 500
@@ -164,8 +168,7 @@ def _tagged(clashes: list[Clash], found: list[Occurrence], held: list[list[PartS
     for occurrence, intervals in zip(found, held):
         for clash in clashes:
             if any(clash.starts_at < end and clash.ends_at > start for start, end in intervals):
-                tagged.append(Clash(clash.resource_id, clash.resource_name, clash.starts_at, clash.ends_at,
-                                    clash.session_id, occurrence=occurrence.number))
+                tagged.append(replace(clash, occurrence=occurrence.number))
     return tagged
 
 
@@ -189,8 +192,7 @@ async def schedule_series(db: AsyncSession, actor: Actor, *, recurrence: str, st
     clashes = _tagged(await check_plan(db, plan, [p for o in found for p in o.parts]), found, held)
     if clashes:
         numbers = ", ".join(str(n) for n in sorted({c.occurrence for c in clashes}))
-        who = ", ".join(sorted({c.resource_name for c in clashes}))
-        raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Occurrence(s) {numbers} clash: {who} already booked; "
+        raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Occurrence(s) {numbers} clash: {clash_summary(clashes)}; "
                           "no session of the series was made.", "recurrence", conflicts=clashes)
     await availability.check_availability(db, actor, plan.resources, [h for intervals in held for h in intervals],
                                           allow_outside_hours=allow_outside_hours, field_name="recurrence")
@@ -224,3 +226,137 @@ async def cancel_series(db: AsyncSession, actor: Actor, series_id: int, from_: d
     ids = (await db.scalars(query.order_by(Session.starts_at, Session.id))).all()
     cancelled = [await cancel_session(db, actor, sid, reason) for sid in ids]
     return series, cancelled
+
+
+MAX_SHIFT_MINUTES = 366 * 24 * 60
+"""The furthest a series moves at once: a year."""
+
+
+@dataclass(frozen=True)
+class SeriesMove:
+    """How rescheduleSeries moves each occurrence, on the series' local wall clock."""
+
+    start_time: str | None = None          # "HH:MM": each occurrence's first part starts then on its own date
+    shift_minutes: int | None = None       # or: every part this many minutes later (earlier if negative)
+    duration_minutes: int | None = None    # every part lasts this long (from its new start)
+
+    def checked(self) -> tuple[int | None, timedelta | None, timedelta | None]:
+        """(start minute of the day, shift, duration), each None when not given; INVALID when nothing moves."""
+        if self.start_time is None and self.shift_minutes is None and self.duration_minutes is None:
+            raise DomainError(ErrorCode.INVALID, "Give startTime, shiftMinutes or durationMinutes: what changes.",
+                              "startTime")
+        if self.start_time is not None and self.shift_minutes is not None:
+            raise DomainError(ErrorCode.INVALID, "Give startTime or shiftMinutes, not both.", "shiftMinutes")
+        start = None
+        if self.start_time is not None:
+            start = working_hours.minute_of(self.start_time, "startTime")
+            if start >= working_hours.DAY:
+                raise DomainError(ErrorCode.INVALID, "startTime is a time of day from 00:00 to 23:59.", "startTime")
+        shift = None
+        if self.shift_minutes is not None:
+            if not 0 < abs(self.shift_minutes) <= MAX_SHIFT_MINUTES:
+                raise DomainError(ErrorCode.INVALID, f"shiftMinutes is from -{MAX_SHIFT_MINUTES} to "
+                                  f"{MAX_SHIFT_MINUTES}, not 0.", "shiftMinutes")
+            shift = timedelta(minutes=self.shift_minutes)
+        duration = None
+        if self.duration_minutes is not None:
+            if self.duration_minutes <= 0:
+                raise DomainError(ErrorCode.INVALID, "durationMinutes is at least 1.", "durationMinutes")
+            duration = timedelta(minutes=self.duration_minutes)
+        return start, shift, duration
+
+    @property
+    def field(self) -> str:
+        return "startTime" if self.start_time is not None else "shiftMinutes" if self.shift_minutes is not None \
+            else "durationMinutes"
+
+
+def _moved(session: Session, spans: list[PartSpan], start: int | None, shift: timedelta | None,
+           duration: timedelta | None) -> list[PartSpan]:
+    """An occurrence's parts moved on its local wall clock (a time the clock skips moves on by the gap)."""
+    zone = ZoneInfo(session.timezone)
+    delta = shift
+    if start is not None:
+        first = session.starts_at.astimezone(zone)
+        target = datetime.combine(first.date(), time(start // 60, start % 60), zone)
+        delta = wall_clock_gap(session.starts_at, target, zone)
+    if delta:
+        spans = [(local_shift(s, zone, delta), local_shift(e, zone, delta)) for s, e in spans]
+    if duration is not None:
+        spans = [(s, s + duration) for s, _ in spans]
+    return spans
+
+
+async def reschedule_series(db: AsyncSession, actor: Actor, series_id: int, how: SeriesMove, *,
+                            settings: Settings, from_: datetime | None = None, from_occurrence: int | None = None,
+                            dry_run: bool = False, allow_outside_hours: bool = False
+                            ) -> tuple[SessionSeries, list[Occurrence], list[Session]]:
+    """Move this and later occurrences (every SCHEDULED one numbered `from_occurrence` or more, or starting
+    at or after `from_`; all of them when neither is given) on the series' local wall clock, all or none:
+    each is checked as rescheduleSession checks one (records true, qualifications, rules 2 and 2b with the
+    moving sessions' own bookings left out, working hours), RESOURCE_CONFLICT lists every clash with its
+    occurrence; then each is moved as rescheduleSession moves one (audited, `session.rescheduled`, which
+    tells the enrolled). `dry_run`: check, and write nothing."""
+    start, shift, duration = how.checked()
+    if from_ is not None and from_occurrence is not None:
+        raise DomainError(ErrorCode.INVALID, "Give from or fromOccurrence, not both.", "fromOccurrence")
+    series = await get_or_404(db, SessionSeries, series_id, "seriesId")
+    query = (select(SeriesOccurrence.number, Session.id).join(Session, SeriesOccurrence.session_id == Session.id)
+             .where(SeriesOccurrence.series_id == series.id, Session.status == SessionStatus.SCHEDULED))
+    if from_ is not None:
+        query = query.where(Session.starts_at >= require_aware(from_, "from"))
+    if from_occurrence is not None:
+        if not 1 <= from_occurrence <= series.occurrences:
+            raise DomainError(ErrorCode.NOT_FOUND, f"The series has occurrences 1 to {series.occurrences}.",
+                              "fromOccurrence")
+        query = query.where(SeriesOccurrence.number >= from_occurrence)
+    numbered = {sid: number for number, sid in (await db.execute(query)).all()}
+    if not numbered:
+        raise DomainError(ErrorCode.INVALID, "No occurrence of the series still scheduled from there on.",
+                          "fromOccurrence" if from_occurrence is not None else "from")
+    sessions = [await lock_session(db, sid, "seriesId") for sid in sorted(numbered)]  # the one lock order
+    for session in sessions:
+        require_scheduled(session)
+    sessions.sort(key=lambda s: numbered[s.id])
+    found: list[tuple[Session, list]] = []
+    for session in sessions:
+        found.append((session, await session_bookings(db, session.id)))
+    wanted = sorted({b.resource_id for _, bookings in found for b in bookings})
+    by_id = {r.id: r for r in (await lock_resources(db, {"seriesId": (wanted, None)}))["seriesId"]}
+    moves: list[Move] = []
+    for session, bookings in found:
+        current = await session_part_rows(db, session.id)
+        spans = _moved(session, [(p.starts_at, p.ends_at) for p in current], start, shift, duration)
+        try:
+            spans = session_parts(spans[0][0], spans[-1][1], spans, settings)
+        except DomainError as exc:
+            raise DomainError(exc.code, f"Occurrence {numbered[session.id]}: {exc.message}", how.field) from None
+        moves.append(Move(session, current, spans, bookings,
+                          [by_id[rid] for rid in sorted({b.resource_id for b in bookings})]))
+    for earlier, later in zip(moves, moves[1:]):
+        if later.held[0][0] < earlier.held[-1][1]:
+            raise DomainError(ErrorCode.INVALID_TIME_RANGE, f"Occurrence {numbered[later.session.id]} would start "
+                              f"before occurrence {numbered[earlier.session.id]} ends (buffers included).", how.field)
+    courses = {c.id: c for c in (await db.scalars(select(Course).where(
+        Course.id.in_({s.course_id for s in sessions})))).all()}
+    moving = set(numbered)
+    clashes = []
+    for move in moves:
+        for clash in await check_move(db, move, courses[move.session.course_id], moving):
+            clashes.append(replace(clash, occurrence=numbered[move.session.id]))
+    if clashes:
+        numbers = ", ".join(str(n) for n in sorted({c.occurrence for c in clashes}))
+        raise DomainError(ErrorCode.RESOURCE_CONFLICT, f"Occurrence(s) {numbers} clash: {clash_summary(clashes)}; "
+                          "no occurrence was moved.", how.field, conflicts=clashes)
+    for move in moves:
+        await availability.check_availability(db, actor, move.resources, move.held,
+                                              allow_outside_hours=allow_outside_hours, field_name=how.field)
+    occurrences_found = [Occurrence(numbered[m.session.id], m.spans) for m in moves]
+    if dry_run:
+        return series, occurrences_found, []
+    await set_bookings_aside(db, moves)
+    moved = [await move_session(db, actor, move, settings) for move in moves]
+    record_change(db, actor, "series.reschedule", "SessionSeries", series.id, None, {
+        "start_time": how.start_time, "shift_minutes": how.shift_minutes, "duration_minutes": how.duration_minutes,
+        "sessions": [s.id for s in moved]})
+    return series, occurrences_found, moved

@@ -11,10 +11,11 @@ from podium.core.models import Qualification as QualificationRow
 from podium.core.models import Resource as ResourceRow
 from podium.core.models import ResourceKind
 from podium.core.models import Venue as VenueRow
+from podium.core.services.travel import venue_travel_times
 
 from .types import (
-    COURSE_COLUMNS, PERSON_COLUMNS, RESOURCE_COLUMNS, VENUE_COLUMNS, Course, Person, Qualification, Resource, Venue,
-    course_from, person_from, resource_from, venue_from,
+    COURSE_COLUMNS, PERSON_COLUMNS, RESOURCE_COLUMNS, VENUE_COLUMNS, Course, Person, Qualification, Resource,
+    TravelTime, Venue, course_from, person_from, resource_from, venue_from,
 )
 
 def loaders(context) -> dict:
@@ -62,5 +63,14 @@ def loaders(context) -> dict:
             held[row.venue_id].append(resource_from(row))
         return [held[i] for i in ids]
 
+    async def travel_times(ids: list[int]) -> list[list[TravelTime]]:
+        async with context.reading() as db:
+            found = await venue_travel_times(db, ids)
+        return [[travel_time_view(t) for t in found[i]] for i in ids]
+
     return {"courses": courses, "people": people, "resources": resources, "qualifications": qualifications,
-            "venues": venues, "venue_rooms": venue_rooms}
+            "venues": venues, "venue_rooms": venue_rooms, "venue_travel_times": travel_times}
+
+
+def travel_time_view(t) -> TravelTime:
+    return TravelTime(from_venue_pk=t.from_venue_id, to_venue_pk=t.to_venue_id, minutes=t.minutes)

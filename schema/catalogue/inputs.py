@@ -80,6 +80,13 @@ class UpdateVenueInput:
     country: str | None = strawberry.UNSET
 
 
+@strawberry.input(description="The travel time between two venues, the same both ways.")
+class SetTravelTimeInput:
+    from_venue_id: strawberry.ID
+    to_venue_id: strawberry.ID = strawberry.field(description="Another venue than fromVenueId.")
+    minutes: int = strawberry.field(description="0 to 1440; 0 removes the travel time.")
+
+
 @strawberry.input
 class VenueFilter:
     city: str | None = strawberry.field(default=None, description="Venues in this city (case-insensitive).")

@@ -6,17 +6,18 @@ import strawberry
 from strawberry.types import Info
 
 from podium.core.models import ResourceKind as CoreResourceKind
-from podium.core.services import catalogue
+from podium.core.services import catalogue, travel
 
-from ..changes import attempt_then_load
+from ..changes import attempt, attempt_then_load
 from ..errors import UserError
 from ..permissions import check_staff
 from ..relay import decode_id
 from .inputs import (
-    CreateCourseInput, CreatePersonInput, CreateResourceInput, CreateVenueInput, UpdateCourseInput, UpdatePersonInput,
-    UpdateResourceInput, UpdateVenueInput, given,
+    CreateCourseInput, CreatePersonInput, CreateResourceInput, CreateVenueInput, SetTravelTimeInput, UpdateCourseInput,
+    UpdatePersonInput, UpdateResourceInput, UpdateVenueInput, given,
 )
-from .types import Course, Person, Resource, Venue
+from .dataloaders import travel_time_view
+from .types import Course, Person, Resource, TravelTime, Venue
 
 
 @strawberry.type
@@ -40,6 +41,12 @@ class ResourcePayload:
 @strawberry.type
 class VenuePayload:
     venue: Venue | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class TravelTimePayload:
+    travel_time: TravelTime | None = strawberry.field(description="As set (minutes 0: removed); null when refused.")
     errors: list[UserError]
 
 
@@ -137,6 +144,20 @@ class CatalogueMutations:
 
         venue, errors, _ = await attempt_then_load(info, work, "venues")
         return VenuePayload(venue=venue, errors=errors)
+
+    @strawberry.mutation(description=(
+        "Sets the minutes an instructor needs between two venues, the same both ways (0 removes it): sessions "
+        "scheduled or moved from now on keep that gap between an instructor's in-person sessions at the two. "
+        "Admins and coordinators; audited; event venue.travel_time_changed."))
+    async def set_travel_time(self, info: Info, input: SetTravelTimeInput) -> TravelTimePayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            return travel_time_view(await travel.set_travel_time(
+                db, actor, decode_id(input.from_venue_id, "Venue", "fromVenueId"),
+                decode_id(input.to_venue_id, "Venue", "toVenueId"), input.minutes))
+
+        found, errors, _ = await attempt(info, work)
+        return TravelTimePayload(travel_time=found, errors=errors)
 
     @strawberry.mutation(description="Change a venue's name, address, city, country or timezone (its rooms keep "
                                      "their own timezone); staff only.")

@@ -15,13 +15,14 @@ from podium.core.models import Venue as VenueRow
 from podium.core.models import ResourceKind as CoreResourceKind
 from podium.core.models import Role as CoreRole
 
-from ..permissions import is_staff, require_signed_in, sees_staff_contacts
+from ..permissions import is_staff, require_signed_in, require_staff, sees_staff_contacts
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
     from ..availability.types import HoursException, TimeOff, WorkingHours
     from ..costs.types import CostRate, Money, PerLearnerCost
     from ..enrollment.types import EnrollmentConnection, EnrollmentStatus
+    from ..evaluations.types import EvaluationForm
     from ..programs.types import CertificationConnection, LearnerJourneyConnection
     from ..scheduling.inputs import SessionFilter
     from ..scheduling.types import Booking, SessionConnection
@@ -76,6 +77,14 @@ class Course(Node):
         from ..costs.fields import course_per_learner_costs
 
         return await course_per_learner_costs(info, self.pk)
+
+    @strawberry.field(description="The evaluation form its attended learners are sent when a session is completed; "
+                                  "null: none, no one is asked.")
+    async def evaluation_form(self, info: Info
+                              ) -> Annotated["EvaluationForm", strawberry.lazy("podium.schema.evaluations.types")] | None:
+        from ..evaluations.fields import course_evaluation_form
+
+        return await course_evaluation_form(info, self.pk)
 
 
 COURSE_COLUMNS = tuple(c.label(f"course_{c.key}") for c in (
@@ -183,6 +192,30 @@ class Venue(Node):
     @strawberry.field(description="Its rooms, in the order they were created.")
     async def rooms(self, info: Info) -> list[Resource]:
         return await info.context.loaders.venue_rooms.load(self.pk)
+
+    @strawberry.field(description=(
+        "The travel times set from this venue to others (the same either way), shortest first; a venue not "
+        "listed is no travel away. Admins and coordinators only (FORBIDDEN for anyone else)."))
+    async def travel_times(self, info: Info) -> list["TravelTime"]:
+        require_staff(info.context.caller, "travel times")
+        return await info.context.loaders.venue_travel_times.load(self.pk)
+
+
+@strawberry.type(description=(
+    "The minutes an instructor needs between two venues, the same both ways: the conflict check keeps that "
+    "long between their in-person sessions at the two (setTravelTime)."))
+class TravelTime:
+    from_venue_pk: strawberry.Private[int]
+    to_venue_pk: strawberry.Private[int]
+    minutes: int = strawberry.field(description="0 to 1440; 0: no travel time.")
+
+    @strawberry.field
+    async def from_venue(self, info: Info) -> Venue:
+        return await info.context.loaders.venues.load(self.from_venue_pk)
+
+    @strawberry.field
+    async def to_venue(self, info: Info) -> Venue:
+        return await info.context.loaders.venues.load(self.to_venue_pk)
 
 
 VENUE_COLUMNS = (VenueRow.id, VenueRow.name, VenueRow.address, VenueRow.city, VenueRow.country, VenueRow.timezone)

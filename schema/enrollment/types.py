@@ -16,6 +16,7 @@ from ..permissions import sees_join_link_of
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
+    from ..evaluations.types import AssessmentScore
     from ..scheduling.types import Session
 
 EnrollmentStatus = strawberry.enum(CoreEnrollmentStatus, name="EnrollmentStatus")
@@ -62,6 +63,13 @@ class Enrollment(Node):
     @strawberry.field
     async def learner(self, info: Info) -> Person:
         return await info.context.loaders.people.load(self.learner_pk)
+
+    @strawberry.field(description="The learner's PRE and POST knowledge scores (recordAssessmentScore).")
+    async def assessment_scores(self, info: Info
+                                ) -> list[Annotated["AssessmentScore", strawberry.lazy("podium.schema.evaluations.types")]]:
+        from ..evaluations.fields import enrollment_assessment_scores
+
+        return await enrollment_assessment_scores(info, self.pk)
 
     @strawberry.field(description="The learner's attendance of the whole session, derived from partAttendance by "
                                   "the course's minimumPartsAttended (docs/api.md, Multi-part sessions); for a "

@@ -17,8 +17,13 @@ class CreateProgramInput:
     template_key: str
     course_id: strawberry.ID
     title: str | None = None
-    live_session_ids: list[strawberry.ID]
+    live_session_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description=(
+        "The live sessions, in order; [] (the default) when liveSeriesId gives them."))
     learner_ids: list[strawberry.ID]
+    live_series_id: strawberry.ID | None = strawberry.field(default=None, description=(
+        "For a template whose LIVE stage repeats (ongoing-blend): a series (scheduleSeries) whose occurrences "
+        "still open for enrolment are the live sessions, one LIVE stage each, every learner in every one. "
+        "Instead of liveSessionIds."))
     lms_course_ref: str | None = strawberry.field(default=None,
                                                   description="The LMS course holding the self-paced stages.")
     lms_connector: str | None = strawberry.field(default=None, description=(

@@ -121,6 +121,8 @@ class ProgramMutations:
                 course_id=decode_id(input.course_id, "Course", "courseId"),
                 live_session_ids=[decode_id(s, "Session", f"liveSessionIds.{i}")
                                   for i, s in enumerate(input.live_session_ids)],
+                live_series_id=(None if input.live_series_id is None
+                                else decode_id(input.live_series_id, "Series", "liveSeriesId")),
                 learner_ids=[decode_id(p, "Person", f"learnerIds.{i}") for i, p in enumerate(input.learner_ids)],
                 lms_course_ref=input.lms_course_ref, lms_connector=connector or None, stage_activities=activities,
                 settings=info.context.plugins.settings, lms_activities=lms_activities)

@@ -94,6 +94,28 @@ class CancelSeriesInput:
     reason: str | None = None
 
 
+@strawberry.input(description=(
+    "Moves this and later occurrences of a series on the series' local wall clock: give startTime or "
+    "shiftMinutes, and/or durationMinutes."))
+class RescheduleSeriesInput:
+    series_id: strawberry.ID
+    from_: datetime | None = strawberry.field(default=None, name="from", description=(
+        "Move the occurrences starting at or after this instant; null (and no fromOccurrence): every one still "
+        "SCHEDULED."))
+    from_occurrence: int | None = strawberry.field(default=None, description=(
+        "Or: move this occurrence (from 1) and the later ones."))
+    start_time: str | None = strawberry.field(default=None, description=(
+        '"HH:MM" on the series\' clock: each occurrence then starts at that local time on its own date (every '
+        "part moves by the same local shift), in summer and in winter alike."))
+    shift_minutes: int | None = strawberry.field(default=None, description=(
+        "Or: every part this many minutes later on the local wall clock (negative: earlier); at most a year."))
+    duration_minutes: int | None = strawberry.field(default=None, description=(
+        "Every part lasts this many minutes from its (new) start."))
+    dry_run: bool | None = strawberry.field(default=None, description=(
+        "true: check every occurrence and answer where each would move, writing nothing."))
+    allow_outside_hours: bool | None = strawberry.field(default=None, description=ALLOW_OUTSIDE_HOURS)
+
+
 @strawberry.input(description="Only the fields given change.")
 class UpdateSessionInput:
     session_id: strawberry.ID

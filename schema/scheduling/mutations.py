@@ -14,8 +14,8 @@ from ..errors import UserError, Warning
 from ..permissions import check_staff
 from ..relay import decode_id
 from .inputs import (
-    CancelSeriesInput, CancelSessionInput, ChangeSessionCapacityInput, RescheduleSessionInput, ScheduleSeriesInput,
-    ScheduleSessionInput, SessionPartInput, UpdateSessionInput,
+    CancelSeriesInput, CancelSessionInput, ChangeSessionCapacityInput, RescheduleSeriesInput, RescheduleSessionInput,
+    ScheduleSeriesInput, ScheduleSessionInput, SessionPartInput, UpdateSessionInput,
 )
 from .types import Conflict, Series, SeriesOccurrence, Session, SessionPart
 
@@ -37,6 +37,11 @@ def _session_fields(input: ScheduleSessionInput) -> dict:
             "conferencing": input.conferencing}
 
 
+def conflict(clash) -> Conflict:
+    return Conflict(resource_pk=clash.resource_id, starts_at=clash.starts_at, ends_at=clash.ends_at,
+                    occurrence=clash.occurrence, travel_minutes=clash.travel_minutes)
+
+
 @strawberry.type
 class ScheduleSeriesPayload:
     series: Series | None = strawberry.field(description="Null in a dry run, or when refused.")
@@ -46,6 +51,23 @@ class ScheduleSeriesPayload:
     errors: list[UserError]
     conflicts: list[Conflict] = strawberry.field(description="Every clash, each with the occurrence it is in "
                                                              "the way of; nothing was made.")
+
+
+@strawberry.type
+class RescheduleSeriesPayload:
+    series: Series | None = strawberry.field(description="Null when refused.")
+    sessions: list[Session] = strawberry.field(description="The sessions moved, in time order (none in a dry run).")
+    occurrences: list[SeriesOccurrence] = strawberry.field(description=(
+        "Each occurrence moved (or, in a dry run, that would move) with its new times; empty when refused."))
+    errors: list[UserError]
+    conflicts: list[Conflict] = strawberry.field(description="Every clash, each with the occurrence it is in "
+                                                             "the way of; nothing was moved.")
+
+
+def _occurrences(found) -> list[SeriesOccurrence]:
+    return [SeriesOccurrence(occurrence=n, starts_at=parts[0][0], ends_at=parts[-1][1],
+                             parts=[SessionPart(part=i + 1, starts_at=s, ends_at=e) for i, (s, e) in enumerate(parts)])
+            for n, parts in found]
 
 
 @strawberry.type
@@ -67,8 +89,7 @@ class SessionPayload:
 
 async def _payload(info: Info, work, warnings: list[Warning] | None = None) -> SessionPayload:
     session, errors, error = await attempt_then_load(info, work, "sessions")
-    conflicts = [Conflict(resource_pk=c.resource_id, starts_at=c.starts_at, ends_at=c.ends_at)
-                 for c in (error.conflicts if error else [])]
+    conflicts = [conflict(c) for c in (error.conflicts if error else [])]
     return SessionPayload(session=session, errors=errors, conflicts=conflicts,
                           warnings=(warnings or []) if session is not None else [])
 
@@ -120,18 +141,37 @@ class SchedulingMutations:
             return (made.id if made else None, [(o.number, o.parts) for o in found], [s.id for s in sessions])
 
         result, errors, error = await attempt(info, work)
-        conflicts = [Conflict(resource_pk=c.resource_id, starts_at=c.starts_at, ends_at=c.ends_at,
-                              occurrence=c.occurrence) for c in (error.conflicts if error else [])]
+        conflicts = [conflict(c) for c in (error.conflicts if error else [])]
         if result is None:
             return ScheduleSeriesPayload(series=None, sessions=[], occurrences=[], errors=errors, conflicts=conflicts)
         series_pk, found, session_pks = result
         made = await info.context.loaders.series.load(series_pk) if series_pk is not None else None
         sessions = [s for s in await info.context.loaders.sessions.load_many(session_pks) if s is not None]
-        occurrences = [SeriesOccurrence(occurrence=n, starts_at=parts[0][0], ends_at=parts[-1][1],
-                                        parts=[SessionPart(part=i + 1, starts_at=s, ends_at=e)
-                                               for i, (s, e) in enumerate(parts)]) for n, parts in found]
-        return ScheduleSeriesPayload(series=made, sessions=sessions, occurrences=occurrences, errors=errors,
+        return ScheduleSeriesPayload(series=made, sessions=sessions, occurrences=_occurrences(found), errors=errors,
                                      conflicts=conflicts)
+
+    @strawberry.mutation(description=(
+        "Moves this and later occurrences of a series on its local wall clock, each checked as rescheduleSession "
+        "checks one; all of them or none; tells the enrolled."))
+    async def reschedule_series(self, info: Info, input: RescheduleSeriesInput) -> RescheduleSeriesPayload:
+        async def work(db, actor):
+            check_staff(info.context.caller)
+            made, found, moved = await series.reschedule_series(
+                db, actor, decode_id(input.series_id, "Series", "seriesId"),
+                series.SeriesMove(start_time=input.start_time, shift_minutes=input.shift_minutes,
+                                  duration_minutes=input.duration_minutes),
+                settings=info.context.plugins.settings, from_=input.from_, from_occurrence=input.from_occurrence,
+                dry_run=bool(input.dry_run), allow_outside_hours=bool(input.allow_outside_hours))
+            return made.id, [(o.number, o.parts) for o in found], [s.id for s in moved]
+
+        result, errors, error = await attempt(info, work)
+        conflicts = [conflict(c) for c in (error.conflicts if error else [])]
+        if result is None:
+            return RescheduleSeriesPayload(series=None, sessions=[], occurrences=[], errors=errors, conflicts=conflicts)
+        series_pk, found, session_pks = result
+        sessions = [s for s in await info.context.loaders.sessions.load_many(session_pks) if s is not None]
+        return RescheduleSeriesPayload(series=await info.context.loaders.series.load(series_pk), sessions=sessions,
+                                       occurrences=_occurrences(found), errors=errors, conflicts=[])
 
     @strawberry.mutation(description="Cancels a series' occurrences from an instant on (all still scheduled by "
                                      "default), each as cancelSession would; the earlier ones stay.")

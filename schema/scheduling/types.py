@@ -20,6 +20,7 @@ from ..relay import Connection, Node
 if TYPE_CHECKING:
     from ..enrollment.types import EnrollmentConnection, EnrollmentStatus
     from ..costs.types import Money, SessionCosts
+    from ..evaluations.types import EvaluationSummary
     from ..programs.types import Program
 
 DeliveryMode = strawberry.enum(CoreDeliveryMode, name="DeliveryMode")
@@ -30,6 +31,7 @@ MeetingStatus = strawberry.enum(CoreMeetingStatus, name="MeetingStatus")
 ENROLLMENT_TYPES = "podium.schema.enrollment.types"
 COST_TYPES = "podium.schema.costs.types"
 PROGRAM_TYPES = "podium.schema.programs.types"
+EVALUATION_TYPES = "podium.schema.evaluations.types"
 
 
 @strawberry.type(description="A VIRTUAL or HYBRID session's online meeting. Its link, id and errors are for staff "
@@ -165,6 +167,14 @@ class Session(Node):
 
         return await session_costs(info, self.pk)
 
+    @strawberry.field(description="Its evaluation results: requests, responses, average rating, NPS, learning gain, "
+                                  "per question. Staff, and the session's own instructors; FORBIDDEN for anyone else.")
+    async def evaluation_summary(self, info: Info
+                                 ) -> Annotated["EvaluationSummary", strawberry.lazy(EVALUATION_TYPES)]:
+        from ..evaluations.fields import session_evaluation_summary
+
+        return await session_evaluation_summary(info, self.pk)
+
     @strawberry.field(description="The price per seat: the session's own, else its course's; null when neither has one.")
     async def price(self, info: Info) -> Annotated["Money", strawberry.lazy(COST_TYPES)] | None:
         from ..costs.fields import session_price
@@ -224,7 +234,11 @@ class Conflict:
     starts_at: datetime
     ends_at: datetime
     occurrence: int | None = strawberry.field(default=None, description=(
-        "scheduleSeries: the occurrence (from 1) this booking stands in the way of; null otherwise."))
+        "scheduleSeries and rescheduleSeries: the occurrence (from 1) this booking stands in the way of; null "
+        "otherwise."))
+    travel_minutes: int | None = strawberry.field(default=None, description=(
+        "Travel between venues: the minutes the instructor needs to get here from (or on to) a session at "
+        "another venue; startsAt-endsAt is then the time kept for that travel, not a booking. Null: a booking."))
 
     @strawberry.field
     async def resource(self, info: Info) -> Resource:

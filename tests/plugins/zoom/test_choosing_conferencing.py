@@ -1,15 +1,15 @@
-"""A third-party conferencing plugin beside a configured Zoom (the fake one on 127.0.0.1): each session's
-meeting goes to the provider it names, its course's default, or the app's; `manual` takes a pasted link.
-Through GraphQL, on SQLite and PostgreSQL."""
+"""A third-party conferencing plugin installed beside a configured Zoom (the fake one on 127.0.0.1): the
+`podium-jitsi` distribution (tests/thirdparty/podium-jitsi, pip-installed by tests/conftest.py and found through
+its entry point). Each session's meeting goes to the provider it names, its course's default, or the app's;
+`manual` takes a pasted link. Through GraphQL, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import contextlib
-import itertools
+import json
 from datetime import timedelta
 
 import httpx
 
-from podium.plugin import AttendanceRules, MeetingInfo, NoParticipantsReport, Registrant, hookimpl
 from podium.server.app import create_app
 from tests.dispatching import eventually, settings_from
 from tests.plugins.zoom.test_zoom_through_the_outbox import zoom_env
@@ -21,59 +21,23 @@ SCHEDULE = g.SCHEDULE.replace("room { id }", "room { id } meeting { provider sta
 UPDATE_COURSE = """mutation($i: UpdateCourseInput!) { updateCourse(input: $i) { course { defaultConferencing }
   errors { code field message } } }"""
 RESCHEDULE = """mutation($i: RescheduleSessionInput!) { rescheduleSession(input: $i) { errors { code message } } }"""
+JITSI = "https://meet.example.org"
 
 
-class Jitsi:
-    """A conferencing provider as a vendor would write one: meetings are rooms on its own server."""
-
-    name = "jitsi"
-    attendance_rules = AttendanceRules()
-
-    def __init__(self) -> None:
-        self.rooms: dict[str, dict] = {}
-        self.serial = itertools.count(1)
-
-    async def create_meeting(self, spec):
-        room = f"podium-{next(self.serial)}"
-        self.rooms[room] = {"session": spec.session_id, "starts_at": spec.starts_at}
-        return MeetingInfo(external_id=room, join_url=f"https://meet.example.org/{room}")
-
-    async def find_meeting(self, spec):
-        for room, made in self.rooms.items():
-            if made["session"] == spec.session_id:
-                return MeetingInfo(external_id=room, join_url=f"https://meet.example.org/{room}")
-        return None
-
-    async def update_meeting(self, external_id, spec):
-        self.rooms[external_id]["starts_at"] = spec.starts_at
-
-    async def delete_meeting(self, external_id):
-        self.rooms.pop(external_id, None)
-
-    async def add_registrant(self, external_id, email, name):
-        return Registrant(registrant_id=email, join_url=f"https://meet.example.org/{external_id}#{email}")
-
-    async def remove_registrant(self, external_id, registrant_id, email):
-        pass
-
-    async def participants(self, external_id):
-        raise NoParticipantsReport(external_id)
-
-
-class JitsiPlugin:
-    def __init__(self) -> None:
-        self.provider = Jitsi()
-
-    @hookimpl
-    def podium_conferencing_providers(self):
-        return [self.provider]
+def jitsi_calls(path) -> list[dict]:
+    """What the installed `podium-jitsi` distribution was asked to do, from its calls file."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 @contextlib.asynccontextmanager
-async def podium(database_url, zoom_url, jitsi: JitsiPlugin, **env):
+async def podium(database_url, zoom_url, calls_path, **env):
+    """Podium with the fake Zoom configured and the installed `podium-jitsi` plugin (found by its entry
+    point, not handed to the app) configured beside it."""
     settings = settings_from({**zoom_env(zoom_url), "PODIUM_DATABASE_URL": database_url,
-                              "PODIUM_ADMIN_TOKEN": ADMIN_TOKEN, **env})
-    app = create_app(settings, extra_plugins=[("acme_jitsi", jitsi)])
+                              "PODIUM_ADMIN_TOKEN": ADMIN_TOKEN, "PODIUM_PLUGINS": "zoom,jitsi", "PODIUM_JITSI_BASE_URL": JITSI,
+                              "PODIUM_JITSI_CALLS_PATH": str(calls_path), **env})
+    app = create_app(settings)
+    assert app.state.podium.plugins.loaded["jitsi"].source == "entry point"
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://podium.test") as client:
         yield Api(client)
@@ -91,9 +55,9 @@ async def schedule(api, course, lead, days, **fields):
     return data["scheduleSession"]
 
 
-async def test_each_session_gets_its_meeting_from_the_provider_it_names(database_url, fake_zoom):
-    jitsi = JitsiPlugin()
-    async with podium(database_url, fake_zoom.url, jitsi) as api:
+async def test_each_session_gets_its_meeting_from_the_provider_it_names(database_url, fake_zoom, tmp_path):
+    calls = tmp_path / "jitsi.jsonl"
+    async with podium(database_url, fake_zoom.url, calls) as api:
         course, lead = await g.course(api), await g.instructor(api)
         by_jitsi = await schedule(api, course, lead, 3, conferencing="jitsi")
         by_default = await schedule(api, course, lead, 4)
@@ -107,7 +71,8 @@ async def test_each_session_gets_its_meeting_from_the_provider_it_names(database
         jitsi_meeting = await eventually(ready(api, by_jitsi["session"]["id"]), what="the Jitsi meeting READY")
         zoom_meeting = await eventually(ready(api, by_default["session"]["id"]), what="the Zoom meeting READY")
         assert jitsi_meeting["joinUrl"].startswith("https://meet.example.org/podium-")
-        assert list(jitsi.provider.rooms) == [jitsi_meeting["externalId"]]
+        assert {(c["room"], c["session"]) for c in jitsi_calls(calls)} == {
+            (jitsi_meeting["externalId"], by_jitsi["session"]["id"])}, "Jitsi served only the session that named it"
         assert list(fake_zoom.meetings) == [int(zoom_meeting["externalId"])], "Zoom made only the default's"
 
         # a reschedule goes to the provider that made the meeting
@@ -115,14 +80,15 @@ async def test_each_session_gets_its_meeting_from_the_provider_it_names(database
         data = await api.data(RESCHEDULE, {"i": {"sessionId": by_jitsi["session"]["id"], "startsAt": moved.isoformat(),
                                                  "endsAt": (moved + timedelta(hours=1)).isoformat()}})
         assert data["rescheduleSession"]["errors"] == []
-        await eventually(lambda: jitsi.provider.rooms[jitsi_meeting["externalId"]]["starts_at"] == moved,
-                         what="Jitsi's room moved")
+        await eventually(lambda: [c for c in jitsi_calls(calls) if c["call"] == "update"] == [
+            {"call": "update", "room": jitsi_meeting["externalId"], "session": by_jitsi["session"]["id"],
+             "starts_at": str(moved)}], what="Jitsi told of the move")
         assert len(fake_zoom.meetings) == 1
 
 
-async def test_a_course_default_and_the_app_default_choose_when_a_session_names_none(database_url, fake_zoom):
-    jitsi = JitsiPlugin()
-    async with podium(database_url, fake_zoom.url, jitsi, PODIUM_DEFAULT_CONFERENCING="jitsi") as api:
+async def test_a_course_default_and_the_app_default_choose_when_a_session_names_none(database_url, fake_zoom,
+                                                                                   tmp_path):
+    async with podium(database_url, fake_zoom.url, tmp_path / "jitsi.jsonl", PODIUM_DEFAULT_CONFERENCING="jitsi") as api:
         course, lead = await g.course(api), await g.instructor(api)
         zoom_course = await g.course(api, defaultConferencing="zoom")
         assert (await schedule(api, course, lead, 3))["session"]["meeting"]["provider"] == "jitsi"
@@ -134,8 +100,8 @@ async def test_a_course_default_and_the_app_default_choose_when_a_session_names_
         assert waiting == {"provider": "manual", "status": "PENDING", "joinUrl": None}, "staff paste the link later"
 
 
-async def test_an_unknown_or_unloaded_provider_is_refused_with_the_field(database_url, fake_zoom):
-    async with podium(database_url, fake_zoom.url, JitsiPlugin()) as api:
+async def test_an_unknown_or_unloaded_provider_is_refused_with_the_field(database_url, fake_zoom, tmp_path):
+    async with podium(database_url, fake_zoom.url, tmp_path / "jitsi.jsonl") as api:
         course, lead, room = await g.course(api), await g.instructor(api), await g.room(api)
         refused = await schedule(api, course, lead, 3, conferencing="webex")
         assert refused["session"] is None

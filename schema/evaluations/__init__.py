@@ -1,0 +1,1 @@
+"""Evaluations: forms per course, submissions (by link token or own enrolment), knowledge scores, results."""

@@ -1,0 +1,43 @@
+"""Forms by course, results by session, scores by enrolment: one statement (three for results) per tick."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+
+from podium.core.models import AssessmentScore as ScoreRow
+from podium.core.models import EvaluationForm as FormRow
+from podium.core.services.evaluations import session_evaluations
+
+from .types import form_from, score_from, summary_from
+
+
+def loaders(context) -> dict:
+    async def forms(ids: list[int]) -> list:
+        async with context.reading() as db:
+            rows = (await db.scalars(select(FormRow).where(FormRow.id.in_(ids)))).all()
+        found = {row.id: form_from(row) for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def course_forms(ids: list[int]) -> list:
+        async with context.reading() as db:
+            rows = (await db.scalars(select(FormRow).where(FormRow.course_id.in_(ids)))).all()
+        found = {row.course_id: form_from(row) for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def summaries(ids: list[int]) -> list:
+        async with context.reading() as db:
+            found = await session_evaluations(db, ids)
+        return [summary_from(found[i]) for i in ids]
+
+    async def scores(ids: list[int]) -> list:
+        async with context.reading() as db:
+            rows = (await db.scalars(select(ScoreRow).where(ScoreRow.enrollment_id.in_(ids))
+                                     .order_by(ScoreRow.kind))).all()
+        held = defaultdict(list)
+        for row in rows:
+            held[row.enrollment_id].append(score_from(row))
+        return [held[i] for i in ids]
+
+    return {"evaluation_forms": forms, "course_evaluation_forms": course_forms, "evaluation_summaries": summaries,
+            "assessment_scores": scores}

@@ -1,0 +1,22 @@
+"""The evaluation fields of Course, Session and Enrollment."""
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from ..permissions import require_session_staff
+from .types import AssessmentScore, EvaluationForm, EvaluationSummary
+
+
+async def course_evaluation_form(info: Info, course_pk: int) -> EvaluationForm | None:
+    return await info.context.loaders.course_evaluation_forms.load(course_pk)
+
+
+async def session_evaluation_summary(info: Info, session_pk: int) -> EvaluationSummary:
+    """Staff, and the session's own instructors; FORBIDDEN for anyone else."""
+    async with info.context.reading() as db:
+        await require_session_staff(db, info.context.caller, session_pk, "evaluations")
+    return await info.context.loaders.evaluation_summaries.load(session_pk)
+
+
+async def enrollment_assessment_scores(info: Info, enrollment_pk: int) -> list[AssessmentScore]:
+    return await info.context.loaders.assessment_scores.load(enrollment_pk)

@@ -1,0 +1,110 @@
+"""rescheduleSeries through GraphQL on both databases, with the outbox running: this and later occurrences
+move on the series' local wall clock across a daylight-saving change, all or none (a clash lists its
+occurrence and moves nothing), a dry run writes nothing, every moved session is audited and its learners
+told as rescheduleSession tells them, and occurrences may move into each other's old slots."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from podium.core.models import AuditEntry
+from tests.dispatching import eventually
+from tests.server import graph as g
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SERIES = """mutation($i: ScheduleSeriesInput!) { scheduleSeries(input: $i) {
+  series { id } sessions { id startsAt } errors { code message } } }"""
+MOVE = """mutation($i: RescheduleSeriesInput!) { rescheduleSeries(input: $i) {
+  series { id } sessions { id startsAt endsAt seriesOccurrence }
+  occurrences { occurrence startsAt endsAt parts { part startsAt } }
+  errors { code field message } conflicts { occurrence resource { id } startsAt endsAt } } }"""
+SERIES_SESSIONS = """query($id: ID!) { sessions(first: 20, filter: {resourceId: $id}) {
+  edges { node { id startsAt endsAt seriesOccurrence } } } }"""
+
+
+def berlin(value: str) -> tuple[int, int, int]:
+    """(day, hour, minute) on the Berlin wall clock."""
+    local = datetime.fromisoformat(value).astimezone(BERLIN)
+    return local.day, local.hour, local.minute
+
+
+async def occurrences(api, teacher: str) -> dict[int, tuple[tuple[int, int, int], tuple[int, int, int]]]:
+    edges = (await api.data(SERIES_SESSIONS, {"id": teacher}))["sessions"]["edges"]
+    return {e["node"]["seriesOccurrence"]: (berlin(e["node"]["startsAt"]), berlin(e["node"]["endsAt"]))
+            for e in edges if e["node"]["seriesOccurrence"]}
+
+
+async def test_this_and_later_occurrences_move_on_the_local_clock_all_or_none(story):
+    api, plugins, sessions = story
+    course, teacher = await g.course(api), await g.instructor(api)
+    learner = await g.person(api, email="lena@example.com")
+    # Tuesdays 2 March to 6 April 2027, 09:00-10:00 in Berlin: Europe changes its clocks on 28 March.
+    first = datetime(2027, 3, 2, 9, tzinfo=BERLIN)
+    made = (await api.data(SERIES, {"i": {
+        "courseId": course, "startsAt": first.isoformat(), "endsAt": (first + timedelta(hours=1)).isoformat(),
+        "timezone": "Europe/Berlin", "deliveryMode": "VIRTUAL", "instructorIds": [teacher],
+        "recurrence": "RRULE:FREQ=WEEKLY;COUNT=6"}}))["scheduleSeries"]
+    assert made["errors"] == []
+    series = made["series"]["id"]
+    for session in made["sessions"][3:5]:  # occurrences 4 (23 March) and 5 (30 March)
+        assert (await g.enroll(api, session["id"], learner))["errors"] == []
+    days = [2, 9, 16, 23, 30, 6]
+
+    dry = (await api.data(MOVE, {"i": {"seriesId": series, "fromOccurrence": 3, "startTime": "10:30",
+                                       "dryRun": True}}))["rescheduleSeries"]
+    assert dry["errors"] == [] and dry["sessions"] == []
+    assert [(o["occurrence"], berlin(o["startsAt"])) for o in dry["occurrences"]] == [
+        (n, (days[n - 1], 10, 30)) for n in range(3, 7)]
+    assert await occurrences(api, teacher) == {n: ((d, 9, 0), (d, 10, 0)) for n, d in enumerate(days, 1)}
+
+    moved = (await api.data(MOVE, {"i": {"seriesId": series, "fromOccurrence": 3, "startTime": "10:30"}}))
+    moved = moved["rescheduleSeries"]
+    assert moved["errors"] == [] and moved["series"]["id"] == series
+    assert [s["seriesOccurrence"] for s in moved["sessions"]] == [3, 4, 5, 6]
+    utc_hours = {datetime.fromisoformat(s["startsAt"]).astimezone(ZoneInfo("UTC")).hour for s in moved["sessions"]}
+    assert utc_hours == {9, 8}  # 10:30 in Berlin is 09:30 UTC in winter, 08:30 UTC in summer
+    assert await occurrences(api, teacher) == {
+        n: ((d, 9, 0), (d, 10, 0)) if n < 3 else ((d, 10, 30), (d, 11, 30)) for n, d in enumerate(days, 1)}
+    told = await eventually(lambda: (lambda found: found if len(found) == 2 else None)(
+        [n for n in plugins.channel.delivered if n.kind == "session.rescheduled" and n.to == "lena@example.com"]),
+        what="the learner told of both moved sessions")
+    assert len(told) == 2
+    async with sessions() as db:
+        audited = dict((await db.execute(select(AuditEntry.action, func.count()).where(
+            AuditEntry.action.in_(["session.reschedule", "series.reschedule"])).group_by(AuditEntry.action))).all())
+    assert audited == {"session.reschedule": 4, "series.reschedule": 1}
+
+    # Longer, from an instant on: occurrences 5 and 6 last 90 minutes.
+    longer = (await api.data(MOVE, {"i": {"seriesId": series, "from": "2027-03-30T00:00:00+02:00",
+                                          "durationMinutes": 90}}))["rescheduleSeries"]
+    assert [s["seriesOccurrence"] for s in longer["sessions"]] == [5, 6]
+    assert [berlin(s["endsAt"]) for s in longer["sessions"]] == [(30, 12, 0), (6, 12, 0)]
+
+    # Something else of the instructor's stands in the way of occurrence 6 at 14:00: nothing moves.
+    await g.session(api, course, [teacher], starts_at=datetime(2027, 4, 6, 14, 30, tzinfo=BERLIN))
+    clash = (await api.data(MOVE, {"i": {"seriesId": series, "startTime": "14:00"}}))["rescheduleSeries"]
+    assert [e["code"] for e in clash["errors"]] == ["RESOURCE_CONFLICT"] and clash["sessions"] == []
+    assert [(c["occurrence"], c["resource"]["id"]) for c in clash["conflicts"]] == [(6, teacher)]
+    assert (await occurrences(api, teacher))[1] == ((2, 9, 0), (2, 10, 0))
+
+    # A week later, each occurrence into the next one's old slot: the series' own bookings are no clash.
+    week = (await api.data(MOVE, {"i": {"seriesId": series, "shiftMinutes": 7 * 24 * 60}}))["rescheduleSeries"]
+    assert week["errors"] == []
+    after = await occurrences(api, teacher)
+    assert [after[n][0] for n in range(1, 7)] == [(9, 9, 0), (16, 9, 0), (23, 10, 30), (30, 10, 30), (6, 10, 30),
+                                                  (13, 10, 30)]
+
+    learner_token = await g.token(api, learner, "LEARNER")
+    for given, code, field in (({}, "INVALID", "startTime"), ({"startTime": "25:00"}, "INVALID", "startTime"),
+                               ({"startTime": "09:00", "shiftMinutes": 30}, "INVALID", "shiftMinutes"),
+                               ({"shiftMinutes": 0}, "INVALID", "shiftMinutes"),
+                               ({"durationMinutes": 0}, "INVALID", "durationMinutes"),
+                               ({"fromOccurrence": 9, "startTime": "09:00"}, "NOT_FOUND", "fromOccurrence"),
+                               ({"startTime": "09:00", "token": learner_token}, "FORBIDDEN", None)):
+        token = given.pop("token", None)
+        kwargs = {"token": token} if token else {}
+        refused = (await api.data(MOVE, {"i": {"seriesId": series, **given}}, **kwargs))["rescheduleSeries"]
+        assert [(e["code"], e["field"]) for e in refused["errors"]] == [
+            (code, ["input", field] if field else None)], given
