@@ -5,6 +5,7 @@ from __future__ import annotations
 from podium.core.db import changing
 from podium.core.models import (
     Booking, BookingRole, Course, Person, Qualification, RateUnit, Resource, ResourceKind, TimeOff, Venue,
+    VenueTravel,
 )
 from podium.core.planning.generate import Instance
 from podium.core.services import planning
@@ -12,13 +13,15 @@ from podium.core.working_hours import clock
 
 
 async def store(sessions, instance: Instance) -> None:
-    """Venues, instructors, rooms, their hours, qualifications, time off and outside bookings, one course
+    """Venues and the travel between them, instructors, rooms, their hours, qualifications, time off and outside bookings, one course
     per request and the cohorts' learners, with the generator's ids."""
     problem = instance.problem
     async with sessions() as db, changing(db):
         for v in problem.venues.values():
             db.add(Venue(id=v.id, name=v.name, timezone=v.timezone))
         await db.flush()
+        for (a, b), minutes in problem.travel_minutes.items():
+            db.add(VenueTravel(venue_a_id=min(a, b), venue_b_id=max(a, b), minutes=minutes))
         for x in problem.instructors + problem.rooms:
             is_room = x in problem.rooms
             db.add(Resource(id=x.id, kind=ResourceKind.ROOM if is_room else ResourceKind.INSTRUCTOR, name=x.name,
