@@ -115,7 +115,8 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                 any_r |= ok
         keep = any_i & any_r
         if not keep.any():
-            skipped[r_index] = _why_no_time(request, len(cands), any_i, any_r)
+            qualified = [i.name for i in problem.instructors if _qualified_in_window(i, request)]
+            skipped[r_index] = _why_no_time(request, len(cands), any_i, any_r, qualified)
             cands_all.append(cands.take(keep))
             continue
         current_keys = {c.parts for c in request.current}
@@ -253,13 +254,20 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                  {i.id: i.id for i in problem.instructors}, room_venue, allowed=allowed)
 
 
-def _why_no_time(request: Request, count: int, any_i: np.ndarray, any_r: np.ndarray) -> str:
+def _qualified_in_window(instructor, request: Request) -> bool:
+    from .slots import qualified_until
+    until = qualified_until(instructor, request.required_qualifications)
+    return until is not False and (until is None or until >= request.window_from.date())
+
+
+def _why_no_time(request: Request, count: int, any_i: np.ndarray, any_r: np.ndarray, qualified: list[str]) -> str:
     window = f"between {request.window_from:%Y-%m-%d} and {request.window_to:%Y-%m-%d}"
     if count == 0:
         return f"the window {window} holds no start for its {len(request.parts)} part(s)"
     if not any_i.any():
-        return (f"no qualified instructor is free for a whole session {window} "
-                "(working hours, time off, existing bookings, qualifications on the date)")
+        who = ", ".join(qualified[:3]) + (f" and {len(qualified) - 3} more" if len(qualified) > 3 else "")
+        return (f"no qualified instructor is free for a whole session {window}: qualified then: {who or 'none'}, "
+                "never free at its times (working hours on their own clock, time off, existing bookings)")
     if not any_r.any():
         return f"no suitable room is free for a whole session {window} (opening hours, closures, bookings)"
     return f"no qualified instructor is free when a suitable room is {window}"

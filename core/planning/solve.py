@@ -16,7 +16,7 @@ from ortools.sat.python import cp_model
 
 from .decode import decode, travel_conflicts
 from .explain import precheck
-from .greedy import Assignment, first_fit, hint, repair
+from .greedy import Assignment, best_fit, repair
 from .model import Built, build, venue_literal
 from .problem import FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN, Problem, Progress, Solution, Unplaced
 from .slots import minutes
@@ -34,6 +34,11 @@ class _Watch(cp_model.CpSolverSolutionCallback):
         self.solutions = 0
         self.first: float | None = None
         self.objective: float | None = None
+
+    def found(self, values) -> None:
+        """A timetable found outside the solver (first fit) counts as the first one."""
+        if self.first is None:
+            self.first = time.monotonic() - self.started
 
     def on_solution_callback(self) -> None:
         self.solutions += 1
@@ -63,8 +68,9 @@ class _Best:
 
 def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None = None,
           on_progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
-          seed: int = 0) -> Solution:
-    """The best timetable found within `time_limit` seconds (or until `cancel` is set)."""
+          seed: int = 0, parameters: dict | None = None) -> Solution:
+    """The best timetable found within `time_limit` seconds (or until `cancel` is set); `parameters`: more
+    CP-SAT parameters for the optimising solve (name -> value)."""
     started = time.monotonic()
     skipped = precheck(problem)
     if not problem.requests:
@@ -94,15 +100,19 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
         threading.Thread(target=stopper, daemon=True, name="podium-plan-cancel").start()
     cancelled = (lambda: cancel is not None and cancel.is_set())
     try:
-        hint(built, first_fit(problem, built))
-        first = _place_everything(problem, built, deadline, watch, current, seed)
-        if first is not None:
-            best = first
-            conflicts = travel_conflicts(problem, decode(problem, built, first.values.value)[0])
-            if conflicts:
-                _add_travel_cuts(problem, built, first.values, conflicts)
-                best = _Best(_Values.assigned(built, repair(problem, built, first.values.value)), None, None)
-            _hint(built, best.values)
+        start = best_fit(problem, built, FIRST_FIT_SHARE * time_limit, seed)
+        best = _Best(_Values.assigned(built, start), None, None)
+        if any(c < 0 for c, _, _ in start):   # first fit leaves some out: a depth-first search may place all
+            first = _place_everything(problem, built, deadline, watch, current, seed)
+            if first is not None:
+                best = first
+                conflicts = travel_conflicts(problem, decode(problem, built, first.values.value)[0])
+                if conflicts:
+                    _add_travel_cuts(problem, built, first.values, conflicts)
+                    best = _Best(_Values.assigned(built, repair(problem, built, first.values.value)), None, None)
+        else:
+            watch.found(best.values)
+        _hint(built, best.values)
         for _ in range(MAX_TRAVEL_ROUNDS):
             if cancelled() or deadline - time.monotonic() < 0.05:
                 break
@@ -111,6 +121,8 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
             solver.parameters.random_seed = seed
             solver.parameters.cp_model_probing_level = 0
             solver.parameters.max_time_in_seconds = deadline - time.monotonic()
+            for name, value in (parameters or {}).items():
+                setattr(solver.parameters, name, value)
             if on_progress is not None:
                 solver.best_bound_callback = lambda bound: on_progress(Progress(
                     time.monotonic() - started, watch.objective, bound, watch.solutions))
@@ -203,6 +215,8 @@ class _Values:
         return cls(values)
 
 
+FIRST_FIT_SHARE = 0.1
+"""Of the time limit, at most this much goes to first fit, restarted in shaken orders until all are placed."""
 FIRST_PHASE = 0.5
 """Of the time limit, at most this much goes to placing every session (a depth-first search in the
 requests' order); the rest improves the objective from there."""
