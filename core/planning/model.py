@@ -283,25 +283,24 @@ def venue_literal(model: cp_model.CpModel, built_rooms: dict[int, int | None], s
 
 
 def _travel_home(model: cp_model.CpModel, problem: Problem, sv: SessionVars, objective: list, days: int) -> None:
-    """Instructor travel: minutes from the instructor's home venue to the session's venue and back, each day."""
+    """Instructor travel: minutes from the instructor's home venue to the session's venue and back, each day:
+    `cost >= sum(travel(home, venue of room) * room literal)` whenever that instructor teaches it."""
     if not problem.weights.travel or not problem.travel_minutes:
         return
     rooms_venue = {r.id: r.venue_id for r in problem.rooms}
-    venues = {rooms_venue[rid] for rid in sv.rooms if rooms_venue.get(rid) is not None}
     homes = {i.id: i.home_venue_id for i in problem.instructors}
-    terms = []
+    rows = []
     for iid, lit in sv.instructors.items():
-        for venue in venues:
-            minutes = problem.travel(homes.get(iid), venue)
-            if minutes:
-                terms.append((iid, lit, venue, minutes))
-    if not terms:
+        terms = [(problem.travel(homes.get(iid), rooms_venue.get(rid)), room) for rid, room in sv.rooms.items()]
+        terms = [(minutes, room) for minutes, room in terms if minutes]
+        if terms:
+            rows.append((lit, terms))
+    if not rows:
         return
-    top = max(t[3] for t in terms)
+    top = max(minutes for _, terms in rows for minutes, _ in terms)
     cost = model.new_int_var(0, top, f"r{sv.request}s{sv.index}tr")
-    for iid, lit, venue, minutes in terms:
-        at = venue_literal(model, rooms_venue, sv, venue)
-        model.add(cost >= minutes).only_enforce_if([lit, at])
+    for lit, terms in rows:
+        model.add(cost >= sum(minutes * room for minutes, room in terms)).only_enforce_if(lit)
     objective.append(problem.weights.travel * 2 * days * cost)
 
 

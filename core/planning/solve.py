@@ -66,6 +66,10 @@ class _Best:
     optimal: bool = False
 
 
+def _missing(built: Built, values) -> int:
+    return sum(1 for sv in built.sessions if not values.value(sv.present))
+
+
 def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None = None,
           on_progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
           seed: int = 0, parameters: dict | None = None) -> Solution:
@@ -99,19 +103,40 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
     if cancel is not None:
         threading.Thread(target=stopper, daemon=True, name="podium-plan-cancel").start()
     cancelled = (lambda: cancel is not None and cancel.is_set())
+    bound: list[float | None] = [None]
+
+    def keep(candidate: _Best, improved: bool = False) -> None:
+        """The better of the best so far and a timetable that keeps every rule (travel included): more
+        sessions placed first, then the lower objective (scored by the model when not known). `improved`:
+        the optimiser's answer from the best as its hint, which it never makes worse."""
+        nonlocal best
+        if best.values is None:
+            best = candidate
+            return
+        mine, theirs = _missing(built, best.values), _missing(built, candidate.values)
+        if theirs != mine or improved:
+            if theirs <= mine:
+                best = candidate
+            return
+        for item in (best, candidate):
+            if item.objective is None:
+                item.objective = score(built, item.values)
+        if candidate.objective is not None and (best.objective is None or candidate.objective < best.objective
+                                                or (candidate.optimal and candidate.objective <= best.objective)):
+            best = candidate
+
     try:
         start = best_fit(problem, built, FIRST_FIT_SHARE * time_limit, seed)
-        best = _Best(_Values.assigned(built, start), None, None)
+        keep(_Best(_Values.assigned(built, start)))
+        watch.found(best.values)
         if any(c < 0 for c, _, _ in start):   # first fit leaves some out: a depth-first search may place all
             first = _place_everything(problem, built, deadline, watch, current, seed)
             if first is not None:
-                best = first
                 conflicts = travel_conflicts(problem, decode(problem, built, first.values.value)[0])
                 if conflicts:
                     _add_travel_cuts(problem, built, first.values, conflicts)
-                    best = _Best(_Values.assigned(built, repair(problem, built, first.values.value)), None, None)
-        else:
-            watch.found(best.values)
+                    first = _Best(_Values.assigned(built, repair(problem, built, first.values.value)))
+                keep(first)
         _hint(built, best.values)
         for _ in range(MAX_TRAVEL_ROUNDS):
             if cancelled() or deadline - time.monotonic() < 0.05:
@@ -124,22 +149,21 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
             for name, value in (parameters or {}).items():
                 setattr(solver.parameters, name, value)
             if on_progress is not None:
-                solver.best_bound_callback = lambda bound: on_progress(Progress(
-                    time.monotonic() - started, watch.objective, bound, watch.solutions))
+                solver.best_bound_callback = lambda found: on_progress(Progress(
+                    time.monotonic() - started, watch.objective, found, watch.solutions))
             current[0] = solver
             status = solver.solve(built.model, watch)
-            if status == cp_model.INFEASIBLE and best.values is None:
-                best.optimal = True   # proven: nothing fits (cannot happen while sessions may stay unplaced)
-                break
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 break
+            # the model with fewer travel cuts is a relaxation: its bound holds for the whole problem
+            bound[0] = max(bound[0] or solver.best_objective_bound, solver.best_objective_bound)
             values = _Values.of(built, solver)
-            best = _Best(values, solver.objective_value, solver.best_objective_bound, status == cp_model.OPTIMAL)
             conflicts = travel_conflicts(problem, decode(problem, built, values.value)[0])
             if not conflicts:
+                keep(_Best(values, solver.objective_value, None, status == cp_model.OPTIMAL), improved=True)
                 break
             _add_travel_cuts(problem, built, values, conflicts)
-            best = _Best(_Values.assigned(built, repair(problem, built, values.value)), None, best.bound)
+            keep(_Best(_Values.assigned(built, repair(problem, built, values.value))))
             _hint(built, best.values)
     finally:
         done.set()
@@ -148,8 +172,11 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
         return Solution(UNKNOWN, [], decode(problem, built, lambda v: 0)[1], None, None, seconds, None)
     placed, unplaced = decode(problem, built, best.values.value)
     status = OPTIMAL if best.optimal else FEASIBLE
-    if best.objective is None:   # repaired after the last solve: scored by the same objective
+    if best.objective is None:   # first fit or a repair: scored by the same objective
         best.objective = score(built, best.values)
+    best.bound = bound[0]
+    if best.bound is not None and best.objective is not None and best.bound > best.objective:
+        best.bound = best.objective
     return Solution(status, placed, unplaced, best.objective, best.bound, seconds, watch.first)
 
 
@@ -250,7 +277,7 @@ def _place_everything(problem: Problem, built: Built, deadline: float, watch: _W
     status = solver.solve(model, watch)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    return _Best(_Values.of(built, solver), solver.objective_value, None)
+    return _Best(_Values.of(built, solver), solver.objective_value)
 
 
 def _add_travel_cuts(problem: Problem, built: Built, solver: _Values, conflicts: list[tuple]) -> None:
