@@ -129,7 +129,11 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
         start = best_fit(problem, built, FIRST_FIT_SHARE * time_limit, seed)
         keep(_Best(_Values.assigned(built, start)))
         watch.found(best.values)
-        if any(c < 0 for c, _, _ in start):   # first fit leaves some out: a depth-first search may place all
+        if any(c < 0 for c, _, _ in start):   # first fit left some out: re-open their neighbourhood
+            filled = _fill_gaps(problem, built, best.values, deadline, current, seed)
+            if filled is not None:
+                keep(filled)
+        if _missing(built, best.values):   # still some out: a depth-first search may place all
             first = _place_everything(problem, built, deadline, watch, current, seed)
             if first is not None:
                 conflicts = travel_conflicts(problem, decode(problem, built, first.values.value)[0])
@@ -244,9 +248,62 @@ class _Values:
 
 FIRST_FIT_SHARE = 0.1
 """Of the time limit, at most this much goes to first fit, restarted in shaken orders until all are placed."""
+NEIGHBOURS = 60
+"""Sessions re-opened around those first fit left out (`_fill_gaps`)."""
 FIRST_PHASE = 0.5
 """Of the time limit, at most this much goes to placing every session (a depth-first search in the
 requests' order); the rest improves the objective from there."""
+
+
+def _fill_gaps(problem: Problem, built: Built, values: _Values, deadline: float, current: list,
+               seed: int) -> _Best | None:
+    """Place what first fit left out by re-opening it and the placed sessions nearest to it (windows that
+    overlap, an instructor or room in common; at most NEIGHBOURS) while every other session stays as
+    placed: a small model, solved in seconds where the whole one would not be."""
+    missing = [sv for sv in built.sessions if not values.value(sv.present)]
+    window = {n: (problem.requests[sv.request].window_from, problem.requests[sv.request].window_to)
+              for n, sv in enumerate(built.sessions)}
+    index = {id(sv): n for n, sv in enumerate(built.sessions)}
+    free = {index[id(sv)] for sv in missing}
+    near = []
+    for m in missing:
+        lo, hi = window[index[id(m)]]
+        mine = set(m.instructors) | set(m.rooms)
+        cohort = set(problem.requests[m.request].learner_ids)
+        for n, sv in enumerate(built.sessions):
+            if n in free or not values.value(sv.present):
+                continue
+            a, b = window[n]
+            shared = len(mine & (set(sv.instructors) | set(sv.rooms)))
+            shared += 100 * len(cohort & set(problem.requests[sv.request].learner_ids))
+            if a < hi and lo < b and shared:
+                near.append((-shared, n))
+    for _, n in sorted(near)[:NEIGHBOURS]:
+        free.add(n)
+    model = built.model.clone()
+    model.clear_hints()
+    for n, sv in enumerate(built.sessions):
+        for var in (sv.present, sv.choice, *sv.instructors.values(), *sv.rooms.values()):
+            if n in free:
+                model.add_hint(var, values.value(var))
+            else:
+                model.add(var == values.value(var))
+    budget = min(max(1.0, (deadline - time.monotonic()) * 0.3), 20.0)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers()
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.max_time_in_seconds = budget
+    solver.parameters.random_seed = seed
+    current[0] = solver
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    found = _Values.of(built, solver)
+    conflicts = travel_conflicts(problem, decode(problem, built, found.value)[0])
+    if conflicts:
+        _add_travel_cuts(problem, built, found, conflicts)
+        return _Best(_Values.assigned(built, repair(problem, built, found.value)))
+    return _Best(found, solver.objective_value)
 
 
 def _place_everything(problem: Problem, built: Built, deadline: float, watch: _Watch,
