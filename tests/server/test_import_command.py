@@ -215,6 +215,16 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
     done = await invoke(moved, "--kind", "sessions")
     assert [r[:3] for r in refusals(done.output)] == [(2, "room", "INVALID")], done.output
 
+    # A virtual session's hand-entered link: changed through updateSession, then unchanged.
+    for link, outcome in (("https://meet.example.com/a", "1 created, 0 updated, 0 unchanged"),
+                          ("https://meet.example.com/b", "0 created, 1 updated, 0 unchanged"),
+                          ("https://meet.example.com/b", "0 created, 0 updated, 1 unchanged")):
+        virtual = write_csv(tmp_path / "v.csv", [
+            ["course_code", "date", "start_time", "end_time", "timezone", "instructors", "delivery_mode", "join_url"],
+            ["EX-1", late.isoformat(), "09:00", "10:00", "Europe/London", "Ada", "virtual", link]])
+        done = await invoke(virtual, "--kind", "sessions")
+        assert f"sessions: {outcome}, 0 refused" in done.output, done.output
+
     # Attendance once the session has started: per learner, a re-run is unchanged, a changed status updates.
     starts = (await b.time_passes(sessions, session.id)).isoformat()
     marks = [["course_code", "starts_at", "email", "status", "minutes"],
