@@ -100,6 +100,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 )}
 
 
+REFUSAL_COLUMNS = ("refused_line", "refused_column", "refused_code", "refused_message")
+"""What `podium import --refused FILE` adds to each refused row; ignored when that file is imported again."""
+
+
 def check_header(kind: Kind, header: list[str]) -> list[str]:
     """What is wrong with a sheet's header for this kind (empty: nothing)."""
     problems = []
@@ -108,7 +112,7 @@ def check_header(kind: Kind, header: list[str]) -> list[str]:
         problems.append(f"missing column(s) {', '.join(missing)}")
     if kind.one_of and not any(all(c in header for c in group) for group in kind.one_of):
         problems.append("give the time as " + " or as ".join(", ".join(group) for group in kind.one_of))
-    unknown = [c for c in header if c not in kind.columns]
+    unknown = [c for c in header if c not in kind.columns and c not in REFUSAL_COLUMNS]
     if unknown:
         problems.append(f"unknown column(s) {', '.join(unknown)} (a {kind.name} sheet has "
                         f"{', '.join(kind.columns)})")
@@ -125,6 +129,7 @@ class Refusal:
     column: str | None
     code: str
     message: str
+    cells: dict[str, Any] = field(default_factory=dict, repr=False)   # the row as read
 
 
 @dataclass
@@ -296,7 +301,7 @@ def _refusal(spec: Kind, row: Row, error: DomainError) -> Refusal:
         message += " " + "; ".join(
             f"{c.resource_name} is booked {c.starts_at.isoformat()} to {c.ends_at.isoformat()}"
             + (f" (session {c.session_id})" if c.session_id else " (outside calendar)") for c in error.conflicts[:3])
-    return Refusal(row.line, _column(spec, row, error.field), error.code.value, message)
+    return Refusal(row.line, _column(spec, row, error.field), error.code.value, message, row.cells)
 
 
 def _column(spec: Kind, row: Row, name: str | None) -> str | None:
