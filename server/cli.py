@@ -573,6 +573,8 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
 
     if kind not in KINDS:
         raise typer.BadParameter(f"--kind is one of {', '.join(KINDS)}")
+    if refused_to and Path(refused_to).resolve() == Path(file).resolve():
+        raise typer.BadParameter("--refused names another file than the one imported")
     try:
         header, rows = read_sheet(file, sheet)
     except SheetError as exc:
