@@ -120,11 +120,11 @@ ENROL_SESSION_COLUMNS = ("status", "capacity", "requires_approval", "starts_at",
 ENROLLMENT_TABLE = Enrollment.__table__
 # Under the lock, one statement: the learner, their enrolment here if any, seats taken, the waitlist.
 _ENROL_FINDS = (
-    select(Person.name, *ENROLLMENT_TABLE.c, seats_taken_sql(bindparam("session_id")),
+    select(Person.__table__.c.name, *ENROLLMENT_TABLE.c, seats_taken_sql(bindparam("session_id")),
            enrolments_sql(EnrollmentStatus.WAITLISTED, bindparam("session_id")))
-    .outerjoin(ENROLLMENT_TABLE, and_(ENROLLMENT_TABLE.c.learner_id == Person.id,
+    .outerjoin(ENROLLMENT_TABLE, and_(ENROLLMENT_TABLE.c.learner_id == Person.__table__.c.id,
                                       ENROLLMENT_TABLE.c.session_id == bindparam("session_id")))
-    .where(Person.id == bindparam("learner_id")))
+    .where(Person.__table__.c.id == bindparam("learner_id")))  # the tables: plain Core, no ORM loading
 _ENROL_INSERT = insert(ENROLLMENT_TABLE).returning(ENROLLMENT_TABLE.c.id)
 _ENROL_AGAIN = (update(ENROLLMENT_TABLE).where(ENROLLMENT_TABLE.c.id == bindparam("enrollment_id"))
                 .values(status=bindparam("new_status"), waitlist_position=bindparam("new_position"),
