@@ -383,7 +383,10 @@ async def _outbox(action):
 @app.command("report")
 def report(metrics: list[str] = typer.Argument(..., help="fill-rate, waitlist-demand, attendance-rate, no-show-rate, "
                                                "late-cancellation-rate, completion-rate, certified-count, "
-                                               "expiring-soon, instructor-utilisation, room-utilisation"),
+                                               "expiring-soon, instructor-utilisation, room-utilisation, planned-cost, "
+                                               "actual-cost, cost-per-learner, cost-per-attended-hour, "
+                                               "budget-consumption, average-rating, nps, evaluation-response-rate, "
+                                               "learning-gain"),
            by: list[str] = typer.Option(None, "--by", help="course, venue, instructor, month or delivery-mode; "
                                         "repeat to group by several."),
            from_: str = typer.Option(..., "--from", help="The first day, YYYY-MM-DD."),
@@ -593,6 +596,8 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
         typer.echo(f"error: {stopped}", err=True)
         raise typer.Exit(2) from None
     typer.echo(report.summary())
+    for message in report.warnings.values():
+        typer.echo(f"warning: {message}")
     for refusal in report.refused:
         where = f"line {refusal.line}" + (f", column {refusal.column}" if refusal.column else "")
         typer.echo(f"refused {where}: {refusal.code}: {refusal.message}", err=True)

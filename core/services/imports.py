@@ -38,12 +38,13 @@ from ..db import changing, changing_as_one
 from ..errors import DomainError, ErrorCode
 from ..instants import UTC
 from ..models import (
-    AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, Enrollment, EnrollmentStatus, PartAttendance,
-    Person, Resource, ResourceKind, Session, SessionPart, SessionStatus,
+    AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, Enrollment, PartAttendance, Person, RateUnit,
+    Resource, ResourceKind, Session, SessionPart, SessionStatus, Venue,
 )
+from ..money import parse_amount
 from ..settings import Settings
 from ..sheets import Row
-from . import attendance, availability, catalogue, enrollment, scheduling
+from . import attendance, availability, budgets, catalogue, costs, enrollment, scheduling
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 LIST_SEPARATOR = ";"
@@ -80,11 +81,12 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          ("description", "required_qualifications", "certification_validity_days", "minimum_parts_attended")),
     Kind("people", ("email", "name", "timezone"), ("phone",)),
     Kind("resources", ("name", "kind", "timezone"),
-         ("capacity", "email", "qualifications", "features", "working_hours"),
-         {"weekly": "working_hours", "workingHours": "working_hours"}),
+         ("capacity", "email", "qualifications", "features", "working_hours", "venue", "cost_rate", "cost_unit"),
+         {"weekly": "working_hours", "workingHours": "working_hours", "venueId": "venue", "amount": "cost_rate",
+          "unit": "cost_unit"}),
     Kind("sessions", ("course_code", "instructors"),
          WHEN + ("room", "equipment", "delivery_mode", "capacity", "title", "setup_minutes", "teardown_minutes",
-                 "requires_approval", "join_url"),
+                 "requires_approval", "join_url", "allow_outside_hours"),
          {"courseId": "course_code", "instructorIds": "instructors", "roomId": "room", "equipmentIds": "equipment",
           "sessionId": "starts_at", "parts": "starts_at"},
          (("starts_at", "ends_at", "timezone"), ("date", "start_time", "end_time", "timezone"))),
@@ -132,6 +134,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     refused: list[Refusal] = field(default_factory=list)
+    warnings: dict[int, str] = field(default_factory=dict)   # budget id -> BUDGET_EXCEEDED message, once each
 
     @property
     def changes(self) -> int:
@@ -187,6 +190,7 @@ async def run_import(sessions: async_sessionmaker[AsyncSession], actor: Actor, k
         report.updated += counted.updated
         report.unchanged += counted.unchanged
         report.refused += counted.refused
+        report.warnings.update(counted.warnings)
     return report
 
 
@@ -227,6 +231,9 @@ async def _batch(sessions: async_sessionmaker[AsyncSession], ctx: _Context, spec
                         setattr(counted, outcome, getattr(counted, outcome) + 1)
                     if progress is not None:
                         progress(len(chunk))
+                if ctx.priced:   # as scheduleSession's payload: budgets left over (warnings, that change nothing)
+                    for warning in await budgets.exceeded_budgets(db, sorted(ctx.priced), currency=ctx.settings.currency):
+                        counted.warnings[warning.budget_id] = f"{warning.code.value}: {warning.message}"
                 if dry_run:
                     raise _DryRun
         except _DryRun:
@@ -234,6 +241,7 @@ async def _batch(sessions: async_sessionmaker[AsyncSession], ctx: _Context, spec
         finally:
             ctx.people.clear()
             ctx.emails.clear()
+            ctx.priced.clear()
     return counted
 
 
@@ -465,6 +473,7 @@ class _Context:
     people: dict[str, tuple[int, str, str, str | None] | None] = field(default_factory=dict)
     emails: dict[int, str] = field(default_factory=dict)     # a batch's rows' emails (line -> normalised)
     repeated: dict[int, tuple[int, str]] = field(default_factory=dict)   # see `_repeated`
+    priced: set[int] = field(default_factory=set)    # sessions a batch scheduled or changed (budget warnings)
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
@@ -611,10 +620,16 @@ async def _resource(ctx: _Context, db: AsyncSession, row: Row) -> str:
     values = _given({"timezone": _text(row, "timezone"), "capacity": _integer(row, "capacity"),
                      "email": _text(row, "email"), "features": _names(row, "features"),
                      "qualifications": _qualifications(row)})
+    venue = _text(row, "venue")
+    if venue is not None:
+        values["venue_id"] = await _venue_id(db, venue)
     hours = _working_hours(row)
+    rate, unit = _amount(row, "cost_rate"), _choice(row, "cost_unit", RateUnit)
     if not found:
-        await catalogue.create_resource(db, ctx.actor, kind=kind, name=name, weekly_hours=hours,
-                                        **{"timezone": None, **values})
+        made = await catalogue.create_resource(db, ctx.actor, kind=kind, name=name, weekly_hours=hours,
+                                               **{"timezone": None, **values})
+        if rate is not None:
+            await costs.set_cost_rate(db, ctx.actor, made.id, rate, unit, currency=ctx.settings.currency)
         return CREATED
     resource = found[0]
     if resource.kind is not kind:
@@ -634,13 +649,41 @@ async def _resource(ctx: _Context, db: AsyncSession, row: Row) -> str:
     if hours is not None:
         checked = [list(entry) for entry in working_hours.weekly_hours(hours, "workingHours")]
         weekly_changed = resource.weekly_hours != checked
-    if not changes and not weekly_changed:
+    rate_changed = rate is not None and (
+        parse_amount(rate, ctx.settings.currency, "amount") != resource.cost_rate_minor
+        or unit != resource.cost_rate_unit)
+    if not changes and not weekly_changed and not rate_changed:
         return UNCHANGED
     if changes:
         await catalogue.update_resource(db, ctx.actor, resource.id, **changes)
     if weekly_changed:
         await availability.set_working_hours(db, ctx.actor, resource.id, hours)
+    if rate_changed:
+        await costs.set_cost_rate(db, ctx.actor, resource.id, rate, unit, currency=ctx.settings.currency)
+        ctx.priced.update((await db.scalars(select(Booking.session_id).where(
+            Booking.resource_id == resource.id, Booking.active, Booking.session_id.is_not(None)))).all())
     return UPDATED
+
+
+async def _venue_id(db: AsyncSession, name: str) -> int:
+    ids = (await db.scalars(select(Venue.id).where(Venue.name == name).limit(2))).all()
+    if not ids:
+        raise DomainError(ErrorCode.NOT_FOUND, f"No venue {name!r} in Podium (podium venues import, or "
+                          "createVenue, makes venues).", "venue")
+    if len(ids) > 1:
+        raise DomainError(ErrorCode.INVALID, f"More than one venue is named {name!r}.", "venue")
+    return ids[0]
+
+
+def _amount(row: Row, column: str) -> str | None:
+    """Money as the decimal the cell shows ("90", "12.5"): a number cell is read through its shortest
+    decimal form, never computed with as a float."""
+    value = row.cells.get(column)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise DomainError(ErrorCode.INVALID, f"{column} must be a decimal amount such as 12.50.", column)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 async def _course_id(ctx: _Context, db: AsyncSession, row: Row) -> int:
@@ -700,11 +743,12 @@ async def _session(ctx: _Context, db: AsyncSession, row: Row) -> str:
     if not found:
         if zone is None:
             raise DomainError(ErrorCode.INVALID, "timezone must not be empty: it is the session's clock.", "timezone")
-        await scheduling.schedule_session(
+        made = await scheduling.schedule_session(
             db, ctx.actor, course_id=course_id, starts_at=starts_at, ends_at=ends_at, timezone=zone,
             delivery_mode=mode, instructor_ids=instructor_ids, room_id=room_id, equipment_ids=equipment_ids,
-            settings=ctx.settings, **{"setup_minutes": 0, "teardown_minutes": 0, "requires_approval": False,
-                                      **_given(fields)})
+            settings=ctx.settings, allow_outside_hours=bool(_boolean(row, "allow_outside_hours")),
+            **{"setup_minutes": 0, "teardown_minutes": 0, "requires_approval": False, **_given(fields)})
+        ctx.priced.add(made.id)
         return CREATED
     return await _same_session(ctx, db, row, found[0], ends_at, zone, mode, instructor_ids, room_id, equipment_ids,
                                fields)
@@ -742,11 +786,14 @@ async def _same_session(ctx: _Context, db: AsyncSession, row: Row, session: Sess
     changed = False
     if ends_at != session.ends_at:
         await scheduling.reschedule_session(db, ctx.actor, session.id, session.starts_at, ends_at,
-                                            settings=ctx.settings)
+                                            settings=ctx.settings,
+                                            allow_outside_hours=bool(_boolean(row, "allow_outside_hours")))
         changed = True
     if fields["capacity"] is not None and fields["capacity"] != session.capacity:
         await enrollment.change_capacity(db, ctx.actor, session.id, fields["capacity"])
         changed = True
+    if changed:
+        ctx.priced.add(session.id)
     return UPDATED if changed else UNCHANGED
 
 
