@@ -558,7 +558,7 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
                                               "and write nothing."),
                  sheet: str = typer.Option(None, "--sheet", help="The workbook's sheet to read (default the first)."),
                  batch_rows: int = typer.Option(200, "--batch-rows", min=1, max=10_000,
-                                                help="Rows per committed transaction (each row its own savepoint).")
+                                                help="Rows per committed transaction.")
                  ) -> None:
     """Import rows through the same services as the API, keyed on natural keys (a re-run changes nothing).
     Prints what was created, updated, unchanged and refused, and each refused row with its line, column and
