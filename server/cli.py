@@ -558,7 +558,10 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
                                               "and write nothing."),
                  sheet: str = typer.Option(None, "--sheet", help="The workbook's sheet to read (default the first)."),
                  batch_rows: int = typer.Option(200, "--batch-rows", min=1, max=10_000,
-                                                help="Rows per committed transaction.")
+                                                help="Rows per committed transaction."),
+                 refused_to: str = typer.Option(None, "--refused", help="Also write this run's refused rows to "
+                                                "this CSV file: their cells, then line, column, code and message. "
+                                                "Fix them there and import that file.")
                  ) -> None:
     """Import rows through the same services as the API, keyed on natural keys (a re-run changes nothing).
     Prints what was created, updated, unchanged and refused, and each refused row with its line, column and
@@ -570,6 +573,8 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
 
     if kind not in KINDS:
         raise typer.BadParameter(f"--kind is one of {', '.join(KINDS)}")
+    if refused_to and Path(refused_to).resolve() == Path(file).resolve():
+        raise typer.BadParameter("--refused names another file than the one imported")
     try:
         header, rows = read_sheet(file, sheet)
     except SheetError as exc:
@@ -596,12 +601,35 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
         typer.echo(f"error: {stopped}", err=True)
         raise typer.Exit(2) from None
     typer.echo(report.summary())
+    if refused_to:
+        _write_refused(refused_to, header, report.refused)
+        typer.echo(f"{len(report.refused):,} refused row(s) written to {refused_to}")
     for message in report.warnings.values():
         typer.echo(f"warning: {message}")
     for refusal in report.refused:
         where = f"line {refusal.line}" + (f", column {refusal.column}" if refusal.column else "")
         typer.echo(f"refused {where}: {refusal.code}: {refusal.message}", err=True)
     raise typer.Exit(1 if report.refused else 0)
+
+
+def _write_refused(target: str, header: list[str], refused) -> None:
+    """The refused rows as a CSV sheet of the same kind (UTF-8 with a byte order mark, as spreadsheets like
+    it): the columns read, then the refusal's; `podium import` ignores the refusal's columns."""
+    import csv
+    from datetime import date, time
+
+    from podium.core.services.imports import REFUSAL_COLUMNS
+
+    columns = [c for c in header if c not in REFUSAL_COLUMNS]
+
+    def shown(value) -> str:
+        return "" if value is None else value.isoformat() if isinstance(value, (date, time)) else str(value)
+
+    with open(target, "w", newline="", encoding="utf-8-sig") as out:
+        writer = csv.writer(out)
+        writer.writerow([*columns, *REFUSAL_COLUMNS])
+        for r in refused:
+            writer.writerow([*(shown(r.cells.get(c)) for c in columns), r.line, r.column or "", r.code, r.message])
 
 
 async def _import_rows(settings: Settings, kind: str, rows, name: str, dry_run: bool, batch_rows: int):
