@@ -29,8 +29,10 @@ def person_actor(person_id: int) -> str:
     return f"api:person:{person_id}"
 
 
-def _entry(actor: Actor, action: str, target_type: str, target_id: int | None, before: dict[str, Any] | None,
-           after: dict[str, Any] | None) -> dict[str, Any]:
+def change_row(actor: Actor, action: str, target_type: str, target_id: int | None, before: dict[str, Any] | None,
+               after: dict[str, Any] | None) -> dict[str, Any]:
+    """The values of a change's audit row (`AUDIT_TABLE`), for `record_change`, `write_change` or a
+    statement that writes it with other rows (core.db.insert_rows)."""
     return {"at": utc_now(), "actor": actor.label, "action": action, "target_type": target_type,
             "target_id": target_id, "before": before, "after": after}
 
@@ -38,16 +40,17 @@ def _entry(actor: Actor, action: str, target_type: str, target_id: int | None, b
 def record_change(db: AsyncSession, actor: Actor, action: str, target_type: str, target_id: int | None,
                   before: dict[str, Any] | None, after: dict[str, Any] | None) -> AuditEntry:
     """The audit row of a change, written with the transaction's next flush."""
-    entry = AuditEntry(**_entry(actor, action, target_type, target_id, before, after))
+    entry = AuditEntry(**change_row(actor, action, target_type, target_id, before, after))
     db.add(entry)
     return entry
 
 
-INSERT_ENTRY = insert(AuditEntry.__table__)  # the table, not the entity: no ORM bulk-insert layer
+AUDIT_TABLE = AuditEntry.__table__
+INSERT_ENTRY = insert(AUDIT_TABLE)  # the table, not the entity: no ORM bulk-insert layer
 
 
 async def write_change(db: AsyncSession, actor: Actor, action: str, target_type: str, target_id: int | None,
                        before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
     """`record_change` written at once, one INSERT without the unit of work: for a hot path (enrol)
     that makes its change with statements rather than ORM objects."""
-    await db.execute(INSERT_ENTRY, _entry(actor, action, target_type, target_id, before, after))
+    await db.execute(INSERT_ENTRY, change_row(actor, action, target_type, target_id, before, after))

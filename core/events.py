@@ -78,8 +78,10 @@ class EventBus:
         self.deliver([DomainEvent(id=str(uuid.uuid4()), type=RESYNC, occurred_at=utc_now(), payload={})])
 
 
-def _event_row(db: AsyncSession, type_: str, payload: dict[str, Any], ordering_key: str | None
-               ) -> tuple[DomainEvent, dict[str, Any]]:
+def event_row(db: AsyncSession, type_: str, payload: dict[str, Any], ordering_key: str | None
+              ) -> tuple[DomainEvent, dict[str, Any]]:
+    """An event and the values of its outbox row (`OUTBOX_TABLE`), handed to live listeners once the
+    transaction commits: for `emit`, `emit_now`, or a statement that writes it with other rows."""
     now = utc_now()
     event = DomainEvent(id=str(uuid.uuid4()), type=type_, occurred_at=now, payload=payload, ordering_key=ordering_key)
     db.info.setdefault("pending_events", []).append(event)
@@ -90,18 +92,19 @@ def _event_row(db: AsyncSession, type_: str, payload: dict[str, Any], ordering_k
 
 def emit(db: AsyncSession, type_: str, payload: dict[str, Any], ordering_key: str | None = None) -> DomainEvent:
     """Write one event to the outbox in the current transaction (with its next flush)."""
-    event, row = _event_row(db, type_, payload, ordering_key)
+    event, row = event_row(db, type_, payload, ordering_key)
     db.add(OutboxMessage(**row))
     return event
 
 
-INSERT_MESSAGE = insert(OutboxMessage.__table__)  # the table: no ORM bulk-insert layer
+OUTBOX_TABLE = OutboxMessage.__table__
+INSERT_MESSAGE = insert(OUTBOX_TABLE)  # the table: no ORM bulk-insert layer
 
 
 async def emit_now(db: AsyncSession, type_: str, payload: dict[str, Any], ordering_key: str | None = None
                    ) -> DomainEvent:
     """`emit` written at once, one INSERT without the unit of work (for a hot path such as enrol)."""
-    event, row = _event_row(db, type_, payload, ordering_key)
+    event, row = event_row(db, type_, payload, ordering_key)
     await db.execute(INSERT_MESSAGE, row)
     return event
 

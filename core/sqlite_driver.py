@@ -10,9 +10,10 @@ other requests' work, so a rush spent most of the write lock's time in them. Thi
 - runs a write transaction on the event loop's thread itself, as a plain sqlite3 program would, once it
   holds the write lock: `BEGIN IMMEDIATE` is tried there without waiting (and only when another process
   holds the lock does it wait on the connection's thread, with the busy timeout), then its statements
-  and its commit run there (WAL: readers never block the writer, so they wait for nothing but their own
-  work and the commit's fsync). A transaction whose statements pass `INLINE_BUDGET_SECONDS` hands the
-  rest over to the connection's thread, so a long write does not hold the event loop;
+  run there (WAL: readers never block the writer, so they wait for nothing but their own work). Its
+  commit, with the fsync, goes to the connection's thread: other requests run meanwhile. A transaction
+  whose statements pass `INLINE_BUDGET_SECONDS` hands the rest over to the connection's thread too, so
+  a long write does not hold the event loop;
 - runs a statement marked `execution_options(podium_inline=True)` (a cheap read, such as the token
   lookup by its unique hash) there too.
 
@@ -157,13 +158,15 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         self._end("rollback")
 
     def _end(self, how: str) -> None:
-        """Commit or roll back: nothing when the transaction never reached the database; on the event
-        loop's thread when its statements ran there, or when it only read; else on the connection's."""
+        """Commit or roll back: nothing when no transaction reached the database (a BEGIN never sent, the
+        pool's rollback at check-in); on the event loop's thread when the transaction only read, or to
+        roll back one that ran there; else (a write's commit and its fsync) on the connection's thread."""
         raw = self._connection._connection
-        never_began = self.begin is not None
-        here = (not self.write and raw is not None and raw.total_changes == self.changes) or (self.inline_left > 0 and how == "rollback")
+        began = self.begin is None and raw is not None and raw.in_transaction
+        here = (not self.write and raw is not None and raw.total_changes == self.changes) or \
+            (self.inline_left > 0 and how == "rollback")
         self.begin, self.write, self.inline_left, self.inline_next = None, False, 0.0, False
-        if never_began or raw is None:
+        if not began:
             return
         if here:
             try:

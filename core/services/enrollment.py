@@ -13,9 +13,10 @@ from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import limits
-from ..audit import Actor, record_change, write_change
+from ..audit import AUDIT_TABLE, Actor, change_row, record_change
+from ..db import insert_rows
 from ..errors import DomainError, ErrorCode
-from ..events import emit, emit_now
+from ..events import OUTBOX_TABLE, emit, event_row
 from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import BookingRole, Enrollment, EnrollmentStatus, Person, Session, SessionStatus
@@ -120,11 +121,14 @@ ENROL_SESSION_COLUMNS = ("status", "capacity", "requires_approval", "starts_at",
 ENROLLMENT_TABLE = Enrollment.__table__
 # Under the lock, one statement: the learner, their enrolment here if any, seats taken, the waitlist.
 _ENROL_FINDS = (
-    select(Person.name, *ENROLLMENT_TABLE.c, seats_taken_sql(bindparam("session_id")),
+    select(Person.__table__.c.name, *ENROLLMENT_TABLE.c, seats_taken_sql(bindparam("session_id")),
            enrolments_sql(EnrollmentStatus.WAITLISTED, bindparam("session_id")))
-    .outerjoin(ENROLLMENT_TABLE, and_(ENROLLMENT_TABLE.c.learner_id == Person.id,
+    .outerjoin(ENROLLMENT_TABLE, and_(ENROLLMENT_TABLE.c.learner_id == Person.__table__.c.id,
                                       ENROLLMENT_TABLE.c.session_id == bindparam("session_id")))
-    .where(Person.id == bindparam("learner_id")))
+    .where(Person.__table__.c.id == bindparam("learner_id")))  # the tables: plain Core, no ORM loading
+# PostgreSQL: the new enrolment's id drawn in the same statement, under the lock (ids follow the lock
+# order, as the waitlist does), so the enrolment, its audit row and its event go in one INSERT after it.
+_ENROL_FINDS_WITH_ID = _ENROL_FINDS.add_columns(func.nextval(func.pg_get_serial_sequence("enrollment", "id")))
 _ENROL_INSERT = insert(ENROLLMENT_TABLE).returning(ENROLLMENT_TABLE.c.id)
 _ENROL_AGAIN = (update(ENROLLMENT_TABLE).where(ENROLLMENT_TABLE.c.id == bindparam("enrollment_id"))
                 .values(status=bindparam("new_status"), waitlist_position=bindparam("new_position"),
@@ -134,13 +138,17 @@ _ENROL_AGAIN = (update(ENROLLMENT_TABLE).where(ENROLLMENT_TABLE.c.id == bindpara
 
 async def enroll(db: AsyncSession, actor: Actor, session_id: int, learner_id: int) -> Enrolled:
     """Rules 1 and 3 under the session's lock, written with statements (no ORM objects): the lock, one
-    read of everything the rules check, the enrolment, its audit row and its outbox row."""
+    read of everything the rules check, then the enrolment, its audit row and its outbox row (on
+    PostgreSQL in one statement: the lock is held for four round trips, not six)."""
     session = await lock_session_row(db, session_id, ENROL_SESSION_COLUMNS)
-    found = (await db.execute(_ENROL_FINDS, {"session_id": session.id, "learner_id": learner_id})).first()
+    postgresql = db.bind.dialect.name == "postgresql"
+    found = (await db.execute(_ENROL_FINDS_WITH_ID if postgresql else _ENROL_FINDS,
+                              {"session_id": session.id, "learner_id": learner_id})).first()
     if found is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No person with that id.", "learnerId")
     _require_open(session)
-    name, *columns, taken, waiting = found
+    name, *columns, taken, waiting = found[:-1] if postgresql else found
+    new_id = found[-1] if postgresql else None
     existing = dict(zip(ENROLLMENT_TABLE.c.keys(), columns)) if columns[0] is not None else None
     if existing is not None and existing["status"] in ACTIVE:
         raise DomainError(ErrorCode.ALREADY_ENROLLED, f"{name} is already {existing['status'].value.lower()}"
@@ -156,19 +164,26 @@ async def enroll(db: AsyncSession, actor: Actor, session_id: int, learner_id: in
         row = {"session_id": session.id, "learner_id": learner_id, "status": status, "waitlist_position": position,
                "reason": None, "meeting_registrant_id": None, "meeting_join_url": join_url, "created_at": now,
                "updated_at": now}
-        row["id"] = (await db.execute(_ENROL_INSERT, row)).scalar_one()
+        if new_id is None:
+            row["id"] = (await db.execute(_ENROL_INSERT, row)).scalar_one()
+            writes = []
+        else:
+            row["id"] = new_id
+            writes = [(ENROLLMENT_TABLE, row)]
         before = None
     else:
+        writes = []
         before = snapshot_values(Enrollment, existing)
         await db.execute(_ENROL_AGAIN, {"enrollment_id": existing["id"], "new_status": status,
                                         "new_position": position, "now": now, "join_url": join_url})
         row = {**existing, "status": status, "waitlist_position": position, "reason": None, "created_at": now,
                "updated_at": now, "meeting_join_url": join_url or existing["meeting_join_url"]}
     enrolled = Enrolled(row["id"], session.id, learner_id, status, position, now, row["meeting_join_url"])
-    await write_change(db, actor, "enrollment.create", "Enrollment", enrolled.id, before,
-                       snapshot_values(Enrollment, row))
-    await emit_now(db, "enrollment.changed", _event_payload(enrolled, None, "enrolled"),
-                   session_ordering_key(session.id))
+    _, message = event_row(db, "enrollment.changed", _event_payload(enrolled, None, "enrolled"),
+                           session_ordering_key(session.id))
+    await insert_rows(db, [*writes, (AUDIT_TABLE, change_row(actor, "enrollment.create", "Enrollment", enrolled.id,
+                                                              before, snapshot_values(Enrollment, row))),
+                           (OUTBOX_TABLE, message)])
     if seated:
         meetings.plan_registrants(db, session)
     return enrolled

@@ -32,8 +32,8 @@ async def lock_session(db: AsyncSession, session_id: int, field: str = "sessionI
 @lru_cache(maxsize=32)
 def _session_row_lock(columns: tuple[str, ...]) -> Select:
     """Built once per column list: the statement, its cache key and its compiled form are reused."""
-    return select(*(getattr(Session, c) for c in columns)).where(Session.id == bindparam("session_id")) \
-        .with_for_update()
+    table = Session.__table__  # the table, not the entity: plain Core, no ORM loading of the row
+    return select(*(table.c[c] for c in columns)).where(table.c.id == bindparam("session_id")).with_for_update()
 
 
 async def lock_session_row(db: AsyncSession, session_id: int, columns: tuple[str, ...],

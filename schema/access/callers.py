@@ -77,7 +77,9 @@ async def caller_for(db: AsyncSession, token: str, admin_token: str | None) -> C
 
 
 # Built once (every request asks it): its cache key and compiled form are reused, not rebuilt per request.
-LIVE_TOKEN = (select(ApiToken.role, Person.id, Person.email).join(Person, Person.id == ApiToken.person_id)
-              .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None),
-                     ApiToken.expires_at > bindparam("now"))
+# On the tables, not the entities: a plain Core statement, no ORM loading of its row.
+_TOKEN, _PERSON = ApiToken.__table__, Person.__table__
+LIVE_TOKEN = (select(_TOKEN.c.role, _PERSON.c.id, _PERSON.c.email).join(_PERSON, _PERSON.c.id == _TOKEN.c.person_id)
+              .where(_TOKEN.c.token_hash == bindparam("token_hash"), _TOKEN.c.revoked_at.is_(None),
+                     _TOKEN.c.expires_at > bindparam("now"))
               .execution_options(**{INLINE_OPTION: True}))  # one row by a unique hash: cheap
