@@ -15,7 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from podium.core import hookimpl
+from podium.core.audit import Actor
+from podium.core.db import changing
+from podium.core.instants import utc_now
 from podium.core.models import AuditEntry, OutboxMessage
+from podium.core.services.scheduling import complete_past_sessions
 from podium.server.app import create_app
 from tests.dispatching import eventually, settings_from
 from tests.server import graph as g
@@ -338,10 +342,33 @@ async def test_forms_and_scores_who_may_and_bad_input(api, app):
                            token=coordinator))["recordAssessmentScore"]
     assert done["score"] == {"kind": "PRE", "score": "0.10", "source": "MANUAL"}
     # a learner's own link-less submit before the session happened: INVALID, nothing recorded
-    early = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "answers": []}}, token=learner))
+    answers = [{"questionKey": "overall", "value": 2}, {"questionKey": "recommend", "value": 3}]
+    early = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "answers": answers}}, token=learner))
     assert [e["code"] for e in early["submitEvaluation"]["errors"]] == ["INVALID"]
-    both = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "token": "x", "answers": []}}, token=learner))
+    both = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "token": "x", "answers": answers}},
+                           token=learner))
     assert [e["code"] for e in both["submitEvaluation"]["errors"]] == ["INVALID"]
+    # The session happens, the learner is PRESENT, it is completed (as the job does) before anyone was asked:
+    # signed in, they answer with their enrolment at once, and count as asked.
+    sessions = app.state.podium.sessions
+    await g.time_passes(sessions, session, ended=False)
+    done = await api.data(ATTEND, {"i": {"sessionId": session, "records": [{"enrollmentId": enrollment,
+                                                                            "status": "PRESENT"}]}})
+    assert done["recordAttendance"]["errors"] == []
+    await g.time_passes(sessions, session)
+    async with sessions() as db, changing(db):
+        assert await complete_past_sessions(db, Actor.system("test"), utc_now()) == [g_pk(session)]
+    mine = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "answers": answers}}, token=learner))
+    assert mine["submitEvaluation"] == {"session": {"id": session}, "errors": []}
+    summary = (await api.data(SUMMARY, {"id": session}))["node"]["evaluationSummary"]
+    assert (summary["requested"], summary["responded"], summary["averageRating"], summary["nps"]) == (
+        1, 1, "2.00", "-100.00")
+    own = """query($id: ID!) { node(id: $id) { ... on Enrollment {
+      evaluation { respondedAt answers { questionKey kind value yes } } } } }"""
+    seen = (await api.data(own, {"id": enrollment}, token=learner))["node"]["evaluation"]
+    assert seen["respondedAt"] and seen["answers"] == [
+        {"questionKey": "overall", "kind": "RATING_1_5", "value": 2, "yes": None},
+        {"questionKey": "recommend", "kind": "NPS_0_10", "value": 3, "yes": None}]
 
     async with app.state.podium.sessions() as db:
         audit = [a for a in (await db.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
@@ -349,5 +376,6 @@ async def test_forms_and_scores_who_may_and_bad_input(api, app):
         events = [t for t in (await db.scalars(select(OutboxMessage.topic).where(OutboxMessage.kind == "event")
                                                .order_by(OutboxMessage.id))).all()
                   if t.startswith(("evaluation", "assessment"))]
-    assert audit == ["evaluation_form.create", "evaluation_form.update", "assessment.record"]
-    assert events == ["evaluation_form.created", "evaluation_form.updated", "assessment.recorded"]
+    assert audit == ["evaluation_form.create", "evaluation_form.update", "assessment.record", "evaluation.submit"]
+    assert events == ["evaluation_form.created", "evaluation_form.updated", "assessment.recorded",
+                      "evaluation.submitted"]
