@@ -8,18 +8,26 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event
+from functools import lru_cache
+
+from sqlalchemy import Table, bindparam, event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from .events import EventBus, take_pending_events
 from .settings import SQLITE_SYNCHRONOUS
 
 WRITE_OPTION = "podium_write"
+INLINE_OPTION = "podium_inline"
+"""`execution_options(podium_inline=True)`: a statement cheap enough (an indexed lookup of a row or a few)
+to run on the event loop's thread on SQLite rather than be handed to the connection's (sqlite_driver.py)."""
 HELD = "podium_held_transaction"  # db.info flag: one transaction spans several changes (see changing_as_one)
 WRITE_WAIT_SECONDS = 60  # as long as SQLite's busy_timeout: then "database is locked", as before the gate
 
 
 def is_sqlite(engine_or_url) -> bool:
+    dialect = getattr(engine_or_url, "dialect", None)
+    if dialect is not None:  # an engine or a connection: no URL to render
+        return dialect.name == "sqlite"
     url = getattr(engine_or_url, "url", engine_or_url)
     return str(url).startswith("sqlite")
 
@@ -70,7 +78,20 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn):
         # Writers take the write lock up front, so check-then-write never races (rule 1, 2).
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+        write = bool(conn.get_execution_options().get(WRITE_OPTION))
+        statement = "BEGIN IMMEDIATE" if write else "BEGIN"
+        adapted = conn.connection.dbapi_connection
+        if hasattr(adapted, "begin_with"):  # sqlite_driver: sent with the transaction's first statement
+            adapted.begin_with(statement, write)
+        else:
+            conn.exec_driver_sql(statement)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def on_statement(conn, cursor, statement, parameters, context, executemany):
+        if context is not None and context.execution_options.get(INLINE_OPTION):
+            adapted = conn.connection.dbapi_connection
+            if hasattr(adapted, "inline_next"):
+                adapted.inline_next = True
 
 
 class _StatementClock:
@@ -135,20 +156,25 @@ async def _write_turn(engine: AsyncEngine | None) -> AsyncIterator[None]:
 async def changing(db: AsyncSession) -> AsyncIterator[AsyncSession]:
     """One write transaction: serialized on SQLite, committed at the end, rolled back on any error.
 
-    Ends whatever read transaction the session had open, so checks see the latest commit;
-    services load what they check with `populate_existing` or a row lock. Inside
-    `changing_as_one` it is a savepoint of the held transaction instead.
+    On SQLite it ends whatever read transaction the session had open, so checks see the latest
+    commit (a read transaction there is a snapshot, and cannot take the write lock). On PostgreSQL
+    (READ COMMITTED: every statement reads the latest commit) an open read transaction simply goes
+    on as the write transaction, without a COMMIT and a BEGIN in between. Either way services load
+    what they check with `populate_existing` or a row lock. Inside `changing_as_one` it is a
+    savepoint of the held transaction instead.
     """
     if db.info.get(HELD):
         async with _savepoint(db):
             yield db
         return
-    if db.in_transaction():
+    sqlite = is_sqlite(db.bind)
+    if sqlite and db.in_transaction():
         await db.commit()  # only reads happened; committing keeps loaded objects usable
     take_pending_events(db)
     async with _write_turn(db.bind):
         try:
-            await db.connection(execution_options={WRITE_OPTION: True})
+            if sqlite or not db.in_transaction():
+                await db.connection(execution_options={WRITE_OPTION: True})
             yield db
             await db.commit()
         except BaseException as error:
@@ -185,6 +211,31 @@ async def _savepoint(db: AsyncSession) -> AsyncIterator[None]:
     except BaseException:
         del db.info.setdefault("pending_events", [])[before:]
         raise
+
+
+@lru_cache(maxsize=64)
+def _inserts_as_one(shape: tuple[tuple[Table, tuple[str, ...]], ...]):
+    """One INSERT of the last row with the others as data-modifying CTEs (PostgreSQL runs every one of
+    them, exactly once, in the one statement); built once per shape, so it compiles once."""
+    parts = [insert(table).values({c: bindparam(f"r{i}_{c}", type_=table.c[c].type) for c in columns})
+             for i, (table, columns) in enumerate(shape)]
+    *first, last = parts
+    return last.add_cte(*(part.cte(f"row_{i}") for i, part in enumerate(first))) if first else last
+
+
+async def insert_rows(db: AsyncSession, rows: list[tuple[Table, dict]]) -> None:
+    """Insert rows (each with every value it needs, keys included) into their tables in the caller's
+    transaction: on PostgreSQL in one statement, one round trip (a change's enrolment, audit row and
+    outbox row inside the session's row lock); elsewhere one INSERT per row, in order."""
+    if not rows:
+        return
+    if db.bind.dialect.name != "postgresql":
+        for table, values in rows:
+            await db.execute(insert(table), values)
+        return
+    shape = tuple((table, tuple(values)) for table, values in rows)
+    await db.execute(_inserts_as_one(shape),
+                     {f"r{i}_{c}": v for i, (_, values) in enumerate(rows) for c, v in values.items()})
 
 
 async def end_reads(db: AsyncSession) -> None:

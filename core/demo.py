@@ -4,7 +4,9 @@ Four venues across two time zones, eight instructors (one qualification about to
 leave for a week), all working and open Monday to Friday 08:00-18:00 on their own clocks,
 twelve courses, about fifty sessions over the next eight weeks, 200 learners, one full
 session with a waitlist, attendance on past sessions, and a sandwich blended program for twenty
-learners, some of whom have done the pre-work. Loading twice changes nothing.
+learners, some of whom have done the pre-work. Every course has an evaluation form; past sessions are
+completed (as the periodic job would), their attended learners asked, most of them answered through their
+link, and many have knowledge scores before and after. Loading twice changes nothing.
 """
 from __future__ import annotations
 
@@ -20,11 +22,13 @@ from .db import changing, create_engine, create_sessionmaker
 from .errors import DomainError
 from .instants import utc_now
 from .models import (
-    AttendanceStatus, CostCategory, Course, DeliveryMode, Enrollment, EnrollmentStatus, Person, Program, Resource, ResourceKind,
-    RateUnit, Session, SessionStatus,
+    AssessmentKind, AttendanceStatus, CostCategory, Course, DeliveryMode, Enrollment, EnrollmentStatus,
+    EvaluationRequest, Person, Program, QuestionKind, Resource, ResourceKind, RateUnit, Session, SessionStatus,
 )
 from .providers import CompletionReport
-from .services import attendance, availability, catalogue, costs, enrollment, journeys, programs, scheduling
+from .services import (
+    attendance, availability, catalogue, costs, enrollment, evaluations, journeys, programs, scheduling,
+)
 from .settings import Settings
 
 DEMO_MARKER = "SAFE-101"
@@ -97,9 +101,10 @@ async def load_demo(settings: Settings, progress: Progress = lambda _step, _done
             await _enrolments(db, rng, now, sessions, learner_ids, progress)
             progress("program", DEMO_STEPS - 1)
             program = await _program(db, rng, now, settings)
+            asked = await _evaluations(db, random.Random(2029), now, settings)
             progress("done", DEMO_STEPS)
             return (f"demo loaded: {len(courses)} courses, {len(sessions)} sessions, {len(learners)} learners"
-                    f"{', 1 blended program' if program else ''}")
+                    f"{', 1 blended program' if program else ''}, {asked} evaluations asked")
     finally:
         await engine.dispose()
 
@@ -243,3 +248,50 @@ async def _program(db, rng, now: datetime, settings: Settings) -> int | None:
     async with changing(db):
         await journeys.record_progress(db, ACTOR, program_id, pull, now)
     return program_id
+
+
+FORM = [("overall", QuestionKind.RATING_1_5, "How would you rate the session overall?", True),
+        ("instructor", QuestionKind.RATING_1_5, "How would you rate the instructor?", True),
+        ("recommend", QuestionKind.NPS_0_10, "How likely are you to recommend this course to a colleague?", True),
+        ("apply", QuestionKind.YES_NO, "Will you use what you learnt within a month?", False),
+        ("comment", QuestionKind.TEXT, "What should we change?", False)]
+COMMENTS = ["More exercises, please.", "The room was too warm.", "Great examples from real work.",
+            "A bit long after lunch.", "Loved the group discussion."]
+
+
+async def _evaluations(db, rng, now: datetime, settings: Settings) -> int:
+    """A form for every course; the past sessions completed and their attended learners asked, as the periodic
+    job `complete_sessions` does; about two in three answer through their link; PRE and POST scores for about
+    half of those asked."""
+    questions = [evaluations.QuestionInput(key, kind, text, required) for key, kind, text, required in FORM]
+    async with changing(db):
+        for course_id in (await db.scalars(select(Course.id).order_by(Course.id))).all():
+            await evaluations.create_form(db, ACTOR, course_id=course_id, title="How did it go?", questions=questions)
+        completed = await scheduling.complete_past_sessions(
+            db, ACTOR, now, grace=timedelta(minutes=settings.session_completion_grace_minutes))
+        asked = await evaluations.request_evaluations(db, ACTOR, completed, settings.secret_key)
+        requests = (await db.execute(select(EvaluationRequest.nonce, EvaluationRequest.enrollment_id)
+                                     .order_by(EvaluationRequest.id))).all()
+    for nonce, enrollment_id in requests:
+        if rng.random() < 0.67:
+            happy = rng.random() < 0.75
+            answers = [evaluations.AnswerInput("overall", value=rng.choice([4, 5, 5] if happy else [2, 3, 4])),
+                       evaluations.AnswerInput("instructor", value=rng.choice([4, 5] if happy else [3, 4])),
+                       evaluations.AnswerInput("recommend", value=rng.choice([8, 9, 10, 10] if happy else [3, 6, 7]))]
+            if rng.random() < 0.8:
+                answers.append(evaluations.AnswerInput("apply", yes=happy or rng.random() < 0.3))
+            if rng.random() < 0.3:
+                answers.append(evaluations.AnswerInput("comment", text=rng.choice(COMMENTS)))
+            async with changing(db):
+                await evaluations.submit_evaluation(db, evaluations.Submitter(signed_in=False),
+                                                    token=evaluations.evaluation_token(settings.secret_key, nonce),
+                                                    answers=answers)
+        if rng.random() < 0.5:
+            pre = rng.randint(20, 70) + rng.choice([0, 0.5, 0.25])
+            post = min(100, pre + rng.randint(-5, 35))
+            async with changing(db):
+                await evaluations.record_score(db, ACTOR, enrollment_id=enrollment_id, kind=AssessmentKind.PRE,
+                                               score=str(pre), source="quiz")
+                await evaluations.record_score(db, ACTOR, enrollment_id=enrollment_id, kind=AssessmentKind.POST,
+                                               score=str(post), source="quiz")
+    return asked

@@ -762,6 +762,31 @@ class Certification(Base):
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
+# --- auto-scheduling (core/services/planning.py) ------------------------------------------------
+
+class SchedulePlan(Base):
+    """A proposed timetable (proposeSchedule) or re-plan (replan): what the solver found, kept until it
+    expires or is applied; applying creates or changes the sessions through the scheduling rules."""
+
+    __tablename__ = "schedule_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))            # PROPOSAL or REPLAN
+    status: Mapped[str] = mapped_column(String(16))          # OPTIMAL, FEASIBLE, INFEASIBLE, UNKNOWN
+    objective: Mapped[float | None]
+    bound: Mapped[float | None]
+    solve_seconds: Mapped[float]
+    sessions: Mapped[list[Any]] = mapped_column(default=list)     # what applying makes or changes
+    unplaced: Mapped[list[Any]] = mapped_column(default=list)
+    requests: Mapped[list[Any]] = mapped_column(default=list)     # the requests as given (keys, courses)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    applied_at: Mapped[datetime | None]
+    applied_session_ids: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
 # --- derived columns: kept in step on every write, whoever writes ---------------------------
 
 @event.listens_for(Course, "before_insert")

@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Any
 
 SPREADSHEETS = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
-MAX_ROWS = 1_000_000
-"""More rows than this in one file are refused before anything is read into the database."""
+MAX_ROWS = 200_000
+"""More rows than this in one file are refused before anything is written (a sheet is read whole into
+memory: split a bigger one)."""
+DELIMITERS = (",", ";", "\t")
+"""A CSV file's delimiter: whichever of these its first line has most of (Excel writes `;` where the
+decimal mark is a comma)."""
 
 
 class SheetError(Exception):
@@ -68,7 +72,10 @@ def read_sheet(path: str | Path, sheet: str | None = None) -> tuple[list[str], l
 def _csv_lines(path: Path) -> list[tuple[int, list[Any]]]:
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            first = handle.readline()
+            handle.seek(0)                 # (utf-8-sig skips the byte order mark again)
+            delimiter = max(DELIMITERS, key=first.count)
+            reader = csv.reader(handle, delimiter=delimiter)
             found = []
             while True:
                 line = reader.line_num + 1  # where the next record starts (a quoted cell may span lines)

@@ -28,6 +28,7 @@ from .limits import extensions
 from .node import NodeQueries
 from .outbox.mutations import OutboxMutations
 from .outbox.queries import OutboxQueries
+from .planning.mutations import PlanningMutations
 from .programs.mutations import ProgramMutations
 from .programs.queries import ProgramQueries
 from .programs.types import Certification, Program
@@ -45,7 +46,8 @@ Query = merge_types("Query", (NodeQueries, CatalogueQueries, SessionQueries, Out
                               BudgetQueries, ReportQueries, AuditQueries, AvailabilityQueries, EvaluationQueries))
 Mutation = merge_types("Mutation", (CatalogueMutations, AccessMutations, SchedulingMutations, EnrollmentMutations,
                                     OutboxMutations, ProgramMutations, CalendarMutations, CostMutations,
-                                    BudgetMutations, AvailabilityMutations, EvaluationMutations))
+                                    BudgetMutations, AvailabilityMutations, EvaluationMutations,
+                                    PlanningMutations))
 Subscription = merge_types("Subscription", (SessionSubscriptions,))
 
 class PodiumSchema(strawberry.Schema):

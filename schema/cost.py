@@ -37,8 +37,10 @@ LIST_CAPS = {
     "Query.expiringCertifications": 1_000,  # its documented cap
     "Query.programTemplates": 100,
     "Report.rows": 1_000,                # at most 10,000; most reports have far fewer (reports/types.py)
-    "Report.totals": 14,                 # one per Metric
-    "ReportRow.values": 14,
+    "Report.totals": 19,                 # one per Metric
+    "ReportRow.values": 19,
+    "Enrollment.assessmentScores": 2,    # PRE and POST
+    "EvaluationSummary.questions": 50,   # MAX_QUESTIONS of a form (core/services/evaluations.py)
     "ReportRow.dimensions": 5,           # one per Dimension
 }
 """Lists that can hold more than the default; the caps are estimates for costing, documented in

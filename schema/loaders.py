@@ -15,10 +15,23 @@ from .programs import dataloaders as programs
 from .scheduling import dataloaders as scheduling
 
 
+DOMAINS = (catalogue, scheduling, enrollment, rosters, programs, costs, budgets, availability, evaluations)
+
+
 class Loaders:
+    """`context.loaders.<name>`: made on first use, all at once (a request that loads nothing, such as an
+    enrol answering with the row it wrote, makes none; a change makes a fresh set only if asked)."""
+
     def __init__(self, context) -> None:
         self.resource_objects: dict = {}  # one Resource object per id in a request, shared by session views
-        for module in (catalogue, scheduling, enrollment, rosters, programs, costs, budgets, availability,
-                       evaluations):
-            for name, load in module.loaders(context).items():
-                setattr(self, name, DataLoader(load_fn=load))
+        self._context = context
+        self._made = False
+
+    def __getattr__(self, name: str):  # only for attributes not made yet
+        if name.startswith("_") or self._made:
+            raise AttributeError(name)
+        self._made = True
+        for module in DOMAINS:
+            for key, load in module.loaders(self._context).items():
+                setattr(self, key, DataLoader(load_fn=load))
+        return getattr(self, name)

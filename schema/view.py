@@ -171,6 +171,7 @@ class PodiumGraphQL(GraphQL):
             receive = await self._read_body(scope, receive)
             request = Request(scope, receive)
             deadline = asyncio.timeout(self.request_timeout or None)
+            scope["podium.deadline"] = deadline  # a solve (schema/planning) extends it by its own time limit
             try:
                 async with deadline:
                     response = await self.run(request)

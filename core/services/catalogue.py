@@ -244,7 +244,7 @@ async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **ch
     before = resource_snapshot(resource)
     for name, value in changes.items():
         if name == "qualifications":
-            resource.qualifications = _qualifications(value)
+            _replace_qualifications(resource, _qualifications(value))
         elif name == "email":
             resource.email = limits.email(value) if value else None
         elif name == "calendar_url":
@@ -268,6 +268,20 @@ async def update_resource(db: AsyncSession, actor: Actor, resource_id: int, **ch
     await db.flush()
     record_change(db, actor, "resource.update", "Resource", resource.id, before, resource_snapshot(resource))
     return resource
+
+
+def _replace_qualifications(resource: Resource, wanted: list[Qualification]) -> None:
+    """The resource's qualifications become `wanted`, changed in place: one kept by name gets its new
+    date (replacing the list would insert the new row before deleting the old one of the same name, and
+    the unique (resource, name) refuses that)."""
+    dates = {q.name: q.valid_until for q in wanted}
+    for held in list(resource.qualifications):
+        if held.name in dates:
+            held.valid_until = dates.pop(held.name)
+        else:
+            resource.qualifications.remove(held)
+    resource.qualifications.extend(Qualification(name=n, valid_until=v) for n, v in dates.items())
+    resource.qualifications.sort(key=lambda q: q.name)
 
 
 def resource_snapshot(resource: Resource) -> dict[str, Any]:

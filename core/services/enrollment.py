@@ -5,50 +5,57 @@ served) are applied here. Every function runs under the session's row lock (`loc
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import limits
-from ..audit import Actor, record_change
+from ..audit import AUDIT_TABLE, Actor, change_row, record_change
+from ..db import insert_rows
 from ..errors import DomainError, ErrorCode
-from ..events import emit
+from ..events import OUTBOX_TABLE, emit, event_row
 from ..ids import to_global_id
 from ..instants import utc_now
 from ..models import BookingRole, Enrollment, EnrollmentStatus, Person, Session, SessionStatus
 from . import meetings
-from .records import snapshot
+from .records import snapshot, snapshot_values
 from .capacity import (
     check_room_capacity, enrolments_sql, free_seats, seats_free, seats_taken, seats_taken_sql,
 )
-from .locks import lock_resources, lock_session, session_ordering_key
+from .locks import lock_resources, lock_session, lock_session_row, session_ordering_key
 from .scheduling import session_bookings
 
 ACTIVE = (EnrollmentStatus.PENDING_APPROVAL, EnrollmentStatus.ENROLLED, EnrollmentStatus.WAITLISTED)
 
 
-def _event(db: AsyncSession, session: Session, enrollment: Enrollment, before: EnrollmentStatus | None,
-           reason: str) -> None:
-    emit(db, "enrollment.changed", {
+def _event_payload(enrollment: Any, before: EnrollmentStatus | None, reason: str) -> dict[str, Any]:
+    """The payload of `enrollment.changed` (docs/api.md), from an ORM Enrollment or an `Enrolled`."""
+    return {
         "enrollment": to_global_id("Enrollment", enrollment.id),
         "session": to_global_id("Session", enrollment.session_id),
         "learner": to_global_id("Person", enrollment.learner_id),
         "before": {"status": before.value if before else None},
         "after": {"status": enrollment.status.value, "waitlistPosition": enrollment.waitlist_position},
         "reason": reason,
-    }, session_ordering_key(enrollment.session_id))
+    }
+
+
+def _event(db: AsyncSession, session: Session, enrollment: Enrollment, before: EnrollmentStatus | None,
+           reason: str) -> None:
+    emit(db, "enrollment.changed", _event_payload(enrollment, before, reason), session_ordering_key(enrollment.session_id))
     if enrollment.status is EnrollmentStatus.ENROLLED:
         meetings.plan_registration(db, session, enrollment)
 
 
-def _seat_or_waitlist(session: Session, enrollment: Enrollment, taken: int, waiting: int) -> None:
+def _seat_or_waitlist(session: Any, taken: int, waiting: int) -> tuple[EnrollmentStatus, int | None]:
     """Rule 1 and 3: a free seat if there is one (`taken` of the session's seats are), else the end of
-    the waitlist (`waiting` long), counted under the session's lock."""
+    the waitlist (`waiting` long), counted under the session's lock: (status, waitlist position)."""
     if free_seats(session, taken):
-        enrollment.status, enrollment.waitlist_position = EnrollmentStatus.ENROLLED, None
-    else:
-        enrollment.status, enrollment.waitlist_position = EnrollmentStatus.WAITLISTED, waiting + 1
+        return EnrollmentStatus.ENROLLED, None
+    return EnrollmentStatus.WAITLISTED, waiting + 1
 
 
 async def _seat_counts(db: AsyncSession, session_id: int) -> tuple[int, int]:
@@ -95,35 +102,91 @@ def _require_open(session: Session) -> None:
         raise DomainError(ErrorCode.SESSION_NOT_OPEN, "Enrolment for this session has closed.", "sessionId")
 
 
-async def enroll(db: AsyncSession, actor: Actor, session_id: int, learner_id: int) -> Enrollment:
-    session = await lock_session(db, session_id)
-    # Under the lock, one statement: the learner, their enrolment here if any, seats taken, the waitlist.
-    found = (await db.execute(
-        select(Person.name, Enrollment, seats_taken_sql(session.id),
-               enrolments_sql(EnrollmentStatus.WAITLISTED, session.id))
-        .outerjoin(Enrollment, and_(Enrollment.learner_id == Person.id, Enrollment.session_id == session.id))
-        .where(Person.id == learner_id).execution_options(populate_existing=True))).first()
+@dataclass(frozen=True)
+class Enrolled:
+    """An enrolment as `enroll` wrote it (the committed row, without a read after the change)."""
+
+    id: int
+    session_id: int
+    learner_id: int
+    status: EnrollmentStatus
+    waitlist_position: int | None
+    created_at: datetime
+    meeting_join_url: str | None
+
+
+# What `enroll` reads of the session under its lock: what the rules check and what a seat's meeting needs.
+ENROL_SESSION_COLUMNS = ("status", "capacity", "requires_approval", "starts_at", "enrollment_cutoff_at",
+                         "delivery_mode", "meeting_provider", "meeting_join_url")
+ENROLLMENT_TABLE = Enrollment.__table__
+# Under the lock, one statement: the learner, their enrolment here if any, seats taken, the waitlist.
+_ENROL_FINDS = (
+    select(Person.__table__.c.name, *ENROLLMENT_TABLE.c, seats_taken_sql(bindparam("session_id")),
+           enrolments_sql(EnrollmentStatus.WAITLISTED, bindparam("session_id")))
+    .outerjoin(ENROLLMENT_TABLE, and_(ENROLLMENT_TABLE.c.learner_id == Person.__table__.c.id,
+                                      ENROLLMENT_TABLE.c.session_id == bindparam("session_id")))
+    .where(Person.__table__.c.id == bindparam("learner_id")))  # the tables: plain Core, no ORM loading
+# PostgreSQL: the new enrolment's id drawn in the same statement, under the lock (ids follow the lock
+# order, as the waitlist does), so the enrolment, its audit row and its event go in one INSERT after it.
+_ENROL_FINDS_WITH_ID = _ENROL_FINDS.add_columns(func.nextval(func.pg_get_serial_sequence("enrollment", "id")))
+_ENROL_INSERT = insert(ENROLLMENT_TABLE).returning(ENROLLMENT_TABLE.c.id)
+_ENROL_AGAIN = (update(ENROLLMENT_TABLE).where(ENROLLMENT_TABLE.c.id == bindparam("enrollment_id"))
+                .values(status=bindparam("new_status"), waitlist_position=bindparam("new_position"),
+                        reason=None, created_at=bindparam("now"), updated_at=bindparam("now"),
+                        meeting_join_url=func.coalesce(bindparam("join_url"), ENROLLMENT_TABLE.c.meeting_join_url)))
+
+
+async def enroll(db: AsyncSession, actor: Actor, session_id: int, learner_id: int) -> Enrolled:
+    """Rules 1 and 3 under the session's lock, written with statements (no ORM objects): the lock, one
+    read of everything the rules check, then the enrolment, its audit row and its outbox row (on
+    PostgreSQL in one statement: the lock is held for four round trips, not six)."""
+    session = await lock_session_row(db, session_id, ENROL_SESSION_COLUMNS)
+    postgresql = db.bind.dialect.name == "postgresql"
+    found = (await db.execute(_ENROL_FINDS_WITH_ID if postgresql else _ENROL_FINDS,
+                              {"session_id": session.id, "learner_id": learner_id})).first()
     if found is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No person with that id.", "learnerId")
     _require_open(session)
-    name, enrollment, taken, waiting = found
-    if enrollment is not None and enrollment.status in ACTIVE:
-        raise DomainError(ErrorCode.ALREADY_ENROLLED, f"{name} is already {enrollment.status.value.lower()}"
+    name, *columns, taken, waiting = found[:-1] if postgresql else found
+    new_id = found[-1] if postgresql else None
+    existing = dict(zip(ENROLLMENT_TABLE.c.keys(), columns)) if columns[0] is not None else None
+    if existing is not None and existing["status"] in ACTIVE:
+        raise DomainError(ErrorCode.ALREADY_ENROLLED, f"{name} is already {existing['status'].value.lower()}"
                           " in this session.", "learnerId")
-    before = snapshot(enrollment) if enrollment else None
-    if enrollment is None:
-        enrollment = Enrollment(session_id=session.id, learner_id=learner_id, status=EnrollmentStatus.PENDING_APPROVAL)
-        db.add(enrollment)
-    else:
-        enrollment.created_at, enrollment.reason = utc_now(), None
     if session.requires_approval:
-        enrollment.status, enrollment.waitlist_position = EnrollmentStatus.PENDING_APPROVAL, None
+        status, position = EnrollmentStatus.PENDING_APPROVAL, None
     else:
-        _seat_or_waitlist(session, enrollment, taken, waiting)
-    await db.flush()
-    record_change(db, actor, "enrollment.create", "Enrollment", enrollment.id, before, snapshot(enrollment))
-    _event(db, session, enrollment, None, "enrolled")
-    return enrollment
+        status, position = _seat_or_waitlist(session, taken, waiting)
+    seated = status is EnrollmentStatus.ENROLLED
+    join_url = meetings.seat_join_link(session) if seated else None
+    now = utc_now()
+    if existing is None:
+        row = {"session_id": session.id, "learner_id": learner_id, "status": status, "waitlist_position": position,
+               "reason": None, "meeting_registrant_id": None, "meeting_join_url": join_url, "created_at": now,
+               "updated_at": now}
+        if new_id is None:
+            row["id"] = (await db.execute(_ENROL_INSERT, row)).scalar_one()
+            writes = []
+        else:
+            row["id"] = new_id
+            writes = [(ENROLLMENT_TABLE, row)]
+        before = None
+    else:
+        writes = []
+        before = snapshot_values(Enrollment, existing)
+        await db.execute(_ENROL_AGAIN, {"enrollment_id": existing["id"], "new_status": status,
+                                        "new_position": position, "now": now, "join_url": join_url})
+        row = {**existing, "status": status, "waitlist_position": position, "reason": None, "created_at": now,
+               "updated_at": now, "meeting_join_url": join_url or existing["meeting_join_url"]}
+    enrolled = Enrolled(row["id"], session.id, learner_id, status, position, now, row["meeting_join_url"])
+    _, message = event_row(db, "enrollment.changed", _event_payload(enrolled, None, "enrolled"),
+                           session_ordering_key(session.id))
+    await insert_rows(db, [*writes, (AUDIT_TABLE, change_row(actor, "enrollment.create", "Enrollment", enrolled.id,
+                                                              before, snapshot_values(Enrollment, row))),
+                           (OUTBOX_TABLE, message)])
+    if seated:
+        meetings.plan_registrants(db, session)
+    return enrolled
 
 
 async def _lock_enrollment(db: AsyncSession, enrollment_id: int) -> tuple[Session, Enrollment]:
@@ -169,7 +232,7 @@ async def decide_enrollment(db: AsyncSession, actor: Actor, enrollment_id: int, 
     before = snapshot(enrollment)
     if approve:
         _require_open(session)
-        _seat_or_waitlist(session, enrollment, *await _seat_counts(db, session.id))
+        enrollment.status, enrollment.waitlist_position = _seat_or_waitlist(session, *await _seat_counts(db, session.id))
     else:
         enrollment.status = EnrollmentStatus.CANCELLED
     enrollment.reason = reason

@@ -8,8 +8,8 @@ changes nothing. What a row does:
 - nothing stored under its key: created, by the service the API's create mutation calls;
 - stored and equal on every column the sheet gives: unchanged (nothing written, nothing audited);
 - stored and different: updated where a service changes that field (a course's, a person's, a
-  resource's fields, a resource's working hours, a session's end (`rescheduleSession`) and capacity, an
-  attendance record), otherwise refused, naming the column that differs;
+  resource's fields, working hours and rate, a session's end (`rescheduleSession`), capacity and join
+  link, an attendance record), otherwise refused, naming the column that differs;
 - refused by a rule or limit: the row's line, column and the service's error code and message.
 
 A blank cell is "not given": it is not compared, and a new row takes the service's default.
@@ -38,12 +38,14 @@ from ..db import changing, changing_as_one
 from ..errors import DomainError, ErrorCode
 from ..instants import UTC
 from ..models import (
-    AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, Enrollment, EnrollmentStatus, PartAttendance,
-    Person, Resource, ResourceKind, Session, SessionPart, SessionStatus,
+    AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, Enrollment, PartAttendance, Person, RateUnit,
+    Resource, ResourceKind, Session, SessionPart, SessionStatus, Venue,
 )
+from ..money import parse_amount
 from ..settings import Settings
 from ..sheets import Row
-from . import attendance, availability, catalogue, enrollment, scheduling
+from . import attendance, availability, budgets, catalogue, costs, enrollment, meetings, scheduling
+from .conferencing import MANUAL as MANUAL_LINK
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 LIST_SEPARATOR = ";"
@@ -80,11 +82,12 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          ("description", "required_qualifications", "certification_validity_days", "minimum_parts_attended")),
     Kind("people", ("email", "name", "timezone"), ("phone",)),
     Kind("resources", ("name", "kind", "timezone"),
-         ("capacity", "email", "qualifications", "features", "working_hours"),
-         {"weekly": "working_hours", "workingHours": "working_hours"}),
+         ("capacity", "email", "qualifications", "features", "working_hours", "venue", "cost_rate", "cost_unit"),
+         {"weekly": "working_hours", "workingHours": "working_hours", "venueId": "venue", "amount": "cost_rate",
+          "unit": "cost_unit"}),
     Kind("sessions", ("course_code", "instructors"),
          WHEN + ("room", "equipment", "delivery_mode", "capacity", "title", "setup_minutes", "teardown_minutes",
-                 "requires_approval", "join_url"),
+                 "requires_approval", "join_url", "allow_outside_hours"),
          {"courseId": "course_code", "instructorIds": "instructors", "roomId": "room", "equipmentIds": "equipment",
           "sessionId": "starts_at", "parts": "starts_at"},
          (("starts_at", "ends_at", "timezone"), ("date", "start_time", "end_time", "timezone"))),
@@ -97,6 +100,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 )}
 
 
+REFUSAL_COLUMNS = ("refused_line", "refused_column", "refused_code", "refused_message")
+"""What `podium import --refused FILE` adds to each refused row; ignored when that file is imported again."""
+
+
 def check_header(kind: Kind, header: list[str]) -> list[str]:
     """What is wrong with a sheet's header for this kind (empty: nothing)."""
     problems = []
@@ -105,7 +112,7 @@ def check_header(kind: Kind, header: list[str]) -> list[str]:
         problems.append(f"missing column(s) {', '.join(missing)}")
     if kind.one_of and not any(all(c in header for c in group) for group in kind.one_of):
         problems.append("give the time as " + " or as ".join(", ".join(group) for group in kind.one_of))
-    unknown = [c for c in header if c not in kind.columns]
+    unknown = [c for c in header if c not in kind.columns and c not in REFUSAL_COLUMNS]
     if unknown:
         problems.append(f"unknown column(s) {', '.join(unknown)} (a {kind.name} sheet has "
                         f"{', '.join(kind.columns)})")
@@ -122,6 +129,7 @@ class Refusal:
     column: str | None
     code: str
     message: str
+    cells: dict[str, Any] = field(default_factory=dict, repr=False)   # the row as read
 
 
 @dataclass
@@ -132,6 +140,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     refused: list[Refusal] = field(default_factory=list)
+    warnings: dict[int, str] = field(default_factory=dict)   # budget id -> BUDGET_EXCEEDED message, once each
 
     @property
     def changes(self) -> int:
@@ -145,6 +154,17 @@ class ImportReport:
 
 class _DryRun(Exception):
     """Raised at the end of a dry run's transaction, so that it rolls back."""
+
+
+class ImportStopped(Exception):
+    """Something other than a refused row (the database lost, a bug) stopped the import in the batch
+    starting at `first_line`: that batch was rolled back, the batches before it stay committed, and
+    `report` counts those."""
+
+    def __init__(self, first_line: int, report: "ImportReport", cause: BaseException) -> None:
+        super().__init__(f"stopped in the rows from line {first_line} on (rolled back; the rows before are "
+                         f"imported): {type(cause).__name__}: {cause}")
+        self.first_line, self.report = first_line, report
 
 
 CHUNK_ROWS = 25
@@ -164,14 +184,19 @@ async def run_import(sessions: async_sessionmaker[AsyncSession], actor: Actor, k
     statement, four round trips fewer)."""
     report = ImportReport(kind, dry_run=dry_run)
     ctx = _Context(actor, settings or Settings())
+    ctx.repeated = _repeated(kind, rows)
     size = max(len(rows), 1) if dry_run else max(batch_rows, 1)
     for start in range(0, len(rows), size):
         batch = rows[start:start + size]
-        counted = await _batch(sessions, ctx, KINDS[kind], batch, dry_run, progress)
+        try:
+            counted = await _batch(sessions, ctx, KINDS[kind], batch, dry_run, progress)
+        except Exception as error:  # noqa: BLE001 - whatever it is, say where the import stopped
+            raise ImportStopped(batch[0].line, report, error) from error
         report.created += counted.created
         report.updated += counted.updated
         report.unchanged += counted.unchanged
         report.refused += counted.refused
+        report.warnings.update(counted.warnings)
     return report
 
 
@@ -184,6 +209,10 @@ async def _batch(sessions: async_sessionmaker[AsyncSession], ctx: _Context, spec
     async def one(db: AsyncSession, row: Row) -> str:
         if row.stray is not None:
             raise DomainError(ErrorCode.INVALID, f"A value right of the last named column: {_shown(row.stray)}.")
+        if row.line in ctx.repeated:
+            first, column = ctx.repeated[row.line]
+            raise DomainError(ErrorCode.DUPLICATE, f"Line {first} has the same {KEYS[spec.name][0]}: a key is on "
+                              "one line of a sheet.", column)
         return await handler(ctx, db, row)
 
     async with sessions() as db:
@@ -208,6 +237,9 @@ async def _batch(sessions: async_sessionmaker[AsyncSession], ctx: _Context, spec
                         setattr(counted, outcome, getattr(counted, outcome) + 1)
                     if progress is not None:
                         progress(len(chunk))
+                if ctx.priced:   # as scheduleSession's payload: budgets left over (warnings, that change nothing)
+                    for warning in await budgets.exceeded_budgets(db, sorted(ctx.priced), currency=ctx.settings.currency):
+                        counted.warnings[warning.budget_id] = f"{warning.code.value}: {warning.message}"
                 if dry_run:
                     raise _DryRun
         except _DryRun:
@@ -215,7 +247,52 @@ async def _batch(sessions: async_sessionmaker[AsyncSession], ctx: _Context, spec
         finally:
             ctx.people.clear()
             ctx.emails.clear()
+            ctx.priced.clear()
     return counted
+
+
+def _repeated(kind: str, rows: list[Row]) -> dict[int, tuple[int, str]]:
+    """Rows whose key an earlier row of the sheet has: line -> (that line, the key's column). Two lines of
+    one key would make the second undo the first, and a re-run change both again."""
+    what, key = KEYS[kind]
+    first: dict[tuple, int] = {}
+    repeated = {}
+    for row in rows:
+        try:
+            found = key(row)
+        except DomainError:
+            continue                       # the row is refused for its own reason
+        if found is None:
+            continue
+        column, value = found
+        if value in first:
+            repeated[row.line] = (first[value], column)
+        else:
+            first[value] = row.line
+    return repeated
+
+
+def _folded(row: Row, column: str) -> str:
+    return (_text(row, column) or "").strip().lower()
+
+
+def _time_column(row: Row) -> str:
+    return "starts_at" if row.cells.get("starts_at") is not None or row.cells.get("date") is None else "start_time"
+
+
+KEYS: dict[str, tuple[str, Callable[[Row], tuple[str, tuple] | None]]] = {
+    "courses": ("code", lambda row: ("code", (_folded(row, "code"),))),
+    "people": ("email", lambda row: ("email", (_folded(row, "email"),))),
+    "resources": ("name", lambda row: ("name", ((_text(row, "name") or "").strip(),))),
+    "sessions": ("course, start and lead instructor", lambda row: (_time_column(row), (
+        _folded(row, "course_code"), _start(row), ((_names(row, "instructors") or [""])[0]).lower()))),
+    "enrollments": ("session and email", lambda row: ("email", (
+        _folded(row, "course_code"), _start(row), _folded(row, "instructor"), _folded(row, "email")))),
+    "attendance": ("session, email and part", lambda row: ("email", (
+        _folded(row, "course_code"), _start(row), _folded(row, "instructor"), _folded(row, "email"),
+        _integer(row, "part")))),
+}
+"""What keys a row of each kind (for the report), and the key itself, read from the row alone."""
 
 
 def _refusal(spec: Kind, row: Row, error: DomainError) -> Refusal:
@@ -224,7 +301,7 @@ def _refusal(spec: Kind, row: Row, error: DomainError) -> Refusal:
         message += " " + "; ".join(
             f"{c.resource_name} is booked {c.starts_at.isoformat()} to {c.ends_at.isoformat()}"
             + (f" (session {c.session_id})" if c.session_id else " (outside calendar)") for c in error.conflicts[:3])
-    return Refusal(row.line, _column(spec, row, error.field), error.code.value, message)
+    return Refusal(row.line, _column(spec, row, error.field), error.code.value, message, row.cells)
 
 
 def _column(spec: Kind, row: Row, name: str | None) -> str | None:
@@ -401,6 +478,8 @@ class _Context:
     # None when no one has that email; an email leaves once a row of it ran (a later row reads afresh).
     people: dict[str, tuple[int, str, str, str | None] | None] = field(default_factory=dict)
     emails: dict[int, str] = field(default_factory=dict)     # a batch's rows' emails (line -> normalised)
+    repeated: dict[int, tuple[int, str]] = field(default_factory=dict)   # see `_repeated`
+    priced: set[int] = field(default_factory=set)    # sessions a batch scheduled or changed (budget warnings)
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
@@ -547,10 +626,16 @@ async def _resource(ctx: _Context, db: AsyncSession, row: Row) -> str:
     values = _given({"timezone": _text(row, "timezone"), "capacity": _integer(row, "capacity"),
                      "email": _text(row, "email"), "features": _names(row, "features"),
                      "qualifications": _qualifications(row)})
+    venue = _text(row, "venue")
+    if venue is not None:
+        values["venue_id"] = await _venue_id(db, venue)
     hours = _working_hours(row)
+    rate, unit = _amount(row, "cost_rate"), _choice(row, "cost_unit", RateUnit)
     if not found:
-        await catalogue.create_resource(db, ctx.actor, kind=kind, name=name, weekly_hours=hours,
-                                        **{"timezone": None, **values})
+        made = await catalogue.create_resource(db, ctx.actor, kind=kind, name=name, weekly_hours=hours,
+                                               **{"timezone": None, **values})
+        if rate is not None:
+            await costs.set_cost_rate(db, ctx.actor, made.id, rate, unit, currency=ctx.settings.currency)
         return CREATED
     resource = found[0]
     if resource.kind is not kind:
@@ -570,13 +655,41 @@ async def _resource(ctx: _Context, db: AsyncSession, row: Row) -> str:
     if hours is not None:
         checked = [list(entry) for entry in working_hours.weekly_hours(hours, "workingHours")]
         weekly_changed = resource.weekly_hours != checked
-    if not changes and not weekly_changed:
+    rate_changed = rate is not None and (
+        parse_amount(rate, ctx.settings.currency, "amount") != resource.cost_rate_minor
+        or unit != resource.cost_rate_unit)
+    if not changes and not weekly_changed and not rate_changed:
         return UNCHANGED
     if changes:
         await catalogue.update_resource(db, ctx.actor, resource.id, **changes)
     if weekly_changed:
         await availability.set_working_hours(db, ctx.actor, resource.id, hours)
+    if rate_changed:
+        await costs.set_cost_rate(db, ctx.actor, resource.id, rate, unit, currency=ctx.settings.currency)
+        ctx.priced.update((await db.scalars(select(Booking.session_id).where(
+            Booking.resource_id == resource.id, Booking.active, Booking.session_id.is_not(None)))).all())
     return UPDATED
+
+
+async def _venue_id(db: AsyncSession, name: str) -> int:
+    ids = (await db.scalars(select(Venue.id).where(Venue.name == name).limit(2))).all()
+    if not ids:
+        raise DomainError(ErrorCode.NOT_FOUND, f"No venue {name!r} in Podium (podium venues import, or "
+                          "createVenue, makes venues).", "venue")
+    if len(ids) > 1:
+        raise DomainError(ErrorCode.INVALID, f"More than one venue is named {name!r}.", "venue")
+    return ids[0]
+
+
+def _amount(row: Row, column: str) -> str | None:
+    """Money as the decimal the cell shows ("90", "12.5"): a number cell is read through its shortest
+    decimal form, never computed with as a float."""
+    value = row.cells.get(column)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise DomainError(ErrorCode.INVALID, f"{column} must be a decimal amount such as 12.50.", column)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 async def _course_id(ctx: _Context, db: AsyncSession, row: Row) -> int:
@@ -636,11 +749,12 @@ async def _session(ctx: _Context, db: AsyncSession, row: Row) -> str:
     if not found:
         if zone is None:
             raise DomainError(ErrorCode.INVALID, "timezone must not be empty: it is the session's clock.", "timezone")
-        await scheduling.schedule_session(
+        made = await scheduling.schedule_session(
             db, ctx.actor, course_id=course_id, starts_at=starts_at, ends_at=ends_at, timezone=zone,
             delivery_mode=mode, instructor_ids=instructor_ids, room_id=room_id, equipment_ids=equipment_ids,
-            settings=ctx.settings, **{"setup_minutes": 0, "teardown_minutes": 0, "requires_approval": False,
-                                      **_given(fields)})
+            settings=ctx.settings, allow_outside_hours=bool(_boolean(row, "allow_outside_hours")),
+            **{"setup_minutes": 0, "teardown_minutes": 0, "requires_approval": False, **_given(fields)})
+        ctx.priced.add(made.id)
         return CREATED
     return await _same_session(ctx, db, row, found[0], ends_at, zone, mode, instructor_ids, room_id, equipment_ids,
                                fields)
@@ -649,8 +763,9 @@ async def _session(ctx: _Context, db: AsyncSession, row: Row) -> str:
 async def _same_session(ctx: _Context, db: AsyncSession, row: Row, session: Session, ends_at: datetime,
                         zone: str | None, mode: DeliveryMode, instructor_ids: list[int], room_id: int | None,
                         equipment_ids: list[int], fields: dict[str, Any]) -> str:
-    """A row whose session is stored: unchanged, its end moved (`reschedule_session`) and its capacity
-    changed (`change_capacity`), or refused naming the first other column that differs."""
+    """A row whose session is stored: unchanged, its end moved (`reschedule_session`), its capacity
+    (`change_capacity`) and hand-entered link (`update_session`) changed, or refused naming the first other
+    column that differs."""
     bookings = [b for b in await scheduling.session_bookings(db, session.id) if b.active or
                 session.status is not SessionStatus.SCHEDULED]
     by_role: dict[BookingRole, list[int]] = {}
@@ -662,27 +777,33 @@ async def _same_session(ctx: _Context, db: AsyncSession, row: Row, session: Sess
               "instructors": by_role.get(BookingRole.LEAD_INSTRUCTOR, []) + by_role.get(BookingRole.CO_FACILITATOR, []),
               "room": (by_role.get(BookingRole.ROOM) or [None])[0], "equipment": sorted(by_role.get(BookingRole.EQUIPMENT, [])),
               "title": session.title, "setup_minutes": session.setup_minutes,
-              "teardown_minutes": session.teardown_minutes, "requires_approval": session.requires_approval,
-              "join_url": session.meeting_join_url if session.meeting_provider == "manual" else None}
+              "teardown_minutes": session.teardown_minutes, "requires_approval": session.requires_approval}
     wanted = {"timezone": zone, "instructors": instructor_ids, "room": room_id, "equipment": sorted(equipment_ids),
-              **{k: v for k, v in fields.items() if k != "capacity"}}
-    if row.cells.get("delivery_mode") is not None or room_id is not None:
+              **{k: v for k, v in fields.items() if k not in ("capacity", "join_url")}}
+    if row.cells.get("delivery_mode") is not None:
         wanted["delivery_mode"] = mode
     for name, value in wanted.items():
         if name in ("room", "equipment", "instructors") or value is not None:
             if stored[name] != value and not (name == "title" and value is not None
                                               and limits.text(value, "title") == stored[name]):
                 raise DomainError(ErrorCode.INVALID, f"The session stored for this course, start and lead instructor "
-                                  f"has another {name.replace('_', ' ')}; the import changes only a session's end "
-                                  "and capacity (change the rest with the API).", name)
+                                  f"has another {name.replace('_', ' ')}; the import changes only a session's end, "
+                                  "capacity and join link (change the rest with the API).", name)
     changed = False
     if ends_at != session.ends_at:
         await scheduling.reschedule_session(db, ctx.actor, session.id, session.starts_at, ends_at,
-                                            settings=ctx.settings)
+                                            settings=ctx.settings,
+                                            allow_outside_hours=bool(_boolean(row, "allow_outside_hours")))
         changed = True
     if fields["capacity"] is not None and fields["capacity"] != session.capacity:
         await enrollment.change_capacity(db, ctx.actor, session.id, fields["capacity"])
         changed = True
+    link = fields["join_url"]
+    if link is not None and (session.meeting_provider != MANUAL_LINK or meetings.manual_link(link) != session.meeting_join_url):
+        await scheduling.update_session(db, ctx.actor, session.id, join_url=link)
+        changed = True
+    if changed:
+        ctx.priced.add(session.id)
     return UPDATED if changed else UNCHANGED
 
 
@@ -692,7 +813,7 @@ async def _find_session(ctx: _Context, db: AsyncSession, row: Row) -> Session:
     lead = _text(row, "instructor")
     lead_id = None if lead is None else await _resource_id(ctx, db, ResourceKind.INSTRUCTOR, lead, "instructor")
     found = await _sessions_at(db, course_id, starts_at, lead_id)
-    column = "starts_at" if row.cells.get("starts_at") is not None else "start_time"
+    column = _time_column(row)
     if not found:
         raise DomainError(ErrorCode.NOT_FOUND, f"No session of {_text(row, 'course_code')!r} starts "
                           f"{starts_at.isoformat()}" + (f" led by {lead!r}." if lead else "."), column)

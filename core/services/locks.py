@@ -5,7 +5,9 @@ is one: the session first (`lock_session`), then its resources in id order (`loc
 """
 from __future__ import annotations
 
-from sqlalchemy import select
+from functools import lru_cache
+
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -25,6 +27,23 @@ async def lock_session(db: AsyncSession, session_id: int, field: str = "sessionI
     if session is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No session with that id.", field)
     return session
+
+
+@lru_cache(maxsize=32)
+def _session_row_lock(columns: tuple[str, ...]) -> Select:
+    """Built once per column list: the statement, its cache key and its compiled form are reused."""
+    table = Session.__table__  # the table, not the entity: plain Core, no ORM loading of the row
+    return select(*(table.c[c] for c in columns)).where(table.c.id == bindparam("session_id")).with_for_update()
+
+
+async def lock_session_row(db: AsyncSession, session_id: int, columns: tuple[str, ...],
+                           field: str = "sessionId") -> Row:
+    """`lock_session` for a change made with statements: the same row lock (the same lock order), and
+    only the `columns` it reads, as a plain row (no ORM object, no identity map)."""
+    row = (await db.execute(_session_row_lock(("id", *columns)), {"session_id": session_id})).first()
+    if row is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No session with that id.", field)
+    return row
 
 
 async def lock_resources(db: AsyncSession, wanted: dict[str, tuple[list[int], ResourceKind | None]]

@@ -142,6 +142,19 @@ def plan_registration(db: AsyncSession, session: Session, enrollment: Enrollment
     if session.meeting_provider == MANUAL:
         enrollment.meeting_join_url = session.meeting_join_url
         return
+    plan_registrants(db, session)
+
+
+def seat_join_link(session: Any) -> str | None:
+    """The join link a learner taking a seat gets at once: the session's hand-entered one (`manual`)."""
+    return session.meeting_join_url if session.meeting_provider == MANUAL else None
+
+
+def plan_registrants(db: AsyncSession, session: Any) -> None:
+    """After commit, register the session's enrolled learners with its provider's meeting (if it has one).
+    `session` needs id, meeting_provider, delivery_mode and status (an ORM Session or a row)."""
+    if session.meeting_provider == MANUAL:
+        return
     provider = session.meeting_provider or active_provider(db)
     if provider not in (None, MANUAL) and needs_meeting(session):
         db.add(OutboxMessage(kind=PLUGIN_CALL_KIND, topic=REGISTRANTS, target=provider,

@@ -28,6 +28,23 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
+def _snapshot_keys(model: type) -> tuple[str, ...]:
+    keys = _SNAPSHOT_KEYS.get(model)
+    if keys is None:
+        keys = _SNAPSHOT_KEYS[model] = tuple(attr.key for attr in inspect(model).column_attrs
+                                             if not attr.columns[0].info.get("derived"))
+    return keys
+
+
+_SNAPSHOT_KEYS: dict[type, tuple[str, ...]] = {}
+
+
+def snapshot_values(model: type, values: Any) -> dict[str, Any]:
+    """`snapshot` of a row written with a statement: `values` maps (or has attributes for) every column."""
+    get = values.__getitem__ if isinstance(values, dict) else values._mapping.__getitem__
+    return {key: _json_ready(get(key)) for key in _snapshot_keys(model)}
+
+
 def snapshot(obj: Any) -> dict[str, Any]:
     """The row's column values, JSON-ready, for audit before/after (not the derived search keys)."""
     return {attr.key: _json_ready(getattr(obj, attr.key)) for attr in inspect(obj).mapper.column_attrs

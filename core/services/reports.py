@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, func, literal, select
+from sqlalchemy import Integer, and_, case, false, func, literal, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
@@ -27,12 +27,13 @@ from ..errors import DomainError, ErrorCode
 from ..ids import to_global_id
 from ..instants import local_midnight, utc_now
 from ..models import (
-    Attendance, AttendanceStatus, AuditEntry, HoursException, TimeOff, Booking, BookingRole, Certification, Course, DeliveryMode, Enrollment,
+    Attendance, AttendanceStatus, AuditEntry, Budget, HoursException, TimeOff, Booking, BookingRole, Certification, Course, DeliveryMode, Enrollment,
     EnrollmentStatus, Program, ProgramLearner, ProgramStage, ProgramStatus, Resource, ResourceKind, Session,
     SessionStatus, StageKind, UTCDateTime, Venue,
 )
 from ..settings import Settings
 from ..money import divide, format_amount
+from .budgets import budget_figures_sql
 from .costs import attended_minutes_sql, session_costs_sql
 from .evaluations import FACTS as EVALUATION_FACTS
 from .evaluations import evaluation_facts_sql, format_score, ratio
@@ -70,6 +71,7 @@ class Metric(str, enum.Enum):
     NPS = "NPS"
     EVALUATION_RESPONSE_RATE = "EVALUATION_RESPONSE_RATE"
     LEARNING_GAIN = "LEARNING_GAIN"
+    BUDGET_CONSUMPTION = "BUDGET_CONSUMPTION"
 
 
 class Dimension(str, enum.Enum):
@@ -378,6 +380,34 @@ def _from_evaluation_facts(metric: Metric, facts: Sequence[int]) -> tuple[int, i
             Metric.LEARNING_GAIN: (gain_sum, gains)}[metric]
 
 
+def _budget_query(span: Period, report_filter: ReportFilter, now: datetime, dimensions: Sequence[Dimension]):
+    """Budgets whose period overlaps the report's: spent or committed (actual + committed, as BUDGET_EXCEEDED
+    counts) and amount, summed per group. A budget has a course (COURSE scope) or a venue (VENUE scope) and a
+    month (that of its start, or the period's first when it started before); it has no instructor and no
+    delivery mode (null keys). A course or venue filter keeps the budgets of that scope and target; an
+    instructor or delivery mode filter keeps none."""
+    chosen = aliased(Budget)
+    ids = select(chosen.id).where(chosen.starts_at < _at(span.ends_at), chosen.ends_at > _at(span.starts_at))
+    if report_filter.course_id is not None:
+        ids = ids.where(chosen.course_id == report_filter.course_id)
+    if report_filter.venue_id is not None:
+        ids = ids.where(chosen.venue_id == report_filter.venue_id)
+    if report_filter.instructor_id is not None or report_filter.delivery_mode is not None:
+        ids = ids.where(false())
+    figures = budget_figures_sql(ids, now).subquery("budget_figures")
+    start = case((Budget.starts_at < _at(span.starts_at), _at(span.starts_at)), else_=Budget.starts_at)
+    columns, grouped = [], []
+    for dimension in dimensions:
+        column = {Dimension.COURSE: Budget.course_id, Dimension.VENUE: Budget.venue_id,
+                  Dimension.MONTH: _month_of(start, span.months())}.get(dimension)
+        columns.append(null() if column is None else column)
+        if column is not None:
+            grouped.append(column)
+    query = (select(*columns, _sum(figures.c.actual + figures.c.committed), _sum(figures.c.amount_minor))
+             .select_from(figures).join(Budget, Budget.id == figures.c.id))
+    return query.group_by(*grouped) if grouped else query, len(columns)
+
+
 def _program_query(span: Period, report_filter: ReportFilter, dimensions: Sequence[Dimension]):
     """Journeys of ACTIVE programs whose first live session starts in the period: learners and completed
     (certified) ones. A journey is complete when every required stage is; the program then certifies."""
@@ -484,6 +514,9 @@ def _value(metric: Metric, numerator: int, denominator: int | None, currency: st
     if metric is Metric.LEARNING_GAIN:  # the numerator is the sum of POST - PRE in hundredths of a point
         return MetricValue(metric, ratio(numerator, 100 * (denominator or 0)), format_score(numerator),
                            denominator or 0)
+    if metric is Metric.BUDGET_CONSUMPTION:  # spent or committed / amount, of the budgets
+        return MetricValue(metric, _ratio(numerator, denominator or 0), format_amount(numerator, currency),
+                           format_amount(denominator or 0, currency))
     if metric in (Metric.PLANNED_COST, Metric.ACTUAL_COST):
         return MetricValue(metric, format_amount(numerator, currency), format_amount(numerator, currency), None)
     if metric is Metric.COST_PER_LEARNER:
@@ -558,6 +591,12 @@ async def run_report(db: AsyncSession, metrics: Sequence[Metric], group_by: Sequ
         for metric in EVALUATION_METRICS & set(metrics):
             per_metric[metric] = {key: _from_evaluation_facts(metric, facts) for key, facts in grouped.items()}
             totals[metric] = _from_evaluation_facts(metric, overall)
+    if Metric.BUDGET_CONSUMPTION in metrics:
+        query, width = _budget_query(span, report_filter, now, group_by)
+        per_metric[Metric.BUDGET_CONSUMPTION] = {k: (int(v[0]), int(v[1])) for k, v in
+                                                 (await _grouped(db, query, width)).items()}
+        spent, amount = (await db.execute(_budget_query(span, report_filter, now, [])[0])).one()
+        totals[Metric.BUDGET_CONSUMPTION] = (int(spent), int(amount))
     if Metric.COMPLETION_RATE in metrics:
         query, width = _program_query(span, report_filter, group_by)
         per_metric[Metric.COMPLETION_RATE] = {k: (int(v[0]), int(v[1])) for k, v in (await _grouped(db, query, width)).items()}

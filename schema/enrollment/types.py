@@ -16,7 +16,7 @@ from ..permissions import sees_join_link_of
 from ..relay import Connection, Node, global_id
 
 if TYPE_CHECKING:
-    from ..evaluations.types import AssessmentScore
+    from ..evaluations.types import AssessmentScore, EvaluationResponse
     from ..scheduling.types import Session
 
 EnrollmentStatus = strawberry.enum(CoreEnrollmentStatus, name="EnrollmentStatus")
@@ -63,6 +63,14 @@ class Enrollment(Node):
     @strawberry.field
     async def learner(self, info: Info) -> Person:
         return await info.context.loaders.people.load(self.learner_pk)
+
+    @strawberry.field(description="The learner's evaluation of the session: null when they were not asked, or the "
+                                  "caller is neither staff nor the learner (instructors see Session.evaluationSummary).")
+    async def evaluation(self, info: Info
+                         ) -> Annotated["EvaluationResponse", strawberry.lazy("podium.schema.evaluations.types")] | None:
+        from ..evaluations.fields import enrollment_evaluation
+
+        return await enrollment_evaluation(info, self.pk, self.learner_pk)
 
     @strawberry.field(description="The learner's PRE and POST knowledge scores (recordAssessmentScore).")
     async def assessment_scores(self, info: Info

@@ -6,10 +6,12 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from podium.core.models import AssessmentScore as ScoreRow
+from podium.core.models import EvaluationAnswer as AnswerRow
 from podium.core.models import EvaluationForm as FormRow
+from podium.core.models import EvaluationRequest as RequestRow
 from podium.core.services.evaluations import session_evaluations
 
-from .types import form_from, score_from, summary_from
+from .types import form_from, response_from, score_from, summary_from
 
 
 def loaders(context) -> dict:
@@ -39,5 +41,16 @@ def loaders(context) -> dict:
             held[row.enrollment_id].append(score_from(row))
         return [held[i] for i in ids]
 
-    return {"evaluation_forms": forms, "course_evaluation_forms": course_forms, "evaluation_summaries": summaries,
+    async def responses(ids: list[int]) -> list:
+        async with context.reading() as db:
+            requests = (await db.scalars(select(RequestRow).where(RequestRow.enrollment_id.in_(ids)))).all()
+            answers = (await db.scalars(select(AnswerRow).where(AnswerRow.request_id.in_([r.id for r in requests]))
+                                        .order_by(AnswerRow.id))).all() if requests else []
+        held = defaultdict(list)
+        for answer in answers:
+            held[answer.request_id].append(answer)
+        found = {r.enrollment_id: response_from(r, held[r.id]) for r in requests}
+        return [found.get(i) for i in ids]
+
+    return {"evaluation_responses": responses, "evaluation_forms": forms, "course_evaluation_forms": course_forms, "evaluation_summaries": summaries,
             "assessment_scores": scores}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
-from ..permissions import require_session_staff
-from .types import AssessmentScore, EvaluationForm, EvaluationSummary
+from ..permissions import is_staff, require_session_staff
+from .types import AssessmentScore, EvaluationForm, EvaluationResponse, EvaluationSummary
 
 
 async def course_evaluation_form(info: Info, course_pk: int) -> EvaluationForm | None:
@@ -20,3 +20,12 @@ async def session_evaluation_summary(info: Info, session_pk: int) -> EvaluationS
 
 async def enrollment_assessment_scores(info: Info, enrollment_pk: int) -> list[AssessmentScore]:
     return await info.context.loaders.assessment_scores.load(enrollment_pk)
+
+
+async def enrollment_evaluation(info: Info, enrollment_pk: int, learner_pk: int) -> EvaluationResponse | None:
+    """One learner's answers: for staff and the learner; an instructor sees the session's summary, not who
+    answered what."""
+    caller = info.context.caller
+    if not is_staff(caller) and caller.person_id != learner_pk:
+        return None
+    return await info.context.loaders.evaluation_responses.load(enrollment_pk)

@@ -95,6 +95,30 @@ def summary_from(found: core.SessionEvaluation) -> EvaluationSummary:
                    for q in found.questions])
 
 
+@strawberry.type(description="One answer of a learner's evaluation.")
+class EvaluationAnswer:
+    question_key: str
+    kind: QuestionKind = strawberry.field(description="The question's kind when it was answered.")
+    value: int | None = strawberry.field(description="RATING_1_5 and NPS_0_10: the answer.")
+    yes: bool | None = strawberry.field(description="YES_NO: the answer.")
+    text: str | None = strawberry.field(description="TEXT: the answer.")
+
+
+@strawberry.type(description="A learner asked to evaluate a session, and their answers once given.")
+class EvaluationResponse:
+    requested_at: datetime
+    responded_at: datetime | None = strawberry.field(description="Null: not answered (yet).")
+    answers: list[EvaluationAnswer]
+
+
+def response_from(request, answers) -> EvaluationResponse:
+    return EvaluationResponse(requested_at=request.requested_at, responded_at=request.responded_at, answers=[
+        EvaluationAnswer(question_key=a.question_key, kind=a.kind,
+                         value=a.value if a.kind in (CoreQuestionKind.RATING_1_5, CoreQuestionKind.NPS_0_10) else None,
+                         yes=bool(a.value) if a.kind is CoreQuestionKind.YES_NO else None, text=a.text)
+        for a in answers])
+
+
 @strawberry.type(description="A learner's knowledge score before or after a session.")
 class AssessmentScore:
     kind: AssessmentKind

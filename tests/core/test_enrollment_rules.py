@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from podium.core.db import changing
 from podium.core.errors import DomainError, ErrorCode
-from podium.core.models import AuditEntry, DeliveryMode, Enrollment, EnrollmentStatus, Resource, Session
+from podium.core.models import AuditEntry, DeliveryMode, Enrollment, EnrollmentStatus, OutboxMessage, Resource, Session
 from podium.core.services import catalogue
 from podium.core.services import enrollment as enrolment_service
 from tests import builders as b
@@ -183,3 +183,31 @@ async def test_raising_a_session_while_its_room_shrinks_one_wins(sessions):
         async with sessions() as db:
             session, room = await db.get(Session, s.id), await db.get(Resource, room.id)
             assert session.capacity <= room.capacity, f"round {day}: {session.capacity} seats in a room of {room.capacity}"
+
+
+async def test_a_cancelled_learner_enrols_again_on_the_same_row_with_the_audit_and_event_of_it(sessions):
+    course = await b.course(sessions)
+    lead = await b.instructor(sessions)
+    s = await b.session(sessions, course_id=course.id, instructor_ids=[lead.id], capacity=1)
+    first, second = await b.people(sessions, 2)
+    eid, status, _ = await _enroll(sessions, s.id, first)
+    assert status is EnrollmentStatus.ENROLLED
+    async with sessions() as db, changing(db):
+        await enrolment_service.cancel_enrollment(db, ADMIN, eid)
+    await _enroll(sessions, s.id, second)  # takes the freed seat
+    again = await _enroll(sessions, s.id, first)
+    assert again == (eid, EnrollmentStatus.WAITLISTED, 1)  # the same row, at the end of the waitlist
+    roster = await _roster(sessions, s.id)
+    assert [(e.learner_id, e.status, e.waitlist_position, e.reason) for e in roster] == [
+        (first, EnrollmentStatus.WAITLISTED, 1, None), (second, EnrollmentStatus.ENROLLED, None, None)]
+    async with sessions() as db:
+        entry = (await db.scalars(select(AuditEntry).where(AuditEntry.target_id == eid,
+                                                           AuditEntry.action == "enrollment.create")
+                                  .order_by(AuditEntry.id.desc()))).first()
+        events = (await db.scalars(select(OutboxMessage.payload).where(OutboxMessage.topic == "enrollment.changed")
+                                   .order_by(OutboxMessage.id))).all()
+    assert entry.before["status"] == "CANCELLED" and entry.after["status"] == "WAITLISTED"
+    assert entry.after["waitlist_position"] == 1 and entry.after["id"] == eid
+    assert entry.after["created_at"] == roster[0].created_at.isoformat()
+    assert events[-1]["payload"]["after"] == {"status": "WAITLISTED", "waitlistPosition": 1}
+    assert events[-1]["payload"]["reason"] == "enrolled"

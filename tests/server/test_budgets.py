@@ -205,3 +205,40 @@ async def test_every_budget_change_is_audited_and_evented(api, app):
     assert [a.action for a in audit] == ["budget.create", "budget.update"]
     assert audit[1].before["amount_minor"] == 1000 and audit[1].after["amount_minor"] == 2050
     assert events == ["budget.created", "budget.updated"]
+
+
+REPORT = """query($i: ReportInput!) { report(input: $i) {
+  rows { dimensions { key } values { value numerator denominator } } totals { value numerator denominator } } }"""
+
+
+async def test_budget_consumption_in_the_report_is_spent_or_committed_over_amount(api, app):
+    course, teacher, room, venue = await _world(api)
+    other_course = await g.course(api)
+    for days in (10, 11):
+        await _schedule(api, course, teacher, room, days=days)       # 2 h x 100.00 + 2 h x 50.00 = 300.00 each
+    await _schedule(api, other_course, teacher, days=12)              # virtual: 2 h x 100.00 = 200.00
+    await _budget(api, name="course", amount="1000", scope="COURSE", courseId=course)          # 600.00 of 1000.00
+    await _budget(api, name="venue", amount="500", scope="VENUE", venueId=venue)               # 600.00 of 500.00
+    await _budget(api, name="everything", amount="2000", scope="EVERYTHING")                   # 800.00 of 2000.00
+    await _budget(api, name="later", amount="9999", scope="EVERYTHING",
+                  period={"from": _day(40), "to": _day(50)})                                    # outside the report
+    ask = {"metrics": ["BUDGET_CONSUMPTION"], "from": _day(0), "to": _day(30), "timezone": "Europe/London"}
+
+    async def report(**more):
+        return (await api.data(REPORT, {"i": {**ask, **more}}))["report"]
+
+    def row(values):
+        return (values["value"], values["numerator"], values["denominator"])
+
+    # (600.00 + 600.00 + 800.00) / (1000.00 + 500.00 + 2000.00) = 2000 / 3500 = 0.571428... -> 0.5714
+    assert row((await report())["totals"][0]) == ("0.5714", "2000.00", "3500.00")
+    by_course = {r["dimensions"][0]["key"]: row(r["values"][0]) for r in (await report(groupBy=["COURSE"]))["rows"]}
+    # the course's budget 600/1000; the venue's and everything's have no course: 1400/2500 = 0.56
+    assert by_course == {course: ("0.6000", "600.00", "1000.00"), None: ("0.5600", "1400.00", "2500.00")}
+    by_venue = {r["dimensions"][0]["key"]: row(r["values"][0]) for r in (await report(groupBy=["VENUE"]))["rows"]}
+    # the venue's: 600/500 = 1.2 (over); the others: (600 + 800) / (1000 + 2000) = 0.4666... -> 0.4667
+    assert by_venue == {venue: ("1.2000", "600.00", "500.00"), None: ("0.4667", "1400.00", "3000.00")}
+    filtered = await report(filter={"courseId": course})
+    assert row(filtered["totals"][0]) == ("0.6000", "600.00", "1000.00")
+    none = await report(filter={"instructorId": teacher})                 # budgets have no instructor
+    assert row(none["totals"][0]) == (None, "0.00", "0.00")

@@ -5,6 +5,7 @@ enrolment are refused; the report's evaluation metrics equal a hand computation;
 every change audited and evented."""
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -195,9 +196,12 @@ async def test_completed_session_to_requests_submissions_and_report(running):
         bad = await _submit(api, answers, token=tokens[emails[4]])
         assert [(e["code"], e["field"]) for e in bad["errors"]] == [("INVALID", field_path)], bad
         assert repr(named) in bad["errors"][0]["message"]
-    done = await _submit(api, [{"questionKey": "overall", "value": 4}, {"questionKey": "recommend", "value": 9}],
-                         token=tokens[emails[4]])
-    assert done["errors"] == []
+    # L5 sends the same answer four times at once: one is taken, three are DUPLICATE.
+    tries = await asyncio.gather(*(_submit(api, [{"questionKey": "overall", "value": 4},
+                                                 {"questionKey": "recommend", "value": 9}], token=tokens[emails[4]])
+                                   for _ in range(4)))
+    assert sorted(tuple(e["code"] for e in t["errors"]) for t in tries) == [(), ("DUPLICATE",), ("DUPLICATE",),
+                                                                             ("DUPLICATE",)]
     # L4 and L6 do not answer.
 
     # Knowledge scores: L1 40 -> 85.5 (+45.5), L2 60 -> 55 (-5), L5 50 -> 75.25 (+25.25); L4 only PRE (no gain).
@@ -279,3 +283,70 @@ def g_pk(global_id: str) -> int:
     from podium.core.ids import from_global_id
 
     return from_global_id(global_id)[1]
+
+
+async def test_forms_and_scores_who_may_and_bad_input(api, app):
+    """Forms and scores are staff's (ADMIN, COORDINATOR); an instructor and a learner are FORBIDDEN; bad forms
+    and scores are INVALID with the field and change nothing; a form's change is audited and evented."""
+    course = await g.course(api)
+    coordinator = await g.token(api, await g.person(api), "COORDINATOR")
+    learner_id = await g.person(api)
+    learner = await g.token(api, learner_id, "LEARNER")
+    await g.instructor(api, email="forms.teacher@example.com")
+    instructor = await g.token(api, await g.person(api, email="forms.teacher@example.com"), "INSTRUCTOR")
+    given = {"courseId": course, "title": "Feedback", "questions": QUESTIONS[:2]}
+    for token in (instructor, learner):
+        refused = (await api.data(FORM, {"i": given}, token=token))["createEvaluationForm"]
+        assert refused["form"] is None and [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+    for questions, field_path in (
+            ([], ["input", "questions"]),
+            ([{"key": "Overall", "kind": "RATING_1_5", "text": "?"}], ["input", "questions", "0", "key"]),
+            ([{"key": "a", "kind": "TEXT", "text": "?"}, {"key": "a", "kind": "YES_NO", "text": "?"}],
+             ["input", "questions", "1", "key"]),
+            ([{"key": "a", "kind": "TEXT", "text": "  "}], ["input", "questions", "0", "text"]),
+            ([{"key": f"q{n}", "kind": "TEXT", "text": "?"} for n in range(51)], ["input", "questions"])):
+        bad = (await api.data(FORM, {"i": {**given, "questions": questions}}))["createEvaluationForm"]
+        assert [(e["code"], e["field"]) for e in bad["errors"]] == [("INVALID", field_path)], bad
+    made = (await api.data(FORM, {"i": given}, token=coordinator))["createEvaluationForm"]
+    assert made["errors"] == [] and made["form"]["course"] == {"id": course, "evaluationForm": {"id": made["form"]["id"]}}
+    assert [q["required"] for q in made["form"]["questions"]] == [True, True]
+    second = (await api.data(FORM, {"i": given}))["createEvaluationForm"]
+    assert [(e["code"], e["field"]) for e in second["errors"]] == [("DUPLICATE", ["input", "courseId"])]
+    form = made["form"]["id"]
+    refused = (await api.data(UPDATE_FORM, {"i": {"formId": form, "title": "x"}}, token=instructor))
+    assert [e["code"] for e in refused["updateEvaluationForm"]["errors"]] == ["FORBIDDEN"]
+    changed = (await api.data(UPDATE_FORM, {"i": {"formId": form, "title": "Tell us", "questions": QUESTIONS}},
+                              token=coordinator))["updateEvaluationForm"]
+    assert changed["errors"] == [] and changed["form"]["title"] == "Tell us"
+    assert [q["key"] for q in changed["form"]["questions"]] == ["overall", "recommend", "useful", "comment"]
+    public = (await api.data("query($id: ID!) { node(id: $id) { ... on Course { evaluationForm { title } } } }",
+                             {"id": course}, token=None))["node"]
+    assert public == {"evaluationForm": {"title": "Tell us"}}          # the questions are no secret
+
+    session = await g.session(api, course, [await g.instructor(api)])
+    enrollment = (await g.enroll(api, session, learner_id))["enrollment"]["id"]
+    for token in (instructor, learner):
+        refused = (await api.data(SCORE, {"i": {"enrollmentId": enrollment, "kind": "PRE", "score": "50"}},
+                                  token=token))["recordAssessmentScore"]
+        assert [e["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+    for score in ("-1", "100.01", "87.555", "abc", "NaN", "Infinity", ""):
+        bad = (await api.data(SCORE, {"i": {"enrollmentId": enrollment, "kind": "PRE", "score": score}}))
+        assert [(e["code"], e["field"]) for e in bad["recordAssessmentScore"]["errors"]] == [
+            ("INVALID", ["input", "score"])], (score, bad)
+    done = (await api.data(SCORE, {"i": {"enrollmentId": enrollment, "kind": "PRE", "score": "0.1"}},
+                           token=coordinator))["recordAssessmentScore"]
+    assert done["score"] == {"kind": "PRE", "score": "0.10", "source": "MANUAL"}
+    # a learner's own link-less submit before the session happened: INVALID, nothing recorded
+    early = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "answers": []}}, token=learner))
+    assert [e["code"] for e in early["submitEvaluation"]["errors"]] == ["INVALID"]
+    both = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "token": "x", "answers": []}}, token=learner))
+    assert [e["code"] for e in both["submitEvaluation"]["errors"]] == ["INVALID"]
+
+    async with app.state.podium.sessions() as db:
+        audit = [a for a in (await db.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
+                 if a.startswith(("evaluation", "assessment"))]
+        events = [t for t in (await db.scalars(select(OutboxMessage.topic).where(OutboxMessage.kind == "event")
+                                               .order_by(OutboxMessage.id))).all()
+                  if t.startswith(("evaluation", "assessment"))]
+    assert audit == ["evaluation_form.create", "evaluation_form.update", "assessment.record"]
+    assert events == ["evaluation_form.created", "evaluation_form.updated", "assessment.recorded"]

@@ -80,6 +80,10 @@ async def test_staff_update_rooms_and_instructors(api):
     assert qualified["errors"] == [] and qualified["resource"]["email"] == "lead@example.com"
     assert qualified["resource"]["qualifications"] == [{"name": "cpr", "validUntil": None},
                                                        {"name": "medic", "validUntil": "2030-01-31"}]
+    renewed = (await api.data(UPDATE_RESOURCE, {"i": {"resourceId": lead, "qualifications": [
+        {"name": "medic", "validUntil": "2032-01-31"}, {"name": "fire"}]}}))["updateResource"]   # medic kept, renewed
+    assert renewed["errors"] == [] and renewed["resource"]["qualifications"] == [
+        {"name": "fire", "validUntil": None}, {"name": "medic", "validUntil": "2032-01-31"}]
     not_a_room = (await api.data(UPDATE_RESOURCE, {"i": {"resourceId": lead, "calendarUrl": feed}}))["updateResource"]
     assert _errors(not_a_room) == [("INVALID", ["input", "calendarUrl"])]
 

@@ -15,8 +15,10 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from podium.core.db import changing
 from podium.core.instants import UTC
-from podium.core.models import AuditEntry, Booking, Enrollment, OutboxMessage, Person, Resource, Session
+from podium.core.models import AuditEntry, Booking, BudgetScope, Enrollment, OutboxMessage, Person, Resource, Session
+from podium.core.services import budgets, catalogue
 from podium.core.sheets import read_sheet
 from podium.server.cli import app
 from tests import builders as b
@@ -108,12 +110,18 @@ async def test_people_and_sessions_sheets_import_all_but_three_bad_rows_and_a_re
     expected = [(42, "starts_at", "INVALID_TIME_RANGE"), (253, "instructors", "NOT_FOUND"),
                 (404, "starts_at", "RESOURCE_CONFLICT")]
 
+    # A dry run of part of it checks each row against the rows before it (the clash with line 5 is found) and
+    # writes nothing at all.
+    part = write_xlsx(tmp_path / "part.xlsx", [["course_code", "starts_at", "ends_at", "timezone", "instructors",
+                                                "room"]] + good[:40] + [naive, unknown, clash] + good[40:60])
     before = await counts(sessions)
-    dry = await invoke(sheet, "--kind", "sessions", "--dry-run")
+    dry = await invoke(part, "--kind", "sessions", "--dry-run")
     assert dry.exit_code == 1, dry.output
-    assert "sessions: 497 created, 0 updated, 0 unchanged, 3 refused (dry run: nothing was written)" in dry.output
-    assert [r[:3] for r in refusals(dry.output)] == expected
-    assert await counts(sessions) == before                         # the dry run wrote nothing at all
+    assert "sessions: 60 created, 0 updated, 0 unchanged, 3 refused (dry run: nothing was written)" in dry.output
+    assert [r[:3] for r in refusals(dry.output)] == [(42, "starts_at", "INVALID_TIME_RANGE"),
+                                                     (43, "instructors", "NOT_FOUND"),
+                                                     (44, "starts_at", "RESOURCE_CONFLICT")]
+    assert await counts(sessions) == before
 
     started = time.perf_counter()
     done = await invoke(sheet, "--kind", "sessions")
@@ -149,11 +157,16 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
     monkeypatch.setenv("PODIUM_DATABASE_URL", database_url)
     await invoke(write_csv(tmp_path / "c.csv", [["code", "title", "duration_minutes", "default_capacity"],
                                                 ["EX-1", "Excel", 120, 2]]), "--kind", "courses")
-    await invoke(write_csv(tmp_path / "r.csv", [["name", "kind", "timezone", "email", "capacity", "working_hours"],
+    await invoke(write_csv(tmp_path / "r.csv", [["name", "kind", "timezone", "email", "capacity", "working_hours",
+                                                 "cost_rate", "cost_unit"],
                                                 ["Ada", "instructor", "Europe/London", "ada@example.com", "",
-                                                 "MON-SUN 08:00-20:00"],
-                                                ["Lab", "room", "Europe/London", "", 10, "mon-sun 08:00-20:00"]]),
+                                                 "MON-SUN 08:00-20:00", "100", "HOURLY"],
+                                                ["Lab", "room", "Europe/London", "", 10, "mon-sun 08:00-20:00", "", ""]]),
                  "--kind", "resources")
+    async with sessions() as db, changing(db):
+        await budgets.create_budget(db, b.ADMIN, name="Training", period_from=date.today(),
+                                    period_to=date.today() + timedelta(days=60), timezone="Europe/London", amount="150",
+                                    scope=BudgetScope.EVERYTHING, currency="EUR")
     people = write_csv(tmp_path / "people.csv", [["email", "name", "timezone", "phone"]] + [
         [f"p{n}@example.com", f"P {n}", "Europe/London", ""] for n in range(3)])
     assert (await invoke(people, "--kind", "people")).exit_code == 0
@@ -162,22 +175,40 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
     day = weekdays_from(date.today() + timedelta(days=10), 1)[0]
     spring = date(date.today().year + 1, 3, 31)
     spring -= timedelta(days=(spring.weekday() + 1) % 7)               # the last Sunday of March: 01:00 -> 02:00
+    late = day + timedelta(days=70)                                     # after the budget's period
     sheet = write_csv(tmp_path / "s.csv", [
-        ["course_code", "date", "start_time", "end_time", "timezone", "instructors", "room", "capacity"],
-        ["EX-1", day.isoformat(), "10:00", "12:00", "Europe/London", "Ada", "Lab", ""],
-        ["EX-1", spring.isoformat(), "01:30", "03:00", "Europe/London", "Ada", "Lab", ""]])
+        ["course_code", "date", "start_time", "end_time", "timezone", "instructors", "room", "capacity",
+         "allow_outside_hours"],
+        ["EX-1", day.isoformat(), "10:00", "12:00", "Europe/London", "Ada", "Lab", "", ""],
+        ["EX-1", spring.isoformat(), "01:30", "03:00", "Europe/London", "Ada", "Lab", "", ""],
+        ["EX-1", late.isoformat(), "20:00", "21:00", "Europe/London", "Ada", "Lab", "", "no"],
+        ["EX-1", late.isoformat(), "20:30", "21:30", "Europe/London", "Ada", "Lab", "", "yes"]])
     done = await invoke(sheet, "--kind", "sessions")
-    assert "sessions: 1 created" in done.output and done.exit_code == 1, done.output
-    [(line, column, code, message)] = refusals(done.output)
+    assert "sessions: 2 created, 0 updated, 0 unchanged, 2 refused" in done.output and done.exit_code == 1, done.output
+    # As scheduleSession's payload says: Ada at 100/hour for 2 hours is over a budget of 150 (it still schedules).
+    assert "warning: BUDGET_EXCEEDED: Budget 'Training' is over by 50.00 EUR" in done.output
+    [(line, column, code, message), outside] = refusals(done.output)
     assert (line, column, code) == (3, "start_time", "INVALID_TIME_RANGE") and "does not exist" in message
+    assert outside[:3] == (4, "start_time", "OUTSIDE_AVAILABILITY")     # Ada and the lab close at 20:00
 
     # Enrolments: the course has 2 seats; the third learner waits; an unknown email is refused.
     enrol = write_csv(tmp_path / "e.csv", [["course_code", "date", "start_time", "timezone", "email"]] + [
         ["EX-1", day.isoformat(), "10:00", "Europe/London", f"p{n}@example.com"] for n in (0, 1, 2, 9)])
-    done = await invoke(enrol, "--kind", "enrollments")
+    done = await invoke(enrol, "--kind", "enrollments", "--refused", str(tmp_path / "refused.csv"))
     assert "enrollments: 3 created, 0 updated, 0 unchanged, 1 refused" in done.output, done.output
     assert [r[:3] for r in refusals(done.output)] == [(5, "email", "NOT_FOUND")]
-    assert "enrollments: 0 created, 0 updated, 3 unchanged, 1 refused" in (await invoke(enrol, "--kind", "enrollments")).output
+    # The refused rows come back as a sheet to fix: once p9 is a person, that file imports as it is.
+    with (tmp_path / "refused.csv").open(encoding="utf-8-sig") as handle:
+        assert list(csv.reader(handle)) == [
+            ["course_code", "date", "start_time", "timezone", "email", "refused_line", "refused_column",
+             "refused_code", "refused_message"],
+            ["EX-1", day.isoformat(), "10:00", "Europe/London", "p9@example.com", "5", "email", "NOT_FOUND",
+             "No person with email p9@example.com."]]
+    await invoke(write_csv(tmp_path / "p9.csv", [["email", "name", "timezone"], ["p9@example.com", "P 9", "UTC"]]),
+                 "--kind", "people")
+    done = await invoke(str(tmp_path / "refused.csv"), "--kind", "enrollments")
+    assert "enrollments: 1 created, 0 updated, 0 unchanged, 0 refused" in done.output, done.output
+    assert "enrollments: 0 created, 0 updated, 4 unchanged, 0 refused" in (await invoke(enrol, "--kind", "enrollments")).output
 
     # A changed end moves the session (rescheduleSession), a changed capacity changes it; another room is refused.
     later = write_csv(tmp_path / "s2.csv", [
@@ -186,7 +217,7 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
     done = await invoke(later, "--kind", "sessions")
     assert "sessions: 0 created, 1 updated, 0 unchanged, 0 refused" in done.output, done.output
     async with sessions() as db:
-        session = await db.scalar(select(Session))
+        session = await db.scalar(select(Session).order_by(Session.starts_at).limit(1))
         assert session.capacity == 3 and session.ends_at.astimezone(LONDON).hour == 12
         assert await db.scalar(select(func.count()).where(Enrollment.status == "ENROLLED")) == 3   # promoted
     moved = write_csv(tmp_path / "s3.csv", [["course_code", "starts_at", "ends_at", "timezone", "instructors"],
@@ -194,6 +225,16 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
                                              "Europe/London", "Ada"]])
     done = await invoke(moved, "--kind", "sessions")
     assert [r[:3] for r in refusals(done.output)] == [(2, "room", "INVALID")], done.output
+
+    # A virtual session's hand-entered link: changed through updateSession, then unchanged.
+    for link, outcome in (("https://meet.example.com/a", "1 created, 0 updated, 0 unchanged"),
+                          ("https://meet.example.com/b", "0 created, 1 updated, 0 unchanged"),
+                          ("https://meet.example.com/b", "0 created, 0 updated, 1 unchanged")):
+        virtual = write_csv(tmp_path / "v.csv", [
+            ["course_code", "date", "start_time", "end_time", "timezone", "instructors", "delivery_mode", "join_url"],
+            ["EX-1", late.isoformat(), "09:00", "10:00", "Europe/London", "Ada", "virtual", link]])
+        done = await invoke(virtual, "--kind", "sessions")
+        assert f"sessions: {outcome}, 0 refused" in done.output, done.output
 
     # Attendance once the session has started: per learner, a re-run is unchanged, a changed status updates.
     starts = (await b.time_passes(sessions, session.id)).isoformat()
@@ -205,10 +246,13 @@ async def test_enrollments_attendance_and_changed_rows(database_url, sessions, m
     done = await invoke(write_csv(tmp_path / "a.csv", marks), "--kind", "attendance")
     assert "attendance: 0 created, 1 updated, 1 unchanged, 0 refused" in done.output, done.output
 
-    # A person whose name changed is updated through updatePerson, audited as the import.
-    renamed = write_csv(tmp_path / "people2.csv", [["email", "name", "timezone"], ["P0@example.com", "Pat", "Europe/London"]])
+    # A person whose name changed is updated through updatePerson, audited as the import; a second line of the
+    # same email is refused (else it would undo the first, and every run would change both again).
+    renamed = write_csv(tmp_path / "people2.csv", [["email", "name", "timezone"], ["P0@example.com", "Pat", "Europe/London"],
+                                                   ["p0@example.com", "Pete", "Europe/London"]])
     done = await invoke(renamed, "--kind", "people")
-    assert "people: 0 created, 1 updated, 0 unchanged, 0 refused" in done.output
+    assert "people: 0 created, 1 updated, 0 unchanged, 1 refused" in done.output, done.output
+    assert [r[:3] for r in refusals(done.output)] == [(3, "email", "DUPLICATE")]
     async with sessions() as db:
         entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "person.update"))
         assert entry.actor == "cli:import people2.csv" and entry.after["name"] == "Pat"
@@ -234,8 +278,64 @@ def test_sheets_are_read_with_the_line_numbers_a_person_sees(tmp_path):
     assert header == ["name", "note"]
     assert [(r.line, r.cells) for r in rows] == [(3, {"name": "Ann", "note": "two\nlines"}),
                                                  (5, {"name": "Bob", "note": None})]
+    path.write_text('Name;Note;\nAnn;"a, b; c"\n', encoding="utf-8")   # Excel's CSV where 1,5 is a number
+    header, rows = read_sheet(path)
+    assert header == ["name", "note"] and rows[0].cells == {"name": "Ann", "note": "a, b; c"}
     book = write_xlsx(tmp_path / "x.xlsx", [[], ["Course code", "Capacity"], ["A-1", 20], [], ["B-2", 7.5]])
     header, rows = read_sheet(book)
     assert header == ["course_code", "capacity"]
     assert [(r.line, r.cells) for r in rows] == [(3, {"course_code": "A-1", "capacity": 20}),
                                                  (5, {"course_code": "B-2", "capacity": 7.5})]
+
+
+async def test_courses_and_resources_are_updated_through_their_services(database_url, sessions, monkeypatch, tmp_path):
+    monkeypatch.setenv("PODIUM_DATABASE_URL", database_url)
+    courses = [["code", "title", "duration_minutes", "default_capacity", "required_qualifications"],
+               ["SAF-1", "Safety", 60, 10, "First aid; Fire marshal"], ["SAF-2", "Safety 2", 0, 10, ""]]
+    done = await invoke(write_csv(tmp_path / "c.csv", courses), "--kind", "courses")
+    assert "courses: 1 created, 0 updated, 0 unchanged, 1 refused" in done.output, done.output
+    assert [r[:3] for r in refusals(done.output)] == [(3, "duration_minutes", "INVALID")]
+    courses[1][4] = "Fire marshal;First aid"                            # the same set, another order: unchanged
+    courses[2][2] = 90
+    done = await invoke(write_csv(tmp_path / "c.csv", courses), "--kind", "courses")
+    assert "courses: 1 created, 0 updated, 1 unchanged, 0 refused" in done.output, done.output
+    courses[1][3] = 12
+    done = await invoke(write_csv(tmp_path / "c.csv", courses), "--kind", "courses")
+    assert "courses: 0 created, 1 updated, 1 unchanged, 0 refused" in done.output, done.output
+
+    async with sessions() as db, changing(db):
+        await catalogue.create_venue(db, b.ADMIN, name="Campus", timezone="Europe/Berlin")
+    # A workbook: the rate of the hall is a number cell (40.5, read as the decimal it shows), Bea's is text.
+    resources = [["name", "kind", "timezone", "email", "qualifications", "working_hours", "capacity", "venue",
+                  "cost_rate", "cost_unit"],
+                 ["Bea", "instructor", "Europe/Berlin", "bea@example.com", "First aid:2030-01-31", None, None, None,
+                  "600", "daily"],
+                 ["Hall", "room", "Europe/Berlin", None, None, "MON-FRI 08:00-12:00 13:00-18:00", 40, "Campus",
+                  40.5, "HOURLY"]]
+    path = write_xlsx(tmp_path / "r.xlsx", resources)
+    assert "resources: 2 created" in (await invoke(path, "--kind", "resources")).output
+    assert "resources: 0 created, 0 updated, 2 unchanged" in (await invoke(path, "--kind", "resources")).output
+    resources[1][4] = "First aid:2031-01-31; Fire marshal"
+    resources[2][5] = "MON-SAT 08:00-18:00"
+    resources[2][1] = "ROOM"
+    resources[2][8] = 45
+    path = write_xlsx(tmp_path / "r.xlsx", resources + [["Bea", "room", "Europe/Berlin", None, None, None, 5]]
+                      + [["Kit", "equipment", "UTC", None, None, None, None, None, "12.345", "PER_SESSION"],
+                         ["Van", "equipment", "UTC", None, None, None, None, "Nowhere"]])
+    done = await invoke(path, "--kind", "resources")
+    assert "resources: 0 created, 2 updated, 0 unchanged, 3 refused" in done.output, done.output
+    assert [r[:3] for r in refusals(done.output)] == [(4, "name", "DUPLICATE"), (5, "cost_rate", "INVALID"),
+                                                      (6, "venue", "NOT_FOUND")]
+    async with sessions() as db:
+        actions = (await db.scalars(select(AuditEntry.action).where(AuditEntry.actor == "cli:import r.xlsx")
+                                    .order_by(AuditEntry.id))).all()
+        assert actions == ["resource.create", "resource.cost_rate", "resource.create", "resource.cost_rate",
+                           "resource.update", "resource.working_hours", "resource.cost_rate"]
+        hall = await db.scalar(select(Resource).where(Resource.name == "Hall"))
+        assert hall.weekly_hours == [[day, 8 * 60, 18 * 60] for day in range(6)]
+        assert (hall.cost_rate_minor, hall.cost_rate_unit.value, hall.venue_id is not None) == (4500, "HOURLY", True)
+        bea = await db.scalar(select(Resource).where(Resource.name == "Bea"))
+        assert (bea.cost_rate_minor, bea.cost_rate_unit.value) == (60000, "DAILY")
+    wrong_kind = write_csv(tmp_path / "k.csv", [["name", "kind", "timezone"], ["Hall", "equipment", "UTC"]])
+    done = await invoke(wrong_kind, "--kind", "resources")
+    assert [r[:3] for r in refusals(done.output)] == [(2, "kind", "INVALID")]

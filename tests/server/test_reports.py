@@ -25,11 +25,12 @@ REPORT = """query($i: ReportInput!) { report(input: $i) { from to startsAt endsA
   rows { dimensions { dimension key label } values { metric value numerator denominator } }
   totals { metric value numerator denominator } } }"""
 SESSIONS = """query($after: String, $from: DateTime, $to: DateTime) {
-  sessions(first: 40, after: $after, filter: {from: $from, to: $to}) { pageInfo { hasNextPage endCursor }
+  sessions(first: 5, after: $after, filter: {from: $from, to: $to}) { pageInfo { hasNextPage endCursor }
   edges { node { id startsAt endsAt status deliveryMode capacity course { id } venue { id }
     costs { planned { amount } actual { amount } }
     bookings { role startsAt endsAt resource { id kind } }
-    enrollments(first: 100) { edges { node { id status attendance { status minutesAttended } } } } } } } }"""
+    enrollments(first: 100) { edges { node { id status attendance { status minutesAttended }
+      evaluation { respondedAt answers { kind value } } assessmentScores { kind score } } } } } } } }"""
 RESOURCES = """query($kind: ResourceKind!, $after: String, $from: DateTime!, $to: DateTime!) {
   resources(kind: $kind, first: 100, after: $after) { pageInfo { hasNextPage endCursor } edges { node {
     id timezone venue { id } workingHours { weekday startsAt endsAt } timeOff(from: $from, to: $to) { startsAt endsAt } } } } }"""
@@ -39,7 +40,8 @@ PROGRAMS = """{ programs(first: 100) { edges { node { id status course { id }
 CANCEL = """mutation($i: CancelEnrollmentInput!) { cancelEnrollment(input: $i) { errors { code } } }"""
 ALL_METRICS = ["FILL_RATE", "WAITLIST_DEMAND", "ATTENDANCE_RATE", "NO_SHOW_RATE", "LATE_CANCELLATION_RATE",
                "COMPLETION_RATE", "CERTIFIED_COUNT", "EXPIRING_SOON", "INSTRUCTOR_UTILISATION", "ROOM_UTILISATION",
-               "PLANNED_COST", "ACTUAL_COST", "COST_PER_LEARNER", "COST_PER_ATTENDED_HOUR"]
+               "PLANNED_COST", "ACTUAL_COST", "COST_PER_LEARNER", "COST_PER_ATTENDED_HOUR",
+               "AVERAGE_RATING", "NPS", "EVALUATION_RESPONSE_RATE", "LEARNING_GAIN"]
 
 
 @pytest.fixture
@@ -70,6 +72,13 @@ def _rate(numerator, denominator) -> str | None:
     if not denominator:
         return None
     return str((Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+
+
+def _two(numerator, denominator) -> str | None:
+    """Averages, NPS and gains: two places, half to even."""
+    if not denominator:
+        return None
+    return str((Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
 
 
 def _money(amount: Decimal, by: int) -> str | None:
@@ -143,6 +152,7 @@ class Expected:
                 length = int((_instant(s["endsAt"]) - _instant(s["startsAt"])).total_seconds() // 60)
                 started = _instant(s["startsAt"]) <= self.now
                 for e in (edge["node"] for edge in s["enrollments"]["edges"]):
+                    self._evaluation(e, f)
                     status = (e["attendance"] or {}).get("status")
                     if status in ("PRESENT", "LATE", "LEFT_EARLY"):  # what costs count as attended
                         f["attended_minutes"] += e["attendance"]["minutesAttended"] or length
@@ -183,9 +193,32 @@ class Expected:
                 "PLANNED_COST": f"{f['planned']:.2f}", "ACTUAL_COST": f"{f['actual']:.2f}",
                 "COST_PER_LEARNER": _money(f["planned"], f["enrolled"]),
                 "COST_PER_ATTENDED_HOUR": _money(f["actual"] * 60, f["attended_minutes"]),
+                "AVERAGE_RATING": _two(f["rating_sum"], f["ratings"]),
+                "NPS": _two(100 * (f["promoters"] - f["detractors"]), f["nps_answers"]),
+                "EVALUATION_RESPONSE_RATE": _rate(f["answered"], f["asked"]),
+                "LEARNING_GAIN": _two(f["gain"], f["gains"]),
             }
         self._programs(dimension, out)
         return out
+
+    @staticmethod
+    def _evaluation(e: dict, f: dict) -> None:
+        """A learner's evaluation and knowledge scores, as the API shows them, into the group's facts."""
+        if e["evaluation"] is not None:
+            f["asked"] += 1
+            f["answered"] += e["evaluation"]["respondedAt"] is not None
+            for answer in e["evaluation"]["answers"]:
+                if answer["kind"] == "RATING_1_5":
+                    f["rating_sum"] += answer["value"]
+                    f["ratings"] += 1
+                elif answer["kind"] == "NPS_0_10":
+                    f["nps_answers"] += 1
+                    f["promoters"] += answer["value"] >= 9
+                    f["detractors"] += answer["value"] <= 6
+        scores = {score["kind"]: Decimal(score["score"]) for score in e["assessmentScores"]}
+        if e["status"] == "ENROLLED" and {"PRE", "POST"} <= set(scores):
+            f["gain"] += scores["POST"] - scores["PRE"]
+            f["gains"] += 1
 
     def _programs(self, dimension: str | None, out: dict) -> None:
         per: dict = defaultdict(lambda: [0, 0])
@@ -226,6 +259,9 @@ async def test_reports_match_an_independent_computation_on_the_demo(demo_api):
     programs = [e["node"] for e in (await api.data(PROGRAMS))["programs"]["edges"]]
     expected = Expected(sessions, instructors, rooms, programs, cancelled_at, now, first, last)
     assert sum(1 for s in expected.sessions if _instant(s["startsAt"]) <= now) >= 5  # attendance to compare
+    answered = [e["node"]["evaluation"] for s in expected.sessions for e in s["enrollments"]["edges"]
+                if (e["node"]["evaluation"] or {}).get("respondedAt")]
+    assert len(answered) >= 10  # evaluations to compare
 
     for dimension in (None, "COURSE", "MONTH", "INSTRUCTOR", "VENUE", "DELIVERY_MODE"):
         answer = (await api.data(REPORT, {"i": {"metrics": ALL_METRICS, "from": str(first), "to": str(last),
@@ -313,8 +349,9 @@ async def test_the_statements_of_a_report_do_not_grow_with_its_groups(app, api):
                         starts_at=b.soon(days=3 + n))
     many, large = await _statements(app, api, variables)
     assert len(small["report"]["rows"]) == 1 and len(large["report"]["rows"]) == 12
-    # 2 per family of metrics (grouped, totals), 1 per label, 3 per utilisation (resources, exceptions, time off)
-    assert few == many <= 16, (few, many)
+    # 2 per family of metrics (grouped, totals; evaluations are a family), 1 per label, 3 per utilisation
+    # (resources, exceptions, time off)
+    assert few == many <= 18, (few, many)
 
 
 async def test_a_session_of_several_parts_counts_once_with_every_part_booked(app, api):

@@ -1,0 +1,94 @@
+"""The solver on plain data (core/planning/), no database: planted instances are placed whole and break no
+rule by the independent check; DST keeps wall clocks; the pre-check explains; a solve can be cancelled."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from podium.core.planning.decode import violations
+from podium.core.planning.generate import generate
+from podium.core.planning.problem import (
+    FEASIBLE, INFEASIBLE, OPTIMAL, Instructor, PartSpec, Problem, Request, Room, Venue,
+)
+from podium.core.planning.slots import held_intervals
+from podium.core.planning.solve import solve
+from podium.core.services.scheduling import held_intervals as rule_held_intervals
+
+UTC = timezone.utc
+WEEKDAYS_9_TO_5 = tuple((d, 9 * 60, 17 * 60) for d in range(5))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_planted_instance_is_placed_whole_and_breaks_no_rule(seed):
+    instance = generate(seed, sessions=8, instructors=4, rooms=3, venues=3, weeks=3)
+    assert violations(instance.problem, instance.planted) == []   # the generator's own timetable is sound
+    solution = solve(instance.problem, time_limit=5, num_workers=2)
+    assert solution.status in (OPTIMAL, FEASIBLE)
+    assert solution.unplaced == []
+    assert len(solution.sessions) == len(instance.planted)
+    assert violations(instance.problem, solution.sessions) == []
+
+
+def test_a_three_day_course_keeps_nine_to_five_local_across_the_dst_change():
+    venue = Venue(1, "London", "Europe/London")
+    room = Room(id=10, name="Room", timezone="Europe/London", weekly=WEEKDAYS_9_TO_5, venue_id=1, capacity=12)
+    teacher = Instructor(id=1, name="Ann", timezone="Europe/London", weekly=WEEKDAYS_9_TO_5)
+    # Friday 26 March to Wednesday 31 March 2027: the clocks go forward on Sunday 28 March
+    request = Request(key="r", course_id=1, count=1, window_from=datetime(2027, 3, 26, tzinfo=UTC),
+                      window_to=datetime(2027, 4, 1, tzinfo=UTC), capacity=10,
+                      parts=tuple(PartSpec(480, day, 9 * 60) for day in range(3)))
+    solution = solve(Problem([request], [teacher], [room], {1: venue}), time_limit=5)
+    assert solution.status == OPTIMAL and solution.unplaced == []
+    (placed,) = solution.sessions
+    local = [(a.astimezone(ZoneInfo("Europe/London")), b.astimezone(ZoneInfo("Europe/London"))) for a, b in placed.parts]
+    assert [(a.hour, b.hour) for a, b in local] == [(9, 17)] * 3
+    assert [a.date() for a, _ in local] == [date(2027, 3, 29), date(2027, 3, 30), date(2027, 3, 31)]
+    assert {a.utcoffset() for a, _ in local} == {timedelta(hours=1)}
+
+
+def test_an_expired_qualification_is_explained_in_words_a_coordinator_can_act_on():
+    teacher = Instructor(id=1, name="Ann", timezone="Europe/London", weekly=WEEKDAYS_9_TO_5,
+                         qualifications={"First Aid": date(2027, 3, 10)})
+    other = Instructor(id=2, name="Bob", timezone="Europe/London", weekly=WEEKDAYS_9_TO_5)
+    request = Request(key="r", course_id=1, count=2, window_from=datetime(2027, 4, 5, tzinfo=UTC),
+                      window_to=datetime(2027, 4, 30, tzinfo=UTC), delivery_mode="VIRTUAL",
+                      parts=(PartSpec(120),), required_qualifications=("First Aid",), timezone="Europe/London")
+    solution = solve(Problem([request], [teacher, other], []), time_limit=5)
+    assert solution.status == INFEASIBLE and solution.sessions == []
+    assert [u.reason for u in solution.unplaced] == [
+        "no instructor holds First Aid valid after 2027-03-10 (the window starts 2027-04-05)"]
+
+
+def test_a_room_too_small_and_a_request_that_fits_are_told_apart():
+    venue = Venue(1, "Leeds", "Europe/London")
+    room = Room(id=10, name="Small", timezone="Europe/London", weekly=WEEKDAYS_9_TO_5, venue_id=1, capacity=8)
+    teacher = Instructor(id=1, name="Ann", timezone="Europe/London", weekly=WEEKDAYS_9_TO_5)
+    window = dict(window_from=datetime(2027, 4, 5, tzinfo=UTC), window_to=datetime(2027, 4, 10, tzinfo=UTC))
+    big = Request(key="big", course_id=1, count=1, capacity=20, parts=(PartSpec(120),), **window)
+    fits = Request(key="fits", course_id=2, count=1, capacity=6, parts=(PartSpec(120),), **window)
+    solution = solve(Problem([big, fits], [teacher], [room], {1: venue}), time_limit=5)
+    assert solution.status == OPTIMAL
+    assert [s.request for s in solution.sessions] == ["fits"]
+    assert [(u.request, u.reason) for u in solution.unplaced] == [
+        ("big", "no room anywhere seats 20; the largest holds 8")]
+
+
+def test_the_solver_counts_held_intervals_as_the_scheduling_rule_does():
+    start = datetime(2027, 4, 5, 9, tzinfo=UTC)
+    parts = [(start, start + timedelta(hours=3)), (start + timedelta(hours=3, minutes=30), start + timedelta(hours=6)),
+             (start + timedelta(days=1), start + timedelta(days=1, hours=2))]
+    for setup, teardown in ((0, 0), (15, 30), (60, 60), (0, 240)):
+        assert held_intervals(parts, setup, teardown) == rule_held_intervals(parts, setup, teardown)
+
+
+def test_a_cancelled_solve_stops_at_once():
+    instance = generate(3, sessions=60, instructors=12, rooms=6, venues=4, weeks=4)
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    started = time.monotonic()
+    solve(instance.problem, time_limit=30, cancel=cancel)
+    assert time.monotonic() - started < 10
