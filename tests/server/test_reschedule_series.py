@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import icalendar
 from sqlalchemy import func, select
 
 from podium.core.models import AuditEntry
@@ -70,7 +71,12 @@ async def test_this_and_later_occurrences_move_on_the_local_clock_all_or_none(st
     told = await eventually(lambda: (lambda found: found if len(found) == 2 else None)(
         [n for n in plugins.channel.delivered if n.kind == "session.rescheduled" and n.to == "lena@example.com"]),
         what="the learner told of both moved sessions")
-    assert len(told) == 2
+    # Their updated invites say 10:30 on the Berlin clock, before and after the change (icalendar).
+    starts = sorted(e["dtstart"].dt for n in told for e in icalendar.Calendar.from_ical(
+        next(a for a in n.attachments if a.filename.endswith(".ics")).content).walk("VEVENT"))
+    assert [(t.day, t.hour, t.minute, str(t.tzinfo)) for t in starts] == [(23, 10, 30, "Europe/Berlin"),
+                                                                          (30, 10, 30, "Europe/Berlin")]
+    assert [t.utcoffset() for t in starts] == [timedelta(hours=1), timedelta(hours=2)]
     async with sessions() as db:
         audited = dict((await db.execute(select(AuditEntry.action, func.count()).where(
             AuditEntry.action.in_(["session.reschedule", "series.reschedule"])).group_by(AuditEntry.action))).all())
