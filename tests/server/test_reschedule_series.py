@@ -18,7 +18,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 SERIES = """mutation($i: ScheduleSeriesInput!) { scheduleSeries(input: $i) {
   series { id } sessions { id startsAt } errors { code message } } }"""
 MOVE = """mutation($i: RescheduleSeriesInput!) { rescheduleSeries(input: $i) {
-  series { id } sessions { id startsAt endsAt seriesOccurrence }
+  series { id } sessions { id startsAt endsAt seriesOccurrence instructors { id } }
   occurrences { occurrence startsAt endsAt parts { part startsAt } }
   errors { code field message } conflicts { occurrence resource { id } startsAt endsAt } } }"""
 SERIES_SESSIONS = """query($id: ID!) { sessions(first: 20, filter: {resourceId: $id}) {
@@ -102,12 +102,25 @@ async def test_this_and_later_occurrences_move_on_the_local_clock_all_or_none(st
     assert [after[n][0] for n in range(1, 7)] == [(9, 9, 0), (16, 9, 0), (23, 10, 30), (30, 10, 30), (6, 10, 30),
                                                   (13, 10, 30)]
 
+    # Re-staffed from occurrence 4 on: the new instructor's other session stands in the way of occurrence 6
+    # (13 April 10:30-12:00), so nothing changes; another instructor takes them, and the first is free again.
+    busy, free = await g.instructor(api), await g.instructor(api)
+    await g.session(api, course, [busy], starts_at=datetime(2027, 4, 13, 11, tzinfo=BERLIN))
+    refused = (await api.data(MOVE, {"i": {"seriesId": series, "fromOccurrence": 4, "instructorIds": [busy]}}))
+    assert [(c["occurrence"], c["resource"]["id"]) for c in refused["rescheduleSeries"]["conflicts"]] == [(6, busy)]
+    staffed = (await api.data(MOVE, {"i": {"seriesId": series, "fromOccurrence": 4, "instructorIds": [free]}}))
+    staffed = staffed["rescheduleSeries"]
+    assert staffed["errors"] == [] and {s["instructors"][0]["id"] for s in staffed["sessions"]} == {free}
+    assert await g.session(api, course, [teacher], starts_at=datetime(2027, 3, 30, 10, 30, tzinfo=BERLIN))
+
     learner_token = await g.token(api, learner, "LEARNER")
     for given, code, field in (({}, "INVALID", "startTime"), ({"startTime": "25:00"}, "INVALID", "startTime"),
                                ({"startTime": "09:00", "shiftMinutes": 30}, "INVALID", "shiftMinutes"),
                                ({"shiftMinutes": 0}, "INVALID", "shiftMinutes"),
                                ({"durationMinutes": 0}, "INVALID", "durationMinutes"),
                                ({"fromOccurrence": 9, "startTime": "09:00"}, "NOT_FOUND", "fromOccurrence"),
+                               ({"instructorIds": []}, "INVALID", "instructorIds"),
+                               ({"roomId": teacher}, "INVALID", "roomId"),
                                ({"startTime": "09:00", "token": learner_token}, "FORBIDDEN", None)):
         token = given.pop("token", None)
         kwargs = {"token": token} if token else {}
