@@ -272,24 +272,24 @@ async def _evaluations(db, rng, now: datetime, settings: Settings) -> int:
         asked = await evaluations.request_evaluations(db, ACTOR, completed, settings.secret_key)
         requests = (await db.execute(select(EvaluationRequest.nonce, EvaluationRequest.enrollment_id)
                                      .order_by(EvaluationRequest.id))).all()
-    for nonce, enrollment_id in requests:
-        if rng.random() < 0.67:
-            happy = rng.random() < 0.75
-            answers = [evaluations.AnswerInput("overall", value=rng.choice([4, 5, 5] if happy else [2, 3, 4])),
-                       evaluations.AnswerInput("instructor", value=rng.choice([4, 5] if happy else [3, 4])),
-                       evaluations.AnswerInput("recommend", value=rng.choice([8, 9, 10, 10] if happy else [3, 6, 7]))]
-            if rng.random() < 0.8:
-                answers.append(evaluations.AnswerInput("apply", yes=happy or rng.random() < 0.3))
-            if rng.random() < 0.3:
-                answers.append(evaluations.AnswerInput("comment", text=rng.choice(COMMENTS)))
-            async with changing(db):
+    async with changing(db):  # the learners' answers and the scores, in one transaction
+        for nonce, enrollment_id in requests:
+            if rng.random() < 0.67:
+                happy = rng.random() < 0.75
+                answers = [
+                    evaluations.AnswerInput("overall", value=rng.choice([4, 5, 5] if happy else [2, 3, 4])),
+                    evaluations.AnswerInput("instructor", value=rng.choice([4, 5] if happy else [3, 4])),
+                    evaluations.AnswerInput("recommend", value=rng.choice([8, 9, 10, 10] if happy else [3, 6, 7]))]
+                if rng.random() < 0.8:
+                    answers.append(evaluations.AnswerInput("apply", yes=happy or rng.random() < 0.3))
+                if rng.random() < 0.3:
+                    answers.append(evaluations.AnswerInput("comment", text=rng.choice(COMMENTS)))
                 await evaluations.submit_evaluation(db, evaluations.Submitter(signed_in=False),
                                                     token=evaluations.evaluation_token(settings.secret_key, nonce),
                                                     answers=answers)
-        if rng.random() < 0.5:
-            pre = rng.randint(20, 70) + rng.choice([0, 0.5, 0.25])
-            post = min(100, pre + rng.randint(-5, 35))
-            async with changing(db):
+            if rng.random() < 0.5:
+                pre = rng.randint(20, 70) + rng.choice([0, 0.5, 0.25])
+                post = min(100, pre + rng.randint(-5, 35))
                 await evaluations.record_score(db, ACTOR, enrollment_id=enrollment_id, kind=AssessmentKind.PRE,
                                                score=str(pre), source="quiz")
                 await evaluations.record_score(db, ACTOR, enrollment_id=enrollment_id, kind=AssessmentKind.POST,

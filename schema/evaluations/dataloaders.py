@@ -52,5 +52,6 @@ def loaders(context) -> dict:
         found = {r.enrollment_id: response_from(r, held[r.id]) for r in requests}
         return [found.get(i) for i in ids]
 
-    return {"evaluation_responses": responses, "evaluation_forms": forms, "course_evaluation_forms": course_forms, "evaluation_summaries": summaries,
+    return {"evaluation_responses": responses, "evaluation_forms": forms, "course_evaluation_forms": course_forms,
+            "evaluation_summaries": summaries,
             "assessment_scores": scores}
