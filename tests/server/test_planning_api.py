@@ -192,7 +192,7 @@ async def test_the_event_loop_keeps_answering_while_a_solve_runs(api):
     for n in range(6):
         await g.instructor(api, workingHours=WEEKDAY_HOURS, qualifications=[{"name": "First Aid"}])
         await g.room(api, capacity=12, venueId=venue, workingHours=WEEKDAY_HOURS)
-    big = [request(course, 60, window={"from": MONDAY.isoformat(), "to": (MONDAY + timedelta(days=12)).isoformat()},
+    big = [request(course, 120, window={"from": MONDAY.isoformat(), "to": (MONDAY + timedelta(days=12)).isoformat()},
                    parts=[{"durationMinutes": 90}])]
     solving = asyncio.create_task(api.data(PROPOSE, {"i": {"requests": big, "timeLimitSeconds": 3,
                                                            "granularityMinutes": 15}}))
@@ -219,7 +219,7 @@ async def test_a_solve_stops_when_its_client_goes_away(live, sessions, database_
     for n in range(6):
         await g.instructor(api, workingHours=WEEKDAY_HOURS, qualifications=[{"name": "First Aid"}])
         await g.room(api, capacity=12, venueId=venue, workingHours=WEEKDAY_HOURS)
-    big = [request(course, 60, window={"from": MONDAY.isoformat(), "to": (MONDAY + timedelta(days=12)).isoformat()},
+    big = [request(course, 120, window={"from": MONDAY.isoformat(), "to": (MONDAY + timedelta(days=12)).isoformat()},
                    parts=[{"durationMinutes": 90}])]
     body = {"query": PROPOSE, "variables": {"i": {"requests": big, "timeLimitSeconds": 30, "granularityMinutes": 15}}}
     import httpx
