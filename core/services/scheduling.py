@@ -461,6 +461,8 @@ async def move_session(db: AsyncSession, actor: Actor, move: Move, settings: Set
                 booking.starts_at, booking.ends_at = held_by_part.get(booking.part_id, (held[0][0], held[-1][1]))
                 booking.active = True
         else:  # the old bookings go (the audit entry keeps them): a session's bookings are its resources
+            taught = {b.resource_id for b in move.bookings
+                      if b.role in (BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR)}
             for booking in move.bookings:
                 await db.delete(booking)
             await db.flush()
@@ -469,9 +471,11 @@ async def move_session(db: AsyncSession, actor: Actor, move: Move, settings: Set
                     db.add(Booking(resource_id=resource.id, session_id=session.id, part_id=row.id, role=role,
                                    starts_at=held_from, ends_at=held_to))
             room = next((r for r, role in zip(move.resources, move.roles) if role is BookingRole.ROOM), None)
+            teaching = {r.id for r in move.resources if r.kind is ResourceKind.INSTRUCTOR}
             restaffed = {"instructors": [to_global_id("Resource", r.id) for r in move.resources
                                          if r.kind is ResourceKind.INSTRUCTOR],
-                         "room": to_global_id("Resource", room.id) if room else None}
+                         "room": to_global_id("Resource", room.id) if room else None,
+                         "unassigned": [to_global_id("Resource", rid) for rid in sorted(taught - teaching)]}
     await meetings.plan_meeting(db, session)
     await follow_reschedule(db, session, datetime.fromisoformat(before["starts_at"]), settings)
     after = {**snapshot(session), "parts": parts_payload(current)}

@@ -39,7 +39,7 @@ async def occurrences(api, teacher: str) -> dict[int, tuple[tuple[int, int, int]
 
 async def test_this_and_later_occurrences_move_on_the_local_clock_all_or_none(story):
     api, plugins, sessions = story
-    course, teacher = await g.course(api), await g.instructor(api)
+    course, teacher = await g.course(api), await g.instructor(api, email="tom@example.com")
     learner = await g.person(api, email="lena@example.com")
     # Tuesdays 2 March to 6 April 2027, 09:00-10:00 in Berlin: Europe changes its clocks on 28 March.
     first = datetime(2027, 3, 2, 9, tzinfo=BERLIN)
@@ -112,6 +112,12 @@ async def test_this_and_later_occurrences_move_on_the_local_clock_all_or_none(st
     staffed = staffed["rescheduleSeries"]
     assert staffed["errors"] == [] and {s["instructors"][0]["id"] for s in staffed["sessions"]} == {free}
     assert await g.session(api, course, [teacher], starts_at=datetime(2027, 3, 30, 10, 30, tzinfo=BERLIN))
+    off = await eventually(lambda: (lambda found: found if len(found) == 3 else None)(
+        [n for n in plugins.channel.delivered if n.kind == "session.instructor_unassigned"]),
+        what="the instructor taken off told of each occurrence")
+    assert {n.to for n in off} == {"tom@example.com"}
+    assert {str(icalendar.Calendar.from_ical(a.content)["method"]) for n in off for a in n.attachments
+            if a.filename.endswith(".ics")} == {"CANCEL"}
 
     learner_token = await g.token(api, learner, "LEARNER")
     for given, code, field in (({}, "INVALID", "startTime"), ({"startTime": "25:00"}, "INVALID", "startTime"),
