@@ -379,3 +379,44 @@ async def test_forms_and_scores_who_may_and_bad_input(api, app):
     assert audit == ["evaluation_form.create", "evaluation_form.update", "assessment.record", "evaluation.submit"]
     assert events == ["evaluation_form.created", "evaluation_form.updated", "assessment.recorded",
                       "evaluation.submitted"]
+
+
+PAGE = """query($course: ID!) { node(id: $course) { ... on Course { sessions(first: 20) { edges { node {
+  evaluationSummary { requested responded averageRating questions { key answers comments } } } } } } } }"""
+
+
+async def test_a_page_of_summaries_costs_the_same_statements_for_2_sessions_as_for_8(app, api):
+    """An instructor's page of their sessions' summaries: one access check and three statements of results,
+    whatever the number of sessions (DataLoaders)."""
+    from sqlalchemy import event
+
+    from podium.core.ids import to_global_id
+    from tests import builders as b
+
+    sessions = app.state.podium.sessions
+    course = await b.course(sessions)
+    assert (await api.data(FORM, {"i": {"courseId": to_global_id("Course", course.id), "title": "T",
+                                        "questions": QUESTIONS}}))["createEvaluationForm"]["errors"] == []
+    teacher = await b.instructor(sessions, email="page.teacher@example.com")
+    token = await g.token(api, await g.person(api, email="page.teacher@example.com"), "INSTRUCTOR")
+    engine = app.state.podium.engine.sync_engine
+
+    async def statements() -> tuple[int, list]:
+        seen: list[str] = []
+        listener = lambda _conn, _cursor, statement, *args: seen.append(statement)  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            page = (await api.data(PAGE, {"course": to_global_id("Course", course.id)}, token=token))
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        edges = page["node"]["sessions"]["edges"]
+        return len([s for s in seen if not s.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))]), edges
+
+    for day in (3, 4):
+        await b.session(sessions, course_id=course.id, instructor_ids=[teacher.id], starts_at=b.soon(days=day))
+    few, edges = await statements()
+    assert len(edges) == 2 and all(e["node"]["evaluationSummary"]["requested"] == 0 for e in edges)
+    for day in range(5, 11):
+        await b.session(sessions, course_id=course.id, instructor_ids=[teacher.id], starts_at=b.soon(days=day))
+    many, edges = await statements()
+    assert len(edges) == 8 and few == many, (few, many)
