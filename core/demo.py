@@ -1,7 +1,8 @@
 """The demo data set: the case the field calls a spreadsheet nightmare.
 
-Four venues across two time zones, eight instructors (one qualification about to expire, one on
-leave for a week), all working and open Monday to Friday 08:00-18:00 on their own clocks,
+Four venues across two time zones (London-Manchester 150 minutes' travel, New York-Boston 240), eight
+instructors (one qualification about to expire, one on leave for a week), all working and open Monday to
+Friday 08:00-18:00 on their own clocks,
 twelve courses, about fifty sessions over the next eight weeks, 200 learners, one full
 session with a waitlist, attendance on past sessions, and a sandwich blended program for twenty
 learners, some of whom have done the pre-work. Every course has an evaluation form; past sessions are
@@ -24,10 +25,11 @@ from .instants import utc_now
 from .models import (
     AssessmentKind, AttendanceStatus, CostCategory, Course, DeliveryMode, Enrollment, EnrollmentStatus,
     EvaluationRequest, Person, Program, QuestionKind, Resource, ResourceKind, RateUnit, Session, SessionStatus,
+    Venue,
 )
 from .providers import CompletionReport
 from .services import (
-    attendance, availability, catalogue, costs, enrollment, evaluations, journeys, programs, scheduling,
+    attendance, availability, catalogue, costs, enrollment, evaluations, journeys, programs, scheduling, travel,
 )
 from .settings import Settings
 
@@ -97,6 +99,8 @@ async def load_demo(settings: Settings, progress: Progress = lambda _step, _done
             learner_ids = [learner.id for learner in learners]
             progress("sessions", 1)
             sessions = await _sessions(db, rng, now, rooms, instructors, courses)
+            async with changing(db):  # set after the sessions, so the demo's sessions are the same with or without
+                await _travel_times(db)
             progress("enrolments", 2)
             await _enrolments(db, rng, now, sessions, learner_ids, progress)
             progress("program", DEMO_STEPS - 1)
@@ -155,6 +159,16 @@ async def _catalogue(db, rng, today: date, currency: str):
         learners.append(await catalogue.create_person(
             db, ACTOR, name=f"{first} {last}", email=f"{first}.{last}.{index}@learners.example".lower(), timezone=tz))
     return rooms, instructors, courses, learners
+
+
+TRAVEL = [("London Training Centre", "Manchester Hub", 150), ("New York Learning Loft", "Boston Harbor Campus", 240)]
+"""Minutes between the demo's venues in one country (rule 2b, core/services/travel.py)."""
+
+
+async def _travel_times(db) -> None:
+    ids = dict((await db.execute(select(Venue.name, Venue.id))).all())
+    for a, b, minutes in TRAVEL:
+        await travel.set_travel_time(db, ACTOR, ids[a], ids[b], minutes)
 
 
 async def _sessions(db, rng, now: datetime, rooms, instructors, courses) -> list[tuple]:
@@ -272,24 +286,24 @@ async def _evaluations(db, rng, now: datetime, settings: Settings) -> int:
         asked = await evaluations.request_evaluations(db, ACTOR, completed, settings.secret_key)
         requests = (await db.execute(select(EvaluationRequest.nonce, EvaluationRequest.enrollment_id)
                                      .order_by(EvaluationRequest.id))).all()
-    for nonce, enrollment_id in requests:
-        if rng.random() < 0.67:
-            happy = rng.random() < 0.75
-            answers = [evaluations.AnswerInput("overall", value=rng.choice([4, 5, 5] if happy else [2, 3, 4])),
-                       evaluations.AnswerInput("instructor", value=rng.choice([4, 5] if happy else [3, 4])),
-                       evaluations.AnswerInput("recommend", value=rng.choice([8, 9, 10, 10] if happy else [3, 6, 7]))]
-            if rng.random() < 0.8:
-                answers.append(evaluations.AnswerInput("apply", yes=happy or rng.random() < 0.3))
-            if rng.random() < 0.3:
-                answers.append(evaluations.AnswerInput("comment", text=rng.choice(COMMENTS)))
-            async with changing(db):
+    async with changing(db):  # the learners' answers and the scores, in one transaction
+        for nonce, enrollment_id in requests:
+            if rng.random() < 0.67:
+                happy = rng.random() < 0.75
+                answers = [
+                    evaluations.AnswerInput("overall", value=rng.choice([4, 5, 5] if happy else [2, 3, 4])),
+                    evaluations.AnswerInput("instructor", value=rng.choice([4, 5] if happy else [3, 4])),
+                    evaluations.AnswerInput("recommend", value=rng.choice([8, 9, 10, 10] if happy else [3, 6, 7]))]
+                if rng.random() < 0.8:
+                    answers.append(evaluations.AnswerInput("apply", yes=happy or rng.random() < 0.3))
+                if rng.random() < 0.3:
+                    answers.append(evaluations.AnswerInput("comment", text=rng.choice(COMMENTS)))
                 await evaluations.submit_evaluation(db, evaluations.Submitter(signed_in=False),
                                                     token=evaluations.evaluation_token(settings.secret_key, nonce),
                                                     answers=answers)
-        if rng.random() < 0.5:
-            pre = rng.randint(20, 70) + rng.choice([0, 0.5, 0.25])
-            post = min(100, pre + rng.randint(-5, 35))
-            async with changing(db):
+            if rng.random() < 0.5:
+                pre = rng.randint(20, 70) + rng.choice([0, 0.5, 0.25])
+                post = min(100, pre + rng.randint(-5, 35))
                 await evaluations.record_score(db, ACTOR, enrollment_id=enrollment_id, kind=AssessmentKind.PRE,
                                                score=str(pre), source="quiz")
                 await evaluations.record_score(db, ACTOR, enrollment_id=enrollment_id, kind=AssessmentKind.POST,

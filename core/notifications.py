@@ -193,8 +193,22 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
     for resource in instructors:
         planned.append(plan_notification(kind, resource.email, resource.name, resource.timezone, facts, settings,
                                          method, enrollment_status=None, join_url=facts[HOST_LINK], **extra))
+    for resource in await _unassigned(db, payload, instructors):
+        planned.append(plan_notification("session.instructor_unassigned", resource.email, resource.name,
+                                         resource.timezone, facts, settings, "CANCEL", **extra))
     seen: set[str] = set()
     return [p for p in planned if not (p["to"] in seen or seen.add(p["to"]))]
+
+
+async def _unassigned(db: AsyncSession, payload: dict[str, Any], instructors: list[Resource]) -> list[Resource]:
+    """Instructors a re-staffed session's event names as taken off (`unassigned`), unless teaching it still."""
+    teaching = {r.id for r in instructors}
+    ids = [ref[1] for ref in (from_global_id(g) for g in payload.get("unassigned") or []) if ref]
+    if not ids:
+        return []
+    found = (await db.scalars(select(Resource).where(Resource.id.in_(ids), Resource.email.is_not(None))
+                              .order_by(Resource.id))).all()
+    return [r for r in found if r.id not in teaching]
 
 
 async def _meeting_notices(db: AsyncSession, event: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:

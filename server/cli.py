@@ -558,7 +558,10 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
                                               "and write nothing."),
                  sheet: str = typer.Option(None, "--sheet", help="The workbook's sheet to read (default the first)."),
                  batch_rows: int = typer.Option(200, "--batch-rows", min=1, max=10_000,
-                                                help="Rows per committed transaction.")
+                                                help="Rows per committed transaction."),
+                 refused_to: str = typer.Option(None, "--refused", help="Also write this run's refused rows to "
+                                                "this CSV file: their cells, then line, column, code and message. "
+                                                "Fix them there and import that file.")
                  ) -> None:
     """Import rows through the same services as the API, keyed on natural keys (a re-run changes nothing).
     Prints what was created, updated, unchanged and refused, and each refused row with its line, column and
@@ -570,6 +573,8 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
 
     if kind not in KINDS:
         raise typer.BadParameter(f"--kind is one of {', '.join(KINDS)}")
+    if refused_to and Path(refused_to).resolve() == Path(file).resolve():
+        raise typer.BadParameter("--refused names another file than the one imported")
     try:
         header, rows = read_sheet(file, sheet)
     except SheetError as exc:
@@ -596,12 +601,35 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
         typer.echo(f"error: {stopped}", err=True)
         raise typer.Exit(2) from None
     typer.echo(report.summary())
+    if refused_to:
+        _write_refused(refused_to, header, report.refused)
+        typer.echo(f"{len(report.refused):,} refused row(s) written to {refused_to}")
     for message in report.warnings.values():
         typer.echo(f"warning: {message}")
     for refusal in report.refused:
         where = f"line {refusal.line}" + (f", column {refusal.column}" if refusal.column else "")
         typer.echo(f"refused {where}: {refusal.code}: {refusal.message}", err=True)
     raise typer.Exit(1 if report.refused else 0)
+
+
+def _write_refused(target: str, header: list[str], refused) -> None:
+    """The refused rows as a CSV sheet of the same kind (UTF-8 with a byte order mark, as spreadsheets like
+    it): the columns read, then the refusal's; `podium import` ignores the refusal's columns."""
+    import csv
+    from datetime import date, time
+
+    from podium.core.services.imports import REFUSAL_COLUMNS
+
+    columns = [c for c in header if c not in REFUSAL_COLUMNS]
+
+    def shown(value) -> str:
+        return "" if value is None else value.isoformat() if isinstance(value, (date, time)) else str(value)
+
+    with open(target, "w", newline="", encoding="utf-8-sig") as out:
+        writer = csv.writer(out)
+        writer.writerow([*columns, *REFUSAL_COLUMNS])
+        for r in refused:
+            writer.writerow([*(shown(r.cells.get(c)) for c in columns), r.line, r.column or "", r.code, r.message])
 
 
 async def _import_rows(settings: Settings, kind: str, rows, name: str, dry_run: bool, batch_rows: int):
@@ -625,6 +653,120 @@ async def _import_rows(settings: Settings, kind: str, rows, name: str, dry_run: 
                                     progress=lambda n: bar.update(task, advance=n))
     finally:
         await plugins.stop()
+        await engine.dispose()
+
+
+# --- auto-scheduling ------------------------------------------------------------------------------
+
+@app.command("plan")
+def plan(file: str = typer.Argument(..., help="A JSON file: proposeSchedule's input (docs/api.md, "
+                                    "\"Auto-scheduling\"); ids global or plain."),
+         time_limit: float = typer.Option(None, "--time-limit", help="Seconds to search (default the file's "
+                                          "timeLimitSeconds, else 10; at most PODIUM_SOLVER_MAX_SECONDS)."),
+         apply: bool = typer.Option(False, "--apply", help="Apply the plan at once (all its sessions or none).")
+         ) -> None:
+    """Propose a timetable with the solver, as proposeSchedule does, with a progress bar of the objective and
+    the bound as they improve; the plan is stored (its id printed) and applied with --apply or the API.
+    Exit status 1 when sessions are left unplaced or the plan could not be applied, 2 for a bad file."""
+    import json
+
+    from podium.core.errors import DomainError
+    from podium.core.services import planning
+
+    settings = Settings.from_env()
+    try:
+        with open(file, encoding="utf-8") as handle:
+            data = json.load(handle)
+        if time_limit is not None:
+            data["timeLimitSeconds"] = time_limit
+        given = planning.propose_input_from_json(data)
+        seconds = planning.check_input(given, settings)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if is_sqlite(settings.database_url):
+        from podium.core.migrate import upgrade
+
+        upgrade(settings.database_url)
+    try:
+        stored, unplaced, applied = asyncio.run(_plan(settings, given, seconds, apply))
+    except DomainError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        for problem in getattr(exc, "problems", []):
+            typer.echo(f"  session {problem.number}: {problem.error.code.value}: {problem.error.message}", err=True)
+        raise typer.Exit(1 if getattr(exc, "problems", None) else 2) from None
+    raise typer.Exit(1 if unplaced or (apply and not applied) else 0)
+
+
+async def _plan(settings: Settings, given, seconds: float, apply: bool):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from podium.core.audit import Actor
+    from podium.core.db import changing, create_engine, create_sessionmaker
+    from podium.core.ids import to_global_id
+    from podium.core.services import planning
+
+    actor = Actor.system("cli:plan")
+    engine = create_engine(settings.database_url, synchronous=settings.sqlite_synchronous)
+    sessions = create_sessionmaker(engine)
+    console = Console(stderr=True)
+    try:
+        async with sessions() as db:
+            world = await planning.load_proposal(db, given)
+        columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.fields[found]}"))
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+            task = bar.add_task(f"solving {sum(r.count for r in given.requests)} sessions", total=seconds,
+                                found="searching")
+
+            def progress(p) -> None:
+                gap = "" if not p.objective or p.bound is None else \
+                    f"  gap {max(0.0, (p.objective - p.bound) / abs(p.objective)):.1%}"
+                bar.update(task, completed=min(p.seconds, seconds),
+                           found=f"objective {p.objective:,.0f}  bound {p.bound:,.0f}{gap}"
+                           if p.objective is not None and p.bound is not None else
+                           f"bound {p.bound:,.0f}" if p.bound is not None else "searching")
+
+            solution = await planning.solve_off_loop(world.problem, seconds, on_progress=progress)
+        async with sessions() as db, changing(db):
+            stored = await planning.store_plan(db, actor, planning.PROPOSAL, world, solution, settings)
+            plan_id, rows, unplaced = stored.id, list(stored.sessions), list(stored.unplaced)
+        out = Console()
+        gap = "-" if solution.gap is None else f"{solution.gap:.2%}"
+        out.print(f"plan {to_global_id('SchedulePlan', plan_id)} (id {plan_id}): {solution.status}, "
+                  f"{len(rows)} session(s) placed, {len(unplaced)} unplaced, objective "
+                  f"{solution.objective if solution.objective is not None else '-'}, bound "
+                  f"{solution.bound if solution.bound is not None else '-'}, gap {gap}, "
+                  f"{solution.solve_seconds:.1f} s")
+        names = {x.id: x.name for x in world.problem.instructors + world.problem.rooms}
+        courses = {c.id: c.code for c in world.courses.values()}
+        table = Table("request", "course", "starts (its own clock)", "days", "instructor", "room")
+        for row in rows:
+            start = datetime.fromisoformat(row["parts"][0][0]).astimezone(ZoneInfo(row["timezone"]))
+            table.add_row(row["request"], courses.get(row["course_id"], str(row["course_id"])),
+                          f"{start:%a %d %b %Y %H:%M} {row['timezone']}", str(len(row["parts"])),
+                          ", ".join(names.get(i, str(i)) for i in row["instructor_ids"]),
+                          names.get(row["room_id"], "-") if row["room_id"] else "- (virtual)")
+        out.print(table)
+        for item in unplaced:
+            out.print(f"unplaced: request {item['request']} ({courses.get(item['course_id'], '?')}): "
+                      f"{item['reason']}")
+        applied = False
+        if apply and rows:
+            async with sessions() as db, changing(db):
+                _, made = await planning.apply_plan(db, actor, plan_id, settings)
+            out.print(f"applied: {len(made)} session(s) created")
+            applied = True
+        return plan_id, unplaced, applied
+    finally:
         await engine.dispose()
 
 

@@ -43,8 +43,8 @@ def decode(problem: Problem, built: Built, value) -> tuple[list[PlacedSession], 
     return placed, unplaced
 
 
-def _held(problem: Problem, session: PlacedSession):
-    request = next(r for r in problem.requests if r.key == session.request)
+def _held(requests: dict, session: PlacedSession):
+    request = requests[session.request]
     return held_intervals(list(session.parts), request.setup_minutes, request.teardown_minutes)
 
 
@@ -61,7 +61,7 @@ def violations(problem: Problem, placed: list[PlacedSession]) -> list[str]:
     cohort = defaultdict(list)
     for s in placed:
         request = requests[s.request]
-        held = _held(problem, s)
+        held = _held(requests, s)
         venue = rooms[s.room_id].venue_id if s.room_id is not None else None
         if request.needs_room and s.room_id is None:
             found.append(f"{s.request}#{s.index} has no room")
@@ -115,12 +115,13 @@ def travel_conflicts(problem: Problem, placed: list[PlacedSession]) -> list[tupl
         return []
     rooms = {r.id: r for r in problem.rooms}
     instructors = {i.id: i for i in problem.instructors}
+    requests = {r.key: r for r in problem.requests}
     by_instructor = defaultdict(list)
     for s in placed:
         if s.room_id is None:
             continue
         venue = rooms[s.room_id].venue_id
-        for j, (a, b) in enumerate(_held(problem, s)):
+        for j, (a, b) in enumerate(_held(requests, s)):
             for iid in s.instructor_ids:
                 by_instructor[iid].append((a, b, venue, (s.request, s.index, j)))
     found = []

@@ -3,12 +3,14 @@ session at its earliest start where the first free qualified instructor and the 
 can take it. The bench's baseline, and the solver's first hint (a feasible start it then improves on)."""
 from __future__ import annotations
 
+import random
+import time
 from bisect import insort
 from collections import defaultdict
 
 import numpy as np
 
-from .model import Built
+from .model import Built, resource_cost
 from .problem import Problem
 
 Assignment = tuple[int, int | None, int | None]
@@ -30,13 +32,34 @@ def _travels(holds: list, spans: list[tuple[int, int]], venue: int | None, probl
     return True
 
 
-def first_fit(problem: Problem, built: Built) -> list[Assignment]:
-    """One assignment per session of `built.sessions`, in that order."""
+def constrained_order(built: Built, rng: random.Random | None = None) -> list[int]:
+    """Sessions with the fewest (start, instructor, room) choices first; `rng` breaks near-ties at random."""
+    choices = {}
+    for r_index, (allowed_i, allowed_r) in built.allowed.items():
+        teachers = sum(ok.astype(np.int64) for ok in allowed_i.values()) if allowed_i else 0
+        rooms = sum(ok.astype(np.int64) for ok in allowed_r.values()) if allowed_r else 1
+        choices[r_index] = int(np.sum(teachers * rooms))
+    noise = (lambda: rng.uniform(0.8, 1.25)) if rng is not None else (lambda: 1.0)
+    return sorted(range(len(built.sessions)), key=lambda n: (
+        choices.get(built.sessions[n].request, 0) * noise(), built.sessions[n].request, built.sessions[n].index))
+
+
+def first_fit(problem: Problem, built: Built, order: list[int] | None = None,
+              cheapest: bool = False) -> list[Assignment]:
+    """One assignment per session of `built.sessions` (in that order), filling them in `order` (default:
+    requests by window, as a coordinator would); `cheapest`: the cheapest free instructor and room instead
+    of the first."""
     holds: dict[int, list] = defaultdict(list)       # resource -> (start, end, venue) minutes from the origin
     learners: dict[int, list] = defaultdict(list)
     result: list[Assignment | None] = [None] * len(built.sessions)
-    order = sorted(range(len(built.sessions)), key=lambda n: (
-        problem.requests[built.sessions[n].request].window_from, built.sessions[n].request, built.sessions[n].index))
+    if order is None:
+        order = sorted(range(len(built.sessions)), key=lambda n: (
+            problem.requests[built.sessions[n].request].window_from, built.sessions[n].request,
+            built.sessions[n].index))
+    rates = {}
+    if cheapest:
+        for x in problem.instructors + problem.rooms:
+            rates[x.id] = resource_cost(x.cost_rate_minor, x.cost_unit, [60])
     for n in order:
         sv = built.sessions[n]
         request = problem.requests[sv.request]
@@ -44,6 +67,9 @@ def first_fit(problem: Problem, built: Built) -> list[Assignment]:
         allowed_i, allowed_r = built.allowed[sv.request]
         instructors = list(allowed_i.items())
         rooms = list(allowed_r.items())
+        if cheapest:
+            instructors.sort(key=lambda item: rates.get(item[0], 0))
+            rooms.sort(key=lambda item: rates.get(item[0], 0))
         placed: Assignment = (-1, None, None)
         for c in range(len(cands)):
             held = [(int(a), int(b)) for a, b in zip(cands.held_start[c], cands.held_end[c])]
@@ -73,6 +99,21 @@ def first_fit(problem: Problem, built: Built) -> list[Assignment]:
     return [r if r is not None else (-1, None, None) for r in result]
 
 
+def best_fit(problem: Problem, built: Built, seconds: float, seed: int = 0) -> list[Assignment]:
+    """First fit, most constrained sessions first, cheapest resources first, restarted with the order
+    shaken for up to `seconds`: the assignments that place the most sessions."""
+    rng = random.Random(seed)
+    deadline = time.monotonic() + seconds
+    best = first_fit(problem, built, constrained_order(built), cheapest=True)
+    missing = sum(1 for c, _, _ in best if c < 0)
+    while missing and time.monotonic() < deadline:
+        found = first_fit(problem, built, constrained_order(built, rng), cheapest=True)
+        left = sum(1 for c, _, _ in found if c < 0)
+        if left < missing:
+            best, missing = found, left
+    return best
+
+
 def hint(built: Built, assignments: list[Assignment]) -> None:
     """Give the solver the assignments as its starting point."""
     model = built.model
@@ -99,8 +140,6 @@ def fix(built: Built, assignments: list[Assignment]) -> None:
             for rid, lit in sv.rooms.items():
                 model.add(lit == (1 if rid == room else 0))
 
-
-__all__ = ["first_fit", "hint", "fix", "np"]
 
 
 def repair(problem: Problem, built: Built, value) -> list[Assignment]:

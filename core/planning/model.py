@@ -115,7 +115,8 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                 any_r |= ok
         keep = any_i & any_r
         if not keep.any():
-            skipped[r_index] = _why_no_time(request, len(cands), any_i, any_r)
+            qualified = [i.name for i in problem.instructors if _qualified_in_window(i, request)]
+            skipped[r_index] = _why_no_time(request, len(cands), any_i, any_r, qualified)
             cands_all.append(cands.take(keep))
             continue
         current_keys = {c.parts for c in request.current}
@@ -253,13 +254,20 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                  {i.id: i.id for i in problem.instructors}, room_venue, allowed=allowed)
 
 
-def _why_no_time(request: Request, count: int, any_i: np.ndarray, any_r: np.ndarray) -> str:
+def _qualified_in_window(instructor, request: Request) -> bool:
+    from .slots import qualified_until
+    until = qualified_until(instructor, request.required_qualifications)
+    return until is not False and (until is None or until >= request.window_from.date())
+
+
+def _why_no_time(request: Request, count: int, any_i: np.ndarray, any_r: np.ndarray, qualified: list[str]) -> str:
     window = f"between {request.window_from:%Y-%m-%d} and {request.window_to:%Y-%m-%d}"
     if count == 0:
         return f"the window {window} holds no start for its {len(request.parts)} part(s)"
     if not any_i.any():
-        return (f"no qualified instructor is free for a whole session {window} "
-                "(working hours, time off, existing bookings, qualifications on the date)")
+        who = ", ".join(qualified[:3]) + (f" and {len(qualified) - 3} more" if len(qualified) > 3 else "")
+        return (f"no qualified instructor is free for a whole session {window}: qualified then: {who or 'none'}, "
+                "never free at its times (working hours on their own clock, time off, existing bookings)")
     if not any_r.any():
         return f"no suitable room is free for a whole session {window} (opening hours, closures, bookings)"
     return f"no qualified instructor is free when a suitable room is {window}"
@@ -275,25 +283,24 @@ def venue_literal(model: cp_model.CpModel, built_rooms: dict[int, int | None], s
 
 
 def _travel_home(model: cp_model.CpModel, problem: Problem, sv: SessionVars, objective: list, days: int) -> None:
-    """Instructor travel: minutes from the instructor's home venue to the session's venue and back, each day."""
+    """Instructor travel: minutes from the instructor's home venue to the session's venue and back, each day:
+    `cost >= sum(travel(home, venue of room) * room literal)` whenever that instructor teaches it."""
     if not problem.weights.travel or not problem.travel_minutes:
         return
     rooms_venue = {r.id: r.venue_id for r in problem.rooms}
-    venues = {rooms_venue[rid] for rid in sv.rooms if rooms_venue.get(rid) is not None}
     homes = {i.id: i.home_venue_id for i in problem.instructors}
-    terms = []
+    rows = []
     for iid, lit in sv.instructors.items():
-        for venue in venues:
-            minutes = problem.travel(homes.get(iid), venue)
-            if minutes:
-                terms.append((iid, lit, venue, minutes))
-    if not terms:
+        terms = [(problem.travel(homes.get(iid), rooms_venue.get(rid)), room) for rid, room in sv.rooms.items()]
+        terms = [(minutes, room) for minutes, room in terms if minutes]
+        if terms:
+            rows.append((lit, terms))
+    if not rows:
         return
-    top = max(t[3] for t in terms)
+    top = max(minutes for _, terms in rows for minutes, _ in terms)
     cost = model.new_int_var(0, top, f"r{sv.request}s{sv.index}tr")
-    for iid, lit, venue, minutes in terms:
-        at = venue_literal(model, rooms_venue, sv, venue)
-        model.add(cost >= minutes).only_enforce_if([lit, at])
+    for lit, terms in rows:
+        model.add(cost >= sum(minutes * room for minutes, room in terms)).only_enforce_if(lit)
     objective.append(problem.weights.travel * 2 * days * cost)
 
 

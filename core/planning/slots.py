@@ -9,6 +9,7 @@ sorted-interval searches in numpy: the model only sees the allowed candidate ind
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -42,8 +43,10 @@ def held_intervals(parts: list[Interval], setup: int, teardown: int) -> list[Int
     return held
 
 
+@lru_cache(maxsize=200_000)
 def local_instant(day: date, minute: int, zone: ZoneInfo) -> datetime | None:
-    """The instant of local `minute` on `day`; None when the wall clock skips it (a DST gap)."""
+    """The instant of local `minute` on `day`; None when the wall clock skips it (a DST gap). Cached: the
+    requests of one problem share their days."""
     day, minute = day + timedelta(days=minute // DAY), minute % DAY
     wall = datetime.combine(day, time(minute // 60, minute % 60))
     instant = wall.replace(tzinfo=zone).astimezone(UTC)

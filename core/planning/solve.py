@@ -16,12 +16,12 @@ from ortools.sat.python import cp_model
 
 from .decode import decode, travel_conflicts
 from .explain import precheck
-from .greedy import Assignment, first_fit, hint, repair
+from .greedy import Assignment, best_fit, repair
 from .model import Built, build, venue_literal
 from .problem import FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN, Problem, Progress, Solution, Unplaced
 from .slots import minutes
 
-MAX_TRAVEL_ROUNDS = 6
+MAX_TRAVEL_ROUNDS = 30
 STATUS = {cp_model.OPTIMAL: OPTIMAL, cp_model.FEASIBLE: FEASIBLE, cp_model.INFEASIBLE: INFEASIBLE,
           cp_model.MODEL_INVALID: INFEASIBLE, cp_model.UNKNOWN: UNKNOWN}
 
@@ -34,6 +34,13 @@ class _Watch(cp_model.CpSolverSolutionCallback):
         self.solutions = 0
         self.first: float | None = None
         self.objective: float | None = None
+        self.travel: tuple | None = None          # (problem, built): check each solution's travel
+        self.conflicted: tuple | None = None      # (values, conflicts) of the solution that stopped the search
+
+    def found(self, values) -> None:
+        """A timetable found outside the solver (first fit) counts as the first one."""
+        if self.first is None:
+            self.first = time.monotonic() - self.started
 
     def on_solution_callback(self) -> None:
         self.solutions += 1
@@ -45,6 +52,14 @@ class _Watch(cp_model.CpSolverSolutionCallback):
             self.on_progress(Progress(now, self.objective_value, self.best_objective_bound, self.solutions))
         if self.cancel is not None and self.cancel.is_set():
             self.stop_search()
+        if self.travel is not None and self.conflicted is None:
+            problem, built = self.travel
+            values = _Values({var.index: self.value(var) for sv in built.sessions
+                              for var in (sv.present, sv.choice, *sv.instructors.values(), *sv.rooms.values())})
+            conflicts = travel_conflicts(problem, decode(problem, built, values.value)[0])
+            if conflicts:   # stop at once: the cuts go in and the search goes on from a repaired timetable
+                self.conflicted = (values, conflicts)
+                self.stop_search()
 
 
 def workers() -> int:
@@ -61,10 +76,15 @@ class _Best:
     optimal: bool = False
 
 
+def _missing(built: Built, values) -> int:
+    return sum(1 for sv in built.sessions if not values.value(sv.present))
+
+
 def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None = None,
           on_progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
-          seed: int = 0) -> Solution:
-    """The best timetable found within `time_limit` seconds (or until `cancel` is set)."""
+          seed: int = 0, parameters: dict | None = None) -> Solution:
+    """The best timetable found within `time_limit` seconds (or until `cancel` is set); `parameters`: more
+    CP-SAT parameters for the optimising solve (name -> value)."""
     started = time.monotonic()
     skipped = precheck(problem)
     if not problem.requests:
@@ -93,41 +113,85 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
     if cancel is not None:
         threading.Thread(target=stopper, daemon=True, name="podium-plan-cancel").start()
     cancelled = (lambda: cancel is not None and cancel.is_set())
+    bound: list[float | None] = [None]
+
+    def keep(candidate: _Best, improved: bool = False) -> None:
+        """The better of the best so far and a timetable that keeps every rule (travel included): more
+        sessions placed first, then the lower objective (scored by the model when not known). `improved`:
+        the optimiser's answer from the best as its hint, which it never makes worse."""
+        nonlocal best
+        if best.values is None:
+            best = candidate
+            return
+        mine, theirs = _missing(built, best.values), _missing(built, candidate.values)
+        if theirs != mine or improved:
+            if theirs <= mine:
+                best = candidate
+            return
+        for item in (best, candidate):
+            if item.objective is None:
+                item.objective = score(built, item.values)
+        if candidate.objective is not None and (best.objective is None or candidate.objective < best.objective
+                                                or (candidate.optimal and candidate.objective <= best.objective)):
+            best = candidate
+
     try:
-        hint(built, first_fit(problem, built))
-        first = _place_everything(problem, built, deadline, watch, current, seed)
-        if first is not None:
-            best = first
-            conflicts = travel_conflicts(problem, decode(problem, built, first.values.value)[0])
-            if conflicts:
-                _add_travel_cuts(problem, built, first.values, conflicts)
-                best = _Best(_Values.assigned(built, repair(problem, built, first.values.value)), None, None)
-            _hint(built, best.values)
+        start = best_fit(problem, built, FIRST_FIT_SHARE * time_limit, seed)
+        keep(_Best(_Values.assigned(built, start)))
+        watch.found(best.values)
+        if any(c < 0 for c, _, _ in start):   # first fit left some out: re-open their neighbourhood
+            filled = _fill_gaps(problem, built, best.values, deadline, current, seed)
+            if filled is not None:
+                keep(filled)
+        if _missing(built, best.values):   # still some out: a depth-first search may place all
+            first = _place_everything(problem, built, deadline, watch, current, seed)
+            if first is not None:
+                conflicts = travel_conflicts(problem, decode(problem, built, first.values.value)[0])
+                if conflicts:
+                    _add_travel_cuts(problem, built, first.values, conflicts)
+                    first = _Best(_Values.assigned(built, repair(problem, built, first.values.value)))
+                keep(first)
+        _hint(built, best.values)
         for _ in range(MAX_TRAVEL_ROUNDS):
             if cancelled() or deadline - time.monotonic() < 0.05:
                 break
             solver = cp_model.CpSolver()
-            solver.parameters.num_workers = num_workers or workers()
+            small = len(built.sessions) <= SMALL
+            solver.parameters.num_workers = num_workers or (1 if small else workers())
+            if small:   # one search with the stronger relaxation proves a term's timetable fastest
+                solver.parameters.linearization_level = 2
             solver.parameters.random_seed = seed
             solver.parameters.cp_model_probing_level = 0
             solver.parameters.max_time_in_seconds = deadline - time.monotonic()
+            for name, value in (parameters or {}).items():
+                setattr(solver.parameters, name, value)
             if on_progress is not None:
-                solver.best_bound_callback = lambda bound: on_progress(Progress(
-                    time.monotonic() - started, watch.objective, bound, watch.solutions))
+                solver.best_bound_callback = lambda found: on_progress(Progress(
+                    time.monotonic() - started, watch.objective, found, watch.solutions))
             current[0] = solver
+            watch.travel = (problem, built) if problem.travel_minutes else None
+            watch.conflicted = None
             status = solver.solve(built.model, watch)
-            if status == cp_model.INFEASIBLE and best.values is None:
-                best.optimal = True   # proven: nothing fits (cannot happen while sessions may stay unplaced)
-                break
+            watch.travel = None
+            if watch.conflicted is not None:
+                values, conflicts = watch.conflicted
+                if solver.best_objective_bound:
+                    bound[0] = max(bound[0] or solver.best_objective_bound, solver.best_objective_bound)
+                _add_travel_cuts(problem, built, values, conflicts)
+                keep(_Best(_Values.assigned(built, repair(problem, built, values.value))))
+                _hint(built, best.values)
+                continue
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 break
+            # the model with fewer travel cuts is a relaxation: its bound holds for the whole problem
+            bound[0] = max(bound[0] or solver.best_objective_bound, solver.best_objective_bound)
             values = _Values.of(built, solver)
-            best = _Best(values, solver.objective_value, solver.best_objective_bound, status == cp_model.OPTIMAL)
             conflicts = travel_conflicts(problem, decode(problem, built, values.value)[0])
             if not conflicts:
+                keep(_Best(values, solver.objective_value, None, status == cp_model.OPTIMAL), improved=True)
                 break
             _add_travel_cuts(problem, built, values, conflicts)
-            best = _Best(_Values.assigned(built, repair(problem, built, values.value)), None, best.bound)
+            keep(_Best(_Values.assigned(built, repair(problem, built, values.value))))
             _hint(built, best.values)
     finally:
         done.set()
@@ -136,8 +200,11 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
         return Solution(UNKNOWN, [], decode(problem, built, lambda v: 0)[1], None, None, seconds, None)
     placed, unplaced = decode(problem, built, best.values.value)
     status = OPTIMAL if best.optimal else FEASIBLE
-    if best.objective is None:   # repaired after the last solve: scored by the same objective
+    if best.objective is None:   # first fit or a repair: scored by the same objective
         best.objective = score(built, best.values)
+    best.bound = bound[0]
+    if best.bound is not None and best.objective is not None and best.bound > best.objective:
+        best.bound = best.objective
     return Solution(status, placed, unplaced, best.objective, best.bound, seconds, watch.first)
 
 
@@ -203,9 +270,68 @@ class _Values:
         return cls(values)
 
 
+FIRST_FIT_SHARE = 0.1
+"""Of the time limit, at most this much goes to first fit, restarted in shaken orders until all are placed."""
+SMALL = 100
+"""Up to this many sessions, the optimiser is one worker with linearization level 2: on the bench's
+50-session case it proves OPTIMAL in about 2 s where two workers (with large neighbourhood search) take 3-7 s
+on the loaded 2-core machine; above it, the default portfolio of workers finds better timetables."""
+NEIGHBOURS = 60
+"""Sessions re-opened around those first fit left out (`_fill_gaps`)."""
 FIRST_PHASE = 0.5
 """Of the time limit, at most this much goes to placing every session (a depth-first search in the
 requests' order); the rest improves the objective from there."""
+
+
+def _fill_gaps(problem: Problem, built: Built, values: _Values, deadline: float, current: list,
+               seed: int) -> _Best | None:
+    """Place what first fit left out by re-opening it and the placed sessions nearest to it (windows that
+    overlap, an instructor or room in common; at most NEIGHBOURS) while every other session stays as
+    placed: a small model, solved in seconds where the whole one would not be."""
+    missing = [sv for sv in built.sessions if not values.value(sv.present)]
+    window = {n: (problem.requests[sv.request].window_from, problem.requests[sv.request].window_to)
+              for n, sv in enumerate(built.sessions)}
+    index = {id(sv): n for n, sv in enumerate(built.sessions)}
+    free = {index[id(sv)] for sv in missing}
+    near = []
+    for m in missing:
+        lo, hi = window[index[id(m)]]
+        mine = set(m.instructors) | set(m.rooms)
+        cohort = set(problem.requests[m.request].learner_ids)
+        for n, sv in enumerate(built.sessions):
+            if n in free or not values.value(sv.present):
+                continue
+            a, b = window[n]
+            shared = len(mine & (set(sv.instructors) | set(sv.rooms)))
+            shared += 100 * len(cohort & set(problem.requests[sv.request].learner_ids))
+            if a < hi and lo < b and shared:
+                near.append((-shared, n))
+    for _, n in sorted(near)[:NEIGHBOURS]:
+        free.add(n)
+    model = built.model.clone()
+    model.clear_hints()
+    for n, sv in enumerate(built.sessions):
+        for var in (sv.present, sv.choice, *sv.instructors.values(), *sv.rooms.values()):
+            if n in free:
+                model.add_hint(var, values.value(var))
+            else:
+                model.add(var == values.value(var))
+    budget = min(max(1.0, (deadline - time.monotonic()) * 0.3), 20.0)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers()
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.max_time_in_seconds = budget
+    solver.parameters.random_seed = seed
+    current[0] = solver
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    found = _Values.of(built, solver)
+    conflicts = travel_conflicts(problem, decode(problem, built, found.value)[0])
+    if conflicts:
+        _add_travel_cuts(problem, built, found, conflicts)
+        return _Best(_Values.assigned(built, repair(problem, built, found.value)))
+    return _Best(found, solver.objective_value)
 
 
 def _place_everything(problem: Problem, built: Built, deadline: float, watch: _Watch,
@@ -236,7 +362,7 @@ def _place_everything(problem: Problem, built: Built, deadline: float, watch: _W
     status = solver.solve(model, watch)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    return _Best(_Values.of(built, solver), solver.objective_value, None)
+    return _Best(_Values.of(built, solver), solver.objective_value)
 
 
 def _add_travel_cuts(problem: Problem, built: Built, solver: _Values, conflicts: list[tuple]) -> None:

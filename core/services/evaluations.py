@@ -36,6 +36,7 @@ from ..models import (
     EvaluationForm, EvaluationRequest, QuestionKind, Role, Session, SessionStatus,
 )
 from .journeys import ATTENDED
+from .locks import session_ordering_key
 from .records import get_or_404, snapshot
 
 MAX_QUESTIONS = 50
@@ -190,7 +191,8 @@ async def request_evaluations(db: AsyncSession, actor: Actor, session_ids: list[
     for session_id, enrollment_ids in per_session.items():
         enrollments = [to_global_id("Enrollment", e) for e in enrollment_ids]
         record_change(db, actor, "evaluation.request", "Session", session_id, None, {"enrollments": enrollments})
-        emit(db, "evaluation.requested", {"session": to_global_id("Session", session_id), "enrollments": enrollments})
+        emit(db, "evaluation.requested", {"session": to_global_id("Session", session_id), "enrollments": enrollments},
+             session_ordering_key(session_id))
     return len(rows)
 
 
@@ -321,7 +323,8 @@ async def submit_evaluation(db: AsyncSession, submitter: Submitter, *, token: st
                   {"session_id": request.session_id, "answers": given, "responded_at": now.isoformat()})
     emit(db, "evaluation.submitted", {"session": to_global_id("Session", request.session_id),
                                       "enrollment": to_global_id("Enrollment", request.enrollment_id),
-                                      "learner": to_global_id("Person", learner), "answers": given})
+                                      "learner": to_global_id("Person", learner), "answers": given},
+         session_ordering_key(request.session_id))
     return request
 
 
@@ -369,7 +372,8 @@ async def record_score(db: AsyncSession, actor: Actor, *, enrollment_id: int, ki
                                      "session": to_global_id("Session", enrollment.session_id),
                                      "learner": to_global_id("Person", enrollment.learner_id), "kind": kind.value,
                                      "score": format_score(hundredths), "source": source,
-                                     "before": None if before is None else format_score(before["score_hundredths"])})
+                                     "before": None if before is None else format_score(before["score_hundredths"])},
+         session_ordering_key(enrollment.session_id))
     return row
 
 

@@ -141,8 +141,8 @@ async def _busy(db: AsyncSession, ids: list[int], starts_at: datetime, ends_at: 
 async def _travel_rule(db: AsyncSession, found: dict[int, Resource], venue_of: dict[int, int | None],
                        free: dict[int, _Free], window_from: datetime, window_to: datetime):
     """`fits_at(instructor, venue, spans)`: whether the instructor, free for `spans`, also has the travel time
-    to `venue` (None: a room in no venue) from their in-person bookings at other venues. Two statements when
-    the rooms are in venues with travel times, none otherwise."""
+    to `venue` (None: a room in no venue) from their in-person bookings at other venues; None when no room
+    is in a venue with a travel time. At most two statements (none without rooms in venues)."""
     instructors = [rid for rid, r in found.items() if r.kind is ResourceKind.INSTRUCTOR]
     venues = {v for v in venue_of.values() if v is not None}
     minutes = await travel.travel_from(db, venues) if venues and instructors else {}
@@ -151,7 +151,7 @@ async def _travel_rule(db: AsyncSession, found: dict[int, Resource], venue_of: d
         if a in venues:
             gaps[a][b] = m
     if not gaps:
-        return lambda rid, venue, spans: True
+        return None
     reach = timedelta(minutes=max(minutes.values()))
     others = await travel.in_person_bookings(db, instructors, {b for g in gaps.values() for b in g},
                                              [(window_from, window_to)], reach)
@@ -223,6 +223,20 @@ async def find_slots(db: AsyncSession, search: SearchInput) -> SlotSearch:
     def fits(rid: int, spans: list[Interval]) -> bool:
         return all(free[rid].holds(s, e) and qualified(found[rid], s) for s, e in spans)
 
+    fixed = {venue_of[rid] for rid in required if venue_of.get(rid) is not None}
+
+    def teaches(rid: int, spans: list[Interval], held_rooms: tuple[int, ...]) -> bool:
+        """Free and qualified, and (rule 2b) able to reach the slot's venue: a required room's, else one of
+        the free candidate rooms'."""
+        if not fits(rid, spans):
+            return False
+        if fits_at is None:
+            return True
+        if fixed:
+            return all(fits_at(rid, v, spans) for v in fixed)
+        reachable = {venue_of[r] for r in held_rooms}
+        return any(fits_at(rid, v, spans) for v in reachable) if reachable else True
+
     zone, length, step = ZoneInfo(timezone), timedelta(minutes=duration), timedelta(minutes=granularity)
     slots: list[Slot] = []
     start = window_from
@@ -232,18 +246,8 @@ async def find_slots(db: AsyncSession, search: SearchInput) -> SlotSearch:
             break
         if all(fits(rid, spans) for rid in required if found[rid].kind is not ResourceKind.INSTRUCTOR):
             held_rooms = tuple(rid for rid in rooms if fits(rid, spans))
-            fixed = {venue_of[rid] for rid in required if venue_of.get(rid) is not None}
-            reachable = fixed or {venue_of[rid] for rid in held_rooms}
-
-            def teaches(rid: int) -> bool:
-                if not fits(rid, spans):
-                    return False
-                if fixed:
-                    return all(fits_at(rid, v, spans) for v in fixed)
-                return any(fits_at(rid, v, spans) for v in reachable) if reachable else True
-
-            leads = tuple(rid for rid in instructors if teaches(rid))
-            if (all(teaches(rid) for rid in required if found[rid].kind is ResourceKind.INSTRUCTOR)
+            leads = tuple(rid for rid in instructors if teaches(rid, spans, held_rooms))
+            if (all(teaches(rid, spans, held_rooms) for rid in required if found[rid].kind is ResourceKind.INSTRUCTOR)
                     and (leads or not instructors) and (held_rooms or not rooms)):
                 suited = sum(count for z, count in zones.items()
                              if all(learner_hours[z].holds(s, e) for s, e in spans))

@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from ..audit import Actor
 from ..db import changing
 from ..idempotency import prune as prune_idempotency_keys
-from ..models import PeriodicRun
+from ..models import PeriodicRun, SchedulePlan
 from ..outbox import prune_delivered
 from .evaluations import recorded_late, request_evaluations
 from .periodic import Tick, periodic
@@ -37,14 +37,18 @@ async def complete_sessions(tick: Tick) -> str:
 
 
 @periodic("prune", setting="prune_every_seconds",
-          does="delivered outbox messages past PODIUM_OUTBOX_RETENTION_DAYS, idempotency keys past 24 hours "
-               "and finished periodic runs past the retention are deleted (never the audit log)")
+          does="delivered outbox messages past PODIUM_OUTBOX_RETENTION_DAYS, idempotency keys past 24 hours, "
+               "finished periodic runs past the retention and schedule plans expired unapplied are deleted "
+               "(never the audit log)")
 async def prune(tick: Tick) -> str:
     before = tick.now - timedelta(days=tick.settings.outbox_retention_days)
     messages = await prune_delivered(tick.sessions, before)
     async with tick.sessions() as db, changing(db):
         keys = await prune_idempotency_keys(db, tick.now)
         runs = (await db.execute(delete(PeriodicRun).where(PeriodicRun.finished_at < before))).rowcount
-        summary = f"pruned {messages} delivered message(s), {keys} idempotency key(s), {runs} periodic run(s)"
+        plans = (await db.execute(delete(SchedulePlan).where(SchedulePlan.expires_at < tick.now,
+                                                             SchedulePlan.applied_at.is_(None)))).rowcount
+        summary = (f"pruned {messages} delivered message(s), {keys} idempotency key(s), {runs} periodic run(s), "
+                   f"{plans} expired schedule plan(s)")
         await tick.finish(db, summary)
     return summary

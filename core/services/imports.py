@@ -8,8 +8,8 @@ changes nothing. What a row does:
 - nothing stored under its key: created, by the service the API's create mutation calls;
 - stored and equal on every column the sheet gives: unchanged (nothing written, nothing audited);
 - stored and different: updated where a service changes that field (a course's, a person's, a
-  resource's fields, a resource's working hours, a session's end (`rescheduleSession`) and capacity, an
-  attendance record), otherwise refused, naming the column that differs;
+  resource's fields, working hours and rate, a session's end (`rescheduleSession`), capacity and join
+  link, an attendance record), otherwise refused, naming the column that differs;
 - refused by a rule or limit: the row's line, column and the service's error code and message.
 
 A blank cell is "not given": it is not compared, and a new row takes the service's default.
@@ -44,7 +44,8 @@ from ..models import (
 from ..money import parse_amount
 from ..settings import Settings
 from ..sheets import Row
-from . import attendance, availability, budgets, catalogue, costs, enrollment, scheduling
+from . import attendance, availability, budgets, catalogue, costs, enrollment, meetings, scheduling
+from .conferencing import MANUAL as MANUAL_LINK
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 LIST_SEPARATOR = ";"
@@ -99,6 +100,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 )}
 
 
+REFUSAL_COLUMNS = ("refused_line", "refused_column", "refused_code", "refused_message")
+"""What `podium import --refused FILE` adds to each refused row; ignored when that file is imported again."""
+
+
 def check_header(kind: Kind, header: list[str]) -> list[str]:
     """What is wrong with a sheet's header for this kind (empty: nothing)."""
     problems = []
@@ -107,7 +112,7 @@ def check_header(kind: Kind, header: list[str]) -> list[str]:
         problems.append(f"missing column(s) {', '.join(missing)}")
     if kind.one_of and not any(all(c in header for c in group) for group in kind.one_of):
         problems.append("give the time as " + " or as ".join(", ".join(group) for group in kind.one_of))
-    unknown = [c for c in header if c not in kind.columns]
+    unknown = [c for c in header if c not in kind.columns and c not in REFUSAL_COLUMNS]
     if unknown:
         problems.append(f"unknown column(s) {', '.join(unknown)} (a {kind.name} sheet has "
                         f"{', '.join(kind.columns)})")
@@ -124,6 +129,7 @@ class Refusal:
     column: str | None
     code: str
     message: str
+    cells: dict[str, Any] = field(default_factory=dict, repr=False)   # the row as read
 
 
 @dataclass
@@ -295,7 +301,7 @@ def _refusal(spec: Kind, row: Row, error: DomainError) -> Refusal:
         message += " " + "; ".join(
             f"{c.resource_name} is booked {c.starts_at.isoformat()} to {c.ends_at.isoformat()}"
             + (f" (session {c.session_id})" if c.session_id else " (outside calendar)") for c in error.conflicts[:3])
-    return Refusal(row.line, _column(spec, row, error.field), error.code.value, message)
+    return Refusal(row.line, _column(spec, row, error.field), error.code.value, message, row.cells)
 
 
 def _column(spec: Kind, row: Row, name: str | None) -> str | None:
@@ -757,8 +763,9 @@ async def _session(ctx: _Context, db: AsyncSession, row: Row) -> str:
 async def _same_session(ctx: _Context, db: AsyncSession, row: Row, session: Session, ends_at: datetime,
                         zone: str | None, mode: DeliveryMode, instructor_ids: list[int], room_id: int | None,
                         equipment_ids: list[int], fields: dict[str, Any]) -> str:
-    """A row whose session is stored: unchanged, its end moved (`reschedule_session`) and its capacity
-    changed (`change_capacity`), or refused naming the first other column that differs."""
+    """A row whose session is stored: unchanged, its end moved (`reschedule_session`), its capacity
+    (`change_capacity`) and hand-entered link (`update_session`) changed, or refused naming the first other
+    column that differs."""
     bookings = [b for b in await scheduling.session_bookings(db, session.id) if b.active or
                 session.status is not SessionStatus.SCHEDULED]
     by_role: dict[BookingRole, list[int]] = {}
@@ -770,10 +777,9 @@ async def _same_session(ctx: _Context, db: AsyncSession, row: Row, session: Sess
               "instructors": by_role.get(BookingRole.LEAD_INSTRUCTOR, []) + by_role.get(BookingRole.CO_FACILITATOR, []),
               "room": (by_role.get(BookingRole.ROOM) or [None])[0], "equipment": sorted(by_role.get(BookingRole.EQUIPMENT, [])),
               "title": session.title, "setup_minutes": session.setup_minutes,
-              "teardown_minutes": session.teardown_minutes, "requires_approval": session.requires_approval,
-              "join_url": session.meeting_join_url if session.meeting_provider == "manual" else None}
+              "teardown_minutes": session.teardown_minutes, "requires_approval": session.requires_approval}
     wanted = {"timezone": zone, "instructors": instructor_ids, "room": room_id, "equipment": sorted(equipment_ids),
-              **{k: v for k, v in fields.items() if k != "capacity"}}
+              **{k: v for k, v in fields.items() if k not in ("capacity", "join_url")}}
     if row.cells.get("delivery_mode") is not None:
         wanted["delivery_mode"] = mode
     for name, value in wanted.items():
@@ -781,8 +787,8 @@ async def _same_session(ctx: _Context, db: AsyncSession, row: Row, session: Sess
             if stored[name] != value and not (name == "title" and value is not None
                                               and limits.text(value, "title") == stored[name]):
                 raise DomainError(ErrorCode.INVALID, f"The session stored for this course, start and lead instructor "
-                                  f"has another {name.replace('_', ' ')}; the import changes only a session's end "
-                                  "and capacity (change the rest with the API).", name)
+                                  f"has another {name.replace('_', ' ')}; the import changes only a session's end, "
+                                  "capacity and join link (change the rest with the API).", name)
     changed = False
     if ends_at != session.ends_at:
         await scheduling.reschedule_session(db, ctx.actor, session.id, session.starts_at, ends_at,
@@ -791,6 +797,10 @@ async def _same_session(ctx: _Context, db: AsyncSession, row: Row, session: Sess
         changed = True
     if fields["capacity"] is not None and fields["capacity"] != session.capacity:
         await enrollment.change_capacity(db, ctx.actor, session.id, fields["capacity"])
+        changed = True
+    link = fields["join_url"]
+    if link is not None and (session.meeting_provider != MANUAL_LINK or meetings.manual_link(link) != session.meeting_join_url):
+        await scheduling.update_session(db, ctx.actor, session.id, join_url=link)
         changed = True
     if changed:
         ctx.priced.add(session.id)

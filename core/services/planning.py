@@ -516,3 +516,53 @@ async def apply_plan(db: AsyncSession, actor: Actor, plan_id: int, settings: Set
     plan.applied_session_ids = made
     record_change(db, actor, "schedule_plan.apply", "SchedulePlan", plan.id, None, {"sessions": made})
     return plan, made
+
+
+# --- the same input as JSON (`podium plan FILE.json`) -------------------------------------------------
+
+def _json_id(value: Any, type_name: str, field_name: str) -> int:
+    """An id in a plan file: the API's global ID, or the plain database id."""
+    from ..ids import from_global_id
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    decoded = from_global_id(value) if isinstance(value, str) else None
+    if decoded is None or decoded[0] != type_name:
+        raise DomainError(ErrorCode.NOT_FOUND, f"{value!r} is not the ID of a {type_name.lower()}.", field_name)
+    return decoded[1]
+
+
+def propose_input_from_json(data: Any) -> ProposeInput:
+    """proposeSchedule's `input` as JSON (the API's field names; ids global or plain) as the service takes it."""
+    if not isinstance(data, dict) or not isinstance(data.get("requests"), list):
+        raise DomainError(ErrorCode.INVALID, "A plan file is a JSON object with a list of requests, as "
+                                             "proposeSchedule's input.", "requests")
+    requests = []
+    for index, r in enumerate(data["requests"]):
+        where = f"requests.{index}"
+        try:
+            window = r["window"]
+            window_from = datetime.fromisoformat(window["from"])
+            window_to = datetime.fromisoformat(window["to"])
+            parts = None if r.get("parts") is None else [
+                PartInput(p.get("day", 0), p.get("startsAt"), p.get("endsAt"), p.get("durationMinutes"))
+                for p in r["parts"]]
+            requests.append(RequestInput(
+                course_id=_json_id(r["courseId"], "Course", f"{where}.courseId"), count=int(r["count"]),
+                window_from=window_from, window_to=window_to, delivery_mode=r.get("deliveryMode", plain.IN_PERSON),
+                capacity=r.get("capacity"), parts=parts,
+                venue_ids=tuple(_json_id(v, "Venue", f"{where}.venueIds") for v in r.get("venueIds") or ()),
+                learner_ids=tuple(_json_id(v, "Person", f"{where}.learnerIds") for v in r.get("learnerIds") or ()),
+                timezone=r.get("timezone"),
+                preferred_instructor_ids=tuple(_json_id(v, "Resource", f"{where}.preferredInstructorIds")
+                                               for v in r.get("preferredInstructorIds") or ()),
+                room_features=tuple(r.get("roomFeatures") or ()), setup_minutes=r.get("setupMinutes") or 0,
+                teardown_minutes=r.get("teardownMinutes") or 0, title=r.get("title")))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise DomainError(ErrorCode.INVALID, f"Request {index} is malformed ({error!s}).", where) from None
+    o = data.get("objective") or {}
+    weights = Weights(cost=o.get("cost", 1), travel=o.get("travel", 1), spread=o.get("spread", 1),
+                      preferred=o.get("preferredInstructors", 1), local_time=o.get("learnerLocalTime", 1))
+    return ProposeInput(requests=requests, weights=weights, time_limit_seconds=data.get("timeLimitSeconds"),
+                        fix_existing=data.get("fixExisting", True),
+                        granularity_minutes=data.get("granularityMinutes") or 60)

@@ -350,6 +350,12 @@ async def session_bookings(db: AsyncSession, session_id: int) -> list[Booking]:
                                   .execution_options(populate_existing=True))).all())
 
 
+async def active_bookings(db: AsyncSession, session_id: int) -> list[Booking]:
+    """What a SCHEDULED session holds now: its active bookings (a re-staffed session keeps its old ones,
+    inactive)."""
+    return [b for b in await session_bookings(db, session_id) if b.active]
+
+
 async def session_part_rows(db: AsyncSession, session_id: int) -> list[SessionPart]:
     return list((await db.scalars(select(SessionPart).where(SessionPart.session_id == session_id)
                                   .order_by(SessionPart.position).execution_options(populate_existing=True))).all())
@@ -410,6 +416,9 @@ class Move:
     spans: list[PartSpan]
     bookings: list[Booking]
     resources: list[Resource]
+    roles: list[BookingRole] | None = None
+    """Re-staffed: each of `resources`' role, and the bookings are written anew for them (the old ones
+    deleted); None: the bookings keep their resources and only move."""
 
     @property
     def held(self) -> list[PartSpan]:
@@ -441,19 +450,41 @@ async def move_session(db: AsyncSession, actor: Actor, move: Move, settings: Set
     session.starts_at, session.ends_at = spans[0][0], spans[-1][1]
     session.sequence += 1
     held_by_part = {row.id: interval for row, interval in zip(current, held)}
+    restaffed: dict[str, Any] = {}
+    if move.roles is not None:
+        before["bookings"] = {str(b.resource_id): b.role.value for b in move.bookings}
     async with _writing_bookings(db, move.resources, held, session.id):
         for row, (part_start, part_end) in zip(current, spans):
             row.starts_at, row.ends_at = part_start, part_end
-        for booking in move.bookings:
-            booking.starts_at, booking.ends_at = held_by_part.get(booking.part_id, (held[0][0], held[-1][1]))
-            booking.active = True
+        if move.roles is None:
+            for booking in move.bookings:
+                booking.starts_at, booking.ends_at = held_by_part.get(booking.part_id, (held[0][0], held[-1][1]))
+                booking.active = True
+        else:  # the old bookings go (the audit entry keeps them): a session's bookings are its resources
+            taught = {b.resource_id for b in move.bookings
+                      if b.role in (BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR)}
+            for booking in move.bookings:
+                await db.delete(booking)
+            await db.flush()
+            for row, (held_from, held_to) in zip(current, held):
+                for resource, role in zip(move.resources, move.roles):
+                    db.add(Booking(resource_id=resource.id, session_id=session.id, part_id=row.id, role=role,
+                                   starts_at=held_from, ends_at=held_to))
+            room = next((r for r, role in zip(move.resources, move.roles) if role is BookingRole.ROOM), None)
+            teaching = {r.id for r in move.resources if r.kind is ResourceKind.INSTRUCTOR}
+            restaffed = {"instructors": [to_global_id("Resource", r.id) for r in move.resources
+                                         if r.kind is ResourceKind.INSTRUCTOR],
+                         "room": to_global_id("Resource", room.id) if room else None,
+                         "unassigned": [to_global_id("Resource", rid) for rid in sorted(taught - teaching)]}
     await meetings.plan_meeting(db, session)
     await follow_reschedule(db, session, datetime.fromisoformat(before["starts_at"]), settings)
-    record_change(db, actor, "session.reschedule", "Session", session.id, before,
-                  {**snapshot(session), "parts": parts_payload(current)})
+    after = {**snapshot(session), "parts": parts_payload(current)}
+    if move.roles is not None:
+        after["bookings"] = {str(r.id): role.value for r, role in zip(move.resources, move.roles)}
+    record_change(db, actor, "session.reschedule", "Session", session.id, before, after)
     emit(db, "session.rescheduled", session_event_payload(
         session, current, before={"startsAt": before["starts_at"], "endsAt": before["ends_at"],
-                                  "parts": before["parts"]}),
+                                  "parts": before["parts"]}, **restaffed),
         session_ordering_key(session.id))
     return session
 
@@ -543,7 +574,7 @@ async def reschedule_session(db: AsyncSession, actor: Actor, session_id: int, st
     current = await session_part_rows(db, session.id)
     proposed = _moved_parts(session, current, starts_at, ends_at, part, parts)
     spans = session_parts(proposed[0][0], proposed[-1][1], proposed, settings)
-    bookings = await session_bookings(db, session.id)
+    bookings = await active_bookings(db, session.id)
     resources = (await lock_resources(db, {"sessionId": (sorted({b.resource_id for b in bookings}), None)}))["sessionId"]
     course = await get_or_404(db, Course, session.course_id, "sessionId")
     move = Move(session, current, spans, bookings, resources)

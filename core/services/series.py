@@ -24,15 +24,18 @@ from ..audit import Actor, record_change
 from ..errors import Clash, DomainError, ErrorCode
 from ..ids import to_global_id
 from ..instants import UTC, local_shift, require_aware, wall_clock_gap
-from ..models import Course, SeriesOccurrence, Session, SessionSeries, SessionStatus
+from ..models import (
+    BookingRole, Course, ResourceKind, SeriesOccurrence, Session, SessionSeries, SessionStatus,
+)
 from ..settings import Settings
 from . import availability
 from .locks import lock_resources, lock_session
 from .records import get_or_404
 from .scheduling import (
-    Move, PartSpan, cancel_session, check_move, check_plan, clash_summary, create_session, move_session,
-    plan_session, require_scheduled, session_bookings, session_part_rows, session_parts, set_bookings_aside,
+    Move, PartSpan, active_bookings, cancel_session, check_move, check_plan, clash_summary, create_session,
+    move_session, plan_session, require_scheduled, session_part_rows, session_parts, set_bookings_aside,
 )
+from .capacity import check_room_capacity
 
 MAX_OCCURRENCES = 366
 RULE_LENGTH = 500
@@ -239,12 +242,24 @@ class SeriesMove:
     start_time: str | None = None          # "HH:MM": each occurrence's first part starts then on its own date
     shift_minutes: int | None = None       # or: every part this many minutes later (earlier if negative)
     duration_minutes: int | None = None    # every part lasts this long (from its new start)
+    instructor_ids: tuple[int, ...] | None = None  # re-staffed: these instructors (the first leads)
+    room_id: int | None = None             # re-staffed: this room
+
+    @property
+    def restaffs(self) -> bool:
+        return self.instructor_ids is not None or self.room_id is not None
 
     def checked(self) -> tuple[int | None, timedelta | None, timedelta | None]:
-        """(start minute of the day, shift, duration), each None when not given; INVALID when nothing moves."""
-        if self.start_time is None and self.shift_minutes is None and self.duration_minutes is None:
-            raise DomainError(ErrorCode.INVALID, "Give startTime, shiftMinutes or durationMinutes: what changes.",
-                              "startTime")
+        """(start minute of the day, shift, duration), each None when not given; INVALID when nothing changes."""
+        if (self.start_time is None and self.shift_minutes is None and self.duration_minutes is None
+                and not self.restaffs):
+            raise DomainError(ErrorCode.INVALID, "Give startTime, shiftMinutes, durationMinutes, instructorIds or "
+                              "roomId: what changes.", "startTime")
+        if self.instructor_ids is not None:
+            ids = limits.items(list(self.instructor_ids), "instructorIds")
+            if not ids or len(set(ids)) != len(ids):
+                raise DomainError(ErrorCode.INVALID, "A session needs at least one instructor, each once.",
+                                  "instructorIds")
         if self.start_time is not None and self.shift_minutes is not None:
             raise DomainError(ErrorCode.INVALID, "Give startTime or shiftMinutes, not both.", "shiftMinutes")
         start = None
@@ -268,7 +283,26 @@ class SeriesMove:
     @property
     def field(self) -> str:
         return "startTime" if self.start_time is not None else "shiftMinutes" if self.shift_minutes is not None \
-            else "durationMinutes"
+            else "durationMinutes" if self.duration_minutes is not None else \
+            "instructorIds" if self.instructor_ids is not None else "roomId"
+
+
+def _staffed(move_how: SeriesMove, session: Session, bookings: list, by_id: dict) -> tuple[list, list[BookingRole]]:
+    """The resources and roles of a re-staffed occurrence: the new instructors (or its own, lead first), the
+    new room (or its own), its equipment."""
+    own = sorted(bookings, key=lambda b: (b.role is not BookingRole.LEAD_INSTRUCTOR, b.id))
+    instructor_ids = list(move_how.instructor_ids) if move_how.instructor_ids is not None else list(dict.fromkeys(
+        b.resource_id for b in own if b.role in (BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR)))
+    room_id = move_how.room_id if move_how.room_id is not None else next(
+        (b.resource_id for b in own if b.role is BookingRole.ROOM), None)
+    equipment = sorted({b.resource_id for b in own if b.role is BookingRole.EQUIPMENT})
+    instructors = [by_id[i] for i in instructor_ids]
+    room = by_id[room_id] if room_id is not None else None
+    resources = instructors + ([room] if room else []) + [by_id[e] for e in equipment]
+    roles = ([BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(instructors) - 1)
+             + [BookingRole.ROOM] * (room is not None) + [BookingRole.EQUIPMENT] * len(equipment))
+    check_room_capacity(session.capacity, room, session.delivery_mode)
+    return resources, roles
 
 
 def _moved(session: Session, spans: list[PartSpan], start: int | None, shift: timedelta | None,
@@ -296,7 +330,9 @@ async def reschedule_series(db: AsyncSession, actor: Actor, series_id: int, how:
     each is checked as rescheduleSession checks one (records true, qualifications, rules 2 and 2b with the
     moving sessions' own bookings left out, working hours), RESOURCE_CONFLICT lists every clash with its
     occurrence; then each is moved as rescheduleSession moves one (audited, `session.rescheduled`, which
-    tells the enrolled). `dry_run`: check, and write nothing."""
+    tells the enrolled). `how.instructor_ids` / `how.room_id` re-staff them too: the rules are checked for
+    the new resources (qualifications, the room's seats) and the bookings written anew for them (the old
+    ones deleted; the audit entry keeps them). `dry_run`: check, and write nothing."""
     start, shift, duration = how.checked()
     if from_ is not None and from_occurrence is not None:
         raise DomainError(ErrorCode.INVALID, "Give from or fromOccurrence, not both.", "fromOccurrence")
@@ -320,9 +356,12 @@ async def reschedule_series(db: AsyncSession, actor: Actor, series_id: int, how:
     sessions.sort(key=lambda s: numbered[s.id])
     found: list[tuple[Session, list]] = []
     for session in sessions:
-        found.append((session, await session_bookings(db, session.id)))
+        found.append((session, await active_bookings(db, session.id)))
     wanted = sorted({b.resource_id for _, bookings in found for b in bookings})
-    by_id = {r.id: r for r in (await lock_resources(db, {"seriesId": (wanted, None)}))["seriesId"]}
+    locked = await lock_resources(db, {  # one statement, every resource in id order: the one lock order
+        "seriesId": (wanted, None), "instructorIds": (list(how.instructor_ids or []), ResourceKind.INSTRUCTOR),
+        "roomId": ([how.room_id] if how.room_id is not None else [], ResourceKind.ROOM)})
+    by_id = {r.id: r for rs in locked.values() for r in rs}
     moves: list[Move] = []
     for session, bookings in found:
         current = await session_part_rows(db, session.id)
@@ -331,8 +370,12 @@ async def reschedule_series(db: AsyncSession, actor: Actor, series_id: int, how:
             spans = session_parts(spans[0][0], spans[-1][1], spans, settings)
         except DomainError as exc:
             raise DomainError(exc.code, f"Occurrence {numbered[session.id]}: {exc.message}", how.field) from None
-        moves.append(Move(session, current, spans, bookings,
-                          [by_id[rid] for rid in sorted({b.resource_id for b in bookings})]))
+        if how.restaffs:
+            resources, roles = _staffed(how, session, bookings, by_id)
+            moves.append(Move(session, current, spans, bookings, resources, roles))
+        else:
+            moves.append(Move(session, current, spans, bookings,
+                              [by_id[rid] for rid in sorted({b.resource_id for b in bookings})]))
     for earlier, later in zip(moves, moves[1:]):
         if later.held[0][0] < earlier.held[-1][1]:
             raise DomainError(ErrorCode.INVALID_TIME_RANGE, f"Occurrence {numbered[later.session.id]} would start "
@@ -358,5 +401,6 @@ async def reschedule_series(db: AsyncSession, actor: Actor, series_id: int, how:
     moved = [await move_session(db, actor, move, settings) for move in moves]
     record_change(db, actor, "series.reschedule", "SessionSeries", series.id, None, {
         "start_time": how.start_time, "shift_minutes": how.shift_minutes, "duration_minutes": how.duration_minutes,
-        "sessions": [s.id for s in moved]})
+        "instructor_ids": list(how.instructor_ids) if how.instructor_ids is not None else None,
+        "room_id": how.room_id, "sessions": [s.id for s in moved]})
     return series, occurrences_found, moved

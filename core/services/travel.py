@@ -157,7 +157,8 @@ async def in_person_bookings(db: AsyncSession, instructor_ids: Collection[int], 
     room_booking, room = aliased(Booking), aliased(Resource)
     near = or_(*(and_(Booking.starts_at < end + reach, Booking.ends_at > start - reach) for start, end in intervals))
     query = (select(Booking.resource_id, Booking.starts_at, Booking.ends_at, Booking.session_id, room.venue_id)
-             .join(room_booking, and_(room_booking.part_id == Booking.part_id, room_booking.role == BookingRole.ROOM))
+             .join(room_booking, and_(room_booking.part_id == Booking.part_id, room_booking.role == BookingRole.ROOM,
+                                      room_booking.active))
              .join(room, room.id == room_booking.resource_id)
              .join(Session, Session.id == Booking.session_id)
              .where(Booking.resource_id.in_(sorted(instructor_ids)), Booking.active,

@@ -6,11 +6,13 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from podium.core.models import AssessmentScore as ScoreRow
+from podium.core.models import Booking
 from podium.core.models import EvaluationAnswer as AnswerRow
 from podium.core.models import EvaluationForm as FormRow
 from podium.core.models import EvaluationRequest as RequestRow
 from podium.core.services.evaluations import session_evaluations
 
+from ..permissions import is_staff, taught_session_ids, teaches
 from .types import form_from, response_from, score_from, summary_from
 
 
@@ -41,6 +43,17 @@ def loaders(context) -> dict:
             held[row.enrollment_id].append(score_from(row))
         return [held[i] for i in ids]
 
+    async def results_access(ids: list[int]) -> list[bool]:
+        """Whether the caller may see each session's results: staff, or one of its instructors (one statement)."""
+        caller = context.caller
+        if is_staff(caller):
+            return [True] * len(ids)
+        if not teaches(caller):
+            return [False] * len(ids)
+        async with context.reading() as db:
+            taught = set((await db.scalars(taught_session_ids(caller).where(Booking.session_id.in_(ids)))).all())
+        return [i in taught for i in ids]
+
     async def responses(ids: list[int]) -> list:
         async with context.reading() as db:
             requests = (await db.scalars(select(RequestRow).where(RequestRow.enrollment_id.in_(ids)))).all()
@@ -52,5 +65,6 @@ def loaders(context) -> dict:
         found = {r.enrollment_id: response_from(r, held[r.id]) for r in requests}
         return [found.get(i) for i in ids]
 
-    return {"evaluation_responses": responses, "evaluation_forms": forms, "course_evaluation_forms": course_forms, "evaluation_summaries": summaries,
+    return {"evaluation_results_access": results_access, "evaluation_responses": responses, "evaluation_forms": forms, "course_evaluation_forms": course_forms,
+            "evaluation_summaries": summaries,
             "assessment_scores": scores}

@@ -111,6 +111,11 @@ class RescheduleSeriesInput:
         "Or: every part this many minutes later on the local wall clock (negative: earlier); at most a year."))
     duration_minutes: int | None = strawberry.field(default=None, description=(
         "Every part lasts this many minutes from its (new) start."))
+    instructor_ids: list[strawberry.ID] | None = strawberry.field(default=None, description=(
+        "Re-staff: these instructors instead (the first leads), qualified on every occurrence's dates; null: "
+        "the same."))
+    room_id: strawberry.ID | None = strawberry.field(default=None, description=(
+        "Re-staff: this room instead, seating each occurrence's capacity; null: the same."))
     dry_run: bool | None = strawberry.field(default=None, description=(
         "true: check every occurrence and answer where each would move, writing nothing."))
     allow_outside_hours: bool | None = strawberry.field(default=None, description=ALLOW_OUTSIDE_HOURS)

@@ -158,8 +158,12 @@ class SchedulingMutations:
             check_staff(info.context.caller)
             made, found, moved = await series.reschedule_series(
                 db, actor, decode_id(input.series_id, "Series", "seriesId"),
-                series.SeriesMove(start_time=input.start_time, shift_minutes=input.shift_minutes,
-                                  duration_minutes=input.duration_minutes),
+                series.SeriesMove(
+                    start_time=input.start_time, shift_minutes=input.shift_minutes,
+                    duration_minutes=input.duration_minutes,
+                    instructor_ids=None if input.instructor_ids is None else tuple(
+                        decode_id(i, "Resource", "instructorIds") for i in input.instructor_ids),
+                    room_id=None if input.room_id is None else decode_id(input.room_id, "Resource", "roomId")),
                 settings=info.context.plugins.settings, from_=input.from_, from_occurrence=input.from_occurrence,
                 dry_run=bool(input.dry_run), allow_outside_hours=bool(input.allow_outside_hours))
             return made.id, [(o.number, o.parts) for o in found], [s.id for s in moved]

@@ -228,7 +228,9 @@ class SessionConnection(Connection[Session]):
     pass
 
 
-@strawberry.type(description="A booking that stands in the way of a schedule or reschedule.")
+@strawberry.type(description=(
+    "A booking that stands in the way of a schedule or reschedule, or (travelMinutes set) the time an "
+    "instructor needs to travel from or to a session at another venue."))
 class Conflict:
     resource_pk: strawberry.Private[int]
     starts_at: datetime

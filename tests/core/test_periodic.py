@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from podium.core.db import changing
 from podium.core.instants import utc_now
-from podium.core.models import AuditEntry, OutboxMessage, OutboxStatus, PeriodicRun, Session, SessionStatus
+from podium.core.models import AuditEntry, OutboxMessage, OutboxStatus, PeriodicRun, SchedulePlan, Session, SessionStatus
 from podium.core.services import periodic
 from podium.core.services.scheduling import cancel_session
 from tests import builders as b
@@ -113,6 +113,9 @@ async def test_the_prune_job_deletes_delivered_rows_past_retention_and_nothing_e
                            finished_at=now - timedelta(days=40), summary="old"))
         db.add(AuditEntry(at=now - timedelta(days=400), actor="system:test", action="outbox.retry",
                           target_type="OutboxMessage", target_id=1))
+        for reason, expires, applied in (("expired", -1, None), ("applied", -1, now), ("live", 1, None)):
+            db.add(SchedulePlan(kind="PROPOSAL", status="OPTIMAL", solve_seconds=0.1, created_by="test",
+                                expires_at=now + timedelta(hours=expires), applied_at=applied, reason=reason))
         await db.commit()
     settings = settings_from(NO_PLUGINS, plugins=(), outbox_retention_days=30)
     async with dispatching(sessions, settings) as dispatcher:
@@ -122,8 +125,10 @@ async def test_the_prune_job_deletes_delivered_rows_past_retention_and_nothing_e
     seeds = sorted(m.idempotency_key for m in await outbox_rows(sessions) if m.idempotency_key.startswith("seed-"))
     assert seeds == ["seed-1", "seed-2", "seed-3"]
     (ran,) = await runs(sessions, "prune")     # the old run is gone with the rest
-    assert ran.summary == "pruned 1 delivered message(s), 0 idempotency key(s), 1 periodic run(s)"
+    assert ran.summary == ("pruned 1 delivered message(s), 0 idempotency key(s), 1 periodic run(s), "
+                           "1 expired schedule plan(s)")
     async with sessions() as db:
+        assert sorted((await db.scalars(select(SchedulePlan.reason))).all()) == ["applied", "live"]
         assert await db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.actor == "system:test")) == 1
 
 

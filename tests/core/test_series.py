@@ -171,3 +171,46 @@ async def test_cancel_series_from_an_occurrence_on(sessions):
     async with sessions() as db:
         statuses = (await db.scalars(select(Session.status).order_by(Session.starts_at))).all()
     assert [s.value for s in statuses] == ["SCHEDULED"] * 2 + ["CANCELLED"] * 3
+
+
+async def test_a_series_moving_while_sessions_take_its_new_slot_all_or_none_under_concurrency(sessions):
+    """rescheduleSeries to 14:00 races nine sessions of the same instructor at 14:30 on the third occurrence's
+    day (each clashing with the others and with the moved third): exactly one change is written, and the
+    series is either wholly moved or wholly where it was."""
+    from podium.core.services import scheduling
+    from podium.core.settings import Settings
+
+    course, lead = await b.course(sessions), await b.instructor(sessions)
+    first = next_tuesday(9, BERLIN)
+    made, _, written = await make_series(sessions, "RRULE:FREQ=WEEKLY;COUNT=4", first, minutes=60,
+                                         course_id=course.id, instructor_ids=[lead.id])
+    third = written[2].starts_at.astimezone(BERLIN)
+
+    async def move():
+        try:
+            async with sessions() as db, changing(db):
+                await series.reschedule_series(db, ADMIN, made.id, series.SeriesMove(start_time="14:00"),
+                                               settings=Settings())
+                return "series"
+        except DomainError as exc:
+            return exc
+
+    async def take(n):
+        starts_at = third.replace(hour=14, minute=30 + n)
+        try:
+            async with sessions() as db, changing(db):
+                await scheduling.schedule_session(
+                    db, ADMIN, course_id=course.id, starts_at=starts_at, ends_at=starts_at + timedelta(hours=1),
+                    timezone="Europe/Berlin", delivery_mode=DeliveryMode.VIRTUAL, instructor_ids=[lead.id])
+                return "session"
+        except DomainError as exc:
+            return exc
+
+    results = await asyncio.gather(*(take(n) for n in range(4)), move(), *(take(n) for n in range(4, 9)))
+    won = [r for r in results if isinstance(r, str)]
+    assert len(won) == 1 and all(r.code is ErrorCode.RESOURCE_CONFLICT for r in results if isinstance(r, DomainError))
+    async with sessions() as db:
+        hours = {s.astimezone(BERLIN).hour for s in (await db.scalars(select(Session.starts_at).join(
+            SeriesOccurrence, SeriesOccurrence.session_id == Session.id))).all()}
+    assert hours == ({14} if won == ["series"] else {9})
+    assert await _count(sessions, Session) == (4 if won == ["series"] else 5)

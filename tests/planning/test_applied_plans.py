@@ -19,6 +19,8 @@ from tests.builders import ADMIN
 from tests.planning.world import requests, store
 
 SETTINGS = Settings()
+PG_SEEDS = 5
+"""Seeds applied on PostgreSQL too (all 20 on SQLite): the suite's time is shared."""
 
 
 async def propose(sessions, instance, seconds: float = 5):
@@ -33,7 +35,9 @@ async def propose(sessions, instance, seconds: float = 5):
 
 
 @pytest.mark.parametrize("seed", range(20))
-async def test_an_applied_plan_passes_the_databases_own_rules(sessions, seed):
+async def test_an_applied_plan_passes_the_databases_own_rules(database_url, sessions, seed):
+    if database_url.startswith("postgresql") and seed >= PG_SEEDS:
+        pytest.skip(f"PostgreSQL judges the first {PG_SEEDS} seeds (its constraints are the same for all)")
     instance = generate(seed, sessions=6, instructors=4, rooms=3, venues=3, weeks=3)
     await store(sessions, instance)
     plan = await propose(sessions, instance)

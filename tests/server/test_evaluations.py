@@ -15,7 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from podium.core import hookimpl
+from podium.core.audit import Actor
+from podium.core.db import changing
+from podium.core.instants import utc_now
 from podium.core.models import AuditEntry, OutboxMessage
+from podium.core.services.scheduling import complete_past_sessions
 from podium.server.app import create_app
 from tests.dispatching import eventually, settings_from
 from tests.server import graph as g
@@ -230,7 +234,8 @@ async def test_completed_session_to_requests_submissions_and_report(running):
     # 3: 100 x (2 - 1) / 3 = 33.33; answered 3 of 5 asked = 0.6000; gains 45.50 - 5.00 + 25.25 = 65.75 over 3
     # learners = 21.9166... = 21.92.
     today = date.today()
-    ask = {"metrics": METRICS, "from": (today - timedelta(days=3)).isoformat(), "to": (today + timedelta(days=1)).isoformat()}
+    ask = {"metrics": METRICS, "from": (today - timedelta(days=3)).isoformat(),
+           "to": (today + timedelta(days=1)).isoformat()}
     report = (await api.data(REPORT, {"i": {**ask, "groupBy": ["COURSE"]}}))["report"]
     assert _values(report["totals"]) == {"AVERAGE_RATING": ("4.00", "12", "3"), "NPS": ("33.33", "1", "3"),
                                          "EVALUATION_RESPONSE_RATE": ("0.6000", "3", "5"),
@@ -337,10 +342,33 @@ async def test_forms_and_scores_who_may_and_bad_input(api, app):
                            token=coordinator))["recordAssessmentScore"]
     assert done["score"] == {"kind": "PRE", "score": "0.10", "source": "MANUAL"}
     # a learner's own link-less submit before the session happened: INVALID, nothing recorded
-    early = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "answers": []}}, token=learner))
+    answers = [{"questionKey": "overall", "value": 2}, {"questionKey": "recommend", "value": 3}]
+    early = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "answers": answers}}, token=learner))
     assert [e["code"] for e in early["submitEvaluation"]["errors"]] == ["INVALID"]
-    both = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "token": "x", "answers": []}}, token=learner))
+    both = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "token": "x", "answers": answers}},
+                           token=learner))
     assert [e["code"] for e in both["submitEvaluation"]["errors"]] == ["INVALID"]
+    # The session happens, the learner is PRESENT, it is completed (as the job does) before anyone was asked:
+    # signed in, they answer with their enrolment at once, and count as asked.
+    sessions = app.state.podium.sessions
+    await g.time_passes(sessions, session, ended=False)
+    done = await api.data(ATTEND, {"i": {"sessionId": session, "records": [{"enrollmentId": enrollment,
+                                                                            "status": "PRESENT"}]}})
+    assert done["recordAttendance"]["errors"] == []
+    await g.time_passes(sessions, session)
+    async with sessions() as db, changing(db):
+        assert await complete_past_sessions(db, Actor.system("test"), utc_now()) == [g_pk(session)]
+    mine = (await api.data(SUBMIT, {"i": {"enrollmentId": enrollment, "answers": answers}}, token=learner))
+    assert mine["submitEvaluation"] == {"session": {"id": session}, "errors": []}
+    summary = (await api.data(SUMMARY, {"id": session}))["node"]["evaluationSummary"]
+    assert (summary["requested"], summary["responded"], summary["averageRating"], summary["nps"]) == (
+        1, 1, "2.00", "-100.00")
+    own = """query($id: ID!) { node(id: $id) { ... on Enrollment {
+      evaluation { respondedAt answers { questionKey kind value yes } } } } }"""
+    seen = (await api.data(own, {"id": enrollment}, token=learner))["node"]["evaluation"]
+    assert seen["respondedAt"] and seen["answers"] == [
+        {"questionKey": "overall", "kind": "RATING_1_5", "value": 2, "yes": None},
+        {"questionKey": "recommend", "kind": "NPS_0_10", "value": 3, "yes": None}]
 
     async with app.state.podium.sessions() as db:
         audit = [a for a in (await db.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all()
@@ -348,5 +376,47 @@ async def test_forms_and_scores_who_may_and_bad_input(api, app):
         events = [t for t in (await db.scalars(select(OutboxMessage.topic).where(OutboxMessage.kind == "event")
                                                .order_by(OutboxMessage.id))).all()
                   if t.startswith(("evaluation", "assessment"))]
-    assert audit == ["evaluation_form.create", "evaluation_form.update", "assessment.record"]
-    assert events == ["evaluation_form.created", "evaluation_form.updated", "assessment.recorded"]
+    assert audit == ["evaluation_form.create", "evaluation_form.update", "assessment.record", "evaluation.submit"]
+    assert events == ["evaluation_form.created", "evaluation_form.updated", "assessment.recorded",
+                      "evaluation.submitted"]
+
+
+PAGE = """query($course: ID!) { node(id: $course) { ... on Course { sessions(first: 20) { edges { node {
+  evaluationSummary { requested responded averageRating questions { key answers comments } } } } } } } }"""
+
+
+async def test_a_page_of_summaries_costs_the_same_statements_for_2_sessions_as_for_8(app, api):
+    """An instructor's page of their sessions' summaries: one access check and three statements of results,
+    whatever the number of sessions (DataLoaders)."""
+    from sqlalchemy import event
+
+    from podium.core.ids import to_global_id
+    from tests import builders as b
+
+    sessions = app.state.podium.sessions
+    course = await b.course(sessions)
+    assert (await api.data(FORM, {"i": {"courseId": to_global_id("Course", course.id), "title": "T",
+                                        "questions": QUESTIONS}}))["createEvaluationForm"]["errors"] == []
+    teacher = await b.instructor(sessions, email="page.teacher@example.com")
+    token = await g.token(api, await g.person(api, email="page.teacher@example.com"), "INSTRUCTOR")
+    engine = app.state.podium.engine.sync_engine
+
+    async def statements() -> tuple[int, list]:
+        seen: list[str] = []
+        listener = lambda _conn, _cursor, statement, *args: seen.append(statement)  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            page = (await api.data(PAGE, {"course": to_global_id("Course", course.id)}, token=token))
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        edges = page["node"]["sessions"]["edges"]
+        return len([s for s in seen if not s.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))]), edges
+
+    for day in (3, 4):
+        await b.session(sessions, course_id=course.id, instructor_ids=[teacher.id], starts_at=b.soon(days=day))
+    few, edges = await statements()
+    assert len(edges) == 2 and all(e["node"]["evaluationSummary"]["requested"] == 0 for e in edges)
+    for day in range(5, 11):
+        await b.session(sessions, course_id=course.id, instructor_ids=[teacher.id], starts_at=b.soon(days=day))
+    many, edges = await statements()
+    assert len(edges) == 8 and few == many, (few, many)

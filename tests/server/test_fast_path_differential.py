@@ -15,7 +15,8 @@ from graphql import (
     OperationDefinitionNode, OperationType, TokenKind, VariableNode, ast_from_value, get_named_type, is_leaf_type,
     Undefined, parse, print_ast, type_from_ast, validate, value_from_ast_untyped,
 )
-from graphql.language import Lexer, Source
+from graphql.language import Lexer, Source, Visitor, visit
+from graphql.utilities import TypeInfo, TypeInfoVisitor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from podium.core.demo import load_demo
@@ -33,7 +34,7 @@ IDS = """{ sessions(first: 100) { edges { node { id seatsTaken waitlistCount
              enrollments(first: 100) { edges { node { id learner { id } } } } } } }
            courses(first: 100) { edges { node { id } } }   people(first: 100) { edges { node { id } } }
            resources(first: 100) { edges { node { id kind } } }   programs(first: 100) { edges { node { id } } }
-           certifications(first: 100) { edges { node { id } } } }"""
+           certifications(first: 100) { edges { node { id } } }   venues(first: 100) { edges { node { id } } } }"""
 COVERED: set[tuple[str, str]] = {("Query", "node")}
 """(type, field) pairs the generated documents ask for."""
 TOKEN = """mutation($i: IssueTokenInput!) { issueToken(input: $i) { token } }"""
@@ -57,6 +58,20 @@ def documents_in_tests() -> list[str]:
                     and not validate(SCHEMA, document) and node.value not in found):
                 found.append(node.value)
     return found
+
+
+def fields_asked(text: str) -> set[tuple[str, str]]:
+    """(type, field) of every field a document asks for."""
+    info, asked = TypeInfo(SCHEMA), set()
+
+    class Fields(Visitor):
+        def enter_field(self, node, *_):
+            parent = info.get_parent_type()
+            if parent is not None:
+                asked.add((parent.name, node.name.value))
+
+    visit(parse(text), TypeInfoVisitor(info, Fields()))
+    return asked
 
 
 def _tokens(document: str) -> int:
@@ -245,7 +260,7 @@ async def _world(api, database_url) -> tuple[dict[str, list[str]], dict[str, str
              "Enrollment": [e["id"] for e in enrollments],
              **{t: [e["node"]["id"] for e in data[key]["edges"]] for t, key in
                 (("Course", "courses"), ("Person", "people"), ("Program", "programs"),
-                 ("Certification", "certifications"))}}
+                 ("Certification", "certifications"), ("Venue", "venues"))}}
     ids = {t: [found[0], found[-1]] for t, found in nodes.items() if found}
     learner = enrollments[0]["learner"]["id"]
     issued = await api.data(TOKEN, {"i": {"personId": learner, "role": "LEARNER"}})
@@ -263,7 +278,9 @@ async def test_the_fast_path_answers_every_query_as_stock_execution_does(api, da
     runnable = [(text, variables) for text, variables in from_tests if variables is not None]
     assert len(runnable) >= 0.9 * len(from_tests) and len(runnable) > 40, [t for t, v in from_tests if v is None]
     documents = [(text, {}) for text in contract_documents(ids)] + runnable
-    assert served_fields() <= COVERED, served_fields() - COVERED
+    # a field reached only through a cycle (e.g. TravelTime.fromVenue, under a Venue) is asked by a test's document
+    covered = COVERED.union(*(fields_asked(text) for text, _ in runnable))
+    assert served_fields() <= covered, served_fields() - covered
 
     planned = []
     run = execution._run

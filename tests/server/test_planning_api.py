@@ -16,6 +16,7 @@ from podium.core.models import OutboxMessage, SchedulePlan
 from podium.core.notifications import notifications_for_event
 from podium.core.settings import Settings
 from tests.server import graph as g
+from tests.server.conftest import ADMIN_TOKEN
 
 UTC = timezone.utc
 PROPOSE = """mutation($i: ProposeScheduleInput!) { proposeSchedule(input: $i) {
@@ -191,20 +192,46 @@ async def test_the_event_loop_keeps_answering_while_a_solve_runs(api):
     for n in range(6):
         await g.instructor(api, workingHours=WEEKDAY_HOURS, qualifications=[{"name": "First Aid"}])
         await g.room(api, capacity=12, venueId=venue, workingHours=WEEKDAY_HOURS)
-    big = [request(course, 40, window={"from": MONDAY.isoformat(), "to": (MONDAY + timedelta(days=12)).isoformat()},
+    big = [request(course, 120, window={"from": MONDAY.isoformat(), "to": (MONDAY + timedelta(days=12)).isoformat()},
                    parts=[{"durationMinutes": 90}])]
-    solving = asyncio.create_task(api.data(PROPOSE, {"i": {"requests": big, "timeLimitSeconds": 4,
-                                                           "granularityMinutes": 30}}))
+    solving = asyncio.create_task(api.data(PROPOSE, {"i": {"requests": big, "timeLimitSeconds": 3,
+                                                           "granularityMinutes": 15}}))
     lags, answered = [], 0
     started = time.monotonic()
     while not solving.done():
         tick = time.monotonic()
         await asyncio.sleep(0.01)
         lags.append(time.monotonic() - tick - 0.01)
-        if time.monotonic() - started > 0.5 and answered < 5:   # a sessions query answers meanwhile
+        if time.monotonic() - started > 0.5 and answered < 3:   # a sessions query answers meanwhile
             assert "sessions" in await api.data("{ sessions(first: 5) { edges { node { id } } } }")
             answered += 1
     plan = (await solving)["proposeSchedule"]
-    assert plan["errors"] == [] and plan["plan"]["status"] in ("OPTIMAL", "FEASIBLE")
-    assert time.monotonic() - started > 1 and answered == 5
+    assert plan["errors"] == [] and plan["plan"]["status"] == "FEASIBLE"   # it searched the whole 3 s
+    assert time.monotonic() - started > 2.5 and answered == 3
     assert max(lags) < 0.1, f"the event loop stalled {max(lags):.3f} s while the solver ran"
+
+
+async def test_a_solve_stops_when_its_client_goes_away(live, sessions, database_url):
+    if database_url.startswith("postgresql"):
+        pytest.skip("the HTTP transport's disconnect is the same whatever the database")
+    address, api = live
+    venue, course, teachers, room = await world(api)
+    for n in range(6):
+        await g.instructor(api, workingHours=WEEKDAY_HOURS, qualifications=[{"name": "First Aid"}])
+        await g.room(api, capacity=12, venueId=venue, workingHours=WEEKDAY_HOURS)
+    big = [request(course, 120, window={"from": MONDAY.isoformat(), "to": (MONDAY + timedelta(days=12)).isoformat()},
+                   parts=[{"durationMinutes": 90}])]
+    body = {"query": PROPOSE, "variables": {"i": {"requests": big, "timeLimitSeconds": 30, "granularityMinutes": 15}}}
+    import httpx
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=f"http://{address}") as impatient:
+        with pytest.raises(httpx.ReadTimeout):
+            await impatient.post("/graphql", json=body, timeout=1.5,
+                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    found = None
+    while time.monotonic() - started < 20 and found is None:   # the plan is kept with what was found so far
+        await asyncio.sleep(0.25)
+        async with sessions() as db:
+            found = await db.scalar(select(SchedulePlan))
+    assert found is not None, "the solve went on after its client left"
+    assert found.solve_seconds < 10 and found.status in ("FEASIBLE", "UNKNOWN")   # stopped, not finished

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import icalendar
 from sqlalchemy import func, select
 
 from podium.core.models import AuditEntry
@@ -17,7 +18,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 SERIES = """mutation($i: ScheduleSeriesInput!) { scheduleSeries(input: $i) {
   series { id } sessions { id startsAt } errors { code message } } }"""
 MOVE = """mutation($i: RescheduleSeriesInput!) { rescheduleSeries(input: $i) {
-  series { id } sessions { id startsAt endsAt seriesOccurrence }
+  series { id } sessions { id startsAt endsAt seriesOccurrence instructors { id } }
   occurrences { occurrence startsAt endsAt parts { part startsAt } }
   errors { code field message } conflicts { occurrence resource { id } startsAt endsAt } } }"""
 SERIES_SESSIONS = """query($id: ID!) { sessions(first: 20, filter: {resourceId: $id}) {
@@ -38,7 +39,7 @@ async def occurrences(api, teacher: str) -> dict[int, tuple[tuple[int, int, int]
 
 async def test_this_and_later_occurrences_move_on_the_local_clock_all_or_none(story):
     api, plugins, sessions = story
-    course, teacher = await g.course(api), await g.instructor(api)
+    course, teacher = await g.course(api), await g.instructor(api, email="tom@example.com")
     learner = await g.person(api, email="lena@example.com")
     # Tuesdays 2 March to 6 April 2027, 09:00-10:00 in Berlin: Europe changes its clocks on 28 March.
     first = datetime(2027, 3, 2, 9, tzinfo=BERLIN)
@@ -70,7 +71,12 @@ async def test_this_and_later_occurrences_move_on_the_local_clock_all_or_none(st
     told = await eventually(lambda: (lambda found: found if len(found) == 2 else None)(
         [n for n in plugins.channel.delivered if n.kind == "session.rescheduled" and n.to == "lena@example.com"]),
         what="the learner told of both moved sessions")
-    assert len(told) == 2
+    # Their updated invites say 10:30 on the Berlin clock, before and after the change (icalendar).
+    starts = sorted(e["dtstart"].dt for n in told for e in icalendar.Calendar.from_ical(
+        next(a for a in n.attachments if a.filename.endswith(".ics")).content).walk("VEVENT"))
+    assert [(t.day, t.hour, t.minute, str(t.tzinfo)) for t in starts] == [(23, 10, 30, "Europe/Berlin"),
+                                                                          (30, 10, 30, "Europe/Berlin")]
+    assert [t.utcoffset() for t in starts] == [timedelta(hours=1), timedelta(hours=2)]
     async with sessions() as db:
         audited = dict((await db.execute(select(AuditEntry.action, func.count()).where(
             AuditEntry.action.in_(["session.reschedule", "series.reschedule"])).group_by(AuditEntry.action))).all())
@@ -96,12 +102,31 @@ async def test_this_and_later_occurrences_move_on_the_local_clock_all_or_none(st
     assert [after[n][0] for n in range(1, 7)] == [(9, 9, 0), (16, 9, 0), (23, 10, 30), (30, 10, 30), (6, 10, 30),
                                                   (13, 10, 30)]
 
+    # Re-staffed from occurrence 4 on: the new instructor's other session stands in the way of occurrence 6
+    # (13 April 10:30-12:00), so nothing changes; another instructor takes them, and the first is free again.
+    busy, free = await g.instructor(api), await g.instructor(api)
+    await g.session(api, course, [busy], starts_at=datetime(2027, 4, 13, 11, tzinfo=BERLIN))
+    refused = (await api.data(MOVE, {"i": {"seriesId": series, "fromOccurrence": 4, "instructorIds": [busy]}}))
+    assert [(c["occurrence"], c["resource"]["id"]) for c in refused["rescheduleSeries"]["conflicts"]] == [(6, busy)]
+    staffed = (await api.data(MOVE, {"i": {"seriesId": series, "fromOccurrence": 4, "instructorIds": [free]}}))
+    staffed = staffed["rescheduleSeries"]
+    assert staffed["errors"] == [] and {s["instructors"][0]["id"] for s in staffed["sessions"]} == {free}
+    assert await g.session(api, course, [teacher], starts_at=datetime(2027, 3, 30, 10, 30, tzinfo=BERLIN))
+    off = await eventually(lambda: (lambda found: found if len(found) == 3 else None)(
+        [n for n in plugins.channel.delivered if n.kind == "session.instructor_unassigned"]),
+        what="the instructor taken off told of each occurrence")
+    assert {n.to for n in off} == {"tom@example.com"}
+    assert {str(icalendar.Calendar.from_ical(a.content)["method"]) for n in off for a in n.attachments
+            if a.filename.endswith(".ics")} == {"CANCEL"}
+
     learner_token = await g.token(api, learner, "LEARNER")
     for given, code, field in (({}, "INVALID", "startTime"), ({"startTime": "25:00"}, "INVALID", "startTime"),
                                ({"startTime": "09:00", "shiftMinutes": 30}, "INVALID", "shiftMinutes"),
                                ({"shiftMinutes": 0}, "INVALID", "shiftMinutes"),
                                ({"durationMinutes": 0}, "INVALID", "durationMinutes"),
                                ({"fromOccurrence": 9, "startTime": "09:00"}, "NOT_FOUND", "fromOccurrence"),
+                               ({"instructorIds": []}, "INVALID", "instructorIds"),
+                               ({"roomId": teacher}, "INVALID", "roomId"),
                                ({"startTime": "09:00", "token": learner_token}, "FORBIDDEN", None)):
         token = given.pop("token", None)
         kwargs = {"token": token} if token else {}

@@ -18,6 +18,7 @@ VENUE = """mutation($i: CreateVenueInput!) { createVenue(input: $i) { venue { id
 SET = """mutation($i: SetTravelTimeInput!) { setTravelTime(input: $i) {
   travelTime { fromVenue { id } toVenue { id } minutes } errors { code field message } } }"""
 TIMES = """query($id: ID!) { node(id: $id) { ... on Venue { travelTimes { toVenue { id } minutes } } } }"""
+BOTH_ENDS = """query($id: ID!) { node(id: $id) { ... on Venue { travelTimes { fromVenue { id } toVenue { id } } } } }"""
 SCHEDULE = """mutation($i: ScheduleSessionInput!) { scheduleSession(input: $i) {
   session { id } errors { code field message } conflicts { resource { id } startsAt endsAt travelMinutes } } }"""
 RESCHEDULE = """mutation($i: RescheduleSessionInput!) { rescheduleSession(input: $i) {
@@ -53,6 +54,8 @@ async def test_travel_times_are_set_by_staff_both_ways_audited_and_checked(api, 
     listed = (await api.data(TIMES, {"id": north}))["node"]["travelTimes"]
     assert listed == [{"toVenue": {"id": east}, "minutes": 20}, {"toVenue": {"id": south}, "minutes": 60}]
     assert (await api.data(TIMES, {"id": south}))["node"]["travelTimes"] == [{"toVenue": {"id": north}, "minutes": 60}]
+    both = (await api.data(BOTH_ENDS, {"id": south}))["node"]["travelTimes"]
+    assert both == [{"fromVenue": {"id": south}, "toVenue": {"id": north}}], "listed from the venue asked"
 
     ids = {v: from_global_id(v)[1] for v in (north, south, east)}
     async with app.state.podium.sessions() as db:
