@@ -506,16 +506,18 @@ async def session_evaluations(db: AsyncSession, session_ids: list[int]) -> dict[
                                    for q in forms.get(sid) or []]) for sid in session_ids}
     per = {(sid, q.key): q for sid, summary in out.items() for q in summary.questions}
     rows = (await db.execute(
-        select(EvaluationRequest.session_id, EvaluationAnswer.question_key, func.count().label("answers"),
-               _total(EvaluationAnswer.value).label("value_sum"),
+        select(EvaluationRequest.session_id, EvaluationAnswer.question_key, EvaluationAnswer.kind,
+               func.count().label("answers"), _total(EvaluationAnswer.value).label("value_sum"),
                _total(case((EvaluationAnswer.value >= PROMOTER, 1), else_=0)).label("promoters"),
                _total(case((EvaluationAnswer.value <= DETRACTOR, 1), else_=0)).label("detractors"))
         .join(EvaluationRequest, EvaluationRequest.id == EvaluationAnswer.request_id)
         .where(EvaluationRequest.session_id.in_(session_ids), EvaluationAnswer.kind != QuestionKind.TEXT)
-        .group_by(EvaluationRequest.session_id, EvaluationAnswer.question_key))).all()
+        .group_by(EvaluationRequest.session_id, EvaluationAnswer.question_key, EvaluationAnswer.kind))).all()
     for row in rows:
         question = per.get((row.session_id, row.question_key))
-        if question is not None and question.kind is not QuestionKind.TEXT:
+        # answers given under another kind (the form changed since) are not this question's: a 5 of a
+        # RATING_1_5 is no NPS detractor
+        if question is not None and question.kind is not QuestionKind.TEXT and row.kind is question.kind:
             question.answers, question.value_sum = int(row.answers), int(row.value_sum)
             if question.kind is QuestionKind.NPS_0_10:
                 question.promoters, question.detractors = int(row.promoters), int(row.detractors)

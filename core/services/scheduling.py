@@ -23,7 +23,7 @@ from ..audit import Actor, record_change
 from ..errors import Clash, DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
-from ..instants import local_date, local_shift, require_aware, require_range, utc_now, wall_clock_gap
+from ..instants import local_date, local_shift_spans, require_aware, require_range, utc_now, wall_clock_gap
 from ..models import (
     AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, PartAttendance, Resource, ResourceKind, Session,
     SessionPart, SessionStatus,
@@ -397,7 +397,7 @@ def _moved_parts(session: Session, current: list[SessionPart], starts_at: dateti
         return [(starts_at, ends_at)]
     tz = ZoneInfo(session.timezone)
     delta = wall_clock_gap(session.starts_at, starts_at, tz)
-    shifted = [(local_shift(s, tz, delta), local_shift(e, tz, delta)) for s, e in spans]
+    shifted = local_shift_spans(spans, tz, delta)
     if ends_at != shifted[-1][1]:
         raise DomainError(ErrorCode.INVALID_TIME_RANGE, f"Moved whole, on its local clock, the session ends "
                           f"{shifted[-1][1].isoformat()}; give that as endsAt, or move parts with part or parts.",

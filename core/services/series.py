@@ -23,7 +23,7 @@ from .. import limits, working_hours
 from ..audit import Actor, record_change
 from ..errors import Clash, DomainError, ErrorCode
 from ..ids import to_global_id
-from ..instants import UTC, local_shift, require_aware, wall_clock_gap
+from ..instants import UTC, local_shift_spans, require_aware, wall_clock_gap
 from ..models import (
     BookingRole, Course, ResourceKind, SeriesOccurrence, Session, SessionSeries, SessionStatus,
 )
@@ -153,7 +153,7 @@ def occurrences(recurrence: str, parts: list[PartSpan], timezone: str, except_da
     found: list[Occurrence] = []
     for number, local in enumerate((w for w in wall if w.date() not in skipped), 1):
         delta = local - first_local
-        shifted = [(local_shift(s, zone, delta), local_shift(e, zone, delta)) for s, e in parts]
+        shifted = local_shift_spans(parts, zone, delta)
         try:
             shifted = session_parts(shifted[0][0], shifted[-1][1], shifted, settings)
         except DomainError as exc:
@@ -315,7 +315,7 @@ def _moved(session: Session, spans: list[PartSpan], start: int | None, shift: ti
         target = datetime.combine(first.date(), time(start // 60, start % 60), zone)
         delta = wall_clock_gap(session.starts_at, target, zone)
     if delta:
-        spans = [(local_shift(s, zone, delta), local_shift(e, zone, delta)) for s, e in spans]
+        spans = local_shift_spans(spans, zone, delta)
     if duration is not None:
         spans = [(s, s + duration) for s, _ in spans]
     return spans

@@ -420,3 +420,35 @@ async def test_a_page_of_summaries_costs_the_same_statements_for_2_sessions_as_f
         await b.session(sessions, course_id=course.id, instructor_ids=[teacher.id], starts_at=b.soon(days=day))
     many, edges = await statements()
     assert len(edges) == 8 and few == many, (few, many)
+
+
+async def test_a_question_whose_kind_changed_counts_only_the_answers_of_its_kind(api, app):
+    """A RATING_1_5 question answered 5, then made NPS_0_10 and answered 0: the question's result counts the
+    NPS answer alone (the 5 was no NPS detractor, and 5 and 0 average nothing), while the session's
+    averageRating keeps the rating given under the old kind (answers keep their kind)."""
+    course = await g.course(api)
+    form = (await api.data(FORM, {"i": {"courseId": course, "title": "F", "questions": [
+        {"key": "overall", "kind": "RATING_1_5", "text": "?"}]}}))["createEvaluationForm"]["form"]["id"]
+    session = await g.session(api, course, [await g.instructor(api)])
+    learners = [await _learner(api, f"Kind {n}") for n in (1, 2)]
+    enrolments = [(await g.enroll(api, session, person))["enrollment"]["id"] for person, _ in learners]
+    sessions = app.state.podium.sessions
+    await g.time_passes(sessions, session, ended=False)
+    assert (await api.data(ATTEND, {"i": {"sessionId": session, "records": [
+        {"enrollmentId": e, "status": "PRESENT"} for e in enrolments]}}))["recordAttendance"]["errors"] == []
+    await g.time_passes(sessions, session)
+    async with sessions() as db, changing(db):
+        await complete_past_sessions(db, Actor.system("test"), utc_now())
+    first = await _submit(api, [{"questionKey": "overall", "value": 5}], enrollment=enrolments[0],
+                          bearer=learners[0][1])
+    assert first["errors"] == []
+    changed = (await api.data(UPDATE_FORM, {"i": {"formId": form, "questions": [
+        {"key": "overall", "kind": "NPS_0_10", "text": "?"}]}}))["updateEvaluationForm"]
+    assert changed["errors"] == []
+    second = await _submit(api, [{"questionKey": "overall", "value": 0}], enrollment=enrolments[1],
+                           bearer=learners[1][1])
+    assert second["errors"] == []
+    summary = (await api.data(SUMMARY, {"id": session}))["node"]["evaluationSummary"]
+    assert (summary["averageRating"], summary["nps"]) == ("5.00", "-100.00")
+    assert [(q["key"], q["kind"], q["answers"], q["average"], q["promoters"], q["detractors"])
+            for q in summary["questions"]] == [("overall", "NPS_0_10", 1, "0.00", 0, 1)]

@@ -133,3 +133,27 @@ async def test_this_and_later_occurrences_move_on_the_local_clock_all_or_none(st
         refused = (await api.data(MOVE, {"i": {"seriesId": series, **given}}, **kwargs))["rescheduleSeries"]
         assert [(e["code"], e["field"]) for e in refused["errors"]] == [
             (code, ["input", field] if field else None)], given
+
+
+async def test_a_start_time_the_clock_skips_moves_on_by_the_gap_keeping_the_length(api):
+    """Sundays 14, 21 and 28 March 2027: Europe/Berlin skips 02:00-03:00 on the 28th. Moved to 02:30, that
+    occurrence starts at 03:30 and still lasts its hour (it was refused as an empty 03:30-03:30); a series made
+    at 02:30 does the same (RFC 5545: a skipped local time moves on by the gap)."""
+    course, teacher = await g.course(api), await g.instructor(api)
+    first = datetime(2027, 3, 14, 9, tzinfo=BERLIN)
+    given = {"courseId": course, "startsAt": first.isoformat(), "endsAt": (first + timedelta(hours=1)).isoformat(),
+             "timezone": "Europe/Berlin", "deliveryMode": "VIRTUAL", "instructorIds": [teacher],
+             "recurrence": "RRULE:FREQ=WEEKLY;COUNT=3"}
+    made = (await api.data(SERIES, {"i": given}))["scheduleSeries"]
+    assert made["errors"] == []
+    moved = (await api.data(MOVE, {"i": {"seriesId": made["series"]["id"], "startTime": "02:30"}}))["rescheduleSeries"]
+    assert moved["errors"] == []
+    assert [(berlin(s["startsAt"]), berlin(s["endsAt"])) for s in moved["sessions"]] == [
+        ((14, 2, 30), (14, 3, 30)), ((21, 2, 30), (21, 3, 30)), ((28, 3, 30), (28, 4, 30))]
+
+    night = datetime(2027, 3, 14, 2, 30, tzinfo=BERLIN)
+    other = await g.instructor(api)
+    again = (await api.data(SERIES, {"i": {**given, "instructorIds": [other], "startsAt": night.isoformat(),
+                                           "endsAt": (night + timedelta(hours=1)).isoformat()}}))["scheduleSeries"]
+    assert again["errors"] == []
+    assert [berlin(s["startsAt"]) for s in again["sessions"]] == [(14, 2, 30), (21, 2, 30), (28, 3, 30)]
