@@ -22,6 +22,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -286,9 +288,13 @@ async def _request_by_enrollment(db: AsyncSession, enrollment_id: int, submitter
     if status is not SessionStatus.COMPLETED or attended is None:
         raise DomainError(ErrorCode.INVALID, "Only a learner who attended a completed session evaluates it.",
                           "enrollmentId")
-    db.add(found := EvaluationRequest(**_new_request(enrollment.id, enrollment.session_id, secret_key)))
-    await db.flush()
-    return found
+    # Two first submits at once (two tabs) both find no request: the second insert waits for the first and
+    # does nothing, and both go on with the one request (whose responded_at then takes one submit only).
+    insert_row = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+    await db.execute(insert_row(EvaluationRequest).values(**_new_request(enrollment.id, enrollment.session_id,
+                                                                         secret_key))
+                     .on_conflict_do_nothing(index_elements=["enrollment_id"]))
+    return await db.scalar(select(EvaluationRequest).where(EvaluationRequest.enrollment_id == enrollment.id))
 
 
 async def submit_evaluation(db: AsyncSession, submitter: Submitter, *, token: str | None = None,

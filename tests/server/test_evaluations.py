@@ -452,3 +452,30 @@ async def test_a_question_whose_kind_changed_counts_only_the_answers_of_its_kind
     assert (summary["averageRating"], summary["nps"]) == ("5.00", "-100.00")
     assert [(q["key"], q["kind"], q["answers"], q["average"], q["promoters"], q["detractors"])
             for q in summary["questions"]] == [("overall", "NPS_0_10", 1, "0.00", 0, 1)]
+
+
+async def test_simultaneous_first_submits_by_enrolment_take_one_and_refuse_the_rest(api, app):
+    """A learner who attended a session completed before anyone was asked submits by their enrolment from four
+    tabs at once: the request is made once, one submit is taken and three are DUPLICATE (on PostgreSQL the
+    four each made the request and three failed on its unique enrolment as INTERNAL errors)."""
+    course = await g.course(api)
+    assert (await api.data(FORM, {"i": {"courseId": course, "title": "F", "questions": QUESTIONS[:1]}})
+            )["createEvaluationForm"]["errors"] == []
+    session = await g.session(api, course, [await g.instructor(api)])
+    person, token = await _learner(api, "Four Tabs")
+    enrollment = (await g.enroll(api, session, person))["enrollment"]["id"]
+    sessions = app.state.podium.sessions
+    await g.time_passes(sessions, session, ended=False)
+    assert (await api.data(ATTEND, {"i": {"sessionId": session, "records": [
+        {"enrollmentId": enrollment, "status": "PRESENT"}]}}))["recordAttendance"]["errors"] == []
+    await g.time_passes(sessions, session)
+    async with sessions() as db, changing(db):
+        assert await complete_past_sessions(db, Actor.system("test"), utc_now()) == [g_pk(session)]
+    answers = [{"questionKey": "overall", "value": 4}]
+    results = await asyncio.gather(*(api(SUBMIT, {"i": {"enrollmentId": enrollment, "answers": answers}}, token=token)
+                                     for _ in range(4)))
+    assert all("errors" not in r for r in results), results
+    codes = sorted(tuple(e["code"] for e in r["data"]["submitEvaluation"]["errors"]) for r in results)
+    assert codes == [(), ("DUPLICATE",), ("DUPLICATE",), ("DUPLICATE",)]
+    summary = (await api.data(SUMMARY, {"id": session}))["node"]["evaluationSummary"]
+    assert (summary["requested"], summary["responded"], summary["averageRating"]) == (1, 1, "4.00")
