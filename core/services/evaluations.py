@@ -356,8 +356,9 @@ def format_score(hundredths: int) -> str:
 async def record_score(db: AsyncSession, actor: Actor, *, enrollment_id: int, kind: AssessmentKind, score: Any,
                        source: str | None = None) -> AssessmentScore:
     """A learner's PRE or POST knowledge score on an enrolment; recording it again replaces it (audited
-    with before and after)."""
-    enrollment = await get_or_404(db, Enrollment, enrollment_id, "enrollmentId")
+    with before and after). The enrolment's row is locked, so two records of one score at once queue (the second
+    replaces the first) instead of both inserting it."""
+    enrollment = await get_or_404(db, Enrollment, enrollment_id, "enrollmentId", lock=True)
     if enrollment.status is not EnrollmentStatus.ENROLLED:
         raise DomainError(ErrorCode.INVALID, "Scores are recorded for a learner holding a seat.", "enrollmentId")
     kind = AssessmentKind(kind)

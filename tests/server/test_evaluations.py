@@ -479,3 +479,19 @@ async def test_simultaneous_first_submits_by_enrolment_take_one_and_refuse_the_r
     assert codes == [(), ("DUPLICATE",), ("DUPLICATE",), ("DUPLICATE",)]
     summary = (await api.data(SUMMARY, {"id": session}))["node"]["evaluationSummary"]
     assert (summary["requested"], summary["responded"], summary["averageRating"]) == (1, 1, "4.00")
+
+
+async def test_simultaneous_scores_of_one_enrolment_queue_each_replacing_the_last(api, app):
+    """Four PRE scores of one enrolment at once: each is recorded in turn, replacing the one before (audited
+    with it); on PostgreSQL three were INTERNAL errors on the unique (enrolment, kind)."""
+    course = await g.course(api)
+    session = await g.session(api, course, [await g.instructor(api)])
+    enrollment = (await g.enroll(api, session, await g.person(api)))["enrollment"]["id"]
+    results = await asyncio.gather(*(api(SCORE, {"i": {"enrollmentId": enrollment, "kind": "PRE",
+                                                       "score": str(10 + n)}}) for n in range(4)))
+    assert all("errors" not in r and r["data"]["recordAssessmentScore"]["errors"] == [] for r in results), results
+    async with app.state.podium.sessions() as db:
+        changes = (await db.execute(select(AuditEntry.before, AuditEntry.after)
+                                    .where(AuditEntry.action == "assessment.record").order_by(AuditEntry.id))).all()
+    assert [b is None for b, _ in changes] == [True, False, False, False]
+    assert [b["score_hundredths"] for b, _ in changes[1:]] == [a["score_hundredths"] for _, a in changes[:-1]]
