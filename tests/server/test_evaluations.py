@@ -217,7 +217,8 @@ async def test_completed_session_to_requests_submissions_and_report(running):
     done = (await api.data(SCORE, {"i": {"enrollmentId": enrolments[0], "kind": "POST", "score": "85.50",
                                          "source": "quizzer"}}))["recordAssessmentScore"]
     assert done["score"] == {"kind": "POST", "score": "85.50", "source": "quizzer"}
-    assert sorted(s["score"] for s in done["enrollment"]["assessmentScores"]) == ["40.00", "85.50"]
+    assert done["enrollment"]["assessmentScores"] == [{"kind": "PRE", "score": "40.00"},
+                                                      {"kind": "POST", "score": "85.50"}]  # before, then after
 
     # Session 1 by hand: asked L1, L2, L4 (3); answered L1, L2 (2): 2/3 = 0.6667. Ratings 5, 3: 8/2 = 4.00.
     # NPS answers 10 (promoter), 6 (detractor): 100 x (1 - 1) / 2 = 0.00. Gains 45.50, -5.00: 40.50/2 = 20.25.
