@@ -279,10 +279,21 @@ def _answers(form: EvaluationForm, given: list[AnswerInput]) -> list[dict[str, A
     return list(out.values())
 
 
-async def _request_by_token(db: AsyncSession, token: str, submitter: Submitter) -> EvaluationRequest:
+MAX_TOKEN = 128
+"""Characters of a link's token looked up at most (a real one has 43)."""
+
+
+async def request_for_token(db: AsyncSession, token: str | None) -> EvaluationRequest | None:
+    """The request behind a link's token (spaces around it, as a copied link may have, ignored); None for an
+    unknown one. What the evaluation page (`evaluationInvitation`) and the submit both read."""
     token = (token or "").strip()
-    found = (await db.scalar(select(EvaluationRequest).where(EvaluationRequest.token_hash == token_hash(token)))
-             if 0 < len(token) <= 128 else None)
+    if not 0 < len(token) <= MAX_TOKEN:
+        return None
+    return await db.scalar(select(EvaluationRequest).where(EvaluationRequest.token_hash == token_hash(token)))
+
+
+async def _request_by_token(db: AsyncSession, token: str, submitter: Submitter) -> EvaluationRequest:
+    found = await request_for_token(db, token)
     if found is None:
         raise DomainError(ErrorCode.INVALID, "This evaluation link is not known.", "token")
     learner = await db.scalar(select(Enrollment.learner_id).where(Enrollment.id == found.enrollment_id))

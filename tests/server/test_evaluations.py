@@ -160,6 +160,9 @@ async def test_completed_session_to_requests_submissions_and_report(running):
     assert invitation == {"responded": False, "session": {"id": one},
                           "form": {"title": "Your view", "questions": [{"key": q["key"], "kind": q["kind"]}
                                                                        for q in QUESTIONS]}}
+    # a token copied with a space or a line end around it: the page finds what the submit would take
+    copied = (await api.data(INVITATION, {"t": f" {tokens[emails[0]]}\n"}, token=None))["evaluationInvitation"]
+    assert copied == invitation
 
     # L1 by their link alone (no bearer token): overall 5, recommend 10, useful yes, a comment.
     done = await _submit(api, [{"questionKey": "overall", "value": 5}, {"questionKey": "recommend", "value": 10},
