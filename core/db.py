@@ -214,6 +214,11 @@ async def _savepoint(db: AsyncSession) -> AsyncIterator[None]:
 
 
 @lru_cache(maxsize=64)
+def _insert_into(table: Table):
+    return insert(table)  # made once: its cache key is memoized on it
+
+
+@lru_cache(maxsize=64)
 def _inserts_as_one(shape: tuple[tuple[Table, tuple[str, ...]], ...]):
     """One INSERT of the last row with the others as data-modifying CTEs (PostgreSQL runs every one of
     them, exactly once, in the one statement); built once per shape, so it compiles once."""
@@ -231,7 +236,7 @@ async def insert_rows(db: AsyncSession, rows: list[tuple[Table, dict]]) -> None:
         return
     if db.bind.dialect.name != "postgresql":
         for table, values in rows:
-            await db.execute(insert(table), values)
+            await db.execute(_insert_into(table), values)
         return
     shape = tuple((table, tuple(values)) for table, values in rows)
     await db.execute(_inserts_as_one(shape),

@@ -67,3 +67,17 @@ def local_shift(instant: datetime | None, tz: ZoneInfo, delta: timedelta) -> dat
         return None
     local = instant.astimezone(tz).replace(tzinfo=None) + delta
     return local.replace(tzinfo=tz).astimezone(UTC)
+
+
+def local_shift_spans(spans: list[tuple[datetime, datetime]], tz: ZoneInfo, delta: timedelta
+                      ) -> list[tuple[datetime, datetime]]:
+    """Each (start, end) `delta` later on a wall clock in `tz`. A start the clock skips that day (02:30 when
+    the clocks go from 02:00 to 03:00) moves on by the gap, as RFC 5545 says, and its end with it, so the span
+    keeps its length (03:30-04:30, not an empty 03:30-03:30)."""
+    moved = []
+    for start, end in spans:
+        wanted = start.astimezone(tz).replace(tzinfo=None) + delta
+        new_start = wanted.replace(tzinfo=tz).astimezone(UTC)
+        skipped = new_start.astimezone(tz).replace(tzinfo=None) - wanted  # > 0 only in a gap
+        moved.append((new_start, local_shift(end, tz, delta + max(skipped, timedelta(0)))))
+    return moved

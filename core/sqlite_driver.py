@@ -102,7 +102,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
                     if adapt.inline_left > 0:
                         adapt.inline_left -= time.perf_counter() - started
             else:
-                begin, adapt.begin = adapt.begin, None
+                begin, adapt.begin, adapt.hopped = adapt.begin, None, True
                 outcome = await self._connection._execute(_run, self._connection._conn, begin, operation,
                                                           parameters, many)
                 if begin is not None and adapt.write:
@@ -114,7 +114,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("begin", "write", "inline_left", "inline_next", "changes")
+    __slots__ = ("begin", "write", "inline_left", "inline_next", "changes", "hopped")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
@@ -124,10 +124,11 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         self.inline_left = 0.0  # seconds its statements may still take on the event loop's thread
         self.inline_next = False  # the next statement is marked INLINE_OPTION
         self.changes = 0  # sqlite3's total_changes when the transaction began
+        self.hopped = False  # a statement of the transaction went to the connection's thread
 
     def begin_with(self, statement: str, write: bool) -> None:
         """Start a transaction with its first statement (`statement` is BEGIN or BEGIN IMMEDIATE)."""
-        self.begin, self.write, self.inline_left = statement, write, 0.0
+        self.begin, self.write, self.inline_left, self.hopped = statement, write, 0.0, False
         raw = self._connection._connection
         self.changes = raw.total_changes if raw is not None else 0
 
@@ -159,13 +160,15 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def _end(self, how: str) -> None:
         """Commit or roll back: nothing when no transaction reached the database (a BEGIN never sent, the
-        pool's rollback at check-in); on the event loop's thread when the transaction only read, or to
-        roll back one that ran there; else (a write's commit and its fsync) on the connection's thread."""
+        pool's rollback at check-in); on the event loop's thread when every statement ran there and it
+        only read, or to roll back a write that ran there; else (a write's commit and its fsync, or after
+        any statement on the connection's thread, which may still be running one a time-out gave up on)
+        on the connection's thread, in turn."""
         raw = self._connection._connection
         began = self.begin is None and raw is not None and raw.in_transaction
-        here = (not self.write and raw is not None and raw.total_changes == self.changes) or \
-            (self.inline_left > 0 and how == "rollback")
-        self.begin, self.write, self.inline_left, self.inline_next = None, False, 0.0, False
+        here = (not self.write and not self.hopped and raw is not None and raw.total_changes == self.changes) \
+            or (self.inline_left > 0 and how == "rollback")
+        self.begin, self.write, self.inline_left, self.inline_next, self.hopped = None, False, 0.0, False, False
         if not began:
             return
         if here:

@@ -66,11 +66,19 @@ def list_cap(parent: str, field: str) -> int:
 def operation_cost(schema: GraphQLSchema, operation: OperationDefinitionNode,
                    fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any] | None) -> int:
     """The cost of one operation of a validated document."""
+    return operation_cost_and_reads(schema, operation, fragments, variables)[0]
+
+
+def operation_cost_and_reads(schema: GraphQLSchema, operation: OperationDefinitionNode,
+                             fragments: Mapping[str, FragmentDefinitionNode], variables: Mapping[str, Any] | None
+                             ) -> tuple[int, bool]:
+    """`operation_cost`, and whether it depended on the variables (else it holds for any of them)."""
     root = schema.get_root_type(operation.operation)
     if root is None:
-        return 0
+        return 0, False
     defaults = {d.variable.name.value: d.default_value for d in operation.variable_definitions or ()}
-    return _Costing(schema, fragments, variables or {}, defaults).cost([operation.selection_set], root, 1, 0)
+    costing = _Costing(schema, fragments, variables or {}, defaults)
+    return costing.cost([operation.selection_set], root, 1, 0), costing.read_variables
 
 
 class _Costing:
@@ -78,6 +86,7 @@ class _Costing:
                  variables: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
         self.schema, self.fragments = schema, fragments
         self.variables, self.defaults = variables, defaults
+        self.read_variables = False  # whether the cost depended on a variable (a `first: $n`)
 
     def cost(self, selection_sets: list[SelectionSetNode], parent: Any, page: int, depth: int) -> int:
         """Cost of the merged selections on ONE object of type `parent`; `page`: the enclosing connection's size."""
@@ -140,6 +149,7 @@ class _Costing:
                 continue
             value = argument.value
             if isinstance(value, VariableNode):
+                self.read_variables = True
                 name = value.name.value
                 if name in self.variables:
                     raw = self.variables[name]

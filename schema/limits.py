@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from graphql import (
     FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError, OperationDefinitionNode, ValidationRule,
@@ -22,7 +24,7 @@ from podium.core.db import is_unavailable
 from podium.core.settings import Settings
 from podium.core.text_search import MAX_TERM
 
-from .cost import CyclicFragment, operation_cost
+from .cost import CyclicFragment, operation_cost_and_reads
 from .errors import ClientError
 
 log = logging.getLogger("podium.graphql")
@@ -85,15 +87,21 @@ class QueryCost(SchemaExtension):
     def refusal(self) -> GraphQLError | None:
         context = self.execution_context
         document = context.graphql_document
-        operation = get_operation_ast(document, context.operation_name)
-        if operation is None:
-            return None  # graphql-core says why
-        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        try:
-            self.cost = operation_cost(context.schema._schema, operation, fragments, context.variables)
-        except (CyclicFragment, RecursionError):
-            return GraphQLError("The query's fragments are nested too deeply or spread themselves.",
-                                extensions={"code": "QUERY_TOO_COSTLY"})
+        known = _COSTS.get(id(document))
+        self.cost = known[1].get(context.operation_name) if known is not None and known[0] is document else None
+        if self.cost is None:
+            operation = get_operation_ast(document, context.operation_name)
+            if operation is None:
+                return None  # graphql-core says why
+            fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+            try:
+                self.cost, read_variables = operation_cost_and_reads(context.schema._schema, operation, fragments,
+                                                                     context.variables)
+            except (CyclicFragment, RecursionError):
+                return GraphQLError("The query's fragments are nested too deeply or spread themselves.",
+                                    extensions={"code": "QUERY_TOO_COSTLY"})
+            if not read_variables:  # the same for every request of this (cached) document
+                _remember_cost(document, context.operation_name, self.cost)
         limits, caller = self.limits(), getattr(context.context, "caller", None)
         limit = limits.signed_in if caller is not None and caller.signed_in else limits.anonymous
         if self.cost <= limit:
@@ -234,6 +242,22 @@ def answer_unavailable(response: object) -> None:
     if isinstance(response, Response):
         response.status_code = 503
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+
+
+_COSTS: OrderedDict[int, tuple[Any, dict[str | None, int]]] = OrderedDict()
+"""id(document) -> (document, cost by operation name) of documents whose cost depends on no variable.
+The parser cache hands every request of one query text the same document object: an enrol costs it
+once, not per request. Bounded like the parser cache."""
+COSTS_KEPT = 512
+
+
+def _remember_cost(document: Any, operation_name: str | None, cost: int) -> None:
+    known = _COSTS.get(id(document))
+    if known is None or known[0] is not document:
+        known = _COSTS[id(document)] = (document, {})
+        while len(_COSTS) > COSTS_KEPT:
+            _COSTS.popitem(last=False)
+    known[1][operation_name] = cost
 
 
 def extensions() -> list:

@@ -22,6 +22,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -286,9 +288,13 @@ async def _request_by_enrollment(db: AsyncSession, enrollment_id: int, submitter
     if status is not SessionStatus.COMPLETED or attended is None:
         raise DomainError(ErrorCode.INVALID, "Only a learner who attended a completed session evaluates it.",
                           "enrollmentId")
-    db.add(found := EvaluationRequest(**_new_request(enrollment.id, enrollment.session_id, secret_key)))
-    await db.flush()
-    return found
+    # Two first submits at once (two tabs) both find no request: the second insert waits for the first and
+    # does nothing, and both go on with the one request (whose responded_at then takes one submit only).
+    insert_row = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+    await db.execute(insert_row(EvaluationRequest).values(**_new_request(enrollment.id, enrollment.session_id,
+                                                                         secret_key))
+                     .on_conflict_do_nothing(index_elements=["enrollment_id"]))
+    return await db.scalar(select(EvaluationRequest).where(EvaluationRequest.enrollment_id == enrollment.id))
 
 
 async def submit_evaluation(db: AsyncSession, submitter: Submitter, *, token: str | None = None,
@@ -350,8 +356,9 @@ def format_score(hundredths: int) -> str:
 async def record_score(db: AsyncSession, actor: Actor, *, enrollment_id: int, kind: AssessmentKind, score: Any,
                        source: str | None = None) -> AssessmentScore:
     """A learner's PRE or POST knowledge score on an enrolment; recording it again replaces it (audited
-    with before and after)."""
-    enrollment = await get_or_404(db, Enrollment, enrollment_id, "enrollmentId")
+    with before and after). The enrolment's row is locked, so two records of one score at once queue (the second
+    replaces the first) instead of both inserting it."""
+    enrollment = await get_or_404(db, Enrollment, enrollment_id, "enrollmentId", lock=True)
     if enrollment.status is not EnrollmentStatus.ENROLLED:
         raise DomainError(ErrorCode.INVALID, "Scores are recorded for a learner holding a seat.", "enrollmentId")
     kind = AssessmentKind(kind)
@@ -506,16 +513,18 @@ async def session_evaluations(db: AsyncSession, session_ids: list[int]) -> dict[
                                    for q in forms.get(sid) or []]) for sid in session_ids}
     per = {(sid, q.key): q for sid, summary in out.items() for q in summary.questions}
     rows = (await db.execute(
-        select(EvaluationRequest.session_id, EvaluationAnswer.question_key, func.count().label("answers"),
-               _total(EvaluationAnswer.value).label("value_sum"),
+        select(EvaluationRequest.session_id, EvaluationAnswer.question_key, EvaluationAnswer.kind,
+               func.count().label("answers"), _total(EvaluationAnswer.value).label("value_sum"),
                _total(case((EvaluationAnswer.value >= PROMOTER, 1), else_=0)).label("promoters"),
                _total(case((EvaluationAnswer.value <= DETRACTOR, 1), else_=0)).label("detractors"))
         .join(EvaluationRequest, EvaluationRequest.id == EvaluationAnswer.request_id)
         .where(EvaluationRequest.session_id.in_(session_ids), EvaluationAnswer.kind != QuestionKind.TEXT)
-        .group_by(EvaluationRequest.session_id, EvaluationAnswer.question_key))).all()
+        .group_by(EvaluationRequest.session_id, EvaluationAnswer.question_key, EvaluationAnswer.kind))).all()
     for row in rows:
         question = per.get((row.session_id, row.question_key))
-        if question is not None and question.kind is not QuestionKind.TEXT:
+        # answers given under another kind (the form changed since) are not this question's: a 5 of a
+        # RATING_1_5 is no NPS detractor
+        if question is not None and question.kind is not QuestionKind.TEXT and row.kind is question.kind:
             question.answers, question.value_sum = int(row.answers), int(row.value_sum)
             if question.kind is QuestionKind.NPS_0_10:
                 question.promoters, question.detractors = int(row.promoters), int(row.detractors)

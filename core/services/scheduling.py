@@ -23,7 +23,7 @@ from ..audit import Actor, record_change
 from ..errors import Clash, DomainError, ErrorCode
 from ..events import emit
 from ..ids import to_global_id
-from ..instants import local_date, local_shift, require_aware, require_range, utc_now, wall_clock_gap
+from ..instants import local_date, local_shift_spans, require_aware, require_range, utc_now, wall_clock_gap
 from ..models import (
     AttendanceStatus, Booking, BookingRole, Course, DeliveryMode, PartAttendance, Resource, ResourceKind, Session,
     SessionPart, SessionStatus,
@@ -217,15 +217,34 @@ class SessionPlan:
 
     @property
     def resources(self) -> list[Resource]:
-        return self.instructors + ([self.room] if self.room else []) + self.equipment
+        return staffing(self.instructors, self.room, self.equipment)[0]
 
     @property
     def roles(self) -> list[BookingRole]:
-        roles = [BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(self.instructors) - 1)
-        return roles + [BookingRole.ROOM] * (self.room is not None) + [BookingRole.EQUIPMENT] * len(self.equipment)
+        return staffing(self.instructors, self.room, self.equipment)[1]
 
     def held(self, parts: list[PartSpan]) -> list[PartSpan]:
         return held_intervals(parts, self.setup_minutes, self.teardown_minutes)
+
+
+def staffing(instructors: list[Resource], room: Resource | None, equipment: list[Resource]
+             ) -> tuple[list[Resource], list[BookingRole]]:
+    """A session's booked resources and the role of each: the first instructor leads, the others
+    co-facilitate, then the room, then the equipment."""
+    resources = instructors + ([room] if room else []) + equipment
+    roles = ([BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(instructors) - 1)
+             + [BookingRole.ROOM] * (room is not None) + [BookingRole.EQUIPMENT] * len(equipment))
+    return resources, roles
+
+
+def check_instructor_ids(instructor_ids: list[int]) -> list[int]:
+    """A session has at least one instructor, each listed once (the first leads); INVALID on instructorIds."""
+    instructor_ids = limits.items(instructor_ids, "instructorIds")
+    if not instructor_ids:
+        raise DomainError(ErrorCode.INVALID, "A session needs at least one instructor.", "instructorIds")
+    if len(set(instructor_ids)) != len(instructor_ids):
+        raise DomainError(ErrorCode.INVALID, "An instructor is listed twice.", "instructorIds")
+    return instructor_ids
 
 
 async def check_plan(db: AsyncSession, plan: SessionPlan, parts: list[PartSpan]) -> list[Clash]:
@@ -246,7 +265,7 @@ async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, deliv
     """Check what a session is (not when) and lock its resources, in the one lock order."""
     timezone = limits.timezone(timezone)
     title = limits.text(title, "title", required=False)
-    instructor_ids = limits.items(instructor_ids, "instructorIds")
+    instructor_ids = check_instructor_ids(instructor_ids)
     equipment_ids = limits.items(equipment_ids, "equipmentIds")
     delivery_mode = DeliveryMode(delivery_mode)
     if enrollment_cutoff_at is not None:
@@ -260,10 +279,6 @@ async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, deliv
     capacity = course.default_capacity if capacity is None else capacity
     if capacity <= 0:
         raise DomainError(ErrorCode.INVALID, "capacity must be at least 1.", "capacity")
-    if not instructor_ids:
-        raise DomainError(ErrorCode.INVALID, "A session needs at least one instructor.", "instructorIds")
-    if len(set(instructor_ids)) != len(instructor_ids):
-        raise DomainError(ErrorCode.INVALID, "An instructor is listed twice.", "instructorIds")
     if delivery_mode is not DeliveryMode.VIRTUAL and room_id is None:
         raise DomainError(ErrorCode.INVALID, "An in-person or hybrid session needs a room.", "roomId")
     join_url = meetings.manual_link(join_url)
@@ -397,7 +412,7 @@ def _moved_parts(session: Session, current: list[SessionPart], starts_at: dateti
         return [(starts_at, ends_at)]
     tz = ZoneInfo(session.timezone)
     delta = wall_clock_gap(session.starts_at, starts_at, tz)
-    shifted = [(local_shift(s, tz, delta), local_shift(e, tz, delta)) for s, e in spans]
+    shifted = local_shift_spans(spans, tz, delta)
     if ends_at != shifted[-1][1]:
         raise DomainError(ErrorCode.INVALID_TIME_RANGE, f"Moved whole, on its local clock, the session ends "
                           f"{shifted[-1][1].isoformat()}; give that as endsAt, or move parts with part or parts.",

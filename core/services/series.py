@@ -23,7 +23,7 @@ from .. import limits, working_hours
 from ..audit import Actor, record_change
 from ..errors import Clash, DomainError, ErrorCode
 from ..ids import to_global_id
-from ..instants import UTC, local_shift, require_aware, wall_clock_gap
+from ..instants import UTC, local_shift_spans, require_aware, wall_clock_gap
 from ..models import (
     BookingRole, Course, ResourceKind, SeriesOccurrence, Session, SessionSeries, SessionStatus,
 )
@@ -32,8 +32,9 @@ from . import availability
 from .locks import lock_resources, lock_session
 from .records import get_or_404
 from .scheduling import (
-    Move, PartSpan, active_bookings, cancel_session, check_move, check_plan, clash_summary, create_session,
-    move_session, plan_session, require_scheduled, session_part_rows, session_parts, set_bookings_aside,
+    Move, PartSpan, active_bookings, cancel_session, check_instructor_ids, check_move, check_plan, clash_summary,
+    create_session, move_session, plan_session, require_scheduled, session_part_rows, session_parts,
+    set_bookings_aside, staffing,
 )
 from .capacity import check_room_capacity
 
@@ -153,7 +154,7 @@ def occurrences(recurrence: str, parts: list[PartSpan], timezone: str, except_da
     found: list[Occurrence] = []
     for number, local in enumerate((w for w in wall if w.date() not in skipped), 1):
         delta = local - first_local
-        shifted = [(local_shift(s, zone, delta), local_shift(e, zone, delta)) for s, e in parts]
+        shifted = local_shift_spans(parts, zone, delta)
         try:
             shifted = session_parts(shifted[0][0], shifted[-1][1], shifted, settings)
         except DomainError as exc:
@@ -256,10 +257,7 @@ class SeriesMove:
             raise DomainError(ErrorCode.INVALID, "Give startTime, shiftMinutes, durationMinutes, instructorIds or "
                               "roomId: what changes.", "startTime")
         if self.instructor_ids is not None:
-            ids = limits.items(list(self.instructor_ids), "instructorIds")
-            if not ids or len(set(ids)) != len(ids):
-                raise DomainError(ErrorCode.INVALID, "A session needs at least one instructor, each once.",
-                                  "instructorIds")
+            check_instructor_ids(list(self.instructor_ids))
         if self.start_time is not None and self.shift_minutes is not None:
             raise DomainError(ErrorCode.INVALID, "Give startTime or shiftMinutes, not both.", "shiftMinutes")
         start = None
@@ -296,11 +294,8 @@ def _staffed(move_how: SeriesMove, session: Session, bookings: list, by_id: dict
     room_id = move_how.room_id if move_how.room_id is not None else next(
         (b.resource_id for b in own if b.role is BookingRole.ROOM), None)
     equipment = sorted({b.resource_id for b in own if b.role is BookingRole.EQUIPMENT})
-    instructors = [by_id[i] for i in instructor_ids]
     room = by_id[room_id] if room_id is not None else None
-    resources = instructors + ([room] if room else []) + [by_id[e] for e in equipment]
-    roles = ([BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(instructors) - 1)
-             + [BookingRole.ROOM] * (room is not None) + [BookingRole.EQUIPMENT] * len(equipment))
+    resources, roles = staffing([by_id[i] for i in instructor_ids], room, [by_id[e] for e in equipment])
     check_room_capacity(session.capacity, room, session.delivery_mode)
     return resources, roles
 
@@ -315,7 +310,7 @@ def _moved(session: Session, spans: list[PartSpan], start: int | None, shift: ti
         target = datetime.combine(first.date(), time(start // 60, start % 60), zone)
         delta = wall_clock_gap(session.starts_at, target, zone)
     if delta:
-        spans = [(local_shift(s, zone, delta), local_shift(e, zone, delta)) for s, e in spans]
+        spans = local_shift_spans(spans, zone, delta)
     if duration is not None:
         spans = [(s, s + duration) for s, _ in spans]
     return spans

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from strawberry.types import Info
 
-from ..permissions import is_staff, require_session_staff
+from podium.core.errors import ErrorCode
+
+from ..errors import ClientError
+from ..permissions import is_staff
 from .types import AssessmentScore, EvaluationForm, EvaluationResponse, EvaluationSummary
 
 
@@ -12,9 +15,10 @@ async def course_evaluation_form(info: Info, course_pk: int) -> EvaluationForm |
 
 
 async def session_evaluation_summary(info: Info, session_pk: int) -> EvaluationSummary:
-    """Staff, and the session's own instructors; FORBIDDEN for anyone else."""
-    async with info.context.reading() as db:
-        await require_session_staff(db, info.context.caller, session_pk, "evaluations")
+    """Staff, and the session's own instructors; FORBIDDEN for anyone else (a page of sessions: one check)."""
+    if not await info.context.loaders.evaluation_results_access.load(session_pk):
+        raise ClientError("Only the session's instructors, an admin or a coordinator may see its evaluations.",
+                          ErrorCode.FORBIDDEN)
     return await info.context.loaders.evaluation_summaries.load(session_pk)
 
 

@@ -217,7 +217,8 @@ async def test_completed_session_to_requests_submissions_and_report(running):
     done = (await api.data(SCORE, {"i": {"enrollmentId": enrolments[0], "kind": "POST", "score": "85.50",
                                          "source": "quizzer"}}))["recordAssessmentScore"]
     assert done["score"] == {"kind": "POST", "score": "85.50", "source": "quizzer"}
-    assert sorted(s["score"] for s in done["enrollment"]["assessmentScores"]) == ["40.00", "85.50"]
+    assert done["enrollment"]["assessmentScores"] == [{"kind": "PRE", "score": "40.00"},
+                                                      {"kind": "POST", "score": "85.50"}]  # before, then after
 
     # Session 1 by hand: asked L1, L2, L4 (3); answered L1, L2 (2): 2/3 = 0.6667. Ratings 5, 3: 8/2 = 4.00.
     # NPS answers 10 (promoter), 6 (detractor): 100 x (1 - 1) / 2 = 0.00. Gains 45.50, -5.00: 40.50/2 = 20.25.
@@ -379,3 +380,119 @@ async def test_forms_and_scores_who_may_and_bad_input(api, app):
     assert audit == ["evaluation_form.create", "evaluation_form.update", "assessment.record", "evaluation.submit"]
     assert events == ["evaluation_form.created", "evaluation_form.updated", "assessment.recorded",
                       "evaluation.submitted"]
+
+
+PAGE = """query($course: ID!) { node(id: $course) { ... on Course { sessions(first: 20) { edges { node {
+  evaluationSummary { requested responded averageRating questions { key answers comments } } } } } } } }"""
+
+
+async def test_a_page_of_summaries_costs_the_same_statements_for_2_sessions_as_for_8(app, api):
+    """An instructor's page of their sessions' summaries: one access check and three statements of results,
+    whatever the number of sessions (DataLoaders)."""
+    from sqlalchemy import event
+
+    from podium.core.ids import to_global_id
+    from tests import builders as b
+
+    sessions = app.state.podium.sessions
+    course = await b.course(sessions)
+    assert (await api.data(FORM, {"i": {"courseId": to_global_id("Course", course.id), "title": "T",
+                                        "questions": QUESTIONS}}))["createEvaluationForm"]["errors"] == []
+    teacher = await b.instructor(sessions, email="page.teacher@example.com")
+    token = await g.token(api, await g.person(api, email="page.teacher@example.com"), "INSTRUCTOR")
+    engine = app.state.podium.engine.sync_engine
+
+    async def statements() -> tuple[int, list]:
+        seen: list[str] = []
+        listener = lambda _conn, _cursor, statement, *args: seen.append(statement)  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            page = (await api.data(PAGE, {"course": to_global_id("Course", course.id)}, token=token))
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        edges = page["node"]["sessions"]["edges"]
+        return len([s for s in seen if not s.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))]), edges
+
+    for day in (3, 4):
+        await b.session(sessions, course_id=course.id, instructor_ids=[teacher.id], starts_at=b.soon(days=day))
+    few, edges = await statements()
+    assert len(edges) == 2 and all(e["node"]["evaluationSummary"]["requested"] == 0 for e in edges)
+    for day in range(5, 11):
+        await b.session(sessions, course_id=course.id, instructor_ids=[teacher.id], starts_at=b.soon(days=day))
+    many, edges = await statements()
+    assert len(edges) == 8 and few == many, (few, many)
+
+
+async def test_a_question_whose_kind_changed_counts_only_the_answers_of_its_kind(api, app):
+    """A RATING_1_5 question answered 5, then made NPS_0_10 and answered 0: the question's result counts the
+    NPS answer alone (the 5 was no NPS detractor, and 5 and 0 average nothing), while the session's
+    averageRating keeps the rating given under the old kind (answers keep their kind)."""
+    course = await g.course(api)
+    form = (await api.data(FORM, {"i": {"courseId": course, "title": "F", "questions": [
+        {"key": "overall", "kind": "RATING_1_5", "text": "?"}]}}))["createEvaluationForm"]["form"]["id"]
+    session = await g.session(api, course, [await g.instructor(api)])
+    learners = [await _learner(api, f"Kind {n}") for n in (1, 2)]
+    enrolments = [(await g.enroll(api, session, person))["enrollment"]["id"] for person, _ in learners]
+    sessions = app.state.podium.sessions
+    await g.time_passes(sessions, session, ended=False)
+    assert (await api.data(ATTEND, {"i": {"sessionId": session, "records": [
+        {"enrollmentId": e, "status": "PRESENT"} for e in enrolments]}}))["recordAttendance"]["errors"] == []
+    await g.time_passes(sessions, session)
+    async with sessions() as db, changing(db):
+        await complete_past_sessions(db, Actor.system("test"), utc_now())
+    first = await _submit(api, [{"questionKey": "overall", "value": 5}], enrollment=enrolments[0],
+                          bearer=learners[0][1])
+    assert first["errors"] == []
+    changed = (await api.data(UPDATE_FORM, {"i": {"formId": form, "questions": [
+        {"key": "overall", "kind": "NPS_0_10", "text": "?"}]}}))["updateEvaluationForm"]
+    assert changed["errors"] == []
+    second = await _submit(api, [{"questionKey": "overall", "value": 0}], enrollment=enrolments[1],
+                           bearer=learners[1][1])
+    assert second["errors"] == []
+    summary = (await api.data(SUMMARY, {"id": session}))["node"]["evaluationSummary"]
+    assert (summary["averageRating"], summary["nps"]) == ("5.00", "-100.00")
+    assert [(q["key"], q["kind"], q["answers"], q["average"], q["promoters"], q["detractors"])
+            for q in summary["questions"]] == [("overall", "NPS_0_10", 1, "0.00", 0, 1)]
+
+
+async def test_simultaneous_first_submits_by_enrolment_take_one_and_refuse_the_rest(api, app):
+    """A learner who attended a session completed before anyone was asked submits by their enrolment from four
+    tabs at once: the request is made once, one submit is taken and three are DUPLICATE (on PostgreSQL the
+    four each made the request and three failed on its unique enrolment as INTERNAL errors)."""
+    course = await g.course(api)
+    assert (await api.data(FORM, {"i": {"courseId": course, "title": "F", "questions": QUESTIONS[:1]}})
+            )["createEvaluationForm"]["errors"] == []
+    session = await g.session(api, course, [await g.instructor(api)])
+    person, token = await _learner(api, "Four Tabs")
+    enrollment = (await g.enroll(api, session, person))["enrollment"]["id"]
+    sessions = app.state.podium.sessions
+    await g.time_passes(sessions, session, ended=False)
+    assert (await api.data(ATTEND, {"i": {"sessionId": session, "records": [
+        {"enrollmentId": enrollment, "status": "PRESENT"}]}}))["recordAttendance"]["errors"] == []
+    await g.time_passes(sessions, session)
+    async with sessions() as db, changing(db):
+        assert await complete_past_sessions(db, Actor.system("test"), utc_now()) == [g_pk(session)]
+    answers = [{"questionKey": "overall", "value": 4}]
+    results = await asyncio.gather(*(api(SUBMIT, {"i": {"enrollmentId": enrollment, "answers": answers}}, token=token)
+                                     for _ in range(4)))
+    assert all("errors" not in r for r in results), results
+    codes = sorted(tuple(e["code"] for e in r["data"]["submitEvaluation"]["errors"]) for r in results)
+    assert codes == [(), ("DUPLICATE",), ("DUPLICATE",), ("DUPLICATE",)]
+    summary = (await api.data(SUMMARY, {"id": session}))["node"]["evaluationSummary"]
+    assert (summary["requested"], summary["responded"], summary["averageRating"]) == (1, 1, "4.00")
+
+
+async def test_simultaneous_scores_of_one_enrolment_queue_each_replacing_the_last(api, app):
+    """Four PRE scores of one enrolment at once: each is recorded in turn, replacing the one before (audited
+    with it); on PostgreSQL three were INTERNAL errors on the unique (enrolment, kind)."""
+    course = await g.course(api)
+    session = await g.session(api, course, [await g.instructor(api)])
+    enrollment = (await g.enroll(api, session, await g.person(api)))["enrollment"]["id"]
+    results = await asyncio.gather(*(api(SCORE, {"i": {"enrollmentId": enrollment, "kind": "PRE",
+                                                       "score": str(10 + n)}}) for n in range(4)))
+    assert all("errors" not in r and r["data"]["recordAssessmentScore"]["errors"] == [] for r in results), results
+    async with app.state.podium.sessions() as db:
+        changes = (await db.execute(select(AuditEntry.before, AuditEntry.after)
+                                    .where(AuditEntry.action == "assessment.record").order_by(AuditEntry.id))).all()
+    assert [b is None for b, _ in changes] == [True, False, False, False]
+    assert [b["score_hundredths"] for b, _ in changes[1:]] == [a["score_hundredths"] for _, a in changes[:-1]]
