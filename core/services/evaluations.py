@@ -186,16 +186,35 @@ async def request_evaluations(db: AsyncSession, actor: Actor, session_ids: list[
         .order_by(Enrollment.session_id, Enrollment.id))).all()
     if not rows:
         return 0
-    await db.execute(insert(EvaluationRequest), [_new_request(eid, sid, secret_key) for eid, sid in rows])
+    # A learner asked meanwhile by their own submit (submitEvaluation by enrolment, committed after this read)
+    # keeps that request: theirs is not made again, and this change goes on (it failed on the unique enrolment).
+    made = []
+    for start in range(0, len(rows), REQUEST_CHUNK):
+        chunk = [_new_request(eid, sid, secret_key) for eid, sid in rows[start:start + REQUEST_CHUNK]]
+        made += (await db.execute(_insert_new_requests(db, chunk).returning(
+            EvaluationRequest.enrollment_id, EvaluationRequest.session_id))).all()
+    if not made:
+        return 0
     per_session: dict[int, list[int]] = {}
-    for enrollment_id, session_id in rows:
+    for enrollment_id, session_id in sorted(made, key=lambda r: (r[1], r[0])):
         per_session.setdefault(session_id, []).append(enrollment_id)
     for session_id, enrollment_ids in per_session.items():
         enrollments = [to_global_id("Enrollment", e) for e in enrollment_ids]
         record_change(db, actor, "evaluation.request", "Session", session_id, None, {"enrollments": enrollments})
         emit(db, "evaluation.requested", {"session": to_global_id("Session", session_id), "enrollments": enrollments},
              session_ordering_key(session_id))
-    return len(rows)
+    return len(made)
+
+
+REQUEST_CHUNK = 1000
+"""Requests inserted by one statement (six values each: well inside SQLite's 32,766 parameters)."""
+
+
+def _insert_new_requests(db: AsyncSession, values: list[dict[str, Any]]):
+    """INSERT of evaluation requests that leaves out an enrolment asked already (its unique enrolment_id), on
+    either database."""
+    insert_row = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+    return insert_row(EvaluationRequest).values(values).on_conflict_do_nothing(index_elements=["enrollment_id"])
 
 
 # --- answers ---------------------------------------------------------------------------------------
@@ -290,10 +309,7 @@ async def _request_by_enrollment(db: AsyncSession, enrollment_id: int, submitter
                           "enrollmentId")
     # Two first submits at once (two tabs) both find no request: the second insert waits for the first and
     # does nothing, and both go on with the one request (whose responded_at then takes one submit only).
-    insert_row = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
-    await db.execute(insert_row(EvaluationRequest).values(**_new_request(enrollment.id, enrollment.session_id,
-                                                                         secret_key))
-                     .on_conflict_do_nothing(index_elements=["enrollment_id"]))
+    await db.execute(_insert_new_requests(db, [_new_request(enrollment.id, enrollment.session_id, secret_key)]))
     return await db.scalar(select(EvaluationRequest).where(EvaluationRequest.enrollment_id == enrollment.id))
 
 

@@ -496,3 +496,39 @@ async def test_simultaneous_scores_of_one_enrolment_queue_each_replacing_the_las
                                     .where(AuditEntry.action == "assessment.record").order_by(AuditEntry.id))).all()
     assert [b is None for b, _ in changes] == [True, False, False, False]
     assert [b["score_hundredths"] for b, _ in changes[1:]] == [a["score_hundredths"] for _, a in changes[:-1]]
+
+
+async def test_a_learner_asking_by_their_own_submit_meanwhile_does_not_stop_the_periodic_requests(api, app):
+    """The periodic job reads who is still to be asked while a learner's first submit by enrolment (their request
+    made then) is not yet committed: the job's insert leaves that learner's request alone and asks the others
+    (on PostgreSQL it failed on the unique enrolment, and the whole tick with it)."""
+    from podium.core.services import evaluations
+
+    course = await g.course(api)
+    assert (await api.data(FORM, {"i": {"courseId": course, "title": "F", "questions": QUESTIONS[:1]}})
+            )["createEvaluationForm"]["errors"] == []
+    session = await g.session(api, course, [await g.instructor(api)])
+    learners = [await _learner(api, f"Race {n}") for n in (1, 2)]
+    enrolments = [(await g.enroll(api, session, person))["enrollment"]["id"] for person, _ in learners]
+    sessions = app.state.podium.sessions
+    await g.time_passes(sessions, session, ended=False)
+    assert (await api.data(ATTEND, {"i": {"sessionId": session, "records": [
+        {"enrollmentId": e, "status": "PRESENT"} for e in enrolments]}}))["recordAttendance"]["errors"] == []
+    await g.time_passes(sessions, session)
+    async with sessions() as db, changing(db):
+        assert await complete_past_sessions(db, Actor.system("test"), utc_now()) == [g_pk(session)]
+
+    async def periodic_requests() -> int:
+        async with sessions() as db, changing(db):
+            return await evaluations.request_evaluations(db, Actor.system("test"), [g_pk(session)], "secret")
+
+    async with sessions() as db:
+        async with changing(db):
+            await evaluations.submit_evaluation(
+                db, evaluations.Submitter(signed_in=True, person_id=g_pk(learners[0][0])),
+                enrollment_id=g_pk(enrolments[0]), answers=[evaluations.AnswerInput("overall", value=5)])
+            job = asyncio.create_task(periodic_requests())
+            await asyncio.sleep(0.3)  # the job has read who is to be asked (PostgreSQL) or waits for the lock
+        assert await job == 1  # the other learner
+    summary = (await api.data(SUMMARY, {"id": session}))["node"]["evaluationSummary"]
+    assert (summary["requested"], summary["responded"], summary["averageRating"]) == (2, 1, "5.00")
