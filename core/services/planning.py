@@ -499,7 +499,7 @@ async def apply_plan(db: AsyncSession, actor: Actor, plan_id: int, settings: Set
                 if row.get("session_id") is not None:
                     session = await scheduling.reassign_session(
                         db, actor, row["session_id"], parts=parts, instructor_ids=row["instructor_ids"],
-                        room_id=row["room_id"], settings=settings, reason=plan.reason)
+                        room_id=row["room_id"], settings=settings)
                 else:
                     session = await scheduling.schedule_session(
                         db, actor, course_id=row["course_id"], starts_at=parts[0][0], ends_at=parts[-1][1],
