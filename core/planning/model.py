@@ -30,6 +30,8 @@ LOCAL_TIME = 10
 SPREAD_DAY = 60
 CHANGE = 1_000
 DAILY_MINUTES = 8 * 60
+TRANSPORT_PAIRS = 100
+"""Up to this many (home venue, session venue) pairs per session, travel is modelled exactly by pair literals."""
 
 
 @dataclass
@@ -141,6 +143,8 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                     zones[problem.learner_timezones[learner]] += 1
             outside = learners_outside(cands, zones, problem.learner_window) if zones else None
         preferred = set(request.preferred_instructor_ids)
+        domains_i = {iid: _domain(np.flatnonzero(ok)) for iid, ok in allowed_i.items() if not ok.all()}
+        domains_r = {rid: _domain(np.flatnonzero(ok)) for rid, ok in allowed_r.items() if not ok.all()}
         previous: SessionVars | None = None
         for k in range(request.count):
             name = f"r{r_index}s{k}"
@@ -176,8 +180,8 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
             for iid, ok in allowed_i.items():
                 lit = model.new_bool_var(f"{name}i{iid}")
                 sv.instructors[iid] = lit
-                if not ok.all():
-                    model.add_linear_expression_in_domain(choice, _domain(np.flatnonzero(ok))).only_enforce_if(lit)
+                if iid in domains_i:
+                    model.add_linear_expression_in_domain(choice, domains_i[iid]).only_enforce_if(lit)
                 for j in range(parts):
                     by_instructor[iid].append(model.new_optional_interval_var(
                         starts[j], sizes[j], ends[j], lit, f"{name}i{iid}x{j}"))
@@ -195,8 +199,8 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                 for rid, ok in allowed_r.items():
                     lit = model.new_bool_var(f"{name}m{rid}")
                     sv.rooms[rid] = lit
-                    if not ok.all():
-                        model.add_linear_expression_in_domain(choice, _domain(np.flatnonzero(ok))).only_enforce_if(lit)
+                    if rid in domains_r:
+                        model.add_linear_expression_in_domain(choice, domains_r[rid]).only_enforce_if(lit)
                     for j in range(parts):
                         by_room[rid].append(model.new_optional_interval_var(
                             starts[j], sizes[j], ends[j], lit, f"{name}m{rid}x{j}"))
@@ -289,19 +293,41 @@ def _travel_home(model: cp_model.CpModel, problem: Problem, sv: SessionVars, obj
         return
     rooms_venue = {r.id: r.venue_id for r in problem.rooms}
     homes = {i.id: i.home_venue_id for i in problem.instructors}
+    by_home: dict = defaultdict(list)
+    for iid, lit in sv.instructors.items():
+        by_home[homes.get(iid)].append(lit)
+    by_venue: dict = defaultdict(list)
+    for rid, lit in sv.rooms.items():
+        by_venue[rooms_venue.get(rid)].append(lit)
+    pairs = {(g, v): problem.travel(g, v) for g in by_home for v in by_venue}
+    if not any(pairs.values()):
+        return
+    weight = problem.weights.travel * 2 * days
+    if len(pairs) <= TRANSPORT_PAIRS:
+        # exact and tight: one literal per (home venue, session venue) pair, the rows summing to the
+        # instructors of that home, the columns to the rooms of that venue (a transportation polytope,
+        # whose relaxation bounds the travel far better than an enforced inequality per instructor)
+        y = {key: model.new_bool_var(f"r{sv.request}s{sv.index}y{n}") for n, key in enumerate(pairs)}
+        for g, lits in by_home.items():
+            model.add(sum(y[(g, v)] for v in by_venue) == sum(lits))
+        for v, lits in by_venue.items():
+            model.add(sum(y[(g, v)] for g in by_home) == sum(lits))
+        objective.append(weight * sum(minutes * y[key] for key, minutes in pairs.items() if minutes))
+        return
     rows = []
     for iid, lit in sv.instructors.items():
         terms = [(problem.travel(homes.get(iid), rooms_venue.get(rid)), room) for rid, room in sv.rooms.items()]
         terms = [(minutes, room) for minutes, room in terms if minutes]
         if terms:
             rows.append((lit, terms))
-    if not rows:
-        return
     top = max(minutes for _, terms in rows for minutes, _ in terms)
     cost = model.new_int_var(0, top, f"r{sv.request}s{sv.index}tr")
     for lit, terms in rows:
         model.add(cost >= sum(minutes * room for minutes, room in terms)).only_enforce_if(lit)
-    objective.append(problem.weights.travel * 2 * days * cost)
+    # valid for every placement: the nearest venue from the instructor's home, the nearest home to the venue
+    model.add(cost >= sum(min(pairs[(g, v)] for v in by_venue) * sum(lits) for g, lits in by_home.items()))
+    model.add(cost >= sum(min(pairs[(g, v)] for g in by_home) * sum(lits) for v, lits in by_venue.items()))
+    objective.append(weight * cost)
 
 
 def _spread(model: cp_model.CpModel, request: Request, cands: Candidates, previous: SessionVars, sv: SessionVars,
