@@ -212,9 +212,8 @@ async def test_the_event_loop_keeps_answering_while_a_solve_runs(api):
     assert max(lags) < 0.1, f"the event loop stalled {max(lags):.3f} s while the solver ran"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the disconnect is the same on either database
 async def test_a_solve_stops_when_its_client_goes_away(live, sessions, database_url):
-    if database_url.startswith("postgresql"):
-        pytest.skip("the HTTP transport's disconnect is the same whatever the database")
     address, api = live
     venue, course, teachers, room = await world(api)
     for n in range(6):
