@@ -116,6 +116,7 @@ class Settings:
     late_cancel_hours: int = 48  # a cancellation less than this before the start is late (reports)
     default_conferencing: str | None = None  # the provider of a session that names none; "manual": no plugin
     solver_max_seconds: float = 60.0  # the longest timeLimitSeconds a proposeSchedule or replan may ask for
+    solver_concurrency: int = 1  # solves running at once in one process; the others wait for a slot
     plan_ttl_hours: float = 24.0  # a schedule plan can be applied for this long after it is proposed
     # The environment these settings came from: plugins read `PODIUM_<PLUGIN>_<KEY>` from it.
     env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False, hash=False)

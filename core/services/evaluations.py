@@ -22,6 +22,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -184,16 +186,35 @@ async def request_evaluations(db: AsyncSession, actor: Actor, session_ids: list[
         .order_by(Enrollment.session_id, Enrollment.id))).all()
     if not rows:
         return 0
-    await db.execute(insert(EvaluationRequest), [_new_request(eid, sid, secret_key) for eid, sid in rows])
+    # A learner asked meanwhile by their own submit (submitEvaluation by enrolment, committed after this read)
+    # keeps that request: theirs is not made again, and this change goes on (it failed on the unique enrolment).
+    made = []
+    for start in range(0, len(rows), REQUEST_CHUNK):
+        chunk = [_new_request(eid, sid, secret_key) for eid, sid in rows[start:start + REQUEST_CHUNK]]
+        made += (await db.execute(_insert_new_requests(db, chunk).returning(
+            EvaluationRequest.enrollment_id, EvaluationRequest.session_id))).all()
+    if not made:
+        return 0
     per_session: dict[int, list[int]] = {}
-    for enrollment_id, session_id in rows:
+    for enrollment_id, session_id in sorted(made, key=lambda r: (r[1], r[0])):
         per_session.setdefault(session_id, []).append(enrollment_id)
     for session_id, enrollment_ids in per_session.items():
         enrollments = [to_global_id("Enrollment", e) for e in enrollment_ids]
         record_change(db, actor, "evaluation.request", "Session", session_id, None, {"enrollments": enrollments})
         emit(db, "evaluation.requested", {"session": to_global_id("Session", session_id), "enrollments": enrollments},
              session_ordering_key(session_id))
-    return len(rows)
+    return len(made)
+
+
+REQUEST_CHUNK = 1000
+"""Requests inserted by one statement (six values each: well inside SQLite's 32,766 parameters)."""
+
+
+def _insert_new_requests(db: AsyncSession, values: list[dict[str, Any]]):
+    """INSERT of evaluation requests that leaves out an enrolment asked already (its unique enrolment_id), on
+    either database."""
+    insert_row = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+    return insert_row(EvaluationRequest).values(values).on_conflict_do_nothing(index_elements=["enrollment_id"])
 
 
 # --- answers ---------------------------------------------------------------------------------------
@@ -258,10 +279,21 @@ def _answers(form: EvaluationForm, given: list[AnswerInput]) -> list[dict[str, A
     return list(out.values())
 
 
-async def _request_by_token(db: AsyncSession, token: str, submitter: Submitter) -> EvaluationRequest:
+MAX_TOKEN = 128
+"""Characters of a link's token looked up at most (a real one has 43)."""
+
+
+async def request_for_token(db: AsyncSession, token: str | None) -> EvaluationRequest | None:
+    """The request behind a link's token (spaces around it, as a copied link may have, ignored); None for an
+    unknown one. What the evaluation page (`evaluationInvitation`) and the submit both read."""
     token = (token or "").strip()
-    found = (await db.scalar(select(EvaluationRequest).where(EvaluationRequest.token_hash == token_hash(token)))
-             if 0 < len(token) <= 128 else None)
+    if not 0 < len(token) <= MAX_TOKEN:
+        return None
+    return await db.scalar(select(EvaluationRequest).where(EvaluationRequest.token_hash == token_hash(token)))
+
+
+async def _request_by_token(db: AsyncSession, token: str, submitter: Submitter) -> EvaluationRequest:
+    found = await request_for_token(db, token)
     if found is None:
         raise DomainError(ErrorCode.INVALID, "This evaluation link is not known.", "token")
     learner = await db.scalar(select(Enrollment.learner_id).where(Enrollment.id == found.enrollment_id))
@@ -286,9 +318,10 @@ async def _request_by_enrollment(db: AsyncSession, enrollment_id: int, submitter
     if status is not SessionStatus.COMPLETED or attended is None:
         raise DomainError(ErrorCode.INVALID, "Only a learner who attended a completed session evaluates it.",
                           "enrollmentId")
-    db.add(found := EvaluationRequest(**_new_request(enrollment.id, enrollment.session_id, secret_key)))
-    await db.flush()
-    return found
+    # Two first submits at once (two tabs) both find no request: the second insert waits for the first and
+    # does nothing, and both go on with the one request (whose responded_at then takes one submit only).
+    await db.execute(_insert_new_requests(db, [_new_request(enrollment.id, enrollment.session_id, secret_key)]))
+    return await db.scalar(select(EvaluationRequest).where(EvaluationRequest.enrollment_id == enrollment.id))
 
 
 async def submit_evaluation(db: AsyncSession, submitter: Submitter, *, token: str | None = None,
@@ -350,8 +383,9 @@ def format_score(hundredths: int) -> str:
 async def record_score(db: AsyncSession, actor: Actor, *, enrollment_id: int, kind: AssessmentKind, score: Any,
                        source: str | None = None) -> AssessmentScore:
     """A learner's PRE or POST knowledge score on an enrolment; recording it again replaces it (audited
-    with before and after)."""
-    enrollment = await get_or_404(db, Enrollment, enrollment_id, "enrollmentId")
+    with before and after). The enrolment's row is locked, so two records of one score at once queue (the second
+    replaces the first) instead of both inserting it."""
+    enrollment = await get_or_404(db, Enrollment, enrollment_id, "enrollmentId", lock=True)
     if enrollment.status is not EnrollmentStatus.ENROLLED:
         raise DomainError(ErrorCode.INVALID, "Scores are recorded for a learner holding a seat.", "enrollmentId")
     kind = AssessmentKind(kind)

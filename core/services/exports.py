@@ -60,11 +60,8 @@ def request(name: str, first: date, last: date, timezone: str = "UTC", metrics: 
     span = reports.period(first, last, timezone)
     chosen, dims = [], []
     if name == "report":
-        try:
-            chosen = [reports.Metric(_enum_name(m)) for m in metrics]
-            dims = [reports.Dimension(_enum_name(d)) for d in group_by]
-        except ValueError as exc:
-            raise DomainError(ErrorCode.INVALID, str(exc), "metrics") from None
+        chosen = _members(reports.Metric, metrics, "metrics")
+        dims = _members(reports.Dimension, group_by, "groupBy")
         if not chosen:
             raise DomainError(ErrorCode.INVALID, "Ask for at least one metric.", "metrics")
     return ExportRequest(name, span, chosen, dims)
@@ -72,6 +69,20 @@ def request(name: str, first: date, last: date, timezone: str = "UTC", metrics: 
 
 def _enum_name(text: str) -> str:
     return text.strip().upper().replace("-", "_")
+
+
+def _members(enum_cls, given: Sequence[str], field: str) -> list:
+    """Each name of `given` as a member of `enum_cls` (fill-rate or FILL_RATE); INVALID on `field` naming the
+    unknown one and the known ones."""
+    members = []
+    for text in given:
+        try:
+            members.append(enum_cls(_enum_name(text)))
+        except ValueError:
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            raise DomainError(ErrorCode.INVALID, f"{field} names {shown!r}, which is none of "
+                              f"{', '.join(m.value for m in enum_cls)}.", field) from None
+    return members
 
 
 # --- the exports -------------------------------------------------------------------------------------

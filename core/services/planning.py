@@ -392,25 +392,80 @@ async def load_replan(db: AsyncSession, resource_id: int, from_: datetime, to: d
 
 # --- solving off the event loop ---------------------------------------------------------------------
 
+_running = 0
+_running_lock = threading.Lock()
+
+
+def _take_slot(limit: int) -> bool:
+    global _running
+    with _running_lock:
+        if _running >= max(1, limit):
+            return False
+        _running += 1
+        return True
+
+
+def _give_slot() -> None:
+    global _running
+    with _running_lock:
+        _running -= 1
+
+
+def running_solves() -> int:
+    """Solves running in this process now (at most PODIUM_SOLVER_CONCURRENCY)."""
+    return _running
+
+
+def busy_solution(problem: Problem, limit: int, seconds: float) -> Solution:
+    reason = (f"the solver was busy for the whole time limit ({seconds:g} s): {limit} solve(s) at a time run in "
+              "this process (PODIUM_SOLVER_CONCURRENCY); propose again in a moment")
+    return Solution(plain.UNKNOWN, [], [plain.Unplaced(r.key, None, reason) for r in problem.requests],
+                    solve_seconds=seconds)
+
+
 async def solve_off_loop(problem: Problem, seconds: float, *, cancel: threading.Event | None = None,
                          on_progress: Callable[[Progress], None] | None = None,
-                         is_gone: Callable[[], Any] | None = None) -> Solution:
+                         is_gone: Callable[[], Any] | None = None, concurrency: int = 1) -> Solution:
     """`solve` in a worker thread: the event loop goes on serving other requests. The solve stops when
     `cancel` is set, when `is_gone()` (awaited every quarter second) says the client left, or when this
-    coroutine is cancelled."""
+    coroutine is cancelled.
+
+    At most `concurrency` solves run at once in a process (each uses up to 8 threads): the others wait
+    for a slot, and the wait counts against their time limit (an answer is due within it); one that gets
+    no slot within it answers UNKNOWN, every request unplaced with the reason."""
     cancel = cancel or threading.Event()
-    task = asyncio.ensure_future(asyncio.to_thread(solve, problem, time_limit=seconds, cancel=cancel,
-                                                   on_progress=on_progress))
+    started = asyncio.get_running_loop().time()
+    waited = 0.0
+    while not _take_slot(concurrency):
+        waited = asyncio.get_running_loop().time() - started
+        if waited >= seconds - MIN_SOLVE_SECONDS or cancel.is_set():
+            return busy_solution(problem, concurrency, seconds)
+        if is_gone is not None and await is_gone():
+            return busy_solution(problem, concurrency, seconds)
+        await asyncio.sleep(0.05)
     try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=0.25)
-            if done:
-                return task.result()
-            if is_gone is not None and await is_gone():
-                cancel.set()
-    except BaseException:
-        cancel.set()
-        raise
+        task = asyncio.ensure_future(asyncio.to_thread(solve, problem, time_limit=seconds - waited, cancel=cancel,
+                                                       on_progress=on_progress))
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=0.25)
+                if done:
+                    return task.result()
+                if is_gone is not None and await is_gone():
+                    cancel.set()
+        except BaseException:
+            cancel.set()
+            try:   # the slot is free only once the solver thread has stopped
+                await asyncio.shield(task)
+            except BaseException:  # noqa: BLE001 - its answer is not wanted any more
+                pass
+            raise
+    finally:
+        _give_slot()
+
+
+MIN_SOLVE_SECONDS = 1.0
+"""A solve that waited for a slot runs at least this long, or not at all."""
 
 
 # --- plans ----------------------------------------------------------------------------------------------
@@ -499,7 +554,7 @@ async def apply_plan(db: AsyncSession, actor: Actor, plan_id: int, settings: Set
                 if row.get("session_id") is not None:
                     session = await scheduling.reassign_session(
                         db, actor, row["session_id"], parts=parts, instructor_ids=row["instructor_ids"],
-                        room_id=row["room_id"], settings=settings, reason=plan.reason)
+                        room_id=row["room_id"], settings=settings)
                 else:
                     session = await scheduling.schedule_session(
                         db, actor, course_id=row["course_id"], starts_at=parts[0][0], ends_at=parts[-1][1],

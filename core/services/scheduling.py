@@ -217,15 +217,34 @@ class SessionPlan:
 
     @property
     def resources(self) -> list[Resource]:
-        return self.instructors + ([self.room] if self.room else []) + self.equipment
+        return staffing(self.instructors, self.room, self.equipment)[0]
 
     @property
     def roles(self) -> list[BookingRole]:
-        roles = [BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(self.instructors) - 1)
-        return roles + [BookingRole.ROOM] * (self.room is not None) + [BookingRole.EQUIPMENT] * len(self.equipment)
+        return staffing(self.instructors, self.room, self.equipment)[1]
 
     def held(self, parts: list[PartSpan]) -> list[PartSpan]:
         return held_intervals(parts, self.setup_minutes, self.teardown_minutes)
+
+
+def staffing(instructors: list[Resource], room: Resource | None, equipment: list[Resource]
+             ) -> tuple[list[Resource], list[BookingRole]]:
+    """A session's booked resources and the role of each: the first instructor leads, the others
+    co-facilitate, then the room, then the equipment."""
+    resources = instructors + ([room] if room else []) + equipment
+    roles = ([BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(instructors) - 1)
+             + [BookingRole.ROOM] * (room is not None) + [BookingRole.EQUIPMENT] * len(equipment))
+    return resources, roles
+
+
+def check_instructor_ids(instructor_ids: list[int]) -> list[int]:
+    """A session has at least one instructor, each listed once (the first leads); INVALID on instructorIds."""
+    instructor_ids = limits.items(instructor_ids, "instructorIds")
+    if not instructor_ids:
+        raise DomainError(ErrorCode.INVALID, "A session needs at least one instructor.", "instructorIds")
+    if len(set(instructor_ids)) != len(instructor_ids):
+        raise DomainError(ErrorCode.INVALID, "An instructor is listed twice.", "instructorIds")
+    return instructor_ids
 
 
 async def check_plan(db: AsyncSession, plan: SessionPlan, parts: list[PartSpan]) -> list[Clash]:
@@ -246,7 +265,7 @@ async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, deliv
     """Check what a session is (not when) and lock its resources, in the one lock order."""
     timezone = limits.timezone(timezone)
     title = limits.text(title, "title", required=False)
-    instructor_ids = limits.items(instructor_ids, "instructorIds")
+    instructor_ids = check_instructor_ids(instructor_ids)
     equipment_ids = limits.items(equipment_ids, "equipmentIds")
     delivery_mode = DeliveryMode(delivery_mode)
     if enrollment_cutoff_at is not None:
@@ -260,10 +279,6 @@ async def plan_session(db: AsyncSession, *, course_id: int, timezone: str, deliv
     capacity = course.default_capacity if capacity is None else capacity
     if capacity <= 0:
         raise DomainError(ErrorCode.INVALID, "capacity must be at least 1.", "capacity")
-    if not instructor_ids:
-        raise DomainError(ErrorCode.INVALID, "A session needs at least one instructor.", "instructorIds")
-    if len(set(instructor_ids)) != len(instructor_ids):
-        raise DomainError(ErrorCode.INVALID, "An instructor is listed twice.", "instructorIds")
     if delivery_mode is not DeliveryMode.VIRTUAL and room_id is None:
         raise DomainError(ErrorCode.INVALID, "An in-person or hybrid session needs a room.", "roomId")
     join_url = meetings.manual_link(join_url)
@@ -490,69 +505,37 @@ async def move_session(db: AsyncSession, actor: Actor, move: Move, settings: Set
 
 
 async def reassign_session(db: AsyncSession, actor: Actor, session_id: int, *, parts: list[PartSpan],
-                           instructor_ids: list[int], room_id: int | None, settings: Settings,
-                           reason: str | None = None) -> Session:
+                           instructor_ids: list[int], room_id: int | None, settings: Settings) -> Session:
     """Re-staff and, if its parts move, move a session at once (a re-plan around an absent instructor or a
-    closed room): every rule re-checked as when it was scheduled, its bookings moved to the new resources
-    and times, the enrolled told as of a reschedule. Equipment stays as booked."""
+    closed room): a `Move` with new resources, checked and written as `reschedule_session` writes one (rules
+    2, 2b, 4, 8 and the room's seats; the enrolled told, instructors taken off told). Equipment stays."""
     session = await lock_session(db, session_id)
     require_scheduled(session)
     current = await session_part_rows(db, session.id)
     if len(parts) != len(current):
         raise DomainError(ErrorCode.INVALID, f"The session has {len(current)} part(s): give every one.", "parts")
     spans = session_parts(parts[0][0], parts[-1][1], list(parts), settings)
-    await _keep_attendance_true(db, {row.id: span[0] for row, span in zip(current, spans)
-                                     if (row.starts_at, row.ends_at) != span})
     instructor_ids = limits.items(instructor_ids, "instructorIds")
     if not instructor_ids or len(set(instructor_ids)) != len(instructor_ids):
         raise DomainError(ErrorCode.INVALID, "A session needs at least one instructor, each once.", "instructorIds")
     if session.delivery_mode is not DeliveryMode.VIRTUAL and room_id is None:
         raise DomainError(ErrorCode.INVALID, "An in-person or hybrid session needs a room.", "roomId")
-    bookings = await session_bookings(db, session.id)
+    bookings = await active_bookings(db, session.id)
     equipment_ids = sorted({b.resource_id for b in bookings if b.role is BookingRole.EQUIPMENT})
     locked = await lock_resources(db, {"instructorIds": (instructor_ids, ResourceKind.INSTRUCTOR),
                                        "roomId": ([room_id] if room_id is not None else [], ResourceKind.ROOM),
                                        "equipmentIds": (equipment_ids, ResourceKind.EQUIPMENT)})
     instructors, equipment = locked["instructorIds"], locked["equipmentIds"]
     room = locked["roomId"][0] if locked["roomId"] else None
-    course = await get_or_404(db, Course, session.course_id, "sessionId")
-    for part_start, _ in spans:
-        check_qualifications(course, instructors, part_start, session.timezone)
     check_room_capacity(session.capacity, room, session.delivery_mode)
     resources = instructors + ([room] if room else []) + equipment
     roles = ([BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(instructors) - 1)
              + [BookingRole.ROOM] * (room is not None) + [BookingRole.EQUIPMENT] * len(equipment))
-    held = held_intervals(spans, session.setup_minutes, session.teardown_minutes)
-    refuse_clashes(await check_parts(db, resources, held, [session.id], delivery_mode=session.delivery_mode))
-    await availability.check_availability(db, actor, resources, held)
-    before = {**snapshot(session), "parts": parts_payload(current),
-              "bookings": {str(b.resource_id): b.role.value for b in bookings if b.active}}
-    moved = any((row.starts_at, row.ends_at) != span for row, span in zip(current, spans))
-    session.starts_at, session.ends_at = spans[0][0], spans[-1][1]
-    session.sequence += 1
-    async with _writing_bookings(db, resources, held, session.id):
-        for booking in bookings:
-            booking.active = False
-        await db.flush()
-        for row, (part_start, part_end), (held_from, held_to) in zip(current, spans, held):
-            row.starts_at, row.ends_at = part_start, part_end
-            for resource, role in zip(resources, roles):
-                db.add(Booking(resource_id=resource.id, session_id=session.id, part_id=row.id, role=role,
-                               starts_at=held_from, ends_at=held_to))
-    await meetings.plan_meeting(db, session)
-    if moved:
-        await follow_reschedule(db, session, datetime.fromisoformat(before["starts_at"]), settings)
-    after_bookings = {str(r.id): role.value for r, role in zip(resources, roles)}
-    record_change(db, actor, "session.reassign", "Session", session.id, before,
-                  {**snapshot(session), "parts": parts_payload(current), "bookings": after_bookings,
-                   "reason": reason})
-    emit(db, "session.rescheduled", session_event_payload(
-        session, current, before={"startsAt": before["starts_at"], "endsAt": before["ends_at"],
-                                  "parts": before["parts"]},
-        instructors=[to_global_id("Resource", r.id) for r in instructors],
-        room=to_global_id("Resource", room.id) if room else None, reason=reason),
-        session_ordering_key(session.id))
-    return session
+    course = await get_or_404(db, Course, session.course_id, "sessionId")
+    move = Move(session, current, spans, bookings, resources, roles)
+    refuse_clashes(await check_move(db, move, course))
+    await availability.check_availability(db, actor, resources, move.held)
+    return await move_session(db, actor, move, settings)
 
 
 async def set_bookings_aside(db: AsyncSession, moves: list[Move]) -> None:

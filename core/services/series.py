@@ -32,8 +32,9 @@ from . import availability
 from .locks import lock_resources, lock_session
 from .records import get_or_404
 from .scheduling import (
-    Move, PartSpan, active_bookings, cancel_session, check_move, check_plan, clash_summary, create_session,
-    move_session, plan_session, require_scheduled, session_part_rows, session_parts, set_bookings_aside,
+    Move, PartSpan, active_bookings, cancel_session, check_instructor_ids, check_move, check_plan, clash_summary,
+    create_session, move_session, plan_session, require_scheduled, session_part_rows, session_parts,
+    set_bookings_aside, staffing,
 )
 from .capacity import check_room_capacity
 
@@ -256,10 +257,7 @@ class SeriesMove:
             raise DomainError(ErrorCode.INVALID, "Give startTime, shiftMinutes, durationMinutes, instructorIds or "
                               "roomId: what changes.", "startTime")
         if self.instructor_ids is not None:
-            ids = limits.items(list(self.instructor_ids), "instructorIds")
-            if not ids or len(set(ids)) != len(ids):
-                raise DomainError(ErrorCode.INVALID, "A session needs at least one instructor, each once.",
-                                  "instructorIds")
+            check_instructor_ids(list(self.instructor_ids))
         if self.start_time is not None and self.shift_minutes is not None:
             raise DomainError(ErrorCode.INVALID, "Give startTime or shiftMinutes, not both.", "shiftMinutes")
         start = None
@@ -296,11 +294,8 @@ def _staffed(move_how: SeriesMove, session: Session, bookings: list, by_id: dict
     room_id = move_how.room_id if move_how.room_id is not None else next(
         (b.resource_id for b in own if b.role is BookingRole.ROOM), None)
     equipment = sorted({b.resource_id for b in own if b.role is BookingRole.EQUIPMENT})
-    instructors = [by_id[i] for i in instructor_ids]
     room = by_id[room_id] if room_id is not None else None
-    resources = instructors + ([room] if room else []) + [by_id[e] for e in equipment]
-    roles = ([BookingRole.LEAD_INSTRUCTOR] + [BookingRole.CO_FACILITATOR] * (len(instructors) - 1)
-             + [BookingRole.ROOM] * (room is not None) + [BookingRole.EQUIPMENT] * len(equipment))
+    resources, roles = staffing([by_id[i] for i in instructor_ids], room, [by_id[e] for e in equipment])
     check_room_capacity(session.capacity, room, session.delivery_mode)
     return resources, roles
 

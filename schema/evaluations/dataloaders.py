@@ -5,6 +5,7 @@ from collections import defaultdict
 
 from sqlalchemy import select
 
+from podium.core.models import AssessmentKind
 from podium.core.models import AssessmentScore as ScoreRow
 from podium.core.models import Booking
 from podium.core.models import EvaluationAnswer as AnswerRow
@@ -14,6 +15,8 @@ from podium.core.services.evaluations import session_evaluations
 
 from ..permissions import is_staff, taught_session_ids, teaches
 from .types import form_from, response_from, score_from, summary_from
+
+KIND_ORDER = list(AssessmentKind)
 
 
 def loaders(context) -> dict:
@@ -36,10 +39,9 @@ def loaders(context) -> dict:
 
     async def scores(ids: list[int]) -> list:
         async with context.reading() as db:
-            rows = (await db.scalars(select(ScoreRow).where(ScoreRow.enrollment_id.in_(ids))
-                                     .order_by(ScoreRow.kind))).all()
+            rows = (await db.scalars(select(ScoreRow).where(ScoreRow.enrollment_id.in_(ids)))).all()
         held = defaultdict(list)
-        for row in rows:
+        for row in sorted(rows, key=lambda r: KIND_ORDER.index(r.kind)):  # PRE, then POST (not by the text)
             held[row.enrollment_id].append(score_from(row))
         return [held[i] for i in ids]
 

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import select
 from strawberry.types import Info
 
-from podium.core.models import EvaluationRequest as RequestRow
-from podium.core.services.evaluations import token_hash
+from podium.core.services.evaluations import request_for_token
 
 from ..scheduling.types import Session
 from .types import EvaluationForm
@@ -25,11 +23,8 @@ class EvaluationQueries:
     @strawberry.field(description="The session and form behind an evaluation link's token; null for an unknown "
                                   "token. Needs no bearer token.")
     async def evaluation_invitation(self, info: Info, token: str) -> EvaluationInvitation | None:
-        if not 0 < len(token) <= 128:
-            return None
         async with info.context.reading() as db:
-            row = (await db.execute(select(RequestRow.session_id, RequestRow.responded_at)
-                                    .where(RequestRow.token_hash == token_hash(token)))).first()
+            row = await request_for_token(db, token)
         if row is None:
             return None
         loaders = info.context.loaders

@@ -128,8 +128,9 @@ async def _solve_and_store(info: Info, kind: str, load, seconds: float, reason: 
     except DomainError as error:
         return SchedulePlanPayload(plan=None, errors=[user_error(error)])
     _extend_deadline(info, seconds)
-    solution = await planning.solve_off_loop(world.problem, seconds, is_gone=_gone(info))
     settings = info.context.plugins.settings
+    solution = await planning.solve_off_loop(world.problem, seconds, is_gone=_gone(info),
+                                             concurrency=settings.solver_concurrency)
 
     async def work(db, actor):
         return plan_view(await planning.store_plan(db, actor, kind, world, solution, settings, reason))

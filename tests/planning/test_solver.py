@@ -92,3 +92,30 @@ def test_a_cancelled_solve_stops_at_once():
     started = time.monotonic()
     solve(instance.problem, time_limit=30, cancel=cancel)
     assert time.monotonic() - started < 10
+
+
+async def test_one_solve_at_a_time_per_process_the_next_waits_and_is_told_when_none_frees():
+    import asyncio
+
+    from podium.core.planning.problem import UNKNOWN
+    from podium.core.services import planning
+
+    long = generate(3, sessions=60, instructors=12, rooms=6, venues=4, weeks=4).problem
+    small = generate(1, sessions=4, instructors=3, rooms=2, venues=2, weeks=2).problem
+    cancel = threading.Event()
+    first = asyncio.ensure_future(planning.solve_off_loop(long, 30, cancel=cancel, concurrency=1))
+    await asyncio.sleep(0.3)
+    assert planning.running_solves() == 1
+    # the first holds the only slot for longer than the second's limit: no solve, told why
+    busy = await planning.solve_off_loop(small, 1.5, concurrency=1)
+    assert busy.status == UNKNOWN and busy.sessions == []
+    assert {u.request for u in busy.unplaced} == {r.key for r in small.requests}
+    assert all("PODIUM_SOLVER_CONCURRENCY" in u.reason for u in busy.unplaced)
+    # with the first stopped, the slot frees and the next one waiting is solved
+    waiting = asyncio.ensure_future(planning.solve_off_loop(small, 5, concurrency=1))
+    await asyncio.sleep(0.2)
+    cancel.set()
+    await first
+    solved = await waiting
+    assert solved.status in (OPTIMAL, FEASIBLE) and solved.unplaced == []
+    assert planning.running_solves() == 0

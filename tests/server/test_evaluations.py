@@ -160,6 +160,9 @@ async def test_completed_session_to_requests_submissions_and_report(running):
     assert invitation == {"responded": False, "session": {"id": one},
                           "form": {"title": "Your view", "questions": [{"key": q["key"], "kind": q["kind"]}
                                                                        for q in QUESTIONS]}}
+    # a token copied with a space or a line end around it: the page finds what the submit would take
+    copied = (await api.data(INVITATION, {"t": f" {tokens[emails[0]]}\n"}, token=None))["evaluationInvitation"]
+    assert copied == invitation
 
     # L1 by their link alone (no bearer token): overall 5, recommend 10, useful yes, a comment.
     done = await _submit(api, [{"questionKey": "overall", "value": 5}, {"questionKey": "recommend", "value": 10},
@@ -217,7 +220,8 @@ async def test_completed_session_to_requests_submissions_and_report(running):
     done = (await api.data(SCORE, {"i": {"enrollmentId": enrolments[0], "kind": "POST", "score": "85.50",
                                          "source": "quizzer"}}))["recordAssessmentScore"]
     assert done["score"] == {"kind": "POST", "score": "85.50", "source": "quizzer"}
-    assert sorted(s["score"] for s in done["enrollment"]["assessmentScores"]) == ["40.00", "85.50"]
+    assert done["enrollment"]["assessmentScores"] == [{"kind": "PRE", "score": "40.00"},
+                                                      {"kind": "POST", "score": "85.50"}]  # before, then after
 
     # Session 1 by hand: asked L1, L2, L4 (3); answered L1, L2 (2): 2/3 = 0.6667. Ratings 5, 3: 8/2 = 4.00.
     # NPS answers 10 (promoter), 6 (detractor): 100 x (1 - 1) / 2 = 0.00. Gains 45.50, -5.00: 40.50/2 = 20.25.
@@ -452,3 +456,82 @@ async def test_a_question_whose_kind_changed_counts_only_the_answers_of_its_kind
     assert (summary["averageRating"], summary["nps"]) == ("5.00", "-100.00")
     assert [(q["key"], q["kind"], q["answers"], q["average"], q["promoters"], q["detractors"])
             for q in summary["questions"]] == [("overall", "NPS_0_10", 1, "0.00", 0, 1)]
+
+
+async def test_simultaneous_first_submits_by_enrolment_take_one_and_refuse_the_rest(api, app):
+    """A learner who attended a session completed before anyone was asked submits by their enrolment from four
+    tabs at once: the request is made once, one submit is taken and three are DUPLICATE (on PostgreSQL the
+    four each made the request and three failed on its unique enrolment as INTERNAL errors)."""
+    course = await g.course(api)
+    assert (await api.data(FORM, {"i": {"courseId": course, "title": "F", "questions": QUESTIONS[:1]}})
+            )["createEvaluationForm"]["errors"] == []
+    session = await g.session(api, course, [await g.instructor(api)])
+    person, token = await _learner(api, "Four Tabs")
+    enrollment = (await g.enroll(api, session, person))["enrollment"]["id"]
+    sessions = app.state.podium.sessions
+    await g.time_passes(sessions, session, ended=False)
+    assert (await api.data(ATTEND, {"i": {"sessionId": session, "records": [
+        {"enrollmentId": enrollment, "status": "PRESENT"}]}}))["recordAttendance"]["errors"] == []
+    await g.time_passes(sessions, session)
+    async with sessions() as db, changing(db):
+        assert await complete_past_sessions(db, Actor.system("test"), utc_now()) == [g_pk(session)]
+    answers = [{"questionKey": "overall", "value": 4}]
+    results = await asyncio.gather(*(api(SUBMIT, {"i": {"enrollmentId": enrollment, "answers": answers}}, token=token)
+                                     for _ in range(4)))
+    assert all("errors" not in r for r in results), results
+    codes = sorted(tuple(e["code"] for e in r["data"]["submitEvaluation"]["errors"]) for r in results)
+    assert codes == [(), ("DUPLICATE",), ("DUPLICATE",), ("DUPLICATE",)]
+    summary = (await api.data(SUMMARY, {"id": session}))["node"]["evaluationSummary"]
+    assert (summary["requested"], summary["responded"], summary["averageRating"]) == (1, 1, "4.00")
+
+
+async def test_simultaneous_scores_of_one_enrolment_queue_each_replacing_the_last(api, app):
+    """Four PRE scores of one enrolment at once: each is recorded in turn, replacing the one before (audited
+    with it); on PostgreSQL three were INTERNAL errors on the unique (enrolment, kind)."""
+    course = await g.course(api)
+    session = await g.session(api, course, [await g.instructor(api)])
+    enrollment = (await g.enroll(api, session, await g.person(api)))["enrollment"]["id"]
+    results = await asyncio.gather(*(api(SCORE, {"i": {"enrollmentId": enrollment, "kind": "PRE",
+                                                       "score": str(10 + n)}}) for n in range(4)))
+    assert all("errors" not in r and r["data"]["recordAssessmentScore"]["errors"] == [] for r in results), results
+    async with app.state.podium.sessions() as db:
+        changes = (await db.execute(select(AuditEntry.before, AuditEntry.after)
+                                    .where(AuditEntry.action == "assessment.record").order_by(AuditEntry.id))).all()
+    assert [b is None for b, _ in changes] == [True, False, False, False]
+    assert [b["score_hundredths"] for b, _ in changes[1:]] == [a["score_hundredths"] for _, a in changes[:-1]]
+
+
+async def test_a_learner_asking_by_their_own_submit_meanwhile_does_not_stop_the_periodic_requests(api, app):
+    """The periodic job reads who is still to be asked while a learner's first submit by enrolment (their request
+    made then) is not yet committed: the job's insert leaves that learner's request alone and asks the others
+    (on PostgreSQL it failed on the unique enrolment, and the whole tick with it)."""
+    from podium.core.services import evaluations
+
+    course = await g.course(api)
+    assert (await api.data(FORM, {"i": {"courseId": course, "title": "F", "questions": QUESTIONS[:1]}})
+            )["createEvaluationForm"]["errors"] == []
+    session = await g.session(api, course, [await g.instructor(api)])
+    learners = [await _learner(api, f"Race {n}") for n in (1, 2)]
+    enrolments = [(await g.enroll(api, session, person))["enrollment"]["id"] for person, _ in learners]
+    sessions = app.state.podium.sessions
+    await g.time_passes(sessions, session, ended=False)
+    assert (await api.data(ATTEND, {"i": {"sessionId": session, "records": [
+        {"enrollmentId": e, "status": "PRESENT"} for e in enrolments]}}))["recordAttendance"]["errors"] == []
+    await g.time_passes(sessions, session)
+    async with sessions() as db, changing(db):
+        assert await complete_past_sessions(db, Actor.system("test"), utc_now()) == [g_pk(session)]
+
+    async def periodic_requests() -> int:
+        async with sessions() as db, changing(db):
+            return await evaluations.request_evaluations(db, Actor.system("test"), [g_pk(session)], "secret")
+
+    async with sessions() as db:
+        async with changing(db):
+            await evaluations.submit_evaluation(
+                db, evaluations.Submitter(signed_in=True, person_id=g_pk(learners[0][0])),
+                enrollment_id=g_pk(enrolments[0]), answers=[evaluations.AnswerInput("overall", value=5)])
+            job = asyncio.create_task(periodic_requests())
+            await asyncio.sleep(0.3)  # the job has read who is to be asked (PostgreSQL) or waits for the lock
+        assert await job == 1  # the other learner
+    summary = (await api.data(SUMMARY, {"id": session}))["node"]["evaluationSummary"]
+    assert (summary["requested"], summary["responded"], summary["averageRating"]) == (2, 1, "5.00")

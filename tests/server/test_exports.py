@@ -136,6 +136,8 @@ async def test_bad_export_requests_are_refused_with_the_field(api):
              ("/exports/attendance.csv?to=2027-01-01", 400, "INVALID", "from"),
              ("/exports/report.csv?from=2027-01-01&to=2027-02-01", 400, "INVALID", "metrics"),
              ("/exports/report.csv?from=2027-01-01&to=2027-02-01&metrics=joy", 400, "INVALID", "metrics"),
+             ("/exports/report.csv?from=2027-01-01&to=2027-02-01&metrics=nps&groupBy=weather", 400, "INVALID",
+              "groupBy"),
              ("/exports/payroll.csv?from=2027-01-01&to=2027-02-01", 404, "NOT_FOUND", "name")]
     for path, status, code, field in cases:
         response = await _get(api, path)

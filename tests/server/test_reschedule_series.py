@@ -157,3 +157,38 @@ async def test_a_start_time_the_clock_skips_moves_on_by_the_gap_keeping_the_leng
                                            "endsAt": (night + timedelta(hours=1)).isoformat()}}))["scheduleSeries"]
     assert again["errors"] == []
     assert [berlin(s["startsAt"]) for s in again["sessions"]] == [(14, 2, 30), (21, 2, 30), (28, 3, 30)]
+
+
+ROSTER = """query($id: ID!) { node(id: $id) { ... on Session { status instructors { id }
+  enrollments(first: 5) { edges { node { id } } } } } }"""
+
+
+async def test_an_instructor_taken_off_a_series_no_longer_teaches_it_and_a_cancelled_one_keeps_its_own(api):
+    """Who teaches a session is read from its bookings: after re-staffing, the instructor taken off is no
+    longer among its instructors and no longer reads its roster (their old bookings are gone, not left
+    inactive); a cancelled session, whose bookings are all freed, still names the instructor it had."""
+    course = await g.course(api)
+    old, new = await g.instructor(api, email="old.teacher@example.com"), await g.instructor(api, email="new@example.com")
+    old_token = await g.token(api, await g.person(api, email="old.teacher@example.com"), "INSTRUCTOR")
+    new_token = await g.token(api, await g.person(api, email="new@example.com"), "INSTRUCTOR")
+    first = datetime(2027, 5, 4, 9, tzinfo=BERLIN)
+    made = (await api.data(SERIES, {"i": {
+        "courseId": course, "startsAt": first.isoformat(), "endsAt": (first + timedelta(hours=1)).isoformat(),
+        "timezone": "Europe/Berlin", "deliveryMode": "VIRTUAL", "instructorIds": [old],
+        "recurrence": "RRULE:FREQ=WEEKLY;COUNT=2"}}))["scheduleSeries"]
+    session = made["sessions"][1]["id"]
+    assert (await g.enroll(api, session, await g.person(api)))["errors"] == []
+
+    async def roster(token):
+        node = (await api.data(ROSTER, {"id": session}, token=token))["node"]
+        return node["status"], [i["id"] for i in node["instructors"]], len(node["enrollments"]["edges"])
+
+    assert await roster(old_token) == ("SCHEDULED", [old], 1)
+    staffed = (await api.data(MOVE, {"i": {"seriesId": made["series"]["id"], "instructorIds": [new]}}))
+    assert staffed["rescheduleSeries"]["errors"] == []
+    assert await roster(new_token) == ("SCHEDULED", [new], 1)
+    assert await roster(old_token) == ("SCHEDULED", [new], 0)  # the session is public, its roster no longer theirs
+    cancelled = await api.data("""mutation($i: CancelSeriesInput!) { cancelSeries(input: $i) { errors { code } } }""",
+                               {"i": {"seriesId": made["series"]["id"]}})
+    assert cancelled["cancelSeries"]["errors"] == []
+    assert await roster(new_token) == ("CANCELLED", [new], 1)
