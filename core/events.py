@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .instants import utc_now
@@ -81,7 +80,8 @@ class EventBus:
 def event_row(db: AsyncSession, type_: str, payload: dict[str, Any], ordering_key: str | None
               ) -> tuple[DomainEvent, dict[str, Any]]:
     """An event and the values of its outbox row (`OUTBOX_TABLE`), handed to live listeners once the
-    transaction commits: for `emit`, `emit_now`, or a statement that writes it with other rows."""
+    transaction commits: for `emit`, or for statements that write it with other
+    rows (core.db.insert_rows)."""
     now = utc_now()
     event = DomainEvent(id=str(uuid.uuid4()), type=type_, occurred_at=now, payload=payload, ordering_key=ordering_key)
     db.info.setdefault("pending_events", []).append(event)
@@ -98,16 +98,5 @@ def emit(db: AsyncSession, type_: str, payload: dict[str, Any], ordering_key: st
 
 
 OUTBOX_TABLE = OutboxMessage.__table__
-INSERT_MESSAGE = insert(OUTBOX_TABLE)  # the table: no ORM bulk-insert layer
-
-
-async def emit_now(db: AsyncSession, type_: str, payload: dict[str, Any], ordering_key: str | None = None
-                   ) -> DomainEvent:
-    """`emit` written at once, one INSERT without the unit of work (for a hot path such as enrol)."""
-    event, row = event_row(db, type_, payload, ordering_key)
-    await db.execute(INSERT_MESSAGE, row)
-    return event
-
-
 def take_pending_events(db: AsyncSession) -> list[DomainEvent]:
     return db.info.pop("pending_events", [])

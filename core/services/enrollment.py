@@ -45,7 +45,8 @@ def _event_payload(enrollment: Any, before: EnrollmentStatus | None, reason: str
 
 def _event(db: AsyncSession, session: Session, enrollment: Enrollment, before: EnrollmentStatus | None,
            reason: str) -> None:
-    emit(db, "enrollment.changed", _event_payload(enrollment, before, reason), session_ordering_key(enrollment.session_id))
+    emit(db, "enrollment.changed", _event_payload(enrollment, before, reason),
+         session_ordering_key(enrollment.session_id))
     if enrollment.status is EnrollmentStatus.ENROLLED:
         meetings.plan_registration(db, session, enrollment)
 
@@ -232,7 +233,8 @@ async def decide_enrollment(db: AsyncSession, actor: Actor, enrollment_id: int, 
     before = snapshot(enrollment)
     if approve:
         _require_open(session)
-        enrollment.status, enrollment.waitlist_position = _seat_or_waitlist(session, *await _seat_counts(db, session.id))
+        taken, waiting = await _seat_counts(db, session.id)
+        enrollment.status, enrollment.waitlist_position = _seat_or_waitlist(session, taken, waiting)
     else:
         enrollment.status = EnrollmentStatus.CANCELLED
     enrollment.reason = reason
