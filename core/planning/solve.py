@@ -143,6 +143,17 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
             filled = _fill_gaps(problem, built, best.values, deadline, current, seed)
             if filled is not None:
                 keep(filled)
+            for _ in range(GAP_ROUNDS):   # then each one left out on its own, with its own neighbourhood
+                left = [sv for sv in built.sessions if not best.values.value(sv.present)]
+                if not left or cancelled() or deadline - time.monotonic() < 1.0:
+                    break
+                for sv in left:
+                    if cancelled() or deadline - time.monotonic() < 1.0:
+                        break
+                    filled = _fill_gaps(problem, built, best.values, deadline, current, seed, [sv],
+                                        budget=min(GAP_SECONDS, (deadline - time.monotonic()) * 0.3))
+                    if filled is not None:
+                        keep(filled)
         if _missing(built, best.values):   # still some out: a depth-first search may place all
             first = _place_everything(problem, built, deadline, watch, current, seed)
             if first is not None:
@@ -278,36 +289,51 @@ SMALL = 100
 on the loaded 2-core machine; above it, the default portfolio of workers finds better timetables."""
 NEIGHBOURS = 60
 """Sessions re-opened around those first fit left out (`_fill_gaps`)."""
+GAP_ROUNDS = 3
+GAP_SECONDS = 5.0
+"""Then each session still left out is re-opened on its own with its NEIGHBOURS, at most this long each,
+for at most GAP_ROUNDS rounds: a neighbourhood of one is small enough to solve, where one around all of
+them is not."""
 FIRST_PHASE = 0.5
 """Of the time limit, at most this much goes to placing every session (a depth-first search in the
 requests' order); the rest improves the objective from there."""
 
 
 def _fill_gaps(problem: Problem, built: Built, values: _Values, deadline: float, current: list,
-               seed: int) -> _Best | None:
-    """Place what first fit left out by re-opening it and the placed sessions nearest to it (windows that
-    overlap, an instructor or room in common; at most NEIGHBOURS) while every other session stays as
-    placed: a small model, solved in seconds where the whole one would not be."""
-    missing = [sv for sv in built.sessions if not values.value(sv.present)]
-    window = {n: (problem.requests[sv.request].window_from, problem.requests[sv.request].window_to)
-              for n, sv in enumerate(built.sessions)}
+               seed: int, targets: list | None = None, budget: float | None = None) -> _Best | None:
+    """Place what first fit left out by re-opening it and the placed sessions in its way (placed within
+    its window, on an instructor or room it could take, or sharing a cohort learner; at most NEIGHBOURS),
+    with its own request's other sessions, while every other session stays as placed: a small model,
+    solved in seconds where the whole one would not be."""
+    missing = targets or [sv for sv in built.sessions if not values.value(sv.present)]
     index = {id(sv): n for n, sv in enumerate(built.sessions)}
     free = {index[id(sv)] for sv in missing}
     near = []
+    held = {}                     # placed session -> (first held minute, last, the resources it uses)
+    for n, sv in enumerate(built.sessions):
+        if n in free or not values.value(sv.present):
+            continue
+        cands, c = built.cands[sv.request], values.value(sv.choice)
+        used = {("i", k) for k, lit in sv.instructors.items() if values.value(lit)}
+        used |= {("r", k) for k, lit in sv.rooms.items() if values.value(lit)}
+        held[n] = (int(cands.held_start[c].min()), int(cands.held_end[c].max()), used)
     for m in missing:
-        lo, hi = window[index[id(m)]]
-        mine = set(m.instructors) | set(m.rooms)
+        cands = built.cands[m.request]
+        lo, hi = int(cands.held_start.min()), int(cands.held_end.max())
+        mine = {("i", k) for k in m.instructors} | {("r", k) for k in m.rooms}
         cohort = set(problem.requests[m.request].learner_ids)
-        for n, sv in enumerate(built.sessions):
-            if n in free or not values.value(sv.present):
+        for n, (a, b, used) in held.items():
+            if not (a < hi and lo < b):   # placed outside where this one could go: not in its way
                 continue
-            a, b = window[n]
-            shared = len(mine & (set(sv.instructors) | set(sv.rooms)))
-            shared += 100 * len(cohort & set(problem.requests[sv.request].learner_ids))
-            if a < hi and lo < b and shared:
+            sv = built.sessions[n]
+            shared = len(mine & used) + 100 * len(cohort & set(problem.requests[sv.request].learner_ids))
+            if shared:
                 near.append((-shared, n))
     for _, n in sorted(near)[:NEIGHBOURS]:
         free.add(n)
+    # a request's sessions are placed in order (model.py): the ones left out move with their siblings
+    asked = {m.request for m in missing}
+    free |= {n for n, sv in enumerate(built.sessions) if sv.request in asked}
     model = built.model.clone()
     model.clear_hints()
     for n, sv in enumerate(built.sessions):
@@ -316,7 +342,8 @@ def _fill_gaps(problem: Problem, built: Built, values: _Values, deadline: float,
                 model.add_hint(var, values.value(var))
             else:
                 model.add(var == values.value(var))
-    budget = min(max(1.0, (deadline - time.monotonic()) * 0.3), 20.0)
+    if budget is None:
+        budget = min(max(1.0, (deadline - time.monotonic()) * 0.3), 20.0)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers()
     solver.parameters.cp_model_probing_level = 0
