@@ -6,9 +6,10 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from ..services.scheduling import held_intervals
 from .model import Built, resource_cost
 from .problem import PlacedSession, Problem, Unplaced
-from .slots import free_intervals, held_intervals, qualified_until, room_suits
+from .slots import free_intervals, qualified_until, room_suits
 
 UNPLACED_REASON = ("not placed within the time limit: the instructors and rooms that could take it are "
                    "taken by the other sessions at every start it has (more time, a wider window, or more "

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import working_hours
 from ..instants import UTC
+from ..services.scheduling import held_intervals  # the rule of what each part books, buffers included
 from ..working_hours import Interval
 from .problem import Instructor, Request, Resource, Room
 
@@ -25,22 +26,6 @@ DAY = 24 * 60
 
 def minutes(instant: datetime, origin: datetime) -> int:
     return int((instant - origin).total_seconds() // 60)
-
-
-def held_intervals(parts: list[Interval], setup: int, teardown: int) -> list[Interval]:
-    """What each part books, as scheduling books it: setup before, teardown after; where two parts' buffers
-    would meet, the gap is shared (teardown first). The same arithmetic as services/scheduling.held_intervals,
-    which is the rule: tests compare the two."""
-    held: list[Interval] = []
-    for index, (start, end) in enumerate(parts):
-        held_from = start - timedelta(minutes=setup)
-        if held:
-            held_from = max(held_from, held[-1][1])
-        held_to = end + timedelta(minutes=teardown)
-        if index + 1 < len(parts):
-            held_to = min(held_to, max(end, parts[index + 1][0] - timedelta(minutes=setup)))
-        held.append((held_from, held_to))
-    return held
 
 
 @lru_cache(maxsize=200_000)

@@ -14,9 +14,7 @@ from podium.core.planning.generate import generate
 from podium.core.planning.problem import (
     FEASIBLE, INFEASIBLE, OPTIMAL, Instructor, PartSpec, Problem, Request, Room, Venue,
 )
-from podium.core.planning.slots import held_intervals
 from podium.core.planning.solve import solve
-from podium.core.services.scheduling import held_intervals as rule_held_intervals
 
 UTC = timezone.utc
 WEEKDAYS_9_TO_5 = tuple((d, 9 * 60, 17 * 60) for d in range(5))
@@ -75,14 +73,6 @@ def test_a_room_too_small_and_a_request_that_fits_are_told_apart():
     assert [s.request for s in solution.sessions] == ["fits"]
     assert [(u.request, u.reason) for u in solution.unplaced] == [
         ("big", "no room anywhere seats 20; the largest holds 8")]
-
-
-def test_the_solver_counts_held_intervals_as_the_scheduling_rule_does():
-    start = datetime(2027, 4, 5, 9, tzinfo=UTC)
-    parts = [(start, start + timedelta(hours=3)), (start + timedelta(hours=3, minutes=30), start + timedelta(hours=6)),
-             (start + timedelta(days=1), start + timedelta(days=1, hours=2))]
-    for setup, teardown in ((0, 0), (15, 30), (60, 60), (0, 240)):
-        assert held_intervals(parts, setup, teardown) == rule_held_intervals(parts, setup, teardown)
 
 
 def test_a_cancelled_solve_stops_at_once():
