@@ -8,6 +8,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from graphql import (
     FieldNode, GraphQLEnumType, GraphQLField, GraphQLID, GraphQLInputObjectType, GraphQLInt, GraphQLInterfaceType,
     GraphQLList,
@@ -272,6 +273,9 @@ def _comparable(body: dict) -> dict:
     return {"data": body.get("data"), "errors": errors}
 
 
+# graphql-core's stock execution, the reference here, leaves sibling resolvers' coroutines un-awaited when a
+# field of a list fails (e.g. a learner's FORBIDDEN Venue.travelTimes): its noise, not a difference.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore:coroutine .* was never awaited")
 async def test_the_fast_path_answers_every_query_as_stock_execution_does(api, database_url, monkeypatch):
     ids, viewers = await _world(api, database_url)
     from_tests = [(text, variables_for(text, ids)) for text in documents_in_tests()]
