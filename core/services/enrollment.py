@@ -95,11 +95,26 @@ async def fill_free_seats(db: AsyncSession, session: Session) -> list[Enrollment
     return promoted
 
 
+def enrolment_closes_at(session) -> datetime:
+    """When enrolment in a session closes: its cut-off, else its start."""
+    return session.enrollment_cutoff_at or session.starts_at
+
+
+def is_open_for_enrolment(session, now: datetime) -> bool:
+    """The rule: a session is open for enrolment while it is SCHEDULED and before `enrolment_closes_at`."""
+    return session.status is SessionStatus.SCHEDULED and now < enrolment_closes_at(session)
+
+
+def open_for_enrolment_sql(now: datetime) -> Any:
+    """`is_open_for_enrolment` as a condition on the session table, for queries that filter by it."""
+    return and_(Session.status == SessionStatus.SCHEDULED,
+                func.coalesce(Session.enrollment_cutoff_at, Session.starts_at) > now)
+
+
 def _require_open(session: Session) -> None:
     if session.status is not SessionStatus.SCHEDULED:
         raise DomainError(ErrorCode.SESSION_NOT_OPEN, f"The session is {session.status.value.lower()}.", "sessionId")
-    cutoff = session.enrollment_cutoff_at or session.starts_at
-    if utc_now() >= cutoff:
+    if not is_open_for_enrolment(session, utc_now()):
         raise DomainError(ErrorCode.SESSION_NOT_OPEN, "Enrolment for this session has closed.", "sessionId")
 
 

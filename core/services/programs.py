@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -328,7 +328,7 @@ async def _load_sessions(db: AsyncSession, ids: list[int], course_id: int) -> li
         if session.status is not SessionStatus.SCHEDULED:
             raise DomainError(ErrorCode.SESSION_NOT_OPEN, f"Session {session.title!r} is "
                               f"{session.status.value.lower()}.", f"liveSessionIds.{index}")
-        if utc_now() >= (session.enrollment_cutoff_at or session.starts_at):
+        if not enrolment_service.is_open_for_enrolment(session, utc_now()):
             raise DomainError(ErrorCode.SESSION_NOT_OPEN, f"Enrolment for session {session.title!r} has closed.",
                               f"liveSessionIds.{index}")
     return sorted(found.values(), key=lambda s: (s.starts_at, s.id))
@@ -347,8 +347,7 @@ async def _series_sessions(db: AsyncSession, template: Template, series_id: int,
     now = utc_now()
     rows = (await db.execute(select(Session.id, Session.course_id).join(
         SeriesOccurrence, SeriesOccurrence.session_id == Session.id).where(
-        SeriesOccurrence.series_id == series.id, Session.status == SessionStatus.SCHEDULED,
-        func.coalesce(Session.enrollment_cutoff_at, Session.starts_at) > now)
+        SeriesOccurrence.series_id == series.id, enrolment_service.open_for_enrolment_sql(now))
         .order_by(SeriesOccurrence.number))).all()
     if not rows:
         raise DomainError(ErrorCode.SESSION_NOT_OPEN, "No occurrence of the series is still open for enrolment.",
@@ -509,8 +508,7 @@ async def add_program_learners(db: AsyncSession, actor: Actor, program_id: int,
             raise DomainError(ErrorCode.DUPLICATE, "This learner is already in the program.", f"learnerIds.{index}")
     sessions, split = await _live_sessions(db, program.id)
     now = utc_now()
-    open_sessions = [s for s in sessions if s.status is SessionStatus.SCHEDULED
-                     and now < (s.enrollment_cutoff_at or s.starts_at)]
+    open_sessions = [s for s in sessions if enrolment_service.is_open_for_enrolment(s, now)]
     if not open_sessions:
         raise DomainError(ErrorCode.SESSION_NOT_OPEN, "None of the program's live sessions is open for enrolment.",
                           "programId")

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.instants import require_aware, utc_now
+from podium.core.services import enrollment
 from podium.core.models import Booking as BookingRow
 from podium.core.models import BookingRole
 from podium.core.models import Course as CourseRow
@@ -40,13 +41,6 @@ def _in_rooms(rooms) -> object:
     """Sessions whose room is one of `rooms` (a select of resource ids)."""
     return SessionRow.id.in_(select(BookingRow.session_id).where(BookingRow.role == BookingRole.ROOM,
                                                                  BookingRow.resource_id.in_(rooms)))
-
-
-def open_for_enrolment(now) -> object:
-    """What `hasSeats` means: enrolling now gives a seat, or a waitlist place when the session is full (a
-    waitlist has no cap), as the enrolment service decides (`_require_open`)."""
-    return and_(SessionRow.status == CoreSessionStatus.SCHEDULED,
-                func.coalesce(SessionRow.enrollment_cutoff_at, SessionRow.starts_at) > now)
 
 
 def _matching(term: str) -> object:
@@ -85,7 +79,8 @@ def _conditions(filter: SessionFilter | None, course_id: int | None) -> list:
     if filter.search is not None and (term := query_term(filter.search, "search")):
         where.append(_matching(term))
     if filter.has_seats is not None:
-        open_ = open_for_enrolment(now)
+        # what `hasSeats` means: enrolling now gives a seat, or a waitlist place when the session is full
+        open_ = enrollment.open_for_enrolment_sql(now)
         where.append(open_ if filter.has_seats else ~open_)
     if filter.upcoming is not None:
         where.append(SessionRow.ends_at > now if filter.upcoming else SessionRow.ends_at <= now)
