@@ -20,3 +20,13 @@ def from_global_id(global_id: str) -> tuple[str, int] | None:
         return (type_name, int(pk)) if valid else None
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+
+
+def type_words(type_name: str) -> str:
+    """A type's name as words in a message: "SessionSeries" -> "session series"."""
+    return "".join(f" {c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(type_name))
+
+
+def with_article(words: str) -> str:
+    """ "a session", "an evaluation form"."""
+    return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"

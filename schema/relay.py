@@ -11,7 +11,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from podium.core.errors import DomainError, ErrorCode
-from podium.core.ids import MAX_PK, from_global_id, to_global_id
+from podium.core.ids import MAX_PK, from_global_id, to_global_id, type_words, with_article
 from podium.core.instants import require_aware
 
 from .errors import ClientError
@@ -117,7 +117,7 @@ def decode_id(global_id: str | None, type_name: str, field: str) -> int:
     """The database id behind a global ID of `type_name`; anything else names nothing."""
     decoded = from_global_id(global_id) if global_id else None
     if decoded is None or decoded[0] != type_name:
-        raise DomainError(ErrorCode.NOT_FOUND, f"{global_id!r} is not the ID of a {type_name.lower()}.", field)
+        raise DomainError(ErrorCode.NOT_FOUND, f"{global_id!r} is not the ID of {with_article(type_words(type_name))}.", field)
     return decoded[1]
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..errors import DomainError, ErrorCode
+from ..ids import type_words
 
 T = TypeVar("T")
 
@@ -16,7 +17,7 @@ T = TypeVar("T")
 async def get_or_404(db: AsyncSession, model: type[T], pk: int | None, field: str, *, lock: bool = False) -> T:
     obj = await db.get(model, pk, with_for_update=lock) if pk is not None else None
     if obj is None:
-        raise DomainError(ErrorCode.NOT_FOUND, f"No {model.__name__.lower()} with that id.", field)
+        raise DomainError(ErrorCode.NOT_FOUND, f"No {type_words(model.__name__)} with that id.", field)
     return obj
 
 
