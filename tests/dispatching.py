@@ -59,9 +59,12 @@ async def eventually(check, timeout: float = 30.0, interval: float = 0.05, what:
 
 
 def logbook(path: Path) -> list[dict]:
+    """The logbook's complete lines: a line a running worker is appending right now may be read half
+    written (a reader is not atomic with a writer's append), so text after the last newline waits."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    complete = path.read_text().rpartition("\n")[0]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 async def outbox_rows(sessions, **where) -> list[OutboxMessage]:
