@@ -142,18 +142,12 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     (`podium db upgrade`), or serve refuses to start."""
     import uvicorn
 
-    from podium.core.migrate import upgrade
+    from podium.core import migrate  # noqa: F401 - alembic logs its set-up at import: before logging is configured
     from podium.server.logs import configure_logging, log_config
 
     settings = Settings.from_env()
     configure_logging(log_level, settings.log_format)
-    if is_sqlite(settings.database_url):
-        upgrade(settings.database_url)
-    else:
-        problem = asyncio.run(_schema_problem(settings))
-        if problem:
-            typer.echo(f"error: {problem}", err=True)
-            raise typer.Exit(2)
+    _require_current_schema(settings)
     asyncio.run(check_plugins(settings))       # every plugin's problem at once, one line each, exit 2
     if demo:
         _load_demo(settings)
@@ -198,6 +192,20 @@ def uvicorn_limits(settings: Settings) -> dict:
     connections closed, request heads bounded."""
     return {"limit_concurrency": settings.limit_concurrency, "timeout_keep_alive": settings.keep_alive_seconds,
             "h11_max_incomplete_event_size": settings.max_incomplete_event_bytes}
+
+
+def _require_current_schema(settings: Settings, refused: str = "") -> None:
+    """The embedded SQLite database is migrated; any other must be at the head (`podium db upgrade`),
+    else the command stops here: `error: <refused><why>`, exit 2."""
+    if is_sqlite(settings.database_url):
+        from podium.core.migrate import upgrade
+
+        upgrade(settings.database_url)
+        return
+    problem = asyncio.run(_schema_problem(settings))
+    if problem:
+        typer.echo(f"error: {refused}{problem}", err=True)
+        raise typer.Exit(2)
 
 
 async def _schema_problem(settings: Settings) -> str | None:
@@ -585,15 +593,7 @@ def import_sheet(file: str = typer.Argument(..., help="A .csv (UTF-8), .xlsx, .x
         typer.echo(f"error: nothing imported: {Path(file).name} is not a {kind} sheet: {'; '.join(problems)}", err=True)
         raise typer.Exit(2)
     settings = Settings.from_env()
-    if is_sqlite(settings.database_url):
-        from podium.core.migrate import upgrade
-
-        upgrade(settings.database_url)
-    else:
-        problem = asyncio.run(_schema_problem(settings))
-        if problem:
-            typer.echo(f"error: nothing imported: {problem}", err=True)
-            raise typer.Exit(2)
+    _require_current_schema(settings, "nothing imported: ")
     try:
         report = asyncio.run(_import_rows(settings, kind, rows, Path(file).name, dry_run, batch_rows))
     except ImportStopped as stopped:
@@ -712,6 +712,7 @@ async def _plan(settings: Settings, given, seconds: float, apply: bool):
     from podium.core.audit import Actor
     from podium.core.db import changing, create_engine, create_sessionmaker
     from podium.core.ids import to_global_id
+    from podium.core.planning.problem import relative_gap
     from podium.core.services import planning
 
     actor = Actor.system("cli:plan")
@@ -728,8 +729,7 @@ async def _plan(settings: Settings, given, seconds: float, apply: bool):
                                 found="searching")
 
             def progress(p) -> None:
-                gap = "" if not p.objective or p.bound is None else \
-                    f"  gap {max(0.0, (p.objective - p.bound) / abs(p.objective)):.1%}"
+                gap = "" if not p.objective or p.bound is None else f"  gap {relative_gap(p.objective, p.bound):.1%}"
                 bar.update(task, completed=min(p.seconds, seconds),
                            found=f"objective {p.objective:,.0f}  bound {p.bound:,.0f}{gap}"
                            if p.objective is not None and p.bound is not None else

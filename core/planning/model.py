@@ -73,6 +73,21 @@ def resource_cost(rate: int | None, unit: str | None, part_minutes: list[int]) -
     return rate * len(part_minutes)
 
 
+def _assignment(model: cp_model.CpModel, name: str, choice, domain, spans, intervals: list, coefficient: int,
+                objective: list):
+    """The literal "this resource takes this session": it limits the session's start to the candidates the
+    resource may take (`domain`; None: all), books each part's held span on the resource (`intervals`,
+    kept off each other by no-overlap), and adds its `coefficient` to the objective."""
+    lit = model.new_bool_var(name)
+    if domain is not None:
+        model.add_linear_expression_in_domain(choice, domain).only_enforce_if(lit)
+    for j, (start, size, end) in enumerate(spans):
+        intervals.append(model.new_optional_interval_var(start, size, end, lit, f"{name}x{j}"))
+    if coefficient:
+        objective.append(coefficient * lit)
+    return lit
+
+
 def _domain(values: np.ndarray) -> cp_model.Domain:
     return cp_model.Domain.from_values([int(v) for v in values])
 
@@ -177,14 +192,8 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                     pends.append((s, size))
             sv = SessionVars(r_index, k, present, choice, starts, ends, pstarts, pends)
             current = request.current[k] if k < len(request.current) else None
-            for iid, ok in allowed_i.items():
-                lit = model.new_bool_var(f"{name}i{iid}")
-                sv.instructors[iid] = lit
-                if iid in domains_i:
-                    model.add_linear_expression_in_domain(choice, domains_i[iid]).only_enforce_if(lit)
-                for j in range(parts):
-                    by_instructor[iid].append(model.new_optional_interval_var(
-                        starts[j], sizes[j], ends[j], lit, f"{name}i{iid}x{j}"))
+            spans = list(zip(starts, sizes, ends))
+            for iid in allowed_i:
                 instructor = instructor_by_id[iid]
                 coefficient = weights.cost * (resource_cost(instructor.cost_rate_minor, instructor.cost_unit,
                                                             nominal) // 100)
@@ -192,24 +201,17 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                     coefficient += weights.preferred * PREFERRED
                 if current is not None and iid not in current.instructor_ids:
                     coefficient += weights.changes * CHANGE
-                if coefficient:
-                    objective.append(coefficient * lit)
+                sv.instructors[iid] = _assignment(model, f"{name}i{iid}", choice, domains_i.get(iid), spans,
+                                                  by_instructor[iid], coefficient, objective)
             model.add(sum(sv.instructors.values()) == present)
             if request.needs_room:
-                for rid, ok in allowed_r.items():
-                    lit = model.new_bool_var(f"{name}m{rid}")
-                    sv.rooms[rid] = lit
-                    if rid in domains_r:
-                        model.add_linear_expression_in_domain(choice, domains_r[rid]).only_enforce_if(lit)
-                    for j in range(parts):
-                        by_room[rid].append(model.new_optional_interval_var(
-                            starts[j], sizes[j], ends[j], lit, f"{name}m{rid}x{j}"))
+                for rid in allowed_r:
                     room = room_by_id[rid]
                     coefficient = weights.cost * (resource_cost(room.cost_rate_minor, room.cost_unit, nominal) // 100)
                     if current is not None and rid != current.room_id:
                         coefficient += weights.changes * CHANGE
-                    if coefficient:
-                        objective.append(coefficient * lit)
+                    sv.rooms[rid] = _assignment(model, f"{name}m{rid}", choice, domains_r.get(rid), spans,
+                                                by_room[rid], coefficient, objective)
                 model.add(sum(sv.rooms.values()) == present)
                 _travel_home(model, problem, sv, objective, len(request.parts))
             objective.append(UNPLACED * (1 - present))

@@ -166,6 +166,16 @@ class Unplaced:
     reason: str
 
 
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """How far a solution may be from the best: (objective - bound) / objective; 0 when the objective is 0;
+    None without both."""
+    if objective is None or bound is None:
+        return None
+    if abs(objective) < 1e-9:
+        return 0.0
+    return max(0.0, (objective - bound) / abs(objective))
+
+
 @dataclass
 class Solution:
     status: str
@@ -178,12 +188,7 @@ class Solution:
 
     @property
     def gap(self) -> float | None:
-        """(objective - bound) / objective; 0 when both are 0; None without a solution."""
-        if self.objective is None or self.bound is None:
-            return None
-        if abs(self.objective) < 1e-9:
-            return 0.0
-        return max(0.0, (self.objective - self.bound) / abs(self.objective))
+        return relative_gap(self.objective, self.bound)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,10 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from podium.core import limits
 from podium.core.db import HELD
 from podium.core.errors import DomainError
-from podium.core.planning.problem import Weights
+from podium.core.planning.problem import Weights, relative_gap
 from podium.core.services import planning
 
 from ..changes import attempt
@@ -54,11 +55,9 @@ def plan_view(plan) -> SchedulePlan:
             cost_minor=row["cost_minor"], session_pk=row.get("session_id")))
     unplaced = [UnplacedSession(request=request_index.get(u["request"], 0), reason=u["reason"],
                                 course_pk=u["course_id"], session_pk=u.get("session_id")) for u in plan.unplaced]
-    gap = None
-    if plan.objective is not None and plan.bound is not None:
-        gap = 0.0 if abs(plan.objective) < 1e-9 else max(0.0, (plan.objective - plan.bound) / abs(plan.objective))
     return SchedulePlan(id=global_id("SchedulePlan", plan.id), kind=PlanKind(plan.kind), status=PlanStatus(plan.status),
-                        objective=plan.objective, bound=plan.bound, gap=gap, solve_seconds=plan.solve_seconds,
+                        objective=plan.objective, bound=plan.bound,
+                        gap=relative_gap(plan.objective, plan.bound), solve_seconds=plan.solve_seconds,
                         expires_at=plan.expires_at, applied_at=plan.applied_at, reason=plan.reason,
                         sessions=sessions, unplaced=unplaced)
 
@@ -184,7 +183,6 @@ class PlanningMutations:
                                      "in [from, to), changing as few assignments and moving as few learners as it "
                                      "can; every other session stays. Apply it with applySchedulePlan.")
     async def replan(self, info: Info, input: ReplanInput) -> SchedulePlanPayload:
-        from podium.core import limits
         try:
             check_staff(info.context.caller)
             resource_id = decode_id(input.resource_id, "Resource", "resourceId")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 import pytest
@@ -81,13 +82,27 @@ class StoryPlugins:
         return [self.channel]
 
 
-@pytest.fixture
-async def story(database_url):
-    """The app with its lifespan (dispatcher running), an LMS double and a recording channel."""
-    settings = settings_from({"PODIUM_PLUGINS": ""}, database_url=database_url, admin_token=ADMIN_TOKEN,
-                             reminder_hours=0)
+@contextlib.asynccontextmanager
+async def running_app(database_url: str, **settings):
+    """The app with its lifespan (dispatcher running), the `StoryPlugins` registered, and a client:
+    yields (api, plugins, the app's sessionmaker)."""
     plugins = StoryPlugins()
-    app = create_app(settings, extra_plugins=[("story", plugins)])
+    app = create_app(settings_from({"PODIUM_PLUGINS": ""}, database_url=database_url, admin_token=ADMIN_TOKEN,
+                                   **settings), extra_plugins=[("story", plugins)])
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
             yield Api(client), plugins, app.state.podium.sessions
+
+
+@pytest.fixture
+async def story(database_url):
+    """The app with its lifespan (dispatcher running), an LMS double and a recording channel."""
+    async with running_app(database_url, reminder_hours=0) as running:
+        yield running
+
+
+@pytest.fixture
+async def told(database_url):
+    """The app with its outbox running and a channel that records what it is given."""
+    async with running_app(database_url) as (api, plugins, sessions):
+        yield api, plugins.channel, sessions

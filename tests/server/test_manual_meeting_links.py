@@ -3,17 +3,15 @@ meeting shows `manual`, READY; seated learners' confirmations, invites and remin
 http(s) addresses are taken. GraphQL over HTTP with the outbox running, on both databases."""
 from __future__ import annotations
 
-import httpx
 import icalendar
 import pytest
 from sqlalchemy import func, select
 
 from podium.core.models import OutboxMessage
-from podium.server.app import create_app
-from tests.dispatching import eventually, settings_from
+from tests.dispatching import eventually
 from tests.server import graph as g
 from tests.server import programs_world as w
-from tests.server.conftest import ADMIN_TOKEN, Api, StoryPlugins
+from tests.server.conftest import running_app
 
 LINK = "https://teams.example.com/l/meetup-join/19%3ameeting_abc?context=%7b%7d"
 SCHEDULE = """mutation($i: ScheduleSessionInput!) { scheduleSession(input: $i) {
@@ -27,13 +25,8 @@ SEATED = """query($id: ID!) { node(id: $id) { ... on Session { meeting { provide
 @pytest.fixture
 async def told(database_url):
     """The app with its outbox running, reminders a day ahead, and a channel that records."""
-    settings = settings_from({"PODIUM_PLUGINS": ""}, database_url=database_url, admin_token=ADMIN_TOKEN,
-                             reminder_hours=24)
-    plugins = StoryPlugins()
-    app = create_app(settings, extra_plugins=[("told", plugins)])
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
-            yield Api(client), plugins.channel, app.state.podium.sessions
+    async with running_app(database_url, reminder_hours=24) as (api, plugins, sessions):
+        yield api, plugins.channel, sessions
 
 
 async def _schedule(api, **kw) -> dict:

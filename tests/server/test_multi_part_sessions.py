@@ -7,17 +7,14 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import httpx
 import icalendar
-import pytest
 import recurring_ical_events
 
 from podium.core.calendar_invites import part_uid, session_uid
 from podium.core.ids import from_global_id
-from podium.server.app import create_app
-from tests.dispatching import eventually, settings_from
+from tests.dispatching import eventually
 from tests.server import graph as g
-from tests.server.conftest import ADMIN_TOKEN, Api, StoryPlugins
+
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ORGANIZER = "noreply@podium.invalid"
@@ -31,17 +28,6 @@ ATTEND = """mutation($i: RecordAttendanceInput!) { recordAttendance(input: $i) {
   enrollments { attendance { status minutesAttended source } partAttendance { part status minutesAttended } }
   errors { code field message } } }"""
 ME = "{ me { id calendarFeedUrl } }"
-
-
-@pytest.fixture
-async def told(database_url):
-    """The app with its outbox running and a channel that records what it is given."""
-    settings = settings_from({"PODIUM_PLUGINS": ""}, database_url=database_url, admin_token=ADMIN_TOKEN)
-    plugins = StoryPlugins()
-    app = create_app(settings, extra_plugins=[("told", plugins)])
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
-            yield Api(client), plugins.channel, app.state.podium.sessions
 
 
 def three_days(first: datetime) -> list[dict]:

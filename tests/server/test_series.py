@@ -7,17 +7,14 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import httpx
 import icalendar
-import pytest
 import recurring_ical_events
 
 from podium.core.calendar_invites import series_uid
 from podium.core.ids import from_global_id
-from podium.server.app import create_app
-from tests.dispatching import eventually, settings_from
+from tests.dispatching import eventually
 from tests.server import graph as g
-from tests.server.conftest import ADMIN_TOKEN, Api, StoryPlugins
+
 
 ORGANIZER = "noreply@podium.invalid"
 SERIES = """mutation($i: ScheduleSeriesInput!) { scheduleSeries(input: $i) {
@@ -29,16 +26,6 @@ CANCEL = """mutation($i: CancelSeriesInput!) { cancelSeries(input: $i) {
   series { id } sessions { id status } errors { code field message } } }"""
 ME = "{ me { id calendarFeedUrl } }"
 COUNT = 37  # Tuesdays from 2 March to 9 November 2027: both changes in Europe and in America
-
-
-@pytest.fixture
-async def told(database_url):
-    settings = settings_from({"PODIUM_PLUGINS": ""}, database_url=database_url, admin_token=ADMIN_TOKEN)
-    plugins = StoryPlugins()
-    app = create_app(settings, extra_plugins=[("told", plugins)])
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://podium.test") as client:
-            yield Api(client), plugins.channel, app.state.podium.sessions
 
 
 def series_input(course, instructors, starts_at: datetime, rule: str, **kw) -> dict:
