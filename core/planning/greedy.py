@@ -10,8 +10,9 @@ from collections import defaultdict
 
 import numpy as np
 
-from .model import Built, resource_cost
+from .model import UNPLACED, Built, resource_cost
 from .problem import Problem
+from .slots import minutes
 
 Assignment = tuple[int, int | None, int | None]
 """(candidate index, instructor id, room id) of a session; candidate -1: not placed."""
@@ -159,7 +160,6 @@ def repair(problem: Problem, built: Built, value) -> list[Assignment]:
     for instructor in problem.instructors:
         for (a, b), venue in zip(instructor.busy, instructor.busy_venues or [None] * len(instructor.busy)):
             if venue is not None:
-                from .slots import minutes
                 holds[instructor.id].append((minutes(a, built.origin), minutes(b, built.origin), venue))
     result: list[Assignment] = [(-1, None, None)] * len(built.sessions)
     for start, n, (c, teacher, room) in sorted(rows, key=lambda r: (r[0] is None, r[0] or 0, r[1])):
@@ -179,3 +179,295 @@ def repair(problem: Problem, built: Built, value) -> list[Assignment]:
             insort(holds[chosen], (a, b, venue))
         result[n] = (c, chosen, room)
     return result
+
+
+
+class _Holds:
+    """One resource's (or learner's) holds, kept sorted, for tests over every candidate at once."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, int, int | None]] = []
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def add(self, a: int, b: int, venue: int | None) -> None:
+        insort(self.items, (a, b, venue))
+        self._arrays = None
+
+    def free(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """[candidate]: none of the spans (columns) overlaps a hold."""
+        ok = np.ones(starts.shape[0], dtype=bool)
+        if not self.items:
+            return ok
+        if self._arrays is None:
+            self._arrays = (np.array([a for a, _, _ in self.items], dtype=np.int64),
+                            np.maximum.accumulate(np.array([b for _, b, _ in self.items], dtype=np.int64)))
+        hold_starts, latest_end = self._arrays
+        for j in range(starts.shape[1]):
+            # of the holds starting before the span ends, the latest end must be at or before its start
+            last = np.searchsorted(hold_starts, ends[:, j], side="left") - 1
+            ok &= (last < 0) | (latest_end[np.clip(last, 0, None)] <= starts[:, j])
+        return ok
+
+    def reachable(self, starts: np.ndarray, ends: np.ndarray, venue: int | None, problem: Problem) -> np.ndarray:
+        """[candidate]: the instructor can travel between each span at `venue` and each hold elsewhere."""
+        ok = np.ones(starts.shape[0], dtype=bool)
+        if venue is None:
+            return ok
+        for a, b, other in self.items:
+            need = problem.travel(venue, other)
+            if need:
+                ok &= ~np.any((starts - need < b) & (a < ends + need), axis=1)
+        return ok
+
+
+class Board:
+    """A timetable being filled: what each instructor, room and cohort learner holds, and the cheapest
+    free (start, instructor, room) of a session by the model's own objective coefficients (cost, preferred
+    instructors, travel from home, learner local time, changes)."""
+
+    def __init__(self, problem: Problem, built: Built, assignments: list[Assignment] | None = None) -> None:
+        self.problem, self.built = problem, built
+        self.travel_weight = problem.weights.travel if problem.travel_minutes else 0
+        self.homes = {i.id: i.home_venue_id for i in problem.instructors}
+        self.holds: dict[int, _Holds] = defaultdict(_Holds)
+        self.learners: dict[int, _Holds] = defaultdict(_Holds)
+        for instructor in problem.instructors:
+            for (a, b), venue in zip(instructor.busy, instructor.busy_venues or [None] * len(instructor.busy)):
+                if venue is not None:
+                    self.holds[instructor.id].add(minutes(a, built.origin), minutes(b, built.origin), venue)
+        self.result: list[Assignment] = list(assignments or [(-1, None, None)] * len(built.sessions))
+        for n, assignment in enumerate(self.result):
+            if assignment[0] >= 0:
+                self.take(n, assignment)
+
+    def price(self, n: int, assignment: Assignment) -> int:
+        """What the session costs by its own terms (the spread of a request's sessions aside)."""
+        c, iid, rid = assignment
+        if c < 0:
+            return UNPLACED
+        sv = self.built.sessions[n]
+        total = sv.costs.get(("i", iid), 0) + (sv.costs.get(("r", rid), 0) if rid is not None else 0)
+        if rid is not None and self.travel_weight:
+            days = len(self.problem.requests[sv.request].parts)
+            total += self.travel_weight * 2 * days * self.problem.travel(self.homes.get(iid),
+                                                                         self.built.room_venue.get(rid))
+        if sv.start_costs is not None:
+            total += int(sv.start_costs[c])
+        return total
+
+    def take(self, n: int, assignment: Assignment) -> None:
+        c, iid, rid = assignment
+        sv = self.built.sessions[n]
+        cands = self.built.cands[sv.request]
+        venue = self.built.room_venue.get(rid) if rid is not None else None
+        for a, b in zip(cands.held_start[c], cands.held_end[c]):
+            self.holds[iid].add(int(a), int(b), venue)
+            if rid is not None:
+                self.holds[rid].add(int(a), int(b), None)
+        for learner in self.problem.requests[sv.request].learner_ids:
+            for a, b in zip(cands.part_start[c], cands.part_end[c]):
+                self.learners[learner].add(int(a), int(b), None)
+        self.result[n] = assignment
+
+    def cheapest(self, n: int, rng: random.Random | None = None) -> Assignment | None:
+        """The session's cheapest (start, instructor, room) that every hold leaves free (travel included)."""
+        problem, built = self.problem, self.built
+        sv = built.sessions[n]
+        if sv.request not in built.allowed:
+            return None
+        request = problem.requests[sv.request]
+        cands = built.cands[sv.request]
+        allowed_i, allowed_r = built.allowed[sv.request]
+        hs, he = cands.held_start, cands.held_end
+        base = np.ones(len(cands), dtype=bool)
+        for learner in request.learner_ids:
+            base &= self.learners[learner].free(cands.part_start, cands.part_end)
+        extra = sv.start_costs if sv.start_costs is not None else np.zeros(len(cands), dtype=np.int64)
+        least_extra = int(extra.min())
+        room_ok = {}
+        if request.needs_room:
+            for rid, ok in allowed_r.items():
+                ok = ok & base
+                if ok.any():
+                    ok &= self.holds[rid].free(hs, he)
+                    if ok.any():
+                        room_ok[rid] = ok
+            if not room_ok:
+                return None
+        days = len(request.parts)
+        best = None
+        for iid, ok in allowed_i.items():
+            teach = sv.costs.get(("i", iid), 0)
+            if best is not None and teach + least_extra > best[0]:
+                continue
+            ok = ok & base
+            if not ok.any():
+                continue
+            ok &= self.holds[iid].free(hs, he)
+            if not ok.any():
+                continue
+            rooms = room_ok.items() if request.needs_room else [(None, ok)]
+            for rid, rok in rooms:
+                venue = built.room_venue.get(rid) if rid is not None else None
+                price = teach + (sv.costs.get(("r", rid), 0) if rid is not None else 0)
+                if venue is not None and self.travel_weight:
+                    price += self.travel_weight * 2 * days * problem.travel(self.homes.get(iid), venue)
+                if best is not None and price + least_extra > best[0]:
+                    continue
+                mask = ok & rok
+                if not mask.any():
+                    continue
+                if venue is not None and problem.travel_minutes:
+                    mask = mask & self.holds[iid].reachable(hs, he, venue, problem)
+                    if not mask.any():
+                        continue
+                scores = np.where(mask, extra, np.iinfo(np.int64).max)
+                c = int(np.argmin(scores))
+                total = price + int(extra[c])
+                tie = rng.random() if rng is not None else 0.0
+                if best is None or (total, tie) < best[:2]:
+                    best = (total, tie, c, iid, rid)
+        return None if best is None else best[2:]
+
+    def fill(self, order: list[int], rng: random.Random | None = None) -> None:
+        for n in order:
+            found = self.cheapest(n, rng)
+            if found is not None:
+                self.take(n, found)
+
+
+def spread_cost(problem: Problem, built: Built, assignments: list[Assignment]) -> int:
+    """The spread term of the objective (model._spread) for assignments in the model's order."""
+    from .model import SPREAD_DAY
+    weight = problem.weights.spread
+    if not weight:
+        return 0
+    total = 0
+    for previous, (n, sv) in zip([None, *built.sessions], enumerate(built.sessions)):
+        request = problem.requests[sv.request]
+        if previous is None or previous.request != sv.request or request.current or request.count < 2:
+            continue
+        ideal = max(1, (request.window_to - request.window_from).days) // request.count
+        c0, c1 = assignments[n - 1][0], assignments[n][0]
+        if ideal <= 0 or c1 < 0:
+            continue
+        days = built.cands[sv.request].day
+        total += weight * SPREAD_DAY * max(0, ideal - int(days[c1] - days[c0]))
+    return total
+
+
+def objective(problem: Problem, built: Built, assignments: list[Assignment]) -> int:
+    """The model's objective of assignments in the model's order, counted here instead of by the solver."""
+    board = Board.__new__(Board)
+    board.problem, board.built = problem, built
+    board.travel_weight = problem.weights.travel if problem.travel_minutes else 0
+    board.homes = {i.id: i.home_venue_id for i in problem.instructors}
+    return sum(board.price(n, a) for n, a in enumerate(assignments)) + spread_cost(problem, built, assignments)
+
+
+def cheapest_fit(problem: Problem, built: Built, order: list[int], rng: random.Random | None = None
+                 ) -> list[Assignment]:
+    """Each session in `order` takes the cheapest (start, instructor, room) still free: a first timetable
+    close to the per-session optimum, which the solver then improves. `rng` breaks ties at random."""
+    board = Board(problem, built)
+    board.fill(order, rng)
+    return in_order(problem, built, board.result)
+
+
+def in_order(problem: Problem, built: Built, assignments: list[Assignment]) -> list[Assignment]:
+    """The same timetable with each request's interchangeable sessions in the model's order (placed ones
+    first, by candidate), so a hint keeps the model's symmetry breaking."""
+    result = list(assignments)
+    by_request: dict[int, list[int]] = defaultdict(list)
+    for n, sv in enumerate(built.sessions):
+        if not problem.requests[sv.request].current:
+            by_request[sv.request].append(n)
+    for members in by_request.values():
+        taken = sorted((assignments[n] for n in members), key=lambda a: (a[0] < 0, a[0]))
+        for n, assignment in zip(members, taken):
+            result[n] = assignment
+    return result
+
+
+def cheapest_start(problem: Problem, built: Built, seconds: float, seed: int = 0, tries: int = 20
+                   ) -> tuple[list[Assignment], int]:
+    """Cheapest fit, most constrained sessions first, then again in shaken orders with ties broken at random
+    (at most `tries` times, for up to `seconds`): the cheapest timetable (the most sessions placed first)."""
+    rng = random.Random(seed)
+    deadline = time.monotonic() + seconds
+    best = cheapest_fit(problem, built, constrained_order(built))
+    spent = objective(problem, built, best)
+    for _ in range(tries):
+        if time.monotonic() >= deadline:
+            break
+        found = cheapest_fit(problem, built, constrained_order(built, rng), rng)
+        cost = objective(problem, built, found)
+        if cost < spent:
+            best, spent = found, cost
+    return best, spent
+
+
+def _span(built: Built, n: int, c: int | None = None) -> tuple[int, int]:
+    """Where the session is (candidate c) or may be (None): its first and last held minute."""
+    cands = built.cands[built.sessions[n].request]
+    if c is None:
+        return int(cands.held_start.min()), int(cands.held_end.max())
+    return int(cands.held_start[c].min()), int(cands.held_end[c].max())
+
+
+def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignment], deadline: float,
+                      seed: int = 0, cancelled=lambda: False, size: tuple[int, int] = (4, 16)
+                      ) -> tuple[list[Assignment], int, int]:
+    """Improve a timetable until `deadline`: take a few related sessions out (one, chosen among those
+    costing more than their cheapest or left out, and others placed where it could go on instructors or
+    rooms it could take, or sharing a cohort learner) and put them back each at its cheapest free place in a
+    random order; keep the result when it costs no more. Returns the best assignments, their objective and
+    the rounds tried."""
+    rng = random.Random(seed)
+    current = in_order(problem, built, assignments)
+    spent = objective(problem, built, current)
+    best, best_spent = current, spent
+    sessions = built.sessions
+    least = [getattr(sv, "least", 0) for sv in sessions]
+    windows = [_span(built, n) for n in range(len(sessions))]
+    usable = [{*sv.instructors, *sv.rooms} for sv in sessions]
+    cohorts = [set(problem.requests[sv.request].learner_ids) for sv in sessions]
+    pricing = Board.__new__(Board)
+    pricing.problem, pricing.built = problem, built
+    pricing.travel_weight = problem.weights.travel if problem.travel_minutes else 0
+    pricing.homes = {i.id: i.home_venue_id for i in problem.instructors}
+    rounds = 0
+    movable = [n for n, sv in enumerate(sessions) if sv.request in built.allowed]
+    while movable and time.monotonic() < deadline and not cancelled():
+        rounds += 1
+        excess = [(pricing.price(n, current[n]) - least[n], n) for n in movable]
+        worse = [n for e, n in excess if e > 0]
+        seed_n = rng.choice(worse) if worse and rng.random() < 0.8 else rng.choice(movable)
+        lo, hi = windows[seed_n]
+        related = []
+        for n in movable:
+            c, iid, rid = current[n]
+            if n == seed_n or c < 0:
+                continue
+            a, b = _span(built, n, c)
+            if not (a < hi and lo < b):
+                continue
+            if iid in usable[seed_n] or rid in usable[seed_n] or cohorts[seed_n] & cohorts[n]:
+                related.append(n)
+        rng.shuffle(related)
+        out = [seed_n, *related[:rng.randint(*size) - 1]]
+        out_set = set(out)
+        # the request's sessions are ordered: out together or not at all is simplest, so take its siblings too
+        requests = {sessions[n].request for n in out}
+        out_set |= {n for n in movable if sessions[n].request in requests and len(out_set) < 40}
+        kept = [a if n not in out_set else (-1, None, None) for n, a in enumerate(current)]
+        board = Board(problem, built, kept)
+        order = sorted(out_set, key=lambda n: (current[n][0] >= 0, rng.random()))
+        board.fill(order, rng)
+        found = in_order(problem, built, board.result)
+        cost = objective(problem, built, found)
+        if cost <= spent:
+            current, spent = found, cost
+            if cost < best_spent:
+                best, best_spent = found, cost
+    return best, best_spent, rounds
