@@ -389,13 +389,16 @@ def in_order(problem: Problem, built: Built, assignments: list[Assignment]) -> l
     return result
 
 
-def cheapest_start(problem: Problem, built: Built, seconds: float, seed: int = 0, tries: int = 20
-                   ) -> tuple[list[Assignment], int]:
+def cheapest_start(problem: Problem, built: Built, seconds: float, seed: int = 0, tries: int = 20,
+                   found=None) -> tuple[list[Assignment], int]:
     """Cheapest fit, most constrained sessions first, then again in shaken orders with ties broken at random
-    (at most `tries` times, for up to `seconds`): the cheapest timetable (the most sessions placed first)."""
+    (at most `tries` times, for up to `seconds`): the cheapest timetable (the most sessions placed first).
+    `found(assignments)` is told of the first."""
     rng = random.Random(seed)
     deadline = time.monotonic() + seconds
     best = cheapest_fit(problem, built, constrained_order(built))
+    if found is not None:
+        found(best)
     spent = objective(problem, built, best)
     for _ in range(tries):
         if time.monotonic() >= deadline:
@@ -416,13 +419,13 @@ def _span(built: Built, n: int, c: int | None = None) -> tuple[int, int]:
 
 
 def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignment], deadline: float,
-                      seed: int = 0, cancelled=lambda: False, size: tuple[int, int] = (4, 16)
-                      ) -> tuple[list[Assignment], int, int]:
+                      seed: int = 0, cancelled=lambda: False, size: tuple[int, int] = (4, 16),
+                      target: float | None = None) -> tuple[list[Assignment], int, int]:
     """Improve a timetable until `deadline`: take a few related sessions out (one, chosen among those
     costing more than their cheapest or left out, and others placed where it could go on instructors or
     rooms it could take, or sharing a cohort learner) and put them back each at its cheapest free place in a
-    random order; keep the result when it costs no more. Returns the best assignments, their objective and
-    the rounds tried."""
+    random order; keep the result when it costs no more. Stops early at `target` (a proven bound). Returns
+    the best assignments, their objective and the rounds tried."""
     rng = random.Random(seed)
     current = in_order(problem, built, assignments)
     spent = objective(problem, built, current)
@@ -438,7 +441,7 @@ def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignme
     pricing.homes = {i.id: i.home_venue_id for i in problem.instructors}
     rounds = 0
     movable = [n for n, sv in enumerate(sessions) if sv.request in built.allowed]
-    while movable and time.monotonic() < deadline and not cancelled():
+    while movable and time.monotonic() < deadline and not cancelled() and (target is None or best_spent > target):
         rounds += 1
         excess = [(pricing.price(n, current[n]) - least[n], n) for n in movable]
         worse = [n for e, n in excess if e > 0]

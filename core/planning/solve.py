@@ -143,9 +143,9 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
             best = candidate
 
     try:
-        start, _ = cheapest_start(problem, built, CHEAPEST_SHARE * time_limit, seed)
+        start, _ = cheapest_start(problem, built, CHEAPEST_SHARE * time_limit, seed,
+                                  tries=3 if len(built.sessions) <= SMALL else 20, found=watch.found)
         keep(_Best(_Values.assigned(built, start)))
-        watch.found(best.values)
         if any(c < 0 for c, _, _ in start):   # first fit, which thinks of placing only, may place more
             keep(_Best(_Values.assigned(built, best_fit(problem, built, FIRST_FIT_SHARE * time_limit, seed))))
             start = [(1, None, None)] if not _missing(built, best.values) else [(-1, None, None)]
@@ -195,7 +195,9 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
                 solver.best_bound_callback = lambda found: on_progress(Progress(
                     time.monotonic() - started, watch.objective, found, watch.solutions))
             current[0] = solver
-            watch.travel = (problem, built) if problem.travel_minutes else None
+            # a small model is solved through (its relaxed optimum is the bound, and ruin and recreate then
+            # often meets it keeping travel); a larger one stops at a solution breaking travel, for its cuts
+            watch.travel = (problem, built) if problem.travel_minutes and not small else None
             watch.conflicted = None
             status = solver.solve(built.model, watch)
             watch.travel = None
@@ -218,6 +220,14 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
                 break
             _add_travel_cuts(problem, built, values, conflicts)
             keep(_Best(_Values.assigned(built, repair(problem, built, values.value))))
+            if small:
+                settle = min(SETTLE_SECONDS, (deadline - time.monotonic()) * 0.3)
+                assignments, spent, _ = ruin_and_recreate(problem, built, _assignments(built, best.values),
+                                                          time.monotonic() + settle, seed, cancelled,
+                                                          target=bound[0])
+                keep(_Best(_Values.assigned(built, assignments), spent))
+                if best.objective is not None and best.objective <= bound[0]:
+                    break   # the relaxation's optimum, met keeping travel: proven optimal
             _hint(built, best.values)
     finally:
         done.set()
@@ -372,6 +382,9 @@ SMALL = 100
 """Up to this many sessions, the optimiser is one worker with linearization level 2: on the bench's
 50-session case it proves OPTIMAL in about 2 s where two workers (with large neighbourhood search) take 3-7 s
 on the loaded 2-core machine; above it, the default portfolio of workers finds better timetables."""
+SETTLE_SECONDS = 1.0
+"""A small model's relaxed optimum that breaks travel: ruin and recreate looks this long for a timetable
+keeping travel at the same objective (then proven optimal) before the cuts' next solve."""
 NEIGHBOURS = 60
 """Sessions re-opened around those first fit left out (`_fill_gaps`)."""
 GAP_ROUNDS = 3
