@@ -4,6 +4,7 @@ can take it. The bench's baseline, and the solver's first hint (a feasible start
 from __future__ import annotations
 
 import random
+import threading
 import time
 from bisect import insort
 from collections import defaultdict
@@ -13,6 +14,19 @@ import numpy as np
 from .model import UNPLACED, Built, resource_cost
 from .problem import Problem
 from .slots import minutes
+
+PAUSE_EVERY = 0.002
+"""The search is pure Python: every this many seconds it sleeps a moment, letting go of the interpreter lock.
+Without the pause the server's event loop (and its database threads) would wait up to the 5 ms switch
+interval at every hand-over, hundreds of milliseconds per request while a solve runs."""
+_last_pause = threading.local()
+
+
+def _pause() -> None:
+    now = time.monotonic()
+    if now - getattr(_last_pause, "at", 0.0) >= PAUSE_EVERY:
+        time.sleep(0.0001)
+        _last_pause.at = time.monotonic()
 
 Assignment = tuple[int, int | None, int | None]
 """(candidate index, instructor id, room id) of a session; candidate -1: not placed."""
@@ -187,21 +201,30 @@ class _Holds:
 
     def __init__(self) -> None:
         self.items: list[tuple[int, int, int | None]] = []
-        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self._arrays: tuple | None = None
+        self._needs: dict = {}
 
     def add(self, a: int, b: int, venue: int | None) -> None:
         insort(self.items, (a, b, venue))
-        self._arrays = None
+        self._arrays, self._needs = None, {}
+
+    def remove(self, a: int, b: int, venue: int | None) -> None:
+        self.items.remove((a, b, venue))
+        self._arrays, self._needs = None, {}
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._arrays is None:
+            starts = np.array([a for a, _, _ in self.items], dtype=np.int64)
+            ends = np.array([b for _, b, _ in self.items], dtype=np.int64)
+            self._arrays = (starts, ends, np.maximum.accumulate(ends) if len(ends) else ends)
+        return self._arrays
 
     def free(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """[candidate]: none of the spans (columns) overlaps a hold."""
         ok = np.ones(starts.shape[0], dtype=bool)
         if not self.items:
             return ok
-        if self._arrays is None:
-            self._arrays = (np.array([a for a, _, _ in self.items], dtype=np.int64),
-                            np.maximum.accumulate(np.array([b for _, b, _ in self.items], dtype=np.int64)))
-        hold_starts, latest_end = self._arrays
+        hold_starts, _, latest_end = self.arrays()
         for j in range(starts.shape[1]):
             # of the holds starting before the span ends, the latest end must be at or before its start
             last = np.searchsorted(hold_starts, ends[:, j], side="left") - 1
@@ -211,13 +234,32 @@ class _Holds:
     def reachable(self, starts: np.ndarray, ends: np.ndarray, venue: int | None, problem: Problem) -> np.ndarray:
         """[candidate]: the instructor can travel between each span at `venue` and each hold elsewhere."""
         ok = np.ones(starts.shape[0], dtype=bool)
-        if venue is None:
+        if venue is None or not self.items:
             return ok
-        for a, b, other in self.items:
-            need = problem.travel(venue, other)
-            if need:
-                ok &= ~np.any((starts - need < b) & (a < ends + need), axis=1)
-        return ok
+        need = self._needs.get(venue)
+        if need is None:
+            row = _travel_row(problem, venue)
+            need = self._needs[venue] = np.array([row.get(other, 0) for _, _, other in self.items], dtype=np.int64)
+        if not need.any():
+            return ok
+        hold_starts, hold_ends, _ = self.arrays()
+        reach = int(need.max())
+        lo = np.searchsorted(hold_starts, int(starts.min()) - reach - (int((hold_ends - hold_starts).max())))
+        hi = np.searchsorted(hold_starts, int(ends.max()) + reach, side="right")
+        if lo >= hi:
+            return ok
+        a, b, n = hold_starts[lo:hi], hold_ends[lo:hi], need[lo:hi]
+        close = (starts[:, :, None] - n < b) & (a < ends[:, :, None] + n) & (n > 0)
+        return ~close.any(axis=(1, 2))
+
+
+def _travel_row(problem: Problem, venue: int) -> dict:
+    """Travel minutes from `venue` to each venue (Problem.travel, read once per problem and venue)."""
+    rows = problem.__dict__.setdefault("_travel_rows", {})
+    if venue not in rows:
+        others = {v for pair in problem.travel_minutes for v in pair}
+        rows[venue] = {other: problem.travel(venue, other) for other in others}
+    return rows[venue]
 
 
 class Board:
@@ -246,11 +288,7 @@ class Board:
         if c < 0:
             return UNPLACED
         sv = self.built.sessions[n]
-        total = sv.costs.get(("i", iid), 0) + (sv.costs.get(("r", rid), 0) if rid is not None else 0)
-        if rid is not None and self.travel_weight:
-            days = len(self.problem.requests[sv.request].parts)
-            total += self.travel_weight * 2 * days * self.problem.travel(self.homes.get(iid),
-                                                                         self.built.room_venue.get(rid))
+        total = self.price_of(n, iid, rid)
         if sv.start_costs is not None:
             total += int(sv.start_costs[c])
         return total
@@ -268,6 +306,48 @@ class Board:
             for a, b in zip(cands.part_start[c], cands.part_end[c]):
                 self.learners[learner].add(int(a), int(b), None)
         self.result[n] = assignment
+
+    def drop(self, n: int) -> None:
+        c, iid, rid = self.result[n]
+        if c < 0:
+            return
+        sv = self.built.sessions[n]
+        cands = self.built.cands[sv.request]
+        venue = self.built.room_venue.get(rid) if rid is not None else None
+        for a, b in zip(cands.held_start[c], cands.held_end[c]):
+            self.holds[iid].remove(int(a), int(b), venue)
+            if rid is not None:
+                self.holds[rid].remove(int(a), int(b), None)
+        for learner in self.problem.requests[sv.request].learner_ids:
+            for a, b in zip(cands.part_start[c], cands.part_end[c]):
+                self.learners[learner].remove(int(a), int(b), None)
+        self.result[n] = (-1, None, None)
+
+    def _options(self, n: int) -> list:
+        """The session's instructors, cheapest first, each with its rooms by what the pair costs."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if n not in cache:
+            sv = self.built.sessions[n]
+            allowed_i, allowed_r = self.built.allowed[sv.request]
+            rooms = list(allowed_r) if self.problem.requests[sv.request].needs_room else [None]
+            rows = []
+            for iid in allowed_i:
+                options = sorted((self.price_of(n, iid, rid), rid, self.built.room_venue.get(rid))
+                                 for rid in rooms) if rooms else []
+                if options:
+                    rows.append((options[0][0], iid, options))
+            rows.sort(key=lambda row: (row[0], row[1]))
+            cache[n] = rows
+        return cache[n]
+
+    def price_of(self, n: int, iid: int, rid: int | None) -> int:
+        sv = self.built.sessions[n]
+        total = sv.costs.get(("i", iid), 0) + (sv.costs.get(("r", rid), 0) if rid is not None else 0)
+        if rid is not None and self.travel_weight:
+            days = len(self.problem.requests[sv.request].parts)
+            total += self.travel_weight * 2 * days * self.problem.travel(self.homes.get(iid),
+                                                                         self.built.room_venue.get(rid))
+        return total
 
     def cheapest(self, n: int, rng: random.Random | None = None) -> Assignment | None:
         """The session's cheapest (start, instructor, room) that every hold leaves free (travel included)."""
@@ -294,35 +374,32 @@ class Board:
                         room_ok[rid] = ok
             if not room_ok:
                 return None
-        days = len(request.parts)
         best = None
-        for iid, ok in allowed_i.items():
-            teach = sv.costs.get(("i", iid), 0)
-            if best is not None and teach + least_extra > best[0]:
-                continue
-            ok = ok & base
+        for floor, iid, options in self._options(n):
+            if best is not None and floor + least_extra > best[0]:
+                break
+            ok = allowed_i[iid] & base
             if not ok.any():
                 continue
             ok &= self.holds[iid].free(hs, he)
             if not ok.any():
                 continue
-            rooms = room_ok.items() if request.needs_room else [(None, ok)]
-            for rid, rok in rooms:
-                venue = built.room_venue.get(rid) if rid is not None else None
-                price = teach + (sv.costs.get(("r", rid), 0) if rid is not None else 0)
-                if venue is not None and self.travel_weight:
-                    price += self.travel_weight * 2 * days * problem.travel(self.homes.get(iid), venue)
+            reach: dict = {}
+            for price, rid, venue in options:
                 if best is not None and price + least_extra > best[0]:
+                    break
+                if rid is not None and rid not in room_ok:
                     continue
-                mask = ok & rok
+                mask = ok & room_ok[rid] if rid is not None else ok
                 if not mask.any():
                     continue
                 if venue is not None and problem.travel_minutes:
-                    mask = mask & self.holds[iid].reachable(hs, he, venue, problem)
+                    if venue not in reach:
+                        reach[venue] = self.holds[iid].reachable(hs, he, venue, problem)
+                    mask = mask & reach[venue]
                     if not mask.any():
                         continue
-                scores = np.where(mask, extra, np.iinfo(np.int64).max)
-                c = int(np.argmin(scores))
+                c = int(np.argmin(np.where(mask, extra, np.iinfo(np.int64).max)))
                 total = price + int(extra[c])
                 tie = rng.random() if rng is not None else 0.0
                 if best is None or (total, tie) < best[:2]:
@@ -334,16 +411,22 @@ class Board:
             found = self.cheapest(n, rng)
             if found is not None:
                 self.take(n, found)
+            _pause()
 
 
-def spread_cost(problem: Problem, built: Built, assignments: list[Assignment]) -> int:
-    """The spread term of the objective (model._spread) for assignments in the model's order."""
+def spread_cost(problem: Problem, built: Built, assignments: list[Assignment], only: list[int] | None = None
+                ) -> int:
+    """The spread term of the objective (model._spread) for assignments in the model's order; `only`: of
+    those sessions (a request's, in order) alone."""
     from .model import SPREAD_DAY
     weight = problem.weights.spread
     if not weight:
         return 0
     total = 0
-    for previous, (n, sv) in zip([None, *built.sessions], enumerate(built.sessions)):
+    members = range(len(built.sessions)) if only is None else only
+    for n in members:
+        sv = built.sessions[n]
+        previous = built.sessions[n - 1] if n > 0 and (only is None or n - 1 in only) else None
         request = problem.requests[sv.request]
         if previous is None or previous.request != sv.request or request.current or request.count < 2:
             continue
@@ -374,12 +457,14 @@ def cheapest_fit(problem: Problem, built: Built, order: list[int], rng: random.R
     return in_order(problem, built, board.result)
 
 
-def in_order(problem: Problem, built: Built, assignments: list[Assignment]) -> list[Assignment]:
+def in_order(problem: Problem, built: Built, assignments: list[Assignment], only: list[int] | None = None
+             ) -> list[Assignment]:
     """The same timetable with each request's interchangeable sessions in the model's order (placed ones
-    first, by candidate), so a hint keeps the model's symmetry breaking."""
+    first, by candidate), so a hint keeps the model's symmetry breaking; `only`: those sessions alone."""
     result = list(assignments)
     by_request: dict[int, list[int]] = defaultdict(list)
-    for n, sv in enumerate(built.sessions):
+    for n in (range(len(built.sessions)) if only is None else only):
+        sv = built.sessions[n]
         if not problem.requests[sv.request].current:
             by_request[sv.request].append(n)
     for members in by_request.values():
@@ -420,57 +505,142 @@ def _span(built: Built, n: int, c: int | None = None) -> tuple[int, int]:
 
 def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignment], deadline: float,
                       seed: int = 0, cancelled=lambda: False, size: tuple[int, int] = (4, 16),
-                      target: float | None = None) -> tuple[list[Assignment], int, int]:
-    """Improve a timetable until `deadline`: take a few related sessions out (one, chosen among those
-    costing more than their cheapest or left out, and others placed where it could go on instructors or
-    rooms it could take, or sharing a cohort learner) and put them back each at its cheapest free place in a
-    random order; keep the result when it costs no more. Stops early at `target` (a proven bound). Returns
-    the best assignments, their objective and the rounds tried."""
+                      target: float | None = None, on_better=None) -> tuple[list[Assignment], int, int]:
+    """Improve a timetable until `deadline`: take a few related sessions out and put them back, each at its
+    cheapest free place, in a random order; keep the result when it costs no more (the same objective as the
+    model's; a session left out costs UNPLACED, so the most placed comes first). A round either re-opens one
+    session costing more than its cheapest, with sessions placed where it could go on instructors or rooms
+    it could take or sharing a cohort learner; or, while some are left out, ejects the sessions in the way
+    of one of them at one of its places and puts it there first (kept when no more are left out, so the
+    ones left out change). Stops early at `target` (a proven bound); `on_better(objective)` hears of each
+    better timetable. Returns the best assignments, their objective and the rounds tried."""
     rng = random.Random(seed)
-    current = in_order(problem, built, assignments)
-    spent = objective(problem, built, current)
-    best, best_spent = current, spent
+    board = Board(problem, built, in_order(problem, built, assignments))
     sessions = built.sessions
-    least = [getattr(sv, "least", 0) for sv in sessions]
-    windows = [_span(built, n) for n in range(len(sessions))]
+    price = [board.price(n, a) for n, a in enumerate(board.result)]
+    siblings: dict[int, list[int]] = defaultdict(list)
+    for n, sv in enumerate(sessions):
+        siblings[sv.request].append(n)
+    spread = {r: spread_cost(problem, built, board.result, members) for r, members in siblings.items()}
+    spent = sum(price) + sum(spread.values())
+    best, best_spent = list(board.result), spent
+    least = [sv.least for sv in sessions]
+    firsts = {r: cands.held_start.min(axis=1).tolist() if len(cands) else [] for r, cands in enumerate(built.cands)}
+    lasts = {r: cands.held_end.max(axis=1).tolist() if len(cands) else [] for r, cands in enumerate(built.cands)}
+    windows = [(min(firsts[sv.request]), max(lasts[sv.request])) if firsts[sv.request] else (0, 0) for sv in sessions]
     usable = [{*sv.instructors, *sv.rooms} for sv in sessions]
     cohorts = [set(problem.requests[sv.request].learner_ids) for sv in sessions]
-    pricing = Board.__new__(Board)
-    pricing.problem, pricing.built = problem, built
-    pricing.travel_weight = problem.weights.travel if problem.travel_minutes else 0
-    pricing.homes = {i.id: i.home_venue_id for i in problem.instructors}
     rounds = 0
     movable = [n for n, sv in enumerate(sessions) if sv.request in built.allowed]
     while movable and time.monotonic() < deadline and not cancelled() and (target is None or best_spent > target):
         rounds += 1
-        excess = [(pricing.price(n, current[n]) - least[n], n) for n in movable]
-        worse = [n for e, n in excess if e > 0]
-        seed_n = rng.choice(worse) if worse and rng.random() < 0.8 else rng.choice(movable)
-        lo, hi = windows[seed_n]
-        related = []
-        for n in movable:
-            c, iid, rid = current[n]
-            if n == seed_n or c < 0:
+        result = board.result
+        missing = [n for n in movable if result[n][0] < 0]
+        ejecting = bool(missing) and rng.random() < 0.7
+        if ejecting:
+            out = _in_the_way(problem, built, board, rng.choice(missing), rng, firsts, lasts)
+            if out is None:
                 continue
-            a, b = _span(built, n, c)
-            if not (a < hi and lo < b):
-                continue
-            if iid in usable[seed_n] or rid in usable[seed_n] or cohorts[seed_n] & cohorts[n]:
-                related.append(n)
-        rng.shuffle(related)
-        out = [seed_n, *related[:rng.randint(*size) - 1]]
-        out_set = set(out)
-        # the request's sessions are ordered: out together or not at all is simplest, so take its siblings too
+        else:
+            worse = [n for n in movable if price[n] > least[n] and result[n][0] >= 0]
+            seed_n = rng.choice(worse) if worse and rng.random() < 0.8 else rng.choice(movable)
+            lo, hi = windows[seed_n]
+            mine, cohort = usable[seed_n], cohorts[seed_n]
+            related = []
+            for n in movable:
+                c, iid, rid = result[n]
+                if c < 0 or n == seed_n:
+                    continue
+                r = sessions[n].request
+                if firsts[r][c] < hi and lo < lasts[r][c] and (iid in mine or rid in mine or cohort & cohorts[n]):
+                    related.append(n)
+            rng.shuffle(related)
+            out = [seed_n, *related[:rng.randint(*size) - 1]]
+        # a request's sessions are ordered (model.py): its siblings come out with it
         requests = {sessions[n].request for n in out}
-        out_set |= {n for n in movable if sessions[n].request in requests and len(out_set) < 40}
-        kept = [a if n not in out_set else (-1, None, None) for n, a in enumerate(current)]
-        board = Board(problem, built, kept)
-        order = sorted(out_set, key=lambda n: (current[n][0] >= 0, rng.random()))
-        board.fill(order, rng)
-        found = in_order(problem, built, board.result)
-        cost = objective(problem, built, found)
-        if cost <= spent:
-            current, spent = found, cost
+        out = list(dict.fromkeys([*out, *(n for r in requests for n in siblings[r])]))
+        before = {n: result[n] for n in out}
+        for n in out:
+            board.drop(n)
+        first = [n for n in out if before[n][0] < 0]
+        rest = [n for n in out if before[n][0] >= 0]
+        rng.shuffle(rest)
+        board.fill(first + rest, rng)
+        for r in requests:
+            ordered = in_order(problem, built, board.result, siblings[r])
+            for n in siblings[r]:
+                board.result[n] = ordered[n]
+        prices = {n: board.price(n, board.result[n]) for n in out}
+        spreads = {r: spread_cost(problem, built, board.result, siblings[r]) for r in requests}
+        cost = (spent + sum(prices.values()) - sum(price[n] for n in out)
+                + sum(spreads.values()) - sum(spread[r] for r in requests))
+        # an ejection that leaves as many out is kept whatever it costs: it changes which are left out
+        if cost <= spent or (ejecting and cost // UNPLACED <= spent // UNPLACED):
+            spent = cost
+            for n, value in prices.items():
+                price[n] = value
+            spread.update(spreads)
             if cost < best_spent:
-                best, best_spent = found, cost
+                best, best_spent = list(board.result), cost
+                if on_better is not None:
+                    on_better(cost)
+        else:
+            for n in out:
+                board.drop(n)
+            for n, assignment in before.items():
+                if assignment[0] >= 0:
+                    board.take(n, assignment)
     return best, best_spent, rounds
+
+
+def _in_the_way(problem: Problem, built: Built, board: Board, n: int, rng: random.Random, firsts: dict,
+                lasts: dict, samples: int = 24) -> list[int] | None:
+    """A session left out, then the placed sessions in the way of one of its places: for each of a sample of
+    its starts, the sessions of its cohort's learners then, and those of the instructor and of the room
+    (that may take it then) with the fewest in the way; the start with the fewest in all."""
+    sv = built.sessions[n]
+    request = problem.requests[sv.request]
+    cands = built.cands[sv.request]
+    allowed_i, allowed_r = built.allowed[sv.request]
+    reach = max(problem.travel_minutes.values(), default=0)
+    holders: dict = defaultdict(list)
+    mine = set(request.learner_ids)
+    for m, (c, iid, rid) in enumerate(board.result):
+        if c < 0 or m == n:
+            continue
+        r = built.sessions[m].request
+        a, b = firsts[r][c], lasts[r][c]
+        holders[iid].append((a, b, m))
+        if rid is not None:
+            holders[rid].append((a, b, m))
+        for learner in mine & set(problem.requests[r].learner_ids):
+            holders[("learner", learner)].append((a, b, m))
+    starts = list(range(len(cands)))
+    if len(starts) > samples:
+        starts = rng.sample(starts, samples)
+    best = None
+    for c in starts:
+        lo, hi = int(cands.held_start[c].min()), int(cands.held_end[c].max())
+        way = set()
+        for learner in mine:
+            way |= {m for a, b, m in holders[("learner", learner)] if a < hi and lo < b}
+
+        def fewest(resources: dict, margin: int):
+            choices = [(len({m for a, b, m in holders[k] if a < hi + margin and lo - margin < b} - way), rng.random(), k)
+                       for k, ok in resources.items() if ok[c]]
+            return min(choices) if choices else None
+
+        teacher = fewest(allowed_i, reach)
+        if teacher is None:
+            continue
+        way |= {m for a, b, m in holders[teacher[2]] if a < hi + reach and lo - reach < b}
+        if request.needs_room:
+            room = fewest(allowed_r, 0)
+            if room is None:
+                continue
+            way |= {m for a, b, m in holders[room[2]] if a < hi and lo < b}
+        if best is None or (len(way), rng.random()) < best:
+            best = (len(way), rng.random(), way)
+    if best is None:
+        return None
+    return [n, *best[2]]

@@ -146,10 +146,11 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
         start, _ = cheapest_start(problem, built, CHEAPEST_SHARE * time_limit, seed,
                                   tries=3 if len(built.sessions) <= SMALL else 20, found=watch.found)
         keep(_Best(_Values.assigned(built, start)))
-        if any(c < 0 for c, _, _ in start):   # first fit, which thinks of placing only, may place more
+        small = len(built.sessions) <= SMALL
+        if small and any(c < 0 for c, _, _ in start):   # first fit, which thinks of placing only, may place more
             keep(_Best(_Values.assigned(built, best_fit(problem, built, FIRST_FIT_SHARE * time_limit, seed))))
             start = [(1, None, None)] if not _missing(built, best.values) else [(-1, None, None)]
-        if any(c < 0 for c, _, _ in start):   # first fit left some out: re-open their neighbourhood
+        if small and any(c < 0 for c, _, _ in start):   # first fit left some out: re-open their neighbourhood
             filled = _fill_gaps(problem, built, best.values, deadline, current, seed)
             if filled is not None:
                 keep(filled)
@@ -164,7 +165,7 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
                                         budget=min(GAP_SECONDS, (deadline - time.monotonic()) * 0.3))
                     if filled is not None:
                         keep(filled)
-        if _missing(built, best.values):   # still some out: a depth-first search may place all
+        if small and _missing(built, best.values):   # still some out: a depth-first search may place all
             first = _place_everything(problem, built, deadline, watch, current, seed)
             if first is not None:
                 conflicts = travel_conflicts(problem, decode(problem, built, first.values.value)[0])
@@ -173,12 +174,12 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
                     first = _Best(_Values.assigned(built, repair(problem, built, first.values.value)))
                 keep(first)
         _hint(built, best.values)
-        if len(built.sessions) > SMALL and not cancelled():
+        if not small and not cancelled():
             improved = _improve(problem, built, best, deadline, watch, current, cancelled, seed, num_workers,
                                 parameters, on_progress, started)
             keep(improved, improved=True)
             bound[0] = improved.bound
-        for _ in range(MAX_TRAVEL_ROUNDS if len(built.sessions) <= SMALL else 0):
+        for _ in range(MAX_TRAVEL_ROUNDS if small else 0):
             if cancelled() or deadline - time.monotonic() < 0.05:
                 break
             solver = cp_model.CpSolver()
@@ -296,13 +297,19 @@ def _improve(problem: Problem, built: Built, start: "_Best", deadline: float, wa
 
     thread = threading.Thread(target=search, daemon=True, name="podium-plan-bound")
     thread.start()
+
+    def better(value: float) -> None:
+        watch.objective = value
+        if on_progress is not None:
+            on_progress(Progress(time.monotonic() - started, value, proven["bound"], watch.solutions))
+
     try:
         assignments, spent, _ = ruin_and_recreate(problem, built, _assignments(built, start.values), deadline,
-                                                  seed, cancelled)
-    finally:
-        if cancelled():
+                                                  seed, cancelled, target=least(built), on_better=better)
+    finally:   # the deadline, a cancel, or a timetable meeting the bound: the search stops too
+        while thread.is_alive():
             solver.stop_search()
-        thread.join()
+            thread.join(0.05)
         watch.keep = None
     best = _Best(_Values.assigned(built, assignments), spent)
     for values, value, optimal in found:
