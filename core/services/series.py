@@ -553,11 +553,13 @@ async def reschedule_series(db: AsyncSession, actor: Actor, series_id: int, how:
     occurrences_found = [Occurrence(numbered[m.session.id], m.spans) for m in moves]
     if dry_run:
         return series, occurrences_found, []
+    retimed = [numbered[m.session.id] for m in moves if m.spans != [(p.starts_at, p.ends_at) for p in m.current]]
     await set_bookings_aside(db, moves)
     moved = [await move_session(db, actor, move, settings) for move in moves]
-    before = [r.rule for r in await series_rules(db, series.id)]
-    after = await _describe_from(db, series, min(o.number for o in occurrences_found), settings)
-    record_change(db, actor, "series.reschedule", "SessionSeries", series.id, {"rules": before}, {
+    before = after = await series_rules(db, series.id)
+    if retimed:  # else re-staffed only, at the same times: the recurrence stays as it is
+        after = await _describe_from(db, series, min(retimed), settings)
+    record_change(db, actor, "series.reschedule", "SessionSeries", series.id, {"rules": [r.rule for r in before]}, {
         "rules": [{"from_occurrence": r.first, "starts_at": r.starts_at.isoformat(), "rule": r.rule} for r in after],
         "start_time": how.start_time, "shift_minutes": how.shift_minutes, "duration_minutes": how.duration_minutes,
         "instructor_ids": list(how.instructor_ids) if how.instructor_ids is not None else None,

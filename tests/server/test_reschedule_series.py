@@ -304,7 +304,9 @@ async def test_the_stored_recurrence_follows_a_move_of_this_and_later_occurrence
     assert entry.before == {"rules": ["RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=2", "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=8"]}
     assert [r["rule"] for r in entry.after["rules"]] == [r["rule"] for r in series["recurrence"]]
 
-    # A dry run and a refused move change no rule.
-    for given in ({"fromOccurrence": 2, "startTime": "08:00", "dryRun": True}, {"startTime": "25:00"}):
+    # A dry run, a refused move and a change of instructor alone change no rule.
+    other = await g.instructor(api)
+    for given in ({"fromOccurrence": 2, "startTime": "08:00", "dryRun": True}, {"startTime": "25:00"},
+                  {"fromOccurrence": 6, "instructorIds": [other]}):
         await api.data(MOVE, {"i": {"seriesId": series_id, **given}})
         assert (await api.data(RECURRENCE, {"id": series_id}))["node"]["recurrence"] == series["recurrence"]
