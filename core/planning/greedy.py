@@ -15,7 +15,7 @@ from .model import UNPLACED, Built, resource_cost
 from .problem import Problem
 from .slots import minutes
 
-PAUSE_EVERY = 0.002
+PAUSE_EVERY = 0.001
 """The search is pure Python: every this many seconds it sleeps a moment, letting go of the interpreter lock.
 Without the pause the server's event loop (and its database threads) would wait up to the 5 ms switch
 interval at every hand-over, hundreds of milliseconds per request while a solve runs."""
