@@ -218,29 +218,33 @@ def _insert_into(table: Table):
     return insert(table)  # made once: its cache key is memoized on it
 
 
-@lru_cache(maxsize=64)
-def _inserts_as_one(shape: tuple[tuple[Table, tuple[str, ...]], ...]):
-    """One INSERT of the last row with the others as data-modifying CTEs (PostgreSQL runs every one of
-    them, exactly once, in the one statement); built once per shape, so it compiles once."""
-    parts = [insert(table).values({c: bindparam(f"r{i}_{c}", type_=table.c[c].type) for c in columns})
-             for i, (table, columns) in enumerate(shape)]
+@lru_cache(maxsize=256)
+def _inserts_as_one(shape: tuple[tuple[Table, tuple[str, ...], int], ...]):
+    """One INSERT of the last table's rows with the others' as data-modifying CTEs (PostgreSQL runs
+    every one of them, exactly once, in the one statement); built once per shape (tables, columns and
+    row counts), so it compiles once."""
+    parts = [insert(table).values([{c: bindparam(f"t{i}_{j}_{c}", type_=table.c[c].type) for c in columns}
+                                   for j in range(count)])
+             for i, (table, columns, count) in enumerate(shape)]
     *first, last = parts
-    return last.add_cte(*(part.cte(f"row_{i}") for i, part in enumerate(first))) if first else last
+    return last.add_cte(*(part.cte(f"rows_{i}") for i, part in enumerate(first))) if first else last
 
 
-async def insert_rows(db: AsyncSession, rows: list[tuple[Table, dict]]) -> None:
-    """Insert rows (each with every value it needs, keys included) into their tables in the caller's
-    transaction: on PostgreSQL in one statement, one round trip (a change's enrolment, audit row and
-    outbox row inside the session's row lock); elsewhere one INSERT per row, in order."""
-    if not rows:
+async def insert_rows(db: AsyncSession, tables: list[tuple[Table, list[dict]]]) -> None:
+    """Insert rows (each with every value it needs, keys included; the rows of one table with the same
+    keys) into their tables in the caller's transaction: on PostgreSQL in one statement, one round
+    trip (enrolments, their audit rows and outbox rows inside the session's row lock); elsewhere one
+    INSERT per table, its rows as one batch, in order."""
+    tables = [(table, rows) for table, rows in tables if rows]
+    if not tables:
         return
     if db.bind.dialect.name != "postgresql":
-        for table, values in rows:
-            await db.execute(_insert_into(table), values)
+        for table, rows in tables:
+            await db.execute(_insert_into(table), rows)
         return
-    shape = tuple((table, tuple(values)) for table, values in rows)
-    await db.execute(_inserts_as_one(shape),
-                     {f"r{i}_{c}": v for i, (_, values) in enumerate(rows) for c, v in values.items()})
+    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in tables)
+    await db.execute(_inserts_as_one(shape), {f"t{i}_{j}_{c}": v for i, (_, rows) in enumerate(tables)
+                                              for j, values in enumerate(rows) for c, v in values.items()})
 
 
 async def end_reads(db: AsyncSession) -> None:
