@@ -12,6 +12,8 @@ or the waitlist position rules 1 and 3 give in that order, their own audit row a
 - A learner refused (unknown, already enrolled) is refused alone; the others are written.
 - If a batch's transaction fails (a lost connection, the writer's request cancelled), the others of
   it are each written alone, in a transaction of their own: one request's failure is never another's.
+- On SQLite a waiting enrol ends its read transaction first (as its own change would), so that the
+  pool always has a connection for the writer.
 - An enrol inside an idempotent request (one transaction around the whole operation, see
   `core.db.changing_as_one`) is written alone in it: its answer must not be given before that commits.
 """
@@ -26,7 +28,7 @@ from functools import lru_cache
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ..audit import Actor
-from ..db import HELD, end_reads
+from ..db import HELD, end_reads, is_sqlite
 from ..errors import DomainError
 from . import enrollment
 from .enrollment import Enrolled
@@ -58,8 +60,8 @@ async def enroll_together(db: AsyncSession, transaction: Transaction, actor: Act
     waiting = _waiting(db.bind)
     me = _Ask(actor, learner_id)
     queue = waiting.get(session_id)
-    if queue is not None:  # wait holding no connection: the batch's writer may need one from the pool
-        await end_reads(db)
+    if queue is not None and is_sqlite(db.bind):  # there the batch's writer takes a fresh connection
+        await end_reads(db)                       # (core.db.changing): wait holding none
         queue = waiting.get(session_id)  # the batch may have been written meanwhile
     if queue is None:
         waiting[session_id] = []
