@@ -182,7 +182,7 @@ async def enroll_many(db: AsyncSession, session_id: int, asks: list[tuple[Actor,
     now = utc_now()
     outcomes: list[Enrolled | DomainError | None] = []
     written: list[tuple[int, Actor, dict, dict | None]] = []  # (outcome's index, actor, the row, before)
-    asked: set[int] = set()
+    asked: dict[int, EnrollmentStatus] = {}  # learner -> the status their first ask here got
     for actor, learner_id in asks:
         row = by_learner.get(learner_id)
         if row is None:
@@ -190,17 +190,17 @@ async def enroll_many(db: AsyncSession, session_id: int, asks: list[tuple[Actor,
             continue
         name, columns = row[1], row[2:_FOUND_COUNTS.start]
         existing = dict(zip(ENROLLMENT_TABLE.c.keys(), columns)) if columns[0] is not None else None
-        if learner_id in asked or (existing is not None and existing["status"] in ACTIVE):
-            how = "enrolled" if learner_id in asked else existing["status"].value.lower()
-            outcomes.append(DomainError(ErrorCode.ALREADY_ENROLLED, f"{name} is already {how} in this session.",
-                                        "learnerId"))
+        held = asked.get(learner_id) or (existing["status"] if existing is not None else None)
+        if held in ACTIVE:
+            outcomes.append(DomainError(ErrorCode.ALREADY_ENROLLED,
+                                        f"{name} is already {held.value.lower()} in this session.", "learnerId"))
             continue
-        asked.add(learner_id)
         if session.requires_approval:
             status, position = EnrollmentStatus.PENDING_APPROVAL, None
         else:
             status, position = _seat_or_waitlist(session, taken, waiting)
             taken, waiting = (taken + 1, waiting) if position is None else (taken, waiting + 1)
+        asked[learner_id] = status
         join_url = meetings.seat_join_link(session) if status is EnrollmentStatus.ENROLLED else None
         if existing is None:
             before = None
