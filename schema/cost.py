@@ -32,6 +32,7 @@ LIST_CAPS = {
     "Availability.slots": 200,           # `first` is at most 200 (core/limits.py AVAILABILITY_SLOTS)
     "AvailabilitySlot.parts": 14,        # AVAILABILITY_PARTS
     "Session.unmatchedParticipants": 100,
+    "Series.sessions": 366,              # a series has at most 366 occurrences (core/services/series.py)
     "Program.readiness": 100,
     "Program.certifications": 100,
     "Query.expiringCertifications": 1_000,  # its documented cap

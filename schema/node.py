@@ -30,6 +30,8 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         return await loaders.courses.load(pk)
     if type_name == "Session":
         return await loaders.sessions.load(pk)
+    if type_name == "Series":  # public as its sessions are
+        return await loaders.series.load(pk)
     if type_name == "Venue":
         return await loaders.venues.load(pk)
     if type_name == "EvaluationForm":

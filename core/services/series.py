@@ -23,12 +23,12 @@ from .. import limits, working_hours
 from ..audit import Actor, record_change
 from ..errors import Clash, DomainError, ErrorCode
 from ..ids import to_global_id
-from ..instants import UTC, local_shift_spans, require_aware, wall_clock_gap
+from ..instants import UTC, local_shift_spans, require_aware, utc_now, wall_clock_gap
 from ..models import (
     BookingRole, Course, ResourceKind, SeriesOccurrence, Session, SessionSeries, SessionStatus,
 )
 from ..settings import Settings
-from . import availability
+from . import availability, enrollment
 from .locks import lock_resources, lock_session
 from .records import get_or_404
 from .scheduling import (
@@ -230,6 +230,37 @@ async def cancel_series(db: AsyncSession, actor: Actor, series_id: int, from_: d
     ids = (await db.scalars(query.order_by(Session.starts_at, Session.id))).all()
     cancelled = [await cancel_session(db, actor, sid, reason) for sid in ids]
     return series, cancelled
+
+
+async def enroll_in_series(db: AsyncSession, actor: Actor, series_id: int, learner_id: int
+                           ) -> list[enrollment.Enrolled]:
+    """Enrol a learner in every occurrence still open for enrolment (`enrollment.open_for_enrolment_sql`), all
+    or none: each through `enrollment.enroll` (a seat or the end of the waitlist, or PENDING_APPROVAL; audited
+    and announced), the sessions locked one by one in id order, the one lock order, so that concurrent calls
+    queue instead of deadlocking. An occurrence that closed between the read and its lock is left out, as a
+    closed one is; ALREADY_ENROLLED (on learnerId, naming the occurrence) refuses the whole call; INVALID on
+    seriesId when no occurrence is open. The enrolments in occurrence order."""
+    series = await get_or_404(db, SessionSeries, series_id, "seriesId")
+    numbered = dict((await db.execute(
+        select(Session.id, SeriesOccurrence.number).join(SeriesOccurrence, SeriesOccurrence.session_id == Session.id)
+        .where(SeriesOccurrence.series_id == series.id, enrollment.open_for_enrolment_sql(utc_now())))).all())
+    made = []
+    for session_id in sorted(numbered):
+        try:
+            made.append(await enrollment.enroll(db, actor, session_id, learner_id))
+        except DomainError as error:
+            if error.code is ErrorCode.SESSION_NOT_OPEN:  # checked under its lock: nothing was written for it
+                continue
+            if error.code is ErrorCode.ALREADY_ENROLLED:
+                raise DomainError(error.code, f"Occurrence {numbered[session_id]}: {error.message}",
+                                  error.field) from None
+            raise
+    if not made:
+        raise DomainError(ErrorCode.INVALID, "No occurrence of the series is open for enrolment.", "seriesId")
+    made.sort(key=lambda e: numbered[e.session_id])
+    record_change(db, actor, "series.enroll", "SessionSeries", series.id, None,
+                  {"learner_id": learner_id, "enrollments": [e.id for e in made]})
+    return made
 
 
 MAX_SHIFT_MINUTES = 366 * 24 * 60

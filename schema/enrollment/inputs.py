@@ -13,6 +13,12 @@ class EnrollInput:
 
 
 @strawberry.input
+class EnrollInSeriesInput:
+    series_id: strawberry.ID
+    learner_id: strawberry.ID
+
+
+@strawberry.input
 class CancelEnrollmentInput:
     enrollment_id: strawberry.ID
 

@@ -1,4 +1,4 @@
-"""enroll, cancelEnrollment, decideEnrollment, recordAttendance. Who may is permissions.py's;
+"""enroll, enrollInSeries, cancelEnrollment, decideEnrollment, recordAttendance. Who may is permissions.py's;
 seats, the waitlist and approvals are the enrolment service's."""
 from __future__ import annotations
 
@@ -9,20 +9,29 @@ from strawberry.types import Info
 from podium.core.errors import DomainError, ErrorCode
 from podium.core.models import AttendanceStatus as CoreAttendanceStatus
 from podium.core.models import Enrollment as EnrollmentRow
-from podium.core.services import attendance, enrollment
+from podium.core.services import attendance, enrollment, series
 from podium.core.services.enrol_batches import enroll_together
 
 from ..changes import attempt, attempt_then_load
 from ..errors import UserError, user_error
 from ..permissions import check_attendance_of, check_enrolment_of, check_staff
 from ..relay import decode_id
-from .inputs import CancelEnrollmentInput, DecideEnrollmentInput, EnrollInput, RecordAttendanceInput
+from .inputs import (
+    CancelEnrollmentInput, DecideEnrollmentInput, EnrollInput, EnrollInSeriesInput, RecordAttendanceInput,
+)
 from .types import Enrollment, enrollment_from
 
 
 @strawberry.type
 class EnrollmentPayload:
     enrollment: Enrollment | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class EnrollInSeriesPayload:
+    enrollments: list[Enrollment] = strawberry.field(description=(
+        "One per occurrence still open for enrolment, in occurrence order; empty when refused."))
     errors: list[UserError]
 
 
@@ -61,6 +70,18 @@ class EnrollmentMutations:
         except DomainError as error:
             return EnrollmentPayload(enrollment=None, errors=[user_error(error)])
         return EnrollmentPayload(enrollment=enrollment_from(row), errors=[])
+
+    @strawberry.mutation(description="Enrols a learner in every occurrence of a series still open for enrolment, "
+                                     "each as enroll does (a seat, else the waitlist), all or none.")
+    async def enroll_in_series(self, info: Info, input: EnrollInSeriesInput) -> EnrollInSeriesPayload:
+        async def work(db, actor):
+            series_id = decode_id(input.series_id, "Series", "seriesId")
+            learner_id = decode_id(input.learner_id, "Person", "learnerId")
+            check_enrolment_of(info.context.caller, learner_id)
+            return await series.enroll_in_series(db, actor, series_id, learner_id)
+
+        rows, errors, _ = await attempt(info, work)  # the rows as written: no second read after the change
+        return EnrollInSeriesPayload(enrollments=[enrollment_from(row) for row in rows or []], errors=errors)
 
     @strawberry.mutation(description="A freed seat goes to the first waitlisted learner at once.")
     async def cancel_enrollment(self, info: Info, input: CancelEnrollmentInput) -> EnrollmentPayload:

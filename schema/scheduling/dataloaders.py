@@ -146,6 +146,20 @@ def loaders(context) -> dict:
         found = {row.id: series_from(row) for row in rows}
         return [found.get(i) for i in ids]
 
+    async def series_sessions(ids: list[int]) -> list[list[Session]]:
+        """Each series' sessions in occurrence order: one statement for the sessions of every series asked for."""
+        async with context.reading() as db:
+            rows = (await db.execute(
+                session_rows().add_columns(SeriesOccurrenceRow.series_id)
+                .join(SeriesOccurrenceRow, SeriesOccurrenceRow.session_id == SessionRow.id)
+                .where(SeriesOccurrenceRow.series_id.in_(ids))
+                .order_by(SeriesOccurrenceRow.series_id, SeriesOccurrenceRow.number))).all()
+            built = await build_sessions(db, rows, context.loaders.resource_objects)
+        found: dict[int, list[Session]] = defaultdict(list)
+        for row, session in zip(rows, built):
+            found[row.series_id].append(session)
+        return [found[i] for i in ids]
+
     async def booking_windows(keys: list[tuple[int, datetime, datetime]]) -> list[list]:
         """Active bookings of resources overlapping [from, to): one statement per window asked for."""
         windows: dict[tuple[datetime, datetime], list[int]] = defaultdict(list)
@@ -189,7 +203,7 @@ def loaders(context) -> dict:
         return [access.get(i, MeetingAccess()) for i in ids]
 
     return {"sessions": sessions, "session_bookings": session_bookings, "session_parts": session_parts,
-            "session_series": session_series, "series": series,
+            "session_series": session_series, "series": series, "series_sessions": series_sessions,
             "meeting_access": meeting_access_of,
             "unmatched_participants": unmatched_participants,
             "booking_windows": booking_windows}

@@ -205,14 +205,21 @@ class Session(Node):
 
 
 @strawberry.type(description="A repeating session: an RFC 5545 RRULE expanded on the local wall clock of its "
-                              "timezone; each occurrence is a session of its own.")
-class Series:
+                              "timezone; each occurrence is a session of its own. Anyone may see a series, as "
+                              "anyone may see its sessions.")
+class Series(Node):
     id: strawberry.ID
     pk: strawberry.Private[int]
     rule: str = strawberry.field(description="The RRULE, one line, e.g. RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10.")
     timezone: str = strawberry.field(description="The IANA timezone whose wall clock the rule follows.")
     occurrences: int = strawberry.field(description="How many sessions the series made (exceptDates left out).")
     except_dates: list[date] = strawberry.field(description="Local dates of the rule left out.")
+
+    @strawberry.field(description="Its sessions, one per occurrence, in occurrence order (each with its "
+                                  "seriesOccurrence), cancelled ones included; each shows what the caller may see of "
+                                  "a session.")
+    async def sessions(self, info: Info) -> list[Session]:
+        return await info.context.loaders.series_sessions.load(self.pk)
 
 
 @strawberry.type(description="A session a series makes (or, in a dry run, would make).")
