@@ -34,6 +34,9 @@ from . import enrollment
 from .enrollment import Enrolled
 
 Transaction = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+BATCH_LIMIT = 200
+"""Enrols written together at most (PostgreSQL takes up to 32,767 parameters in a statement; 200
+enrolments with their audit rows and events are about 5,400); the rest make the next batch."""
 _LEAD, _ALONE = object(), object()  # what a waiting enrol may be told instead of its outcome
 
 
@@ -81,8 +84,10 @@ async def enroll_together(db: AsyncSession, transaction: Transaction, actor: Act
     try:
         async with transaction() as db:
             queue = waiting[session_id]
-            batch += [ask for ask in queue if not ask.answer.done()]
-            queue.clear()
+            while queue and len(batch) < BATCH_LIMIT:
+                ask = queue.pop(0)
+                if not ask.answer.done():
+                    batch.append(ask)
             try:
                 outcomes = await enrollment.enroll_many(db, session_id, [(ask.actor, ask.learner_id) for ask in batch])
             except DomainError as refusal:  # the session itself: nothing written, the same answer for all

@@ -84,3 +84,27 @@ async def test_when_a_batch_fails_the_others_are_written_alone(app, api, monkeyp
     assert len(rows) == 11 and audits == 11 and events == 11
     assert [r[1] for r in rows] == ["ENROLLED"] * 5 + ["WAITLISTED"] * 6
     assert [r[2] for r in rows[5:]] == list(range(1, 7))
+
+
+async def test_a_batch_takes_at_most_its_limit_and_the_rest_make_the_next(app, api, monkeypatch):
+    from podium.core.services import enrol_batches
+
+    sessions = app.state.podium.sessions
+    course = await b.course(sessions)
+    s = await b.session(sessions, course_id=course.id, instructor_ids=[(await b.instructor(sessions)).id], capacity=4)
+    learners = [await _learner_with_token(sessions) for _ in range(15)]
+    sizes = []
+    real = enrollment.enroll_many
+
+    async def counting(db, session_id, asks):
+        sizes.append(len(asks))
+        return await real(db, session_id, asks)
+
+    monkeypatch.setattr(enrol_batches, "BATCH_LIMIT", 3)
+    monkeypatch.setattr(enrollment, "enroll_many", counting)
+    answers = await asyncio.gather(*(_enrol(api, s.id, lid, token) for lid, token in learners))
+    assert all(a["errors"] == [] for a in answers)
+    assert sum(sizes) == 15 and max(sizes) == 3
+    rows, audits, events, _ = await _written(sessions, s.id)
+    assert [r[1] for r in rows] == ["ENROLLED"] * 4 + ["WAITLISTED"] * 11
+    assert [r[2] for r in rows[4:]] == list(range(1, 12)) and audits == 15 and events == 15
