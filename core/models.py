@@ -378,16 +378,34 @@ class SessionPart(Base):
 
 class SessionSeries(Base):
     """A repeating session: an RFC 5545 RRULE expanded on the wall clock of `timezone`. Each occurrence is
-    a session of its own (SeriesOccurrence), with its own enrolments and attendance."""
+    a session of its own (SeriesOccurrence), with its own enrolments and attendance; what is scheduled now
+    is described by its SeriesRules."""
 
     __tablename__ = "session_series"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    rule: Mapped[str] = mapped_column(Text)  # one line, "RRULE:…"
+    rule: Mapped[str] = mapped_column(Text)  # one line, "RRULE:…", as made: the pattern its SeriesRules follow
     timezone: Mapped[str] = mapped_column(String(64))
     occurrences: Mapped[int]  # how many sessions it made
     except_dates: Mapped[list[Any]] = mapped_column(default=list)  # ISO local dates left out
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class SeriesRule(Base):
+    """One RFC 5545 recurrence of a series (DTSTART, DTEND, RRULE, EXDATEs on the series' clock): the
+    occurrences from `first_occurrence` until the next rule's. A series made has one; rescheduleSeries ends
+    the rule in force before the first occurrence it moves and adds rules for the rest."""
+
+    __tablename__ = "series_rule"
+    __table_args__ = (UniqueConstraint("series_id", "first_occurrence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("session_series.id"))
+    first_occurrence: Mapped[int]
+    starts_at: Mapped[datetime]  # DTSTART: its first occurrence's start
+    ends_at: Mapped[datetime]  # DTEND: its first occurrence's end (each occurrence lasts as long)
+    rule: Mapped[str] = mapped_column(Text)  # one line, "RRULE:…", with COUNT or UNTIL
+    except_dates: Mapped[list[Any]] = mapped_column(default=list)  # ISO local dates its RRULE makes but leaves out
 
 
 class SeriesOccurrence(Base):

@@ -25,6 +25,7 @@ from .models import (
 )
 from .providers import Attachment, Notification
 from .services.evaluations import evaluation_token, evaluation_url
+from .services.series_rules import occurrence_rule_sql
 from .settings import Settings
 
 BUNDLED_TEMPLATES = Path(__file__).with_name("templates")
@@ -55,8 +56,9 @@ def session_facts(session: Session, course: Course, starts_at: datetime, ends_at
 
 
 async def series_facts(db: AsyncSession, session_id: int, settings: Settings) -> dict[str, Any] | None:
-    """What invites say of the session's series: its UID, rule, and which occurrence of how many."""
-    row = (await db.execute(select(SessionSeries.id, SessionSeries.rule, SessionSeries.occurrences,
+    """What invites say of the session's series: its UID, the rule that makes this occurrence, and which
+    occurrence of how many."""
+    row = (await db.execute(select(SessionSeries.id, occurrence_rule_sql().label("rule"), SessionSeries.occurrences,
                                    SeriesOccurrence.number)
                             .join(SeriesOccurrence, SeriesOccurrence.series_id == SessionSeries.id)
                             .where(SeriesOccurrence.session_id == session_id))).first()

@@ -26,6 +26,7 @@ from ..models import (
     ResourceKind, SeriesOccurrence, Session, SessionPart, SessionSeries, SessionStatus, Venue,
 )
 from .records import get_or_404
+from .series_rules import occurrence_rule_sql
 
 HISTORY = timedelta(days=90)  # how far back a feed reaches; the future is whole
 TEACHING = (BookingRole.LEAD_INSTRUCTOR, BookingRole.CO_FACILITATOR)
@@ -110,7 +111,7 @@ EVENT_COLUMNS = (Session.id.label("session_id"), Session.title, SessionPart.posi
                  Session.cancel_reason, Course.code.label("course_code"), Course.title.label("course_title"),
                  ROOM.name.label("room_name"), Venue.name.label("venue_name"), Venue.address.label("venue_address"),
                  SeriesOccurrence.series_id, SeriesOccurrence.number.label("series_number"),
-                 SessionSeries.rule.label("series_rule"), SessionSeries.occurrences.label("series_count"))
+                 occurrence_rule_sql().label("series_rule"), SessionSeries.occurrences.label("series_count"))
 
 
 def _with_places(query):

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import limits, working_hours
@@ -25,7 +25,7 @@ from ..errors import Clash, DomainError, ErrorCode
 from ..ids import to_global_id
 from ..instants import UTC, local_shift_spans, require_aware, utc_now, wall_clock_gap
 from ..models import (
-    BookingRole, Course, ResourceKind, SeriesOccurrence, Session, SessionSeries, SessionStatus,
+    BookingRole, Course, ResourceKind, SeriesOccurrence, SeriesRule, Session, SessionSeries, SessionStatus,
 )
 from ..settings import Settings
 from . import availability, enrollment
@@ -166,6 +166,99 @@ def occurrences(recurrence: str, parts: list[PartSpan], timezone: str, except_da
     return line, found
 
 
+SINGLE = "RRULE:FREQ=DAILY;COUNT=1"
+"""The rule of an occurrence the series' pattern does not make from its own start: itself alone."""
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """A rule of a series (a SeriesRule): DTSTART, DTEND, the RRULE and the local dates it leaves out (EXDATE),
+    making the occurrences from `first` on."""
+
+    first: int
+    starts_at: datetime
+    ends_at: datetime
+    rule: str
+    except_dates: tuple[date, ...] = ()
+
+
+def _local_utc(local: datetime, zone: ZoneInfo) -> datetime:
+    """A wall-clock time of `zone` as an instant (a time the clock skips moves on by the gap, as RFC 5545 says)."""
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _pattern(rule: str) -> tuple[dict[str, str], bool]:
+    """A rule's parts without its end (COUNT, UNTIL): the pattern its rules repeat; and whether it ends by UNTIL."""
+    pairs = _rule(rule)[1]
+    return {k: v for k, v in pairs.items() if k not in ("COUNT", "UNTIL")}, "UNTIL" in pairs
+
+
+def _walk(pattern: dict[str, str], start: datetime, zone: ZoneInfo, skip: set[date], keep: int,
+          settings: Settings | None) -> list[tuple[int, datetime, bool]]:
+    """The pattern's wall-clock instances from `start` on (raw index, local time, left out by `skip`), until `keep`
+    are kept; none when it makes too few before the scheduling horizon."""
+    try:
+        wall = _expand({**pattern, "COUNT": str(min(MAX_OCCURRENCES, keep + len(skip)))}, start, zone, settings)
+    except DomainError:
+        return []
+    return [(index, local, local.date() in skip) for index, local in enumerate(wall)]
+
+
+def _ended(pattern: dict[str, str], until: bool, index: int, local: datetime, zone: ZoneInfo) -> str:
+    """The pattern as a rule whose last instance is `local` (raw index `index`): COUNT, or UNTIL in UTC (to the
+    second, rounded up so that the instance stays in)."""
+    last = _local_utc(local, zone)
+    last += timedelta(microseconds=-last.microsecond, seconds=1 if last.microsecond else 0)
+    end = {"UNTIL": last.strftime("%Y%m%dT%H%M%SZ")} if until else {"COUNT": str(index + 1)}
+    return "RRULE:" + ";".join(f"{k}={v}" for k, v in {**pattern, **end}.items())
+
+
+def describe(made_rule: str, timezone: str, spans: list[tuple[int, datetime, datetime]], skip: set[date],
+             settings: Settings | None = None) -> list[Recurrence]:
+    """The rules that make exactly these occurrences ((number, start, end), numbers consecutive, in order): from
+    the first one not yet described, the series' pattern (`made_rule` without its end) from its start, as far as
+    it makes the next occurrences at their instants and lengths, `skip` left out (EXDATE); an occurrence the
+    pattern does not make from its own start is a rule of its own (SINGLE). A rule ends by COUNT, or by UNTIL
+    when `made_rule` does."""
+    zone = ZoneInfo(timezone)
+    pattern, until = _pattern(made_rule)
+    found: list[Recurrence] = []
+    at = 0
+    while at < len(spans):
+        number, start, end = spans[at]
+        matched, last, left_out, pending = 0, None, [], []
+        for index, local, skipped in _walk(pattern, start, zone, skip, len(spans) - at, settings):
+            if at + matched == len(spans):
+                break
+            if skipped:
+                pending.append(local.date())
+                continue
+            _, wanted_start, wanted_end = spans[at + matched]
+            if _local_utc(local, zone) != wanted_start or wanted_end - wanted_start != end - start:
+                break
+            matched, last, left_out, pending = matched + 1, (index, local), left_out + pending, []
+        if last is None:
+            found.append(Recurrence(number, start, end, SINGLE))
+            at += 1
+            continue
+        found.append(Recurrence(number, start, end, _ended(pattern, until, *last, zone), tuple(left_out)))
+        at += matched
+    return found
+
+
+def truncated(rule: Recurrence, keep: int, timezone: str, settings: Settings | None = None) -> Recurrence:
+    """A rule ended after its first `keep` occurrences (before the first occurrence a later rule takes over)."""
+    zone = ZoneInfo(timezone)
+    pattern, until = _pattern(rule.rule)
+    walked = _walk(pattern, rule.starts_at, zone, set(rule.except_dates), keep, settings)
+    kept = [(index, local) for index, local, skipped in walked if not skipped][:keep]
+    if len(kept) < keep:  # its rule no longer makes them: leave it as it is
+        return rule
+    last = kept[-1]
+    left_out = tuple(local.date() for index, local, skipped in walked if skipped and index < last[0])
+    return replace(rule, rule=_ended(pattern, until, *last, zone), except_dates=left_out)
+
+
 def _tagged(clashes: list[Clash], found: list[Occurrence], held: list[list[PartSpan]]) -> list[Clash]:
     """Each clash once per occurrence it stands in the way of, with the occurrence's number."""
     tagged = []
@@ -206,6 +299,8 @@ async def schedule_series(db: AsyncSession, actor: Actor, *, recurrence: str, st
                            except_dates=sorted(d.isoformat() for d in set(except_dates or [])))
     db.add(series)
     await db.flush()
+    db.add(_rule_row(series.id, Recurrence(1, found[0].parts[0][0], found[0].parts[-1][1], line,
+                                           tuple(sorted(set(except_dates or []))))))
     made = []
     for o in found:
         facts = {"id": to_global_id("Series", series.id), "rule": line, "occurrence": o.number, "count": len(found)}
@@ -216,6 +311,41 @@ async def schedule_series(db: AsyncSession, actor: Actor, *, recurrence: str, st
     record_change(db, actor, "series.schedule", "SessionSeries", series.id, None,
                   {"rule": line, "timezone": timezone, "sessions": [s.id for s in made]})
     return series, found, made
+
+
+def _rule_row(series_id: int, rule: Recurrence) -> SeriesRule:
+    return SeriesRule(series_id=series_id, first_occurrence=rule.first, starts_at=rule.starts_at,
+                      ends_at=rule.ends_at, rule=rule.rule, except_dates=[d.isoformat() for d in rule.except_dates])
+
+
+async def series_rules(db: AsyncSession, series_id: int) -> list[Recurrence]:
+    """A series' rules, in occurrence order."""
+    return [Recurrence(r.first_occurrence, r.starts_at, r.ends_at, r.rule,
+                       tuple(date.fromisoformat(d) for d in r.except_dates))
+            for r in (await db.scalars(select(SeriesRule).where(SeriesRule.series_id == series_id)
+                                       .order_by(SeriesRule.first_occurrence))).all()]
+
+
+async def _describe_from(db: AsyncSession, series: SessionSeries, first: int,
+                         settings: Settings) -> list[Recurrence]:
+    """After occurrences from `first` on moved: the rule in force ends before `first`, and new rules describe
+    every occurrence from `first` on as it is scheduled now (a cancelled one where it stayed). The rules after."""
+    before = await series_rules(db, series.id)
+    spans = [(n, s, e) for n, s, e in (await db.execute(
+        select(SeriesOccurrence.number, Session.starts_at, Session.ends_at)
+        .join(Session, Session.id == SeriesOccurrence.session_id)
+        .where(SeriesOccurrence.series_id == series.id, SeriesOccurrence.number >= first)
+        .order_by(SeriesOccurrence.number))).all()]
+    kept = [r for r in before if r.first < first]
+    if kept:
+        kept[-1] = truncated(kept[-1], first - kept[-1].first, series.timezone, settings)
+    skip = {date.fromisoformat(d) for d in series.except_dates or []}
+    # pure computation (python-dateutil), up to one expansion per occurrence: off the event loop
+    after = kept + await asyncio.to_thread(describe, series.rule, series.timezone, spans, skip, settings)
+    await db.execute(delete(SeriesRule).where(SeriesRule.series_id == series.id))
+    db.add_all([_rule_row(series.id, r) for r in after])
+    await db.flush()
+    return after
 
 
 async def cancel_series(db: AsyncSession, actor: Actor, series_id: int, from_: datetime | None = None,
@@ -423,9 +553,14 @@ async def reschedule_series(db: AsyncSession, actor: Actor, series_id: int, how:
     occurrences_found = [Occurrence(numbered[m.session.id], m.spans) for m in moves]
     if dry_run:
         return series, occurrences_found, []
+    retimed = [numbered[m.session.id] for m in moves if m.spans != [(p.starts_at, p.ends_at) for p in m.current]]
     await set_bookings_aside(db, moves)
     moved = [await move_session(db, actor, move, settings) for move in moves]
-    record_change(db, actor, "series.reschedule", "SessionSeries", series.id, None, {
+    before = after = await series_rules(db, series.id)
+    if retimed:  # else re-staffed only, at the same times: the recurrence stays as it is
+        after = await _describe_from(db, series, min(retimed), settings)
+    record_change(db, actor, "series.reschedule", "SessionSeries", series.id, {"rules": [r.rule for r in before]}, {
+        "rules": [{"from_occurrence": r.first, "starts_at": r.starts_at.isoformat(), "rule": r.rule} for r in after],
         "start_time": how.start_time, "shift_minutes": how.shift_minutes, "duration_minutes": how.duration_minutes,
         "instructor_ids": list(how.instructor_ids) if how.instructor_ids is not None else None,
         "room_id": how.room_id, "sessions": [s.id for s in moved]})

@@ -16,6 +16,7 @@ from podium.core.models import Resource as ResourceRow
 from podium.core.models import Session as SessionRow
 from podium.core.models import SeriesOccurrence as SeriesOccurrenceRow
 from podium.core.models import SessionPart as SessionPartRow
+from podium.core.models import SeriesRule as SeriesRuleRow
 from podium.core.models import SessionSeries as SessionSeriesRow
 from podium.core.models import UnmatchedParticipant as UnmatchedRow
 from podium.core.services.capacity import enrolments_sql, seats_taken_sql
@@ -23,7 +24,7 @@ from podium.core.services.capacity import enrolments_sql, seats_taken_sql
 from ..relay import global_id
 from ..catalogue.types import COURSE_COLUMNS, RESOURCE_COLUMNS, Resource, course_from, resource_from
 from ..permissions import MeetingAccess, meeting_access, visible_unmatched
-from .types import Booking, Meeting, Series, Session, SessionPart, UnmatchedParticipant
+from .types import Booking, Meeting, Series, SeriesRecurrence, Session, SessionPart, UnmatchedParticipant
 
 SESSION_COLUMNS = (SessionRow.id, SessionRow.title, SessionRow.starts_at, SessionRow.ends_at, SessionRow.timezone,
                    SessionRow.delivery_mode, SessionRow.status, SessionRow.capacity, SessionRow.meeting_provider,
@@ -35,8 +36,10 @@ COUNT_COLUMNS = (seats_taken_sql().label("seats_taken"),
 """Evaluated only for the rows a page returns."""
 
 
-SERIES_COLUMNS = (SessionSeriesRow.id, SessionSeriesRow.rule, SessionSeriesRow.timezone, SessionSeriesRow.occurrences,
-                  SessionSeriesRow.except_dates)
+FIRST_RULE = (select(SeriesRuleRow.rule).where(SeriesRuleRow.series_id == SessionSeriesRow.id)
+              .order_by(SeriesRuleRow.first_occurrence).limit(1).correlate(SessionSeriesRow).scalar_subquery())
+SERIES_COLUMNS = (SessionSeriesRow.id, FIRST_RULE.label("rule"), SessionSeriesRow.timezone,
+                  SessionSeriesRow.occurrences, SessionSeriesRow.except_dates)
 
 
 def series_from(row) -> Series:
@@ -146,6 +149,25 @@ def loaders(context) -> dict:
         found = {row.id: series_from(row) for row in rows}
         return [found.get(i) for i in ids]
 
+    async def series_recurrences(ids: list[int]) -> list[list[SeriesRecurrence]]:
+        """Each series' rules in occurrence order, each up to the next one's first occurrence: one statement."""
+        async with context.reading() as db:
+            rows = (await db.execute(
+                select(SeriesRuleRow.series_id, SeriesRuleRow.first_occurrence, SeriesRuleRow.starts_at,
+                       SeriesRuleRow.ends_at, SeriesRuleRow.rule, SeriesRuleRow.except_dates,
+                       SessionSeriesRow.occurrences)
+                .join(SessionSeriesRow, SessionSeriesRow.id == SeriesRuleRow.series_id)
+                .where(SeriesRuleRow.series_id.in_(ids))
+                .order_by(SeriesRuleRow.series_id, SeriesRuleRow.first_occurrence))).all()
+        found: dict[int, list[SeriesRecurrence]] = defaultdict(list)
+        for row, following in zip(rows, [*rows[1:], None]):
+            last = (following.first_occurrence - 1 if following is not None and following.series_id == row.series_id
+                    else row.occurrences)
+            found[row.series_id].append(SeriesRecurrence(
+                from_occurrence=row.first_occurrence, to_occurrence=last, starts_at=row.starts_at,
+                ends_at=row.ends_at, rule=row.rule, except_dates=[date.fromisoformat(d) for d in row.except_dates]))
+        return [found[i] for i in ids]
+
     async def series_sessions(ids: list[int]) -> list[list[Session]]:
         """Each series' sessions in occurrence order: one statement for the sessions of every series asked for."""
         async with context.reading() as db:
@@ -204,6 +226,7 @@ def loaders(context) -> dict:
 
     return {"sessions": sessions, "session_bookings": session_bookings, "session_parts": session_parts,
             "session_series": session_series, "series": series, "series_sessions": series_sessions,
+            "series_recurrences": series_recurrences,
             "meeting_access": meeting_access_of,
             "unmatched_participants": unmatched_participants,
             "booking_windows": booking_windows}

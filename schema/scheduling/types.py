@@ -210,16 +210,38 @@ class Session(Node):
 class Series(Node):
     id: strawberry.ID
     pk: strawberry.Private[int]
-    rule: str = strawberry.field(description="The RRULE, one line, e.g. RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10.")
+    rule: str = strawberry.field(description=(
+        "The RRULE of its first occurrences, one line, e.g. RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10: recurrence's first. "
+        "Once rescheduleSeries has moved later occurrences it ends before them."))
     timezone: str = strawberry.field(description="The IANA timezone whose wall clock the rule follows.")
     occurrences: int = strawberry.field(description="How many sessions the series made (exceptDates left out).")
     except_dates: list[date] = strawberry.field(description="Local dates of the rule left out.")
+
+    @strawberry.field(description="What it schedules now, as RFC 5545 recurrences in occurrence order: one as "
+                                  "made; rescheduleSeries ends the one in force before the first occurrence it "
+                                  "moves and adds what describes the rest. Expanded, they make every session of "
+                                  "the series at its start and end.")
+    async def recurrence(self, info: Info) -> list[SeriesRecurrence]:
+        return await info.context.loaders.series_recurrences.load(self.pk)
 
     @strawberry.field(description="Its sessions, one per occurrence, in occurrence order (each with its "
                                   "seriesOccurrence), cancelled ones included; each shows what the caller may see of "
                                   "a session.")
     async def sessions(self, info: Info) -> list[Session]:
         return await info.context.loaders.series_sessions.load(self.pk)
+
+
+@strawberry.type(description=(
+    "One RFC 5545 recurrence of a series, on the series' timezone: DTSTART (startsAt), DTEND (endsAt: every "
+    "occurrence it makes lasts as long), the RRULE and EXDATEs (exceptDates, at startsAt's local time); it makes "
+    "occurrences fromOccurrence to toOccurrence."))
+class SeriesRecurrence:
+    from_occurrence: int
+    to_occurrence: int
+    starts_at: datetime = strawberry.field(description="DTSTART: the start of its first occurrence.")
+    ends_at: datetime = strawberry.field(description="DTEND: the end of its first occurrence.")
+    rule: str = strawberry.field(description="The RRULE, one line, with COUNT or UNTIL (UTC).")
+    except_dates: list[date] = strawberry.field(description="Local dates its RRULE makes but leaves out (EXDATE).")
 
 
 @strawberry.type(description="A session a series makes (or, in a dry run, would make).")

@@ -252,3 +252,49 @@ def test_0009_keeps_an_old_resource_rate_as_an_hourly_rate_in_cents(own_database
     command.downgrade(config, "0008")
     back = asyncio.run(run(sa.select(sa.column("cost_rate")).select_from(sa.table("resource"))))
     assert [float(row[0]) for row in back] == [85.5]
+
+
+def test_0016_gives_every_existing_series_its_own_rule_from_its_first_occurrence(own_database):
+    """A series made before its rules were stored comes out of the upgrade with one rule: the series' own, from
+    its first occurrence's start and end, with its except dates."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from podium.core.db import changing, create_sessionmaker
+    from podium.core.events import EventBus
+    from podium.core.models import DeliveryMode
+    from podium.core.services import series
+    from tests import builders as b
+    from tests.builders import ADMIN
+
+    config = alembic_config(own_database)
+    command.upgrade(config, "head")
+    first = datetime(2027, 3, 2, 9, tzinfo=ZoneInfo("Europe/Berlin"))
+
+    async def make() -> None:
+        engine = create_engine(own_database)
+        sessions = create_sessionmaker(engine, EventBus())
+        course, lead = await b.course(sessions), await b.instructor(sessions)
+        async with sessions() as db, changing(db):
+            await series.schedule_series(
+                db, ADMIN, recurrence="RRULE:FREQ=WEEKLY;COUNT=4", starts_at=first, ends_at=first + timedelta(hours=1),
+                except_dates=[date(2027, 3, 9)], timezone="Europe/Berlin", course_id=course.id,
+                instructor_ids=[lead.id], delivery_mode=DeliveryMode.VIRTUAL)
+        await engine.dispose()
+
+    async def rules() -> list[tuple]:
+        engine = create_engine(own_database)
+        async with engine.connect() as conn:
+            found = (await conn.execute(text(
+                "SELECT first_occurrence, starts_at, ends_at, rule, except_dates FROM series_rule"))).all()
+        await engine.dispose()
+        return [tuple(row) for row in found]
+
+    asyncio.run(make())
+    made = asyncio.run(rules())
+    command.downgrade(config, "0015")
+    command.upgrade(config, "head")
+    assert asyncio.run(rules()) == made
+    [(number, starts_at, _, rule, except_dates)] = made
+    assert (number, rule) == (1, "RRULE:FREQ=WEEKLY;COUNT=4")
+    assert str(except_dates).count("2027-03-09") == 1

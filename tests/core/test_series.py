@@ -214,3 +214,32 @@ async def test_a_series_moving_while_sessions_take_its_new_slot_all_or_none_unde
             SeriesOccurrence, SeriesOccurrence.session_id == Session.id))).all()}
     assert hours == ({14} if won == ["series"] else {9})
     assert await _count(sessions, Session) == (4 if won == ["series"] else 5)
+
+
+def test_the_stored_recurrence_of_moved_occurrences_ends_as_the_rule_was_made():
+    """`describe` covers occurrences with the made rule's pattern from their start, keeping UNTIL (in UTC) for a
+    rule made with UNTIL and the except dates it passes as EXDATEs; `truncated` ends a rule after its first n;
+    expanding what they write gives the occurrences back."""
+    tuesdays = [datetime(2027, 3, 16, 10, 30, tzinfo=BERLIN) + timedelta(weeks=w) for w in range(8)]
+    starts = [t for t in tuesdays if t.date() != date(2027, 4, 20)]  # 16 March to 4 May, 20 April left out
+    spans = [(n, s, s + timedelta(hours=1)) for n, s in enumerate(starts, 3)]
+    made = "RRULE:FREQ=WEEKLY;UNTIL=20270601"
+    [whole] = series.describe(made, "Europe/Berlin", spans, {date(2027, 4, 20)})
+    assert (whole.first, whole.starts_at, whole.ends_at) == (3, starts[0], starts[0] + timedelta(hours=1))
+    assert whole.rule == "RRULE:FREQ=WEEKLY;UNTIL=20270504T083000Z"  # 10:30 in Berlin in summer
+    assert whole.except_dates == (date(2027, 4, 20),)
+    _, again = series.occurrences(whole.rule, [(whole.starts_at, whole.ends_at)], "Europe/Berlin",
+                                  list(whole.except_dates))
+    assert [o.parts[0] for o in again] == [(s, e) for _, s, e in spans]
+
+    cut = series.truncated(whole, 2, "Europe/Berlin")
+    assert (cut.rule, cut.except_dates) == ("RRULE:FREQ=WEEKLY;UNTIL=20270323T093000Z", ())  # winter: 09:30 UTC
+    assert series.truncated(whole, 6, "Europe/Berlin").except_dates == (date(2027, 4, 20),)
+
+    # Counted rules stay counted; a start the pattern does not make is a rule of its own.
+    wednesday = spans[1][1] + timedelta(days=1)
+    moved = [spans[0], (4, wednesday, wednesday + timedelta(hours=1)), *spans[2:]]
+    described = series.describe("RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10", "Europe/Berlin", moved, {date(2027, 4, 20)})
+    assert [(r.first, r.rule, r.except_dates) for r in described] == [
+        (3, "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=1", ()), (4, series.SINGLE, ()),
+        (5, "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=6", (date(2027, 4, 20),))]

@@ -4,10 +4,12 @@ occurrence and moves nothing), a dry run writes nothing, every moved session is 
 told as rescheduleSession tells them, and occurrences may move into each other's old slots."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import icalendar
+import recurring_ical_events
 from sqlalchemy import func, select
 
 from podium.core.models import AuditEntry
@@ -15,6 +17,7 @@ from tests.dispatching import eventually
 from tests.server import graph as g
 
 BERLIN = ZoneInfo("Europe/Berlin")
+UTC = ZoneInfo("UTC")
 SERIES = """mutation($i: ScheduleSeriesInput!) { scheduleSeries(input: $i) {
   series { id } sessions { id startsAt } errors { code message } } }"""
 MOVE = """mutation($i: RescheduleSeriesInput!) { rescheduleSeries(input: $i) {
@@ -192,3 +195,118 @@ async def test_an_instructor_taken_off_a_series_no_longer_teaches_it_and_a_cance
                                {"i": {"seriesId": made["series"]["id"]}})
     assert cancelled["cancelSeries"]["errors"] == []
     assert await roster(new_token) == ("CANCELLED", [new], 1)
+
+
+RECURRENCE = """query($id: ID!) { node(id: $id) { ... on Series { rule timezone occurrences exceptDates
+  recurrence { fromOccurrence toOccurrence startsAt endsAt rule exceptDates }
+  sessions { startsAt endsAt status seriesOccurrence } } } }"""
+FIRST_SESSIONS_RECURRENCE = """{ sessions(first: 1) { edges { node { seriesOccurrence series {
+  recurrence { fromOccurrence toOccurrence startsAt endsAt rule exceptDates } } } } } }"""
+CANCEL_SESSION = """mutation($i: CancelSessionInput!) { cancelSession(input: $i) { errors { code } } }"""
+ME = "{ me { calendarFeedUrl } }"
+
+
+def expanded(series: dict) -> list[tuple[datetime, datetime]]:
+    """The series' recurrences written as RFC 5545 VEVENTs (DTSTART and DTEND on its clock, RRULE, EXDATE at the
+    start's local time), read back with icalendar and expanded by recurring-ical-events: (start, end) in UTC."""
+    zone = ZoneInfo(series["timezone"])
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//test//EN")
+    calendar.add("version", "2.0")
+    for r in series["recurrence"]:
+        start = datetime.fromisoformat(r["startsAt"]).astimezone(zone)
+        event = icalendar.Event()
+        event.add("uid", f"rule-{r['fromOccurrence']}@test")
+        event.add("dtstamp", start)
+        event.add("dtstart", start)
+        event.add("dtend", datetime.fromisoformat(r["endsAt"]).astimezone(zone))
+        event.add("rrule", icalendar.vRecur.from_ical(r["rule"].removeprefix("RRULE:")))
+        for day in r["exceptDates"]:
+            event.add("exdate", datetime.combine(date.fromisoformat(day), start.time().replace(tzinfo=None), zone))
+        calendar.add_component(event)
+    calendar.add_missing_timezones()
+    read = icalendar.Calendar.from_ical(calendar.to_ical())
+    events = recurring_ical_events.of(read).between(datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
+    return sorted((e["dtstart"].dt.astimezone(UTC), e["dtend"].dt.astimezone(UTC)) for e in events)
+
+
+def scheduled(series: dict) -> list[tuple[datetime, datetime]]:
+    return sorted((datetime.fromisoformat(s["startsAt"]), datetime.fromisoformat(s["endsAt"]))
+                  for s in series["sessions"])
+
+
+async def test_the_stored_recurrence_follows_a_move_of_this_and_later_occurrences(told):
+    """Tuesdays 09:00-10:00 in Berlin from 2 March 2027, COUNT=10 without 20 April: nine occurrences. Moved to
+    10:30 from occurrence 3, the first rule ends after occurrence 2 and a second, from 16 March 10:30, makes
+    the rest across the change to summer time, 20 April still left out; moved on to Wednesdays from occurrence 4
+    (occurrence 5 cancelled, so it stays), what the weekly Tuesday rule cannot make is a rule of its own. Each
+    time the recurrences, expanded with recurring-ical-events, make exactly the sessions scheduled, and the
+    instructor's feed names each occurrence's own rule."""
+    api, _, _ = told
+    course, email = await g.course(api), "rita@example.com"
+    teacher = await g.instructor(api, email=email)
+    person = await g.person(api, email=email)
+    first = datetime(2027, 3, 2, 9, tzinfo=BERLIN)
+    rule = "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=10"
+    made = (await api.data(SERIES, {"i": {
+        "courseId": course, "startsAt": first.isoformat(), "endsAt": (first + timedelta(hours=1)).isoformat(),
+        "timezone": "Europe/Berlin", "deliveryMode": "VIRTUAL", "instructorIds": [teacher],
+        "recurrence": rule, "exceptDates": ["2027-04-20"]}}))["scheduleSeries"]
+    assert made["errors"] == []
+    series_id = made["series"]["id"]
+    series = (await api.data(RECURRENCE, {"id": series_id}))["node"]
+    assert series["rule"] == rule and series["occurrences"] == 9
+    assert [(r["fromOccurrence"], r["toOccurrence"], r["rule"], r["exceptDates"]) for r in series["recurrence"]] == [
+        (1, 9, rule, ["2027-04-20"])]
+    assert expanded(series) == scheduled(series) and len(scheduled(series)) == 9
+
+    moved = (await api.data(MOVE, {"i": {"seriesId": series_id, "fromOccurrence": 3, "startTime": "10:30"}}))
+    assert moved["rescheduleSeries"]["errors"] == []
+    series = (await api.data(RECURRENCE, {"id": series_id}))["node"]
+    assert series["rule"] == "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=2"
+    assert [(r["fromOccurrence"], r["toOccurrence"], berlin(r["startsAt"]), r["rule"], r["exceptDates"])
+            for r in series["recurrence"]] == [
+        (1, 2, (2, 9, 0), "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=2", []),
+        (3, 9, (16, 10, 30), "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=8", ["2027-04-20"])]
+    assert expanded(series) == scheduled(series)
+    assert {dt.astimezone(UTC).hour for dt, _ in expanded(series)[2:]} == {9, 8}  # 10:30 in winter and summer
+
+    # The feed: each occurrence carries the rule that makes it.
+    token = await g.token(api, person, "INSTRUCTOR")
+    url = (await api.data(ME, token=token))["me"]["calendarFeedUrl"]
+    feed = icalendar.Calendar.from_ical((await api.client.get(urlsplit(url).path)).content)
+    rules = sorted((str(e["x-podium-series-occurrence"]), str(e["x-podium-series-rule"])) for e in feed.walk("VEVENT"))
+    assert rules == sorted([(f"{n}/9", "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=2") for n in (1, 2)] +
+                           [(f"{n}/9", "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=8") for n in range(3, 10)])
+    assert any("Occurrence 3 of 9 of a series (RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=8)" in str(e["description"])
+               for e in feed.walk("VEVENT"))
+
+    # Occurrence 5 cancelled; from occurrence 4 on a day later: Wednesdays, which BYDAY=TU does not make.
+    fifth = made["sessions"][4]["id"]
+    assert (await api.data(CANCEL_SESSION, {"i": {"sessionId": fifth}}))["cancelSession"]["errors"] == []
+    later = (await api.data(MOVE, {"i": {"seriesId": series_id, "fromOccurrence": 4, "shiftMinutes": 24 * 60}}))
+    assert later["rescheduleSeries"]["errors"] == []
+    assert [s["seriesOccurrence"] for s in later["rescheduleSeries"]["sessions"]] == [4, 6, 7, 8, 9]
+    series = (await api.data(RECURRENCE, {"id": series_id}))["node"]
+    assert [(r["fromOccurrence"], r["toOccurrence"], berlin(r["startsAt"]), r["rule"]) for r in series["recurrence"]] == [
+        (1, 2, (2, 9, 0), "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=2"),
+        (3, 3, (16, 10, 30), "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=1"),
+        (4, 4, (24, 10, 30), "RRULE:FREQ=DAILY;COUNT=1"),
+        (5, 5, (30, 10, 30), "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=1"),  # cancelled, where it stayed
+        *[(n, n, day, "RRULE:FREQ=DAILY;COUNT=1") for n, day in ((6, (7, 10, 30)), (7, (14, 10, 30)),
+                                                                 (8, (28, 10, 30)), (9, (5, 10, 30)))]]
+    assert expanded(series) == scheduled(series)
+    listed = (await api.data(FIRST_SESSIONS_RECURRENCE, token=None))["sessions"]["edges"][0]["node"]
+    assert listed["seriesOccurrence"] == 1 and listed["series"]["recurrence"] == series["recurrence"]
+    async with told[2]() as db:
+        entry = (await db.scalars(select(AuditEntry).where(AuditEntry.action == "series.reschedule")
+                                  .order_by(AuditEntry.id.desc()))).first()
+    assert entry.before == {"rules": ["RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=2", "RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=8"]}
+    assert [r["rule"] for r in entry.after["rules"]] == [r["rule"] for r in series["recurrence"]]
+
+    # A dry run, a refused move and a change of instructor alone change no rule.
+    other = await g.instructor(api)
+    for given in ({"fromOccurrence": 2, "startTime": "08:00", "dryRun": True}, {"startTime": "25:00"},
+                  {"fromOccurrence": 6, "instructorIds": [other]}):
+        await api.data(MOVE, {"i": {"seriesId": series_id, **given}})
+        assert (await api.data(RECURRENCE, {"id": series_id}))["node"]["recurrence"] == series["recurrence"]
