@@ -5,12 +5,12 @@ import asyncio
 import sqlite3
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from functools import lru_cache
 
-from sqlalchemy import Table, bindparam, event, insert
+from sqlalchemy import Table, TextClause, bindparam, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from .events import EventBus, take_pending_events
@@ -55,8 +55,8 @@ def create_engine(url: str, *, synchronous: str = "FULL", statement_timeout: flo
     if statement_timeout:
         milliseconds = str(int(statement_timeout * 1000))
         kwargs.setdefault("connect_args", {"server_settings": {"statement_timeout": milliseconds}})
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_size", 30)  # all kept open once made: overflow connections, closed at check-in,
+    kwargs.setdefault("max_overflow", 0)  # were opened and closed by the hundred in a rush (a backend each)
     kwargs.setdefault("pool_timeout", 120)
     return create_async_engine(url, **kwargs)
 
@@ -218,29 +218,42 @@ def _insert_into(table: Table):
     return insert(table)  # made once: its cache key is memoized on it
 
 
-@lru_cache(maxsize=64)
-def _inserts_as_one(shape: tuple[tuple[Table, tuple[str, ...]], ...]):
-    """One INSERT of the last row with the others as data-modifying CTEs (PostgreSQL runs every one of
-    them, exactly once, in the one statement); built once per shape, so it compiles once."""
-    parts = [insert(table).values({c: bindparam(f"r{i}_{c}", type_=table.c[c].type) for c in columns})
-             for i, (table, columns) in enumerate(shape)]
-    *first, last = parts
-    return last.add_cte(*(part.cte(f"row_{i}") for i, part in enumerate(first))) if first else last
+@lru_cache(maxsize=256)
+def _inserts_as_one(shape: tuple[tuple[Table, tuple[str, ...], int], ...], quote: Callable[[str], str]) -> TextClause:
+    """One INSERT of the last table's rows with the others' as data-modifying CTEs (PostgreSQL runs
+    every one of them, exactly once, in the one statement), made once per shape (tables, columns and
+    row counts). Written as text with typed parameters: SQLAlchemy does not cache the compiled form of
+    a multi-row VALUES, and compiling it on every enrol cost more than the statement."""
+    inserts, parameters = [], []
+    for i, (table, columns, count) in enumerate(shape):
+        rows = []
+        for j in range(count):
+            names = [f"t{i}_{j}_{c}" for c in columns]
+            parameters += [bindparam(name, type_=table.c[c].type) for name, c in zip(names, columns)]
+            rows.append("(" + ", ".join(f":{name}" for name in names) + ")")
+        inserts.append(f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+                       f"VALUES {', '.join(rows)}")
+    *first, last = inserts
+    ctes = ", ".join(f"rows_{i} AS ({sql})" for i, sql in enumerate(first))
+    return text(f"WITH {ctes} {last}" if first else last).bindparams(*parameters)
 
 
-async def insert_rows(db: AsyncSession, rows: list[tuple[Table, dict]]) -> None:
-    """Insert rows (each with every value it needs, keys included) into their tables in the caller's
-    transaction: on PostgreSQL in one statement, one round trip (a change's enrolment, audit row and
-    outbox row inside the session's row lock); elsewhere one INSERT per row, in order."""
-    if not rows:
+async def insert_rows(db: AsyncSession, tables: list[tuple[Table, list[dict]]]) -> None:
+    """Insert rows (each with every value it needs, keys included; the rows of one table with the same
+    keys) into their tables in the caller's transaction: on PostgreSQL in one statement, one round
+    trip (enrolments, their audit rows and outbox rows inside the session's row lock); elsewhere one
+    INSERT per table, its rows as one batch, in order."""
+    tables = [(table, rows) for table, rows in tables if rows]
+    if not tables:
         return
     if db.bind.dialect.name != "postgresql":
-        for table, values in rows:
-            await db.execute(_insert_into(table), values)
+        for table, rows in tables:
+            await db.execute(_insert_into(table), rows)
         return
-    shape = tuple((table, tuple(values)) for table, values in rows)
-    await db.execute(_inserts_as_one(shape),
-                     {f"r{i}_{c}": v for i, (_, values) in enumerate(rows) for c, v in values.items()})
+    shape = tuple((table, tuple(rows[0]), len(rows)) for table, rows in tables)
+    await db.execute(_inserts_as_one(shape, db.bind.dialect.identifier_preparer.quote),
+                     {f"t{i}_{j}_{c}": v for i, (_, rows) in enumerate(tables)
+                                              for j, values in enumerate(rows) for c, v in values.items()})
 
 
 async def end_reads(db: AsyncSession) -> None:

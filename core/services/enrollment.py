@@ -135,17 +135,20 @@ class Enrolled:
 ENROL_SESSION_COLUMNS = ("status", "capacity", "requires_approval", "starts_at", "enrollment_cutoff_at",
                          "delivery_mode", "meeting_provider", "meeting_join_url")
 ENROLLMENT_TABLE = Enrollment.__table__
-# Under the lock, one statement: the learner, their enrolment here if any, seats taken, the waitlist.
+PERSON_TABLE = Person.__table__
+# Under the lock, one statement: each learner, their enrolment here if any, seats taken, the waitlist
+# (the counts are uncorrelated, so the database counts them once, however many learners).
 _ENROL_FINDS = (
-    select(Person.__table__.c.name, *ENROLLMENT_TABLE.c, seats_taken_sql(bindparam("session_id")),
+    select(PERSON_TABLE.c.id, PERSON_TABLE.c.name, *ENROLLMENT_TABLE.c, seats_taken_sql(bindparam("session_id")),
            enrolments_sql(EnrollmentStatus.WAITLISTED, bindparam("session_id")))
-    .outerjoin(ENROLLMENT_TABLE, and_(ENROLLMENT_TABLE.c.learner_id == Person.__table__.c.id,
+    .outerjoin(ENROLLMENT_TABLE, and_(ENROLLMENT_TABLE.c.learner_id == PERSON_TABLE.c.id,
                                       ENROLLMENT_TABLE.c.session_id == bindparam("session_id")))
-    .where(Person.__table__.c.id == bindparam("learner_id")))  # the tables: plain Core, no ORM loading
-# PostgreSQL: the new enrolment's id drawn in the same statement, under the lock (ids follow the lock
-# order, as the waitlist does), so the enrolment, its audit row and its event go in one INSERT after it.
+    .where(PERSON_TABLE.c.id.in_(bindparam("learner_ids", expanding=True))))  # plain Core, no ORM loading
+_FOUND_COUNTS = slice(2 + len(ENROLLMENT_TABLE.c), 4 + len(ENROLLMENT_TABLE.c))  # (seats taken, waiting)
+# PostgreSQL: the new enrolments' ids drawn in the same statement, under the lock (ids follow the lock
+# order, as the waitlist does), so the enrolments, their audit rows and events go in one INSERT after it.
 _ENROL_FINDS_WITH_ID = _ENROL_FINDS.add_columns(func.nextval(func.pg_get_serial_sequence("enrollment", "id")))
-_ENROL_INSERT = insert(ENROLLMENT_TABLE).returning(ENROLLMENT_TABLE.c.id)
+_ENROL_INSERT = insert(ENROLLMENT_TABLE).returning(ENROLLMENT_TABLE.c.id, sort_by_parameter_order=True)
 _ENROL_AGAIN = (update(ENROLLMENT_TABLE).where(ENROLLMENT_TABLE.c.id == bindparam("enrollment_id"))
                 .values(status=bindparam("new_status"), waitlist_position=bindparam("new_position"),
                         reason=None, created_at=bindparam("now"), updated_at=bindparam("now"),
@@ -153,56 +156,86 @@ _ENROL_AGAIN = (update(ENROLLMENT_TABLE).where(ENROLLMENT_TABLE.c.id == bindpara
 
 
 async def enroll(db: AsyncSession, actor: Actor, session_id: int, learner_id: int) -> Enrolled:
-    """Rules 1 and 3 under the session's lock, written with statements (no ORM objects): the lock, one
-    read of everything the rules check, then the enrolment, its audit row and its outbox row (on
-    PostgreSQL in one statement: the lock is held for four round trips, not six)."""
+    """Enrol one learner (`enroll_many` with one ask): the enrolment, or its DomainError raised."""
+    outcome = (await enroll_many(db, session_id, [(actor, learner_id)]))[0]
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+async def enroll_many(db: AsyncSession, session_id: int, asks: list[tuple[Actor, int]]
+                      ) -> list[Enrolled | DomainError]:
+    """Rules 1 and 3 for learners enrolling in one session, in the order asked, under the session's
+    lock, written with statements (no ORM objects): the lock, one read of everything the rules check,
+    then the enrolments, their audit rows and their outbox rows (on PostgreSQL in one statement: the
+    lock is held for four round trips however many learners ask). Each ask gets its enrolment, or the
+    DomainError that refused it alone (nothing of it is written); a refusal of the whole session
+    (unknown, not open) is raised."""
     session = await lock_session_row(db, session_id, ENROL_SESSION_COLUMNS)
     postgresql = db.bind.dialect.name == "postgresql"
     found = (await db.execute(_ENROL_FINDS_WITH_ID if postgresql else _ENROL_FINDS,
-                              {"session_id": session.id, "learner_id": learner_id})).first()
-    if found is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No person with that id.", "learnerId")
+                              {"session_id": session.id, "learner_ids": sorted({lid for _, lid in asks})})).all()
     _require_open(session)
-    name, *columns, taken, waiting = found[:-1] if postgresql else found
-    new_id = found[-1] if postgresql else None
-    existing = dict(zip(ENROLLMENT_TABLE.c.keys(), columns)) if columns[0] is not None else None
-    if existing is not None and existing["status"] in ACTIVE:
-        raise DomainError(ErrorCode.ALREADY_ENROLLED, f"{name} is already {existing['status'].value.lower()}"
-                          " in this session.", "learnerId")
-    if session.requires_approval:
-        status, position = EnrollmentStatus.PENDING_APPROVAL, None
-    else:
-        status, position = _seat_or_waitlist(session, taken, waiting)
-    seated = status is EnrollmentStatus.ENROLLED
-    join_url = meetings.seat_join_link(session) if seated else None
+    by_learner = {row[0]: row for row in found}
+    spare_ids = sorted(row[-1] for row in found) if postgresql else []  # handed out in the order asked
+    taken, waiting = found[0][_FOUND_COUNTS] if found else (0, 0)
     now = utc_now()
-    if existing is None:
-        row = {"session_id": session.id, "learner_id": learner_id, "status": status, "waitlist_position": position,
-               "reason": None, "meeting_registrant_id": None, "meeting_join_url": join_url, "created_at": now,
-               "updated_at": now}
-        if new_id is None:
-            row["id"] = (await db.execute(_ENROL_INSERT, row)).scalar_one()
-            writes = []
+    outcomes: list[Enrolled | DomainError | None] = []
+    written: list[tuple[int, Actor, dict, dict | None]] = []  # (outcome's index, actor, the row, before)
+    asked: dict[int, EnrollmentStatus] = {}  # learner -> the status their first ask here got
+    for actor, learner_id in asks:
+        row = by_learner.get(learner_id)
+        if row is None:
+            outcomes.append(DomainError(ErrorCode.NOT_FOUND, "No person with that id.", "learnerId"))
+            continue
+        name, columns = row[1], row[2:_FOUND_COUNTS.start]
+        existing = dict(zip(ENROLLMENT_TABLE.c.keys(), columns)) if columns[0] is not None else None
+        held = asked.get(learner_id) or (existing["status"] if existing is not None else None)
+        if held in ACTIVE:
+            outcomes.append(DomainError(ErrorCode.ALREADY_ENROLLED,
+                                        f"{name} is already {held.value.lower()} in this session.", "learnerId"))
+            continue
+        if session.requires_approval:
+            status, position = EnrollmentStatus.PENDING_APPROVAL, None
         else:
-            row["id"] = new_id
-            writes = [(ENROLLMENT_TABLE, row)]
-        before = None
-    else:
-        writes = []
-        before = snapshot_values(Enrollment, existing)
-        await db.execute(_ENROL_AGAIN, {"enrollment_id": existing["id"], "new_status": status,
-                                        "new_position": position, "now": now, "join_url": join_url})
-        row = {**existing, "status": status, "waitlist_position": position, "reason": None, "created_at": now,
-               "updated_at": now, "meeting_join_url": join_url or existing["meeting_join_url"]}
-    enrolled = Enrolled(row["id"], session.id, learner_id, status, position, now, row["meeting_join_url"])
-    _, message = event_row(db, "enrollment.changed", _event_payload(enrolled, None, "enrolled"),
-                           session_ordering_key(session.id))
-    await insert_rows(db, [*writes, (AUDIT_TABLE, change_row(actor, "enrollment.create", "Enrollment", enrolled.id,
-                                                              before, snapshot_values(Enrollment, row))),
-                           (OUTBOX_TABLE, message)])
-    if seated:
+            status, position = _seat_or_waitlist(session, taken, waiting)
+            taken, waiting = (taken + 1, waiting) if position is None else (taken, waiting + 1)
+        asked[learner_id] = status
+        join_url = meetings.seat_join_link(session) if status is EnrollmentStatus.ENROLLED else None
+        if existing is None:
+            before = None
+            values = {"session_id": session.id, "learner_id": learner_id, "status": status,
+                      "waitlist_position": position, "reason": None, "meeting_registrant_id": None,
+                      "meeting_join_url": join_url, "created_at": now, "updated_at": now}
+            if postgresql:
+                values["id"] = spare_ids.pop(0)
+        else:
+            before = snapshot_values(Enrollment, existing)
+            await db.execute(_ENROL_AGAIN, {"enrollment_id": existing["id"], "new_status": status,
+                                            "new_position": position, "now": now, "join_url": join_url})
+            values = {**existing, "status": status, "waitlist_position": position, "reason": None,
+                      "created_at": now, "updated_at": now,
+                      "meeting_join_url": join_url or existing["meeting_join_url"]}
+        written.append((len(outcomes), actor, values, before))
+        outcomes.append(None)  # the Enrolled, once its id is known
+    fresh = [values for _, _, values, before in written if before is None]
+    if fresh and not postgresql:
+        for values, new_id in zip(fresh, (await db.execute(_ENROL_INSERT, fresh)).scalars().all()):
+            values["id"] = new_id
+    audits, messages = [], []
+    for index, actor, values, before in written:
+        enrolled = Enrolled(values["id"], session.id, values["learner_id"], values["status"],
+                            values["waitlist_position"], now, values["meeting_join_url"])
+        outcomes[index] = enrolled
+        audits.append(change_row(actor, "enrollment.create", "Enrollment", enrolled.id, before,
+                                 snapshot_values(Enrollment, values)))
+        messages.append(event_row(db, "enrollment.changed", _event_payload(enrolled, None, "enrolled"),
+                                  session_ordering_key(session.id))[1])
+    await insert_rows(db, [(ENROLLMENT_TABLE, fresh if postgresql else []), (AUDIT_TABLE, audits),
+                           (OUTBOX_TABLE, messages)])
+    if any(isinstance(o, Enrolled) and o.status is EnrollmentStatus.ENROLLED for o in outcomes):
         meetings.plan_registrants(db, session)
-    return enrolled
+    return outcomes
 
 
 async def _lock_enrollment(db: AsyncSession, enrollment_id: int) -> tuple[Session, Enrollment]:

@@ -10,9 +10,10 @@ from podium.core.errors import DomainError, ErrorCode
 from podium.core.models import AttendanceStatus as CoreAttendanceStatus
 from podium.core.models import Enrollment as EnrollmentRow
 from podium.core.services import attendance, enrollment, series
+from podium.core.services.enrol_batches import enroll_together
 
 from ..changes import attempt, attempt_then_load
-from ..errors import UserError
+from ..errors import UserError, user_error
 from ..permissions import check_attendance_of, check_enrolment_of, check_staff
 from ..relay import decode_id
 from .inputs import (
@@ -57,15 +58,18 @@ class EnrollmentMutations:
     @strawberry.mutation(description="ENROLLED while seats are left, then WAITLISTED with the next position; "
                                      "PENDING_APPROVAL where the session requires approval.")
     async def enroll(self, info: Info, input: EnrollInput) -> EnrollmentPayload:
-        async def work(db, actor):
+        context = info.context
+        try:
             session_id = decode_id(input.session_id, "Session", "sessionId")
             learner_id = decode_id(input.learner_id, "Person", "learnerId")
-            check_enrolment_of(info.context.caller, learner_id)
-            return await enrollment.enroll(db, actor, session_id, learner_id)
-
-        # The committed row is the answer as written: no second read after the change.
-        row, errors, _ = await attempt(info, work)
-        return EnrollmentPayload(enrollment=None if row is None else enrollment_from(row), errors=errors)
+            check_enrolment_of(context.caller, learner_id)
+            # Written with the enrols into the same session arriving meanwhile; the committed row is
+            # the answer as written: no second read after the change.
+            row = await enroll_together(context.db, context.changing, context.caller.actor(), session_id,
+                                        learner_id)
+        except DomainError as error:
+            return EnrollmentPayload(enrollment=None, errors=[user_error(error)])
+        return EnrollmentPayload(enrollment=enrollment_from(row), errors=[])
 
     @strawberry.mutation(description="Enrols a learner in every occurrence of a series still open for enrolment, "
                                      "each as enroll does (a seat, else the waitlist), all or none.")

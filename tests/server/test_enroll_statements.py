@@ -61,9 +61,9 @@ async def test_an_enrol_runs_six_statements_four_on_postgresql_seat_or_waitlist_
         assert statements[0].startswith("SELECT api_token.role")
         assert "FOR UPDATE" in statements[1] or not postgresql
         assert statements[1].startswith("SELECT session.id")
-        if postgresql:  # WITH row_0 AS (INSERT INTO enrollment …), row_1 AS (INSERT INTO audit_entry …)
+        if postgresql:  # WITH rows_0 AS (INSERT INTO enrollment …), rows_1 AS (INSERT INTO audit_entry …)
             #             INSERT INTO outbox_message …
-            assert statements[3].startswith("WITH row_0 AS (INSERT INTO enrollment"), statements[3]
+            assert statements[3].startswith("WITH rows_0 AS (INSERT INTO enrollment"), statements[3]
             assert [w in statements[3] for w in WRITE] == [True] * 3, statements[3]
         else:
             assert [st.split(" (")[0] for st in statements[3:]] == list(WRITE), statements[3:]
