@@ -503,6 +503,10 @@ def _span(built: Built, n: int, c: int | None = None) -> tuple[int, int]:
     return int(cands.held_start[c].min()), int(cands.held_end[c].max())
 
 
+CHAIN = 2
+"""An ejection's sessions that cannot go back eject what is in their own way, this many times at most."""
+
+
 def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignment], deadline: float,
                       seed: int = 0, cancelled=lambda: False, size: tuple[int, int] = (4, 16),
                       target: float | None = None, on_better=None) -> tuple[list[Assignment], int, int]:
@@ -566,6 +570,24 @@ def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignme
         rest = [n for n in out if before[n][0] >= 0]
         rng.shuffle(rest)
         board.fill(first + rest, rng)
+        if ejecting:   # an ejection chain: what could not go back ejects what is in its own way, twice at most
+            for _ in range(CHAIN):
+                stuck = [n for n in out if board.result[n][0] < 0 and before[n][0] >= 0]
+                if not stuck:
+                    break
+                n = rng.choice(stuck)
+                more = _in_the_way(problem, built, board, n, rng, firsts, lasts, avoid=set(out))
+                if more is None:
+                    break
+                added = {sessions[m].request for m in more} - requests
+                requests |= added
+                more = [m for m in dict.fromkeys([*more[1:], *(m for r in added for m in siblings[r])])
+                        if m not in before]
+                for m in more:
+                    before[m] = result[m]
+                    board.drop(m)
+                out += more
+                board.fill([n, *more], rng)
         for r in requests:
             ordered = in_order(problem, built, board.result, siblings[r])
             for n in siblings[r]:
@@ -594,7 +616,7 @@ def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignme
 
 
 def _in_the_way(problem: Problem, built: Built, board: Board, n: int, rng: random.Random, firsts: dict,
-                lasts: dict, samples: int = 24) -> list[int] | None:
+                lasts: dict, samples: int = 24, avoid: set | None = None) -> list[int] | None:
     """A session left out, then the placed sessions in the way of one of its places: for each of a sample of
     its starts, the sessions of its cohort's learners then, and those of the instructor and of the room
     (that may take it then) with the fewest in the way; the start with the fewest in all."""
@@ -610,6 +632,8 @@ def _in_the_way(problem: Problem, built: Built, board: Board, n: int, rng: rando
             continue
         r = built.sessions[m].request
         a, b = firsts[r][c], lasts[r][c]
+        if avoid and m in avoid:   # not to be moved again: in the way for good (counted heavily below)
+            m = -1 - m
         holders[iid].append((a, b, m))
         if rid is not None:
             holders[rid].append((a, b, m))
@@ -639,8 +663,9 @@ def _in_the_way(problem: Problem, built: Built, board: Board, n: int, rng: rando
             if room is None:
                 continue
             way |= {m for a, b, m in holders[room[2]] if a < hi and lo < b}
-        if best is None or (len(way), rng.random()) < best:
-            best = (len(way), rng.random(), way)
-    if best is None:
+        size = len(way) + 1000 * sum(1 for m in way if m < 0)
+        if best is None or (size, rng.random()) < best[:2]:
+            best = (size, rng.random(), way)
+    if best is None or best[0] >= 1000:
         return None
     return [n, *best[2]]

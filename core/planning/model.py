@@ -92,7 +92,7 @@ def _assignment(model: cp_model.CpModel, name: str, choice, domain, spans, inter
 
 
 def _domain(values: np.ndarray) -> cp_model.Domain:
-    return cp_model.Domain.from_values([int(v) for v in values])
+    return cp_model.Domain.from_values(values.tolist())
 
 
 def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
@@ -309,8 +309,13 @@ def _least(problem: Problem, request: Request, sv: SessionVars, allowed_i: dict,
     price = teach[:, None] + rent[None, :]
     if weights.travel and problem.travel_minutes:
         days = len(request.parts)
-        price = price + np.array([[weights.travel * 2 * days * problem.travel(homes.get(iid), room_venue.get(rid))
-                                   for rid in rids] for iid in iids], dtype=np.int64)
+        venues = [room_venue.get(rid) for rid in rids]
+        trips = {}
+        for iid in iids:
+            home = homes.get(iid)
+            if home not in trips:
+                trips[home] = [problem.travel(home, venue) for venue in venues]
+        price = price + weights.travel * 2 * days * np.array([trips[homes.get(iid)] for iid in iids], dtype=np.int64)
     b = np.array([allowed_r[rid] for rid in rids])
     for level in np.unique(start):
         at = start == level

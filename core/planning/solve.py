@@ -17,7 +17,7 @@ from ortools.sat.python import cp_model
 from .decode import decode, travel_conflicts
 from .explain import precheck
 from .greedy import Assignment, best_fit, cheapest_start, objective, repair, ruin_and_recreate
-from .model import Built, build, venue_literal
+from .model import UNPLACED, Built, build, venue_literal
 from .problem import FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN, Problem, Progress, Solution, Unplaced
 from .slots import minutes
 
@@ -37,6 +37,7 @@ class _Watch(cp_model.CpSolverSolutionCallback):
         self.travel: tuple | None = None          # (problem, built): check each solution's travel
         self.conflicted: tuple | None = None      # (values, conflicts) of the solution that stopped the search
         self.keep: tuple | None = None            # (problem, built, found): collect the solutions keeping travel
+        self.complete: float | None = None        # when a timetable first placed every session
 
     def found(self, values) -> None:
         """A timetable found outside the solver (first fit) counts as the first one."""
@@ -127,6 +128,8 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
         sessions placed first, then the lower objective (scored by the model when not known). `improved`:
         the optimiser's answer from the best as its hint, which it never makes worse."""
         nonlocal best
+        if watch.complete is None and candidate.values is not None and not _missing(built, candidate.values):
+            watch.complete = time.monotonic() - started
         if best.values is None:
             best = candidate
             return
@@ -244,7 +247,7 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
     status = OPTIMAL if best.optimal else FEASIBLE
     if best.bound is not None and best.objective is not None and best.bound > best.objective:
         best.bound = best.objective
-    return Solution(status, placed, unplaced, best.objective, best.bound, seconds, watch.first)
+    return Solution(status, placed, unplaced, best.objective, best.bound, seconds, watch.first, watch.complete)
 
 
 def least(built: Built) -> int:
@@ -300,6 +303,8 @@ def _improve(problem: Problem, built: Built, start: "_Best", deadline: float, wa
 
     def better(value: float) -> None:
         watch.objective = value
+        if value < UNPLACED and watch.complete is None:
+            watch.complete = time.monotonic() - started
         if on_progress is not None:
             on_progress(Progress(time.monotonic() - started, value, proven["bound"], watch.solutions))
 
