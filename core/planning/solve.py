@@ -39,10 +39,13 @@ class _Watch(cp_model.CpSolverSolutionCallback):
         self.keep: tuple | None = None            # (problem, built, found): collect the solutions keeping travel
         self.complete: float | None = None        # when a timetable first placed every session
 
-    def found(self, values) -> None:
-        """A timetable found outside the solver (first fit) counts as the first one."""
+    def found(self, assignments) -> None:
+        """A timetable found outside the solver (cheapest fit) counts as the first one."""
+        now = time.monotonic() - self.started
         if self.first is None:
-            self.first = time.monotonic() - self.started
+            self.first = now
+        if self.complete is None and all(c >= 0 for c, _, _ in assignments):
+            self.complete = now
 
     def on_solution_callback(self) -> None:
         self.solutions += 1

@@ -128,3 +128,14 @@ def test_the_larger_instances_search_keeps_every_rule_and_its_bound_holds(seed, 
     other = solve(instance.problem, time_limit=2)
     assert other.unplaced == [] and violations(instance.problem, other.sessions) == []
     assert other.bound <= exact.objective <= other.objective
+
+
+@pytest.mark.parametrize("seed", [6])
+def test_sessions_cheapest_fit_leaves_out_are_placed_by_ejections_keeping_every_rule(seed):
+    """On this planted instance (150 sessions, above `SMALL`) cheapest fit leaves 6 sessions out;
+    the ejection chains of ruin and recreate place them all, and the timetable breaks no rule."""
+    instance = generate(seed, sessions=150, instructors=14, rooms=8, venues=5, weeks=3)
+    solution = solve(instance.problem, time_limit=4)
+    assert solution.unplaced == [] and len(solution.sessions) == len(instance.planted)
+    assert violations(instance.problem, solution.sessions) == []
+    assert solution.complete_seconds is not None and solution.bound <= solution.objective
