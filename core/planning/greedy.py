@@ -231,14 +231,14 @@ class _Holds:
             ok &= (last < 0) | (latest_end[np.clip(last, 0, None)] <= starts[:, j])
         return ok
 
-    def reachable(self, starts: np.ndarray, ends: np.ndarray, venue: int | None, problem: Problem) -> np.ndarray:
-        """[candidate]: the instructor can travel between each span at `venue` and each hold elsewhere."""
+    def reachable(self, starts: np.ndarray, ends: np.ndarray, venue: int | None, row: dict) -> np.ndarray:
+        """[candidate]: the instructor can travel between each span at `venue` and each hold elsewhere
+        (`row`: the travel minutes from `venue` to each venue)."""
         ok = np.ones(starts.shape[0], dtype=bool)
         if venue is None or not self.items:
             return ok
         need = self._needs.get(venue)
         if need is None:
-            row = _travel_row(problem, venue)
             need = self._needs[venue] = np.array([row.get(other, 0) for _, _, other in self.items], dtype=np.int64)
         if not need.any():
             return ok
@@ -253,13 +253,62 @@ class _Holds:
         return ~close.any(axis=(1, 2))
 
 
-def _travel_row(problem: Problem, venue: int) -> dict:
-    """Travel minutes from `venue` to each venue (Problem.travel, read once per problem and venue)."""
-    rows = problem.__dict__.setdefault("_travel_rows", {})
-    if venue not in rows:
-        others = {v for pair in problem.travel_minutes for v in pair}
-        rows[venue] = {other: problem.travel(venue, other) for other in others}
-    return rows[venue]
+class Prices:
+    """What each placement of a session costs by the model's own objective coefficients (cost, preferred
+    instructors, travel from home, learner local time, changes), and each session's (instructor, room)
+    pairs cheapest first; computed once a session and shared by every board of one problem."""
+
+    def __init__(self, problem: Problem, built: Built) -> None:
+        self.problem, self.built = problem, built
+        self.travel_weight = problem.weights.travel if problem.travel_minutes else 0
+        self.homes = {i.id: i.home_venue_id for i in problem.instructors}
+        self._options: dict[int, list] = {}
+        self._rows: dict[int, dict] = {}
+
+    def travel_row(self, venue: int) -> dict:
+        """Travel minutes from `venue` to each venue."""
+        if venue not in self._rows:
+            others = {v for pair in self.problem.travel_minutes for v in pair}
+            self._rows[venue] = {other: self.problem.travel(venue, other) for other in others}
+        return self._rows[venue]
+
+    def pair(self, n: int, iid: int, rid: int | None) -> int:
+        """Session n taught by iid in room rid (None: virtual), its start aside."""
+        sv = self.built.sessions[n]
+        total = sv.costs.get(("i", iid), 0) + (sv.costs.get(("r", rid), 0) if rid is not None else 0)
+        if rid is not None and self.travel_weight:
+            days = len(self.problem.requests[sv.request].parts)
+            total += self.travel_weight * 2 * days * self.problem.travel(self.homes.get(iid),
+                                                                         self.built.room_venue.get(rid))
+        return total
+
+    def of(self, n: int, assignment: Assignment) -> int:
+        """What the session costs by its own terms (the spread of a request's sessions aside)."""
+        c, iid, rid = assignment
+        if c < 0:
+            return UNPLACED
+        sv = self.built.sessions[n]
+        total = self.pair(n, iid, rid)
+        if sv.start_costs is not None:
+            total += int(sv.start_costs[c])
+        return total
+
+    def options(self, n: int) -> list:
+        """The session's instructors, cheapest first, each with its rooms by what the pair costs:
+        [(cheapest pair, instructor, [(price, room, venue)])]."""
+        if n not in self._options:
+            sv = self.built.sessions[n]
+            allowed_i, allowed_r = self.built.allowed[sv.request]
+            rooms = list(allowed_r) if self.problem.requests[sv.request].needs_room else [None]
+            rows = []
+            for iid in allowed_i:
+                options = sorted((self.pair(n, iid, rid), rid, self.built.room_venue.get(rid))
+                                 for rid in rooms) if rooms else []
+                if options:
+                    rows.append((options[0][0], iid, options))
+            rows.sort(key=lambda row: (row[0], row[1]))
+            self._options[n] = rows
+        return self._options[n]
 
 
 class Board:
@@ -267,10 +316,10 @@ class Board:
     free (start, instructor, room) of a session by the model's own objective coefficients (cost, preferred
     instructors, travel from home, learner local time, changes)."""
 
-    def __init__(self, problem: Problem, built: Built, assignments: list[Assignment] | None = None) -> None:
+    def __init__(self, problem: Problem, built: Built, assignments: list[Assignment] | None = None,
+                 prices: Prices | None = None) -> None:
         self.problem, self.built = problem, built
-        self.travel_weight = problem.weights.travel if problem.travel_minutes else 0
-        self.homes = {i.id: i.home_venue_id for i in problem.instructors}
+        self.prices = prices or Prices(problem, built)
         self.holds: dict[int, _Holds] = defaultdict(_Holds)
         self.learners: dict[int, _Holds] = defaultdict(_Holds)
         for instructor in problem.instructors:
@@ -281,17 +330,6 @@ class Board:
         for n, assignment in enumerate(self.result):
             if assignment[0] >= 0:
                 self.take(n, assignment)
-
-    def price(self, n: int, assignment: Assignment) -> int:
-        """What the session costs by its own terms (the spread of a request's sessions aside)."""
-        c, iid, rid = assignment
-        if c < 0:
-            return UNPLACED
-        sv = self.built.sessions[n]
-        total = self.price_of(n, iid, rid)
-        if sv.start_costs is not None:
-            total += int(sv.start_costs[c])
-        return total
 
     def take(self, n: int, assignment: Assignment) -> None:
         c, iid, rid = assignment
@@ -323,32 +361,6 @@ class Board:
                 self.learners[learner].remove(int(a), int(b), None)
         self.result[n] = (-1, None, None)
 
-    def _options(self, n: int) -> list:
-        """The session's instructors, cheapest first, each with its rooms by what the pair costs."""
-        cache = self.__dict__.setdefault("_cache", {})
-        if n not in cache:
-            sv = self.built.sessions[n]
-            allowed_i, allowed_r = self.built.allowed[sv.request]
-            rooms = list(allowed_r) if self.problem.requests[sv.request].needs_room else [None]
-            rows = []
-            for iid in allowed_i:
-                options = sorted((self.price_of(n, iid, rid), rid, self.built.room_venue.get(rid))
-                                 for rid in rooms) if rooms else []
-                if options:
-                    rows.append((options[0][0], iid, options))
-            rows.sort(key=lambda row: (row[0], row[1]))
-            cache[n] = rows
-        return cache[n]
-
-    def price_of(self, n: int, iid: int, rid: int | None) -> int:
-        sv = self.built.sessions[n]
-        total = sv.costs.get(("i", iid), 0) + (sv.costs.get(("r", rid), 0) if rid is not None else 0)
-        if rid is not None and self.travel_weight:
-            days = len(self.problem.requests[sv.request].parts)
-            total += self.travel_weight * 2 * days * self.problem.travel(self.homes.get(iid),
-                                                                         self.built.room_venue.get(rid))
-        return total
-
     def cheapest(self, n: int, rng: random.Random | None = None) -> Assignment | None:
         """The session's cheapest (start, instructor, room) that every hold leaves free (travel included)."""
         problem, built = self.problem, self.built
@@ -375,7 +387,7 @@ class Board:
             if not room_ok:
                 return None
         best = None
-        for floor, iid, options in self._options(n):
+        for floor, iid, options in self.prices.options(n):
             if best is not None and floor + least_extra > best[0]:
                 break
             ok = allowed_i[iid] & base
@@ -395,7 +407,7 @@ class Board:
                     continue
                 if venue is not None and problem.travel_minutes:
                     if venue not in reach:
-                        reach[venue] = self.holds[iid].reachable(hs, he, venue, problem)
+                        reach[venue] = self.holds[iid].reachable(hs, he, venue, self.prices.travel_row(venue))
                     mask = mask & reach[venue]
                     if not mask.any():
                         continue
@@ -439,20 +451,17 @@ def spread_cost(problem: Problem, built: Built, assignments: list[Assignment], o
     return total
 
 
-def objective(problem: Problem, built: Built, assignments: list[Assignment]) -> int:
+def objective(problem: Problem, built: Built, assignments: list[Assignment], prices: Prices | None = None) -> int:
     """The model's objective of assignments in the model's order, counted here instead of by the solver."""
-    board = Board.__new__(Board)
-    board.problem, board.built = problem, built
-    board.travel_weight = problem.weights.travel if problem.travel_minutes else 0
-    board.homes = {i.id: i.home_venue_id for i in problem.instructors}
-    return sum(board.price(n, a) for n, a in enumerate(assignments)) + spread_cost(problem, built, assignments)
+    prices = prices or Prices(problem, built)
+    return sum(prices.of(n, a) for n, a in enumerate(assignments)) + spread_cost(problem, built, assignments)
 
 
-def cheapest_fit(problem: Problem, built: Built, order: list[int], rng: random.Random | None = None
-                 ) -> list[Assignment]:
+def cheapest_fit(problem: Problem, built: Built, order: list[int], rng: random.Random | None = None,
+                 prices: Prices | None = None) -> list[Assignment]:
     """Each session in `order` takes the cheapest (start, instructor, room) still free: a first timetable
     close to the per-session optimum, which the solver then improves. `rng` breaks ties at random."""
-    board = Board(problem, built)
+    board = Board(problem, built, prices=prices)
     board.fill(order, rng)
     return in_order(problem, built, board.result)
 
@@ -481,26 +490,19 @@ def cheapest_start(problem: Problem, built: Built, seconds: float, seed: int = 0
     `found(assignments)` is told of the first."""
     rng = random.Random(seed)
     deadline = time.monotonic() + seconds
-    best = cheapest_fit(problem, built, constrained_order(built))
+    prices = Prices(problem, built)
+    best = cheapest_fit(problem, built, constrained_order(built), prices=prices)
     if found is not None:
         found(best)
-    spent = objective(problem, built, best)
+    spent = objective(problem, built, best, prices)
     for _ in range(tries):
         if time.monotonic() >= deadline:
             break
-        found = cheapest_fit(problem, built, constrained_order(built, rng), rng)
-        cost = objective(problem, built, found)
+        found = cheapest_fit(problem, built, constrained_order(built, rng), rng, prices)
+        cost = objective(problem, built, found, prices)
         if cost < spent:
             best, spent = found, cost
     return best, spent
-
-
-def _span(built: Built, n: int, c: int | None = None) -> tuple[int, int]:
-    """Where the session is (candidate c) or may be (None): its first and last held minute."""
-    cands = built.cands[built.sessions[n].request]
-    if c is None:
-        return int(cands.held_start.min()), int(cands.held_end.max())
-    return int(cands.held_start[c].min()), int(cands.held_end[c].max())
 
 
 CHAIN = 2
@@ -521,7 +523,7 @@ def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignme
     rng = random.Random(seed)
     board = Board(problem, built, in_order(problem, built, assignments))
     sessions = built.sessions
-    price = [board.price(n, a) for n, a in enumerate(board.result)]
+    price = [board.prices.of(n, a) for n, a in enumerate(board.result)]
     siblings: dict[int, list[int]] = defaultdict(list)
     for n, sv in enumerate(sessions):
         siblings[sv.request].append(n)
@@ -592,7 +594,7 @@ def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignme
             ordered = in_order(problem, built, board.result, siblings[r])
             for n in siblings[r]:
                 board.result[n] = ordered[n]
-        prices = {n: board.price(n, board.result[n]) for n in out}
+        prices = {n: board.prices.of(n, board.result[n]) for n in out}
         spreads = {r: spread_cost(problem, built, board.result, siblings[r]) for r in requests}
         cost = (spent + sum(prices.values()) - sum(price[n] for n in out)
                 + sum(spreads.values()) - sum(spread[r] for r in requests))
