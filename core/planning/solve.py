@@ -52,17 +52,18 @@ class _Watch(cp_model.CpSolverSolutionCallback):
         now = time.monotonic() - self.started
         if self.first is None:
             self.first = now
-        self.objective = self.objective_value
-        if self.on_progress is not None:
-            self.on_progress(Progress(now, self.objective_value, self.best_objective_bound, self.solutions))
         if self.cancel is not None and self.cancel.is_set():
             self.stop_search()
-        if self.keep is not None:
+        if self.keep is not None:   # beside ruin and recreate: a timetable breaking travel is not shown
             problem, built, found = self.keep
             values = _Values({var.index: self.value(var) for sv in built.sessions
                               for var in (sv.present, sv.choice, *sv.instructors.values(), *sv.rooms.values())})
-            if not travel_conflicts(problem, decode(problem, built, values.value)[0]):
-                found.append((values, self.objective_value, False))
+            if travel_conflicts(problem, decode(problem, built, values.value)[0]):
+                return
+            found.append((values, self.objective_value, False))
+        self.objective = self.objective_value
+        if self.on_progress is not None:
+            self.on_progress(Progress(now, self.objective_value, self.best_objective_bound, self.solutions))
         if self.travel is not None and self.conflicted is None:
             problem, built = self.travel
             values = _Values({var.index: self.value(var) for sv in built.sessions
@@ -71,6 +72,25 @@ class _Watch(cp_model.CpSolverSolutionCallback):
             if conflicts:   # stop at once: the cuts go in and the search goes on from a repaired timetable
                 self.conflicted = (values, conflicts)
                 self.stop_search()
+
+
+class _Shown:
+    """Progress as a bar shows it: the best objective so far (the searches report theirs in any order) and
+    the best proven bound, at least the sum of the sessions' `least`."""
+
+    def __init__(self, on_progress: Callable[[Progress], None], floor: float) -> None:
+        self.on_progress, self.objective, self.bound = on_progress, None, float(floor)
+        self.lock = threading.Lock()
+
+    def __call__(self, progress: Progress) -> None:
+        with self.lock:
+            if progress.objective is not None and (self.objective is None or progress.objective < self.objective):
+                self.objective = progress.objective
+            if progress.bound is not None and progress.bound > self.bound:
+                self.bound = progress.bound
+            bound = min(self.bound, self.objective) if self.objective is not None else self.bound
+            shown = Progress(progress.seconds, self.objective, bound, progress.solutions)
+        self.on_progress(shown)
 
 
 def workers() -> int:
@@ -109,6 +129,8 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
         return Solution(INFEASIBLE, [], decode(problem, built, lambda v: 0)[1],
                         solve_seconds=time.monotonic() - started)
     deadline = started + time_limit
+    if on_progress is not None:
+        on_progress = _Shown(on_progress, least(built))
     watch = _Watch(started, on_progress, cancel)
     done = threading.Event()
     current: list[cp_model.CpSolver | None] = [None]
