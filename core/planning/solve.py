@@ -320,11 +320,13 @@ def _improve(problem: Problem, built: Built, start: "_Best", deadline: float, wa
 
     def search() -> None:
         status = solver.solve(built.model, watch)
-        proven["bound"] = solver.best_objective_bound if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
+        # a bound CP-SAT proves holds whatever the status, unless the model has no solution at all
+        proven["bound"] = solver.best_objective_bound if status != cp_model.INFEASIBLE else None
         proven["optimal"] = status == cp_model.OPTIMAL
 
     thread = threading.Thread(target=search, daemon=True, name="podium-plan-bound")
-    thread.start()
+    if len(built.sessions) <= LARGE:
+        thread.start()
 
     def better(value: float) -> None:
         watch.objective = value
@@ -419,6 +421,10 @@ SMALL = 100
 """Up to this many sessions, the optimiser is one worker with linearization level 2: on the bench's
 50-session case it proves OPTIMAL in about 2 s where two workers (with large neighbourhood search) take 3-7 s
 on the loaded 2-core machine; above it, the default portfolio of workers finds better timetables."""
+LARGE = 500
+"""Above this many sessions, CP-SAT does not run beside ruin and recreate: on the bench's 1,000-session case
+(one worker, 40 s) its first bound came after 16 s and stayed under the sessions' `least`, and it found no
+timetable, while taking a core from the search and from the rest of the machine."""
 SETTLE_SECONDS = 1.0
 """A small model's relaxed optimum that breaks travel: ruin and recreate looks this long for a timetable
 keeping travel at the same objective (then proven optimal) before the cuts' next solve."""
