@@ -517,9 +517,10 @@ def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignme
     model's; a session left out costs UNPLACED, so the most placed comes first). A round either re-opens one
     session costing more than its cheapest, with sessions placed where it could go on instructors or rooms
     it could take or sharing a cohort learner; or, while some are left out, ejects the sessions in the way
-    of one of them at one of its places and puts it there first (kept when no more are left out, so the
-    ones left out change). Stops early at `target` (a proven bound); `on_better(objective)` hears of each
-    better timetable. Returns the best assignments, their objective and the rounds tried."""
+    of one of them at one of its places and puts it there first, an ejected one that cannot go back
+    ejecting what is in its own way (CHAIN times at most; kept when no more are left out, so the ones left
+    out change). Stops early at `target` (a proven bound); `on_better(objective)` hears of each better
+    timetable. Returns the best assignments, their objective and the rounds tried."""
     rng = random.Random(seed)
     board = Board(problem, built, in_order(problem, built, assignments))
     sessions = built.sessions
