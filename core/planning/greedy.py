@@ -4,14 +4,29 @@ can take it. The bench's baseline, and the solver's first hint (a feasible start
 from __future__ import annotations
 
 import random
+import threading
 import time
 from bisect import insort
 from collections import defaultdict
 
 import numpy as np
 
-from .model import Built, resource_cost
+from .model import UNPLACED, Built, resource_cost
 from .problem import Problem
+from .slots import minutes
+
+PAUSE_EVERY = 0.001
+"""The search is pure Python: every this many seconds it sleeps a moment, letting go of the interpreter lock.
+Without the pause the server's event loop (and its database threads) would wait up to the 5 ms switch
+interval at every hand-over, hundreds of milliseconds per request while a solve runs."""
+_last_pause = threading.local()
+
+
+def _pause() -> None:
+    now = time.monotonic()
+    if now - getattr(_last_pause, "at", 0.0) >= PAUSE_EVERY:
+        time.sleep(0.0001)
+        _last_pause.at = time.monotonic()
 
 Assignment = tuple[int, int | None, int | None]
 """(candidate index, instructor id, room id) of a session; candidate -1: not placed."""
@@ -159,7 +174,6 @@ def repair(problem: Problem, built: Built, value) -> list[Assignment]:
     for instructor in problem.instructors:
         for (a, b), venue in zip(instructor.busy, instructor.busy_venues or [None] * len(instructor.busy)):
             if venue is not None:
-                from .slots import minutes
                 holds[instructor.id].append((minutes(a, built.origin), minutes(b, built.origin), venue))
     result: list[Assignment] = [(-1, None, None)] * len(built.sessions)
     for start, n, (c, teacher, room) in sorted(rows, key=lambda r: (r[0] is None, r[0] or 0, r[1])):
@@ -179,3 +193,479 @@ def repair(problem: Problem, built: Built, value) -> list[Assignment]:
             insort(holds[chosen], (a, b, venue))
         result[n] = (c, chosen, room)
     return result
+
+
+
+class _Holds:
+    """One resource's (or learner's) holds, kept sorted, for tests over every candidate at once."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, int, int | None]] = []
+        self._arrays: tuple | None = None
+        self._needs: dict = {}
+
+    def add(self, a: int, b: int, venue: int | None) -> None:
+        insort(self.items, (a, b, venue))
+        self._arrays, self._needs = None, {}
+
+    def remove(self, a: int, b: int, venue: int | None) -> None:
+        self.items.remove((a, b, venue))
+        self._arrays, self._needs = None, {}
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._arrays is None:
+            starts = np.array([a for a, _, _ in self.items], dtype=np.int64)
+            ends = np.array([b for _, b, _ in self.items], dtype=np.int64)
+            self._arrays = (starts, ends, np.maximum.accumulate(ends) if len(ends) else ends)
+        return self._arrays
+
+    def free(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """[candidate]: none of the spans (columns) overlaps a hold."""
+        ok = np.ones(starts.shape[0], dtype=bool)
+        if not self.items:
+            return ok
+        hold_starts, _, latest_end = self.arrays()
+        for j in range(starts.shape[1]):
+            # of the holds starting before the span ends, the latest end must be at or before its start
+            last = np.searchsorted(hold_starts, ends[:, j], side="left") - 1
+            ok &= (last < 0) | (latest_end[np.clip(last, 0, None)] <= starts[:, j])
+        return ok
+
+    def reachable(self, starts: np.ndarray, ends: np.ndarray, venue: int | None, problem: Problem) -> np.ndarray:
+        """[candidate]: the instructor can travel between each span at `venue` and each hold elsewhere."""
+        ok = np.ones(starts.shape[0], dtype=bool)
+        if venue is None or not self.items:
+            return ok
+        need = self._needs.get(venue)
+        if need is None:
+            row = _travel_row(problem, venue)
+            need = self._needs[venue] = np.array([row.get(other, 0) for _, _, other in self.items], dtype=np.int64)
+        if not need.any():
+            return ok
+        hold_starts, hold_ends, _ = self.arrays()
+        reach = int(need.max())
+        lo = np.searchsorted(hold_starts, int(starts.min()) - reach - (int((hold_ends - hold_starts).max())))
+        hi = np.searchsorted(hold_starts, int(ends.max()) + reach, side="right")
+        if lo >= hi:
+            return ok
+        a, b, n = hold_starts[lo:hi], hold_ends[lo:hi], need[lo:hi]
+        close = (starts[:, :, None] - n < b) & (a < ends[:, :, None] + n) & (n > 0)
+        return ~close.any(axis=(1, 2))
+
+
+def _travel_row(problem: Problem, venue: int) -> dict:
+    """Travel minutes from `venue` to each venue (Problem.travel, read once per problem and venue)."""
+    rows = problem.__dict__.setdefault("_travel_rows", {})
+    if venue not in rows:
+        others = {v for pair in problem.travel_minutes for v in pair}
+        rows[venue] = {other: problem.travel(venue, other) for other in others}
+    return rows[venue]
+
+
+class Board:
+    """A timetable being filled: what each instructor, room and cohort learner holds, and the cheapest
+    free (start, instructor, room) of a session by the model's own objective coefficients (cost, preferred
+    instructors, travel from home, learner local time, changes)."""
+
+    def __init__(self, problem: Problem, built: Built, assignments: list[Assignment] | None = None) -> None:
+        self.problem, self.built = problem, built
+        self.travel_weight = problem.weights.travel if problem.travel_minutes else 0
+        self.homes = {i.id: i.home_venue_id for i in problem.instructors}
+        self.holds: dict[int, _Holds] = defaultdict(_Holds)
+        self.learners: dict[int, _Holds] = defaultdict(_Holds)
+        for instructor in problem.instructors:
+            for (a, b), venue in zip(instructor.busy, instructor.busy_venues or [None] * len(instructor.busy)):
+                if venue is not None:
+                    self.holds[instructor.id].add(minutes(a, built.origin), minutes(b, built.origin), venue)
+        self.result: list[Assignment] = list(assignments or [(-1, None, None)] * len(built.sessions))
+        for n, assignment in enumerate(self.result):
+            if assignment[0] >= 0:
+                self.take(n, assignment)
+
+    def price(self, n: int, assignment: Assignment) -> int:
+        """What the session costs by its own terms (the spread of a request's sessions aside)."""
+        c, iid, rid = assignment
+        if c < 0:
+            return UNPLACED
+        sv = self.built.sessions[n]
+        total = self.price_of(n, iid, rid)
+        if sv.start_costs is not None:
+            total += int(sv.start_costs[c])
+        return total
+
+    def take(self, n: int, assignment: Assignment) -> None:
+        c, iid, rid = assignment
+        sv = self.built.sessions[n]
+        cands = self.built.cands[sv.request]
+        venue = self.built.room_venue.get(rid) if rid is not None else None
+        for a, b in zip(cands.held_start[c], cands.held_end[c]):
+            self.holds[iid].add(int(a), int(b), venue)
+            if rid is not None:
+                self.holds[rid].add(int(a), int(b), None)
+        for learner in self.problem.requests[sv.request].learner_ids:
+            for a, b in zip(cands.part_start[c], cands.part_end[c]):
+                self.learners[learner].add(int(a), int(b), None)
+        self.result[n] = assignment
+
+    def drop(self, n: int) -> None:
+        c, iid, rid = self.result[n]
+        if c < 0:
+            return
+        sv = self.built.sessions[n]
+        cands = self.built.cands[sv.request]
+        venue = self.built.room_venue.get(rid) if rid is not None else None
+        for a, b in zip(cands.held_start[c], cands.held_end[c]):
+            self.holds[iid].remove(int(a), int(b), venue)
+            if rid is not None:
+                self.holds[rid].remove(int(a), int(b), None)
+        for learner in self.problem.requests[sv.request].learner_ids:
+            for a, b in zip(cands.part_start[c], cands.part_end[c]):
+                self.learners[learner].remove(int(a), int(b), None)
+        self.result[n] = (-1, None, None)
+
+    def _options(self, n: int) -> list:
+        """The session's instructors, cheapest first, each with its rooms by what the pair costs."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if n not in cache:
+            sv = self.built.sessions[n]
+            allowed_i, allowed_r = self.built.allowed[sv.request]
+            rooms = list(allowed_r) if self.problem.requests[sv.request].needs_room else [None]
+            rows = []
+            for iid in allowed_i:
+                options = sorted((self.price_of(n, iid, rid), rid, self.built.room_venue.get(rid))
+                                 for rid in rooms) if rooms else []
+                if options:
+                    rows.append((options[0][0], iid, options))
+            rows.sort(key=lambda row: (row[0], row[1]))
+            cache[n] = rows
+        return cache[n]
+
+    def price_of(self, n: int, iid: int, rid: int | None) -> int:
+        sv = self.built.sessions[n]
+        total = sv.costs.get(("i", iid), 0) + (sv.costs.get(("r", rid), 0) if rid is not None else 0)
+        if rid is not None and self.travel_weight:
+            days = len(self.problem.requests[sv.request].parts)
+            total += self.travel_weight * 2 * days * self.problem.travel(self.homes.get(iid),
+                                                                         self.built.room_venue.get(rid))
+        return total
+
+    def cheapest(self, n: int, rng: random.Random | None = None) -> Assignment | None:
+        """The session's cheapest (start, instructor, room) that every hold leaves free (travel included)."""
+        problem, built = self.problem, self.built
+        sv = built.sessions[n]
+        if sv.request not in built.allowed:
+            return None
+        request = problem.requests[sv.request]
+        cands = built.cands[sv.request]
+        allowed_i, allowed_r = built.allowed[sv.request]
+        hs, he = cands.held_start, cands.held_end
+        base = np.ones(len(cands), dtype=bool)
+        for learner in request.learner_ids:
+            base &= self.learners[learner].free(cands.part_start, cands.part_end)
+        extra = sv.start_costs if sv.start_costs is not None else np.zeros(len(cands), dtype=np.int64)
+        least_extra = int(extra.min())
+        room_ok = {}
+        if request.needs_room:
+            for rid, ok in allowed_r.items():
+                ok = ok & base
+                if ok.any():
+                    ok &= self.holds[rid].free(hs, he)
+                    if ok.any():
+                        room_ok[rid] = ok
+            if not room_ok:
+                return None
+        best = None
+        for floor, iid, options in self._options(n):
+            if best is not None and floor + least_extra > best[0]:
+                break
+            ok = allowed_i[iid] & base
+            if not ok.any():
+                continue
+            ok &= self.holds[iid].free(hs, he)
+            if not ok.any():
+                continue
+            reach: dict = {}
+            for price, rid, venue in options:
+                if best is not None and price + least_extra > best[0]:
+                    break
+                if rid is not None and rid not in room_ok:
+                    continue
+                mask = ok & room_ok[rid] if rid is not None else ok
+                if not mask.any():
+                    continue
+                if venue is not None and problem.travel_minutes:
+                    if venue not in reach:
+                        reach[venue] = self.holds[iid].reachable(hs, he, venue, problem)
+                    mask = mask & reach[venue]
+                    if not mask.any():
+                        continue
+                c = int(np.argmin(np.where(mask, extra, np.iinfo(np.int64).max)))
+                total = price + int(extra[c])
+                tie = rng.random() if rng is not None else 0.0
+                if best is None or (total, tie) < best[:2]:
+                    best = (total, tie, c, iid, rid)
+        return None if best is None else best[2:]
+
+    def fill(self, order: list[int], rng: random.Random | None = None) -> None:
+        for n in order:
+            found = self.cheapest(n, rng)
+            if found is not None:
+                self.take(n, found)
+            _pause()
+
+
+def spread_cost(problem: Problem, built: Built, assignments: list[Assignment], only: list[int] | None = None
+                ) -> int:
+    """The spread term of the objective (model._spread) for assignments in the model's order; `only`: of
+    those sessions (a request's, in order) alone."""
+    from .model import SPREAD_DAY
+    weight = problem.weights.spread
+    if not weight:
+        return 0
+    total = 0
+    members = range(len(built.sessions)) if only is None else only
+    for n in members:
+        sv = built.sessions[n]
+        previous = built.sessions[n - 1] if n > 0 and (only is None or n - 1 in only) else None
+        request = problem.requests[sv.request]
+        if previous is None or previous.request != sv.request or request.current or request.count < 2:
+            continue
+        ideal = max(1, (request.window_to - request.window_from).days) // request.count
+        c0, c1 = assignments[n - 1][0], assignments[n][0]
+        if ideal <= 0 or c1 < 0:
+            continue
+        days = built.cands[sv.request].day
+        total += weight * SPREAD_DAY * max(0, ideal - int(days[c1] - days[c0]))
+    return total
+
+
+def objective(problem: Problem, built: Built, assignments: list[Assignment]) -> int:
+    """The model's objective of assignments in the model's order, counted here instead of by the solver."""
+    board = Board.__new__(Board)
+    board.problem, board.built = problem, built
+    board.travel_weight = problem.weights.travel if problem.travel_minutes else 0
+    board.homes = {i.id: i.home_venue_id for i in problem.instructors}
+    return sum(board.price(n, a) for n, a in enumerate(assignments)) + spread_cost(problem, built, assignments)
+
+
+def cheapest_fit(problem: Problem, built: Built, order: list[int], rng: random.Random | None = None
+                 ) -> list[Assignment]:
+    """Each session in `order` takes the cheapest (start, instructor, room) still free: a first timetable
+    close to the per-session optimum, which the solver then improves. `rng` breaks ties at random."""
+    board = Board(problem, built)
+    board.fill(order, rng)
+    return in_order(problem, built, board.result)
+
+
+def in_order(problem: Problem, built: Built, assignments: list[Assignment], only: list[int] | None = None
+             ) -> list[Assignment]:
+    """The same timetable with each request's interchangeable sessions in the model's order (placed ones
+    first, by candidate), so a hint keeps the model's symmetry breaking; `only`: those sessions alone."""
+    result = list(assignments)
+    by_request: dict[int, list[int]] = defaultdict(list)
+    for n in (range(len(built.sessions)) if only is None else only):
+        sv = built.sessions[n]
+        if not problem.requests[sv.request].current:
+            by_request[sv.request].append(n)
+    for members in by_request.values():
+        taken = sorted((assignments[n] for n in members), key=lambda a: (a[0] < 0, a[0]))
+        for n, assignment in zip(members, taken):
+            result[n] = assignment
+    return result
+
+
+def cheapest_start(problem: Problem, built: Built, seconds: float, seed: int = 0, tries: int = 20,
+                   found=None) -> tuple[list[Assignment], int]:
+    """Cheapest fit, most constrained sessions first, then again in shaken orders with ties broken at random
+    (at most `tries` times, for up to `seconds`): the cheapest timetable (the most sessions placed first).
+    `found(assignments)` is told of the first."""
+    rng = random.Random(seed)
+    deadline = time.monotonic() + seconds
+    best = cheapest_fit(problem, built, constrained_order(built))
+    if found is not None:
+        found(best)
+    spent = objective(problem, built, best)
+    for _ in range(tries):
+        if time.monotonic() >= deadline:
+            break
+        found = cheapest_fit(problem, built, constrained_order(built, rng), rng)
+        cost = objective(problem, built, found)
+        if cost < spent:
+            best, spent = found, cost
+    return best, spent
+
+
+def _span(built: Built, n: int, c: int | None = None) -> tuple[int, int]:
+    """Where the session is (candidate c) or may be (None): its first and last held minute."""
+    cands = built.cands[built.sessions[n].request]
+    if c is None:
+        return int(cands.held_start.min()), int(cands.held_end.max())
+    return int(cands.held_start[c].min()), int(cands.held_end[c].max())
+
+
+CHAIN = 2
+"""An ejection's sessions that cannot go back eject what is in their own way, this many times at most."""
+
+
+def ruin_and_recreate(problem: Problem, built: Built, assignments: list[Assignment], deadline: float,
+                      seed: int = 0, cancelled=lambda: False, size: tuple[int, int] = (4, 16),
+                      target: float | None = None, on_better=None) -> tuple[list[Assignment], int, int]:
+    """Improve a timetable until `deadline`: take a few related sessions out and put them back, each at its
+    cheapest free place, in a random order; keep the result when it costs no more (the same objective as the
+    model's; a session left out costs UNPLACED, so the most placed comes first). A round either re-opens one
+    session costing more than its cheapest, with sessions placed where it could go on instructors or rooms
+    it could take or sharing a cohort learner; or, while some are left out, ejects the sessions in the way
+    of one of them at one of its places and puts it there first (kept when no more are left out, so the
+    ones left out change). Stops early at `target` (a proven bound); `on_better(objective)` hears of each
+    better timetable. Returns the best assignments, their objective and the rounds tried."""
+    rng = random.Random(seed)
+    board = Board(problem, built, in_order(problem, built, assignments))
+    sessions = built.sessions
+    price = [board.price(n, a) for n, a in enumerate(board.result)]
+    siblings: dict[int, list[int]] = defaultdict(list)
+    for n, sv in enumerate(sessions):
+        siblings[sv.request].append(n)
+    spread = {r: spread_cost(problem, built, board.result, members) for r, members in siblings.items()}
+    spent = sum(price) + sum(spread.values())
+    best, best_spent = list(board.result), spent
+    least = [sv.least for sv in sessions]
+    firsts = {r: cands.held_start.min(axis=1).tolist() if len(cands) else [] for r, cands in enumerate(built.cands)}
+    lasts = {r: cands.held_end.max(axis=1).tolist() if len(cands) else [] for r, cands in enumerate(built.cands)}
+    windows = [(min(firsts[sv.request]), max(lasts[sv.request])) if firsts[sv.request] else (0, 0) for sv in sessions]
+    usable = [{*sv.instructors, *sv.rooms} for sv in sessions]
+    cohorts = [set(problem.requests[sv.request].learner_ids) for sv in sessions]
+    rounds = 0
+    movable = [n for n, sv in enumerate(sessions) if sv.request in built.allowed]
+    while movable and time.monotonic() < deadline and not cancelled() and (target is None or best_spent > target):
+        rounds += 1
+        result = board.result
+        missing = [n for n in movable if result[n][0] < 0]
+        ejecting = bool(missing) and rng.random() < 0.7
+        if ejecting:
+            out = _in_the_way(problem, built, board, rng.choice(missing), rng, firsts, lasts)
+            if out is None:
+                continue
+        else:
+            worse = [n for n in movable if price[n] > least[n] and result[n][0] >= 0]
+            seed_n = rng.choice(worse) if worse and rng.random() < 0.8 else rng.choice(movable)
+            lo, hi = windows[seed_n]
+            mine, cohort = usable[seed_n], cohorts[seed_n]
+            related = []
+            for n in movable:
+                c, iid, rid = result[n]
+                if c < 0 or n == seed_n:
+                    continue
+                r = sessions[n].request
+                if firsts[r][c] < hi and lo < lasts[r][c] and (iid in mine or rid in mine or cohort & cohorts[n]):
+                    related.append(n)
+            rng.shuffle(related)
+            out = [seed_n, *related[:rng.randint(*size) - 1]]
+        # a request's sessions are ordered (model.py): its siblings come out with it
+        requests = {sessions[n].request for n in out}
+        out = list(dict.fromkeys([*out, *(n for r in requests for n in siblings[r])]))
+        before = {n: result[n] for n in out}
+        for n in out:
+            board.drop(n)
+        first = [n for n in out if before[n][0] < 0]
+        rest = [n for n in out if before[n][0] >= 0]
+        rng.shuffle(rest)
+        board.fill(first + rest, rng)
+        if ejecting:   # an ejection chain: what could not go back ejects what is in its own way, twice at most
+            for _ in range(CHAIN):
+                stuck = [n for n in out if board.result[n][0] < 0 and before[n][0] >= 0]
+                if not stuck:
+                    break
+                n = rng.choice(stuck)
+                more = _in_the_way(problem, built, board, n, rng, firsts, lasts, avoid=set(out))
+                if more is None:
+                    break
+                added = {sessions[m].request for m in more} - requests
+                requests |= added
+                more = [m for m in dict.fromkeys([*more[1:], *(m for r in added for m in siblings[r])])
+                        if m not in before]
+                for m in more:
+                    before[m] = result[m]
+                    board.drop(m)
+                out += more
+                board.fill([n, *more], rng)
+        for r in requests:
+            ordered = in_order(problem, built, board.result, siblings[r])
+            for n in siblings[r]:
+                board.result[n] = ordered[n]
+        prices = {n: board.price(n, board.result[n]) for n in out}
+        spreads = {r: spread_cost(problem, built, board.result, siblings[r]) for r in requests}
+        cost = (spent + sum(prices.values()) - sum(price[n] for n in out)
+                + sum(spreads.values()) - sum(spread[r] for r in requests))
+        # an ejection that leaves as many out is kept whatever it costs: it changes which are left out
+        if cost <= spent or (ejecting and cost // UNPLACED <= spent // UNPLACED):
+            spent = cost
+            for n, value in prices.items():
+                price[n] = value
+            spread.update(spreads)
+            if cost < best_spent:
+                best, best_spent = list(board.result), cost
+                if on_better is not None:
+                    on_better(cost)
+        else:
+            for n in out:
+                board.drop(n)
+            for n, assignment in before.items():
+                if assignment[0] >= 0:
+                    board.take(n, assignment)
+    return best, best_spent, rounds
+
+
+def _in_the_way(problem: Problem, built: Built, board: Board, n: int, rng: random.Random, firsts: dict,
+                lasts: dict, samples: int = 24, avoid: set | None = None) -> list[int] | None:
+    """A session left out, then the placed sessions in the way of one of its places: for each of a sample of
+    its starts, the sessions of its cohort's learners then, and those of the instructor and of the room
+    (that may take it then) with the fewest in the way; the start with the fewest in all."""
+    sv = built.sessions[n]
+    request = problem.requests[sv.request]
+    cands = built.cands[sv.request]
+    allowed_i, allowed_r = built.allowed[sv.request]
+    reach = max(problem.travel_minutes.values(), default=0)
+    holders: dict = defaultdict(list)
+    mine = set(request.learner_ids)
+    for m, (c, iid, rid) in enumerate(board.result):
+        if c < 0 or m == n:
+            continue
+        r = built.sessions[m].request
+        a, b = firsts[r][c], lasts[r][c]
+        if avoid and m in avoid:   # not to be moved again: in the way for good (counted heavily below)
+            m = -1 - m
+        holders[iid].append((a, b, m))
+        if rid is not None:
+            holders[rid].append((a, b, m))
+        for learner in mine & set(problem.requests[r].learner_ids):
+            holders[("learner", learner)].append((a, b, m))
+    starts = list(range(len(cands)))
+    if len(starts) > samples:
+        starts = rng.sample(starts, samples)
+    best = None
+    for c in starts:
+        lo, hi = int(cands.held_start[c].min()), int(cands.held_end[c].max())
+        way = set()
+        for learner in mine:
+            way |= {m for a, b, m in holders[("learner", learner)] if a < hi and lo < b}
+
+        def fewest(resources: dict, margin: int):
+            choices = [(len({m for a, b, m in holders[k] if a < hi + margin and lo - margin < b} - way), rng.random(), k)
+                       for k, ok in resources.items() if ok[c]]
+            return min(choices) if choices else None
+
+        teacher = fewest(allowed_i, reach)
+        if teacher is None:
+            continue
+        way |= {m for a, b, m in holders[teacher[2]] if a < hi + reach and lo - reach < b}
+        if request.needs_room:
+            room = fewest(allowed_r, 0)
+            if room is None:
+                continue
+            way |= {m for a, b, m in holders[room[2]] if a < hi and lo < b}
+        size = len(way) + 1000 * sum(1 for m in way if m < 0)
+        if best is None or (size, rng.random()) < best[:2]:
+            best = (size, rng.random(), way)
+    if best is None or best[0] >= 1000:
+        return None
+    return [n, *best[2]]

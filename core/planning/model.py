@@ -47,6 +47,9 @@ class SessionVars:
     instructors: dict[int, cp_model.IntVar] = field(default_factory=dict)
     rooms: dict[int, cp_model.IntVar] = field(default_factory=dict)
     venue_literals: dict[int, cp_model.IntVar] = field(default_factory=dict)
+    costs: dict = field(default_factory=dict)      # ("i" | "r", id) -> the literal's objective coefficient
+    start_costs: np.ndarray | None = None          # per candidate: what the start itself costs (local time, a move)
+    least: int = 0                                 # the least its own terms can cost when placed (`_least`)
 
 
 @dataclass
@@ -89,7 +92,7 @@ def _assignment(model: cp_model.CpModel, name: str, choice, domain, spans, inter
 
 
 def _domain(values: np.ndarray) -> cp_model.Domain:
-    return cp_model.Domain.from_values([int(v) for v in values])
+    return cp_model.Domain.from_values(values.tolist())
 
 
 def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
@@ -191,6 +194,7 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                     pstarts.append(s)
                     pends.append((s, size))
             sv = SessionVars(r_index, k, present, choice, starts, ends, pstarts, pends)
+            travel = lateness_term = None
             current = request.current[k] if k < len(request.current) else None
             spans = list(zip(starts, sizes, ends))
             for iid in allowed_i:
@@ -201,6 +205,7 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                     coefficient += weights.preferred * PREFERRED
                 if current is not None and iid not in current.instructor_ids:
                     coefficient += weights.changes * CHANGE
+                sv.costs[("i", iid)] = coefficient
                 sv.instructors[iid] = _assignment(model, f"{name}i{iid}", choice, domains_i.get(iid), spans,
                                                   by_instructor[iid], coefficient, objective)
             model.add(sum(sv.instructors.values()) == present)
@@ -210,15 +215,29 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                     coefficient = weights.cost * (resource_cost(room.cost_rate_minor, room.cost_unit, nominal) // 100)
                     if current is not None and rid != current.room_id:
                         coefficient += weights.changes * CHANGE
+                    sv.costs[("r", rid)] = coefficient
                     sv.rooms[rid] = _assignment(model, f"{name}m{rid}", choice, domains_r.get(rid), spans,
                                                 by_room[rid], coefficient, objective)
                 model.add(sum(sv.rooms.values()) == present)
-                _travel_home(model, problem, sv, objective, len(request.parts))
+                travel = _travel_home(model, problem, sv, objective, len(request.parts))
             objective.append(UNPLACED * (1 - present))
             if outside is not None and outside.any():
                 lateness = model.new_int_var(0, int(outside.max()), f"{name}lt")
                 model.add_element(choice, outside.tolist(), lateness)
-                objective.append(weights.local_time * LOCAL_TIME * lateness)
+                lateness_term = weights.local_time * LOCAL_TIME * lateness
+                objective.append(lateness_term)
+                sv.start_costs = weights.local_time * LOCAL_TIME * outside
+            if k == 0 or current is not None:
+                least = _least(problem, request, sv, allowed_i, allowed_r, room_venue)
+            sv.least = least
+            if least > 0:
+                # a valid cut: whatever it is given, the session costs at least its cheapest (start,
+                # instructor, room) that agree on a start; the linear relaxation alone mixes an instructor
+                # free at one start with a room free at another
+                terms = [sv.costs[("i", iid)] * lit for iid, lit in sv.instructors.items()]
+                terms += [sv.costs[("r", rid)] * lit for rid, lit in sv.rooms.items()]
+                terms += [t for t in (travel, lateness_term) if t is not None]
+                model.add(sum(terms) >= least * present)
             if current is not None:
                 here = [i for i, p in enumerate(cands.parts) if p == current.parts]
                 moved = model.new_bool_var(f"{name}mv")
@@ -226,6 +245,9 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                     model.add(choice == here[0]).only_enforce_if(~moved)
                 else:
                     model.add(moved == 1)
+                move = np.full(n, weights.changes * CHANGE * (1 + current.learners), dtype=np.int64)
+                move[here[:1]] = 0
+                sv.start_costs = move if sv.start_costs is None else sv.start_costs + move
                 objective.append(weights.changes * CHANGE * (1 + current.learners) * moved)
             elif previous is not None:
                 # the request's sessions are interchangeable: place them in order (fewer symmetric solutions)
@@ -260,6 +282,50 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                  {i.id: i.id for i in problem.instructors}, room_venue, allowed=allowed)
 
 
+def _least(problem: Problem, request: Request, sv: SessionVars, allowed_i: dict, allowed_r: dict,
+           room_venue: dict) -> int:
+    """The least a placed session can cost by its per-session terms: over every start, an instructor and a
+    room that may both take it, their coefficients, the instructor's travel from home and the start's own
+    cost (learner local time, not a move)."""
+    weights = problem.weights
+    homes = {i.id: i.home_venue_id for i in problem.instructors}
+    iids = list(allowed_i)
+    teach = np.array([sv.costs.get(("i", iid), 0) for iid in iids], dtype=np.int64)
+    n = len(next(iter(allowed_i.values())))
+    start = np.zeros(n, dtype=np.int64)
+    if request.learner_ids and weights.local_time and sv.start_costs is not None and not request.current:
+        start = np.asarray(sv.start_costs, dtype=np.int64)
+    a = np.array([allowed_i[iid] for iid in iids])
+    best = None
+    if not request.needs_room:
+        for level in np.unique(start):
+            fits = a[:, start == level].any(axis=1)
+            if fits.any():
+                value = int(level) + int(teach[fits].min())
+                best = value if best is None else min(best, value)
+        return best or 0
+    rids = list(allowed_r)
+    rent = np.array([sv.costs.get(("r", rid), 0) for rid in rids], dtype=np.int64)
+    price = teach[:, None] + rent[None, :]
+    if weights.travel and problem.travel_minutes:
+        days = len(request.parts)
+        venues = [room_venue.get(rid) for rid in rids]
+        trips = {}
+        for iid in iids:
+            home = homes.get(iid)
+            if home not in trips:
+                trips[home] = [problem.travel(home, venue) for venue in venues]
+        price = price + weights.travel * 2 * days * np.array([trips[homes.get(iid)] for iid in iids], dtype=np.int64)
+    b = np.array([allowed_r[rid] for rid in rids])
+    for level in np.unique(start):
+        at = start == level
+        both = (a[:, at].astype(np.int32) @ b[:, at].T.astype(np.int32)) > 0
+        if both.any():
+            value = int(level) + int(price[both].min())
+            best = value if best is None else min(best, value)
+    return best or 0
+
+
 def _qualified_in_window(instructor, request: Request) -> bool:
     from .slots import qualified_until
     until = qualified_until(instructor, request.required_qualifications)
@@ -288,11 +354,11 @@ def venue_literal(model: cp_model.CpModel, built_rooms: dict[int, int | None], s
     return sv.venue_literals[venue]
 
 
-def _travel_home(model: cp_model.CpModel, problem: Problem, sv: SessionVars, objective: list, days: int) -> None:
+def _travel_home(model: cp_model.CpModel, problem: Problem, sv: SessionVars, objective: list, days: int):
     """Instructor travel: minutes from the instructor's home venue to the session's venue and back, each day:
     `cost >= sum(travel(home, venue of room) * room literal)` whenever that instructor teaches it."""
     if not problem.weights.travel or not problem.travel_minutes:
-        return
+        return None
     rooms_venue = {r.id: r.venue_id for r in problem.rooms}
     homes = {i.id: i.home_venue_id for i in problem.instructors}
     by_home: dict = defaultdict(list)
@@ -303,7 +369,7 @@ def _travel_home(model: cp_model.CpModel, problem: Problem, sv: SessionVars, obj
         by_venue[rooms_venue.get(rid)].append(lit)
     pairs = {(g, v): problem.travel(g, v) for g in by_home for v in by_venue}
     if not any(pairs.values()):
-        return
+        return None
     weight = problem.weights.travel * 2 * days
     if len(pairs) <= TRANSPORT_PAIRS:
         # exact and tight: one literal per (home venue, session venue) pair, the rows summing to the
@@ -314,8 +380,9 @@ def _travel_home(model: cp_model.CpModel, problem: Problem, sv: SessionVars, obj
             model.add(sum(y[(g, v)] for v in by_venue) == sum(lits))
         for v, lits in by_venue.items():
             model.add(sum(y[(g, v)] for g in by_home) == sum(lits))
-        objective.append(weight * sum(minutes * y[key] for key, minutes in pairs.items() if minutes))
-        return
+        term = weight * sum(minutes * y[key] for key, minutes in pairs.items() if minutes)
+        objective.append(term)
+        return term
     rows = []
     for iid, lit in sv.instructors.items():
         terms = [(problem.travel(homes.get(iid), rooms_venue.get(rid)), room) for rid, room in sv.rooms.items()]
@@ -330,6 +397,7 @@ def _travel_home(model: cp_model.CpModel, problem: Problem, sv: SessionVars, obj
     model.add(cost >= sum(min(pairs[(g, v)] for v in by_venue) * sum(lits) for g, lits in by_home.items()))
     model.add(cost >= sum(min(pairs[(g, v)] for g in by_home) * sum(lits) for v, lits in by_venue.items()))
     objective.append(weight * cost)
+    return weight * cost
 
 
 def _spread(model: cp_model.CpModel, request: Request, cands: Candidates, previous: SessionVars, sv: SessionVars,

@@ -185,6 +185,7 @@ class Solution:
     bound: float | None = None
     solve_seconds: float = 0.0
     first_feasible_seconds: float | None = None
+    complete_seconds: float | None = None      # the first timetable placing every session modelled
 
     @property
     def gap(self) -> float | None:

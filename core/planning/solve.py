@@ -16,8 +16,8 @@ from ortools.sat.python import cp_model
 
 from .decode import decode, travel_conflicts
 from .explain import precheck
-from .greedy import Assignment, best_fit, repair
-from .model import Built, build, venue_literal
+from .greedy import Assignment, best_fit, cheapest_start, objective, repair, ruin_and_recreate
+from .model import UNPLACED, Built, build, venue_literal
 from .problem import FEASIBLE, INFEASIBLE, OPTIMAL, UNKNOWN, Problem, Progress, Solution, Unplaced
 from .slots import minutes
 
@@ -36,11 +36,16 @@ class _Watch(cp_model.CpSolverSolutionCallback):
         self.objective: float | None = None
         self.travel: tuple | None = None          # (problem, built): check each solution's travel
         self.conflicted: tuple | None = None      # (values, conflicts) of the solution that stopped the search
+        self.keep: tuple | None = None            # (problem, built, found): collect the solutions keeping travel
+        self.complete: float | None = None        # when a timetable first placed every session
 
-    def found(self, values) -> None:
-        """A timetable found outside the solver (first fit) counts as the first one."""
+    def found(self, assignments) -> None:
+        """A timetable found outside the solver (cheapest fit) counts as the first one."""
+        now = time.monotonic() - self.started
         if self.first is None:
-            self.first = time.monotonic() - self.started
+            self.first = now
+        if self.complete is None and all(c >= 0 for c, _, _ in assignments):
+            self.complete = now
 
     def on_solution_callback(self) -> None:
         self.solutions += 1
@@ -52,6 +57,12 @@ class _Watch(cp_model.CpSolverSolutionCallback):
             self.on_progress(Progress(now, self.objective_value, self.best_objective_bound, self.solutions))
         if self.cancel is not None and self.cancel.is_set():
             self.stop_search()
+        if self.keep is not None:
+            problem, built, found = self.keep
+            values = _Values({var.index: self.value(var) for sv in built.sessions
+                              for var in (sv.present, sv.choice, *sv.instructors.values(), *sv.rooms.values())})
+            if not travel_conflicts(problem, decode(problem, built, values.value)[0]):
+                found.append((values, self.objective_value, False))
         if self.travel is not None and self.conflicted is None:
             problem, built = self.travel
             values = _Values({var.index: self.value(var) for sv in built.sessions
@@ -120,6 +131,8 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
         sessions placed first, then the lower objective (scored by the model when not known). `improved`:
         the optimiser's answer from the best as its hint, which it never makes worse."""
         nonlocal best
+        if watch.complete is None and candidate.values is not None and not _missing(built, candidate.values):
+            watch.complete = time.monotonic() - started
         if best.values is None:
             best = candidate
             return
@@ -130,16 +143,20 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
             return
         for item in (best, candidate):
             if item.objective is None:
-                item.objective = score(built, item.values)
+                item.objective = objective(problem, built, _assignments(built, item.values))
         if candidate.objective is not None and (best.objective is None or candidate.objective < best.objective
                                                 or (candidate.optimal and candidate.objective <= best.objective)):
             best = candidate
 
     try:
-        start = best_fit(problem, built, FIRST_FIT_SHARE * time_limit, seed)
+        start, _ = cheapest_start(problem, built, CHEAPEST_SHARE * time_limit, seed,
+                                  tries=3 if len(built.sessions) <= SMALL else 20, found=watch.found)
         keep(_Best(_Values.assigned(built, start)))
-        watch.found(best.values)
-        if any(c < 0 for c, _, _ in start):   # first fit left some out: re-open their neighbourhood
+        small = len(built.sessions) <= SMALL
+        if small and any(c < 0 for c, _, _ in start):   # first fit, which thinks of placing only, may place more
+            keep(_Best(_Values.assigned(built, best_fit(problem, built, FIRST_FIT_SHARE * time_limit, seed))))
+            start = [(1, None, None)] if not _missing(built, best.values) else [(-1, None, None)]
+        if small and any(c < 0 for c, _, _ in start):   # first fit left some out: re-open their neighbourhood
             filled = _fill_gaps(problem, built, best.values, deadline, current, seed)
             if filled is not None:
                 keep(filled)
@@ -154,7 +171,7 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
                                         budget=min(GAP_SECONDS, (deadline - time.monotonic()) * 0.3))
                     if filled is not None:
                         keep(filled)
-        if _missing(built, best.values):   # still some out: a depth-first search may place all
+        if small and _missing(built, best.values):   # still some out: a depth-first search may place all
             first = _place_everything(problem, built, deadline, watch, current, seed)
             if first is not None:
                 conflicts = travel_conflicts(problem, decode(problem, built, first.values.value)[0])
@@ -163,7 +180,12 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
                     first = _Best(_Values.assigned(built, repair(problem, built, first.values.value)))
                 keep(first)
         _hint(built, best.values)
-        for _ in range(MAX_TRAVEL_ROUNDS):
+        if not small and not cancelled():
+            improved = _improve(problem, built, best, deadline, watch, current, cancelled, seed, num_workers,
+                                parameters, on_progress, started)
+            keep(improved, improved=True)
+            bound[0] = improved.bound
+        for _ in range(MAX_TRAVEL_ROUNDS if small else 0):
             if cancelled() or deadline - time.monotonic() < 0.05:
                 break
             solver = cp_model.CpSolver()
@@ -180,7 +202,9 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
                 solver.best_bound_callback = lambda found: on_progress(Progress(
                     time.monotonic() - started, watch.objective, found, watch.solutions))
             current[0] = solver
-            watch.travel = (problem, built) if problem.travel_minutes else None
+            # a small model is solved through (its relaxed optimum is the bound, and ruin and recreate then
+            # often meets it keeping travel); a larger one stops at a solution breaking travel, for its cuts
+            watch.travel = (problem, built) if problem.travel_minutes and not small else None
             watch.conflicted = None
             status = solver.solve(built.model, watch)
             watch.travel = None
@@ -203,6 +227,14 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
                 break
             _add_travel_cuts(problem, built, values, conflicts)
             keep(_Best(_Values.assigned(built, repair(problem, built, values.value))))
+            if small:
+                settle = min(SETTLE_SECONDS, (deadline - time.monotonic()) * 0.3)
+                assignments, spent, _ = ruin_and_recreate(problem, built, _assignments(built, best.values),
+                                                          time.monotonic() + settle, seed, cancelled,
+                                                          target=bound[0])
+                keep(_Best(_Values.assigned(built, assignments), spent))
+                if best.objective is not None and best.objective <= bound[0]:
+                    break   # the relaxation's optimum, met keeping travel: proven optimal
             _hint(built, best.values)
     finally:
         done.set()
@@ -210,13 +242,89 @@ def solve(problem: Problem, *, time_limit: float = 10.0, num_workers: int | None
     if best.values is None:
         return Solution(UNKNOWN, [], decode(problem, built, lambda v: 0)[1], None, None, seconds, None)
     placed, unplaced = decode(problem, built, best.values.value)
+    if best.objective is None:   # first fit or a repair: counted by the same objective
+        best.objective = objective(problem, built, _assignments(built, best.values))
+    best.bound = max(bound[0] or 0, least(built))
+    if best.objective is not None and best.bound >= best.objective:
+        best.optimal = True
     status = OPTIMAL if best.optimal else FEASIBLE
-    if best.objective is None:   # first fit or a repair: scored by the same objective
-        best.objective = score(built, best.values)
-    best.bound = bound[0]
     if best.bound is not None and best.objective is not None and best.bound > best.objective:
         best.bound = best.objective
-    return Solution(status, placed, unplaced, best.objective, best.bound, seconds, watch.first)
+    return Solution(status, placed, unplaced, best.objective, best.bound, seconds, watch.first, watch.complete)
+
+
+def least(built: Built) -> int:
+    """A proven lower bound of the objective: each session costs at least its cheapest own terms when placed
+    (`model._least`) and UNPLACED, more than that, when not; every other term is at least 0."""
+    return sum(sv.least for sv in built.sessions)
+
+
+def _assignments(built: Built, values) -> list[Assignment]:
+    result = []
+    for sv in built.sessions:
+        if not values.value(sv.present):
+            result.append((-1, None, None))
+            continue
+        teacher = next((iid for iid, lit in sv.instructors.items() if values.value(lit)), None)
+        room = next((rid for rid, lit in sv.rooms.items() if values.value(lit)), None)
+        result.append((int(values.value(sv.choice)), teacher, room))
+    return result
+
+
+def _improve(problem: Problem, built: Built, start: "_Best", deadline: float, watch: "_Watch", current: list,
+             cancelled, seed: int, num_workers: int | None, parameters: dict | None, on_progress, started: float
+             ) -> "_Best":
+    """Two searches side by side until the deadline, from the best timetable so far: ruin and recreate
+    (`greedy.ruin_and_recreate`, which keeps every rule, travel included) improves the timetable in this
+    thread, while CP-SAT (one worker, the stronger linear relaxation) proves a lower bound in another and
+    offers each timetable it finds that keeps travel too. The model has no pairwise travel rule (see
+    `solve`), so it is a relaxation: its bound holds for the whole problem."""
+    found: list = []
+    proven: dict = {"bound": None, "optimal": False}
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = num_workers or 1
+    solver.parameters.linearization_level = 2
+    solver.parameters.random_seed = seed
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.max_time_in_seconds = max(0.05, deadline - time.monotonic())
+    for name, value in (parameters or {}).items():
+        setattr(solver.parameters, name, value)
+    if on_progress is not None:
+        solver.best_bound_callback = lambda bound: on_progress(Progress(
+            time.monotonic() - started, watch.objective, bound, watch.solutions))
+    watch.travel = None
+    watch.keep = (problem, built, found)
+    current[0] = solver
+
+    def search() -> None:
+        status = solver.solve(built.model, watch)
+        proven["bound"] = solver.best_objective_bound if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None
+        proven["optimal"] = status == cp_model.OPTIMAL
+
+    thread = threading.Thread(target=search, daemon=True, name="podium-plan-bound")
+    thread.start()
+
+    def better(value: float) -> None:
+        watch.objective = value
+        if value < UNPLACED and watch.complete is None:
+            watch.complete = time.monotonic() - started
+        if on_progress is not None:
+            on_progress(Progress(time.monotonic() - started, value, proven["bound"], watch.solutions))
+
+    try:
+        assignments, spent, _ = ruin_and_recreate(problem, built, _assignments(built, start.values), deadline,
+                                                  seed, cancelled, target=least(built), on_better=better)
+    finally:   # the deadline, a cancel, or a timetable meeting the bound: the search stops too
+        while thread.is_alive():
+            solver.stop_search()
+            thread.join(0.05)
+        watch.keep = None
+    best = _Best(_Values.assigned(built, assignments), spent)
+    for values, value, optimal in found:
+        if value < best.objective or (optimal and proven["optimal"] and value <= best.objective):
+            best = _Best(values, value, None, optimal and proven["optimal"])
+    best.bound = proven["bound"]
+    return best
 
 
 def score(built: Built, values: _Values, time_limit: float = 5.0) -> float | None:
@@ -281,12 +389,17 @@ class _Values:
         return cls(values)
 
 
+CHEAPEST_SHARE = 0.05
+"""Of the time limit, at most this much goes to cheapest fit (`greedy.cheapest_start`), the first timetable."""
 FIRST_FIT_SHARE = 0.1
 """Of the time limit, at most this much goes to first fit, restarted in shaken orders until all are placed."""
 SMALL = 100
 """Up to this many sessions, the optimiser is one worker with linearization level 2: on the bench's
 50-session case it proves OPTIMAL in about 2 s where two workers (with large neighbourhood search) take 3-7 s
 on the loaded 2-core machine; above it, the default portfolio of workers finds better timetables."""
+SETTLE_SECONDS = 1.0
+"""A small model's relaxed optimum that breaks travel: ruin and recreate looks this long for a timetable
+keeping travel at the same objective (then proven optimal) before the cuts' next solve."""
 NEIGHBOURS = 60
 """Sessions re-opened around those first fit left out (`_fill_gaps`)."""
 GAP_ROUNDS = 3

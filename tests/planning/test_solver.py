@@ -109,3 +109,33 @@ async def test_one_solve_at_a_time_per_process_the_next_waits_and_is_told_when_n
     solved = await waiting
     assert solved.status in (OPTIMAL, FEASIBLE) and solved.unplaced == []
     assert planning.running_solves() == 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_larger_instances_search_keeps_every_rule_and_its_bound_holds(seed, monkeypatch):
+    """Above `SMALL` sessions the timetable is improved by ruin and recreate beside a bound-proving CP-SAT
+    search: on a small instance solved to OPTIMAL by the exact path, that search must keep every rule and
+    neither its objective nor its bound (with `least`) may cross the proven optimum."""
+    from podium.core.planning import solve as solving
+    from podium.core.planning.explain import precheck
+    from podium.core.planning.model import build
+
+    instance = generate(seed, sessions=14, instructors=5, rooms=3, venues=3, weeks=3)
+    exact = solve(instance.problem, time_limit=10, num_workers=1)
+    assert exact.status == OPTIMAL
+    assert solving.least(build(instance.problem, precheck(instance.problem))) <= exact.objective
+    monkeypatch.setattr(solving, "SMALL", 0)
+    other = solve(instance.problem, time_limit=2)
+    assert other.unplaced == [] and violations(instance.problem, other.sessions) == []
+    assert other.bound <= exact.objective <= other.objective
+
+
+@pytest.mark.parametrize("seed", [6])
+def test_sessions_cheapest_fit_leaves_out_are_placed_by_ejections_keeping_every_rule(seed):
+    """On this planted instance (150 sessions, above `SMALL`) cheapest fit leaves 6 sessions out;
+    the ejection chains of ruin and recreate place them all, and the timetable breaks no rule."""
+    instance = generate(seed, sessions=150, instructors=14, rooms=8, venues=5, weeks=3)
+    solution = solve(instance.problem, time_limit=4)
+    assert solution.unplaced == [] and len(solution.sessions) == len(instance.planted)
+    assert violations(instance.problem, solution.sessions) == []
+    assert solution.complete_seconds is not None and solution.bound <= solution.objective
