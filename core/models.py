@@ -560,7 +560,7 @@ class EvaluationForm(Base):
 class EvaluationRequest(Base):
     """An attended learner asked to evaluate a session (one per enrolment). The link's token is an HMAC of
     `nonce` under the secret key; only its SHA-256 is stored, to find the request by. `responded_at` is set
-    once, by the one accepted answer."""
+    once, by the one accepted answer; `reminded_at` once, by the one reminder (the job `remind_evaluations`)."""
 
     __tablename__ = "evaluation_request"
 
@@ -569,8 +569,9 @@ class EvaluationRequest(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("session.id"), index=True)
     nonce: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    requested_at: Mapped[datetime] = mapped_column(default=utc_now)
+    requested_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     responded_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
 
 
 class EvaluationAnswer(Base):

@@ -164,7 +164,7 @@ async def notifications_for_event(db: AsyncSession, event: dict[str, Any], setti
 
     if event["type"] in ("session.meeting_replaced", "session.meeting_changed"):
         return await _meeting_notices(db, event, settings)
-    if event["type"] == "evaluation.requested":
+    if event["type"] in ("evaluation.requested", "evaluation.reminded"):
         return await _evaluation_requests(db, event, settings)
     if event["type"] not in ("session.scheduled", "session.rescheduled", "session.cancelled"):
         return []
@@ -238,8 +238,9 @@ async def _meeting_notices(db: AsyncSession, event: dict[str, Any], settings: Se
 
 
 async def _evaluation_requests(db: AsyncSession, event: dict[str, Any], settings: Settings) -> list[dict[str, Any]]:
-    """Each learner asked (and not yet answered) gets their own link: the token is derived from the request's
-    nonce here, at fan-out, and is nowhere stored but in the message."""
+    """Each learner asked or reminded (and not yet answered) gets their own link, in a notification of the
+    event's kind: the token is derived from the request's nonce here, at fan-out, and is nowhere stored but
+    in the message (a reminder carries the very link the request did)."""
     payload = event["payload"]
     session_ref = from_global_id(payload["session"])
     found = await session_with_course(db, session_ref[1]) if session_ref else None
@@ -258,7 +259,7 @@ async def _evaluation_requests(db: AsyncSession, event: dict[str, Any], settings
     planned = []
     for person, nonce, form_title in rows:
         token = evaluation_token(settings.secret_key, nonce)
-        planned.append(plan_notification("evaluation.requested", person.email, person.name, person.timezone, facts,
+        planned.append(plan_notification(event["type"], person.email, person.name, person.timezone, facts,
                                          settings, phone=person.phone, form_title=form_title, evaluation_token=token,
                                          evaluation_url=evaluation_url(settings.evaluation_url, settings.public_url,
                                                                        token)))

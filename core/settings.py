@@ -45,7 +45,7 @@ LOG_FORMATS = ("text", "json")
 MAY_BE_ZERO = {"reminder_hours", "readiness_notice_hours", "prework_reminder_days", "program_sync_hours",
                "outbox_backoff_seconds", "schedule_history_years", "rate_limit_points", "anonymous_rate_limit_points",
                "auth_failure_limit", "request_timeout_seconds", "late_cancel_hours",
-               "session_completion_grace_minutes"}
+               "session_completion_grace_minutes", "evaluation_reminder_after_hours"}
 """Numbers where 0 means something (off, at once); every other number must be above 0."""
 
 
@@ -100,6 +100,8 @@ class Settings:
     public_url: str | None = None  # Podium's address as clients reach it, for calendar feed URLs
     secret_key: str | None = None  # keys the calendar feed addresses (HMAC); set it in production
     evaluation_url: str | None = None  # the evaluation page of your portal; {token} is replaced with the learner's
+    evaluation_reminder_after_hours: int = 72  # an unanswered evaluation is reminded once this long after; 0: never
+    remind_evaluations_every_seconds: float = 300.0  # the periodic job `remind_evaluations`
     # Bounds on work (docs/operations.md, "Costs, rate limits and timeouts"); 0 turns a rate limit or the timeout off.
     max_query_cost: int = 50_000
     max_anonymous_query_cost: int = 10_000

@@ -7,7 +7,9 @@ The link's token: when a session is completed (the periodic job `complete_sessio
 learner whose derived attendance is PRESENT or LATE gets an `evaluation_request` row with a random
 nonce; the token is an HMAC of that nonce under PODIUM_SECRET_KEY (as calendar feeds' addresses are), and
 only its SHA-256 is stored. The `evaluation.requested` event fans out, in the outbox, into one notification
-per learner carrying their link; the token alone signs the learner in to `submitEvaluation`.
+per learner carrying their link; the token alone signs the learner in to `submitEvaluation`. A learner who
+has not answered PODIUM_EVALUATION_REMINDER_AFTER_HOURS later is reminded once (the periodic job
+`remind_evaluations`): an `evaluation.reminded` event, fanned out the same way, with the same link.
 """
 from __future__ import annotations
 
@@ -193,17 +195,22 @@ async def request_evaluations(db: AsyncSession, actor: Actor, session_ids: list[
         chunk = [_new_request(eid, sid, secret_key) for eid, sid in rows[start:start + REQUEST_CHUNK]]
         made += (await db.execute(_insert_new_requests(db, chunk).returning(
             EvaluationRequest.enrollment_id, EvaluationRequest.session_id))).all()
-    if not made:
-        return 0
+    _per_session(db, actor, "evaluation.request", "evaluation.requested", made)
+    return len(made)
+
+
+def _per_session(db: AsyncSession, actor: Actor, action: str, event: str, asked: list[tuple[int, int]]) -> None:
+    """(enrolment, session) pairs asked or reminded: one audited change `action` and one `event` per session,
+    naming the enrolments, never a token (the event's fan-out derives each learner's link:
+    core/notifications.py)."""
     per_session: dict[int, list[int]] = {}
-    for enrollment_id, session_id in sorted(made, key=lambda r: (r[1], r[0])):
+    for enrollment_id, session_id in sorted(asked, key=lambda r: (r[1], r[0])):
         per_session.setdefault(session_id, []).append(enrollment_id)
     for session_id, enrollment_ids in per_session.items():
         enrollments = [to_global_id("Enrollment", e) for e in enrollment_ids]
-        record_change(db, actor, "evaluation.request", "Session", session_id, None, {"enrollments": enrollments})
-        emit(db, "evaluation.requested", {"session": to_global_id("Session", session_id), "enrollments": enrollments},
+        record_change(db, actor, action, "Session", session_id, None, {"enrollments": enrollments})
+        emit(db, event, {"session": to_global_id("Session", session_id), "enrollments": enrollments},
              session_ordering_key(session_id))
-    return len(made)
 
 
 REQUEST_CHUNK = 1000
@@ -215,6 +222,36 @@ def _insert_new_requests(db: AsyncSession, values: list[dict[str, Any]]):
     either database."""
     insert_row = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
     return insert_row(EvaluationRequest).values(values).on_conflict_do_nothing(index_elements=["enrollment_id"])
+
+
+# --- reminders: once, to whom has not answered --------------------------------------------------------
+
+def reminder_window(now: datetime, after_hours: int) -> tuple[datetime, datetime]:
+    """Requests made in (start, end] are due a reminder at `now`: at least `after_hours` old, and less than
+    twice that. An older one (reminders turned on since, or the job stopped for that long) gets none: a
+    reminder weeks after the session would only be noise."""
+    after = timedelta(hours=after_hours)
+    return now - 2 * after, now - after
+
+
+async def remind_evaluations(db: AsyncSession, actor: Actor, now: datetime, after_hours: int, limit: int) -> int:
+    """One reminder to each learner whose request is unanswered and due (`reminder_window`), the oldest
+    `limit` first: `reminded_at` is set by one conditional UPDATE (of two ticks at once, the second finds it
+    set and reminds no one), with one audited change (`evaluation.remind`) and one `evaluation.reminded` event
+    per session, which fans out as `evaluation.requested` does, with the same link. Returns how many."""
+    if after_hours <= 0:
+        return 0
+    start, end = reminder_window(now, after_hours)
+    unanswered = (EvaluationRequest.reminded_at.is_(None), EvaluationRequest.responded_at.is_(None))
+    due = (select(EvaluationRequest.id)
+           .where(EvaluationRequest.requested_at > start, EvaluationRequest.requested_at <= end, *unanswered)
+           .order_by(EvaluationRequest.requested_at, EvaluationRequest.id).limit(limit))
+    reminded = (await db.execute(
+        update(EvaluationRequest).where(EvaluationRequest.id.in_(due.scalar_subquery()), *unanswered)
+        .values(reminded_at=now).returning(EvaluationRequest.enrollment_id, EvaluationRequest.session_id)
+        .execution_options(synchronize_session=False))).all()
+    _per_session(db, actor, "evaluation.remind", "evaluation.reminded", [tuple(row) for row in reminded])
+    return len(reminded)
 
 
 # --- answers ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The core's own periodic jobs (services/periodic.py runs each tick once across all processes):
-sessions completed once they have ended, and pruning of what is past its time."""
+sessions completed once they have ended, unanswered evaluations reminded once, and pruning of what is past
+its time."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,7 +12,7 @@ from ..db import changing
 from ..idempotency import prune as prune_idempotency_keys
 from ..models import PeriodicRun, SchedulePlan
 from ..outbox import prune_delivered
-from .evaluations import recorded_late, request_evaluations
+from .evaluations import recorded_late, remind_evaluations, request_evaluations
 from .periodic import Tick, periodic
 from .scheduling import complete_past_sessions
 
@@ -32,6 +33,27 @@ async def complete_sessions(tick: Tick) -> str:
         late = [sid for sid in await recorded_late(db, tick.now) if sid not in completed]
         asked = await request_evaluations(db, actor, completed + late, tick.settings.secret_key)
         summary = f"{len(completed)} session(s) completed" + (f", {asked} evaluation(s) requested" if asked else "")
+        await tick.finish(db, summary)
+    return summary
+
+
+REMIND_BATCH = 500
+"""Evaluation reminders per tick at most (one transaction), oldest requests first; more go at the next tick."""
+
+
+def reminders_every(settings, _plugins) -> float | None:
+    """PODIUM_REMIND_EVALUATIONS_EVERY_SECONDS; off when PODIUM_EVALUATION_REMINDER_AFTER_HOURS is 0."""
+    return settings.remind_evaluations_every_seconds if settings.evaluation_reminder_after_hours > 0 else None
+
+
+@periodic("remind_evaluations", setting="remind_evaluations_every_seconds", every=reminders_every,
+          does="learners who have not answered their evaluation PODIUM_EVALUATION_REMINDER_AFTER_HOURS after it "
+               "was requested are reminded, once")
+async def remind_unanswered_evaluations(tick: Tick) -> str:
+    async with tick.sessions() as db, changing(db):
+        reminded = await remind_evaluations(db, Actor.system("periodic:remind_evaluations"), tick.now,
+                                            tick.settings.evaluation_reminder_after_hours, REMIND_BATCH)
+        summary = f"{reminded} evaluation reminder(s)"
         await tick.finish(db, summary)
     return summary
 

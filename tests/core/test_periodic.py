@@ -76,11 +76,13 @@ async def test_starting_many_times_plans_each_tick_once(sessions):
     settings = settings_from(NO_PLUGINS, plugins=())
     now = utc_now()
     planned = await asyncio.gather(*(periodic.start_periodic(sessions, settings, None, now) for _ in range(5)))
-    assert sorted(planned[0]) == ["complete_sessions", "lms_sync", "prune"]  # no venue source: no room calendars
+    jobs = ["complete_sessions", "lms_sync", "prune", "remind_evaluations"]  # no venue source: no room calendars
+    assert sorted(planned[0]) == jobs
     ticks = await outbox_rows(sessions, kind="plugin_call")
-    assert sorted(m.topic for m in ticks) == ["periodic.complete_sessions", "periodic.lms_sync", "periodic.prune"]
-    assert await periodic.start_periodic(sessions, settings_from(NO_PLUGINS, plugins=(), program_sync_hours=0),
-                                         None, now) == ["complete_sessions", "prune"]       # 0: LMS sync off
+    assert sorted(m.topic for m in ticks) == [f"periodic.{job}" for job in jobs]
+    assert sorted(await periodic.start_periodic(
+        sessions, settings_from(NO_PLUGINS, plugins=(), program_sync_hours=0, evaluation_reminder_after_hours=0),
+        None, now)) == ["complete_sessions", "prune"]                   # 0: LMS sync and evaluation reminders off
 
 
 async def test_two_dispatchers_run_every_tick_once(sessions):

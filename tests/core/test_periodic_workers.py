@@ -25,7 +25,7 @@ from tests.dispatching import eventually, outbox_rows
 TICK_SECONDS = 1.0
 TICKS = 20
 WORKERS = 3
-JOBS = ("complete_sessions", "lms_sync", "prune")
+JOBS = ("complete_sessions", "lms_sync", "prune", "remind_evaluations")
 """Every job whose interval can be a second; `room_calendars` (the venues plugin reads calendars at most
 every minute) runs on the same ticks: tests/plugins/venues/test_calendar_schedule.py."""
 
@@ -35,6 +35,7 @@ def start_worker(database_url: str, tmp_path, n: int, **env) -> subprocess.Popen
     env = {**os.environ, "PODIUM_DATABASE_URL": database_url, "PODIUM_PLUGINS": "logbook",
            "PODIUM_LOGBOOK_PATH": str(tmp_path / "logbook.jsonl"),
            "PODIUM_COMPLETE_SESSIONS_EVERY_SECONDS": str(TICK_SECONDS), "PODIUM_PRUNE_EVERY_SECONDS": str(TICK_SECONDS),
+           "PODIUM_REMIND_EVALUATIONS_EVERY_SECONDS": str(TICK_SECONDS),
            "PODIUM_PROGRAM_SYNC_HOURS": repr(TICK_SECONDS / 3600), "PODIUM_SESSION_COMPLETION_GRACE_MINUTES": "0", "PODIUM_OUTBOX_POLL_SECONDS": "0.1",
            "PODIUM_OUTBOX_BACKOFF_SECONDS": "0.1", **env}
     log = open(tmp_path / f"worker-{n}.log", "wb")
