@@ -63,6 +63,7 @@ class Built:
     room_venue: dict[int, int | None]
     travel_cuts: set = field(default_factory=set)
     allowed: dict[int, tuple[dict, dict]] = field(default_factory=dict)   # request -> (instructor, room) masks
+    lean: bool = False                     # no constraints nor objective (`build`): not for CP-SAT
 
 
 def resource_cost(rate: int | None, unit: str | None, part_minutes: list[int]) -> int:
@@ -95,8 +96,11 @@ def _domain(values: np.ndarray) -> cp_model.Domain:
     return cp_model.Domain.from_values(values.tolist())
 
 
-def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
-    """The model of `problem`; requests in `skipped` (refused by the pre-check) get no variables."""
+def build(problem: Problem, skipped: dict[int, str] | None = None, lean: bool = False) -> Built:
+    """The model of `problem`; requests in `skipped` (refused by the pre-check) get no variables. `lean`: only
+    what the timetable search (`greedy.py`) reads, for instances where CP-SAT does not run: candidates,
+    allowed resources, coefficients and `least`, with the presence, start and assignment variables (which
+    decoding reads) but no constraint and no objective."""
     skipped = dict(skipped or {})
     weights = problem.weights
     model = cp_model.CpModel()
@@ -161,15 +165,15 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                     zones[problem.learner_timezones[learner]] += 1
             outside = learners_outside(cands, zones, problem.learner_window) if zones else None
         preferred = set(request.preferred_instructor_ids)
-        domains_i = {iid: _domain(np.flatnonzero(ok)) for iid, ok in allowed_i.items() if not ok.all()}
-        domains_r = {rid: _domain(np.flatnonzero(ok)) for rid, ok in allowed_r.items() if not ok.all()}
+        domains_i = {} if lean else {iid: _domain(np.flatnonzero(ok)) for iid, ok in allowed_i.items() if not ok.all()}
+        domains_r = {} if lean else {rid: _domain(np.flatnonzero(ok)) for rid, ok in allowed_r.items() if not ok.all()}
         previous: SessionVars | None = None
         for k in range(request.count):
             name = f"r{r_index}s{k}"
             present = model.new_bool_var(f"{name}p")
             choice = model.new_int_var(0, n - 1, f"{name}c")
             starts, ends, sizes, pstarts, pends = [], [], [], [], []
-            for j, (ts, te) in enumerate(tables):
+            for j, (ts, te) in enumerate([] if lean else tables):
                 s = model.new_int_var(min(ts), max(ts), f"{name}hs{j}")
                 model.add_element(choice, ts, s)
                 lengths = [b - a for a, b in zip(ts, te)]
@@ -206,9 +210,11 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                 if current is not None and iid not in current.instructor_ids:
                     coefficient += weights.changes * CHANGE
                 sv.costs[("i", iid)] = coefficient
-                sv.instructors[iid] = _assignment(model, f"{name}i{iid}", choice, domains_i.get(iid), spans,
-                                                  by_instructor[iid], coefficient, objective)
-            model.add(sum(sv.instructors.values()) == present)
+                sv.instructors[iid] = model.new_bool_var(f"{name}i{iid}") if lean else _assignment(
+                    model, f"{name}i{iid}", choice, domains_i.get(iid), spans, by_instructor[iid], coefficient,
+                    objective)
+            if not lean:
+                model.add(sum(sv.instructors.values()) == present)
             if request.needs_room:
                 for rid in allowed_r:
                     room = room_by_id[rid]
@@ -216,12 +222,16 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                     if current is not None and rid != current.room_id:
                         coefficient += weights.changes * CHANGE
                     sv.costs[("r", rid)] = coefficient
-                    sv.rooms[rid] = _assignment(model, f"{name}m{rid}", choice, domains_r.get(rid), spans,
-                                                by_room[rid], coefficient, objective)
-                model.add(sum(sv.rooms.values()) == present)
-                travel = _travel_home(model, problem, sv, objective, len(request.parts))
+                    sv.rooms[rid] = model.new_bool_var(f"{name}m{rid}") if lean else _assignment(
+                        model, f"{name}m{rid}", choice, domains_r.get(rid), spans, by_room[rid], coefficient,
+                        objective)
+                if not lean:
+                    model.add(sum(sv.rooms.values()) == present)
+                    travel = _travel_home(model, problem, sv, objective, len(request.parts))
             objective.append(UNPLACED * (1 - present))
-            if outside is not None and outside.any():
+            if outside is not None and outside.any() and lean:
+                sv.start_costs = weights.local_time * LOCAL_TIME * outside
+            elif outside is not None and outside.any():
                 lateness = model.new_int_var(0, int(outside.max()), f"{name}lt")
                 model.add_element(choice, outside.tolist(), lateness)
                 lateness_term = weights.local_time * LOCAL_TIME * lateness
@@ -230,7 +240,7 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
             if k == 0 or current is not None:
                 least = _least(problem, request, sv, allowed_i, allowed_r, room_venue)
             sv.least = least
-            if least > 0:
+            if least > 0 and not lean:
                 # a valid cut: whatever it is given, the session costs at least its cheapest (start,
                 # instructor, room) that agree on a start; the linear relaxation alone mixes an instructor
                 # free at one start with a room free at another
@@ -240,16 +250,17 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                 model.add(sum(terms) >= least * present)
             if current is not None:
                 here = [i for i, p in enumerate(cands.parts) if p == current.parts]
-                moved = model.new_bool_var(f"{name}mv")
-                if here:
-                    model.add(choice == here[0]).only_enforce_if(~moved)
-                else:
-                    model.add(moved == 1)
                 move = np.full(n, weights.changes * CHANGE * (1 + current.learners), dtype=np.int64)
                 move[here[:1]] = 0
                 sv.start_costs = move if sv.start_costs is None else sv.start_costs + move
-                objective.append(weights.changes * CHANGE * (1 + current.learners) * moved)
-            elif previous is not None:
+                if not lean:
+                    moved = model.new_bool_var(f"{name}mv")
+                    if here:
+                        model.add(choice == here[0]).only_enforce_if(~moved)
+                    else:
+                        model.add(moved == 1)
+                    objective.append(weights.changes * CHANGE * (1 + current.learners) * moved)
+            elif previous is not None and not lean:
                 # the request's sessions are interchangeable: place them in order (fewer symmetric solutions)
                 model.add_implication(present, previous.present)
                 model.add(previous.choice <= choice).only_enforce_if(present)
@@ -268,7 +279,7 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
         if len(intervals) > 1:
             model.add_no_overlap(intervals)
     groups = {tuple(sorted(set(members))) for members in cohort_of.values() if len(set(members)) > 1}
-    for group in sorted(groups):
+    for group in [] if lean else sorted(groups):
         intervals = []
         for s_index in group:
             sv = sessions[s_index]
@@ -277,9 +288,10 @@ def build(problem: Problem, skipped: dict[int, str] | None = None) -> Built:
                 intervals.append(model.new_optional_interval_var(start, size, start + size, sv.present,
                                                                  f"c{s_index}x{j}"))
         model.add_no_overlap(intervals)
-    model.minimize(sum(objective))
+    if not lean:
+        model.minimize(sum(objective))
     return Built(model, origin, cands_all, sessions, skipped,
-                 {i.id: i.id for i in problem.instructors}, room_venue, allowed=allowed)
+                 {i.id: i.id for i in problem.instructors}, room_venue, allowed=allowed, lean=lean)
 
 
 def _least(problem: Problem, request: Request, sv: SessionVars, allowed_i: dict, allowed_r: dict,

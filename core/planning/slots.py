@@ -130,8 +130,7 @@ class FreeTime:
         if len(self.starts) == 0:
             return np.zeros(start.shape, dtype=bool)
         index = np.searchsorted(self.starts, start, side="right") - 1
-        safe = np.clip(index, 0, None)
-        return (index >= 0) & (self.ends[safe] >= end)
+        return (index >= 0) & (self.ends[np.maximum(index, 0)] >= end)
 
 
 def fits(free: FreeTime, cands: Candidates) -> np.ndarray:

@@ -139,3 +139,24 @@ def test_sessions_cheapest_fit_leaves_out_are_placed_by_ejections_keeping_every_
     assert solution.unplaced == [] and len(solution.sessions) == len(instance.planted)
     assert violations(instance.problem, solution.sessions) == []
     assert solution.complete_seconds is not None and solution.bound <= solution.objective
+
+
+def test_above_large_the_lean_model_gives_a_timetable_whose_objective_the_full_model_agrees_with(monkeypatch):
+    """Above `LARGE` sessions the model is built lean (no constraints, no objective: CP-SAT does not run) and
+    the objective is counted in Python: the full model, pinned to the same timetable, must count the same."""
+    from podium.core.planning import solve as solving
+    from podium.core.planning.explain import precheck
+    from podium.core.planning.model import build
+
+    instance = generate(2, sessions=30, instructors=6, rooms=4, venues=3, weeks=3)
+    monkeypatch.setattr(solving, "LARGE", 10)
+    solution = solve(instance.problem, time_limit=2)
+    assert solution.unplaced == [] and violations(instance.problem, solution.sessions) == []
+    full = build(instance.problem, precheck(instance.problem))
+    index = {(instance.problem.requests[sv.request].key, sv.index): n for n, sv in enumerate(full.sessions)}
+    assignments = [(-1, None, None)] * len(full.sessions)
+    for placed in solution.sessions:
+        n = index[(placed.request, placed.index)]
+        choice = full.cands[full.sessions[n].request].parts.index(placed.parts)
+        assignments[n] = (choice, placed.instructor_ids[0], placed.room_id)
+    assert solving.score(full, solving._Values.assigned(full, assignments)) == solution.objective
