@@ -237,7 +237,7 @@ def build(problem: Problem, skipped: dict[int, str] | None = None, lean: bool = 
                 lateness_term = weights.local_time * LOCAL_TIME * lateness
                 objective.append(lateness_term)
                 sv.start_costs = weights.local_time * LOCAL_TIME * outside
-            if k == 0 or current is not None:
+            if k == 0 or request.current:   # a request's sessions share their coefficients unless re-planned
                 least = _least(problem, request, sv, allowed_i, allowed_r, room_venue)
             sv.least = least
             if least > 0 and not lean:
