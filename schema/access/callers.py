@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podium.core.audit import Actor, person_actor
-from podium.core.db import INLINE_OPTION, is_sqlite
+from podium.core.db import INLINE_OPTION
 from podium.core.instants import utc_now
 from podium.core.models import ApiToken, Person, Role
 from podium.core.services.access import hash_token
@@ -72,20 +72,8 @@ async def caller_for(db: AsyncSession, token: str, admin_token: str | None) -> C
         return None
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Caller(role=Role.ADMIN)
-    row = await _live_token(db, {"token_hash": hash_token(token), "now": utc_now()})
+    row = (await db.execute(LIVE_TOKEN, {"token_hash": hash_token(token), "now": utc_now()})).first()
     return Caller(role=row.role, person_id=row.id, email=row.email) if row else None
-
-
-async def _live_token(db: AsyncSession, parameters: dict):
-    """The token's row. On PostgreSQL on a pooled connection of its own in autocommit, given back at
-    once: the request's session starts no transaction for it (a BEGIN and a ROLLBACK saved for a
-    request that then only waits, such as an enrol written in a batch by another). On SQLite in the
-    request's session, where it is one read on the event loop's thread."""
-    if is_sqlite(db.bind) or db.in_transaction():
-        return (await db.execute(LIVE_TOKEN, parameters)).first()
-    async with db.bind.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        return (await connection.execute(LIVE_TOKEN, parameters)).first()
 
 
 # Built once (every request asks it): its cache key and compiled form are reused, not rebuilt per request.
