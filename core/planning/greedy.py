@@ -331,34 +331,33 @@ class Board:
             if assignment[0] >= 0:
                 self.take(n, assignment)
 
-    def take(self, n: int, assignment: Assignment) -> None:
+    def _held(self, n: int, assignment: Assignment) -> list[tuple[_Holds, int, int, int | None]]:
+        """What a session placed so holds: its instructor's and room's held spans (the instructor's with the
+        room's venue, for travel) and its cohort learners' parts."""
         c, iid, rid = assignment
         sv = self.built.sessions[n]
         cands = self.built.cands[sv.request]
         venue = self.built.room_venue.get(rid) if rid is not None else None
+        held = []
         for a, b in zip(cands.held_start[c], cands.held_end[c]):
-            self.holds[iid].add(int(a), int(b), venue)
+            held.append((self.holds[iid], int(a), int(b), venue))
             if rid is not None:
-                self.holds[rid].add(int(a), int(b), None)
+                held.append((self.holds[rid], int(a), int(b), None))
         for learner in self.problem.requests[sv.request].learner_ids:
-            for a, b in zip(cands.part_start[c], cands.part_end[c]):
-                self.learners[learner].add(int(a), int(b), None)
+            held += [(self.learners[learner], int(a), int(b), None)
+                     for a, b in zip(cands.part_start[c], cands.part_end[c])]
+        return held
+
+    def take(self, n: int, assignment: Assignment) -> None:
+        for holds, a, b, venue in self._held(n, assignment):
+            holds.add(a, b, venue)
         self.result[n] = assignment
 
     def drop(self, n: int) -> None:
-        c, iid, rid = self.result[n]
-        if c < 0:
+        if self.result[n][0] < 0:
             return
-        sv = self.built.sessions[n]
-        cands = self.built.cands[sv.request]
-        venue = self.built.room_venue.get(rid) if rid is not None else None
-        for a, b in zip(cands.held_start[c], cands.held_end[c]):
-            self.holds[iid].remove(int(a), int(b), venue)
-            if rid is not None:
-                self.holds[rid].remove(int(a), int(b), None)
-        for learner in self.problem.requests[sv.request].learner_ids:
-            for a, b in zip(cands.part_start[c], cands.part_end[c]):
-                self.learners[learner].remove(int(a), int(b), None)
+        for holds, a, b, venue in self._held(n, self.result[n]):
+            holds.remove(a, b, venue)
         self.result[n] = (-1, None, None)
 
     def cheapest(self, n: int, rng: random.Random | None = None) -> Assignment | None:
