@@ -201,30 +201,29 @@ def build(problem: Problem, skipped: dict[int, str] | None = None, lean: bool = 
             travel = lateness_term = None
             current = request.current[k] if k < len(request.current) else None
             spans = list(zip(starts, sizes, ends))
-            for iid in allowed_i:
-                instructor = instructor_by_id[iid]
-                coefficient = weights.cost * (resource_cost(instructor.cost_rate_minor, instructor.cost_unit,
+
+            def take(tag: str, key: int, resource, changed: bool, domain, booked: list):
+                """The literal "this resource takes the session", with its cost, preference and change terms."""
+                coefficient = weights.cost * (resource_cost(resource.cost_rate_minor, resource.cost_unit,
                                                             nominal) // 100)
-                if preferred and iid not in preferred:
+                if tag == "i" and preferred and key not in preferred:
                     coefficient += weights.preferred * PREFERRED
-                if current is not None and iid not in current.instructor_ids:
+                if changed:
                     coefficient += weights.changes * CHANGE
-                sv.costs[("i", iid)] = coefficient
-                sv.instructors[iid] = model.new_bool_var(f"{name}i{iid}") if lean else _assignment(
-                    model, f"{name}i{iid}", choice, domains_i.get(iid), spans, by_instructor[iid], coefficient,
-                    objective)
+                sv.costs[(tag, key)] = coefficient
+                return model.new_bool_var(f"{name}{tag}{key}") if lean else _assignment(
+                    model, f"{name}{tag}{key}", choice, domain, spans, booked, coefficient, objective)
+
+            for iid in allowed_i:
+                sv.instructors[iid] = take("i", iid, instructor_by_id[iid],
+                                           current is not None and iid not in current.instructor_ids,
+                                           domains_i.get(iid), by_instructor[iid])
             if not lean:
                 model.add(sum(sv.instructors.values()) == present)
             if request.needs_room:
                 for rid in allowed_r:
-                    room = room_by_id[rid]
-                    coefficient = weights.cost * (resource_cost(room.cost_rate_minor, room.cost_unit, nominal) // 100)
-                    if current is not None and rid != current.room_id:
-                        coefficient += weights.changes * CHANGE
-                    sv.costs[("r", rid)] = coefficient
-                    sv.rooms[rid] = model.new_bool_var(f"{name}m{rid}") if lean else _assignment(
-                        model, f"{name}m{rid}", choice, domains_r.get(rid), spans, by_room[rid], coefficient,
-                        objective)
+                    sv.rooms[rid] = take("r", rid, room_by_id[rid], current is not None and rid != current.room_id,
+                                         domains_r.get(rid), by_room[rid])
                 if not lean:
                     model.add(sum(sv.rooms.values()) == present)
                     travel = _travel_home(model, problem, sv, objective, len(request.parts))
