@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from collections import OrderedDict
 from typing import Any
 
 import graphql
@@ -85,13 +86,44 @@ def _run(plan: tuple, value: Any) -> Any:
     return [_run(item_plan, item) for item in value]
 
 
+_PLANS: OrderedDict[int, tuple[Any, dict]] = OrderedDict()
+"""id(operation) -> (operation, its plans), for operations whose selections no directive changes: the
+parser cache hands every request of one query text the same nodes, so an enrol plans its payload once,
+not per request. Bounded like the parser cache."""
+PLANS_KEPT = 512
+
+
+def _plans_of(operation, fragments: dict) -> dict:
+    """The plans of an operation, shared by its requests; a fresh dict (this request's own) when a
+    directive (@include, @skip, @defer) may select differently by the request's variables."""
+    known = _PLANS.get(id(operation))
+    if known is not None and known[0] is operation:
+        return known[1]
+    plans: dict = {}
+    if not _directed(operation, fragments):
+        _PLANS[id(operation)] = (operation, plans)
+        while len(_PLANS) > PLANS_KEPT:
+            _PLANS.popitem(last=False)
+    return plans
+
+
+def _directed(operation, fragments: dict) -> bool:
+    """Whether the operation or a fragment it may spread carries any directive."""
+    def directed(selection_set) -> bool:
+        return any(node.directives or (getattr(node, "selection_set", None) is not None
+                                       and directed(node.selection_set)) for node in selection_set.selections)
+
+    return bool(operation.directives) or directed(operation.selection_set) or any(
+        fragment.directives or directed(fragment.selection_set) for fragment in fragments.values())
+
+
 class PlainDataExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager
         # An extension's `resolve` hook wraps every resolver: then nothing is plain.
         self.plain_allowed = manager is None or manager.get_field_resolver(_run) is _run
-        self.plans: dict[tuple, tuple[Any, tuple | None]] = {}
+        self.plans = _plans_of(self.operation, self.fragment_definitions) if self.plain_allowed else {}
 
     def execute_field(self, parent_type, source, field_details_list, path, position_context) -> Any:
         if self.plain_allowed:
@@ -104,13 +136,13 @@ class PlainDataExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     def _plan(self, parent_type: GraphQLObjectType, field_details_list) -> tuple[str, tuple] | None:
-        """(attribute, plan) of a field whose whole selection is plain, else None; memoized like
-        graphql-core's collect_subfields, on the identity of the field list (kept alive here)."""
-        key = (parent_type, id(field_details_list))
+        """(attribute, plan) of a field whose whole selection is plain, else None; memoized on the
+        field's nodes in the document (`_plans_of`)."""
+        key = (parent_type, *[id(details.node) for details in field_details_list])
         cached = self.plans.get(key)
         if cached is None:
-            cached = self.plans[key] = (field_details_list, self._make_plan(parent_type, field_details_list))
-        return cached[1]
+            cached = self.plans[key] = self._make_plan(parent_type, field_details_list)
+        return cached
 
     def _make_plan(self, parent_type: GraphQLObjectType, field_details_list) -> tuple[str, tuple] | None:
         if any(d.defer_usage is not None or d.node.directives for d in field_details_list):
@@ -176,8 +208,9 @@ def incompatibility(base: type = StrawberryGraphQLCoreExecutionContext) -> str |
         have = _parameters(base, name)
         if have != wanted:
             return f"{name}{wanted} is now {name}{have}"
-    if "middleware_manager" not in (_parameters(base, "__init__") or ()):
-        return "the executor no longer takes a middleware_manager"
+    missing = {"middleware_manager", "operation", "fragment_definitions"} - set(_parameters(base, "__init__") or ())
+    if missing:
+        return f"the executor no longer takes {', '.join(sorted(missing))}"
     try:
         from graphql.execution.collect_fields import CollectedFields, FieldDetails
         from strawberry.resolvers import is_default_resolver  # noqa: F401 - present is all that is asked
