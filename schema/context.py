@@ -45,11 +45,19 @@ class Context:
         self.request_id: str = scope.get(REQUEST_ID_KEY) or uuid.uuid4().hex[:16]
         self.connection_params: dict[str, Any] | None = None
         # Re-reads the caller's token: its Caller, or None once it is revoked or expired.
-        self.signed_in_with: Callable[[AsyncSession], Awaitable[Caller | None]] | None = None
-        self.db: AsyncSession = sessions()
+        self.signed_in_with: Callable[[], Awaitable[Caller | None]] | None = None
+        self._db: AsyncSession | None = None
         self.lock = asyncio.Lock()
         self.closed = False
         self.loaders = Loaders(self)
+
+    @property
+    def db(self) -> AsyncSession:
+        """The request's session, made when first asked for: a request that reads nothing (an enrol
+        written by another request's batch) never takes a connection."""
+        if self._db is None:
+            self._db = self.sessions()
+        return self._db
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
@@ -95,8 +103,7 @@ class Context:
         """A WebSocket outlives its token: before each push, a revoked or expired token raises
         Unauthenticated (the subscription ends), as the same token over HTTP is answered 401."""
         if self.signed_in_with is not None:
-            async with self.reading() as db:
-                caller = await self.signed_in_with(db)
+            caller = await self.signed_in_with()
             if caller is None:
                 raise Unauthenticated("The bearer token is unknown, revoked or expired.")
             self.caller = caller
@@ -105,7 +112,8 @@ class Context:
         """Give the connection back to the pool and forget what was loaded: a WebSocket context lives
         as long as its connection and must not hold a transaction (or stale data) between pushes."""
         async with self.lock:
-            await self.db.close()  # an AsyncSession is usable again after close()
+            if self._db is not None:
+                await self._db.close()  # an AsyncSession is usable again after close()
             self.loaders = Loaders(self)
 
     async def close(self) -> None:
@@ -113,4 +121,5 @@ class Context:
         still run (graphql-core does not cancel them): wait for the one reading, refuse the rest."""
         async with self.lock:
             self.closed = True
-            await self.db.close()
+            if self._db is not None:
+                await self._db.close()

@@ -28,7 +28,7 @@ from podium.core.errors import DomainError
 from podium.core.events import EventBus
 from podium.core.idempotency import key_refusal
 
-from .access.callers import Caller, Unauthenticated, authenticate, bearer, caller_for, is_text
+from .access.callers import Caller, TokenCheck, Unauthenticated, authenticate, bearer, is_text
 from .context import REQUEST_ID_KEY, Context
 from .idempotency import HEADER as IDEMPOTENCY_HEADER
 from .idempotency import NotStored, StoredAnswer, execute_once, scope_of
@@ -131,7 +131,7 @@ class PodiumGraphQL(GraphQL):
     graphql_transport_ws_handler_class = TransportWS
 
     def __init__(self, schema: BaseSchema, sessions: async_sessionmaker[AsyncSession], bus: EventBus, *,
-                 admin_token: str | None, max_body_bytes: int, plugins: Any = None,
+                 tokens: TokenCheck, max_body_bytes: int, plugins: Any = None,
                  graphiql_page: Callable[[], Response] | None = None, body_timeout_seconds: float = 30.0,
                  introspection: bool = True, cost_limits: CostLimits | None = None,
                  throttle: Throttle | None = None, request_timeout: float = 0,
@@ -139,7 +139,7 @@ class PodiumGraphQL(GraphQL):
         super().__init__(schema, graphql_ide="graphiql" if graphiql_page else None, allow_queries_via_get=False,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))  # the one docs/api.md promises
         self.sessions, self.bus, self.plugins = sessions, bus, plugins
-        self.admin_token, self.max_body_bytes = admin_token, max_body_bytes
+        self.tokens, self.max_body_bytes = tokens, max_body_bytes
         self.graphiql_page = graphiql_page
         self.body_timeout_seconds, self.introspection = body_timeout_seconds, introspection
         self.cost_limits, self.throttle, self.request_timeout = cost_limits, throttle, request_timeout
@@ -350,7 +350,7 @@ class PodiumGraphQL(GraphQL):
             if wait is not None:
                 raise RateLimited("Too many failed sign-ins from this address; try again later.", wait)
         try:
-            caller = await authenticate(context.db, authorization, self.admin_token)
+            caller = await authenticate(self.tokens, authorization)
         except Unauthenticated:
             if self.throttle is not None:
                 await self.throttle.auth_failed(ip)
@@ -360,8 +360,8 @@ class PodiumGraphQL(GraphQL):
         return caller
 
     def _caller_of(self, token: str):
-        async def resolve(db) -> Caller | None:
-            return await caller_for(db, token, self.admin_token)
+        async def resolve() -> Caller | None:
+            return await self.tokens.caller_for(token)
 
         return resolve
 

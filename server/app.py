@@ -28,6 +28,7 @@ from podium.core.services.periodic import start_periodic
 from podium.core.plugins import Plugins, create_plugin_manager
 from podium.core.services.conferencing import choose_conferencing
 from podium.core.settings import Settings, SettingsError
+from podium.schema.access.callers import TokenCheck
 from podium.schema.context import REQUEST_ID_KEY
 from podium.schema.limits import RETRY_AFTER_SECONDS
 
@@ -50,6 +51,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     bus: EventBus
     plugins: Plugins
+    tokens: TokenCheck = field(repr=False)
     dispatcher: Dispatcher | None = field(default=None, repr=False)
     metrics: Metrics = field(default_factory=Metrics, repr=False)
     schema_head: str = field(default_factory=head_revision)
@@ -118,7 +120,7 @@ def graphql_app(state: AppState):
     from .graphiql import graphiql_page
 
     settings = state.settings
-    return PodiumGraphQL(schema, state.sessions, state.bus, admin_token=settings.admin_token,
+    return PodiumGraphQL(schema, state.sessions, state.bus, tokens=state.tokens,
                          max_body_bytes=settings.max_body_bytes, plugins=state.plugins,
                          graphiql_page=graphiql_page if settings.graphiql else None,
                          body_timeout_seconds=settings.body_timeout_seconds, introspection=settings.introspection,
@@ -161,7 +163,7 @@ def create_app(settings: Settings | None = None, extra_plugins: list[tuple[str, 
     bus = EventBus()
     plugins = create_plugin_manager(settings, extra_plugins)
     state = AppState(settings=settings, engine=engine, sessions=create_sessionmaker(engine, bus), bus=bus,
-                     plugins=plugins)
+                     plugins=plugins, tokens=TokenCheck(engine, settings.admin_token))
     plugins.bind(state.sessions)
     watch_pool(engine)
 

@@ -58,7 +58,7 @@ async def test_an_enrol_runs_six_statements_four_on_postgresql_seat_or_waitlist_
         answers.append((answer["enrollment"]["status"], answer["enrollment"]["waitlistPosition"]))
         # the token, the session's lock, everything the rules check, then the three rows: the last statement
         assert len(statements) == (4 if postgresql else 6), (n, statements)
-        assert statements[0].startswith("SELECT api_token.role")
+        assert statements[0].startswith("SELECT api_token.token_hash, api_token.role")
         assert "FOR UPDATE" in statements[1] or not postgresql
         assert statements[1].startswith("SELECT session.id")
         if postgresql:  # WITH rows_0 AS (INSERT INTO enrollment …), rows_1 AS (INSERT INTO audit_entry …)
