@@ -225,10 +225,11 @@ class PodiumGraphQL(GraphQL):
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise BodyTooLarge
         chunks, size, more = [], 0, True
-        deadline = time.monotonic() + self.body_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + self.body_timeout_seconds
         while more:
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+                async with asyncio.timeout_at(deadline):  # not wait_for: on Python 3.11 that makes a task per call
+                    message = await receive()
             except TimeoutError:
                 raise BodyTimeout from None
             if message["type"] == "http.disconnect":
