@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
@@ -257,7 +258,7 @@ class PodiumGraphQL(GraphQL):
     async def parse_http_body(self, request_adapter):
         """A JSON body that is not an object (a string, a number) is a client mistake too."""
         try:
-            data = await super().parse_http_body(request_adapter)
+            data = await self._plain_request(request_adapter) or await super().parse_http_body(request_adapter)
         except (AttributeError, TypeError, ValueError, RecursionError) as error:  # RecursionError: [[[[…]]]]
             raise HTTPException(400, "The body must be a JSON object with a GraphQL query.") from error
         query, variables = getattr(data, "query", None), getattr(data, "variables", None)
@@ -267,6 +268,23 @@ class PodiumGraphQL(GraphQL):
         if isinstance(query, str) and "subscription" in query and _is_subscription(query, data.operation_name):
             raise HTTPException(400, "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.")
         return data
+
+    async def _plain_request(self, request_adapter) -> GraphQLRequestData | None:
+        """The usual request, a JSON object POSTed as application/json with a string query, read here;
+        None for anything else, which strawberry's general path reads (and refuses with its reasons).
+        That path parses the content type with the email package: a twelfth of an enrol's CPU."""
+        headers = request_adapter.headers
+        if request_adapter.method != "POST" \
+                or headers.get("content-type", "").partition(";")[0].strip().lower() != "application/json" \
+                or self._get_stream_transport_from_headers(headers) is not None:
+            return None
+        data = json.loads(await request_adapter.get_body())
+        if not isinstance(data, dict) or not isinstance(data.get("query"), str) \
+                or not isinstance(data.get("variables"), (dict, type(None))) \
+                or not isinstance(data.get("extensions"), (dict, type(None))):
+            return None
+        return GraphQLRequestData(query=data["query"], variables=data.get("variables"),
+                                  operation_name=data.get("operationName"), extensions=data.get("extensions"))
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
         """A mutation request with an Idempotency-Key runs once per key (idempotency.py); the rest as usual."""
