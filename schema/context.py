@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from podium.core.events import EventBus
 
@@ -58,6 +58,15 @@ class Context:
         if self._db is None:
             self._db = self.sessions()
         return self._db
+
+    @property
+    def open_db(self) -> AsyncSession | None:
+        """The request's session if one was made, without making one."""
+        return self._db
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.sessions.kw["bind"]
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

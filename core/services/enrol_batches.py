@@ -54,17 +54,18 @@ def _waiting(engine: AsyncEngine | None) -> dict[int, list[_Ask]]:
     return {}
 
 
-async def enroll_together(db: AsyncSession, transaction: Transaction, actor: Actor, session_id: int,
-                          learner_id: int) -> Enrolled:
-    """`enrollment.enroll` for a request whose change `transaction()` opens on `db`: written with the
-    enrols into the same session that arrive meanwhile. Returns the enrolment or raises its DomainError."""
-    if db.info.get(HELD):
+async def enroll_together(engine: AsyncEngine, db: AsyncSession | None, transaction: Transaction, actor: Actor,
+                          session_id: int, learner_id: int) -> Enrolled:
+    """`enrollment.enroll` for a request whose change `transaction()` opens on its session (`db`, None
+    while the request has none open): written with the enrols into the same session that arrive
+    meanwhile. Returns the enrolment or raises its DomainError."""
+    if db is not None and db.info.get(HELD):
         return await _alone(transaction, actor, session_id, learner_id)
-    waiting = _waiting(db.bind)
+    waiting = _waiting(engine)
     me = _Ask(actor, learner_id)
     queue = waiting.get(session_id)
-    if queue is not None and is_sqlite(db.bind):  # there the batch's writer takes a fresh connection
-        await end_reads(db)                       # (core.db.changing): wait holding none
+    if queue is not None and db is not None and is_sqlite(engine):  # there the batch's writer takes a
+        await end_reads(db)                                         # fresh connection: wait holding none
         queue = waiting.get(session_id)  # the batch may have been written meanwhile
     if queue is None:
         waiting[session_id] = []

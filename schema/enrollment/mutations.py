@@ -65,8 +65,8 @@ class EnrollmentMutations:
             check_enrolment_of(context.caller, learner_id)
             # Written with the enrols into the same session arriving meanwhile; the committed row is
             # the answer as written: no second read after the change.
-            row = await enroll_together(context.db, context.changing, context.caller.actor(), session_id,
-                                        learner_id)
+            row = await enroll_together(context.engine, context.open_db, context.changing, context.caller.actor(),
+                                        session_id, learner_id)
         except DomainError as error:
             return EnrollmentPayload(enrollment=None, errors=[user_error(error)])
         return EnrollmentPayload(enrollment=enrollment_from(row), errors=[])
