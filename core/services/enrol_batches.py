@@ -82,15 +82,21 @@ async def enroll_together(engine: AsyncEngine, db: AsyncSession | None, transact
         if answer is not _LEAD:
             return _outcome(answer)
     batch = [me]
+
+    def joining() -> list[tuple[Actor, int]]:
+        """Once the session's lock is held: the enrols that arrived until then join this batch."""
+        queue, joined = waiting[session_id], []
+        while queue and len(batch) < BATCH_LIMIT:
+            ask = queue.pop(0)
+            if not ask.answer.done():
+                batch.append(ask)
+                joined.append((ask.actor, ask.learner_id))
+        return joined
+
     try:
         async with transaction() as db:
-            queue = waiting[session_id]
-            while queue and len(batch) < BATCH_LIMIT:
-                ask = queue.pop(0)
-                if not ask.answer.done():
-                    batch.append(ask)
             try:
-                outcomes = await enrollment.enroll_many(db, session_id, [(ask.actor, ask.learner_id) for ask in batch])
+                outcomes = await enrollment.enroll_many(db, session_id, [(actor, learner_id)], joining)
             except DomainError as refusal:  # the session itself: nothing written, the same answer for all
                 outcomes = [refusal] * len(batch)
     except BaseException:

@@ -5,6 +5,7 @@ served) are applied here. Every function runs under the session's row lock (`loc
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -163,15 +164,18 @@ async def enroll(db: AsyncSession, actor: Actor, session_id: int, learner_id: in
     return outcome
 
 
-async def enroll_many(db: AsyncSession, session_id: int, asks: list[tuple[Actor, int]]
-                      ) -> list[Enrolled | DomainError]:
+async def enroll_many(db: AsyncSession, session_id: int, asks: list[tuple[Actor, int]],
+                      joining: Callable[[], list[tuple[Actor, int]]] | None = None) -> list[Enrolled | DomainError]:
     """Rules 1 and 3 for learners enrolling in one session, in the order asked, under the session's
     lock, written with statements (no ORM objects): the lock, one read of everything the rules check,
     then the enrolments, their audit rows and their outbox rows (on PostgreSQL in one statement: the
-    lock is held for four round trips however many learners ask). Each ask gets its enrolment, or the
-    DomainError that refused it alone (nothing of it is written); a refusal of the whole session
-    (unknown, not open) is raised."""
+    lock is held for four round trips however many learners ask). `joining`, called once the lock is
+    held, gives more asks to enrol after `asks` (those that arrived while the lock was awaited). Each
+    ask gets its enrolment, or the DomainError that refused it alone (nothing of it is written); a
+    refusal of the whole session (unknown, not open) is raised."""
     session = await lock_session_row(db, session_id, ENROL_SESSION_COLUMNS)
+    if joining is not None:
+        asks = [*asks, *joining()]
     postgresql = db.bind.dialect.name == "postgresql"
     found = (await db.execute(_ENROL_FINDS_WITH_ID if postgresql else _ENROL_FINDS,
                               {"session_id": session.id, "learner_ids": sorted({lid for _, lid in asks})})).all()

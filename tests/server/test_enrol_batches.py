@@ -67,11 +67,15 @@ async def test_when_a_batch_fails_the_others_are_written_alone(app, api, monkeyp
     real = enrollment.enroll_many
     failed = []
 
-    async def fail_the_first_batch_of_several(db, session_id, asks):
-        if len(asks) > 1 and not failed:
-            failed.append(len(asks))
-            raise ConnectionResetError("the database went away")
-        return await real(db, session_id, asks)
+    async def fail_the_first_batch_of_several(db, session_id, asks, joining=None):
+        def join():  # the lock is held and others joined: the connection goes
+            joined = joining()
+            if joined and not failed:
+                failed.append(len(asks) + len(joined))
+                raise ConnectionResetError("the database went away")
+            return joined
+
+        return await real(db, session_id, asks, join if joining else None)
 
     monkeypatch.setattr(enrollment, "enroll_many", fail_the_first_batch_of_several)
     answers = await asyncio.gather(*(api.client.post("/graphql", json={"query": ENROL, "variables": {"i": {
@@ -96,9 +100,15 @@ async def test_a_batch_takes_at_most_its_limit_and_the_rest_make_the_next(app, a
     sizes = []
     real = enrollment.enroll_many
 
-    async def counting(db, session_id, asks):
-        sizes.append(len(asks))
-        return await real(db, session_id, asks)
+    async def counting(db, session_id, asks, joining=None):
+        def join():
+            joined = joining()
+            sizes.append(len(asks) + len(joined))
+            return joined
+
+        if joining is None:
+            sizes.append(len(asks))
+        return await real(db, session_id, asks, join if joining else None)
 
     monkeypatch.setattr(enrol_batches, "BATCH_LIMIT", 3)
     monkeypatch.setattr(enrollment, "enroll_many", counting)
