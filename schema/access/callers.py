@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
@@ -67,6 +68,10 @@ async def authenticate(tokens: TokenCheck, authorization: str | None) -> Caller:
     return caller
 
 
+TOKENS_PER_READ = 500
+"""At most this many tokens in one read (its statement has a parameter each); more make another read."""
+
+
 class TokenCheck:
     """The callers of bearer tokens, each token read from the database when its request arrives.
 
@@ -91,7 +96,7 @@ class TokenCheck:
             return Caller(role=Role.ADMIN)
         loop = asyncio.get_running_loop()
         asked = self._next
-        if asked is None:
+        if asked is None or len(asked) >= TOKENS_PER_READ:
             asked = self._next = {}
             read = loop.create_task(self._read(asked))
             self._reads.add(read)
@@ -101,28 +106,29 @@ class TokenCheck:
         return await answer
 
     async def _read(self, asked: dict[str, list[asyncio.Future]]) -> None:
-        self._next = None  # who asks from now on waits for the next read
+        if self._next is asked:
+            self._next = None  # who asks from now on waits for the next read
         try:
             conn = await self.engine.connect()
             try:
                 rows = (await conn.execute(LIVE_TOKENS, {"hashes": list(asked), "now": utc_now()})).all()
             finally:
                 await conn.close()
-        except BaseException as error:  # each asker's request fails as its own read would have
-            for answers in asked.values():
-                for answer in answers:
-                    if answer.done():
-                        continue
-                    if isinstance(error, Exception):
-                        answer.set_exception(error)
-                    else:
-                        answer.cancel()
+        except Exception as error:  # the database is down: each asker's request fails as its own read would
+            _answer(asked, lambda answer, token_hash: answer.set_exception(error))
+            return
+        except BaseException:  # the read was cancelled (the server stops): so are its askers
+            _answer(asked, lambda answer, token_hash: answer.cancel())
             raise
         callers = {row.token_hash: Caller(role=row.role, person_id=row.id, email=row.email) for row in rows}
-        for token_hash, answers in asked.items():
-            for answer in answers:
-                if not answer.done():
-                    answer.set_result(callers.get(token_hash))
+        _answer(asked, lambda answer, token_hash: answer.set_result(callers.get(token_hash)))
+
+
+def _answer(asked: dict[str, list[asyncio.Future]], how: Callable[[asyncio.Future, str], object]) -> None:
+    for token_hash, answers in asked.items():
+        for answer in answers:
+            if not answer.done():  # not given up by its request
+                how(answer, token_hash)
 
 
 # Built once (every request asks it): its cache key and compiled form are reused, not rebuilt per request.

@@ -2,6 +2,7 @@
 tokens expire; every answer carries X-Request-ID."""
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 
@@ -113,3 +114,42 @@ def test_a_short_admin_token_refuses_to_start():
     with pytest.raises(SettingsError):
         Settings(admin_token="a")
     assert Settings.from_env({"PODIUM_ADMIN_TOKEN": "s" * 32}).admin_token == "s" * 32
+
+
+async def test_tokens_of_requests_arriving_together_are_read_together_each_answered_as_its_own(app, api):
+    """30 people ask at once with their own tokens, beside revoked and unknown ones: each valid token
+    is its own person, each other one 401, and the tokens took fewer reads than requests."""
+    from sqlalchemy import event
+
+    people = []
+    for n in range(30):
+        person = await g.person(api, name=f"Learner {n}")
+        people.append((f"Learner {n}", (await api.data(ISSUE, {"i": {"personId": person, "role": "LEARNER"}}))
+                       ["issueToken"]))
+    revoked = [issued for _, issued in people[:5]]
+    for issued in revoked:
+        assert (await api.data(REVOKE, {"i": {"tokenId": issued["tokenId"]}}))["revokeToken"]["errors"] == []
+    reads = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if "FROM api_token" in statement:
+            reads.append(statement)
+
+    engine = app.state.podium.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        asks = [(name, issued["token"]) for name, issued in people] + [(None, f"pdm_unknown_{n}") for n in range(5)]
+        answers = await asyncio.gather(*(api.raw(ME, token=token) for _, token in asks))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    for (name, token), answer in zip(asks, answers):
+        if name is None or any(token == issued["token"] for issued in revoked):
+            assert_unauthenticated(answer)
+        else:
+            assert answer.status_code == 200 and answer.json()["data"] == {"me": {"name": name}}, answer.text
+    assert 1 <= len(reads) < len(asks), len(reads)
+    # revoked now, refused by the very next request
+    name, issued = people[5]
+    assert (await api.data(ME, token=issued["token"]))["me"] == {"name": name}
+    assert (await api.data(REVOKE, {"i": {"tokenId": issued["tokenId"]}}))["revokeToken"]["errors"] == []
+    assert_unauthenticated(await api.raw(ME, token=issued["token"]))
