@@ -91,6 +91,7 @@ _PLANS: OrderedDict[int, tuple[Any, dict]] = OrderedDict()
 parser cache hands every request of one query text the same nodes, so an enrol plans its payload once,
 not per request. Bounded like the parser cache."""
 PLANS_KEPT = 512
+_UNPLANNED = object()  # not planned yet (None: planned, and not plain)
 
 
 def _plans_of(operation, fragments: dict) -> dict:
@@ -139,8 +140,8 @@ class PlainDataExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """(attribute, plan) of a field whose whole selection is plain, else None; memoized on the
         field's nodes in the document (`_plans_of`)."""
         key = (parent_type, *[id(details.node) for details in field_details_list])
-        cached = self.plans.get(key)
-        if cached is None:
+        cached = self.plans.get(key, _UNPLANNED)
+        if cached is _UNPLANNED:
             cached = self.plans[key] = self._make_plan(parent_type, field_details_list)
         return cached
 
